@@ -1,0 +1,136 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"regexp"
+	"strconv"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/auth-session/auth-session/pkg/sql"
+)
+
+// ConnOptions say where the database is. Empty fields fall back to the URL,
+// then to libpq's environment variables and defaults.
+type ConnOptions struct {
+	URL      string
+	Host     string
+	Port     string
+	User     string
+	Database string
+}
+
+// defaultConnectTimeout bounds a connection attempt when neither the URL
+// nor PGCONNECT_TIMEOUT sets one, so a black-holed host fails in seconds.
+const defaultConnectTimeout = 10 * time.Second
+
+// Config returns the pgx configuration for o.
+func (o ConnOptions) Config() (*pgx.ConnConfig, error) {
+	cfg, err := pgx.ParseConfig(o.URL)
+	if err != nil {
+		// pgx's message quotes the URL, and its password masking is only
+		// best effort on malformed input: never echo it.
+		return nil, usageError{errors.New("invalid connection settings (--url, AUTH_SESSION_URL or PG* environment): " +
+			"want postgres://user:password@host:port/database?sslmode=disable|require|verify-full")}
+	}
+	if o.Host != "" {
+		cfg.Host = o.Host
+		cfg.Fallbacks = nil
+	}
+	if o.Port != "" {
+		port, err := strconv.ParseUint(o.Port, 10, 16)
+		if err != nil || port == 0 {
+			return nil, usageError{fmt.Errorf("invalid --port %q: want a TCP port number, 1 to 65535", o.Port)}
+		}
+		cfg.Port = uint16(port)
+		for _, fb := range cfg.Fallbacks {
+			fb.Port = uint16(port)
+		}
+	}
+	if o.User != "" {
+		cfg.User = o.User
+	}
+	if o.Database != "" {
+		cfg.Database = o.Database
+	}
+	if cfg.ConnectTimeout == 0 {
+		cfg.ConnectTimeout = defaultConnectTimeout
+	}
+	if cfg.RuntimeParams == nil {
+		cfg.RuntimeParams = map[string]string{}
+	}
+	if _, ok := cfg.RuntimeParams["application_name"]; !ok {
+		cfg.RuntimeParams["application_name"] = "auth-session"
+	}
+	return cfg, nil
+}
+
+// Connect opens one connection as o describes.
+func (o ConnOptions) Connect(ctx context.Context) (*pgx.Conn, error) {
+	cfg, err := o.Config()
+	if err != nil {
+		return nil, err
+	}
+	conn, err := pgx.ConnectConfig(ctx, cfg)
+	if err != nil {
+		return nil, connectError{cfg: cfg, err: err}
+	}
+	return conn, nil
+}
+
+// connectAdmin opens a connection and checks that the schema is installed
+// and that the connected user is a superuser or a member of admin, before
+// anything is written.
+func connectAdmin(ctx context.Context, o ConnOptions) (*pgx.Conn, sql.Caller, error) {
+	conn, err := o.Connect(ctx)
+	if err != nil {
+		return nil, sql.Caller{}, err
+	}
+	caller, err := checkCaller(ctx, conn)
+	if err != nil {
+		conn.Close(ctx)
+		return nil, caller, err
+	}
+	return conn, caller, nil
+}
+
+// checkCaller runs the preflight query and turns its findings into errors
+// that say what to do next.
+func checkCaller(ctx context.Context, db sql.DBTX) (sql.Caller, error) {
+	caller, err := sql.Preflight(ctx, db)
+	if errors.Is(err, sql.ErrSchemaMissing) {
+		return caller, hintError{msg: "the auth-session schema is not installed in this database",
+			hint: "run 'auth-session init' with the same connection flags as a superuser"}
+	}
+	if err != nil {
+		return caller, err
+	}
+	if !caller.IsAdmin {
+		return caller, hintError{msg: fmt.Sprintf("user %q is not a member of the admin role", caller.Username),
+			hint: fmt.Sprintf("connect as a superuser or a member of admin, or have one run: GRANT admin TO %s", quoteIdent(caller.Username)),
+			code: "42501"}
+	}
+	if err := caller.CheckSchema(); err != nil {
+		hint := "run 'auth-session init' with this binary to upgrade the schema"
+		if errors.Is(err, sql.ErrSchemaTooNew) {
+			hint = "use a newer auth-session binary"
+		}
+		return caller, hintError{msg: err.Error(), hint: hint}
+	}
+	return caller, nil
+}
+
+// plainIdent matches identifiers that need no quotes in a hint.
+var plainIdent = regexp.MustCompile(`^[a-z_][a-z0-9_]*$`)
+
+// quoteIdent quotes a SQL identifier for a hint when it is not a plain
+// lower-case one, so the hint can be pasted into psql as it is.
+func quoteIdent(name string) string {
+	if plainIdent.MatchString(name) {
+		return name
+	}
+	return pgx.Identifier{name}.Sanitize()
+}

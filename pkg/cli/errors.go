@@ -1,0 +1,149 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"strings"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+)
+
+// Exit codes.
+const (
+	ExitOK      = 0
+	ExitRuntime = 1
+	ExitUsage   = 2
+)
+
+// usageError marks a bad flag or argument: exit 2, nothing was attempted.
+type usageError struct{ err error }
+
+func (e usageError) Error() string { return e.err.Error() }
+func (e usageError) Unwrap() error { return e.err }
+
+// usageErrorf makes a usageError.
+func usageErrorf(format string, args ...any) error {
+	return usageError{fmt.Errorf(format, args...)}
+}
+
+// hintError is a runtime error of ours with advice on what to do next.
+type hintError struct {
+	msg  string
+	hint string
+	// code is a SQLSTATE to print, when the condition has one.
+	code string
+}
+
+func (e hintError) Error() string { return e.msg }
+
+// connectError is a failed connection attempt, with the settings tried.
+type connectError struct {
+	cfg *pgx.ConnConfig
+	err error
+}
+
+func (e connectError) Error() string { return e.err.Error() }
+func (e connectError) Unwrap() error { return e.err }
+
+// ExitCode returns the process exit code for err.
+func ExitCode(err error) int {
+	var ue usageError
+	switch {
+	case err == nil:
+		return ExitOK
+	case errors.As(err, &ue):
+		return ExitUsage
+	}
+	return ExitRuntime
+}
+
+// PrintError writes err to w the way cockroach and psql do: an ERROR line,
+// then SQLSTATE, DETAIL and HINT lines when known. No stack traces, and no
+// driver internals beyond what the database itself said.
+func PrintError(w io.Writer, err error) {
+	var (
+		ce    connectError
+		he    hintError
+		pgErr *pgconn.PgError
+	)
+	switch {
+	case errors.As(err, &pgErr):
+		// A database error: keep our context (what we were doing), then the
+		// server's own words.
+		prefix := strings.TrimSuffix(err.Error(), pgErr.Error())
+		if errors.As(err, &ce) {
+			prefix = fmt.Sprintf("connect to %s: ", describeTarget(ce.cfg))
+		}
+		fmt.Fprintf(w, "ERROR: %s%s\nSQLSTATE: %s\n", prefix, pgErr.Message, pgErr.Code)
+		if pgErr.Detail != "" {
+			fmt.Fprintf(w, "DETAIL: %s\n", pgErr.Detail)
+		}
+		if pgErr.Hint != "" {
+			fmt.Fprintf(w, "HINT: %s\n", pgErr.Hint)
+		}
+	case errors.As(err, &ce):
+		fmt.Fprintf(w, "ERROR: cannot connect to %s: %s; check --url (or AUTH_SESSION_URL, PGHOST, PGPORT) and that PostgreSQL is running and accepting connections there\n",
+			describeTarget(ce.cfg), connectReason(ce.err))
+	case errors.As(err, &he):
+		fmt.Fprintf(w, "ERROR: %s\n", strings.TrimPrefix(err.Error(), "ERROR: "))
+		if he.code != "" {
+			fmt.Fprintf(w, "SQLSTATE: %s\n", he.code)
+		}
+		if he.hint != "" {
+			fmt.Fprintf(w, "HINT: %s\n", he.hint)
+		}
+	case errors.Is(err, context.Canceled):
+		fmt.Fprintln(w, "ERROR: interrupted")
+	default:
+		fmt.Fprintf(w, "ERROR: %s\n", err)
+		var ue usageError
+		if errors.As(err, &ue) {
+			fmt.Fprintln(w, "HINT: see 'auth-session --help' or 'auth-session COMMAND --help'")
+		}
+	}
+}
+
+// describeTarget names the server, user and database of a connection
+// attempt, never its password.
+func describeTarget(cfg *pgx.ConnConfig) string {
+	host := cfg.Host
+	if strings.HasPrefix(host, "/") {
+		host = fmt.Sprintf("socket %s/.s.PGSQL.%d", host, cfg.Port)
+	} else {
+		host = net.JoinHostPort(host, fmt.Sprint(cfg.Port))
+	}
+	return fmt.Sprintf("PostgreSQL at %s as user %q, database %q", host, cfg.User, cfg.Database)
+}
+
+// connectReason reduces a dial error to its cause ("connection refused",
+// "timed out", "no such host").
+func connectReason(err error) string {
+	var netErr net.Error
+	if errors.As(err, &netErr) && netErr.Timeout() || errors.Is(err, context.DeadlineExceeded) {
+		return "timed out"
+	}
+	var opErr *net.OpError
+	if errors.As(err, &opErr) && opErr.Err != nil {
+		var sysErr interface{ Unwrap() error }
+		if errors.As(opErr.Err, &sysErr) && sysErr.Unwrap() != nil {
+			return sysErr.Unwrap().Error()
+		}
+		return opErr.Err.Error()
+	}
+	var dnsErr *net.DNSError
+	if errors.As(err, &dnsErr) {
+		return "cannot resolve host " + dnsErr.Name + ": " + dnsErr.Err
+	}
+	// Keep only the innermost cause: pgx's outer layers repeat the target.
+	for {
+		next := errors.Unwrap(err)
+		if next == nil {
+			return err.Error()
+		}
+		err = next
+	}
+}

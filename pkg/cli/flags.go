@@ -1,0 +1,103 @@
+package cli
+
+import (
+	"fmt"
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/urfave/cli/v2"
+	str2duration "github.com/xhit/go-str2duration/v2"
+
+	"github.com/auth-session/auth-session/pkg/format"
+)
+
+// Flag names shared by several commands.
+const (
+	flagURL      = "url"
+	flagHost     = "host"
+	flagPort     = "port"
+	flagUser     = "sql-user"
+	flagDatabase = "database"
+	flagFormat   = "format"
+)
+
+// connFlags are the SQL connection flags every command accepts, as
+// cockroach's commands accept its standard SQL flags.
+func connFlags() []cli.Flag {
+	return []cli.Flag{
+		&cli.StringFlag{Name: flagURL, EnvVars: []string{"AUTH_SESSION_URL"},
+			Usage: "connection URL, postgres://user:password@host:port/database?sslmode=...; without it, libpq's PGHOST, PGPORT, PGUSER, PGDATABASE, PGPASSWORD, PGSSLMODE and ~/.pgpass apply"},
+		&cli.StringFlag{Name: flagHost, Usage: "database host or socket directory (overrides --url)"},
+		&cli.StringFlag{Name: flagPort, Usage: "database port (overrides --url)"},
+		&cli.StringFlag{Name: flagUser, Usage: "database user to connect as (overrides --url); also --user on commands where --user is not a filter"},
+		&cli.StringFlag{Name: flagDatabase, Aliases: []string{"d"}, Usage: "database name (overrides --url)"},
+	}
+}
+
+// connFlagsWithUser adds --user as another name for --sql-user, for the
+// commands where --user does not name the sessions' user (list and events
+// use --user as a filter, as cockroach's and crewship's commands do).
+func connFlagsWithUser() []cli.Flag {
+	flags := connFlags()
+	for _, f := range flags {
+		if sf, ok := f.(*cli.StringFlag); ok && sf.Name == flagUser {
+			sf.Aliases = []string{"user"}
+		}
+	}
+	return flags
+}
+
+// connFromFlags reads the connection flags of c.
+func connFromFlags(c *cli.Context) ConnOptions {
+	return ConnOptions{
+		URL:      c.String(flagURL),
+		Host:     c.String(flagHost),
+		Port:     c.String(flagPort),
+		User:     c.String(flagUser),
+		Database: c.String(flagDatabase),
+	}
+}
+
+// formatFlag is --format; its default depends on whether stdout is a terminal.
+func formatFlag() cli.Flag {
+	return &cli.StringFlag{Name: flagFormat,
+		Usage: "output format: " + strings.Join(format.Names(), ", ") + " (default: table on a terminal, tsv otherwise)"}
+}
+
+// formatFromFlags parses --format, choosing the default from the streams.
+func formatFromFlags(c *cli.Context, io *IOStreams) (format.Format, error) {
+	if !c.IsSet(flagFormat) {
+		return format.Default(io.OutIsTerminal), nil
+	}
+	f, err := format.Parse(c.String(flagFormat))
+	if err != nil {
+		return "", usageError{fmt.Errorf("--format: %w", err)}
+	}
+	return f, nil
+}
+
+// durationUnits is what go-str2duration accepts, for error messages.
+const durationUnits = "ns, us, ms, s, m, h, d (days), w (weeks)"
+
+// wellFormedDuration matches what the parser would accept were the value
+// not too large, so overflow gets its own message.
+var wellFormedDuration = regexp.MustCompile(`^\+?([0-9]*\.?[0-9]+(ns|us|µs|μs|ms|s|m|h|d|w))+$`)
+
+// parseDuration parses the value of a duration flag with go-str2duration
+// and rejects zero, negative, overflowing and sub-minimum values, quoting
+// the value and naming the accepted units.
+func parseDuration(flag, value string, minimum time.Duration) (time.Duration, error) {
+	d, err := str2duration.ParseDuration(strings.TrimSpace(value))
+	switch {
+	case err != nil && wellFormedDuration.MatchString(strings.TrimSpace(value)):
+		return 0, usageError{fmt.Errorf("invalid --%s %q: too large (at most about 292 years)", flag, value)}
+	case err != nil:
+		return 0, usageError{fmt.Errorf("invalid --%s %q: want a duration such as 90m, 4h30m, 7d or 1w (units: %s)", flag, value, durationUnits)}
+	case d <= 0:
+		return 0, usageError{fmt.Errorf("invalid --%s %q: must be positive, such as 90m, 4h30m, 7d or 1w (units: %s)", flag, value, durationUnits)}
+	case d < minimum:
+		return 0, usageError{fmt.Errorf("invalid --%s %q: must be at least %s", flag, value, minimum)}
+	}
+	return d, nil
+}

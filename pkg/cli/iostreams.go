@@ -1,0 +1,46 @@
+package cli
+
+import (
+	"io"
+	"os"
+	"time"
+
+	"golang.org/x/term"
+)
+
+// IOStreams are the standard streams a command uses, injected so that tests
+// can pass buffers and choose whether each one is a terminal.
+type IOStreams struct {
+	In            io.Reader
+	Out           io.Writer
+	Err           io.Writer
+	InIsTerminal  bool
+	OutIsTerminal bool
+	ErrIsTerminal bool
+}
+
+// Env is everything a command takes from the world outside its flags.
+type Env struct {
+	IO *IOStreams
+	// Now is the client clock, used only where the code reasons about time
+	// on the client; expiry itself is always decided by the database clock.
+	Now func() time.Time
+	// Hostname names the machine the CLI runs on, for audit records.
+	Hostname func() (string, error)
+}
+
+// SystemEnv returns the Env of the running process.
+func SystemEnv() *Env {
+	return &Env{
+		IO: &IOStreams{
+			In:            os.Stdin,
+			Out:           os.Stdout,
+			Err:           os.Stderr,
+			InIsTerminal:  term.IsTerminal(int(os.Stdin.Fd())),
+			OutIsTerminal: term.IsTerminal(int(os.Stdout.Fd())),
+			ErrIsTerminal: term.IsTerminal(int(os.Stderr.Fd())),
+		},
+		Now:      time.Now,
+		Hostname: os.Hostname,
+	}
+}

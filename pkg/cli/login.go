@@ -1,0 +1,166 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/urfave/cli/v2"
+
+	"github.com/auth-session/auth-session/pkg/auth"
+	"github.com/auth-session/auth-session/pkg/format"
+	"github.com/auth-session/auth-session/pkg/sql"
+)
+
+// defaultExpireAfter is cockroach's default session lifetime.
+const defaultExpireAfter = "1h"
+
+type loginOptions struct {
+	env         *Env
+	conn        ConnOptions
+	username    string
+	expireAfter time.Duration
+	onlyCookie  bool
+	insecure    bool
+	cookieJar   string
+	format      format.Format
+}
+
+func loginCommand(env *Env) *cli.Command {
+	return &cli.Command{
+		Name:      "login",
+		Usage:     "create a session for USERNAME and print its authentication cookie",
+		ArgsUsage: "USERNAME",
+		Description: "login mints a session for an existing role that may log in and prints the\n" +
+			"cookie that authenticates it to the HTTP interface. Only a hash of the\n" +
+			"session secret is stored; the cookie is shown once.\n\n" +
+			"Use the cookie with curl as:\n" +
+			"  curl --cookie \"$(auth-session login web_user --only-cookie)\" URL\n" +
+			"or write a cookie jar that curl and wget read:\n" +
+			"  auth-session login web_user --cookie-jar jar.txt && curl --cookie jar.txt URL",
+		Flags: append(connFlagsWithUser(),
+			&cli.StringFlag{Name: "expire-after", Value: defaultExpireAfter,
+				Usage: "lifetime of the session, such as 90m, 4h30m, 7d or 1w (units: " + durationUnits + ")"},
+			&cli.BoolFlag{Name: "only-cookie", Usage: "print only the cookie line, for other tools"},
+			&cli.BoolFlag{Name: "insecure", Usage: "leave out the cookie's Secure attribute, for an HTTP interface without TLS"},
+			&cli.StringFlag{Name: "cookie-jar", Usage: "also write the cookie to `FILE` (mode 0600) in the Netscape format curl --cookie FILE and wget --load-cookies FILE read"},
+			formatFlag(),
+		),
+		Action: func(c *cli.Context) error {
+			if err := exactArgs(c, "username"); err != nil {
+				return err
+			}
+			username, err := normalizeUsername(c.Args().First())
+			if err != nil {
+				return err
+			}
+			expireAfter, err := parseDuration("expire-after", c.String("expire-after"), time.Second)
+			if err != nil {
+				return err
+			}
+			f, err := formatFromFlags(c, env.IO)
+			if err != nil {
+				return err
+			}
+			return runLogin(c.Context, loginOptions{
+				env: env, conn: connFromFlags(c), username: username, expireAfter: expireAfter,
+				onlyCookie: c.Bool("only-cookie"), insecure: c.Bool("insecure"),
+				cookieJar: c.String("cookie-jar"), format: f,
+			})
+		},
+	}
+}
+
+var loginColumns = []format.Column{
+	{Header: "username", Key: "username"},
+	{Header: "session ID", Key: "session_id"},
+	{Header: "authentication cookie", Key: "cookie"},
+}
+
+func runLogin(ctx context.Context, opts loginOptions) error {
+	secret, err := auth.NewSecret()
+	if err != nil {
+		return err
+	}
+	var jar *cookieJar
+	if opts.cookieJar != "" {
+		if jar, err = openCookieJar(opts.cookieJar); err != nil {
+			return err
+		}
+		defer jar.abort()
+	}
+	conn, caller, err := connectAdmin(ctx, opts.conn)
+	if err != nil {
+		return err
+	}
+	defer conn.Close(context.WithoutCancel(ctx))
+
+	audit := sql.AuditInfo{Via: "cli", Actor: caller.Username}
+	if host, err := opts.env.Hostname(); err == nil {
+		audit.ClientHost = host
+	}
+	var session sql.Session
+	err = sql.RunInTx(ctx, conn, func(tx pgx.Tx) error {
+		var err error
+		session, err = sql.CreateSession(ctx, tx, sql.NewSession{
+			Username: opts.username, HashedSecret: auth.HashSecret(secret),
+			ExpireAfter: opts.expireAfter, Audit: audit,
+		})
+		if err != nil {
+			return err
+		}
+		return sql.RecordEvent(ctx, tx, sql.Event{
+			Event: sql.EventSessionCreated, Actor: caller.Username, Username: session.Username,
+			SessionID: &session.ID, Via: "cli", ClientAddr: audit.ClientHost,
+			Detail: map[string]any{"expires_at": session.ExpiresAt.UTC().Format(time.RFC3339Nano)},
+		})
+	})
+	if err != nil {
+		return loginError(opts.username, err)
+	}
+
+	value := auth.EncodeValue(session.ID, secret)
+	cookie := auth.SetCookieString(value, !opts.insecure)
+	if jar != nil {
+		if err := jar.commit(value, session.ExpiresAt, !opts.insecure); err != nil {
+			return err
+		}
+	}
+	if opts.onlyCookie {
+		if _, err := fmt.Fprintln(opts.env.IO.Out, cookie); err != nil {
+			return err
+		}
+		if opts.env.IO.ErrIsTerminal {
+			fmt.Fprintf(opts.env.IO.Err, "hint: pass the cookie to curl as a string, not a file name:\n"+
+				"  curl --cookie \"$(auth-session login %s --only-cookie)\" URL\n"+
+				"  or write a cookie jar for curl --cookie FILE and wget --load-cookies FILE with --cookie-jar FILE\n",
+				opts.username)
+		}
+		return nil
+	}
+	w := format.New(opts.format, opts.env.IO.Out, loginColumns)
+	if err := w.WriteRow(session.Username, strconv.FormatInt(session.ID, 10), cookie); err != nil {
+		return err
+	}
+	return w.Close()
+}
+
+// loginError explains why no session was created for username.
+func loginError(username string, err error) error {
+	const hint = "the user must be an existing role with LOGIN; create it with: CREATE ROLE %s LOGIN PASSWORD '...'"
+	switch {
+	case errors.Is(err, sql.ErrUserNotFound):
+		return hintError{msg: fmt.Sprintf("create session for %q: user %q does not exist", username, username),
+			hint: fmt.Sprintf(hint, quoteIdent(username)), code: "42704"}
+	case errors.Is(err, sql.ErrUserCannotLogin):
+		return hintError{msg: fmt.Sprintf("create session for %q: role %q is not permitted to log in (NOLOGIN)", username, username),
+			hint: fmt.Sprintf("allow it with: ALTER ROLE %s LOGIN", quoteIdent(username)), code: "28000"}
+	case errors.Is(err, sql.ErrUserExpired):
+		return hintError{msg: fmt.Sprintf("create session for %q: role %q is past its VALID UNTIL time", username, username),
+			hint: fmt.Sprintf("extend it with: ALTER ROLE %s VALID UNTIL 'infinity'", quoteIdent(username)), code: "28000"}
+	}
+	return fmt.Errorf("create session for %q: %w", username, err)
+}

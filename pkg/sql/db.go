@@ -1,0 +1,98 @@
+package sql
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+)
+
+// DBTX is what the queries need: a connection, a pool or a transaction.
+type DBTX interface {
+	Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)
+	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
+	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
+}
+
+// TxBeginner starts transactions: a *pgx.Conn or a *pgxpool.Pool.
+type TxBeginner interface {
+	Begin(ctx context.Context) (pgx.Tx, error)
+}
+
+// Sentinel errors returned by the store.
+var (
+	// ErrUserNotFound means no role has the given name.
+	ErrUserNotFound = errors.New("user does not exist")
+	// ErrUserCannotLogin means the role exists but has NOLOGIN.
+	ErrUserCannotLogin = errors.New("user is not allowed to log in (NOLOGIN)")
+	// ErrUserExpired means the role's VALID UNTIL has passed.
+	ErrUserExpired = errors.New("user's password has expired (VALID UNTIL is in the past)")
+	// ErrSessionNotFound means no session has the given id.
+	ErrSessionNotFound = errors.New("session not found")
+	// ErrNotAdmin means the connected user is neither a superuser nor a member of admin.
+	ErrNotAdmin = errors.New("not a member of the admin role")
+	// ErrSchemaMissing means auth-session init has not run on this database.
+	ErrSchemaMissing = errors.New("the auth-session schema is not installed")
+	// ErrSchemaOutdated means the database's schema is older than this binary's.
+	ErrSchemaOutdated = errors.New("the auth-session schema is older than this binary")
+	// ErrSchemaTooNew means the database's schema is newer than this binary knows.
+	ErrSchemaTooNew = errors.New("the auth-session schema is newer than this binary")
+)
+
+// maxTxAttempts bounds RunInTx's retries; contention that outlasts this many
+// attempts is better reported than hidden.
+const maxTxAttempts = 10
+
+// RunInTx runs fn in a transaction and commits it, retrying the whole
+// transaction when the database reports a serialization failure or a
+// deadlock. fn must therefore be safe to run more than once.
+func RunInTx(ctx context.Context, db TxBeginner, fn func(tx pgx.Tx) error) error {
+	backoff := 5 * time.Millisecond
+	for attempt := 1; ; attempt++ {
+		err := runOnce(ctx, db, fn)
+		if err == nil || !IsRetryable(err) || attempt == maxTxAttempts {
+			return err
+		}
+		// Jitter keeps two retrying clients from colliding again in lockstep.
+		sleep := backoff/2 + rand.N(backoff)
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("%w (after %d attempts: %w)", ctx.Err(), attempt, err)
+		case <-time.After(sleep):
+		}
+		backoff = min(2*backoff, time.Second)
+	}
+}
+
+func runOnce(ctx context.Context, db TxBeginner, fn func(tx pgx.Tx) error) error {
+	tx, err := db.Begin(ctx)
+	if err != nil {
+		return err
+	}
+	if err := fn(tx); err != nil {
+		// The rollback error, if any, says less than the one that caused it.
+		_ = tx.Rollback(ctx)
+		return err
+	}
+	return tx.Commit(ctx)
+}
+
+// IsRetryable reports whether err is a transient conflict after which the
+// same transaction may succeed when run again.
+func IsRetryable(err error) bool {
+	code := SQLState(err)
+	return code == "40001" || code == "40P01"
+}
+
+// SQLState returns the SQLSTATE of the database error in err's chain, or "".
+func SQLState(err error) string {
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) {
+		return pgErr.Code
+	}
+	return ""
+}

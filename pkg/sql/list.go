@@ -1,0 +1,72 @@
+package sql
+
+import (
+	"context"
+	"time"
+)
+
+// ListFilter narrows ListSessions.
+type ListFilter struct {
+	// Username keeps only this user's sessions when not empty.
+	Username string
+	// ActiveOnly keeps only sessions neither revoked nor expired.
+	ActiveOnly bool
+}
+
+// ListedSession is one row that ListSessions reports.
+type ListedSession struct {
+	ID         int64
+	Username   string
+	CreatedAt  time.Time
+	ExpiresAt  time.Time
+	RevokedAt  *time.Time
+	LastUsedAt time.Time
+	// Active is true when the session is neither revoked nor expired, by
+	// the database clock.
+	Active bool
+}
+
+const (
+	listSessions = `SELECT id, username, created_at, expires_at, revoked_at, last_used_at,
+    revoked_at IS NULL AND expires_at > now()
+FROM system.web_sessions`
+	listByUser   = ` username = $1`
+	listActive   = ` revoked_at IS NULL AND expires_at > now()`
+	listOrdering = ` ORDER BY created_at, id`
+)
+
+// listQuery builds the statement for f. Each filter is added only when set,
+// rather than written as "$1 = ” OR ...", so that a cached generic plan can
+// never fall back to a full scan.
+func listQuery(f ListFilter) (string, []any) {
+	q, args, sep := listSessions, []any{}, " WHERE"
+	if f.Username != "" {
+		q, args, sep = q+sep+listByUser, append(args, f.Username), " AND"
+	}
+	if f.ActiveOnly {
+		q += sep + listActive
+	}
+	return q + listOrdering, args
+}
+
+// ListSessions calls fn for every session that matches f, in creation
+// order, streaming: it never holds more than one row.
+func ListSessions(ctx context.Context, db DBTX, f ListFilter, fn func(*ListedSession) error) error {
+	q, args := listQuery(f)
+	rows, err := db.Query(ctx, q, args...)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	var s ListedSession
+	for rows.Next() {
+		s.RevokedAt = nil
+		if err := rows.Scan(&s.ID, &s.Username, &s.CreatedAt, &s.ExpiresAt, &s.RevokedAt, &s.LastUsedAt, &s.Active); err != nil {
+			return err
+		}
+		if err := fn(&s); err != nil {
+			return err
+		}
+	}
+	return rows.Err()
+}

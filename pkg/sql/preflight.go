@@ -1,0 +1,53 @@
+package sql
+
+import (
+	"context"
+	"fmt"
+)
+
+// Caller describes the connected user and the schema it sees.
+type Caller struct {
+	// Username is current_user.
+	Username string
+	// IsAdmin is true for superusers and members of the admin role.
+	IsAdmin bool
+	// SchemaVersion is the newest applied migration, 0 when none.
+	SchemaVersion int
+}
+
+// The admin role may not exist (init has not run), and pg_has_role fails on a
+// missing role, so membership is tested only for a role that exists.
+const preflightQuery = `SELECT current_user,
+    COALESCE((SELECT r.rolsuper FROM pg_catalog.pg_roles r WHERE r.rolname = current_user), false)
+    OR EXISTS (SELECT 1 FROM pg_catalog.pg_roles a
+               WHERE a.rolname = 'admin' AND pg_has_role(current_user, a.oid, 'MEMBER')),
+    (SELECT COALESCE(max(version), 0) FROM system.schema_migrations)`
+
+// Preflight reads who is connected and which schema version the database
+// has, in one round trip. It returns ErrSchemaMissing when init has not run.
+func Preflight(ctx context.Context, db DBTX) (Caller, error) {
+	var c Caller
+	err := db.QueryRow(ctx, preflightQuery).Scan(&c.Username, &c.IsAdmin, &c.SchemaVersion)
+	switch SQLState(err) {
+	case "":
+	case "42P01", "3F000": // undefined_table, invalid_schema_name
+		return c, ErrSchemaMissing
+	default:
+		return c, fmt.Errorf("check the connected user: %w", err)
+	}
+	return c, nil
+}
+
+// CheckSchema compares the database's schema version with this binary's.
+func (c Caller) CheckSchema() error {
+	latest := LatestVersion()
+	switch {
+	case c.SchemaVersion == 0:
+		return ErrSchemaMissing
+	case c.SchemaVersion < latest:
+		return fmt.Errorf("%w (database has version %d, binary needs %d)", ErrSchemaOutdated, c.SchemaVersion, latest)
+	case c.SchemaVersion > latest:
+		return fmt.Errorf("%w (database has version %d, binary knows %d)", ErrSchemaTooNew, c.SchemaVersion, latest)
+	}
+	return nil
+}

@@ -1,0 +1,167 @@
+package sql
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// Session is one row of system.web_sessions, without its hashed secret.
+type Session struct {
+	ID         int64
+	Username   string
+	UserID     int64
+	CreatedAt  time.Time
+	ExpiresAt  time.Time
+	RevokedAt  *time.Time
+	LastUsedAt time.Time
+	Audit      AuditInfo
+}
+
+// AuditInfo records how and by whom a session was minted.
+type AuditInfo struct {
+	// Via is "cli" or "http".
+	Via string `json:"via"`
+	// Actor is the database user that minted the session (the admin for cli).
+	Actor string `json:"actor,omitempty"`
+	// ClientHost is the host name the CLI ran on.
+	ClientHost string `json:"client_host,omitempty"`
+	// ClientAddr is the remote address of an HTTP login.
+	ClientAddr string `json:"client_addr,omitempty"`
+	// UserAgent is the User-Agent of an HTTP login.
+	UserAgent string `json:"user_agent,omitempty"`
+}
+
+// NewSession is what CreateSession needs to mint a session.
+type NewSession struct {
+	Username     string
+	HashedSecret []byte
+	ExpireAfter  time.Duration
+	Audit        AuditInfo
+}
+
+// The role is checked and the row inserted in one statement, so a role
+// dropped between check and insert cannot slip through. Both timestamps use
+// the transaction's now(), so expires_at - created_at is exactly ExpireAfter.
+const insertSession = `INSERT INTO system.web_sessions
+    (hashed_secret, username, user_id, expires_at, audit_info)
+SELECT $1::BYTEA, r.rolname, r.oid::BIGINT, now() + $2::BIGINT * INTERVAL '1 microsecond', $3::JSONB
+FROM pg_catalog.pg_roles r
+WHERE r.rolname = $4 AND r.rolcanlogin
+  AND (r.rolvaliduntil IS NULL OR r.rolvaliduntil > now())
+RETURNING id, username, user_id, created_at, expires_at, last_used_at`
+
+// whyNoLogin explains an empty insert. rolvaliduntil may be 'infinity',
+// which does not scan into time.Time, so only the comparison is read.
+const whyNoLogin = `SELECT r.rolcanlogin, COALESCE(r.rolvaliduntil <= now(), false)
+FROM pg_catalog.pg_roles r WHERE r.rolname = $1`
+
+// CreateSession inserts a session for an existing role that may log in,
+// with expires_at = now() + ExpireAfter on the database clock. It returns
+// ErrUserNotFound, ErrUserCannotLogin or ErrUserExpired when the role does
+// not qualify, having written nothing.
+func CreateSession(ctx context.Context, db DBTX, ns NewSession) (Session, error) {
+	audit, err := json.Marshal(ns.Audit)
+	if err != nil {
+		return Session{}, fmt.Errorf("encode audit info: %w", err)
+	}
+	s := Session{Audit: ns.Audit}
+	err = db.QueryRow(ctx, insertSession, ns.HashedSecret, ns.ExpireAfter.Microseconds(), string(audit), ns.Username).
+		Scan(&s.ID, &s.Username, &s.UserID, &s.CreatedAt, &s.ExpiresAt, &s.LastUsedAt)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return Session{}, explainNoLogin(ctx, db, ns.Username)
+	}
+	if err != nil {
+		return Session{}, err
+	}
+	return s, nil
+}
+
+func explainNoLogin(ctx context.Context, db DBTX, username string) error {
+	var canLogin, expired bool
+	err := db.QueryRow(ctx, whyNoLogin, username).Scan(&canLogin, &expired)
+	switch {
+	case errors.Is(err, pgx.ErrNoRows):
+		return ErrUserNotFound
+	case err != nil:
+		return err
+	case !canLogin:
+		return ErrUserCannotLogin
+	case expired:
+		return ErrUserExpired
+	}
+	// The role qualified a moment later (created concurrently): say what
+	// happened rather than guess.
+	return fmt.Errorf("role %q changed while the session was being created; try again", username)
+}
+
+// RevokedSession is one row that RevokeUserSessions reports.
+type RevokedSession struct {
+	ID        int64
+	Username  string
+	CreatedAt time.Time
+	RevokedAt time.Time
+	// Now is true when this call revoked the session, false when it had
+	// been revoked before.
+	Now bool
+}
+
+// One statement revokes every live row and reports all of the user's rows:
+// the second branch reads the snapshot from before the UPDATE, so it returns
+// exactly the rows that were already revoked, with their first revoked_at.
+const revokeUserSessions = `WITH revoked AS (
+    UPDATE system.web_sessions SET revoked_at = now()
+    WHERE username = $1 AND revoked_at IS NULL
+    RETURNING id, username, created_at, revoked_at
+)
+SELECT id, username, created_at, revoked_at, true FROM revoked
+UNION ALL
+SELECT id, username, created_at, revoked_at, false FROM system.web_sessions
+WHERE username = $1 AND revoked_at IS NOT NULL
+ORDER BY created_at, id`
+
+// RevokeUserSessions revokes every session of username that is not revoked
+// yet and calls fn for each of the user's sessions, in creation order.
+// It returns how many sessions this call revoked. Run it in a transaction when fn
+// may fail, so a failure leaves nothing revoked.
+func RevokeUserSessions(ctx context.Context, db DBTX, username string, fn func(RevokedSession) error) (int, error) {
+	rows, err := db.Query(ctx, revokeUserSessions, username)
+	if err != nil {
+		return 0, err
+	}
+	defer rows.Close()
+	var r RevokedSession
+	n := 0
+	for rows.Next() {
+		if err := rows.Scan(&r.ID, &r.Username, &r.CreatedAt, &r.RevokedAt, &r.Now); err != nil {
+			return n, err
+		}
+		if err := fn(r); err != nil {
+			return n, err
+		}
+		if r.Now {
+			n++
+		}
+	}
+	return n, rows.Err()
+}
+
+const revokeSession = `UPDATE system.web_sessions SET revoked_at = COALESCE(revoked_at, now())
+WHERE id = $1
+RETURNING id, username, user_id, created_at, expires_at, revoked_at, last_used_at, audit_info, revoked_at = now()`
+
+// RevokeSession revokes one session by id and returns its row. A session
+// revoked before keeps its first revoked_at; newly reports whether this
+// call revoked it. It returns ErrSessionNotFound for an unknown id.
+func RevokeSession(ctx context.Context, db DBTX, id int64) (s Session, newly bool, err error) {
+	err = db.QueryRow(ctx, revokeSession, id).Scan(&s.ID, &s.Username, &s.UserID, &s.CreatedAt,
+		&s.ExpiresAt, &s.RevokedAt, &s.LastUsedAt, &s.Audit, &newly)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return Session{}, false, ErrSessionNotFound
+	}
+	return s, newly, err
+}

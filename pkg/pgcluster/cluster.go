@@ -1,0 +1,254 @@
+package pgcluster
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+)
+
+// Host authentication methods accepted in Options.HostAuth.
+const (
+	AuthSCRAM = "scram-sha-256"
+	AuthTrust = "trust"
+)
+
+// DefaultSuperUser is the superuser name used when Options.SuperUser is empty.
+const DefaultSuperUser = "postgres"
+
+// Options configure a cluster.
+type Options struct {
+	// Dir is the data directory. It is created with initdb unless it already
+	// holds a cluster. Empty means a new temporary directory, deleted by
+	// Cluster.Remove.
+	Dir string
+	// Port is the TCP port on 127.0.0.1; 0 picks a free one.
+	Port int
+	// SuperUser is the bootstrap superuser's name; default "postgres". For an
+	// existing cluster the name stored in Dir wins.
+	SuperUser string
+	// SuperPassword is the superuser's password, set at initdb; default a
+	// random one. For an existing cluster the password stored in Dir wins.
+	SuperPassword string
+	// HostAuth is the pg_hba.conf method for TCP connections: AuthSCRAM
+	// (default) or AuthTrust. It applies only when Start runs initdb.
+	HostAuth string
+	// Log receives the output of initdb and pg_ctl; nil discards it. Errors
+	// carry the end of that output and of the server log either way.
+	Log io.Writer
+	// StopWithProcess makes a watchdog process stop the server (and delete a
+	// temporary Dir) once the calling process exits, however it exits: a
+	// test binary that panics or times out never runs its cleanup. It has no
+	// effect when Start reuses a server it did not start.
+	StopWithProcess bool
+}
+
+// Cluster is a local PostgreSQL server started or found by Start. Its methods
+// are not safe for concurrent use, except URL and SuperURL.
+type Cluster struct {
+	// Dir is the absolute data directory.
+	Dir string
+	// Port is the TCP port the server listens on at 127.0.0.1.
+	Port int
+	// SocketDir is the directory of the server's Unix socket.
+	SocketDir string
+	// SuperUser is the bootstrap superuser's name.
+	SuperUser string
+	// SuperPassword is the superuser's password.
+	SuperPassword string
+	// Reused reports that Start found the server already running in Dir and
+	// left it as it was.
+	Reused bool
+
+	run        runner
+	log        io.Writer
+	tempDir    bool     // Dir was made by Start, so Remove deletes it
+	tempSocket bool     // SocketDir was made by Start outside Dir
+	watchdog   *os.File // write end of the watchdog's stdin; closing it ends the watchdog
+}
+
+// Start starts a cluster as described by opts and waits until it accepts
+// connections, or returns the server already running in opts.Dir. On failure
+// it stops what it started and deletes a temporary Dir.
+func Start(ctx context.Context, opts Options) (_ *Cluster, err error) {
+	if opts.HostAuth == "" {
+		opts.HostAuth = AuthSCRAM
+	}
+	if opts.HostAuth != AuthSCRAM && opts.HostAuth != AuthTrust {
+		return nil, fmt.Errorf("start PostgreSQL: host auth %q is not %q or %q", opts.HostAuth, AuthSCRAM, AuthTrust)
+	}
+	if opts.SuperUser == "" {
+		opts.SuperUser = DefaultSuperUser
+	}
+	binDir, err := BinDir()
+	if err != nil {
+		return nil, err
+	}
+	c := &Cluster{SuperUser: opts.SuperUser, SuperPassword: opts.SuperPassword, log: opts.Log}
+	if opts.Dir == "" {
+		if c.Dir, err = os.MkdirTemp("", "pgcluster-"); err != nil {
+			return nil, fmt.Errorf("create data directory: %w", err)
+		}
+		c.tempDir = true
+	} else if c.Dir, err = filepath.Abs(opts.Dir); err != nil {
+		return nil, fmt.Errorf("resolve data directory %q: %w", opts.Dir, err)
+	}
+	started := false
+	defer func() {
+		if err == nil {
+			return
+		}
+		if started {
+			err = errors.Join(err, c.Stop())
+		}
+		if c.tempDir {
+			_ = os.RemoveAll(c.Dir) // best effort: the start error matters more
+		}
+		c.stopWatchdog()
+	}()
+	if c.run, err = newRunner(binDir, c.Dir); err != nil {
+		return nil, err
+	}
+
+	if hasCluster(c.Dir) {
+		running, err := c.running(ctx)
+		if err != nil {
+			return nil, err
+		}
+		c.loadCredentials()
+		if running {
+			if err := c.reuse(ctx); err != nil {
+				return nil, err
+			}
+			return c, nil
+		}
+	} else if err := c.initdb(ctx, opts.HostAuth); err != nil {
+		return nil, err
+	}
+	if opts.StopWithProcess {
+		// Before the server starts, so that even a crash while waiting for
+		// it leaves nothing running.
+		if err := c.startWatchdog(); err != nil {
+			return nil, err
+		}
+	}
+	started = true
+	if err := c.startServer(ctx, opts.Port); err != nil {
+		return nil, err
+	}
+	if err := c.waitReady(ctx); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// reuse adopts the server already running in Dir without restarting it.
+func (c *Cluster) reuse(ctx context.Context) error {
+	port, socketDir, err := readPostmasterPID(c.Dir)
+	if err != nil {
+		return err
+	}
+	c.Port, c.SocketDir, c.Reused = port, socketDir, true
+	return c.waitReady(ctx)
+}
+
+// URL returns a connection URL for user on database over TCP. An empty
+// password is left out.
+func (c *Cluster) URL(user, password, database string) string {
+	u := url.URL{
+		Scheme:   "postgres",
+		Host:     net.JoinHostPort("127.0.0.1", strconv.Itoa(c.Port)),
+		Path:     "/" + database,
+		RawQuery: "sslmode=disable",
+	}
+	switch {
+	case password != "":
+		u.User = url.UserPassword(user, password)
+	case user != "":
+		u.User = url.User(user)
+	}
+	return u.String()
+}
+
+// SuperURL returns the superuser's connection URL for database.
+func (c *Cluster) SuperURL(database string) string {
+	return c.URL(c.SuperUser, c.SuperPassword, database)
+}
+
+// LogPath returns the server log file, which pg_ctl appends to at each start.
+func (c *Cluster) LogPath() string {
+	return filepath.Join(c.Dir, "server.log")
+}
+
+// Stop stops the server (pg_ctl -m fast stop -w) if it is running; stopping a
+// stopped cluster is not an error.
+func (c *Cluster) Stop() error {
+	ctx := context.Background()
+	running, err := c.running(ctx)
+	if err != nil {
+		return err
+	}
+	if running {
+		if err := c.run.run(ctx, c.log, "pg_ctl", "-D", c.Dir, "-m", "fast", "-w", "-t", "60", "stop"); err != nil {
+			return fmt.Errorf("stop PostgreSQL in %s: %w", c.Dir, err)
+		}
+	}
+	if c.tempSocket || isTempSocketDir(c.SocketDir) {
+		// Remove, not RemoveAll: the directory is empty once the server is
+		// gone, and anything else in it is not ours to delete.
+		_ = os.Remove(c.SocketDir)
+	}
+	return nil
+}
+
+// Remove stops the server and deletes Dir if Start created it as a temporary
+// directory.
+func (c *Cluster) Remove() error {
+	err := c.Stop()
+	if c.tempDir {
+		if rmErr := os.RemoveAll(c.Dir); rmErr != nil {
+			err = errors.Join(err, fmt.Errorf("remove data directory: %w", rmErr))
+		}
+	}
+	c.stopWatchdog()
+	return err
+}
+
+// running reports whether a server is running in Dir, by pg_ctl status.
+func (c *Cluster) running(ctx context.Context) (bool, error) {
+	if _, err := os.Stat(filepath.Join(c.Dir, "postmaster.pid")); errors.Is(err, os.ErrNotExist) {
+		return false, nil
+	}
+	code, err := c.run.exitCode(ctx, "pg_ctl", "-D", c.Dir, "status")
+	if err != nil {
+		return false, fmt.Errorf("check PostgreSQL in %s: %w", c.Dir, err)
+	}
+	// pg_ctl status: 0 running, 3 not running, 4 no usable data directory.
+	switch code {
+	case 0:
+		return true, nil
+	case 3, 4:
+		return false, nil
+	default:
+		return false, fmt.Errorf("check PostgreSQL in %s: pg_ctl status exited with %d", c.Dir, code)
+	}
+}
+
+// hasCluster reports whether dir holds an initialized data directory.
+func hasCluster(dir string) bool {
+	_, err := os.Stat(filepath.Join(dir, "PG_VERSION"))
+	return err == nil
+}
+
+// isTempSocketDir recognizes a socket directory made by an earlier Start, so
+// that stopping a reused cluster does not leave it behind.
+func isTempSocketDir(dir string) bool {
+	return dir != "" && filepath.Dir(dir) == filepath.Clean(os.TempDir()) &&
+		strings.HasPrefix(filepath.Base(dir), socketDirPrefix)
+}

@@ -1,0 +1,13 @@
+// Package pgtest gives tests a real PostgreSQL database; there are no mocks.
+//
+// A test package opts in from TestMain:
+//
+//	func TestMain(m *testing.M) { pgtest.Main(m) }
+//
+// Main uses the server named by AUTH_SESSION_TEST_URL when that is set (a
+// superuser URL able to create databases and roles), and otherwise starts one
+// throwaway cluster with package pgcluster for the whole test binary. Each test
+// then calls NewDB for a fresh database of its own, so tests can run with
+// t.Parallel(). Roles are global to a cluster, so tests name them with
+// UniqueName.
+package pgtest

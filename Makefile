@@ -1,0 +1,37 @@
+# auth-session: the two commands a new machine needs are `make demo` and
+# `make test`; both install what they need first (scripts/install-deps.sh).
+GO        ?= go
+BIN       := bin/auth-session
+DATA_DIR  ?= $(CURDIR)/.data
+# Set to a superuser URL to run the tests or benchmarks on an existing
+# server instead of a throwaway cluster.
+AUTH_SESSION_TEST_URL ?=
+export AUTH_SESSION_TEST_URL
+
+.PHONY: all build deps test demo bench vet fuzz clean
+
+all: build
+
+build:
+	$(GO) build -o $(BIN) ./cmd/auth-session
+
+deps:
+	@scripts/install-deps.sh
+
+vet:
+	$(GO) vet ./...
+
+test: deps vet
+	$(GO) test -race -count=1 -timeout 40m ./...
+
+fuzz:
+	$(GO) test -run '^$$' -fuzz FuzzDecodeValue -fuzztime 30s ./pkg/auth
+
+demo: deps build
+	$(BIN) demo --run-story --data-dir $(DATA_DIR)
+
+bench: deps build
+	scripts/bench.sh
+
+clean:
+	rm -rf bin

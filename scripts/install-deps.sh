@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# Installs what the tests, the demo and the benchmarks need on a bare Debian
+# machine that has only Go: PostgreSQL's server binaries, curl and wget for
+# the end-to-end tests, and Chromium for the admin page's browser test.
+# Nothing is installed when everything is already there.
+set -euo pipefail
+
+need=()
+have_pg() {
+	command -v initdb >/dev/null 2>&1 && command -v pg_ctl >/dev/null 2>&1 && return 0
+	ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1
+}
+have_pg || need+=(postgresql)
+command -v psql >/dev/null 2>&1 || need+=(postgresql-client)
+command -v curl >/dev/null 2>&1 || need+=(curl)
+command -v wget >/dev/null 2>&1 || need+=(wget)
+if [ "${AUTH_SESSION_SKIP_BROWSER:-}" = "" ]; then
+	command -v chromium >/dev/null 2>&1 || need+=(chromium)
+fi
+
+if [ ${#need[@]} -eq 0 ]; then
+	exit 0
+fi
+if [ "$(id -u)" -ne 0 ]; then
+	echo "missing: ${need[*]}; install them (apt-get install ${need[*]}) or run as root" >&2
+	exit 1
+fi
+echo "installing: ${need[*]}" >&2
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+# Debian's postgresql package starts a cluster of its own; the project runs
+# throwaway clusters instead, so stop it to free the port and the CPU.
+if command -v pg_lsclusters >/dev/null 2>&1; then
+	pg_lsclusters -h 2>/dev/null | while read -r ver name _; do
+		pg_ctlcluster "$ver" "$name" stop >/dev/null 2>&1 || true
+	done
+fi

@@ -28,6 +28,8 @@ func NewApp(env *Env) *cli.App {
 			loginCommand(env),
 			logoutCommand(env),
 			listCommand(env),
+			revokeCommand(env),
+			eventsCommand(env),
 		},
 		// Errors are printed once, by Main, in one format.
 		ExitErrHandler: func(*cli.Context, error) {},

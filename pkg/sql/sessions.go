@@ -165,3 +165,16 @@ func RevokeSession(ctx context.Context, db DBTX, id int64) (s Session, newly boo
 	}
 	return s, newly, err
 }
+
+const getSession = `SELECT id, username, user_id, created_at, expires_at, revoked_at, last_used_at, audit_info
+FROM system.web_sessions WHERE id = $1`
+
+// GetSession returns one session by id, or ErrSessionNotFound.
+func GetSession(ctx context.Context, db DBTX, id int64) (s Session, err error) {
+	err = db.QueryRow(ctx, getSession, id).Scan(&s.ID, &s.Username, &s.UserID, &s.CreatedAt,
+		&s.ExpiresAt, &s.RevokedAt, &s.LastUsedAt, &s.Audit)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return Session{}, ErrSessionNotFound
+	}
+	return s, err
+}

@@ -1,0 +1,209 @@
+package auth
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/auth-session/auth-session/pkg/sql"
+)
+
+// HeaderName is the request header that may carry a session value instead of
+// the cookie.
+const HeaderName = "X-Auth-Session"
+
+// DefaultTouchInterval is how stale last_used_at may become before a request
+// writes it again.
+const DefaultTouchInterval = time.Minute
+
+// UnauthorizedBody is the body of every 401 the middleware writes, whichever
+// check failed.
+const UnauthorizedBody = `{"error":"a valid authentication cookie is required"}`
+
+// ErrUnauthenticated means the request presents no session that is valid
+// now. It deliberately does not say which check failed.
+var ErrUnauthenticated = errors.New("a valid authentication cookie is required")
+
+// Source says how a request presented its session.
+type Source string
+
+// The ways of presenting a session, in the order the middleware looks for them.
+const (
+	SourceHeader Source = "header" // X-Auth-Session: <value>
+	SourceBearer Source = "bearer" // Authorization: Bearer <value>
+	SourceCookie Source = "cookie" // Cookie: session=<value>
+)
+
+// Identity is the authenticated caller of a request.
+type Identity struct {
+	Username string
+	// UserID is the OID of the role, as recorded when the session was made.
+	UserID    int64
+	SessionID int64
+	ExpiresAt time.Time
+	// Source is how the request presented the session. A browser adds
+	// cookies to cross-site requests by itself, so state-changing handlers
+	// may want a CSRF guard when Source is SourceCookie.
+	Source Source
+}
+
+type identityKey struct{}
+
+// WithIdentity returns ctx carrying id, as the middleware passes it on.
+func WithIdentity(ctx context.Context, id Identity) context.Context {
+	return context.WithValue(ctx, identityKey{}, id)
+}
+
+// IdentityFrom returns the identity the middleware stored in ctx, and false
+// when the request did not pass through it.
+func IdentityFrom(ctx context.Context) (Identity, bool) {
+	id, ok := ctx.Value(identityKey{}).(Identity)
+	return id, ok
+}
+
+// Verifier checks the session a request presents against the store. Its
+// fields are read-only once it is in use; it is safe for concurrent use.
+type Verifier struct {
+	// DB runs the lookups, usually a *pgxpool.Pool connected as a member of
+	// admin.
+	DB sql.DBTX
+	// TouchInterval is how stale last_used_at may become before a request
+	// writes it again; zero means DefaultTouchInterval.
+	TouchInterval time.Duration
+	// Log receives why a session was refused (at debug level) and store
+	// errors; nil means slog.Default(). It never receives a session value.
+	Log *slog.Logger
+}
+
+// Middleware passes a request to next with its Identity in the context
+// (read it with IdentityFrom) when it presents a valid session. Otherwise it
+// answers 401 with UnauthorizedBody, the same for every reason, or 503 when
+// the store cannot be asked.
+func (v *Verifier) Middleware(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		id, err := v.Authenticate(r)
+		switch {
+		case errors.Is(err, ErrUnauthenticated):
+			WriteUnauthorized(w)
+			return
+		case err != nil:
+			v.logger().ErrorContext(r.Context(), "cannot verify session", "err", err)
+			writeJSONError(w, http.StatusServiceUnavailable, `{"error":"the session store is unavailable"}`)
+			return
+		}
+		next.ServeHTTP(w, r.WithContext(WithIdentity(r.Context(), id)))
+	})
+}
+
+// WriteUnauthorized answers 401 with UnauthorizedBody.
+func WriteUnauthorized(w http.ResponseWriter) {
+	w.Header().Set("WWW-Authenticate", `Bearer realm="auth-session"`)
+	writeJSONError(w, http.StatusUnauthorized, UnauthorizedBody)
+}
+
+func writeJSONError(w http.ResponseWriter, status int, body string) {
+	h := w.Header()
+	h.Set("Content-Type", "application/json")
+	h.Set("Cache-Control", "no-store")
+	h.Set("X-Content-Type-Options", "nosniff")
+	w.WriteHeader(status)
+	fmt.Fprintln(w, body)
+}
+
+// Authenticate returns the identity of the session r presents. It returns an
+// error wrapping ErrUnauthenticated when there is none or it is not valid
+// now, and another error when the store could not be asked.
+//
+// Only the first way of presenting a session that r uses is looked at, in
+// the order X-Auth-Session, Authorization: Bearer, cookie: a request that
+// sends a header means it, while a browser attaches cookies on its own.
+func (v *Verifier) Authenticate(r *http.Request) (Identity, error) {
+	value, source := presented(r)
+	if source == "" {
+		return v.refuse(r, "no session presented", 0)
+	}
+	sessionID, secret, err := DecodeValue(value)
+	if err != nil {
+		return v.refuse(r, "malformed session value", 0)
+	}
+	touchInterval := v.TouchInterval
+	if touchInterval <= 0 {
+		touchInterval = DefaultTouchInterval
+	}
+	check, err := sql.CheckSession(r.Context(), v.DB, sessionID, touchInterval)
+	if errors.Is(err, sql.ErrSessionNotFound) {
+		// Hash anyway, so an unknown id costs what a known one does.
+		SecretMatches(secret, unknownSessionHash[:])
+		return v.refuse(r, "unknown session", sessionID)
+	}
+	if err != nil {
+		return Identity{}, fmt.Errorf("check session %d: %w", sessionID, err)
+	}
+	switch {
+	case !SecretMatches(secret, check.HashedSecret):
+		return v.refuse(r, "wrong secret", sessionID)
+	case check.Revoked:
+		return v.refuse(r, "revoked", sessionID)
+	case check.Expired:
+		return v.refuse(r, "expired", sessionID)
+	case !check.RoleValid:
+		return v.refuse(r, "role dropped, re-created, NOLOGIN or past VALID UNTIL", sessionID)
+	}
+	if check.TouchDue {
+		// A failed touch costs only the last-used time's accuracy; the
+		// request itself is authenticated.
+		if err := sql.TouchSession(r.Context(), v.DB, sessionID, touchInterval); err != nil {
+			v.logger().WarnContext(r.Context(), "cannot record session use", "session_id", sessionID, "err", err)
+		}
+	}
+	return Identity{
+		Username:  check.Username,
+		UserID:    check.UserID,
+		SessionID: sessionID,
+		ExpiresAt: check.ExpiresAt,
+		Source:    source,
+	}, nil
+}
+
+// unknownSessionHash stands in for a stored hash when the id is unknown.
+var unknownSessionHash [32]byte
+
+func (v *Verifier) refuse(r *http.Request, reason string, sessionID int64) (Identity, error) {
+	if log := v.logger(); log.Enabled(r.Context(), slog.LevelDebug) {
+		attrs := []any{"reason", reason}
+		if sessionID != 0 {
+			attrs = append(attrs, "session_id", sessionID)
+		}
+		log.DebugContext(r.Context(), "session refused", attrs...)
+	}
+	return Identity{}, ErrUnauthenticated
+}
+
+func (v *Verifier) logger() *slog.Logger {
+	if v.Log != nil {
+		return v.Log
+	}
+	return slog.Default()
+}
+
+// presented returns the session value r carries and where it was found, or
+// an empty source when it carries none.
+func presented(r *http.Request) (string, Source) {
+	if values := r.Header.Values(HeaderName); len(values) > 0 {
+		return strings.TrimSpace(values[0]), SourceHeader
+	}
+	if authz := r.Header.Get("Authorization"); authz != "" {
+		scheme, token, _ := strings.Cut(strings.TrimSpace(authz), " ")
+		if strings.EqualFold(scheme, "Bearer") {
+			return strings.TrimSpace(token), SourceBearer
+		}
+	}
+	if c, err := r.Cookie(CookieName); err == nil {
+		return c.Value, SourceCookie
+	}
+	return "", ""
+}

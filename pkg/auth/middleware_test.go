@@ -1,0 +1,390 @@
+package auth_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/auth-session/auth-session/pkg/auth"
+	"github.com/auth-session/auth-session/pkg/pgtest"
+	"github.com/auth-session/auth-session/pkg/sql"
+)
+
+func TestMain(m *testing.M) { pgtest.Main(m) }
+
+// store is a migrated database of the test's own.
+type store struct {
+	pool *pgxpool.Pool
+}
+
+func newStore(t *testing.T) *store {
+	t.Helper()
+	ctx := context.Background()
+	pool, err := pgxpool.New(ctx, pgtest.NewDB(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(pool.Close)
+	if _, err := sql.Migrate(ctx, pool); err != nil {
+		t.Fatalf("migrate: %v", err)
+	}
+	return &store{pool: pool}
+}
+
+func (s *store) mustExec(t *testing.T, query string, args ...any) {
+	t.Helper()
+	if _, err := s.pool.Exec(context.Background(), query, args...); err != nil {
+		t.Fatalf("exec %q: %v", query, err)
+	}
+}
+
+// newRole creates a login role with a unique name, dropped after the test.
+func (s *store) newRole(t *testing.T) string {
+	t.Helper()
+	name := pgtest.UniqueName("web_user")
+	s.mustExec(t, "CREATE ROLE "+name+" LOGIN")
+	t.Cleanup(func() {
+		// Roles outlive the test's database: they belong to the cluster.
+		s.pool.Exec(context.Background(), "DROP ROLE IF EXISTS "+name) //nolint:errcheck
+	})
+	return name
+}
+
+// newSession mints a session for username and returns its cookie value.
+func (s *store) newSession(t *testing.T, username string) (int64, string) {
+	t.Helper()
+	secret, err := auth.NewSecret()
+	if err != nil {
+		t.Fatal(err)
+	}
+	session, err := sql.CreateSession(context.Background(), s.pool, sql.NewSession{
+		Username: username, HashedSecret: auth.HashSecret(secret), ExpireAfter: time.Hour,
+		Audit: sql.AuditInfo{Via: "cli"},
+	})
+	if err != nil {
+		t.Fatalf("create session for %s: %v", username, err)
+	}
+	return session.ID, auth.EncodeValue(session.ID, secret)
+}
+
+func (s *store) lastUsed(t *testing.T, id int64) time.Time {
+	t.Helper()
+	var at time.Time
+	err := s.pool.QueryRow(context.Background(), "SELECT last_used_at FROM system.web_sessions WHERE id = $1", id).Scan(&at)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return at
+}
+
+// echoIdentity answers 200 with the identity the middleware passed on.
+var echoIdentity = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	id, ok := auth.IdentityFrom(r.Context())
+	if !ok {
+		http.Error(w, "no identity in context", http.StatusInternalServerError)
+		return
+	}
+	json.NewEncoder(w).Encode(id) //nolint:errcheck
+})
+
+func serve(v *auth.Verifier, req *http.Request) *httptest.ResponseRecorder {
+	rec := httptest.NewRecorder()
+	v.Middleware(echoIdentity).ServeHTTP(rec, req)
+	return rec
+}
+
+func withCookie(value string) func(*http.Request) {
+	return func(r *http.Request) { r.AddCookie(&http.Cookie{Name: auth.CookieName, Value: value}) }
+}
+
+func withHeader(name, value string) func(*http.Request) {
+	return func(r *http.Request) { r.Header.Set(name, value) }
+}
+
+func newRequest(present ...func(*http.Request)) *http.Request {
+	req := httptest.NewRequest(http.MethodGet, "/api/v2/whoami", nil)
+	for _, p := range present {
+		p(req)
+	}
+	return req
+}
+
+// otherSecret returns value with the same session id and another secret.
+func otherSecret(t *testing.T, value string) string {
+	t.Helper()
+	id, secret, err := auth.DecodeValue(value)
+	if err != nil {
+		t.Fatal(err)
+	}
+	other := bytes.Clone(secret)
+	other[0] ^= 0xff
+	return auth.EncodeValue(id, other)
+}
+
+func TestMiddlewareAcceptsEveryWayOfPresenting(t *testing.T) {
+	s := newStore(t)
+	v := &auth.Verifier{DB: s.pool}
+	user := s.newRole(t)
+	sessionID, value := s.newSession(t, user)
+
+	tests := []struct {
+		name       string
+		present    []func(*http.Request)
+		wantSource auth.Source
+	}{
+		{"cookie", []func(*http.Request){withCookie(value)}, auth.SourceCookie},
+		{"cookie line as curl sends it", []func(*http.Request){withHeader("Cookie", auth.SetCookieString(value, true))}, auth.SourceCookie},
+		{"X-Auth-Session header", []func(*http.Request){withHeader(auth.HeaderName, value)}, auth.SourceHeader},
+		{"Authorization Bearer", []func(*http.Request){withHeader("Authorization", "Bearer "+value)}, auth.SourceBearer},
+		{"bearer scheme in lower case", []func(*http.Request){withHeader("Authorization", "bearer "+value)}, auth.SourceBearer},
+		{"cookie next to Basic authorization", []func(*http.Request){withHeader("Authorization", "Basic dTpw"), withCookie(value)}, auth.SourceCookie},
+		{"header wins over a stale cookie", []func(*http.Request){withCookie("stale"), withHeader(auth.HeaderName, value)}, auth.SourceHeader},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			rec := serve(v, newRequest(tt.present...))
+			if rec.Code != http.StatusOK {
+				t.Fatalf("status %d, body %s; want 200", rec.Code, rec.Body)
+			}
+			var got auth.Identity
+			if err := json.Unmarshal(rec.Body.Bytes(), &got); err != nil {
+				t.Fatal(err)
+			}
+			if got.Username != user || got.SessionID != sessionID || got.Source != tt.wantSource || got.ExpiresAt.IsZero() || got.UserID == 0 {
+				t.Errorf("identity %+v; want user %s, session %d, source %s", got, user, sessionID, tt.wantSource)
+			}
+		})
+	}
+}
+
+func TestMiddlewareRefusesUniformly(t *testing.T) {
+	s := newStore(t)
+	v := &auth.Verifier{DB: s.pool}
+
+	tests := []struct {
+		name string
+		// request returns the request to send, having set up its case.
+		request func(t *testing.T) *http.Request
+	}{
+		{"nothing presented", func(t *testing.T) *http.Request { return newRequest() }},
+		{"bad base64", func(t *testing.T) *http.Request {
+			return newRequest(withCookie(strings.Repeat("!", 56)))
+		}},
+		{"bad base64 in header", func(t *testing.T) *http.Request {
+			return newRequest(withHeader(auth.HeaderName, "not a session"))
+		}},
+		{"empty bearer", func(t *testing.T) *http.Request {
+			return newRequest(withHeader("Authorization", "Bearer "))
+		}},
+		{"unknown id", func(t *testing.T) *http.Request {
+			secret, _ := auth.NewSecret()
+			return newRequest(withCookie(auth.EncodeValue(1<<62+12345, secret)))
+		}},
+		{"wrong secret", func(t *testing.T) *http.Request {
+			_, value := s.newSession(t, s.newRole(t))
+			return newRequest(withCookie(otherSecret(t, value)))
+		}},
+		{"truncated value", func(t *testing.T) *http.Request {
+			_, value := s.newSession(t, s.newRole(t))
+			return newRequest(withCookie(value[:len(value)-4]))
+		}},
+		{"revoked", func(t *testing.T) *http.Request {
+			id, value := s.newSession(t, s.newRole(t))
+			if _, _, err := sql.RevokeSession(context.Background(), s.pool, id); err != nil {
+				t.Fatal(err)
+			}
+			return newRequest(withCookie(value))
+		}},
+		{"expired", func(t *testing.T) *http.Request {
+			id, value := s.newSession(t, s.newRole(t))
+			s.mustExec(t, "UPDATE system.web_sessions SET expires_at = now() - INTERVAL '1 second' WHERE id = $1", id)
+			return newRequest(withHeader(auth.HeaderName, value))
+		}},
+		{"dropped role", func(t *testing.T) *http.Request {
+			user := s.newRole(t)
+			_, value := s.newSession(t, user)
+			s.mustExec(t, "DROP ROLE "+user)
+			return newRequest(withCookie(value))
+		}},
+		{"NOLOGIN role", func(t *testing.T) *http.Request {
+			user := s.newRole(t)
+			_, value := s.newSession(t, user)
+			s.mustExec(t, "ALTER ROLE "+user+" NOLOGIN")
+			return newRequest(withHeader("Authorization", "Bearer "+value))
+		}},
+		{"role past VALID UNTIL", func(t *testing.T) *http.Request {
+			user := s.newRole(t)
+			_, value := s.newSession(t, user)
+			s.mustExec(t, "ALTER ROLE "+user+" VALID UNTIL '2001-01-01'")
+			return newRequest(withCookie(value))
+		}},
+		{"role re-created with the same name", func(t *testing.T) *http.Request {
+			user := s.newRole(t)
+			_, value := s.newSession(t, user)
+			s.mustExec(t, "DROP ROLE "+user)
+			s.mustExec(t, "CREATE ROLE "+user+" LOGIN")
+			return newRequest(withCookie(value))
+		}},
+		{"role renamed", func(t *testing.T) *http.Request {
+			user := s.newRole(t)
+			_, value := s.newSession(t, user)
+			s.mustExec(t, "ALTER ROLE "+user+" RENAME TO "+user+"_x")
+			t.Cleanup(func() { s.pool.Exec(context.Background(), "DROP ROLE IF EXISTS "+user+"_x") }) //nolint:errcheck
+			return newRequest(withCookie(value))
+		}},
+		{"bad header next to a valid cookie", func(t *testing.T) *http.Request {
+			_, value := s.newSession(t, s.newRole(t))
+			return newRequest(withCookie(value), withHeader(auth.HeaderName, "garbage"))
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			rec := serve(v, tt.request(t))
+			if rec.Code != http.StatusUnauthorized {
+				t.Fatalf("status %d, body %s; want 401", rec.Code, rec.Body)
+			}
+			if got := rec.Body.String(); got != auth.UnauthorizedBody+"\n" {
+				t.Errorf("body %q; want %q", got, auth.UnauthorizedBody+"\n")
+			}
+			if ct := rec.Header().Get("Content-Type"); ct != "application/json" {
+				t.Errorf("Content-Type %q; want application/json", ct)
+			}
+		})
+	}
+}
+
+func TestMiddlewareTouchesLastUsedOnlyWhenStale(t *testing.T) {
+	s := newStore(t)
+	v := &auth.Verifier{DB: s.pool, TouchInterval: time.Minute}
+	user := s.newRole(t)
+
+	t.Run("fresh", func(t *testing.T) {
+		id, value := s.newSession(t, user)
+		before := s.lastUsed(t, id)
+		if rec := serve(v, newRequest(withCookie(value))); rec.Code != http.StatusOK {
+			t.Fatalf("status %d", rec.Code)
+		}
+		if after := s.lastUsed(t, id); !after.Equal(before) {
+			t.Errorf("last_used_at moved from %v to %v within the touch interval", before, after)
+		}
+	})
+	t.Run("stale", func(t *testing.T) {
+		id, value := s.newSession(t, user)
+		s.mustExec(t, "UPDATE system.web_sessions SET last_used_at = now() - INTERVAL '10 minutes' WHERE id = $1", id)
+		before := s.lastUsed(t, id)
+		if rec := serve(v, newRequest(withCookie(value))); rec.Code != http.StatusOK {
+			t.Fatalf("status %d", rec.Code)
+		}
+		if after := s.lastUsed(t, id); !after.After(before.Add(5 * time.Minute)) {
+			t.Errorf("last_used_at %v not moved on from %v", after, before)
+		}
+	})
+	t.Run("refused requests touch nothing", func(t *testing.T) {
+		id, value := s.newSession(t, user)
+		s.mustExec(t, "UPDATE system.web_sessions SET last_used_at = now() - INTERVAL '10 minutes' WHERE id = $1", id)
+		before := s.lastUsed(t, id)
+		if rec := serve(v, newRequest(withCookie(otherSecret(t, value)))); rec.Code != http.StatusUnauthorized {
+			t.Fatalf("status %d", rec.Code)
+		}
+		if after := s.lastUsed(t, id); !after.Equal(before) {
+			t.Errorf("a wrong secret moved last_used_at from %v to %v", before, after)
+		}
+	})
+}
+
+func TestMiddlewareStoreDownIs503(t *testing.T) {
+	// Nothing listens on port 1: every lookup fails to connect.
+	pool, err := pgxpool.New(context.Background(), "postgres://nobody@127.0.0.1:1/none?connect_timeout=2")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pool.Close()
+	var logs bytes.Buffer
+	v := &auth.Verifier{DB: pool, Log: slog.New(slog.NewTextHandler(&logs, nil))}
+	secret, _ := auth.NewSecret()
+	value := auth.EncodeValue(42, secret)
+	rec := serve(v, newRequest(withCookie(value)))
+	if rec.Code != http.StatusServiceUnavailable {
+		t.Fatalf("status %d, body %s; want 503", rec.Code, rec.Body)
+	}
+	if !strings.Contains(logs.String(), "cannot verify session") {
+		t.Errorf("log %q does not report the store error", logs.String())
+	}
+	if strings.Contains(logs.String(), value) || strings.Contains(logs.String(), base64.StdEncoding.EncodeToString(secret)) {
+		t.Errorf("log leaks the session value: %q", logs.String())
+	}
+}
+
+func TestMiddlewareLogsReasonWithoutSecrets(t *testing.T) {
+	s := newStore(t)
+	var logs bytes.Buffer
+	v := &auth.Verifier{DB: s.pool, Log: slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))}
+	_, value := s.newSession(t, s.newRole(t))
+	wrong := otherSecret(t, value)
+	serve(v, newRequest(withCookie(wrong)))
+	if !strings.Contains(logs.String(), `reason="wrong secret"`) {
+		t.Errorf("debug log %q does not say why", logs.String())
+	}
+	if strings.Contains(logs.String(), wrong) || strings.Contains(logs.String(), value) {
+		t.Errorf("log leaks a session value: %q", logs.String())
+	}
+}
+
+func TestIdentityFromPlainContext(t *testing.T) {
+	if _, ok := auth.IdentityFrom(context.Background()); ok {
+		t.Error("IdentityFrom found an identity in an empty context")
+	}
+	want := auth.Identity{Username: "u", SessionID: 7}
+	if got, ok := auth.IdentityFrom(auth.WithIdentity(context.Background(), want)); !ok || got != want {
+		t.Errorf("IdentityFrom(WithIdentity(%+v)) = %+v, %v", want, got, ok)
+	}
+}
+
+// TestCheckSessionIsOneRoundTrip guards the hot path: a fresh session costs
+// the middleware one statement.
+func TestCheckSessionIsOneRoundTrip(t *testing.T) {
+	s := newStore(t)
+	user := s.newRole(t)
+	_, value := s.newSession(t, user)
+	counter := &countingDB{DBTX: s.pool}
+	v := &auth.Verifier{DB: counter}
+	if rec := serve(v, newRequest(withCookie(value))); rec.Code != http.StatusOK {
+		t.Fatalf("status %d", rec.Code)
+	}
+	if counter.n != 1 {
+		t.Errorf("verification ran %d statements; want 1", counter.n)
+	}
+}
+
+type countingDB struct {
+	sql.DBTX
+	n int
+}
+
+func (c *countingDB) QueryRow(ctx context.Context, query string, args ...any) pgx.Row {
+	c.n++
+	return c.DBTX.QueryRow(ctx, query, args...)
+}
+
+func (c *countingDB) Query(ctx context.Context, query string, args ...any) (pgx.Rows, error) {
+	c.n++
+	return c.DBTX.Query(ctx, query, args...)
+}
+
+func (c *countingDB) Exec(ctx context.Context, query string, args ...any) (pgconn.CommandTag, error) {
+	c.n++
+	return c.DBTX.Exec(ctx, query, args...)
+}

@@ -1,0 +1,175 @@
+package server
+
+import (
+	"errors"
+	"mime"
+	"net/http"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/auth-session/auth-session/pkg/auth"
+	"github.com/auth-session/auth-session/pkg/sql"
+)
+
+// maxUsernameLen is PostgreSQL's identifier limit; no role has a longer name.
+const maxUsernameLen = 63
+
+// maxUserAgentLen bounds the User-Agent kept in audit records.
+const maxUserAgentLen = 256
+
+type loginResponse struct {
+	Session   string `json:"session"`
+	Username  string `json:"username"`
+	SessionID string `json:"session_id"`
+	ExpiresAt string `json:"expires_at"`
+}
+
+// handleLogin answers POST /api/v2/login/ with the form fields username and
+// password. The database checks the password (see passwordChecker); on
+// success the session is created with a session.created event in one
+// transaction, and the answer is {"session": value, ...} with a Set-Cookie.
+// A missing field is 400; every refusal is the same 401, and is recorded as
+// a login.failed event.
+func (s *Server) handleLogin() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ctx := r.Context()
+		username, password, err := loginForm(r)
+		var tooLarge *http.MaxBytesError
+		switch {
+		case errors.As(err, &tooLarge):
+			writeError(w, http.StatusRequestEntityTooLarge, "request body too large")
+			return
+		case err != nil:
+			writeError(w, http.StatusBadRequest, "invalid form: "+err.Error())
+			return
+		case username == "" || password == "":
+			writeError(w, http.StatusBadRequest, "form fields username and password are required")
+			return
+		}
+		if len(username) > maxUsernameLen || !utf8.ValidString(username) ||
+			strings.ContainsRune(username, 0) || strings.ContainsRune(password, 0) {
+			// No such role can exist, and the wire protocol would cut a
+			// name or password at a NUL: refuse, without recording junk.
+			auth.WriteUnauthorized(w)
+			return
+		}
+
+		select {
+		case s.logins <- struct{}{}:
+		case <-ctx.Done():
+			return
+		}
+		err = s.passwords.check(ctx, username, password)
+		<-s.logins
+		switch {
+		case errors.Is(err, errPasswordNotChecked):
+			s.log.WarnContext(ctx, "password login refused: the database accepts this role without checking a password; "+
+				"require scram-sha-256 for it in pg_hba.conf", "username", username)
+			s.loginFailed(w, r, username, "password not checked by the database")
+			return
+		case errors.Is(err, errWrongPassword):
+			s.loginFailed(w, r, username, "wrong password or unknown user")
+			return
+		case err != nil:
+			s.log.ErrorContext(ctx, "cannot check password", "username", username, "err", err)
+			writeError(w, http.StatusServiceUnavailable, "the database is unavailable")
+			return
+		}
+
+		secret, err := auth.NewSecret()
+		if err != nil {
+			s.log.ErrorContext(ctx, "cannot make a session secret", "err", err)
+			writeError(w, http.StatusInternalServerError, "internal error")
+			return
+		}
+		session, err := s.createSession(r, username, secret)
+		switch {
+		case errors.Is(err, sql.ErrUserNotFound), errors.Is(err, sql.ErrUserCannotLogin), errors.Is(err, sql.ErrUserExpired):
+			// The role changed since its password was checked.
+			s.loginFailed(w, r, username, err.Error())
+			return
+		case err != nil:
+			s.log.ErrorContext(ctx, "cannot create session", "username", username, "err", err)
+			writeError(w, http.StatusServiceUnavailable, "the session store is unavailable")
+			return
+		}
+		noteUser(ctx, session.Username)
+		value := auth.EncodeValue(session.ID, secret)
+		http.SetCookie(w, s.cookie(value, int(s.cfg.SessionLifetime/time.Second)))
+		writeJSON(w, http.StatusOK, loginResponse{
+			Session:   value,
+			Username:  session.Username,
+			SessionID: jsonID(session.ID),
+			ExpiresAt: jsonTime(session.ExpiresAt),
+		})
+	})
+}
+
+// createSession inserts the session and its session.created event in one
+// transaction.
+func (s *Server) createSession(r *http.Request, username string, secret []byte) (sql.Session, error) {
+	ctx := r.Context()
+	audit := sql.AuditInfo{Via: "http", Actor: username, ClientAddr: clientAddr(r), UserAgent: userAgent(r)}
+	var session sql.Session
+	err := sql.RunInTx(ctx, s.cfg.Pool, func(tx pgx.Tx) error {
+		var err error
+		session, err = sql.CreateSession(ctx, tx, sql.NewSession{
+			Username: username, HashedSecret: auth.HashSecret(secret),
+			ExpireAfter: s.cfg.SessionLifetime, Audit: audit,
+		})
+		if err != nil {
+			return err
+		}
+		return sql.RecordEvent(ctx, tx, sql.Event{
+			Event: sql.EventSessionCreated, Actor: username, Username: session.Username,
+			SessionID: &session.ID, Via: "http", ClientAddr: audit.ClientAddr, UserAgent: audit.UserAgent,
+			Detail: map[string]any{"expires_at": jsonTime(session.ExpiresAt)},
+		})
+	})
+	return session, err
+}
+
+// loginFailed records a login.failed event and answers the uniform 401.
+// A failure to record is logged, not shown: the answer must not differ.
+func (s *Server) loginFailed(w http.ResponseWriter, r *http.Request, username, reason string) {
+	err := sql.RecordEvent(r.Context(), s.cfg.Pool, sql.Event{
+		Event: sql.EventLoginFailed, Actor: username, Username: username, Via: "http",
+		ClientAddr: clientAddr(r), UserAgent: userAgent(r), Detail: map[string]any{"reason": reason},
+	})
+	if err != nil {
+		s.log.ErrorContext(r.Context(), "cannot record failed login", "username", username, "err", err)
+	}
+	auth.WriteUnauthorized(w)
+}
+
+// loginForm reads username and password from the body, URL-encoded or
+// multipart. Fields in the query string are ignored: URLs end up in logs.
+func loginForm(r *http.Request) (username, password string, err error) {
+	mediaType, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	if mediaType == "multipart/form-data" {
+		err = r.ParseMultipartForm(maxBodyBytes)
+	} else {
+		err = r.ParseForm()
+	}
+	if err != nil {
+		return "", "", err
+	}
+	return r.PostForm.Get("username"), r.PostForm.Get("password"), nil
+}
+
+// cookie is the session cookie the server sets: maxAge seconds, or negative
+// to delete it.
+func (s *Server) cookie(value string, maxAge int) *http.Cookie {
+	return &http.Cookie{
+		Name:     auth.CookieName,
+		Value:    value,
+		Path:     "/",
+		MaxAge:   maxAge,
+		HttpOnly: true,
+		Secure:   !s.cfg.InsecureCookies,
+		SameSite: http.SameSiteLaxMode,
+	}
+}

@@ -1,0 +1,55 @@
+package server
+
+import (
+	"errors"
+	"net/http"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/auth-session/auth-session/pkg/auth"
+	"github.com/auth-session/auth-session/pkg/sql"
+)
+
+type logoutResponse struct {
+	SessionID string `json:"session_id"`
+	RevokedAt string `json:"revoked_at"`
+}
+
+// handleLogout answers POST /api/v2/logout/: it revokes the session the
+// request presents, so that its cookie stops working at once, records a
+// session.revoked event in the same transaction, and tells the browser to
+// forget the cookie.
+func (s *Server) handleLogout() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ctx := r.Context()
+		id, _ := auth.IdentityFrom(ctx)
+		var revoked sql.Session
+		err := sql.RunInTx(ctx, s.cfg.Pool, func(tx pgx.Tx) error {
+			session, newly, err := sql.RevokeSession(ctx, tx, id.SessionID)
+			revoked = session
+			if err != nil || !newly {
+				// Revoked by someone else meanwhile: their event stands.
+				return err
+			}
+			return sql.RecordEvent(ctx, tx, sql.Event{
+				Event: sql.EventSessionRevoked, Actor: id.Username, Username: session.Username,
+				SessionID: &session.ID, Via: "http", ClientAddr: clientAddr(r), UserAgent: userAgent(r),
+			})
+		})
+		if errors.Is(err, sql.ErrSessionNotFound) {
+			// Purged between the check and now.
+			auth.WriteUnauthorized(w)
+			return
+		}
+		if err != nil {
+			s.log.ErrorContext(ctx, "cannot revoke session", "session_id", id.SessionID, "err", err)
+			writeError(w, http.StatusServiceUnavailable, "the session store is unavailable")
+			return
+		}
+		http.SetCookie(w, s.cookie("", -1))
+		writeJSON(w, http.StatusOK, logoutResponse{
+			SessionID: jsonID(revoked.ID),
+			RevokedAt: jsonTime(*revoked.RevokedAt),
+		})
+	})
+}

@@ -1,0 +1,76 @@
+package server
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/jackc/pgx/v5/pgconn"
+)
+
+var (
+	// errWrongPassword means the database refused the role with that
+	// password: a wrong password, an unknown role, a role that may not log
+	// in or one past its VALID UNTIL. The database does not tell them apart,
+	// and neither do we.
+	errWrongPassword = errors.New("wrong password or unknown user")
+	// errPasswordNotChecked means the database let the role in with a
+	// password it never checked (trust or peer in pg_hba.conf).
+	errPasswordNotChecked = errors.New("the database lets this role in without checking a password")
+)
+
+// passwordChecker asks the database whether a password is right, by
+// connecting as the role with it. The server never sees a password hash.
+type passwordChecker struct {
+	// base holds the host, port, database and TLS settings of the pool.
+	base *pgconn.Config
+}
+
+// check returns nil when the database accepts password for username and
+// did check it, errWrongPassword or errPasswordNotChecked when it refuses or
+// did not check, and another error when it could not be asked.
+func (p *passwordChecker) check(ctx context.Context, username, password string) error {
+	if err := p.connect(ctx, username, password); err != nil {
+		return err
+	}
+	// The password got in. A random one must not: if it does, nothing
+	// checked either of them.
+	switch err := p.connect(ctx, username, randomPassword()); {
+	case err == nil:
+		return errPasswordNotChecked
+	case errors.Is(err, errWrongPassword):
+		return nil
+	default:
+		return err
+	}
+}
+
+// connect opens a connection as username with password, and closes it.
+func (p *passwordChecker) connect(ctx context.Context, username, password string) error {
+	cfg := p.base.Copy()
+	cfg.User, cfg.Password = username, password
+	// The pool's hooks are for the pool's own connections.
+	cfg.ValidateConnect, cfg.AfterConnect, cfg.AfterNetConnect = nil, nil, nil
+	conn, err := pgconn.ConnectConfig(ctx, cfg)
+	if err != nil {
+		// SQLSTATE class 28 (invalid authorization specification) covers
+		// a wrong password, an unknown role, NOLOGIN and a pg_hba reject.
+		var pgErr *pgconn.PgError
+		if errors.As(err, &pgErr) && strings.HasPrefix(pgErr.Code, "28") {
+			return errWrongPassword
+		}
+		return fmt.Errorf("connect to the database to check a password: %w", err)
+	}
+	// The answer is in; a failed goodbye does not change it.
+	_ = conn.Close(ctx)
+	return nil
+}
+
+func randomPassword() string {
+	b := make([]byte, 24)
+	_, _ = rand.Read(b) // crypto/rand.Read never fails on supported platforms
+	return hex.EncodeToString(b)
+}

@@ -1,0 +1,34 @@
+package server
+
+import (
+	"net/http"
+
+	"github.com/auth-session/auth-session/pkg/auth"
+)
+
+// routes lists every route of the HTTP interface. Handlers wrapped in
+// s.authed answer 401 unless the request presents a valid session, and find
+// the caller with auth.IdentityFrom(r.Context()). To add routes, add lines
+// here and the handlers in a file of their own.
+func (s *Server) routes(mux *http.ServeMux) {
+	mux.Handle("GET /health", s.handleHealth())
+
+	// cockroach's paths end in a slash; both spellings are accepted, since
+	// a redirect would turn a POST into a GET in most clients.
+	mux.Handle("POST /api/v2/login/{$}", s.handleLogin())
+	mux.Handle("POST /api/v2/login", s.handleLogin())
+	mux.Handle("POST /api/v2/logout/{$}", s.authed(s.handleLogout()))
+	mux.Handle("POST /api/v2/logout", s.authed(s.handleLogout()))
+	mux.Handle("GET /api/v2/whoami", s.authed(s.handleWhoami()))
+}
+
+// authed lets a request through to next only with a valid session, and
+// names the caller in the request's log line.
+func (s *Server) authed(next http.Handler) http.Handler {
+	return s.verifier.Middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if id, ok := auth.IdentityFrom(r.Context()); ok {
+			noteUser(r.Context(), id.Username)
+		}
+		next.ServeHTTP(w, r)
+	}))
+}

@@ -1,0 +1,177 @@
+package server
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/auth-session/auth-session/pkg/auth"
+)
+
+// Defaults for the zero values of Config.
+const (
+	// DefaultSessionLifetime matches the default of `auth-session login
+	// --expire-after`, which is cockroach's.
+	DefaultSessionLifetime = time.Hour
+	// DefaultMaxConcurrentLogins bounds the password checks in flight. Each
+	// opens up to two connections of its own to the database, outside the
+	// pool, so unbounded logins could exhaust max_connections.
+	DefaultMaxConcurrentLogins = 8
+)
+
+// Limits of the HTTP server.
+const (
+	readHeaderTimeout = 10 * time.Second
+	readTimeout       = 30 * time.Second
+	writeTimeout      = time.Minute
+	idleTimeout       = 2 * time.Minute
+	maxHeaderBytes    = 64 << 10
+	// maxBodyBytes bounds every request body; the largest the API accepts
+	// is a login form.
+	maxBodyBytes = 64 << 10
+	// shutdownTimeout is how long requests in flight may take to finish
+	// once a shutdown begins.
+	shutdownTimeout = 10 * time.Second
+)
+
+// Config is what a Server needs.
+type Config struct {
+	// Pool is the store, connected as a superuser or a member of admin. Its
+	// host, port and database are also where passwords are checked.
+	Pool *pgxpool.Pool
+	// Log receives one line per request and the server's own messages;
+	// nil means slog.Default().
+	Log *slog.Logger
+	// SessionLifetime is how long a session made by the API login lasts;
+	// zero means DefaultSessionLifetime.
+	SessionLifetime time.Duration
+	// TouchInterval is how stale last_used_at may become before a request
+	// writes it again; zero means auth.DefaultTouchInterval.
+	TouchInterval time.Duration
+	// InsecureCookies leaves the Secure attribute off the cookies the server
+	// sets, for plain HTTP (serve --insecure).
+	InsecureCookies bool
+	// TLS, when set, makes Serve speak HTTPS with its certificates.
+	TLS *tls.Config
+	// MaxConcurrentLogins bounds password checks in flight; zero means
+	// DefaultMaxConcurrentLogins.
+	MaxConcurrentLogins int
+	// BackgroundJobs run next to the HTTP interface from the start of Serve
+	// until shutdown begins, when their context is canceled; Serve waits for
+	// them to return. Periodic work such as purging old sessions goes here.
+	BackgroundJobs []func(ctx context.Context)
+}
+
+// Server is the HTTP interface. Build it with New.
+type Server struct {
+	cfg       Config
+	log       *slog.Logger
+	verifier  *auth.Verifier
+	passwords *passwordChecker
+	// logins holds one token per password check in flight.
+	logins  chan struct{}
+	handler http.Handler
+}
+
+// New builds a Server from cfg.
+func New(cfg Config) (*Server, error) {
+	if cfg.Pool == nil {
+		return nil, errors.New("server: Config.Pool is required")
+	}
+	if cfg.Log == nil {
+		cfg.Log = slog.Default()
+	}
+	if cfg.SessionLifetime <= 0 {
+		cfg.SessionLifetime = DefaultSessionLifetime
+	}
+	if cfg.TouchInterval <= 0 {
+		cfg.TouchInterval = auth.DefaultTouchInterval
+	}
+	if cfg.MaxConcurrentLogins <= 0 {
+		cfg.MaxConcurrentLogins = DefaultMaxConcurrentLogins
+	}
+	s := &Server{
+		cfg:       cfg,
+		log:       cfg.Log,
+		verifier:  &auth.Verifier{DB: cfg.Pool, TouchInterval: cfg.TouchInterval, Log: cfg.Log},
+		passwords: &passwordChecker{base: cfg.Pool.Config().ConnConfig.Config.Copy()},
+		logins:    make(chan struct{}, cfg.MaxConcurrentLogins),
+	}
+	mux := http.NewServeMux()
+	s.routes(mux)
+	s.handler = s.logRequests(limitBodies(mux))
+	return s, nil
+}
+
+// Handler returns the whole HTTP interface, with request logging, for use
+// with any http.Server or httptest.Server.
+func (s *Server) Handler() http.Handler {
+	return s.handler
+}
+
+// Serve answers requests on ln, and runs the background jobs, until ctx is
+// canceled; then it stops accepting connections, lets requests in flight
+// finish for a while, waits for the jobs and returns nil. It returns an error
+// when serving fails for another reason.
+func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
+	srv := &http.Server{
+		Handler:           s.handler,
+		ReadHeaderTimeout: readHeaderTimeout,
+		ReadTimeout:       readTimeout,
+		WriteTimeout:      writeTimeout,
+		IdleTimeout:       idleTimeout,
+		MaxHeaderBytes:    maxHeaderBytes,
+		TLSConfig:         s.cfg.TLS,
+		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
+	}
+
+	jobsCtx, stopJobs := context.WithCancel(ctx)
+	defer stopJobs()
+	var jobs sync.WaitGroup
+	for _, job := range s.cfg.BackgroundJobs {
+		jobs.Go(func() { job(jobsCtx) })
+	}
+
+	served := make(chan error, 1)
+	go func() {
+		if s.cfg.TLS != nil {
+			// The certificates are in TLSConfig already.
+			served <- srv.ServeTLS(ln, "", "")
+		} else {
+			served <- srv.Serve(ln)
+		}
+	}()
+
+	var err error
+	select {
+	case err = <-served:
+		err = fmt.Errorf("serve HTTP on %s: %w", ln.Addr(), err)
+	case <-ctx.Done():
+		s.log.Info("shutting down: finishing requests in flight", "timeout", shutdownTimeout)
+		shutdownCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), shutdownTimeout)
+		defer cancel()
+		if shutdownErr := srv.Shutdown(shutdownCtx); shutdownErr != nil {
+			err = fmt.Errorf("shut down HTTP server: %w", shutdownErr)
+		}
+		<-served // http.ErrServerClosed, once Shutdown has begun
+	}
+	stopJobs()
+	jobs.Wait()
+	return err
+}
+
+// limitBodies bounds every request body to maxBodyBytes.
+func limitBodies(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		r.Body = http.MaxBytesReader(w, r.Body, maxBodyBytes)
+		next.ServeHTTP(w, r)
+	})
+}

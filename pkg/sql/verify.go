@@ -1,0 +1,79 @@
+package sql
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// SessionCheck is what the HTTP interface needs to decide whether a
+// presented session authenticates a request. Everything that depends on time
+// was decided by the database clock, in the same statement.
+type SessionCheck struct {
+	ID           int64
+	Username     string
+	UserID       int64
+	HashedSecret []byte
+	ExpiresAt    time.Time
+	// Revoked is true once revoked_at is set.
+	Revoked bool
+	// Expired is true when expires_at is not in the future.
+	Expired bool
+	// RoleValid is true when a role with the session's name and OID still
+	// exists, may log in and is not past its VALID UNTIL. A role dropped and
+	// re-created under the same name has a new OID, so it does not inherit
+	// the old role's sessions.
+	RoleValid bool
+	// TouchDue is true when last_used_at is older than the touch interval
+	// passed to CheckSession.
+	TouchDue bool
+}
+
+// Valid reports whether the session row and its role still allow a request.
+// It does not look at the secret: comparing it is the caller's job.
+func (c SessionCheck) Valid() bool {
+	return !c.Revoked && !c.Expired && c.RoleValid
+}
+
+// The role is found through its OID (the catalog's primary key) and must
+// still carry the session's name. rolvaliduntil may be 'infinity', which does
+// not scan into time.Time, so only the comparison is read.
+const checkSession = `SELECT s.username, s.user_id, s.hashed_secret, s.expires_at,
+    s.revoked_at IS NOT NULL,
+    s.expires_at <= now(),
+    COALESCE(r.rolcanlogin AND (r.rolvaliduntil IS NULL OR r.rolvaliduntil > now()), false),
+    s.last_used_at < now() - $2::BIGINT * INTERVAL '1 microsecond'
+FROM system.web_sessions s
+LEFT JOIN pg_catalog.pg_roles r ON r.oid = s.user_id::OID AND r.rolname = s.username
+WHERE s.id = $1`
+
+// CheckSession reads session id together with the current state of its role,
+// in one round trip. touchInterval sets SessionCheck.TouchDue. It returns
+// ErrSessionNotFound for an unknown id.
+func CheckSession(ctx context.Context, db DBTX, id int64, touchInterval time.Duration) (SessionCheck, error) {
+	c := SessionCheck{ID: id}
+	err := db.QueryRow(ctx, checkSession, id, touchInterval.Microseconds()).Scan(
+		&c.Username, &c.UserID, &c.HashedSecret, &c.ExpiresAt,
+		&c.Revoked, &c.Expired, &c.RoleValid, &c.TouchDue)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return SessionCheck{}, ErrSessionNotFound
+	}
+	if err != nil {
+		return SessionCheck{}, err
+	}
+	return c, nil
+}
+
+// The condition is repeated in the UPDATE so that concurrent requests on the
+// same session, which all saw TouchDue, write the row once between them.
+const touchSession = `UPDATE system.web_sessions SET last_used_at = now()
+WHERE id = $1 AND last_used_at < now() - $2::BIGINT * INTERVAL '1 microsecond'`
+
+// TouchSession sets last_used_at of session id to now() when it is older than
+// touchInterval; otherwise it writes nothing. An unknown id is not an error.
+func TouchSession(ctx context.Context, db DBTX, id int64, touchInterval time.Duration) error {
+	_, err := db.Exec(ctx, touchSession, id, touchInterval.Microseconds())
+	return err
+}

@@ -28,6 +28,8 @@ func NewApp(env *Env) *cli.App {
 			loginCommand(env),
 			logoutCommand(env),
 			listCommand(env),
+			serveCommand(env),
+			demoCommand(env),
 			revokeCommand(env),
 			eventsCommand(env),
 		},

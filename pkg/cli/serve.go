@@ -1,0 +1,286 @@
+package cli
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/urfave/cli/v2"
+
+	"github.com/auth-session/auth-session/pkg/server"
+	"github.com/auth-session/auth-session/pkg/sql"
+)
+
+// Defaults of serve's flags.
+const (
+	defaultHTTPAddr        = "127.0.0.1:8080"
+	defaultSessionLifetime = "1h"
+	defaultTouchInterval   = "1m"
+	defaultMaxConns        = 16
+)
+
+// serveJob is background work that serve runs next to the HTTP interface,
+// such as purging old sessions. The file that implements a job registers it
+// from an init function with registerServeJob, so that adding one does not
+// change serve.go.
+type serveJob struct {
+	// flags are added to serve's flags.
+	flags []cli.Flag
+	// configure reads the job's flags, returning a usage error for a bad
+	// value, and returns what to start once the pool is ready, or nil when
+	// the flags turn the job off.
+	configure func(c *cli.Context) (startServeJob, error)
+}
+
+// startServeJob makes the function a background job runs until its context
+// is canceled at shutdown.
+type startServeJob func(deps serveDeps) func(ctx context.Context)
+
+// serveDeps is what a background job may use.
+type serveDeps struct {
+	Pool *pgxpool.Pool
+	Log  *slog.Logger
+}
+
+// serveJobs are the registered background jobs.
+var serveJobs []serveJob
+
+// registerServeJob adds a background job to serve. Call it from init.
+func registerServeJob(j serveJob) {
+	serveJobs = append(serveJobs, j)
+}
+
+type serveOptions struct {
+	env             *Env
+	conn            ConnOptions
+	httpAddr        string
+	certsDir        string
+	insecure        bool
+	sessionLifetime time.Duration
+	touchInterval   time.Duration
+	maxConns        int32
+	logLevel        slog.Level
+	jobs            []startServeJob
+	// ready, when set, is called with the address served once the server
+	// accepts connections.
+	ready func(addr net.Addr)
+}
+
+func serveCommand(env *Env) *cli.Command {
+	flags := append(connFlagsWithUser(),
+		&cli.StringFlag{Name: "http-addr", Value: defaultHTTPAddr,
+			Usage: "`HOST:PORT` the HTTP interface listens on; port 0 picks a free one"},
+		&cli.StringFlag{Name: "certs-dir",
+			Usage: "serve HTTPS with the certificate and key in `DIR`/node.crt and DIR/node.key"},
+		&cli.BoolFlag{Name: "insecure",
+			Usage: "serve plain HTTP, and set cookies without the Secure attribute; for loopback and tests"},
+		&cli.StringFlag{Name: "session-lifetime", Value: defaultSessionLifetime,
+			Usage: "lifetime of sessions made by POST /api/v2/login/, such as 90m or 8h (units: " + durationUnits + ")"},
+		&cli.StringFlag{Name: "touch-interval", Value: defaultTouchInterval,
+			Usage: "write a session's last_used_at at most this often"},
+		&cli.IntFlag{Name: "max-conns", Value: defaultMaxConns,
+			Usage: "most connections the server's pool opens to the database"},
+		&cli.StringFlag{Name: "log-level", Value: "info",
+			Usage: "least level logged to stderr: debug (also says why each session was refused), info, warn or error"},
+	)
+	for _, j := range serveJobs {
+		flags = append(flags, j.flags...)
+	}
+	return &cli.Command{
+		Name:  "serve",
+		Usage: "run the HTTP interface that the session cookies authenticate to",
+		Description: "serve answers HTTP requests authenticated by the sessions in system.web_sessions:\n" +
+			"the session cookie, an X-Auth-Session header or Authorization: Bearer.\n\n" +
+			"  GET  /api/v2/whoami    the caller's username, session id and expiry\n" +
+			"  POST /api/v2/login/    form fields username and password; the database checks the password\n" +
+			"  POST /api/v2/logout/   revoke the calling session\n" +
+			"  GET  /health           200 when the database answers, 503 when not\n\n" +
+			"Connect as a superuser or a member of admin, to a database where 'auth-session init'\n" +
+			"has run. Give --certs-dir for HTTPS, or --insecure for plain HTTP. It stops cleanly\n" +
+			"on SIGINT or SIGTERM.",
+		Flags: flags,
+		Action: func(c *cli.Context) error {
+			if err := exactArgs(c); err != nil {
+				return err
+			}
+			opts, err := serveOptionsFromFlags(c, env)
+			if err != nil {
+				return err
+			}
+			return runServe(c.Context, opts)
+		},
+	}
+}
+
+func serveOptionsFromFlags(c *cli.Context, env *Env) (serveOptions, error) {
+	opts := serveOptions{
+		env: env, conn: connFromFlags(c), httpAddr: c.String("http-addr"),
+		certsDir: c.String("certs-dir"), insecure: c.Bool("insecure"),
+	}
+	switch {
+	case opts.certsDir == "" && !opts.insecure:
+		return opts, usageErrorf("serve needs --certs-dir DIR (with node.crt and node.key) for HTTPS, or --insecure for plain HTTP")
+	case opts.certsDir != "" && opts.insecure:
+		return opts, usageErrorf("--certs-dir and --insecure exclude each other: choose HTTPS or plain HTTP")
+	}
+	if _, _, err := net.SplitHostPort(opts.httpAddr); err != nil {
+		return opts, usageErrorf("invalid --http-addr %q: want HOST:PORT, such as 127.0.0.1:8080", opts.httpAddr)
+	}
+	var err error
+	if opts.sessionLifetime, err = parseDuration("session-lifetime", c.String("session-lifetime"), time.Second); err != nil {
+		return opts, err
+	}
+	if opts.touchInterval, err = parseDuration("touch-interval", c.String("touch-interval"), time.Second); err != nil {
+		return opts, err
+	}
+	maxConns := c.Int("max-conns")
+	if maxConns < 1 || maxConns > 1000 {
+		return opts, usageErrorf("invalid --max-conns %d: want 1 to 1000", maxConns)
+	}
+	opts.maxConns = int32(maxConns)
+	if err := opts.logLevel.UnmarshalText([]byte(c.String("log-level"))); err != nil {
+		return opts, usageErrorf("invalid --log-level %q: want debug, info, warn or error", c.String("log-level"))
+	}
+	for _, j := range serveJobs {
+		start, err := j.configure(c)
+		if err != nil {
+			return opts, err
+		}
+		if start != nil {
+			opts.jobs = append(opts.jobs, start)
+		}
+	}
+	return opts, nil
+}
+
+func runServe(ctx context.Context, opts serveOptions) error {
+	log := slog.New(slog.NewTextHandler(opts.env.IO.Err, &slog.HandlerOptions{Level: opts.logLevel}))
+	var tlsConfig *tls.Config
+	if !opts.insecure {
+		var err error
+		if tlsConfig, err = loadNodeCert(opts.certsDir); err != nil {
+			return err
+		}
+	}
+
+	pool, err := openPool(ctx, opts.conn, opts.maxConns)
+	if err != nil {
+		return err
+	}
+	defer pool.Close()
+	caller, err := checkPool(ctx, pool)
+	if err != nil {
+		return err
+	}
+
+	srv, err := server.New(server.Config{
+		Pool:            pool,
+		Log:             log,
+		SessionLifetime: opts.sessionLifetime,
+		TouchInterval:   opts.touchInterval,
+		InsecureCookies: opts.insecure,
+		TLS:             tlsConfig,
+		BackgroundJobs:  startJobs(opts.jobs, serveDeps{Pool: pool, Log: log}),
+	})
+	if err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", opts.httpAddr)
+	if err != nil {
+		return hintError{msg: fmt.Sprintf("listen on %s: %s", opts.httpAddr, listenReason(err)),
+			hint: "choose another address with --http-addr, or stop the process using it"}
+	}
+	scheme := "https"
+	if opts.insecure {
+		scheme = "http"
+	}
+	log.Info("serving HTTP", "url", scheme+"://"+ln.Addr().String(), "db_user", caller.Username,
+		"schema_version", caller.SchemaVersion, "session_lifetime", opts.sessionLifetime)
+	if opts.ready != nil {
+		opts.ready(ln.Addr())
+	}
+	if err := srv.Serve(ctx, ln); err != nil {
+		return err
+	}
+	log.Info("stopped")
+	return nil
+}
+
+// openPool makes the server's connection pool. It connects once, so that an
+// unreachable database is reported as such before anything else.
+func openPool(ctx context.Context, o ConnOptions, maxConns int32) (*pgxpool.Pool, error) {
+	connCfg, err := o.Config()
+	if err != nil {
+		return nil, err
+	}
+	poolCfg, err := pgxpool.ParseConfig("")
+	if err != nil {
+		return nil, fmt.Errorf("configure connection pool: %w", err)
+	}
+	poolCfg.ConnConfig = connCfg
+	poolCfg.MaxConns = maxConns
+	poolCfg.MaxConnIdleTime = 5 * time.Minute
+	pool, err := pgxpool.NewWithConfig(ctx, poolCfg)
+	if err != nil {
+		return nil, fmt.Errorf("configure connection pool: %w", err)
+	}
+	if err := pool.Ping(ctx); err != nil {
+		pool.Close()
+		return nil, connectError{cfg: connCfg, err: err}
+	}
+	return pool, nil
+}
+
+// checkPool runs the preflight checks on one of the pool's connections: the
+// schema is current and the pool's user is an admin.
+func checkPool(ctx context.Context, pool *pgxpool.Pool) (sql.Caller, error) {
+	conn, err := pool.Acquire(ctx)
+	if err != nil {
+		return sql.Caller{}, connectError{cfg: pool.Config().ConnConfig, err: err}
+	}
+	defer conn.Release()
+	return checkCaller(ctx, conn)
+}
+
+// startJobs starts the background jobs' functions.
+func startJobs(jobs []startServeJob, deps serveDeps) []func(ctx context.Context) {
+	var fns []func(ctx context.Context)
+	for _, start := range jobs {
+		if fn := start(deps); fn != nil {
+			fns = append(fns, fn)
+		}
+	}
+	return fns
+}
+
+// loadNodeCert loads DIR/node.crt and DIR/node.key, as cockroach names them.
+func loadNodeCert(dir string) (*tls.Config, error) {
+	certFile, keyFile := filepath.Join(dir, "node.crt"), filepath.Join(dir, "node.key")
+	cert, err := tls.LoadX509KeyPair(certFile, keyFile)
+	if err != nil {
+		return nil, hintError{msg: fmt.Sprintf("load TLS certificate from --certs-dir %q: %v", dir, err),
+			hint: "the directory must hold node.crt (PEM certificate chain) and node.key (PEM private key); use --insecure for plain HTTP"}
+	}
+	return &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}, nil
+}
+
+// listenReason reduces a listen error to its cause, such as "address
+// already in use".
+func listenReason(err error) string {
+	var opErr *net.OpError
+	if errors.As(err, &opErr) && opErr.Err != nil {
+		msg := opErr.Err.Error()
+		if i := strings.LastIndex(msg, ": "); i >= 0 {
+			return msg[i+2:]
+		}
+		return msg
+	}
+	return err.Error()
+}

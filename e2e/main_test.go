@@ -1,0 +1,281 @@
+// Package e2e runs the built auth-session binary as a user would, with real
+// curl and wget, against a real PostgreSQL. main_test.go builds the binary
+// and holds the helpers; the other files hold the tests.
+package e2e
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/auth-session/auth-session/pkg/pgtest"
+)
+
+// binPath is the auth-session binary TestMain builds.
+var binPath string
+
+// requiredTools are the programs the tests run besides the binary. The test
+// set-up (scripts/install-deps.sh) installs them; without them the suite
+// fails rather than skips, so that it never looks green having tested less.
+var requiredTools = []string{"curl", "wget"}
+
+func TestMain(m *testing.M) {
+	for _, tool := range requiredTools {
+		if _, err := exec.LookPath(tool); err != nil {
+			fmt.Fprintf(os.Stderr, "e2e: FAIL: the end-to-end tests need %s on PATH: run scripts/install-deps.sh or apt-get install curl wget\n", tool)
+			os.Exit(1)
+		}
+	}
+	dir, err := os.MkdirTemp("", "auth-session-e2e-")
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "e2e: FAIL: %v\n", err)
+		os.Exit(1)
+	}
+	// pgtest.Main ends the process with os.Exit, so no deferred call would
+	// ever remove the directory.
+	if err := removeAtExit(dir); err != nil {
+		fmt.Fprintf(os.Stderr, "e2e: FAIL: %v\n", err)
+		os.Exit(1)
+	}
+	binPath = filepath.Join(dir, "auth-session")
+	build := exec.Command("go", "build", "-o", binPath, "github.com/auth-session/auth-session/cmd/auth-session")
+	if out, err := build.CombinedOutput(); err != nil {
+		fmt.Fprintf(os.Stderr, "e2e: FAIL: build auth-session: %v\n%s", err, out)
+		os.Exit(1)
+	}
+	pgtest.Main(m)
+}
+
+// exitWatch is the write end of the pipe whose closing, when this process
+// exits, tells the cleanup shell to run.
+var exitWatch *os.File
+
+// removeAtExit starts a shell that deletes dir once this process has exited,
+// however it exits.
+func removeAtExit(dir string) error {
+	r, w, err := os.Pipe()
+	if err != nil {
+		return err
+	}
+	defer r.Close()
+	cmd := exec.Command("/bin/sh", "-c", `while read -r _; do :; done; rm -rf "$1"`, "e2e-cleanup", dir)
+	cmd.Stdin = r
+	// Its own session keeps Ctrl-C from killing it before it has cleaned up.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+	if err := cmd.Start(); err != nil {
+		w.Close()
+		return fmt.Errorf("start cleanup shell: %w", err)
+	}
+	go cmd.Wait() //nolint:errcheck // only reaps it
+	exitWatch = w
+	return nil
+}
+
+// commandEnv is the environment of every command the tests run: no
+// connection settings from the caller's environment, and the binary on PATH
+// as auth-session.
+func commandEnv() []string {
+	var env []string
+	for _, kv := range os.Environ() {
+		if strings.HasPrefix(kv, "PG") || strings.HasPrefix(kv, "AUTH_SESSION_") || strings.HasPrefix(kv, "PATH=") {
+			continue
+		}
+		env = append(env, kv)
+	}
+	return append(env, "PATH="+filepath.Dir(binPath)+string(os.PathListSeparator)+os.Getenv("PATH"))
+}
+
+// result is what a command did.
+type result struct {
+	stdout, stderr string
+	code           int
+}
+
+func (r result) String() string {
+	return fmt.Sprintf("exit %d\nstdout:\n%s\nstderr:\n%s", r.code, r.stdout, r.stderr)
+}
+
+// run runs auth-session with args.
+func run(t *testing.T, args ...string) result {
+	t.Helper()
+	return runIn(t, "", exec.Command(binPath, args...))
+}
+
+// sh runs script with /bin/sh in dir, as a user would type it.
+func sh(t *testing.T, dir, script string) result {
+	t.Helper()
+	return runIn(t, dir, exec.Command("/bin/sh", "-c", script))
+}
+
+func runIn(t *testing.T, dir string, cmd *exec.Cmd) result {
+	t.Helper()
+	var stdout, stderr strings.Builder
+	cmd.Dir, cmd.Env, cmd.Stdout, cmd.Stderr = dir, commandEnv(), &stdout, &stderr
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("start %v: %v", cmd.Args, err)
+	}
+	stop := context.AfterFunc(ctx, func() { cmd.Process.Kill() }) //nolint:errcheck
+	defer stop()
+	err := cmd.Wait()
+	r := result{stdout: stdout.String(), stderr: stderr.String()}
+	if exitErr, ok := err.(*exec.ExitError); ok {
+		r.code = exitErr.ExitCode()
+	} else if err != nil {
+		t.Fatalf("run %v: %v", cmd.Args, err)
+	}
+	return r
+}
+
+// site is a migrated database with an admin role for the server and a user
+// with a password, both unique to the test.
+type site struct {
+	dbURL    string // superuser
+	adminURL string
+	user     string
+	password string
+}
+
+func newSite(t *testing.T) *site {
+	t.Helper()
+	s := &site{dbURL: pgtest.NewDB(t), password: "pw-" + pgtest.UniqueName("x")}
+	if r := run(t, "init", "--url", s.dbURL); r.code != 0 {
+		t.Fatalf("init: %s", r)
+	}
+	admin := pgtest.UniqueName("admin")
+	s.user = pgtest.UniqueName("web_user")
+	pgtest.MustExec(t, s.dbURL, fmt.Sprintf("CREATE ROLE %s LOGIN PASSWORD 'adminpw' IN ROLE admin; CREATE ROLE %s LOGIN PASSWORD '%s'",
+		admin, s.user, s.password))
+	t.Cleanup(func() {
+		// Roles belong to the cluster and outlive the test's database.
+		pgtest.MustExec(t, s.dbURL, "DROP ROLE IF EXISTS "+admin+"; DROP ROLE IF EXISTS "+s.user)
+	})
+	s.adminURL = pgtest.WithUser(s.dbURL, admin, "adminpw")
+	return s
+}
+
+// query runs a one-row query on the site's database as the superuser.
+func (s *site) query(t *testing.T, q string, args []any, dest ...any) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	conn, err := pgx.Connect(ctx, s.dbURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	if err := conn.QueryRow(ctx, q, args...).Scan(dest...); err != nil {
+		t.Fatalf("query %q: %v", q, err)
+	}
+}
+
+// serveProc is a running `auth-session serve`.
+type serveProc struct {
+	url string
+	mu  sync.Mutex
+	log strings.Builder
+}
+
+func (p *serveProc) logs() string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.log.String()
+}
+
+var servingURL = regexp.MustCompile(`msg="serving HTTP" url=(\S+)`)
+
+// startServe starts serve with args on a free loopback port and waits until
+// it serves. At the end of the test it is stopped with SIGTERM, and must
+// then shut down cleanly with exit 0.
+func startServe(t *testing.T, args ...string) *serveProc {
+	t.Helper()
+	args = append([]string{"serve", "--http-addr", "127.0.0.1:0"}, args...)
+	cmd := exec.Command(binPath, args...)
+	cmd.Env = commandEnv()
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	p := &serveProc{}
+	found := make(chan string, 1)
+	logDone := make(chan struct{})
+	go func() {
+		defer close(logDone)
+		lines := bufio.NewScanner(stderr)
+		for lines.Scan() {
+			p.mu.Lock()
+			p.log.WriteString(lines.Text() + "\n")
+			p.mu.Unlock()
+			if m := servingURL.FindStringSubmatch(lines.Text()); m != nil {
+				found <- m[1]
+			}
+		}
+		io.Copy(io.Discard, stderr) //nolint:errcheck
+	}()
+	exited := make(chan error, 1)
+	go func() {
+		<-logDone
+		exited <- cmd.Wait()
+	}()
+	select {
+	case p.url = <-found:
+	case err := <-exited:
+		t.Fatalf("serve %v exited before serving (%v):\n%s", args, err, p.logs())
+	case <-time.After(30 * time.Second):
+		cmd.Process.Kill() //nolint:errcheck
+		t.Fatalf("serve %v did not start serving in 30s:\n%s", args, p.logs())
+	}
+	t.Cleanup(func() {
+		cmd.Process.Signal(syscall.SIGTERM) //nolint:errcheck
+		select {
+		case err := <-exited:
+			if err != nil {
+				t.Errorf("serve after SIGTERM: %v; want exit 0\n%s", err, p.logs())
+			}
+			if !strings.Contains(p.logs(), "msg=stopped") {
+				t.Errorf("serve did not log its clean stop:\n%s", p.logs())
+			}
+		case <-time.After(30 * time.Second):
+			cmd.Process.Kill() //nolint:errcheck
+			t.Errorf("serve did not stop within 30s of SIGTERM:\n%s", p.logs())
+		}
+	})
+	return p
+}
+
+// curlStatus is appended to curl commands so that the status can be checked.
+const curlStatus = ` -sS -w '\nHTTP %{http_code}\n'`
+
+func wantStatus(t *testing.T, what string, r result, status int) {
+	t.Helper()
+	if want := fmt.Sprintf("HTTP %d\n", status); !strings.HasSuffix(r.stdout, want) {
+		t.Errorf("%s: want %s\n%s", what, strings.TrimSpace(want), r)
+	}
+}
+
+// sessionValue returns the value part of a cookie line.
+func sessionValue(t *testing.T, cookieLine string) string {
+	t.Helper()
+	value, ok := strings.CutPrefix(strings.TrimSpace(cookieLine), "session=")
+	if !ok {
+		t.Fatalf("not a session cookie line: %q", cookieLine)
+	}
+	value, _, _ = strings.Cut(value, ";")
+	return value
+}

@@ -3,6 +3,9 @@ package cli
 import (
 	"context"
 	"errors"
+	"flag"
+	"fmt"
+	"regexp"
 	"strings"
 
 	"github.com/urfave/cli/v2"
@@ -10,6 +13,24 @@ import (
 
 // Version is the auth-session version, set at build time with -ldflags.
 var Version = "dev"
+
+// reentrantBoolFlag is a BoolFlag that several apps may apply at once.
+// urfave/cli's HelpFlag and VersionFlag are package globals whose Apply
+// records their default value in the shared flag, so two apps running in
+// one process (tests run Main in parallel) would race on it. Applying a
+// copy leaves the global untouched.
+type reentrantBoolFlag struct{ cli.BoolFlag }
+
+// Apply implements cli.Flag.
+func (f *reentrantBoolFlag) Apply(set *flag.FlagSet) error {
+	c := f.BoolFlag
+	return c.Apply(set)
+}
+
+func init() {
+	cli.HelpFlag = &reentrantBoolFlag{cli.BoolFlag{Name: "help", Aliases: []string{"h"}, Usage: "show help", DisableDefaultText: true}}
+	cli.VersionFlag = &reentrantBoolFlag{cli.BoolFlag{Name: "version", Aliases: []string{"v"}, Usage: "print the version", DisableDefaultText: true}}
+}
 
 // NewApp builds the auth-session application over env.
 func NewApp(env *Env) *cli.App {
@@ -36,11 +57,15 @@ func NewApp(env *Env) *cli.App {
 		// Errors are printed once, by Main, in one format.
 		ExitErrHandler: func(*cli.Context, error) {},
 		OnUsageError: func(_ *cli.Context, err error, _ bool) error {
-			return usageError{err}
+			return usageError{flagError(err)}
 		},
 	}
 	for _, cmd := range app.Commands {
 		cmd.OnUsageError = app.OnUsageError
+		// The "help" subcommand is a urfave/cli global that each command's
+		// setup writes to, which races when apps run in parallel; and
+		// "login help" should mean the user named help. --help remains.
+		cmd.HideHelpCommand = true
 	}
 	return app
 }
@@ -101,7 +126,13 @@ func interspersed(app *cli.App, args []string) []string {
 		}
 		flags = append(flags, a)
 		name := strings.TrimLeft(a, "-")
-		if !strings.Contains(name, "=") && takesValue[name] && i+1 < len(rest) {
+		if !strings.Contains(name, "=") && takesValue[name] {
+			if i+1 == len(rest) {
+				// A trailing flag without its value: given alone, the flag
+				// parser reports the missing value, where it would
+				// otherwise take the "--" added below as the value.
+				return []string{args[0], args[1], a}
+			}
 			i++
 			flags = append(flags, rest[i])
 		}
@@ -118,11 +149,43 @@ func exactArgs(c *cli.Context, names ...string) error {
 	if c.NArg() == len(names) {
 		return nil
 	}
-	usage := strings.ToUpper(strings.Join(names, " "))
+	usage := strings.TrimSpace("auth-session " + c.Command.Name + " " + strings.ToUpper(strings.Join(names, " ")))
 	if c.NArg() < len(names) {
-		return usageErrorf("missing %s: usage: auth-session %s %s", strings.ToUpper(names[c.NArg()]), c.Command.Name, usage)
+		return usageErrorf("missing %s: usage: %s", strings.ToUpper(names[c.NArg()]), usage)
 	}
-	return usageErrorf("unexpected argument %q: usage: auth-session %s %s", c.Args().Get(len(names)), c.Command.Name, usage)
+	return usageErrorf("unexpected argument %q: usage: %s", c.Args().Get(len(names)), usage)
+}
+
+// Messages of Go's flag package, which urfave/cli passes on: they name
+// flags with one dash and do not always quote what was given.
+var (
+	flagUndefined = regexp.MustCompile(`^flag provided but not defined: -+(.*)$`)
+	flagNoValue   = regexp.MustCompile(`^flag needs an argument: -+(.*)$`)
+	flagBadValue  = regexp.MustCompile(`^invalid value (".*") for flag -+([^:]*): (.*)$`)
+)
+
+// flagError rewrites the flag parser's messages in our words: the flag as
+// it is typed (--name) and the bad value quoted.
+func flagError(err error) error {
+	msg := err.Error()
+	if m := flagUndefined.FindStringSubmatch(msg); m != nil {
+		return fmt.Errorf("unknown flag %q", dashed(m[1]))
+	}
+	if m := flagNoValue.FindStringSubmatch(msg); m != nil {
+		return fmt.Errorf("flag %s needs a value", dashed(m[1]))
+	}
+	if m := flagBadValue.FindStringSubmatch(msg); m != nil {
+		return fmt.Errorf("invalid %s %s: %s", dashed(m[2]), m[1], m[3])
+	}
+	return err
+}
+
+// dashed spells a flag name as it is typed: -d, --format.
+func dashed(name string) string {
+	if len(name) == 1 {
+		return "-" + name
+	}
+	return "--" + name
 }
 
 // errorIsUsage reports whether err is a usage error.

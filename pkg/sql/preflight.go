@@ -16,11 +16,13 @@ type Caller struct {
 }
 
 // The admin role may not exist (init has not run), and pg_has_role fails on a
-// missing role, so membership is tested only for a role that exists.
+// missing role, so membership is tested only for a role that exists. USAGE,
+// not MEMBER: a NOINHERIT member does not hold admin's table privileges
+// without SET ROLE, so it would pass the check and then be denied.
 const preflightQuery = `SELECT current_user,
     COALESCE((SELECT r.rolsuper FROM pg_catalog.pg_roles r WHERE r.rolname = current_user), false)
     OR EXISTS (SELECT 1 FROM pg_catalog.pg_roles a
-               WHERE a.rolname = 'admin' AND pg_has_role(current_user, a.oid, 'MEMBER')),
+               WHERE a.rolname = 'admin' AND pg_has_role(current_user, a.oid, 'USAGE')),
     (SELECT COALESCE(max(version), 0) FROM system.schema_migrations)`
 
 // Preflight reads who is connected and which schema version the database

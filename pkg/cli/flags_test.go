@@ -1,0 +1,127 @@
+package cli
+
+import (
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestParseDuration(t *testing.T) {
+	tests := []struct {
+		value   string
+		want    time.Duration
+		wantErr string
+	}{
+		{value: "1h", want: time.Hour},
+		{value: "4h30m", want: 4*time.Hour + 30*time.Minute},
+		{value: "90m", want: 90 * time.Minute},
+		{value: "7d", want: 7 * 24 * time.Hour},
+		{value: "1w", want: 7 * 24 * time.Hour},
+		{value: "1w2d3h4m5s", want: 9*24*time.Hour + 3*time.Hour + 4*time.Minute + 5*time.Second},
+		{value: "1.5h", want: 90 * time.Minute},
+		{value: " 2h ", want: 2 * time.Hour},
+		{value: "1s", want: time.Second},
+		{value: "1000ms", want: time.Second},
+		{value: "0", wantErr: `invalid --expire-after "0": must be positive, such as 90m, 4h30m, 7d or 1w (units: ns, us, ms, s, m, h, d (days), w (weeks))`},
+		{value: "0h", wantErr: `invalid --expire-after "0h": must be positive`},
+		{value: "-5m", wantErr: `invalid --expire-after "-5m": must be positive`},
+		{value: "3x", wantErr: `invalid --expire-after "3x": want a duration such as 90m, 4h30m, 7d or 1w (units: ns, us, ms, s, m, h, d (days), w (weeks))`},
+		{value: "", wantErr: `invalid --expire-after "": want a duration`},
+		{value: "h", wantErr: `invalid --expire-after "h": want a duration`},
+		{value: "4h 30m", wantErr: `invalid --expire-after "4h 30m": want a duration`},
+		{value: "9999999999w", wantErr: `invalid --expire-after "9999999999w": too large (at most about 292 years)`},
+		{value: "300y", wantErr: `invalid --expire-after "300y": want a duration`},
+		{value: "999999h", want: 999999 * time.Hour},
+		{value: "9999999h", wantErr: `invalid --expire-after "9999999h": too large`},
+		{value: "999ms", wantErr: `invalid --expire-after "999ms": must be at least 1s`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.value, func(t *testing.T) {
+			got, err := parseDuration("expire-after", tt.value, time.Second)
+			switch {
+			case tt.wantErr == "" && err != nil:
+				t.Fatalf("error %v, want %v", err, tt.want)
+			case tt.wantErr == "" && got != tt.want:
+				t.Errorf("= %v, want %v", got, tt.want)
+			case tt.wantErr != "" && (err == nil || !strings.HasPrefix(err.Error(), tt.wantErr)):
+				t.Errorf("error %v, want one starting %q", err, tt.wantErr)
+			case tt.wantErr != "" && ExitCode(err) != ExitUsage:
+				t.Errorf("exit code %d, want %d", ExitCode(err), ExitUsage)
+			}
+		})
+	}
+}
+
+func TestNormalizeUsername(t *testing.T) {
+	tests := []struct {
+		arg, want string
+		wantErr   bool
+	}{
+		{arg: "web_user", want: "web_user"},
+		{arg: "Web_User", want: "web_user"},
+		{arg: "ROOT", want: "root"},
+		{arg: "  alice ", want: "alice"},
+		// Only ASCII letters fold, as PostgreSQL folds unquoted identifiers
+		// in a UTF-8 database.
+		{arg: "ZOË", want: "zoË"},
+		{arg: "with space", want: "with space"},
+		{arg: "", wantErr: true},
+		{arg: " \t", wantErr: true},
+		{arg: "a\x00b", wantErr: true},
+	}
+	for _, tt := range tests {
+		got, err := normalizeUsername(tt.arg)
+		if (err != nil) != tt.wantErr || got != tt.want {
+			t.Errorf("normalizeUsername(%q) = %q, %v; want %q, error %v", tt.arg, got, err, tt.want, tt.wantErr)
+		}
+		if err != nil && (ExitCode(err) != ExitUsage || !strings.Contains(err.Error(), strconv.Quote(tt.arg))) {
+			t.Errorf("normalizeUsername(%q): error %q should quote the value and be a usage error", tt.arg, err)
+		}
+	}
+}
+
+func TestInterspersed(t *testing.T) {
+	env, _, _ := newEnv(terminals{})
+	app := NewApp(env)
+	tests := []struct {
+		args, want string
+	}{
+		{"login web_user --expire-after=4h30m", "login --expire-after=4h30m -- web_user"},
+		{"login web_user --expire-after 4h30m --only-cookie", "login --expire-after 4h30m --only-cookie -- web_user"},
+		{"login --url U web_user", "login --url U -- web_user"},
+		{"login -d db web_user --insecure", "login -d db --insecure -- web_user"},
+		{"login -- -dash-user", "login -- -dash-user"},
+		{"login web_user -- --only-cookie", "login -- web_user --only-cookie"},
+		{"login web_user --expire-after", "login --expire-after"},
+		{"list --active --user x", "list --active --user x"},
+		{"list", "list"},
+		{"nosuch a --b", "nosuch a --b"},
+	}
+	for _, tt := range tests {
+		got := interspersed(app, append([]string{"auth-session"}, strings.Fields(tt.args)...))
+		if strings.Join(got[1:], " ") != tt.want {
+			t.Errorf("interspersed(%s) = %s, want %s", tt.args, strings.Join(got[1:], " "), tt.want)
+		}
+	}
+}
+
+func TestFlagError(t *testing.T) {
+	tests := []struct{ in, want string }{
+		{"flag provided but not defined: -bogus", `unknown flag "--bogus"`},
+		{"flag provided but not defined: -x", `unknown flag "-x"`},
+		{"flag needs an argument: -format", `flag --format needs a value`},
+		{"flag needs an argument: -d", `flag -d needs a value`},
+		{`invalid value "soon" for flag -warn-stale-days: parse error`, `invalid --warn-stale-days "soon": parse error`},
+		{"something else", "something else"},
+	}
+	for _, tt := range tests {
+		if got := flagError(errorString(tt.in)).Error(); got != tt.want {
+			t.Errorf("flagError(%q) = %q, want %q", tt.in, got, tt.want)
+		}
+	}
+}
+
+type errorString string
+
+func (e errorString) Error() string { return string(e) }

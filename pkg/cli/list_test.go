@@ -1,0 +1,250 @@
+package cli
+
+import (
+	"context"
+	"encoding/json"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/auth-session/auth-session/pkg/pgtest"
+)
+
+// listRow is one row of list --format json.
+type listRow struct {
+	Username   string     `json:"username"`
+	SessionID  string     `json:"session_id"`
+	CreatedAt  time.Time  `json:"created_at"`
+	ExpiresAt  time.Time  `json:"expires_at"`
+	RevokedAt  *time.Time `json:"revoked_at"`
+	LastUsedAt time.Time  `json:"last_used_at"`
+	Stale      *bool      `json:"stale"`
+}
+
+func parseListJSON(t testing.TB, out string) []listRow {
+	t.Helper()
+	var rows []listRow
+	if err := json.Unmarshal([]byte(out), &rows); err != nil {
+		t.Fatalf("list json output: %v\n%s", err, out)
+	}
+	return rows
+}
+
+func ids(rows []listRow) []string {
+	out := []string{}
+	for _, r := range rows {
+		out = append(out, r.SessionID)
+	}
+	return out
+}
+
+func TestListFilters(t *testing.T) {
+	t.Parallel()
+	dbURL := newSessionDB(t)
+	mustInsertSessions(t, dbURL, seedSessions)
+	all := []string{"784428093743988737", "784428586862215169", "784447132063662081", "784449147579924481", "790000000000000001", "790000000000000002"}
+	tests := []struct {
+		name    string
+		args    []string
+		wantIDs []string
+	}{
+		{"everything in creation order", nil, all},
+		{"active", []string{"--active"}, []string{"784428093743988737", "790000000000000001"}},
+		{"one user", []string{"--user", "web_user"}, all[2:]},
+		{"user is normalised", []string{"--user=WEB_USER"}, all[2:]},
+		{"active of one user", []string{"--active", "--user", "web_user"}, []string{"790000000000000001"}},
+		{"unknown user", []string{"--user", "nobody"}, []string{}},
+		{"explicit --active=false", []string{"--active=false"}, all},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := mustRun(t, append([]string{"list", "--format", "json", "--url", dbURL}, tt.args...)...)
+			rows := parseListJSON(t, r.stdout)
+			if got := strings.Join(ids(rows), " "); got != strings.Join(tt.wantIDs, " ") {
+				t.Errorf("ids = %s\nwant   %s", got, strings.Join(tt.wantIDs, " "))
+			}
+		})
+	}
+
+	// Every column comes from the row as stored; revoked is null while a
+	// session is not revoked.
+	rows := parseListJSON(t, mustRun(t, "list", "--format", "json", "--url", dbURL).stdout)
+	for i, s := range seedSessions {
+		got := rows[i]
+		ok := got.Username == s.username && got.CreatedAt.Equal(s.created) && got.ExpiresAt.Equal(s.expires) &&
+			got.LastUsedAt.Equal(s.lastUsed) && (got.RevokedAt == nil) == (s.revoked == nil) &&
+			(s.revoked == nil || got.RevokedAt.Equal(*s.revoked))
+		if !ok {
+			t.Errorf("row %d = %+v, want %+v", i, got, s)
+		}
+	}
+}
+
+// TestListLiveSessions lists sessions made by the commands themselves:
+// active, revoked by logout, and expired by moving expires_at back.
+func TestListLiveSessions(t *testing.T) {
+	t.Parallel()
+	dbURL := newSessionDB(t)
+	alice := mustCreateRole(t, dbURL, "alice", "LOGIN")
+	bob := mustCreateRole(t, dbURL, "bob", "LOGIN")
+	var made []string
+	for _, u := range []string{alice, bob, alice} {
+		made = append(made, parseLogin(t, "json", mustRun(t, "login", u, "--format=json", "--url", dbURL).stdout).SessionID)
+	}
+	mustRun(t, "logout", bob, "--url", dbURL)
+	pgtest.MustExec(t, dbURL, "UPDATE system.web_sessions SET expires_at = now() - INTERVAL '1 minute' WHERE id = $1", made[2])
+
+	r := mustRun(t, "list", "--url", dbURL, "--format=tsv", "--warn-stale-days=0")
+	lines := strings.Split(strings.TrimSuffix(r.stdout, "\n"), "\n")
+	if lines[0] != "username\tsession ID\tcreated\texpires\trevoked\tlast used" || len(lines) != 4 {
+		t.Fatalf("list output:\n%s\nwant the header and 3 rows", r.stdout)
+	}
+	wantRows := []*regexp.Regexp{
+		regexp.MustCompile(`^` + alice + `\t` + made[0] + `\t\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{6}\t[0-9-: .]{26}\tNULL\t[0-9-: .]{26}$`),
+		regexp.MustCompile(`^` + bob + `\t` + made[1] + `\t[0-9-: .]{26}\t[0-9-: .]{26}\t[0-9-: .]{26}\t[0-9-: .]{26}$`),
+		regexp.MustCompile(`^` + alice + `\t` + made[2] + `\t[0-9-: .]{26}\t[0-9-: .]{26}\tNULL\t[0-9-: .]{26}$`),
+	}
+	for i, re := range wantRows {
+		if !re.MatchString(lines[i+1]) {
+			t.Errorf("row %d = %q, want it to match %s", i+1, lines[i+1], re)
+		}
+	}
+	active := parseListJSON(t, mustRun(t, "list", "--active", "--format=json", "--url", dbURL).stdout)
+	if got := strings.Join(ids(active), " "); got != made[0] {
+		t.Errorf("--active lists %s, want only %s", got, made[0])
+	}
+}
+
+// TestListExpireAfter shows login --expire-after=4h30m through list.
+func TestListExpireAfter(t *testing.T) {
+	t.Parallel()
+	dbURL := newSessionDB(t)
+	user := mustCreateRole(t, dbURL, "web_user", "LOGIN")
+	mustRun(t, "login", user, "--expire-after=4h30m", "--url", dbURL)
+	rows := parseListJSON(t, mustRun(t, "list", "--format=json", "--url", dbURL).stdout)
+	if len(rows) != 1 || rows[0].ExpiresAt.Sub(rows[0].CreatedAt) != 4*time.Hour+30*time.Minute {
+		t.Errorf("list = %+v, want one session that expires 4h30m after its creation", rows)
+	}
+}
+
+func TestListStale(t *testing.T) {
+	t.Parallel()
+	dbURL := newSessionDB(t)
+	mustInsertSessions(t, dbURL, seedSessions)
+	const warning = "warning: 1 active session(s) not used for 30 days or more; revoke them with 'auth-session revoke SESSION_ID'\n"
+	tests := []struct {
+		name       string
+		args       []string
+		tty        terminals
+		wantStale  []bool // per fixture row; nil: no stale column
+		wantStderr string
+	}{
+		// testNow is 2022-09-15: root's active session was last used on
+		// 2022-08-02, 44 days before; the expired and revoked ones are never
+		// stale, however old.
+		{name: "default 30 days", wantStale: []bool{true, false, false, false, false, false}},
+		{name: "warning on a terminal", tty: terminals{err: true}, wantStale: []bool{true, false, false, false, false, false}, wantStderr: warning},
+		{name: "45 days", args: []string{"--warn-stale-days=45"}, wantStale: []bool{false, false, false, false, false, false}},
+		// web_user's active session was used 11.5 hours before testNow.
+		{name: "1 day", args: []string{"--warn-stale-days", "1"}, wantStale: []bool{true, false, false, false, false, false}},
+		{name: "0 disables", args: []string{"--warn-stale-days=0"}, tty: terminals{err: true}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := runCLITerm(t, tt.tty, append([]string{"list", "--format", "json", "--url", dbURL}, tt.args...)...)
+			if r.code != 0 || r.stderr != tt.wantStderr {
+				t.Errorf("exit %d, stderr %q; want 0 and %q", r.code, r.stderr, tt.wantStderr)
+			}
+			rows := parseListJSON(t, r.stdout)
+			for i, row := range rows {
+				switch {
+				case tt.wantStale == nil && row.Stale != nil:
+					t.Errorf("row %d has a stale column with --warn-stale-days=0", i)
+				case tt.wantStale != nil && (row.Stale == nil || *row.Stale != tt.wantStale[i]):
+					t.Errorf("row %d (%s) stale = %v, want %v", i, row.SessionID, row.Stale, tt.wantStale[i])
+				}
+			}
+		})
+	}
+}
+
+// TestListStaleLive ages a real session's last_used_at with SQL and lists
+// with the real clock.
+func TestListStaleLive(t *testing.T) {
+	t.Parallel()
+	dbURL := newSessionDB(t)
+	user := mustCreateRole(t, dbURL, "web_user", "LOGIN")
+	old := parseLogin(t, "json", mustRun(t, "login", user, "--format=json", "--url", dbURL).stdout).SessionID
+	fresh := parseLogin(t, "json", mustRun(t, "login", user, "--format=json", "--url", dbURL).stdout).SessionID
+	pgtest.MustExec(t, dbURL, "UPDATE system.web_sessions SET last_used_at = now() - INTERVAL '40 days', expires_at = now() + INTERVAL '1 day' WHERE id = $1", old)
+
+	env, stdout, _ := newEnv(terminals{})
+	env.Now = time.Now
+	ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
+	defer cancel()
+	if code := Main(ctx, []string{"auth-session", "list", "--format=json", "--url", dbURL}, env); code != 0 {
+		t.Fatalf("exit %d", code)
+	}
+	for _, row := range parseListJSON(t, stdout.String()) {
+		want := row.SessionID == old
+		if row.Stale == nil || *row.Stale != want {
+			t.Errorf("session %s (fresh %s, old %s) stale = %v, want %v", row.SessionID, fresh, old, row.Stale, want)
+		}
+	}
+}
+
+func TestListBadInput(t *testing.T) {
+	t.Parallel()
+	dbURL := newSessionDB(t)
+	tests := []struct {
+		name       string
+		args       []string
+		wantStderr string
+	}{
+		{"negative stale days", []string{"--warn-stale-days=-1"}, `invalid --warn-stale-days -1: want a number of days from 0 \(off\) to 36500`},
+		{"too many stale days", []string{"--warn-stale-days=36501"}, `invalid --warn-stale-days 36501`},
+		{"stale days not a number", []string{"--warn-stale-days=soon"}, `invalid --warn-stale-days "soon"`},
+		{"empty user", []string{"--user="}, `invalid --user "": must not be empty`},
+		{"extra argument", []string{"web_user"}, `unexpected argument "web_user": usage: auth-session list\n`},
+		{"bad format", []string{"--format", "xml"}, `invalid format "xml": accepted formats are table, tsv, csv, json, ndjson, yaml, records, sql, html, raw`},
+		{"format in capitals", []string{"--format", "JSON"}, `invalid format "JSON"`},
+		{"unknown flag", []string{"--all"}, `unknown flag "--all"`},
+		{"bad port", []string{"--port", "65536"}, `invalid --port "65536"`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := runCLI(t, append([]string{"list", "--url", dbURL}, tt.args...)...)
+			if r.code != 2 || r.stdout != "" || !regexp.MustCompile(tt.wantStderr).MatchString(r.stderr) {
+				t.Errorf("exit %d, stdout %q, stderr:\n%s\nwant exit 2, nothing on stdout, stderr matching %s", r.code, r.stdout, r.stderr, tt.wantStderr)
+			}
+		})
+	}
+}
+
+func TestListGolden(t *testing.T) {
+	t.Parallel()
+	dbURL := newSessionDB(t)
+	mustInsertSessions(t, dbURL, seedSessions)
+	cases := map[string][]string{
+		"table-active":   {"--format=table", "--active"},
+		"table-no-stale": {"--format=table", "--warn-stale-days=0"},
+		"tsv-user":       {"--format=tsv", "--user=web_user"},
+		"table-empty":    {"--format=table", "--user=nobody"},
+		"json-empty":     {"--format=json", "--user=nobody"},
+	}
+	for _, f := range outputFormats {
+		cases[f] = []string{"--format", f}
+	}
+	for name, args := range cases {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			before := snapshot(t, dbURL)
+			out := mustRun(t, append([]string{"list", "--url", dbURL}, args...)...).stdout
+			checkNoSecrets(t, out, seedSessions)
+			format, _, _ := strings.Cut(name, "-")
+			checkGolden(t, "list-"+name+"."+goldenExt(format), out)
+			checkUnchanged(t, dbURL, before)
+		})
+	}
+}

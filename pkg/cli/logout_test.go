@@ -1,0 +1,199 @@
+package cli
+
+import (
+	"encoding/json"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/auth-session/auth-session/pkg/pgtest"
+)
+
+// logoutRow is one row of logout --format json.
+type logoutRow struct {
+	Username  string    `json:"username"`
+	SessionID string    `json:"session_id"`
+	RevokedAt time.Time `json:"revoked_at"`
+}
+
+func parseLogoutJSON(t testing.TB, out string) []logoutRow {
+	t.Helper()
+	var rows []logoutRow
+	if err := json.Unmarshal([]byte(out), &rows); err != nil {
+		t.Fatalf("logout json output: %v\n%s", err, out)
+	}
+	return rows
+}
+
+// sessionRows returns a user's rows as text, to compare before and after.
+func sessionRows(t testing.TB, dbURL, username string) string {
+	t.Helper()
+	var s string
+	mustQueryRow(t, dbURL, `SELECT COALESCE(string_agg(s::text, E'\n' ORDER BY id), '') FROM system.web_sessions s WHERE username = $1`,
+		[]any{username}, &s)
+	return s
+}
+
+func TestLogout(t *testing.T) {
+	t.Parallel()
+	dbURL := newSessionDB(t)
+	mustInsertSessions(t, dbURL, seedSessions)
+	rootBefore := sessionRows(t, dbURL, "root")
+
+	// web_user has two revoked sessions, one active and one expired.
+	r := mustRun(t, "logout", "web_user", "--format", "json", "--url", dbURL)
+	if r.stderr != "" {
+		t.Errorf("stderr = %q, want nothing", r.stderr)
+	}
+	rows := parseLogoutJSON(t, r.stdout)
+	wantIDs := []string{"784447132063662081", "784449147579924481", "790000000000000001", "790000000000000002"}
+	if len(rows) != len(wantIDs) {
+		t.Fatalf("logout printed %d rows, want %d:\n%s", len(rows), len(wantIDs), r.stdout)
+	}
+	for i, row := range rows {
+		if row.SessionID != wantIDs[i] || row.Username != "web_user" {
+			t.Errorf("row %d = %+v, want web_user's session %s (creation order)", i, row, wantIDs[i])
+		}
+	}
+	// Already revoked rows keep their first revoked_at; the rest share the
+	// one statement's now().
+	if !rows[0].RevokedAt.Equal(*seedSessions[2].revoked) || !rows[1].RevokedAt.Equal(*seedSessions[3].revoked) {
+		t.Errorf("revoked_at of sessions revoked before = %v, %v; want %v, %v kept",
+			rows[0].RevokedAt, rows[1].RevokedAt, *seedSessions[2].revoked, *seedSessions[3].revoked)
+	}
+	if !rows[2].RevokedAt.Equal(rows[3].RevokedAt) || time.Since(rows[2].RevokedAt) > time.Hour {
+		t.Errorf("newly revoked_at = %v, %v; want the same recent time", rows[2].RevokedAt, rows[3].RevokedAt)
+	}
+	if n := mustCount(t, dbURL, "system.web_sessions WHERE username = 'web_user' AND revoked_at IS NULL"); n != 0 {
+		t.Errorf("%d of web_user's sessions still not revoked", n)
+	}
+	var stored time.Time
+	mustQueryRow(t, dbURL, "SELECT revoked_at FROM system.web_sessions WHERE id = 790000000000000001", nil, &stored)
+	if !stored.Equal(rows[2].RevokedAt) {
+		t.Errorf("stored revoked_at %v, printed %v", stored, rows[2].RevokedAt)
+	}
+	if got := sessionRows(t, dbURL, "root"); got != rootBefore {
+		t.Errorf("root's sessions changed:\nbefore:\n%s\nafter:\n%s", rootBefore, got)
+	}
+	var detail string
+	mustQueryRow(t, dbURL, "SELECT detail::text FROM system.session_events WHERE event = 'user.logged_out' AND username = 'web_user'", nil, &detail)
+	if detail != `{"revoked": 2}` {
+		t.Errorf("logged_out event detail = %s, want {\"revoked\": 2}", detail)
+	}
+
+	// Again: nothing left to revoke, the same rows with the same times.
+	before := snapshot(t, dbURL)
+	again := parseLogoutJSON(t, mustRun(t, "logout", "WEB_USER", "--format", "json", "--url", dbURL).stdout)
+	if len(again) != len(rows) {
+		t.Fatalf("second logout printed %d rows, want %d", len(again), len(rows))
+	}
+	for i := range rows {
+		if again[i] != rows[i] && !(again[i].SessionID == rows[i].SessionID && again[i].RevokedAt.Equal(rows[i].RevokedAt)) {
+			t.Errorf("second logout row %d = %+v, want %+v", i, again[i], rows[i])
+		}
+	}
+	checkUnchanged(t, dbURL, before)
+}
+
+func TestLogoutNoSessions(t *testing.T) {
+	t.Parallel()
+	dbURL := newSessionDB(t)
+	mustInsertSessions(t, dbURL, seedSessions)
+	before := snapshot(t, dbURL)
+	tests := []struct {
+		format, want string
+	}{
+		{"tsv", "username\tsession ID\trevoked\n"},
+		{"json", "[]\n"},
+		{"table", "  username | session ID | revoked\n-----------+------------+---------\n(0 rows)\n"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.format, func(t *testing.T) {
+			r := runCLI(t, "logout", "nobody", "--format", tt.format, "--url", dbURL)
+			if r.code != 0 || r.stdout != tt.want || r.stderr != "" {
+				t.Errorf("exit %d, stdout %q, stderr %q; want 0, %q and nothing", r.code, r.stdout, r.stderr, tt.want)
+			}
+		})
+	}
+	checkUnchanged(t, dbURL, before)
+}
+
+func TestLogoutDroppedRole(t *testing.T) {
+	t.Parallel()
+	dbURL := newSessionDB(t)
+	user := mustCreateRole(t, dbURL, "web_user", "LOGIN")
+	other := mustCreateRole(t, dbURL, "other_user", "LOGIN")
+	for _, u := range []string{user, user, other} {
+		mustRun(t, "login", u, "--only-cookie", "--url", dbURL)
+	}
+	otherBefore := sessionRows(t, dbURL, other)
+	pgtest.MustExec(t, dbURL, "DROP ROLE "+user)
+
+	rows := parseLogoutJSON(t, mustRun(t, "logout", user, "--format=json", "--url", dbURL).stdout)
+	if len(rows) != 2 {
+		t.Fatalf("logout of a dropped role printed %d rows, want 2", len(rows))
+	}
+	if n := mustCount(t, dbURL, "system.web_sessions WHERE username = $1 AND revoked_at IS NULL", user); n != 0 {
+		t.Errorf("%d sessions of the dropped role still active", n)
+	}
+	if got := sessionRows(t, dbURL, other); got != otherBefore {
+		t.Errorf("another user's sessions changed:\nbefore:\n%s\nafter:\n%s", otherBefore, got)
+	}
+}
+
+func TestLogoutBadInput(t *testing.T) {
+	t.Parallel()
+	dbURL := newSessionDB(t)
+	mustInsertSessions(t, dbURL, seedSessions)
+	tests := []struct {
+		name       string
+		args       []string
+		wantStderr string
+	}{
+		{"missing username", nil, `missing USERNAME: usage: auth-session logout USERNAME\n`},
+		{"empty username", []string{""}, `invalid USERNAME "": must not be empty`},
+		{"extra argument", []string{"web_user", "root"}, `unexpected argument "root": usage: auth-session logout USERNAME\n`},
+		{"unknown flag", []string{"web_user", "--all"}, `unknown flag "--all"`},
+		{"bad format", []string{"web_user", "--format=xml"}, `invalid format "xml"`},
+		{"bad port", []string{"web_user", "--port=0"}, `invalid --port "0"`},
+		{"missing format", []string{"web_user", "--format"}, `flag --format needs a value`},
+	}
+	before := snapshot(t, dbURL)
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := runCLI(t, append([]string{"logout", "--url", dbURL}, tt.args...)...)
+			if r.code != 2 || r.stdout != "" || !regexp.MustCompile(tt.wantStderr).MatchString(r.stderr) {
+				t.Errorf("exit %d, stdout %q, stderr:\n%s\nwant exit 2, nothing on stdout, stderr matching %s", r.code, r.stdout, r.stderr, tt.wantStderr)
+			}
+			checkUnchanged(t, dbURL, before)
+		})
+	}
+}
+
+// Placeholders for the times the golden logout sets, of the same width as
+// the times, so that table columns line up as they did.
+const (
+	nowText = "YYYY-MM-DD hh:mm:ss.ffffff"
+	nowJSON = "YYYY-MM-DDThh:mm:ss.ffffffZ"
+)
+
+func TestLogoutGolden(t *testing.T) {
+	t.Parallel()
+	for _, f := range outputFormats {
+		t.Run(f, func(t *testing.T) {
+			t.Parallel()
+			dbURL := newSessionDB(t)
+			mustInsertSessions(t, dbURL, seedSessions)
+			out := mustRun(t, "logout", "web_user", "--format", f, "--url", dbURL).stdout
+			checkNoSecrets(t, out, seedSessions)
+			// The sessions this logout revoked carry the database's now().
+			var revoked time.Time
+			mustQueryRow(t, dbURL, "SELECT revoked_at FROM system.web_sessions WHERE id = 790000000000000001", nil, &revoked)
+			revoked = revoked.UTC()
+			out = strings.ReplaceAll(out, revoked.Format("2006-01-02 15:04:05.000000"), nowText)
+			out = strings.ReplaceAll(out, revoked.Format("2006-01-02T15:04:05.000000Z"), nowJSON)
+			checkGolden(t, "logout-"+f+"."+goldenExt(f), out)
+		})
+	}
+}

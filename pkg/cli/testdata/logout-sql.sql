@@ -1,0 +1,11 @@
+CREATE TABLE results (
+  username STRING,
+  session_id STRING,
+  revoked_at STRING
+);
+
+INSERT INTO results VALUES ('web_user', '784447132063662081', '2022-08-02 18:24:50.819614+00');
+INSERT INTO results VALUES ('web_user', '784449147579924481', '2022-08-02 18:47:20.105254+00');
+INSERT INTO results VALUES ('web_user', '790000000000000001', 'YYYY-MM-DD hh:mm:ss.ffffff+00');
+INSERT INTO results VALUES ('web_user', '790000000000000002', 'YYYY-MM-DD hh:mm:ss.ffffff+00');
+-- 4 rows

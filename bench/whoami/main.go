@@ -1,0 +1,333 @@
+// Command whoami measures the HTTP interface's authenticated hot path: the
+// rate of GET /api/v2/whoami requests, each presenting a session cookie,
+// against the rate of the same session lookup issued straight through pgx,
+// at the same concurrency, in the same run and on the same database.
+//
+//	go run ./bench/whoami [--url SUPERUSER_URL] [--concurrency 32] [--duration 10s]
+//
+// Without --url it starts a throwaway PostgreSQL with pkg/pgcluster; with it,
+// it works in a database of its own that it drops at the end. Everything
+// runs on loopback; the server runs in this process, logging every request
+// to a file as serve does to stderr.
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"os/signal"
+	"runtime/pprof"
+	"slices"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/auth-session/auth-session/pkg/auth"
+	"github.com/auth-session/auth-session/pkg/pgcluster"
+	"github.com/auth-session/auth-session/pkg/server"
+	"github.com/auth-session/auth-session/pkg/sql"
+)
+
+type options struct {
+	url         string
+	sessions    int
+	concurrency int
+	duration    time.Duration
+	warmup      time.Duration
+	maxConns    int
+	cpuProfile  string
+	rounds      int
+}
+
+func main() {
+	var o options
+	flag.StringVar(&o.url, "url", os.Getenv("AUTH_SESSION_TEST_URL"), "superuser URL of a PostgreSQL to use; empty starts a throwaway one")
+	flag.IntVar(&o.sessions, "sessions", 10000, "sessions to create; the clients spread their requests over them")
+	flag.IntVar(&o.concurrency, "concurrency", 32, "concurrent clients in each measurement")
+	flag.DurationVar(&o.duration, "duration", 10*time.Second, "length of each measurement")
+	flag.DurationVar(&o.warmup, "warmup", 2*time.Second, "unmeasured run before each measurement")
+	flag.IntVar(&o.maxConns, "max-conns", 16, "pool size, for the server and for the raw lookups alike (serve's default is 16)")
+	flag.IntVar(&o.rounds, "rounds", 5, "interleaved rounds each measurement is split into")
+	flag.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile of the measurements to `FILE`")
+	flag.Parse()
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	err := run(ctx, o)
+	stop()
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "bench whoami: %v\n", err)
+		os.Exit(1)
+	}
+}
+
+func run(ctx context.Context, o options) error {
+	superURL := o.url
+	if superURL == "" {
+		fmt.Fprintln(os.Stderr, "starting a throwaway PostgreSQL ...")
+		c, err := pgcluster.Start(ctx, pgcluster.Options{StopWithProcess: true})
+		if err != nil {
+			return err
+		}
+		defer c.Remove() //nolint:errcheck // best effort at exit
+		superURL = c.SuperURL("postgres")
+	}
+	dbURL, dropDB, err := scratchDatabase(ctx, superURL)
+	if err != nil {
+		return err
+	}
+	defer dropDB()
+
+	poolCfg, err := pgxpool.ParseConfig(dbURL)
+	if err != nil {
+		return err
+	}
+	poolCfg.MaxConns = int32(o.maxConns)
+	pool, err := pgxpool.NewWithConfig(ctx, poolCfg)
+	if err != nil {
+		return err
+	}
+	defer pool.Close()
+	if _, err := sql.Migrate(ctx, pool); err != nil {
+		return fmt.Errorf("migrate: %w", err)
+	}
+	// Roles belong to the whole server, so this one is dropped at the end.
+	role := "bench_user_" + randomHex(4)
+	if _, err := pool.Exec(ctx, "CREATE ROLE "+role+" LOGIN"); err != nil {
+		return fmt.Errorf("create role: %w", err)
+	}
+	defer pool.Exec(context.WithoutCancel(ctx), "DROP ROLE IF EXISTS "+role) //nolint:errcheck
+	fmt.Fprintf(os.Stderr, "creating %d sessions ...\n", o.sessions)
+	ids, values, err := createSessions(ctx, pool, role, o.sessions)
+	if err != nil {
+		return err
+	}
+
+	addr, stopServer, err := startServer(ctx, pool)
+	if err != nil {
+		return err
+	}
+	defer stopServer()
+	clients := newClients(addr, o.concurrency)
+	defer clients.close()
+	whoamiRequests := make([][]byte, len(values))
+	for i, v := range values {
+		whoamiRequests[i] = getRequest(addr, "/api/v2/whoami", "Cookie: "+auth.CookieName+"="+v)
+	}
+	noCookieRequest := getRequest(addr, "/api/v2/whoami")
+	workloads := []workload{
+		{name: "raw pgx lookup", op: func(ctx context.Context, i int) error {
+			_, err := sql.CheckSession(ctx, pool, ids[i%len(ids)], auth.DefaultTouchInterval)
+			return err
+		}},
+		{name: "HTTP GET /api/v2/whoami", op: func(_ context.Context, i int) error {
+			return clients.expect(i, whoamiRequests[i%len(whoamiRequests)], http.StatusOK)
+		}},
+		{name: "HTTP floor: no cookie, 401", op: func(_ context.Context, i int) error {
+			return clients.expect(i, noCookieRequest, http.StatusUnauthorized)
+		}},
+	}
+
+	fmt.Printf("whoami benchmark: %d clients, %d sessions, pool of %d connections, %v per measurement in %d interleaved rounds, loopback\n",
+		o.concurrency, o.sessions, o.maxConns, o.duration, o.rounds)
+	if o.cpuProfile != "" {
+		f, err := os.Create(o.cpuProfile)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+		defer pprof.StopCPUProfile()
+	}
+	if err := measure(ctx, workloads, o); err != nil {
+		return err
+	}
+	raw, viaHTTP := workloads[0].stats(o.duration), workloads[1].stats(o.duration)
+	for _, w := range workloads {
+		s := w.stats(o.duration)
+		fmt.Printf("%-28s %9.0f req/s   p50 %8v   p99 %8v   (%d requests)\n",
+			w.name, s.rate, s.p50.Round(time.Microsecond), s.p99.Round(time.Microsecond), len(w.latencies))
+	}
+	fmt.Printf("ratio HTTP / raw: %.2f (target: at least 0.80)\n", viaHTTP.rate/raw.rate)
+	return nil
+}
+
+// startServer serves the HTTP interface over pool on a free loopback port,
+// logging every request to a file as serve logs to stderr.
+func startServer(ctx context.Context, pool *pgxpool.Pool) (addr string, stop func(), err error) {
+	logFile, err := os.CreateTemp("", "bench-whoami-*.log")
+	if err != nil {
+		return "", nil, err
+	}
+	srv, err := server.New(server.Config{Pool: pool, Log: slog.New(slog.NewTextHandler(logFile, nil)), InsecureCookies: true})
+	if err != nil {
+		return "", nil, err
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", nil, err
+	}
+	serveCtx, stopServing := context.WithCancel(ctx)
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(serveCtx, ln) }()
+	return ln.Addr().String(), func() {
+		stopServing()
+		<-served
+		logFile.Close()
+		os.Remove(logFile.Name())
+	}, nil
+}
+
+// workload is one kind of request and the latencies measured for it.
+type workload struct {
+	name      string
+	op        func(ctx context.Context, i int) error
+	latencies []time.Duration
+}
+
+// stats summarise a measurement.
+type stats struct {
+	rate     float64
+	p50, p99 time.Duration
+}
+
+func (w *workload) stats(d time.Duration) stats {
+	slices.Sort(w.latencies)
+	return stats{
+		rate: float64(len(w.latencies)) / d.Seconds(),
+		p50:  w.latencies[len(w.latencies)/2],
+		p99:  w.latencies[len(w.latencies)*99/100],
+	}
+}
+
+// measure warms each workload up, then runs them in turn, o.rounds times for
+// o.duration/o.rounds each, so that whatever else the machine does in the
+// meantime weighs on all of them alike.
+func measure(ctx context.Context, workloads []workload, o options) error {
+	for _, w := range workloads {
+		if _, err := load(ctx, w.op, o.concurrency, o.warmup); err != nil {
+			return fmt.Errorf("%s: %w", w.name, err)
+		}
+	}
+	slice := o.duration / time.Duration(o.rounds)
+	for range o.rounds {
+		for i := range workloads {
+			latencies, err := load(ctx, workloads[i].op, o.concurrency, slice)
+			if err != nil {
+				return fmt.Errorf("%s: %w", workloads[i].name, err)
+			}
+			workloads[i].latencies = append(workloads[i].latencies, latencies...)
+		}
+	}
+	return nil
+}
+
+// load runs op from concurrency goroutines for d and returns every latency.
+func load(ctx context.Context, op func(context.Context, int) error, concurrency int, d time.Duration) ([]time.Duration, error) {
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	deadline := time.Now().Add(d)
+	var (
+		wg  sync.WaitGroup
+		mu  sync.Mutex
+		all []time.Duration
+	)
+	for g := range concurrency {
+		wg.Go(func() {
+			var mine []time.Duration
+			for i := g; ctx.Err() == nil; i += concurrency {
+				start := time.Now()
+				if start.After(deadline) {
+					break
+				}
+				if err := op(ctx, i); err != nil {
+					cancel(err)
+					return
+				}
+				mine = append(mine, time.Since(start))
+			}
+			mu.Lock()
+			all = append(all, mine...)
+			mu.Unlock()
+		})
+	}
+	wg.Wait()
+	if err := context.Cause(ctx); err != nil {
+		return nil, err
+	}
+	if len(all) == 0 {
+		return nil, errors.New("no request completed")
+	}
+	return all, nil
+}
+
+// createSessions makes n sessions for role, and returns their
+// ids and cookie values.
+func createSessions(ctx context.Context, pool *pgxpool.Pool, role string, n int) ([]int64, []string, error) {
+	ids, values := make([]int64, 0, n), make([]string, 0, n)
+	err := sql.RunInTx(ctx, pool, func(tx pgx.Tx) error {
+		ids, values = ids[:0], values[:0]
+		for range n {
+			secret, err := auth.NewSecret()
+			if err != nil {
+				return err
+			}
+			s, err := sql.CreateSession(ctx, tx, sql.NewSession{Username: role, HashedSecret: auth.HashSecret(secret),
+				ExpireAfter: time.Hour, Audit: sql.AuditInfo{Via: "cli", Actor: "bench"}})
+			if err != nil {
+				return err
+			}
+			ids, values = append(ids, s.ID), append(values, auth.EncodeValue(s.ID, secret))
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, nil, fmt.Errorf("create sessions: %w", err)
+	}
+	return ids, values, nil
+}
+
+// scratchDatabase creates a database for the run and returns its URL and a
+// function that drops it.
+func scratchDatabase(ctx context.Context, superURL string) (string, func(), error) {
+	conn, err := pgx.Connect(ctx, superURL)
+	if err != nil {
+		return "", nil, fmt.Errorf("connect: %w", err)
+	}
+	defer conn.Close(ctx)
+	name := "bench_whoami_" + randomHex(4)
+	if _, err := conn.Exec(ctx, "CREATE DATABASE "+name); err != nil {
+		return "", nil, fmt.Errorf("create database: %w", err)
+	}
+	u, err := url.Parse(superURL)
+	if err != nil {
+		return "", nil, err
+	}
+	u.Path = "/" + name
+	drop := func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		if conn, err := pgx.Connect(ctx, superURL); err == nil {
+			conn.Exec(ctx, "DROP DATABASE IF EXISTS "+name+" WITH (FORCE)") //nolint:errcheck
+			conn.Close(ctx)
+		}
+	}
+	return u.String(), drop, nil
+}
+
+func randomHex(n int) string {
+	b := make([]byte, n)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}

@@ -20,6 +20,18 @@ func (s *Server) routes(mux *http.ServeMux) {
 	mux.Handle("POST /api/v2/logout/{$}", s.authed(s.handleLogout()))
 	mux.Handle("POST /api/v2/logout", s.authed(s.handleLogout()))
 	mux.Handle("GET /api/v2/whoami", s.authed(s.handleWhoami()))
+
+	// The session API. s.api adds the CSRF guard to s.authed: a
+	// state-changing request authenticated by the cookie must carry
+	// X-Requested-With. The /api/v2 routes above keep cockroach's
+	// behaviour; the cookie's SameSite=Lax keeps cross-site POSTs from
+	// carrying it.
+	mux.Handle("GET /api/v1/auth/sessions", s.api(s.handleOwnSessions()))
+	mux.Handle("DELETE /api/v1/auth/sessions/{id}", s.api(s.handleRevokeOwnSession()))
+	mux.Handle("POST /api/v1/auth/logout-all", s.api(s.handleLogoutAll()))
+	mux.Handle("GET /api/v1/admin/sessions", s.api(s.adminOnly(s.handleAdminSessions())))
+	mux.Handle("DELETE /api/v1/admin/sessions/{id}", s.api(s.adminOnly(s.handleAdminRevoke())))
+	mux.Handle("POST /api/v1/admin/users/{name}/logout", s.api(s.adminOnly(s.handleAdminLogoutUser())))
 }
 
 // authed lets a request through to next only with a valid session, and

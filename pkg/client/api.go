@@ -1,0 +1,208 @@
+package client
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strconv"
+	"time"
+)
+
+// Identity is the caller of a request, as GET /api/v2/whoami reports it.
+type Identity struct {
+	Username  string    `json:"username"`
+	SessionID string    `json:"session_id"`
+	ExpiresAt time.Time `json:"expires_at"`
+}
+
+// Session is one of the caller's active sessions.
+type Session struct {
+	ID         string    `json:"id"`
+	CreatedAt  time.Time `json:"created_at"`
+	LastUsedAt time.Time `json:"last_used_at"`
+	ExpiresAt  time.Time `json:"expires_at"`
+	// IP is the address the session was made from over HTTP; "" for a
+	// session made by the CLI.
+	IP        string `json:"ip"`
+	UserAgent string `json:"user_agent"`
+	// Current marks the session the client presents.
+	Current bool `json:"current"`
+}
+
+// Login signs in with a password (POST /api/v2/login/, checked by the
+// database), keeps the new session for the calls that follow, and returns
+// its value. A refusal is an *Error with status 401, whatever the reason.
+func (c *Client) Login(ctx context.Context, username, password string) (string, error) {
+	var out struct {
+		Session string `json:"session"`
+	}
+	err := c.do(ctx, request{
+		method: http.MethodPost, path: "/api/v2/login/", anonymous: true,
+		form: url.Values{"username": {username}, "password": {password}},
+	}, &out)
+	if err != nil {
+		return "", fmt.Errorf("log in as %q: %w", username, err)
+	}
+	c.setSession(out.Session)
+	return out.Session, nil
+}
+
+// WhoAmI returns the user and session the client is authenticated as.
+func (c *Client) WhoAmI(ctx context.Context) (Identity, error) {
+	var out Identity
+	if err := c.do(ctx, request{method: http.MethodGet, path: "/api/v2/whoami"}, &out); err != nil {
+		return Identity{}, fmt.Errorf("whoami: %w", err)
+	}
+	return out, nil
+}
+
+// Logout revokes the client's session (POST /api/v2/logout/) and forgets it.
+func (c *Client) Logout(ctx context.Context) error {
+	if err := c.do(ctx, request{method: http.MethodPost, path: "/api/v2/logout/"}, nil); err != nil {
+		return fmt.Errorf("log out: %w", err)
+	}
+	c.setSession("")
+	return nil
+}
+
+// Sessions returns the caller's active sessions, newest first.
+func (c *Client) Sessions(ctx context.Context) ([]Session, error) {
+	var out struct {
+		Sessions []Session `json:"sessions"`
+	}
+	if err := c.do(ctx, request{method: http.MethodGet, path: "/api/v1/auth/sessions"}, &out); err != nil {
+		return nil, fmt.Errorf("list sessions: %w", err)
+	}
+	return out.Sessions, nil
+}
+
+// Revoke revokes one of the caller's own sessions by id. isCurrent is true
+// when that was the client's own session, which then no longer works. An
+// id that does not exist or is someone else's is an *Error with status 404.
+func (c *Client) Revoke(ctx context.Context, id string) (isCurrent bool, err error) {
+	var out struct {
+		IsCurrent bool `json:"is_current"`
+	}
+	path := "/api/v1/auth/sessions/" + url.PathEscape(id)
+	if err := c.do(ctx, request{method: http.MethodDelete, path: path}, &out); err != nil {
+		return false, fmt.Errorf("revoke session %s: %w", id, err)
+	}
+	return out.IsCurrent, nil
+}
+
+// LogoutAll revokes all of the caller's sessions, or all but the client's
+// own with keepCurrent ("sign out everywhere else"), and returns how many
+// it revoked.
+func (c *Client) LogoutAll(ctx context.Context, keepCurrent bool) (revoked int, err error) {
+	req := request{method: http.MethodPost, path: "/api/v1/auth/logout-all"}
+	if keepCurrent {
+		req.query = url.Values{"keep_current": {"true"}}
+	}
+	var out struct {
+		Revoked int `json:"revoked"`
+	}
+	if err := c.do(ctx, req, &out); err != nil {
+		return 0, fmt.Errorf("log out all sessions: %w", err)
+	}
+	return out.Revoked, nil
+}
+
+// AdminSession is a session as the admin API shows it.
+type AdminSession struct {
+	ID        string    `json:"id"`
+	Username  string    `json:"username"`
+	CreatedAt time.Time `json:"created_at"`
+	ExpiresAt time.Time `json:"expires_at"`
+	// RevokedAt is nil for a session not revoked.
+	RevokedAt  *time.Time `json:"revoked_at"`
+	LastUsedAt time.Time  `json:"last_used_at"`
+	IP         string     `json:"ip"`
+	UserAgent  string     `json:"user_agent"`
+	// Via is how the session was made: "http" or "cli".
+	Via string `json:"via"`
+	// Active is true when the session is neither revoked nor expired.
+	Active bool `json:"active"`
+	// Current marks the session the client presents.
+	Current bool `json:"current"`
+}
+
+// AdminFilter selects a page of the admin listing. The zero value asks for
+// the first page of every session, of the server's default size.
+type AdminFilter struct {
+	// User keeps only this user's sessions when not empty.
+	User string
+	// Active keeps only sessions neither revoked nor expired.
+	Active bool
+	// Limit is the most sessions on the page, 1 to 5000; zero leaves it to
+	// the server (500).
+	Limit int
+	// Before continues a listing: the Next of the previous page.
+	Before string
+}
+
+// AdminPage is one page of the admin listing.
+type AdminPage struct {
+	// Sessions are newest first.
+	Sessions []AdminSession
+	// Next is the Before of the page that follows, "" on the last page.
+	Next string
+}
+
+// AdminSessions returns one page of every user's sessions, newest first,
+// for a superuser or a member of the admin role; others get an *Error with
+// status 403.
+func (c *Client) AdminSessions(ctx context.Context, f AdminFilter) (AdminPage, error) {
+	q := url.Values{}
+	if f.User != "" {
+		q.Set("user", f.User)
+	}
+	if f.Active {
+		q.Set("active", "true")
+	}
+	if f.Limit != 0 {
+		q.Set("limit", strconv.Itoa(f.Limit))
+	}
+	if f.Before != "" {
+		q.Set("before", f.Before)
+	}
+	var out struct {
+		Sessions []AdminSession `json:"sessions"`
+		Next     *string        `json:"next"`
+	}
+	if err := c.do(ctx, request{method: http.MethodGet, path: "/api/v1/admin/sessions", query: q}, &out); err != nil {
+		return AdminPage{}, fmt.Errorf("list all sessions: %w", err)
+	}
+	page := AdminPage{Sessions: out.Sessions}
+	if out.Next != nil {
+		page.Next = *out.Next
+	}
+	return page, nil
+}
+
+// AdminRevoke revokes any user's session by id and returns its row. A
+// session revoked before keeps its first revocation time; an unknown id is
+// an *Error with status 404.
+func (c *Client) AdminRevoke(ctx context.Context, id string) (AdminSession, error) {
+	var out struct {
+		Session AdminSession `json:"session"`
+	}
+	path := "/api/v1/admin/sessions/" + url.PathEscape(id)
+	if err := c.do(ctx, request{method: http.MethodDelete, path: path}, &out); err != nil {
+		return AdminSession{}, fmt.Errorf("revoke session %s: %w", id, err)
+	}
+	return out.Session, nil
+}
+
+// AdminLogoutUser revokes every session of the user named, whether or not
+// the role still exists, and returns how many it revoked.
+func (c *Client) AdminLogoutUser(ctx context.Context, name string) (revoked int, err error) {
+	var out struct {
+		Revoked int `json:"revoked"`
+	}
+	path := "/api/v1/admin/users/" + url.PathEscape(name) + "/logout"
+	if err := c.do(ctx, request{method: http.MethodPost, path: path}, &out); err != nil {
+		return 0, fmt.Errorf("log out user %q: %w", name, err)
+	}
+	return out.Revoked, nil
+}

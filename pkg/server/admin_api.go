@@ -1,0 +1,192 @@
+package server
+
+import (
+	"errors"
+	"net/http"
+	"strconv"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/auth-session/auth-session/pkg/auth"
+	"github.com/auth-session/auth-session/pkg/sql"
+)
+
+// The admin API: every session of every user, for superusers and members of
+// the admin role.
+
+// errAdminRequired is the body of the 403 a caller who is no admin gets.
+const errAdminRequired = "admin role required"
+
+type adminSessionJSON struct {
+	ID         string  `json:"id"`
+	Username   string  `json:"username"`
+	CreatedAt  string  `json:"created_at"`
+	ExpiresAt  string  `json:"expires_at"`
+	RevokedAt  *string `json:"revoked_at"`
+	LastUsedAt string  `json:"last_used_at"`
+	IP         string  `json:"ip"`
+	UserAgent  string  `json:"user_agent"`
+	Via        string  `json:"via"`
+	Active     bool    `json:"active"`
+	Current    bool    `json:"current"`
+}
+
+type adminSessionsResponse struct {
+	Sessions []adminSessionJSON `json:"sessions"`
+	// Next is the before cursor of the next page, null on the last one.
+	Next *string `json:"next"`
+}
+
+type adminRevokeResponse struct {
+	Session adminSessionJSON `json:"session"`
+}
+
+// adminOnly passes a request to next only when its caller is, now, a
+// superuser or a member of the admin role; others get 403. Membership is
+// asked of the database on every request, so a REVOKE takes effect at once.
+// It must run behind the session middleware.
+func (s *Server) adminOnly(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		id, _ := auth.IdentityFrom(r.Context())
+		ok, err := sql.IsAdmin(r.Context(), s.cfg.Pool, id.Username)
+		switch {
+		case err != nil:
+			s.storeUnavailable(w, r, "cannot check admin role", err)
+		case !ok:
+			writeError(w, http.StatusForbidden, errAdminRequired)
+		default:
+			next.ServeHTTP(w, r)
+		}
+	})
+}
+
+// handleAdminSessions answers GET /api/v1/admin/sessions with one page of
+// every user's sessions, newest first. Query parameters: user, active
+// (true or false), limit (1 to 5000, default 500) and before (the next
+// cursor of the previous page).
+func (s *Server) handleAdminSessions() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ctx := r.Context()
+		id, _ := auth.IdentityFrom(ctx)
+		f, ok := pageFilter(w, r)
+		if !ok {
+			return
+		}
+		page, next, err := sql.ListSessionsPage(ctx, s.cfg.Pool, f)
+		if err != nil {
+			s.storeUnavailable(w, r, "cannot list sessions", err)
+			return
+		}
+		out := adminSessionsResponse{Sessions: make([]adminSessionJSON, 0, len(page))}
+		for _, session := range page {
+			out.Sessions = append(out.Sessions, adminSession(session, id.SessionID))
+		}
+		if next != 0 {
+			cursor := jsonID(next)
+			out.Next = &cursor
+		}
+		writeJSON(w, http.StatusOK, out)
+	})
+}
+
+// pageFilter reads the query parameters of the admin listing, answering 400
+// and returning false for one that is not valid.
+func pageFilter(w http.ResponseWriter, r *http.Request) (sql.PageFilter, bool) {
+	q := r.URL.Query()
+	f := sql.PageFilter{Username: q.Get("user")}
+	var ok bool
+	if f.ActiveOnly, ok = boolParam(w, r, "active"); !ok {
+		return f, false
+	}
+	if raw := q.Get("limit"); raw != "" {
+		n, err := strconv.Atoi(raw)
+		if err != nil || n < 1 || n > sql.MaxPageLimit {
+			writeError(w, http.StatusBadRequest, "invalid limit "+strconv.Quote(raw)+
+				": want a whole number from 1 to "+strconv.Itoa(sql.MaxPageLimit))
+			return f, false
+		}
+		f.Limit = n
+	}
+	if raw := q.Get("before"); raw != "" {
+		n, err := strconv.ParseInt(raw, 10, 64)
+		if err != nil || n < 1 {
+			writeError(w, http.StatusBadRequest, "invalid before "+strconv.Quote(raw)+
+				": want a session id, as in the next field of the previous page")
+			return f, false
+		}
+		f.Before = n
+	}
+	return f, true
+}
+
+// handleAdminRevoke answers DELETE /api/v1/admin/sessions/{id} with the
+// session's row once it is revoked; a session revoked before keeps its
+// first revoked_at, and its first event. 404 for an unknown or malformed id.
+func (s *Server) handleAdminRevoke() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ctx := r.Context()
+		id, _ := auth.IdentityFrom(ctx)
+		sessionID, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
+		if err != nil {
+			writeError(w, http.StatusNotFound, errNotFound)
+			return
+		}
+		revoked, err := s.revokeOne(r, func(tx pgx.Tx) (sql.Session, bool, error) {
+			return sql.RevokeSession(ctx, tx, sessionID)
+		})
+		switch {
+		case errors.Is(err, sql.ErrSessionNotFound):
+			writeError(w, http.StatusNotFound, errNotFound)
+			return
+		case err != nil:
+			s.storeUnavailable(w, r, "cannot revoke session", err)
+			return
+		}
+		if revoked.ID == id.SessionID {
+			http.SetCookie(w, s.cookie("", -1))
+		}
+		writeJSON(w, http.StatusOK, adminRevokeResponse{
+			Session: adminSession(sql.SessionStatus{Session: revoked, Active: false}, id.SessionID),
+		})
+	})
+}
+
+// handleAdminLogoutUser answers POST /api/v1/admin/users/{name}/logout
+// with {"revoked": N}: every session of the user is revoked in one
+// statement, whether or not the role still exists.
+func (s *Server) handleAdminLogoutUser() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		id, _ := auth.IdentityFrom(r.Context())
+		revoked, err := s.logOutUser(r, id.Username, r.PathValue("name"), 0)
+		if err != nil {
+			s.storeUnavailable(w, r, "cannot revoke the user's sessions", err)
+			return
+		}
+		if revoked > 0 && r.PathValue("name") == id.Username {
+			http.SetCookie(w, s.cookie("", -1))
+		}
+		writeJSON(w, http.StatusOK, logoutAllResponse{Revoked: revoked})
+	})
+}
+
+// adminSession renders a session for the admin API; current marks the
+// session with id currentID.
+func adminSession(s sql.SessionStatus, currentID int64) adminSessionJSON {
+	out := adminSessionJSON{
+		ID:         jsonID(s.ID),
+		Username:   s.Username,
+		CreatedAt:  jsonTime(s.CreatedAt),
+		ExpiresAt:  jsonTime(s.ExpiresAt),
+		LastUsedAt: jsonTime(s.LastUsedAt),
+		IP:         s.Audit.ClientAddr,
+		UserAgent:  s.Audit.UserAgent,
+		Via:        s.Audit.Via,
+		Active:     s.Active,
+		Current:    s.ID == currentID,
+	}
+	if s.RevokedAt != nil {
+		t := jsonTime(*s.RevokedAt)
+		out.RevokedAt = &t
+	}
+	return out
+}

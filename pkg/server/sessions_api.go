@@ -1,0 +1,199 @@
+package server
+
+import (
+	"errors"
+	"net/http"
+	"strconv"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/auth-session/auth-session/pkg/auth"
+	"github.com/auth-session/auth-session/pkg/sql"
+)
+
+// The self-service API: a caller sees and revokes its own sessions, and
+// nobody else's. "Own" means minted for the caller's role, by name and OID.
+
+// errNotFound is the one answer for a session id that is missing,
+// malformed or someone else's.
+const errNotFound = "session not found"
+
+type ownSessionJSON struct {
+	ID         string `json:"id"`
+	CreatedAt  string `json:"created_at"`
+	LastUsedAt string `json:"last_used_at"`
+	ExpiresAt  string `json:"expires_at"`
+	IP         string `json:"ip"`
+	UserAgent  string `json:"user_agent"`
+	Current    bool   `json:"current"`
+}
+
+type ownSessionsResponse struct {
+	Sessions []ownSessionJSON `json:"sessions"`
+}
+
+type revokedCurrentResponse struct {
+	IsCurrent bool `json:"is_current"`
+}
+
+type logoutAllResponse struct {
+	Revoked int64 `json:"revoked"`
+}
+
+// handleOwnSessions answers GET /api/v1/auth/sessions with the caller's
+// active sessions, newest first; current marks the one making the request.
+func (s *Server) handleOwnSessions() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ctx := r.Context()
+		id, _ := auth.IdentityFrom(ctx)
+		sessions, err := sql.ListOwnSessions(ctx, s.cfg.Pool, owner(id))
+		if err != nil {
+			s.storeUnavailable(w, r, "cannot list sessions", err)
+			return
+		}
+		out := ownSessionsResponse{Sessions: make([]ownSessionJSON, 0, len(sessions))}
+		for _, session := range sessions {
+			out.Sessions = append(out.Sessions, ownSessionJSON{
+				ID:         jsonID(session.ID),
+				CreatedAt:  jsonTime(session.CreatedAt),
+				LastUsedAt: jsonTime(session.LastUsedAt),
+				ExpiresAt:  jsonTime(session.ExpiresAt),
+				IP:         session.Audit.ClientAddr,
+				UserAgent:  session.Audit.UserAgent,
+				Current:    session.ID == id.SessionID,
+			})
+		}
+		writeJSON(w, http.StatusOK, out)
+	})
+}
+
+// handleRevokeOwnSession answers DELETE /api/v1/auth/sessions/{id}: 204
+// when the caller's session is revoked (or was already), 200 with
+// {"is_current": true} when it was the calling session, whose cookie is then
+// cleared, and the same 404 for an id that is missing, malformed or someone
+// else's. The revocation and its session.revoked event share a transaction.
+func (s *Server) handleRevokeOwnSession() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ctx := r.Context()
+		id, _ := auth.IdentityFrom(ctx)
+		// A malformed id is looked up as 0, which no session has, so that
+		// it takes the very path of a missing one.
+		sessionID, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
+		if err != nil {
+			sessionID = 0
+		}
+		_, err = s.revokeOne(r, func(tx pgx.Tx) (sql.Session, bool, error) {
+			return sql.RevokeOwnSession(ctx, tx, owner(id), sessionID)
+		})
+		switch {
+		case errors.Is(err, sql.ErrSessionNotFound):
+			writeError(w, http.StatusNotFound, errNotFound)
+		case err != nil:
+			s.storeUnavailable(w, r, "cannot revoke session", err)
+		case sessionID == id.SessionID:
+			http.SetCookie(w, s.cookie("", -1))
+			writeJSON(w, http.StatusOK, revokedCurrentResponse{IsCurrent: true})
+		default:
+			w.Header().Set("Cache-Control", "no-store")
+			w.WriteHeader(http.StatusNoContent)
+		}
+	})
+}
+
+// handleLogoutAll answers POST /api/v1/auth/logout-all with {"revoked": N}:
+// it revokes all of the caller's sessions in one statement, except the
+// calling one with ?keep_current=true. When anything was revoked, a
+// user.logged_out event is written in the same transaction.
+func (s *Server) handleLogoutAll() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ctx := r.Context()
+		id, _ := auth.IdentityFrom(ctx)
+		keepCurrent, ok := boolParam(w, r, "keep_current")
+		if !ok {
+			return
+		}
+		var keep int64
+		if keepCurrent {
+			keep = id.SessionID
+		}
+		revoked, err := s.logOutUser(r, id.Username, id.Username, keep)
+		if err != nil {
+			s.storeUnavailable(w, r, "cannot revoke the caller's sessions", err)
+			return
+		}
+		if !keepCurrent {
+			http.SetCookie(w, s.cookie("", -1))
+		}
+		writeJSON(w, http.StatusOK, logoutAllResponse{Revoked: revoked})
+	})
+}
+
+// logOutUser revokes every session of username except keep (0 for none)
+// and, when it revoked any, records a user.logged_out event by actor in the
+// same transaction. It returns how many sessions it revoked.
+func (s *Server) logOutUser(r *http.Request, actor, username string, keep int64) (int64, error) {
+	ctx := r.Context()
+	var revoked int64
+	err := sql.RunInTx(ctx, s.cfg.Pool, func(tx pgx.Tx) error {
+		var err error
+		if revoked, err = sql.RevokeSessionsOf(ctx, tx, username, keep); err != nil || revoked == 0 {
+			// Nothing changed, so there is nothing to record.
+			return err
+		}
+		return sql.RecordEvent(ctx, tx, sql.Event{
+			Event: sql.EventUserLoggedOut, Actor: actor, Username: username, Via: "http",
+			ClientAddr: clientAddr(r), UserAgent: userAgent(r),
+			Detail: map[string]any{"revoked": revoked, "keep_current": keep != 0},
+		})
+	})
+	return revoked, err
+}
+
+// revokeOne runs revoke, which revokes one session and reports whether it
+// newly did, in a transaction; when it newly did, it records the caller's
+// session.revoked event in the same transaction. It returns the session's
+// row.
+func (s *Server) revokeOne(r *http.Request, revoke func(tx pgx.Tx) (sql.Session, bool, error)) (sql.Session, error) {
+	ctx := r.Context()
+	id, _ := auth.IdentityFrom(ctx)
+	var revoked sql.Session
+	err := sql.RunInTx(ctx, s.cfg.Pool, func(tx pgx.Tx) error {
+		session, newly, err := revoke(tx)
+		revoked = session
+		if err != nil || !newly {
+			// Revoked before: its first event stands.
+			return err
+		}
+		return sql.RecordEvent(ctx, tx, sql.Event{
+			Event: sql.EventSessionRevoked, Actor: id.Username, Username: session.Username,
+			SessionID: &session.ID, Via: "http", ClientAddr: clientAddr(r), UserAgent: userAgent(r),
+		})
+	})
+	return revoked, err
+}
+
+// storeUnavailable logs err and answers 503.
+func (s *Server) storeUnavailable(w http.ResponseWriter, r *http.Request, msg string, err error) {
+	s.log.ErrorContext(r.Context(), msg, "err", err)
+	writeError(w, http.StatusServiceUnavailable, "the session store is unavailable")
+}
+
+// boolParam reads the query parameter name as a boolean, false when absent.
+// A value that is not a boolean is answered with 400, and ok is false.
+func boolParam(w http.ResponseWriter, r *http.Request, name string) (value, ok bool) {
+	raw := r.URL.Query().Get(name)
+	if raw == "" {
+		return false, true
+	}
+	value, err := strconv.ParseBool(raw)
+	if err != nil {
+		writeError(w, http.StatusBadRequest, "invalid "+name+" "+strconv.Quote(raw)+": want true or false")
+		return false, false
+	}
+	return value, true
+}
+
+// owner is the role whose sessions the caller may see and revoke.
+func owner(id auth.Identity) sql.Owner {
+	return sql.Owner{Username: id.Username, UserID: id.UserID}
+}

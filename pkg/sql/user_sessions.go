@@ -1,0 +1,205 @@
+package sql
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// Queries of the self-service and admin HTTP API: a user's own sessions,
+// every session page by page, and who may see them all.
+
+// sessionColumns are the columns scanned by scanSession, in its order.
+const sessionColumns = `id, username, user_id, created_at, expires_at, revoked_at, last_used_at, audit_info`
+
+// scanSession reads the columns of sessionColumns, followed by extra.
+func scanSession(row pgx.Row, s *Session, extra ...any) error {
+	dest := append([]any{&s.ID, &s.Username, &s.UserID, &s.CreatedAt, &s.ExpiresAt,
+		&s.RevokedAt, &s.LastUsedAt, &s.Audit}, extra...)
+	return row.Scan(dest...)
+}
+
+// Owner names the role a session was minted for: its name and OID. A role
+// dropped and created again under the same name has a new OID, and does
+// not own the sessions of its predecessor.
+type Owner struct {
+	Username string
+	UserID   int64
+}
+
+const listOwnSessions = `SELECT ` + sessionColumns + `
+FROM system.web_sessions
+WHERE username = $1 AND user_id = $2 AND revoked_at IS NULL AND expires_at > now()
+ORDER BY created_at DESC, id DESC`
+
+// ListOwnSessions returns the active sessions of owner (neither revoked nor
+// expired, by the database clock), newest first.
+func ListOwnSessions(ctx context.Context, db DBTX, owner Owner) ([]Session, error) {
+	rows, err := db.Query(ctx, listOwnSessions, owner.Username, owner.UserID)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []Session
+	for rows.Next() {
+		var s Session
+		if err := scanSession(rows, &s); err != nil {
+			return nil, err
+		}
+		out = append(out, s)
+	}
+	return out, rows.Err()
+}
+
+// One statement, whatever the id: a missing id, someone else's and a
+// malformed one (passed as 0) take the same path, so the answer's timing
+// does not tell them apart. COALESCE keeps the first revoked_at.
+const revokeOwnSession = `UPDATE system.web_sessions SET revoked_at = COALESCE(revoked_at, now())
+WHERE id = $1 AND username = $2 AND user_id = $3
+RETURNING ` + sessionColumns + `, revoked_at = now()`
+
+// RevokeOwnSession revokes session id if owner owns it, and returns its row.
+// A session revoked before keeps its first revoked_at; newly reports whether
+// this call revoked it. It returns ErrSessionNotFound when no session with
+// that id belongs to owner, without saying whether one exists.
+func RevokeOwnSession(ctx context.Context, db DBTX, owner Owner, id int64) (s Session, newly bool, err error) {
+	err = scanSession(db.QueryRow(ctx, revokeOwnSession, id, owner.Username, owner.UserID), &s, &newly)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return Session{}, false, ErrSessionNotFound
+	}
+	return s, newly, err
+}
+
+// Sessions revoked before keep their first revoked_at; expired ones are
+// revoked too, as `auth-session logout` does. id <> 0 excludes nothing, as
+// no session has id 0.
+const revokeSessionsOf = `UPDATE system.web_sessions SET revoked_at = now()
+WHERE username = $1 AND revoked_at IS NULL AND id <> $2`
+
+// RevokeSessionsOf revokes, in one statement, every session of username
+// that is not revoked yet, except session keep (0 keeps none), and returns
+// how many it revoked. It matches by name only, so it also reaches the
+// sessions of a role that was dropped since; an unknown name revokes none.
+func RevokeSessionsOf(ctx context.Context, db DBTX, username string, keep int64) (int64, error) {
+	tag, err := db.Exec(ctx, revokeSessionsOf, username, keep)
+	if err != nil {
+		return 0, err
+	}
+	return tag.RowsAffected(), nil
+}
+
+// SessionStatus is a session with whether it is active now.
+type SessionStatus struct {
+	Session
+	// Active is true when the session is neither revoked nor expired, by
+	// the database clock.
+	Active bool
+}
+
+// Bounds of one page of ListSessionsPage.
+const (
+	DefaultPageLimit = 500
+	MaxPageLimit     = 5000
+)
+
+// PageFilter selects one page of ListSessionsPage.
+type PageFilter struct {
+	// Username keeps only this user's sessions when not empty.
+	Username string
+	// ActiveOnly keeps only sessions neither revoked nor expired.
+	ActiveOnly bool
+	// Before keeps only sessions with a smaller id (ids grow with time)
+	// when positive: the cursor a previous page returned.
+	Before int64
+	// Limit is the most sessions on the page, 1 to MaxPageLimit; zero
+	// means DefaultPageLimit.
+	Limit int
+}
+
+const (
+	pageSessions = `SELECT ` + sessionColumns + `, revoked_at IS NULL AND expires_at > now()
+FROM system.web_sessions`
+	pageOrdering = ` ORDER BY id DESC LIMIT `
+)
+
+// pageQuery builds the statement for f. As in listQuery, each filter is
+// added only when set, so a cached generic plan never falls back to a full
+// scan. The cursor is a keyset on the primary key, so a page costs the same
+// however deep into millions of rows it starts.
+func pageQuery(f PageFilter, limit int) (string, []any) {
+	q, args, sep := pageSessions, []any{}, " WHERE"
+	add := func(cond string, arg any) {
+		args = append(args, arg)
+		q += fmt.Sprintf("%s "+cond, sep, len(args))
+		sep = " AND"
+	}
+	if f.Username != "" {
+		add("username = $%d", f.Username)
+	}
+	if f.Before > 0 {
+		add("id < $%d", f.Before)
+	}
+	if f.ActiveOnly {
+		q += sep + listActive
+	}
+	args = append(args, limit)
+	return q + pageOrdering + fmt.Sprintf("$%d", len(args)), args
+}
+
+// ListSessionsPage returns the sessions matching f, newest (highest id)
+// first, at most f.Limit of them, and the cursor of the next page: the
+// Before of the page that follows, or 0 when this page is the last.
+func ListSessionsPage(ctx context.Context, db DBTX, f PageFilter) (page []SessionStatus, next int64, err error) {
+	limit := f.Limit
+	if limit == 0 {
+		limit = DefaultPageLimit
+	}
+	if limit < 1 || limit > MaxPageLimit {
+		return nil, 0, fmt.Errorf("page limit %d is out of range 1 to %d", limit, MaxPageLimit)
+	}
+	// One row more than asked says whether another page follows.
+	q, args := pageQuery(f, limit+1)
+	rows, err := db.Query(ctx, q, args...)
+	if err != nil {
+		return nil, 0, err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var s SessionStatus
+		if err := scanSession(rows, &s.Session, &s.Active); err != nil {
+			return nil, 0, err
+		}
+		page = append(page, s)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, 0, err
+	}
+	if len(page) > limit {
+		page = page[:limit]
+		next = page[limit-1].ID
+	}
+	return page, next, nil
+}
+
+// The admin role may not exist (init has not run, or it was dropped), and
+// pg_has_role fails on a missing role name, so membership is tested by OID
+// and only for a role that exists. MEMBER, not USAGE as in Preflight: the
+// caller never uses admin's privileges itself (the server's connection
+// does), and a NOINHERIT member may take them with SET ROLE at any time.
+const isAdmin = `SELECT EXISTS (
+    SELECT 1 FROM pg_catalog.pg_roles u
+    WHERE u.rolname = $1 AND (u.rolsuper OR EXISTS (
+        SELECT 1 FROM pg_catalog.pg_roles a
+        WHERE a.rolname = 'admin' AND pg_has_role(u.oid, a.oid, 'MEMBER'))))`
+
+// IsAdmin reports whether role username exists and is a superuser or a
+// member, directly or through other roles, of the admin role.
+func IsAdmin(ctx context.Context, db DBTX, username string) (bool, error) {
+	var ok bool
+	if err := db.QueryRow(ctx, isAdmin, username).Scan(&ok); err != nil {
+		return false, fmt.Errorf("check whether %q is an admin: %w", username, err)
+	}
+	return ok, nil
+}

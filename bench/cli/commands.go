@@ -1,0 +1,174 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"time"
+)
+
+// loginArgs is the seed's example: auth-session login web_user --only-cookie.
+func (b *bench) loginArgs() []string {
+	return []string{"login", b.db.user, "--only-cookie", "--url", b.db.url}
+}
+
+// psqlLoginArgs insert the same row as login: a hashed random secret, the
+// role checked in the same statement, expiry from the database clock.
+func (b *bench) psqlLoginArgs() []string {
+	return b.psqlArgs("-At", "-c", `INSERT INTO system.web_sessions (hashed_secret, username, user_id, expires_at, audit_info)
+SELECT sha256(convert_to(gen_random_uuid()::text, 'UTF8')), r.rolname, r.oid::BIGINT, now() + INTERVAL '1 hour', '{"via": "psql"}'
+FROM pg_catalog.pg_roles r
+WHERE r.rolname = '`+b.db.user+`' AND r.rolcanlogin AND (r.rolvaliduntil IS NULL OR r.rolvaliduntil > now())
+RETURNING id`)
+}
+
+// login measures whole-process login against psql's INSERT.
+func (b *bench) login(ctx context.Context, o options) ([]reportRow, error) {
+	began := time.Now()
+	fmt.Fprintf(b.out, "login: %d alternating runs of each program ...\n", o.loginReps)
+	if err := b.db.refill(ctx, fillSpec{rows: 1000, username: func(int) string { return b.db.user }, revoked: never, expired: never}); err != nil {
+		return nil, err
+	}
+	ours := func() (procRun, error) { return b.exec(ctx, nil, b.bin, b.loginArgs()...) }
+	theirs := func() (procRun, error) { return b.exec(ctx, nil, b.psql, b.psqlLoginArgs()...) }
+	// Warm the page cache, the server's catalogs and both binaries.
+	if _, _, err := b.alternate(ctx, 4, nil, ours, theirs); err != nil {
+		return nil, err
+	}
+	a, p, err := b.alternate(ctx, o.loginReps, nil, ours, theirs)
+	if err != nil {
+		return nil, err
+	}
+	fmt.Fprintf(b.out, "  done in %s\n", since(began))
+	return []reportRow{{
+		what: fmt.Sprintf("`login web_user --only-cookie` vs `psql -c 'INSERT …'`, whole process, median of %d", o.loginReps),
+		ours: median(a), oursCPU: medianCPU(a),
+		theirs: median(p), theirsCPU: medianCPU(p),
+		target: 1.2,
+	}}, nil
+}
+
+// logout measures revoking a user's sessions against one raw UPDATE, each
+// run on a freshly filled table.
+func (b *bench) logout(ctx context.Context, o options) ([]reportRow, error) {
+	began := time.Now()
+	fmt.Fprintf(b.out, "logout: %d runs of each program, each after refilling %d sessions of %s and 10,000 of others ...\n",
+		o.logoutReps, o.logoutSessions, b.db.user)
+	others := make([]string, 100)
+	for i := range others {
+		others[i] = fmt.Sprintf("other_%02d", i)
+	}
+	spec := fillSpec{
+		rows: o.logoutSessions + 10_000,
+		username: func(i int) string {
+			if i < o.logoutSessions {
+				return b.db.user
+			}
+			return others[i%len(others)]
+		},
+		revoked: never, expired: never,
+	}
+	prepare := func() error { return b.db.refill(ctx, spec) }
+	check := func(run procRun, err error) (procRun, error) {
+		if err != nil {
+			return run, err
+		}
+		var left, revoked int
+		if err := b.db.conn.QueryRow(ctx, `SELECT count(*) FILTER (WHERE revoked_at IS NULL AND username = $1),
+    count(*) FILTER (WHERE revoked_at IS NOT NULL) FROM system.web_sessions`, b.db.user).Scan(&left, &revoked); err != nil {
+			return run, err
+		}
+		if left != 0 || revoked != o.logoutSessions {
+			return run, fmt.Errorf("logout left %d of the user's sessions and revoked %d, want 0 and %d", left, revoked, o.logoutSessions)
+		}
+		return run, nil
+	}
+	ours := func() (procRun, error) {
+		return check(b.exec(ctx, nil, b.bin, "logout", b.db.user, "--format", "tsv", "--url", b.db.url))
+	}
+	theirs := func() (procRun, error) {
+		return check(b.exec(ctx, nil, b.psql, b.psqlArgs("-c",
+			"UPDATE system.web_sessions SET revoked_at = now() WHERE username = '"+b.db.user+"' AND revoked_at IS NULL")...))
+	}
+	a, p, err := b.alternate(ctx, o.logoutReps, prepare, ours, theirs)
+	if err != nil {
+		return nil, err
+	}
+	fmt.Fprintf(b.out, "  done in %s\n", since(began))
+	return []reportRow{{
+		what: fmt.Sprintf("`logout` of a user with %s sessions vs `psql -c 'UPDATE …'`, median of %d", thousands(o.logoutSessions), o.logoutReps),
+		ours: median(a), oursCPU: medianCPU(a),
+		theirs: median(p), theirsCPU: medianCPU(p),
+		target: 1.2,
+	}}, nil
+}
+
+// listQuery is what list --format tsv prints: the same columns, including
+// the stale flag of the default --warn-stale-days=30, in the same order.
+const listQuery = `SELECT username, id, created_at, expires_at, revoked_at, last_used_at,
+    revoked_at IS NULL AND expires_at > now() AND last_used_at < now() - INTERVAL '30 days'
+FROM system.web_sessions ORDER BY created_at, id`
+
+// list measures streaming every session as TSV against psql -At.
+func (b *bench) list(ctx context.Context, o options) ([]reportRow, error) {
+	began := time.Now()
+	fmt.Fprintf(b.out, "list: filling %d sessions with COPY ...\n", o.listRows)
+	users := make([]string, 1000)
+	for i := range users {
+		users[i] = fmt.Sprintf("user_%04d", i)
+	}
+	err := b.db.refill(ctx, fillSpec{
+		rows:     o.listRows,
+		username: func(i int) string { return users[i%len(users)] },
+		revoked:  func(i int) bool { return i%3 == 1 },
+		expired:  func(i int) bool { return i%3 == 2 },
+	})
+	if err != nil {
+		return nil, err
+	}
+	oursArgs := []string{"list", "--format", "tsv", "--url", b.db.url}
+	theirsArgs := b.psqlArgs("-At", "-F", "\t", "-c", listQuery)
+
+	// Both print every row once (ours with a header line).
+	var ourLines, theirLines lineCounter
+	if _, err := b.exec(ctx, &ourLines, b.bin, oursArgs...); err != nil {
+		return nil, err
+	}
+	if _, err := b.exec(ctx, &theirLines, b.psql, theirsArgs...); err != nil {
+		return nil, err
+	}
+	if ourLines.lines != o.listRows+1 || theirLines.lines != o.listRows {
+		return nil, fmt.Errorf("list printed %d lines and psql %d, want %d and %d", ourLines.lines, theirLines.lines, o.listRows+1, o.listRows)
+	}
+	fmt.Fprintf(b.out, "list: %d alternating runs of each program to /dev/null ...\n", o.listReps)
+	a, p, err := b.alternate(ctx, o.listReps, nil,
+		func() (procRun, error) { return b.exec(ctx, nil, b.bin, oursArgs...) },
+		func() (procRun, error) { return b.exec(ctx, nil, b.psql, theirsArgs...) })
+	if err != nil {
+		return nil, err
+	}
+	fmt.Fprintf(b.out, "  done in %s\n", since(began))
+	rows := thousands(o.listRows)
+	return []reportRow{
+		{
+			what: fmt.Sprintf("`list --format tsv` of %s sessions to /dev/null vs `psql -At -c 'SELECT …'`, median of %d", rows, o.listReps),
+			ours: median(a), oursCPU: medianCPU(a),
+			theirs: median(p), theirsCPU: medianCPU(p),
+			target: 1.5,
+		},
+		{
+			what:      fmt.Sprintf("peak RSS of `list --format tsv` of %s sessions (psql's for comparison)", rows),
+			oursRSS:   peakRSS(a),
+			theirsRSS: peakRSS(p),
+			rssLimit:  50 << 20,
+		},
+	}, nil
+}
+
+// thousands formats n with commas: 1,000,000.
+func thousands(n int) string {
+	s := fmt.Sprint(n)
+	for i := len(s) - 3; i > 0; i -= 3 {
+		s = s[:i] + "," + s[i:]
+	}
+	return s
+}

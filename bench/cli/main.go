@@ -1,0 +1,159 @@
+// Command cli measures the auth-session binary's admin commands against psql
+// running the equivalent SQL, as whole processes, in the same run and on the
+// same database reached through the same URL:
+//
+//   - login web_user --only-cookie  vs  psql -c "INSERT ..." (many
+//     alternating repetitions, medians);
+//   - logout of a user with 100,000 sessions  vs  psql -c "UPDATE ..." of the
+//     same rows, the table refilled before each run;
+//   - list --format tsv of 1,000,000 sessions to /dev/null  vs  psql -At -c
+//     "SELECT ..." of the same rows, columns and order; also the peak RSS of
+//     our process (the kernel's ru_maxrss of the child).
+//
+// It prints a markdown table for the README.
+//
+// Usage:
+//
+//	go run ./bench/cli [-bin bin/auth-session] [-url SUPERUSER_URL] [flags]
+//
+// With a superuser URL (-url or AUTH_SESSION_TEST_URL) it works in a database
+// of its own on that server, dropped at the end; without one it starts a
+// throwaway PostgreSQL with package pgcluster. Without -bin it builds the
+// binary into a temporary directory.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"time"
+
+	"github.com/auth-session/auth-session/pkg/pgcluster"
+)
+
+// options are the command line.
+type options struct {
+	url            string
+	bin            string
+	psql           string
+	loginReps      int
+	logoutSessions int
+	logoutReps     int
+	listRows       int
+	listReps       int
+}
+
+func main() {
+	var o options
+	flag.StringVar(&o.url, "url", os.Getenv("AUTH_SESSION_TEST_URL"), "superuser URL of a PostgreSQL to use; empty starts a throwaway one")
+	flag.StringVar(&o.bin, "bin", "", "auth-session binary to measure; empty builds ./cmd/auth-session")
+	flag.StringVar(&o.psql, "psql", "", "psql binary; empty finds the real one (not Debian's Perl wrapper) beside initdb, else on PATH")
+	flag.IntVar(&o.loginReps, "login-reps", 100, "login runs of each program, alternating")
+	flag.IntVar(&o.logoutSessions, "logout-sessions", 100_000, "sessions of the user that logout revokes")
+	flag.IntVar(&o.logoutReps, "logout-reps", 5, "logout runs of each program, alternating, each on a refilled table")
+	flag.IntVar(&o.listRows, "list-rows", 1_000_000, "sessions that list prints")
+	flag.IntVar(&o.listReps, "list-reps", 3, "list runs of each program, alternating")
+	flag.Parse()
+	if flag.NArg() > 0 || o.loginReps < 1 || o.logoutReps < 1 || o.listReps < 1 || o.logoutSessions < 1 || o.listRows < 1 {
+		flag.Usage()
+		os.Exit(2)
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	err := run(ctx, os.Stdout, o)
+	stop()
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "bench/cli: %v\n", err)
+		os.Exit(1)
+	}
+}
+
+func run(ctx context.Context, out io.Writer, o options) (err error) {
+	if o.bin == "" {
+		dir, err := os.MkdirTemp("", "bench-cli-")
+		if err != nil {
+			return err
+		}
+		defer os.RemoveAll(dir)
+		o.bin = filepath.Join(dir, "auth-session")
+		fmt.Fprintln(out, "building auth-session ...")
+		if b, err := exec.CommandContext(ctx, "go", "build", "-o", o.bin, "./cmd/auth-session").CombinedOutput(); err != nil {
+			return fmt.Errorf("build auth-session: %v\n%s", err, b)
+		}
+	} else if o.bin, err = filepath.Abs(o.bin); err != nil {
+		return err
+	}
+	if o.psql == "" {
+		if o.psql, err = findPsql(); err != nil {
+			return err
+		}
+	}
+	if o.url == "" {
+		fmt.Fprintln(out, "starting a throwaway PostgreSQL (pass -url or AUTH_SESSION_TEST_URL to use your own server) ...")
+		c, err := pgcluster.Start(ctx, pgcluster.Options{StopWithProcess: true})
+		if err != nil {
+			return err
+		}
+		defer func() { err = errors.Join(err, c.Remove()) }()
+		o.url = c.SuperURL("postgres")
+	}
+	db, err := openBenchDB(ctx, o.url)
+	if err != nil {
+		return err
+	}
+	defer func() { err = errors.Join(err, db.close()) }()
+	if err := db.describe(ctx, out, o); err != nil {
+		return err
+	}
+	b := &bench{db: db, bin: o.bin, psql: o.psql, out: out}
+	if err := b.checkOutputs(ctx); err != nil {
+		return err
+	}
+
+	var rows []reportRow
+	for _, measure := range []func(context.Context, options) ([]reportRow, error){b.login, b.logout, b.list} {
+		r, err := measure(ctx, o)
+		if err != nil {
+			return err
+		}
+		rows = append(rows, r...)
+	}
+	fmt.Fprintln(out)
+	printReport(out, rows)
+	return nil
+}
+
+// findPsql returns the psql program itself, beside the server programs: on
+// Debian the psql on PATH is a Perl wrapper that costs tens of milliseconds
+// per start, which would flatter us.
+func findPsql() (string, error) {
+	if dir, err := pgcluster.BinDir(); err == nil {
+		// BinDir may be a directory of symbolic links, such as /usr/local/bin.
+		if real, err := filepath.EvalSymlinks(filepath.Join(dir, "pg_ctl")); err == nil {
+			dir = filepath.Dir(real)
+		}
+		if p := filepath.Join(dir, "psql"); isExecutable(p) {
+			return p, nil
+		}
+	}
+	p, err := exec.LookPath("psql")
+	if err != nil {
+		return "", errors.New("psql not found: install postgresql-client or pass -psql")
+	}
+	return p, nil
+}
+
+func isExecutable(path string) bool {
+	st, err := os.Stat(path)
+	return err == nil && !st.IsDir() && st.Mode().Perm()&0o111 != 0
+}
+
+// since formats how long ago began was, for progress lines.
+func since(began time.Time) string {
+	return time.Since(began).Round(10 * time.Millisecond).String()
+}

@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# The benchmarks behind `make bench`: builds bin/auth-session, then runs each
+# benchmark program under bench/ against the same PostgreSQL. Set
+# AUTH_SESSION_TEST_URL to a superuser URL to measure on your own server;
+# without it each program starts a throwaway cluster of its own. Every
+# program prints a markdown table of its results for the README.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+GO=${GO:-go}
+URL=${AUTH_SESSION_TEST_URL:-}
+
+"$GO" build -o bin/auth-session ./cmd/auth-session
+
+status=0
+bench() {
+	local name=$1
+	shift
+	echo
+	echo "## bench/$name"
+	echo
+	if ! "$GO" run "./bench/$name" "$@"; then
+		echo "bench/$name failed" >&2
+		status=1
+	fi
+}
+
+# The admin commands against psql: login, logout of 100,000 sessions, list
+# of 1,000,000.
+if [ -n "$URL" ]; then
+	bench cli -bin bin/auth-session -url "$URL"
+else
+	bench cli -bin bin/auth-session
+fi
+# The HTTP interface and purge, when their benchmarks are there.
+if [ -d bench/whoami ]; then
+	if [ -n "$URL" ]; then bench whoami -url "$URL"; else bench whoami; fi
+fi
+if [ -d bench/purge ]; then
+	if [ -n "$URL" ]; then bench purge "$URL"; else bench purge; fi
+fi
+exit $status

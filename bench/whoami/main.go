@@ -48,6 +48,7 @@ type options struct {
 	maxConns    int
 	cpuProfile  string
 	rounds      int
+	maxLookups  int
 }
 
 func main() {
@@ -58,6 +59,7 @@ func main() {
 	flag.DurationVar(&o.duration, "duration", 10*time.Second, "length of each measurement")
 	flag.DurationVar(&o.warmup, "warmup", 2*time.Second, "unmeasured run before each measurement")
 	flag.IntVar(&o.maxConns, "max-conns", 16, "pool size, for the server and for the raw lookups alike (serve's default is 16)")
+	flag.IntVar(&o.maxLookups, "max-lookups", 0, "session lookup statements the server runs at once (0: its default)")
 	flag.IntVar(&o.rounds, "rounds", 5, "interleaved rounds each measurement is split into")
 	flag.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile of the measurements to `FILE`")
 	flag.Parse()
@@ -112,7 +114,7 @@ func run(ctx context.Context, o options) error {
 		return err
 	}
 
-	addr, stopServer, err := startServer(ctx, pool)
+	addr, stopServer, err := startServer(ctx, pool, o.maxLookups)
 	if err != nil {
 		return err
 	}
@@ -137,8 +139,13 @@ func run(ctx context.Context, o options) error {
 		}},
 	}
 
-	fmt.Printf("whoami benchmark: %d clients, %d sessions, pool of %d connections, %v per measurement in %d interleaved rounds, loopback\n",
-		o.concurrency, o.sessions, o.maxConns, o.duration, o.rounds)
+	maxLookups := o.maxLookups
+	if maxLookups <= 0 {
+		maxLookups = auth.DefaultMaxConcurrentLookups
+	}
+	fmt.Printf("whoami benchmark: %d clients, %d sessions, pool of %d connections, server runs at most %d lookups at once,\n"+
+		"%v per measurement in %d interleaved rounds, loopback\n",
+		o.concurrency, o.sessions, o.maxConns, maxLookups, o.duration, o.rounds)
 	if o.cpuProfile != "" {
 		f, err := os.Create(o.cpuProfile)
 		if err != nil {
@@ -165,12 +172,13 @@ func run(ctx context.Context, o options) error {
 
 // startServer serves the HTTP interface over pool on a free loopback port,
 // logging every request to a file as serve logs to stderr.
-func startServer(ctx context.Context, pool *pgxpool.Pool) (addr string, stop func(), err error) {
+func startServer(ctx context.Context, pool *pgxpool.Pool, maxLookups int) (addr string, stop func(), err error) {
 	logFile, err := os.CreateTemp("", "bench-whoami-*.log")
 	if err != nil {
 		return "", nil, err
 	}
-	srv, err := server.New(server.Config{Pool: pool, Log: slog.New(slog.NewTextHandler(logFile, nil)), InsecureCookies: true})
+	srv, err := server.New(server.Config{Pool: pool, Log: slog.New(slog.NewTextHandler(logFile, nil)),
+		InsecureCookies: true, MaxConcurrentLookups: maxLookups})
 	if err != nil {
 		return "", nil, err
 	}

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/auth-session/auth-session/pkg/sql"
@@ -66,7 +67,8 @@ func IdentityFrom(ctx context.Context) (Identity, bool) {
 }
 
 // Verifier checks the session a request presents against the store. Its
-// fields are read-only once it is in use; it is safe for concurrent use.
+// fields are read-only once it is in use, and it must not be copied then;
+// it is safe for concurrent use.
 type Verifier struct {
 	// DB runs the lookups, usually a *pgxpool.Pool connected as a member of
 	// admin.
@@ -77,6 +79,13 @@ type Verifier struct {
 	// Log receives why a session was refused (at debug level) and store
 	// errors; nil means slog.Default(). It never receives a session value.
 	Log *slog.Logger
+	// MaxConcurrentLookups bounds the lookup statements running at once;
+	// zero means DefaultMaxConcurrentLookups. Requests that arrive while
+	// that many run are looked up together by the next statement.
+	MaxConcurrentLookups int
+
+	once    sync.Once
+	batcher *lookupBatcher
 }
 
 // Middleware passes a request to next with its Identity in the context
@@ -134,7 +143,7 @@ func (v *Verifier) Authenticate(r *http.Request) (Identity, error) {
 	if touchInterval <= 0 {
 		touchInterval = DefaultTouchInterval
 	}
-	check, err := sql.CheckSession(r.Context(), v.DB, sessionID, touchInterval)
+	check, err := v.lookups(touchInterval).lookup(r.Context(), sessionID)
 	if errors.Is(err, sql.ErrSessionNotFound) {
 		// Hash anyway, so an unknown id costs what a known one does.
 		SecretMatches(secret, unknownSessionHash[:])
@@ -181,6 +190,17 @@ func (v *Verifier) refuse(r *http.Request, reason string, sessionID int64) (Iden
 		log.DebugContext(r.Context(), "session refused", attrs...)
 	}
 	return Identity{}, ErrUnauthenticated
+}
+
+func (v *Verifier) lookups(touchInterval time.Duration) *lookupBatcher {
+	v.once.Do(func() {
+		max := v.MaxConcurrentLookups
+		if max <= 0 {
+			max = DefaultMaxConcurrentLookups
+		}
+		v.batcher = &lookupBatcher{db: v.DB, touchInterval: touchInterval, max: max}
+	})
+	return v.batcher
 }
 
 func (v *Verifier) logger() *slog.Logger {

@@ -64,6 +64,10 @@ type Config struct {
 	// MaxConcurrentLogins bounds password checks in flight; zero means
 	// DefaultMaxConcurrentLogins.
 	MaxConcurrentLogins int
+	// MaxConcurrentLookups bounds the session lookup statements running at
+	// once; requests arriving meanwhile are looked up together by the next
+	// one. Zero means auth.DefaultMaxConcurrentLookups.
+	MaxConcurrentLookups int
 	// BackgroundJobs run next to the HTTP interface from the start of Serve
 	// until shutdown begins, when their context is canceled; Serve waits for
 	// them to return. Periodic work such as purging old sessions goes here.
@@ -98,10 +102,14 @@ func New(cfg Config) (*Server, error) {
 	if cfg.MaxConcurrentLogins <= 0 {
 		cfg.MaxConcurrentLogins = DefaultMaxConcurrentLogins
 	}
+	verifier := &auth.Verifier{
+		DB: cfg.Pool, TouchInterval: cfg.TouchInterval, Log: cfg.Log,
+		MaxConcurrentLookups: cfg.MaxConcurrentLookups,
+	}
 	s := &Server{
 		cfg:       cfg,
 		log:       cfg.Log,
-		verifier:  &auth.Verifier{DB: cfg.Pool, TouchInterval: cfg.TouchInterval, Log: cfg.Log},
+		verifier:  verifier,
 		passwords: &passwordChecker{base: cfg.Pool.Config().ConnConfig.Config.Copy()},
 		logins:    make(chan struct{}, cfg.MaxConcurrentLogins),
 	}

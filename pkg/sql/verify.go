@@ -37,26 +37,35 @@ func (c SessionCheck) Valid() bool {
 	return !c.Revoked && !c.Expired && c.RoleValid
 }
 
-// The role is found through its OID (the catalog's primary key) and must
-// still carry the session's name. rolvaliduntil may be 'infinity', which does
-// not scan into time.Time, so only the comparison is read.
-const checkSession = `SELECT s.username, s.user_id, s.hashed_secret, s.expires_at,
+// checkColumns reads a session and the current state of its role. The role
+// is found through its OID (the catalog's primary key) and must still carry
+// the session's name. rolvaliduntil may be 'infinity', which does not scan
+// into time.Time, so only the comparison is read.
+const checkColumns = `SELECT s.id, s.username, s.user_id, s.hashed_secret, s.expires_at,
     s.revoked_at IS NOT NULL,
     s.expires_at <= now(),
     COALESCE(r.rolcanlogin AND (r.rolvaliduntil IS NULL OR r.rolvaliduntil > now()), false),
     s.last_used_at < now() - $2::BIGINT * INTERVAL '1 microsecond'
 FROM system.web_sessions s
-LEFT JOIN pg_catalog.pg_roles r ON r.oid = s.user_id::OID AND r.rolname = s.username
-WHERE s.id = $1`
+LEFT JOIN pg_catalog.pg_roles r ON r.oid = s.user_id::OID AND r.rolname = s.username`
+
+const (
+	checkSession  = checkColumns + "\nWHERE s.id = $1"
+	checkSessions = checkColumns + "\nWHERE s.id = ANY($1::BIGINT[])"
+)
+
+func scanCheck(row pgx.Row) (SessionCheck, error) {
+	var c SessionCheck
+	err := row.Scan(&c.ID, &c.Username, &c.UserID, &c.HashedSecret, &c.ExpiresAt,
+		&c.Revoked, &c.Expired, &c.RoleValid, &c.TouchDue)
+	return c, err
+}
 
 // CheckSession reads session id together with the current state of its role,
 // in one round trip. touchInterval sets SessionCheck.TouchDue. It returns
 // ErrSessionNotFound for an unknown id.
 func CheckSession(ctx context.Context, db DBTX, id int64, touchInterval time.Duration) (SessionCheck, error) {
-	c := SessionCheck{ID: id}
-	err := db.QueryRow(ctx, checkSession, id, touchInterval.Microseconds()).Scan(
-		&c.Username, &c.UserID, &c.HashedSecret, &c.ExpiresAt,
-		&c.Revoked, &c.Expired, &c.RoleValid, &c.TouchDue)
+	c, err := scanCheck(db.QueryRow(ctx, checkSession, id, touchInterval.Microseconds()))
 	if errors.Is(err, pgx.ErrNoRows) {
 		return SessionCheck{}, ErrSessionNotFound
 	}
@@ -64,6 +73,24 @@ func CheckSession(ctx context.Context, db DBTX, id int64, touchInterval time.Dur
 		return SessionCheck{}, err
 	}
 	return c, nil
+}
+
+// CheckSessions is CheckSession for several ids in one statement: it calls
+// fn for each id found, in no particular order. Unknown ids are left out.
+func CheckSessions(ctx context.Context, db DBTX, ids []int64, touchInterval time.Duration, fn func(SessionCheck)) error {
+	rows, err := db.Query(ctx, checkSessions, ids, touchInterval.Microseconds())
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		c, err := scanCheck(rows)
+		if err != nil {
+			return err
+		}
+		fn(c)
+	}
+	return rows.Err()
 }
 
 // The condition is repeated in the UPDATE so that concurrent requests on the

@@ -24,6 +24,7 @@ import (
 	"net/url"
 	"os"
 	"os/signal"
+	"runtime"
 	"runtime/pprof"
 	"slices"
 	"sync"
@@ -127,14 +128,14 @@ func run(ctx context.Context, o options) error {
 	}
 	noCookieRequest := getRequest(addr, "/api/v2/whoami")
 	workloads := []workload{
-		{name: "raw pgx lookup", op: func(ctx context.Context, i int) error {
+		{name: "the session lookup SELECT straight through pgx", op: func(ctx context.Context, i int) error {
 			_, err := sql.CheckSession(ctx, pool, ids[i%len(ids)], auth.DefaultTouchInterval)
 			return err
 		}},
-		{name: "HTTP GET /api/v2/whoami", op: func(_ context.Context, i int) error {
+		{name: "authenticated `GET /api/v2/whoami`", op: func(_ context.Context, i int) error {
 			return clients.expect(i, whoamiRequests[i%len(whoamiRequests)], http.StatusOK)
 		}},
-		{name: "HTTP floor: no cookie, 401", op: func(_ context.Context, i int) error {
+		{name: "`GET /api/v2/whoami` without a cookie (401, no database: the HTTP floor)", op: func(_ context.Context, i int) error {
 			return clients.expect(i, noCookieRequest, http.StatusUnauthorized)
 		}},
 	}
@@ -143,9 +144,7 @@ func run(ctx context.Context, o options) error {
 	if maxLookups <= 0 {
 		maxLookups = auth.DefaultMaxConcurrentLookups
 	}
-	fmt.Printf("whoami benchmark: %d clients, %d sessions, pool of %d connections, server runs at most %d lookups at once,\n"+
-		"%v per measurement in %d interleaved rounds, loopback\n",
-		o.concurrency, o.sessions, o.maxConns, maxLookups, o.duration, o.rounds)
+	fmt.Fprintf(os.Stderr, "measuring for %v ...\n", 3*(o.warmup+o.duration))
 	if o.cpuProfile != "" {
 		f, err := os.Create(o.cpuProfile)
 		if err != nil {
@@ -160,13 +159,18 @@ func run(ctx context.Context, o options) error {
 	if err := measure(ctx, workloads, o); err != nil {
 		return err
 	}
-	raw, viaHTTP := workloads[0].stats(o.duration), workloads[1].stats(o.duration)
+	fmt.Printf("%d concurrent clients, %d sessions, pool of %d connections, at most %d lookup statements at once in the server, "+
+		"%v per measurement in %d interleaved rounds, all on loopback, %d CPUs.\n\n",
+		o.concurrency, o.sessions, o.maxConns, maxLookups, o.duration, o.rounds, runtime.NumCPU())
+	fmt.Println("| measurement | req/s | p50 | p99 | requests |")
+	fmt.Println("| --- | ---: | ---: | ---: | ---: |")
 	for _, w := range workloads {
 		s := w.stats(o.duration)
-		fmt.Printf("%-28s %9.0f req/s   p50 %8v   p99 %8v   (%d requests)\n",
-			w.name, s.rate, s.p50.Round(time.Microsecond), s.p99.Round(time.Microsecond), len(w.latencies))
+		fmt.Printf("| %s | %.0f | %v | %v | %d |\n",
+			w.name, s.rate, s.p50.Round(10*time.Microsecond), s.p99.Round(10*time.Microsecond), len(w.latencies))
 	}
-	fmt.Printf("ratio HTTP / raw: %.2f (target: at least 0.80)\n", viaHTTP.rate/raw.rate)
+	raw, viaHTTP := workloads[0].stats(o.duration), workloads[1].stats(o.duration)
+	fmt.Printf("\nAuthenticated whoami / raw lookup: **%.2f** (target: at least 0.80).\n", viaHTTP.rate/raw.rate)
 	return nil
 }
 

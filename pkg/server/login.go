@@ -60,6 +60,8 @@ func (s *Server) handleLogin() http.Handler {
 		select {
 		case s.logins <- struct{}{}:
 		case <-ctx.Done():
+			// The client left while waiting its turn.
+			writeError(w, http.StatusServiceUnavailable, "too many logins at once")
 			return
 		}
 		err = s.passwords.check(ctx, username, password)

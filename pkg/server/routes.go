@@ -32,6 +32,13 @@ func (s *Server) routes(mux *http.ServeMux) {
 	mux.Handle("GET /api/v1/admin/sessions", s.api(s.adminOnly(s.handleAdminSessions())))
 	mux.Handle("DELETE /api/v1/admin/sessions/{id}", s.api(s.adminOnly(s.handleAdminRevoke())))
 	mux.Handle("POST /api/v1/admin/users/{name}/logout", s.api(s.adminOnly(s.handleAdminLogoutUser())))
+
+	// The admin page signs in and calls the API from the browser; the page
+	// and its assets themselves need no session.
+	mux.Handle("GET /admin", s.handleAdminRedirect())
+	mux.Handle("GET /admin/{$}", s.handleAdminRedirect())
+	mux.Handle("GET "+adminPagePath, s.handleAdminPage())
+	mux.Handle("GET /admin/assets/{name}", s.handleAdminAsset())
 }
 
 // authed lets a request through to next only with a valid session, and

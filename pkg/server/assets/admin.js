@@ -1,0 +1,586 @@
+// The admin sessions page. It signs in with the API login, which sets the
+// HttpOnly session cookie, and from then on calls the admin API with that
+// cookie. Every state-changing request carries the CSRF header the API
+// requires. Data from the API only ever reaches the page through
+// textContent and attributes, never as HTML.
+'use strict';
+
+(() => {
+  const PAGE_SIZE = 200;
+  const MAX_LIMIT = 5000;
+  const CSRF_HEADER = 'X-Requested-With';
+  const CSRF_VALUE = 'auth-session';
+  const SIGNED_OUT = 'Your session has ended. Sign in again.';
+
+  const state = {
+    me: null, // {username, session_id} from whoami or the login
+    sessions: [], // as the API lists them: newest first
+    next: null, // the API's cursor for the next page, or null
+    filters: { user: '', active: false },
+    loadSeq: 0, // answers to an older load are dropped
+  };
+
+  const $ = (id) => document.getElementById(id);
+
+  // ---- API ---------------------------------------------------------------
+
+  class APIError extends Error {
+    constructor(status, message) {
+      super(message);
+      this.status = status;
+    }
+  }
+
+  // api calls the server and returns the decoded JSON body, or throws an
+  // APIError carrying the status and the API's own "error" text.
+  async function api(method, path, body) {
+    const headers = { Accept: 'application/json' };
+    if (method !== 'GET') headers[CSRF_HEADER] = CSRF_VALUE;
+    let resp;
+    try {
+      resp = await fetch(path, { method, headers, body, credentials: 'same-origin', cache: 'no-store' });
+    } catch (err) {
+      throw new APIError(0, 'the server cannot be reached (' + err.message + ')');
+    }
+    const text = await resp.text();
+    let data = null;
+    try {
+      data = text ? JSON.parse(text) : null;
+    } catch (_) {
+      data = null;
+    }
+    if (!resp.ok) {
+      const msg = data && typeof data.error === 'string' ? data.error : 'HTTP ' + resp.status + ' ' + resp.statusText;
+      throw new APIError(resp.status, msg);
+    }
+    return data;
+  }
+
+  // ---- time --------------------------------------------------------------
+
+  const relFormat = new Intl.RelativeTimeFormat('en', { numeric: 'always' });
+  const UNITS = [
+    // unit, seconds in it, up to how many of them before the next unit
+    ['second', 1, 45],
+    ['minute', 60, 45],
+    ['hour', 3600, 22],
+    ['day', 86400, 26],
+    ['month', 2629800, 11],
+    ['year', 31557600, Infinity],
+  ];
+
+  // relative says when iso is from now: "2 hours ago", "in 45 minutes".
+  function relative(iso, now) {
+    const seconds = (Date.parse(iso) - now) / 1000;
+    const abs = Math.abs(seconds);
+    if (abs < 10) return seconds <= 0 ? 'just now' : 'in a few seconds';
+    for (const [unit, size, limit] of UNITS) {
+      const n = Math.round(abs / size);
+      if (n < limit) return relFormat.format(Math.sign(seconds) * n, unit);
+    }
+    return iso;
+  }
+
+  // exactUTC is the full timestamp shown on hover: "2026-03-01 10:00:00 UTC".
+  function exactUTC(iso) {
+    const d = new Date(iso);
+    if (Number.isNaN(d.getTime())) return iso;
+    return d.toISOString().replace('T', ' ').replace(/\.\d+Z$/, ' UTC');
+  }
+
+  function timeElement(iso) {
+    const t = document.createElement('time');
+    t.className = 'rel';
+    t.dateTime = iso;
+    t.title = exactUTC(iso);
+    t.textContent = relative(iso, Date.now());
+    return t;
+  }
+
+  function refreshTimes() {
+    const now = Date.now();
+    for (const t of document.querySelectorAll('time.rel')) {
+      t.textContent = relative(t.dateTime, now);
+    }
+  }
+
+  // ---- clients -----------------------------------------------------------
+
+  const BROWSERS = [
+    [/Edg\/(\d+)/, 'Edge'],
+    [/OPR\/(\d+)/, 'Opera'],
+    [/HeadlessChrome\/(\d+)/, 'Headless Chrome'],
+    [/Chrom(?:e|ium)\/(\d+)/, 'Chrome'],
+    [/Firefox\/(\d+)/, 'Firefox'],
+    [/Version\/(\d+)[\d.]* (?:Mobile\/\S+ )?Safari\//, 'Safari'],
+    [/^curl\/([\d.]+)/, 'curl'],
+    [/^Wget\/([\d.]+)/, 'Wget'],
+    [/^Go-http-client\/([\d.]+)/, 'Go HTTP client'],
+  ];
+  const SYSTEMS = [
+    [/iPhone|iPad/, 'iOS'],
+    [/Android/, 'Android'],
+    [/Windows NT/, 'Windows'],
+    [/Mac OS X/, 'macOS'],
+    [/CrOS/, 'ChromeOS'],
+    [/Linux/, 'Linux'],
+  ];
+
+  // describeClient turns a User-Agent into "Firefox 128 on macOS"; the full
+  // string stays available on hover.
+  function describeClient(ua) {
+    if (!ua) return '';
+    let name = ua.split(/[\s(]/)[0];
+    for (const [re, label] of BROWSERS) {
+      const m = ua.match(re);
+      if (m) {
+        name = label + ' ' + m[1];
+        break;
+      }
+    }
+    for (const [re, label] of SYSTEMS) {
+      if (re.test(ua)) return name + ' on ' + label;
+    }
+    return name;
+  }
+
+  // ---- views -------------------------------------------------------------
+
+  function showSignIn(message, isError) {
+    state.me = null;
+    state.sessions = [];
+    state.next = null;
+    $('sessions-view').hidden = true;
+    $('account').hidden = true;
+    $('signin-view').hidden = false;
+    const box = $('signin-error');
+    box.textContent = message || '';
+    box.className = 'notice ' + (isError === false ? 'notice-info' : 'notice-error');
+    box.hidden = !message;
+    $('signin-password').value = '';
+    const user = $('signin-username');
+    (user.value ? $('signin-password') : user).focus();
+  }
+
+  function showSessions() {
+    $('signin-view').hidden = true;
+    $('sessions-view').hidden = false;
+    $('account').hidden = false;
+    $('account-name').textContent = state.me.username;
+    $('filter-user').value = state.filters.user;
+    $('filter-active').value = state.filters.active ? 'active' : 'all';
+  }
+
+  let feedbackSeq = 0;
+
+  function feedback(message, kind) {
+    const box = $('feedback');
+    const seq = ++feedbackSeq;
+    // Emptying first, and filling a moment later, makes screen readers
+    // announce a message even when it repeats the previous one.
+    box.textContent = '';
+    box.className = 'feedback feedback-' + (kind || 'success');
+    window.setTimeout(() => {
+      if (seq === feedbackSeq) box.textContent = message;
+    }, 30);
+  }
+
+  function clearFeedback() {
+    feedbackSeq++;
+    $('feedback').textContent = '';
+    $('feedback').className = 'feedback';
+  }
+
+  // handleError shows err; a 401 means the session is gone: back to sign-in.
+  function handleError(prefix, err) {
+    if (err.status === 401) {
+      showSignIn(SIGNED_OUT, true);
+      return;
+    }
+    feedback(prefix + ': ' + err.message, 'error');
+  }
+
+  // ---- table -------------------------------------------------------------
+
+  function statusOf(s) {
+    if (s.revoked_at) return 'revoked';
+    return s.active ? 'active' : 'expired';
+  }
+
+  function cell(row, className) {
+    const td = document.createElement('td');
+    if (className) td.className = className;
+    row.appendChild(td);
+    return td;
+  }
+
+  function span(className, text) {
+    const el = document.createElement('span');
+    el.className = className;
+    el.textContent = text;
+    return el;
+  }
+
+  function button(label, className, action, ariaLabel) {
+    const b = document.createElement('button');
+    b.type = 'button';
+    b.className = 'button ' + className;
+    b.textContent = label;
+    b.dataset.action = action;
+    if (ariaLabel) b.setAttribute('aria-label', ariaLabel);
+    return b;
+  }
+
+  function sessionRow(s) {
+    const status = statusOf(s);
+    const tr = document.createElement('tr');
+    tr.className = 'session session-' + status;
+    tr.dataset.id = s.id;
+
+    const idCell = cell(tr, 'col-id');
+    idCell.appendChild(span('session-id', s.id));
+    if (s.current) idCell.appendChild(span('tag tag-current', 'you'));
+
+    const statusCell = cell(tr, 'col-status');
+    statusCell.appendChild(span('badge badge-' + status, status));
+    if (status === 'revoked') {
+      const when = document.createElement('div');
+      when.className = 'sub';
+      when.appendChild(timeElement(s.revoked_at));
+      statusCell.appendChild(when);
+    }
+
+    cell(tr).appendChild(timeElement(s.created_at));
+    const used = cell(tr);
+    if (s.last_used_at) used.appendChild(timeElement(s.last_used_at));
+    else used.textContent = '—';
+    cell(tr, status === 'active' ? '' : 'past').appendChild(timeElement(s.expires_at));
+
+    const client = cell(tr, 'col-client');
+    client.appendChild(span('ip', s.ip || '—'));
+    const detail = [describeClient(s.user_agent), s.via ? 'via ' + s.via.toUpperCase() : ''].filter(Boolean);
+    if (detail.length) {
+      const sub = span('sub ua', detail.join(' · '));
+      if (s.user_agent) sub.title = s.user_agent;
+      client.appendChild(sub);
+    }
+
+    const actions = cell(tr, 'col-actions');
+    if (status === 'active') {
+      const b = button('Revoke', 'button-danger-quiet', 'revoke', 'Revoke session ' + s.id + ' of ' + s.username);
+      b.dataset.id = s.id;
+      actions.appendChild(b);
+    }
+    return tr;
+  }
+
+  function groupByUser(sessions) {
+    const groups = new Map();
+    for (const s of sessions) {
+      if (!groups.has(s.username)) groups.set(s.username, []);
+      groups.get(s.username).push(s);
+    }
+    return groups;
+  }
+
+  function groupHead(username, sessions) {
+    const active = sessions.filter((s) => statusOf(s) === 'active').length;
+    const tr = document.createElement('tr');
+    tr.className = 'group-head';
+    const th = document.createElement('th');
+    th.scope = 'rowgroup';
+    th.colSpan = 6;
+    th.appendChild(span('group-user', username));
+    const counts = sessions.length + (sessions.length === 1 ? ' session' : ' sessions') + ' · ' + active + ' active';
+    th.appendChild(span('group-counts', counts));
+    tr.appendChild(th);
+    const td = cell(tr, 'col-actions');
+    const b = button('Log out all devices', 'button-danger', 'logout-user', 'Log out all devices of ' + username);
+    b.dataset.user = username;
+    // Rows beyond the loaded pages may still be active.
+    b.disabled = active === 0 && state.next === null;
+    td.appendChild(b);
+    return tr;
+  }
+
+  function render() {
+    const table = $('sessions-table');
+    for (const body of table.querySelectorAll('tbody')) body.remove();
+    const groups = groupByUser(state.sessions);
+    for (const [username, sessions] of groups) {
+      const body = document.createElement('tbody');
+      body.className = 'group';
+      body.dataset.user = username;
+      body.appendChild(groupHead(username, sessions));
+      for (const s of sessions) body.appendChild(sessionRow(s));
+      table.appendChild(body);
+    }
+    const total = state.sessions.length;
+    $('empty').hidden = total > 0;
+    table.hidden = total === 0;
+    $('load-more').hidden = state.next === null;
+
+    const active = state.sessions.filter((s) => statusOf(s) === 'active').length;
+    const parts = [
+      plural(total, 'session') + ' of ' + plural(groups.size, 'user'),
+      active + ' active',
+    ];
+    if (state.filters.user) parts.push('user “' + state.filters.user + '”');
+    if (state.filters.active) parts.push('active only');
+    if (state.next !== null) parts.push('more to load');
+    $('summary').textContent = parts.join(' · ');
+  }
+
+  function plural(n, word) {
+    return n + ' ' + word + (n === 1 ? '' : 's');
+  }
+
+  // focusFirst focuses the first of the candidate elements that can take
+  // focus, so that focus is never lost when a re-render removes a button.
+  function focusFirst(...candidates) {
+    for (const el of candidates) {
+      if (el && !el.disabled && !el.hidden && el.isConnected) {
+        el.focus();
+        return;
+      }
+    }
+    $('sessions-title').focus();
+  }
+
+  // ---- loading -----------------------------------------------------------
+
+  // load fetches the first page, or with append the next one. keepCount
+  // fetches at least as many rows as are shown, so that a refresh after an
+  // action does not drop the pages already loaded.
+  async function load({ append = false, keepCount = false } = {}) {
+    const seq = ++state.loadSeq;
+    const q = new URLSearchParams();
+    if (state.filters.user) q.set('user', state.filters.user);
+    if (state.filters.active) q.set('active', 'true');
+    let limit = PAGE_SIZE;
+    if (keepCount) limit = Math.min(MAX_LIMIT, Math.max(PAGE_SIZE, state.sessions.length));
+    q.set('limit', String(limit));
+    if (append && state.next !== null) q.set('before', state.next);
+
+    const table = $('sessions-table');
+    table.setAttribute('aria-busy', 'true');
+    try {
+      const data = await api('GET', '/api/v1/admin/sessions?' + q.toString());
+      if (seq !== state.loadSeq) return;
+      const rows = Array.isArray(data && data.sessions) ? data.sessions : [];
+      state.sessions = append ? state.sessions.concat(rows) : rows;
+      state.next = data && data.next != null ? String(data.next) : null;
+      setForbidden(false);
+      render();
+    } catch (err) {
+      if (seq !== state.loadSeq) return;
+      if (err.status === 403) {
+        state.sessions = [];
+        state.next = null;
+        render();
+        setForbidden(true);
+        $('summary').textContent = 'Signed in as ' + state.me.username +
+          ', which is neither a superuser nor a member of admin. Sign out and sign in as an administrator.';
+      }
+      handleError('Could not load sessions', err);
+    } finally {
+      if (seq === state.loadSeq) table.removeAttribute('aria-busy');
+    }
+  }
+
+  // setForbidden hides what a caller who is no admin cannot use.
+  function setForbidden(forbidden) {
+    for (const id of ['filters', 'refresh', 'table-wrap']) $(id).hidden = forbidden;
+  }
+
+  // ---- actions -----------------------------------------------------------
+
+  async function revoke(btn) {
+    const id = btn.dataset.id;
+    const s = state.sessions.find((x) => x.id === id);
+    if (!s) return;
+    if (s.current && !window.confirm('Session ' + id + ' is the one you are signed in with. Revoking it signs you out. Revoke it?')) {
+      return;
+    }
+    btn.disabled = true;
+    btn.textContent = 'Revoking…';
+    try {
+      const data = await api('DELETE', '/api/v1/admin/sessions/' + encodeURIComponent(id));
+      const updated = data && data.session ? data.session : { ...s, active: false, revoked_at: new Date().toISOString() };
+      state.sessions = state.sessions.map((x) => (x.id === id ? { ...x, ...updated } : x));
+      if (s.current) {
+        showSignIn('You revoked your own session ' + id + '. Sign in again.', false);
+        return;
+      }
+      render();
+      feedback('Session ' + id + ' of ' + s.username + ' revoked.');
+      focusNextAfter(id, s.username);
+    } catch (err) {
+      if (btn.isConnected) {
+        btn.disabled = false;
+        btn.textContent = 'Revoke';
+      }
+      handleError('Could not revoke session ' + id, err);
+    }
+  }
+
+  // focusNextAfter moves focus to the next Revoke button below the revoked
+  // row, for revoking several in a row, or else to the user's group.
+  function focusNextAfter(id, username) {
+    const buttons = [...document.querySelectorAll('#sessions-table button[data-action="revoke"]')];
+    const row = document.querySelector('#sessions-table tr[data-id="' + CSS.escape(id) + '"]');
+    const next = row ? buttons.find((b) => row.compareDocumentPosition(b) & Node.DOCUMENT_POSITION_FOLLOWING) : null;
+    focusFirst(next, groupButton(username), $('filter-user'));
+  }
+
+  function groupButton(username) {
+    for (const b of document.querySelectorAll('#sessions-table button[data-action="logout-user"]')) {
+      if (b.dataset.user === username) return b;
+    }
+    return null;
+  }
+
+  async function logoutUser(btn) {
+    const user = btn.dataset.user;
+    const mine = state.me && user === state.me.username;
+    const question = 'Log out all devices of ' + user + '? Every active session of ' + user + ' is revoked' +
+      (mine ? ', including the one you are signed in with: you will be signed out.' : '.');
+    if (!window.confirm(question)) return;
+    btn.disabled = true;
+    btn.textContent = 'Logging out…';
+    try {
+      const data = await api('POST', '/api/v1/admin/users/' + encodeURIComponent(user) + '/logout');
+      const n = data && Number.isInteger(data.revoked) ? data.revoked : 0;
+      if (mine) {
+        showSignIn('Logged out ' + plural(n, 'session') + ' of ' + user + ', including yours. Sign in again.', false);
+        return;
+      }
+      await load({ keepCount: true });
+      feedback(n === 0 ? user + ' had no active sessions to log out.' : 'Logged out ' + plural(n, 'session') + ' of ' + user + '.');
+      focusFirst(groupButton(user), $('filter-user'));
+    } catch (err) {
+      if (btn.isConnected) {
+        btn.disabled = false;
+        btn.textContent = 'Log out all devices';
+      }
+      handleError('Could not log out ' + user, err);
+    }
+  }
+
+  async function signIn(event) {
+    event.preventDefault();
+    const username = $('signin-username').value.trim();
+    const password = $('signin-password').value;
+    const box = $('signin-error');
+    if (!username || !password) {
+      box.className = 'notice notice-error';
+      box.textContent = 'Enter a user name and a password.';
+      box.hidden = false;
+      (username ? $('signin-password') : $('signin-username')).focus();
+      return;
+    }
+    const submit = $('signin-submit');
+    submit.disabled = true;
+    submit.textContent = 'Signing in…';
+    try {
+      const data = await api('POST', '/api/v2/login/', new URLSearchParams({ username, password }));
+      state.me = { username: data.username || username, session_id: data.session_id };
+      $('signin-password').value = '';
+      box.hidden = true;
+      showSessions();
+      clearFeedback();
+      $('sessions-title').focus();
+      await load();
+    } catch (err) {
+      box.className = 'notice notice-error';
+      // Every refused login gets the same 401 body, about cookies; say
+      // what it means here instead.
+      box.textContent = err.status === 401
+        ? 'Sign-in refused: wrong user name or password, or this role may not log in.'
+        : 'Sign-in failed: ' + err.message;
+      box.hidden = false;
+      $('signin-password').value = '';
+      $('signin-password').focus();
+    } finally {
+      submit.disabled = false;
+      submit.textContent = 'Sign in';
+    }
+  }
+
+  async function signOut() {
+    try {
+      await api('POST', '/api/v2/logout/');
+    } catch (err) {
+      if (err.status !== 401) {
+        feedback('Could not sign out: ' + err.message, 'error');
+        return;
+      }
+    }
+    showSignIn('Signed out.', false);
+  }
+
+  // ---- filters -----------------------------------------------------------
+
+  function readFiltersFromURL() {
+    const q = new URLSearchParams(window.location.search);
+    state.filters = { user: q.get('user') || '', active: q.get('active') === 'true' };
+  }
+
+  function writeFiltersToURL() {
+    const q = new URLSearchParams();
+    if (state.filters.user) q.set('user', state.filters.user);
+    if (state.filters.active) q.set('active', 'true');
+    const search = q.toString();
+    window.history.replaceState(null, '', window.location.pathname + (search ? '?' + search : ''));
+  }
+
+  function applyFilters(event) {
+    if (event) event.preventDefault();
+    state.filters = {
+      user: $('filter-user').value.trim(),
+      active: $('filter-active').value === 'active',
+    };
+    writeFiltersToURL();
+    clearFeedback();
+    load();
+  }
+
+  // ---- start -------------------------------------------------------------
+
+  async function start() {
+    readFiltersFromURL();
+    $('signin-form').addEventListener('submit', signIn);
+    $('sign-out').addEventListener('click', signOut);
+    $('filters').addEventListener('submit', applyFilters);
+    $('filter-clear').addEventListener('click', () => {
+      $('filter-user').value = '';
+      $('filter-active').value = 'all';
+      applyFilters();
+      $('filter-user').focus();
+    });
+    $('refresh').addEventListener('click', () => load({ keepCount: true }));
+    $('load-more').addEventListener('click', async () => {
+      await load({ append: true });
+      focusFirst($('load-more'), $('sessions-title'));
+    });
+    $('sessions-table').addEventListener('click', (event) => {
+      const btn = event.target.closest('button[data-action]');
+      if (!btn || btn.disabled) return;
+      if (btn.dataset.action === 'revoke') revoke(btn);
+      if (btn.dataset.action === 'logout-user') logoutUser(btn);
+    });
+    window.setInterval(refreshTimes, 30000);
+
+    try {
+      const me = await api('GET', '/api/v2/whoami');
+      state.me = { username: me.username, session_id: me.session_id };
+    } catch (err) {
+      showSignIn(err.status === 401 ? '' : 'Could not reach the server: ' + err.message, true);
+      return;
+    }
+    showSessions();
+    await load();
+  }
+
+  start();
+})();

@@ -3,11 +3,13 @@ package cli
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"regexp"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/auth-session/auth-session/pkg/format"
 	"github.com/auth-session/auth-session/pkg/pgtest"
 )
 
@@ -246,5 +248,37 @@ func TestListGolden(t *testing.T) {
 			checkGolden(t, "list-"+name+"."+goldenExt(format), out)
 			checkUnchanged(t, dbURL, before)
 		})
+	}
+}
+
+// brokenPipe fails every write, as stdout does once its reader has gone.
+type brokenPipe struct{}
+
+func (brokenPipe) Write([]byte) (int, error) { return 0, errors.New("write |1: broken pipe") }
+
+// TestRunOutputErrors calls the run functions with their option structs and
+// an output that fails: the error is reported, and logout says that the
+// sessions were revoked all the same.
+func TestRunOutputErrors(t *testing.T) {
+	t.Parallel()
+	dbURL := newSessionDB(t)
+	mustInsertSessions(t, dbURL, seedSessions)
+	env, _, _ := newEnv(terminals{})
+	env.IO.Out = brokenPipe{}
+	ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
+	defer cancel()
+
+	err := runList(ctx, listOptions{env: env, conn: ConnOptions{URL: dbURL}, format: format.TSV})
+	if err == nil || !strings.Contains(err.Error(), "broken pipe") || ExitCode(err) != ExitRuntime {
+		t.Errorf("runList to a broken pipe: %v, want a runtime error naming the broken pipe", err)
+	}
+
+	err = runLogout(ctx, logoutOptions{env: env, conn: ConnOptions{URL: dbURL}, username: "web_user", format: format.JSON})
+	want := `sessions of "web_user" were revoked, but printing them failed: `
+	if err == nil || !strings.HasPrefix(err.Error(), want) || ExitCode(err) != ExitRuntime {
+		t.Errorf("runLogout to a broken pipe: %v, want an error starting %q", err, want)
+	}
+	if n := mustCount(t, dbURL, "system.web_sessions WHERE username = 'web_user' AND revoked_at IS NULL"); n != 0 {
+		t.Errorf("%d of web_user's sessions not revoked", n)
 	}
 }

@@ -87,7 +87,12 @@ func runLogout(ctx context.Context, opts logoutOptions) error {
 	if err != nil {
 		return fmt.Errorf("revoke sessions of %q: %w", opts.username, err)
 	}
-	return out.flush()
+	if err := out.flush(); err != nil {
+		// The revocation stands: say so, or a failed print reads as a
+		// failed logout.
+		return fmt.Errorf("sessions of %q were revoked, but printing them failed: %w", opts.username, err)
+	}
+	return nil
 }
 
 // hostname names the machine the CLI runs on, or "" when unknown.

@@ -8,10 +8,12 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/auth-session/auth-session/pkg/pgtest"
 )
@@ -79,9 +81,29 @@ func mustRun(t testing.TB, args ...string) cliResult {
 func newSessionDB(t testing.TB) string {
 	t.Helper()
 	dbURL := pgtest.NewDB(t)
+	cfg, err := pgxpool.ParseConfig(dbURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// No statement cache: a test may change the schema under the pool.
+	cfg.ConnConfig.DefaultQueryExecMode = pgx.QueryExecModeExec
+	pool, err := pgxpool.NewWithConfig(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pools.Store(dbURL, pool)
+	// Registered after NewDB's, so it runs before the database is dropped.
+	t.Cleanup(func() {
+		pools.Delete(dbURL)
+		pool.Close()
+	})
 	mustRun(t, "init", "--url", dbURL)
 	return dbURL
 }
+
+// pools holds a connection pool for each database newSessionDB made, so
+// that the helpers' queries do not each pay for a new connection.
+var pools sync.Map // superuser URL -> *pgxpool.Pool
 
 // mustCreateRole creates a cluster-wide role named after prefix with the
 // given attributes (such as "LOGIN" or "NOLOGIN"), dropped when the test
@@ -122,10 +144,15 @@ func mustConnect(t testing.TB, dbURL string) *pgx.Conn {
 // mustQueryRow runs a one-row query and scans it into dest.
 func mustQueryRow(t testing.TB, dbURL, query string, args []any, dest ...any) {
 	t.Helper()
-	conn := mustConnect(t, dbURL)
 	ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
 	defer cancel()
-	if err := conn.QueryRow(ctx, query, args...).Scan(dest...); err != nil {
+	var row pgx.Row
+	if pool, ok := pools.Load(dbURL); ok {
+		row = pool.(*pgxpool.Pool).QueryRow(ctx, query, args...)
+	} else {
+		row = mustConnect(t, dbURL).QueryRow(ctx, query, args...)
+	}
+	if err := row.Scan(dest...); err != nil {
 		t.Fatalf("query %q: %v", query, err)
 	}
 }

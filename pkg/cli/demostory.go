@@ -66,7 +66,23 @@ func (s *demoStory) run(ctx context.Context, out io.Writer, dbURL, httpURL strin
 
 	whoami := `curl -sS -w '\nHTTP %{http_code}\n' --cookie "$(cat cookie.txt)" ` + httpURL + "/api/v2/whoami"
 	var sessionID string
+	loggedIn := func(r storyResult) error {
+		if r.exitCode != 0 || !strings.Contains(r.output, "authentication cookie") || !strings.Contains(r.output, "session=") {
+			return errors.New("want exit 0 and a table with the authentication cookie")
+		}
+		return nil
+	}
 	steps := []storyStep{
+		{
+			title:   "log in to the HTTP interface as " + demoUser + " (the seed's first example)",
+			command: name + " login " + demoUser + " --format table",
+			check:   loggedIn,
+		},
+		{
+			title:   "log in with a custom expiry of 4 hours 30 minutes",
+			command: name + " login " + demoUser + " --expire-after=4h30m --format table",
+			check:   loggedIn,
+		},
 		{
 			title:   "log in as " + demoUser + ", keeping the cookie line in a file",
 			command: name + " login " + demoUser + " --insecure --only-cookie > cookie.txt && cat cookie.txt",
@@ -121,6 +137,16 @@ func (s *demoStory) run(ctx context.Context, out io.Writer, dbURL, httpURL strin
 					return nil
 				}
 				return fmt.Errorf("want session %s with a revoked time", sessionID)
+			},
+		},
+		{
+			title:   "list all sessions, as an admin sees them",
+			command: name + " list --format table",
+			check: func(r storyResult) error {
+				if r.exitCode != 0 || !strings.Contains(r.output, sessionID) {
+					return fmt.Errorf("want exit 0 and session %s listed", sessionID)
+				}
+				return nil
 			},
 		},
 	}

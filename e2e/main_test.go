@@ -20,6 +20,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/auth-session/auth-session/internal/testbin"
 	"github.com/auth-session/auth-session/pkg/pgtest"
 )
 
@@ -38,49 +39,7 @@ func TestMain(m *testing.M) {
 			os.Exit(1)
 		}
 	}
-	dir, err := os.MkdirTemp("", "auth-session-e2e-")
-	if err != nil {
-		fmt.Fprintf(os.Stderr, "e2e: FAIL: %v\n", err)
-		os.Exit(1)
-	}
-	// pgtest.Main ends the process with os.Exit, so no deferred call would
-	// ever remove the directory.
-	if err := removeAtExit(dir); err != nil {
-		fmt.Fprintf(os.Stderr, "e2e: FAIL: %v\n", err)
-		os.Exit(1)
-	}
-	binPath = filepath.Join(dir, "auth-session")
-	build := exec.Command("go", "build", "-o", binPath, "github.com/auth-session/auth-session/cmd/auth-session")
-	if out, err := build.CombinedOutput(); err != nil {
-		fmt.Fprintf(os.Stderr, "e2e: FAIL: build auth-session: %v\n%s", err, out)
-		os.Exit(1)
-	}
-	pgtest.Main(m)
-}
-
-// exitWatch is the write end of the pipe whose closing, when this process
-// exits, tells the cleanup shell to run.
-var exitWatch *os.File
-
-// removeAtExit starts a shell that deletes dir once this process has exited,
-// however it exits.
-func removeAtExit(dir string) error {
-	r, w, err := os.Pipe()
-	if err != nil {
-		return err
-	}
-	defer r.Close()
-	cmd := exec.Command("/bin/sh", "-c", `while read -r _; do :; done; rm -rf "$1"`, "e2e-cleanup", dir)
-	cmd.Stdin = r
-	// Its own session keeps Ctrl-C from killing it before it has cleaned up.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
-	if err := cmd.Start(); err != nil {
-		w.Close()
-		return fmt.Errorf("start cleanup shell: %w", err)
-	}
-	go cmd.Wait() //nolint:errcheck // only reaps it
-	exitWatch = w
-	return nil
+	testbin.Main(m, "e2e", &binPath)
 }
 
 // commandEnv is the environment of every command the tests run: no

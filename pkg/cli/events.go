@@ -27,7 +27,7 @@ func eventsCommand(env *Env) *cli.Command {
 		Description: "events prints system.session_events oldest first. Every change made by the CLI\n" +
 			"or the HTTP interface writes its event in the same transaction as the change.",
 		Flags: append(connFlags(),
-			&cli.StringFlag{Name: "user", Usage: "only events about this `USERNAME`"},
+			userFilterFlag("only events about this `USERNAME`"),
 			&cli.StringFlag{Name: "since", Usage: "only events of the last `D`, such as 24h or 7d"},
 			formatFlag(),
 		),
@@ -36,12 +36,9 @@ func eventsCommand(env *Env) *cli.Command {
 				return err
 			}
 			opts := eventsOptions{env: env, conn: connFromFlags(c)}
-			if c.IsSet("user") {
-				u, err := normalizeUsername(c.String("user"))
-				if err != nil {
-					return usageErrorf("invalid --user %q: must not be empty", c.String("user"))
-				}
-				opts.filter.Username = u
+			var err error
+			if opts.filter.Username, err = userFilter(c); err != nil {
+				return err
 			}
 			if c.IsSet("since") {
 				d, err := parseDuration("since", c.String("since"), time.Second)

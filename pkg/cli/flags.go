@@ -101,3 +101,21 @@ func parseDuration(flag, value string, minimum time.Duration) (time.Duration, er
 	}
 	return d, nil
 }
+
+// userFilterFlag is --user where it filters rows by the sessions' user.
+func userFilterFlag(usage string) cli.Flag {
+	return &cli.StringFlag{Name: "user", Usage: usage}
+}
+
+// userFilter reads --user as a filter: "" when not given, else the name
+// folded as login folds it.
+func userFilter(c *cli.Context) (string, error) {
+	if !c.IsSet("user") {
+		return "", nil
+	}
+	u, err := normalizeUsername(c.String("user"))
+	if err != nil {
+		return "", usageErrorf("invalid --user %q: must not be empty", c.String("user"))
+	}
+	return u, nil
+}

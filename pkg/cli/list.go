@@ -28,7 +28,7 @@ func listCommand(env *Env) *cli.Command {
 		Description: "list prints every session in system.web_sessions in creation order, streaming\n" +
 			"rows as they come. revoked is NULL while a session is not revoked.",
 		Flags: append(connFlags(),
-			&cli.StringFlag{Name: "user", Usage: "only sessions of this `USERNAME`"},
+			userFilterFlag("only sessions of this `USERNAME`"),
 			&cli.BoolFlag{Name: "active", Usage: "only sessions neither revoked nor expired"},
 			&cli.IntFlag{Name: "warn-stale-days", Value: 30,
 				Usage: "flag active sessions not used for `N` days in a stale column; 0 disables"},
@@ -39,12 +39,9 @@ func listCommand(env *Env) *cli.Command {
 				return err
 			}
 			opts := listOptions{env: env, conn: connFromFlags(c), filter: sql.ListFilter{ActiveOnly: c.Bool("active")}}
-			if c.IsSet("user") {
-				u, err := normalizeUsername(c.String("user"))
-				if err != nil {
-					return usageErrorf("invalid --user %q: must not be empty", c.String("user"))
-				}
-				opts.filter.Username = u
+			var err error
+			if opts.filter.Username, err = userFilter(c); err != nil {
+				return err
 			}
 			days := c.Int("warn-stale-days")
 			if days < 0 || days > 36500 {

@@ -27,10 +27,12 @@ var (
 // server cannot be used it explains why and exits with 1: a test suite that
 // silently skips its database tests would look green while testing nothing.
 func Main(m *testing.M) {
-	os.Exit(run(m))
+	os.Exit(Run(m))
 }
 
-func run(m *testing.M) int {
+// Run is Main without the exit: it returns the exit code, for a TestMain
+// that has its own cleanup to do after the tests.
+func Run(m *testing.M) int {
 	flag.Parse() // testing.Verbose needs parsed flags
 	if u := os.Getenv(URLEnv); u != "" {
 		if err := checkServer(u); err != nil {

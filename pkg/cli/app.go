@@ -53,6 +53,7 @@ func NewApp(env *Env) *cli.App {
 			demoCommand(env),
 			revokeCommand(env),
 			eventsCommand(env),
+			purgeCommand(env),
 		},
 		// Errors are printed once, by Main, in one format.
 		ExitErrHandler: func(*cli.Context, error) {},

@@ -1,0 +1,216 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/urfave/cli/v2"
+	str2duration "github.com/xhit/go-str2duration/v2"
+
+	"github.com/auth-session/auth-session/pkg/format"
+	"github.com/auth-session/auth-session/pkg/sql"
+)
+
+// Flag defaults of purge, as the help shows them.
+const (
+	defaultOlderThan       = "1h"
+	defaultEventsRetention = "30d"
+	// minEventsRetention keeps a slip of the finger from erasing the audit
+	// trail: a trail shorter than an hour explains nothing.
+	minEventsRetention = time.Hour
+)
+
+type purgeOptions struct {
+	env    *Env
+	conn   ConnOptions
+	purge  sql.PurgeOptions
+	format format.Format
+}
+
+func purgeCommand(env *Env) *cli.Command {
+	return &cli.Command{
+		Name:  "purge",
+		Usage: "delete sessions that expired or were revoked long ago, and old audit events",
+		Description: "purge deletes the sessions that expired or were revoked more than --older-than\n" +
+			"ago by the database clock, then the audit events older than --events-retention,\n" +
+			"in batches of --batch rows, each its own short transaction. Live sessions are\n" +
+			"never touched. It is safe to interrupt (every finished batch stays deleted: run\n" +
+			"it again to finish), to run twice at once, and to run alongside serve.\n" +
+			"It prints one row of counts; on a terminal, a progress bar on stderr.",
+		Flags: append(connFlagsWithUser(),
+			&cli.StringFlag{Name: "older-than", Value: defaultOlderThan,
+				Usage: "purge sessions that expired or were revoked more than `D` ago, such as 1h or 7d (units: " + durationUnits + ")"},
+			&cli.StringFlag{Name: "batch", Value: strconv.Itoa(sql.DefaultPurgeBatch),
+				Usage: fmt.Sprintf("delete at most `N` rows per transaction, 1 to %d", sql.MaxPurgeBatch)},
+			&cli.BoolFlag{Name: "dry-run", Usage: "only count what would be purged; delete nothing"},
+			&cli.StringFlag{Name: "events-retention", Value: defaultEventsRetention,
+				Usage: "purge audit events older than `D`, at least 1h; 0 keeps every event"},
+			formatFlag(),
+		),
+		Action: func(c *cli.Context) error {
+			if err := exactArgs(c); err != nil {
+				return err
+			}
+			opts := purgeOptions{env: env, conn: connFromFlags(c), purge: sql.PurgeOptions{DryRun: c.Bool("dry-run")}}
+			var err error
+			if opts.purge.OlderThan, err = parseDuration("older-than", c.String("older-than"), time.Second); err != nil {
+				return err
+			}
+			if opts.purge.Batch, err = parseBatch(c.String("batch")); err != nil {
+				return err
+			}
+			if opts.purge.EventsOlderThan, err = parseRetention("events-retention", c.String("events-retention")); err != nil {
+				return err
+			}
+			if opts.format, err = formatFromFlags(c, env.IO); err != nil {
+				return err
+			}
+			return runPurge(c.Context, opts)
+		},
+	}
+}
+
+// parseBatch parses --batch.
+func parseBatch(value string) (int, error) {
+	n, err := strconv.Atoi(strings.TrimSpace(value))
+	if err != nil || n < 1 || n > sql.MaxPurgeBatch {
+		return 0, usageErrorf("invalid --batch %q: want a whole number of rows from 1 to %d", value, sql.MaxPurgeBatch)
+	}
+	return n, nil
+}
+
+// parseRetention parses a retention flag, where a zero duration ("0", "0d")
+// means keep forever.
+func parseRetention(flag, value string) (time.Duration, error) {
+	if d, err := str2duration.ParseDuration(strings.TrimSpace(value)); err == nil && d == 0 {
+		return 0, nil
+	}
+	d, err := parseDuration(flag, value, minEventsRetention)
+	if err != nil {
+		return 0, usageErrorf("%w; or 0 to keep every event", err)
+	}
+	return d, nil
+}
+
+var purgeColumns = []format.Column{
+	{Header: "expired sessions", Key: "expired_sessions"},
+	{Header: "revoked sessions", Key: "revoked_sessions"},
+	{Header: "events", Key: "events"},
+	{Header: "batches", Key: "batches"},
+	{Header: "dry run", Key: "dry_run"},
+}
+
+func runPurge(ctx context.Context, opts purgeOptions) error {
+	conn, caller, err := connectAdmin(ctx, opts.conn)
+	if err != nil {
+		return err
+	}
+	defer conn.Close(context.WithoutCancel(ctx))
+	opts.purge.Audit = sql.PurgeAudit{Actor: caller.Username, Via: "cli", ClientAddr: hostname(opts.env)}
+
+	stderr := opts.env.IO.Err
+	var bar *progressBar
+	if opts.env.IO.ErrIsTerminal && !opts.purge.DryRun {
+		// A bar needs a total: a dry run counts with the same predicates,
+		// through the same indexes, in a fraction of the purge's time.
+		count := opts.purge
+		count.DryRun = true
+		todo, err := sql.Purge(ctx, conn, count, nil)
+		if err != nil {
+			return err
+		}
+		bar = newProgressBar(stderr, opts.env.Now, todo.Total())
+	}
+	began := opts.env.Now()
+	res, err := sql.Purge(ctx, conn, opts.purge, bar.update)
+	bar.clear()
+	if err != nil {
+		if res.Total() > 0 {
+			fmt.Fprintf(stderr, "purged %s before stopping; finished batches stay deleted: run purge again to finish\n", describePurge(res))
+		}
+		return err
+	}
+
+	var events any
+	if opts.purge.EventsOlderThan > 0 {
+		events = res.Events
+	}
+	w := format.New(opts.format, opts.env.IO.Out, purgeColumns)
+	if err := w.WriteRow(res.ExpiredSessions, res.RevokedSessions, events, res.Batches, res.DryRun); err != nil {
+		return err
+	}
+	if err := w.Close(); err != nil {
+		return err
+	}
+	if opts.env.IO.ErrIsTerminal {
+		switch elapsed := opts.env.Now().Sub(began); {
+		case res.DryRun:
+			fmt.Fprintf(stderr, "dry run: would purge %s; nothing was deleted\n", describePurge(res))
+		case res.Total() == 0:
+			fmt.Fprintln(stderr, "nothing to purge")
+		case elapsed >= time.Second:
+			fmt.Fprintf(stderr, "purged %s in %s (%.0f rows/s)\n", describePurge(res), elapsed.Round(time.Millisecond),
+				float64(res.Total())/elapsed.Seconds())
+		default:
+			fmt.Fprintf(stderr, "purged %s\n", describePurge(res))
+		}
+	}
+	return nil
+}
+
+// describePurge says what a purge deleted, for people.
+func describePurge(r sql.PurgeResult) string {
+	return fmt.Sprintf("%d sessions (%d expired, %d revoked) and %d audit events",
+		r.Sessions(), r.ExpiredSessions, r.RevokedSessions, r.Events)
+}
+
+// progressBar draws a purge's progress on one terminal line of stderr.
+type progressBar struct {
+	w     io.Writer
+	now   func() time.Time
+	total int64
+	drawn time.Time
+	shown bool
+}
+
+const (
+	// barWidth is the bar's length in characters; the line fits in 80.
+	barWidth = 30
+	// barRedraw is how often the bar is drawn at most: a terminal written
+	// to faster than it can keep up slows the purge down.
+	barRedraw = 100 * time.Millisecond
+)
+
+func newProgressBar(w io.Writer, now func() time.Time, total int64) *progressBar {
+	return &progressBar{w: w, now: now, total: total}
+}
+
+// update draws p, at most every barRedraw.
+func (b *progressBar) update(p sql.PurgeProgress) {
+	if b == nil {
+		return
+	}
+	t := b.now()
+	if b.shown && t.Sub(b.drawn) < barRedraw {
+		return
+	}
+	b.drawn, b.shown = t, true
+	done := p.Result.Total()
+	// Rows that expire while the purge runs make done overtake the count.
+	total := max(b.total, done, 1)
+	filled := int(done * barWidth / total)
+	bar := strings.Repeat("=", filled) + strings.Repeat(" ", barWidth-filled)
+	fmt.Fprintf(b.w, "\r%-16s [%s] %3d%% %d/%d rows", p.Phase, bar, done*100/total, done, total)
+}
+
+// clear erases the bar's line, so what follows starts on a clean one.
+func (b *progressBar) clear() {
+	if b == nil || !b.shown {
+		return
+	}
+	fmt.Fprint(b.w, "\r\x1b[K")
+}

@@ -1,0 +1,139 @@
+package cli
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/auth-session/auth-session/pkg/pgtest"
+	"github.com/auth-session/auth-session/pkg/sql"
+)
+
+// purgeFixture holds the seed's sessions (by any clock after 2022: root's
+// second and web_user's fourth expired long ago, web_user's first two were
+// revoked long ago, the other two are active) and three audit events: two
+// from 2022, one from now.
+func purgeFixture(t *testing.T) string {
+	t.Helper()
+	dbURL := newSessionDB(t)
+	mustInsertSessions(t, dbURL, seedSessions)
+	pgtest.MustExec(t, dbURL, `INSERT INTO system.session_events (id, at, event, actor, username, via) VALUES
+    (1, '2022-08-02 16:47:36Z', 'session.created', 'root', 'root', 'cli'),
+    (2, '2022-08-02 18:24:50Z', 'session.revoked', 'root', 'web_user', 'cli'),
+    (3, now(), 'session.created', 'root', 'web_user', 'cli')`)
+	return dbURL
+}
+
+// activeIDs are the fixture's sessions that no purge may delete.
+const activeIDs = "784428093743988737 790000000000000001"
+
+func sessionIDs(t *testing.T, dbURL string) string {
+	t.Helper()
+	var ids string
+	mustQueryRow(t, dbURL, "SELECT COALESCE(string_agg(id::TEXT, ' ' ORDER BY id), '') FROM system.web_sessions", nil, &ids)
+	return ids
+}
+
+func TestPurge(t *testing.T) {
+	t.Parallel()
+	const header = "expired sessions\trevoked sessions\tevents\tbatches\tdry run\n"
+	tests := []struct {
+		name       string
+		args       []string
+		tty        terminals
+		wantStdout string
+		wantStderr string
+		// wantIDs are the sessions left; wantEvents the fixture events left.
+		wantIDs    string
+		wantEvents int
+	}{
+		{name: "defaults", wantStdout: header + "2\t2\t2\t3\tfalse\n", wantIDs: activeIDs, wantEvents: 1},
+		{name: "batch of one", args: []string{"--batch", "1", "--format", "json"},
+			wantStdout: `[` + "\n" + `{"expired_sessions":2,"revoked_sessions":2,"events":2,"batches":6,"dry_run":false}` + "\n]\n",
+			wantIDs:    activeIDs, wantEvents: 1},
+		{name: "dry run", args: []string{"--dry-run"}, wantStdout: header + "2\t2\t2\t0\ttrue\n",
+			wantIDs: "784428093743988737 784428586862215169 784447132063662081 784449147579924481 790000000000000001 790000000000000002", wantEvents: 3},
+		{name: "events kept", args: []string{"--events-retention", "0"}, wantStdout: header + "2\t2\tNULL\t2\tfalse\n",
+			wantIDs: activeIDs, wantEvents: 3},
+		{name: "nothing old enough", args: []string{"--older-than", "100000d", "--events-retention=100000d"},
+			wantStdout: header + "0\t0\t0\t0\tfalse\n",
+			wantIDs:    "784428093743988737 784428586862215169 784447132063662081 784449147579924481 790000000000000001 790000000000000002", wantEvents: 3},
+		{name: "terminal", tty: terminals{out: true, err: true},
+			wantStdout: "  expired sessions | revoked sessions | events | batches | dry run\n" +
+				"-------------------+------------------+--------+---------+---------\n" +
+				"  2                | 2                | 2      | 3       | false\n(1 row)\n",
+			// The bar is drawn after the first batch, then no more often
+			// than every 100ms by the clock, which stands still in tests.
+			wantStderr: "\rexpired sessions [==========                    ]  33% 2/6 rows\r\x1b[K" +
+				"purged 4 sessions (2 expired, 2 revoked) and 2 audit events\n",
+			wantIDs: activeIDs, wantEvents: 1},
+		{name: "terminal dry run", args: []string{"--dry-run", "--format", "tsv"}, tty: terminals{out: true, err: true},
+			wantStdout: header + "2\t2\t2\t0\ttrue\n",
+			wantStderr: "dry run: would purge 4 sessions (2 expired, 2 revoked) and 2 audit events; nothing was deleted\n",
+			wantIDs:    "784428093743988737 784428586862215169 784447132063662081 784449147579924481 790000000000000001 790000000000000002", wantEvents: 3},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			dbURL := purgeFixture(t)
+			r := runCLITerm(t, tt.tty, append([]string{"purge", "--url", dbURL}, tt.args...)...)
+			if r.code != 0 {
+				t.Fatalf("exit %d, want 0; stderr:\n%s", r.code, r.stderr)
+			}
+			if r.stdout != tt.wantStdout {
+				t.Errorf("stdout:\n%q\nwant:\n%q", r.stdout, tt.wantStdout)
+			}
+			if r.stderr != tt.wantStderr {
+				t.Errorf("stderr:\n%q\nwant:\n%q", r.stderr, tt.wantStderr)
+			}
+			if ids := sessionIDs(t, dbURL); ids != tt.wantIDs {
+				t.Errorf("sessions left: %s, want %s", ids, tt.wantIDs)
+			}
+			if n := mustCount(t, dbURL, "system.session_events WHERE event <> $1", sql.EventRetentionPurged); n != tt.wantEvents {
+				t.Errorf("%d fixture events left, want %d", n, tt.wantEvents)
+			}
+		})
+	}
+}
+
+func TestPurgeRecordsWhoPurged(t *testing.T) {
+	t.Parallel()
+	dbURL := purgeFixture(t)
+	mustRun(t, "purge", "--url", dbURL)
+	var actor, via, client, detail string
+	mustQueryRow(t, dbURL, "SELECT actor, via, client_addr, detail::TEXT FROM system.session_events WHERE event = $1",
+		[]any{sql.EventRetentionPurged}, &actor, &via, &client, &detail)
+	if actor != "postgres" || via != "cli" || client != "test-host" ||
+		!strings.Contains(detail, `"expired_sessions": 2`) || !strings.Contains(detail, `"older_than": "1h0m0s"`) {
+		t.Errorf("retention event by %q via %q from %q with %s; want postgres, cli, test-host and the counts", actor, via, client, detail)
+	}
+}
+
+func TestPurgeRejectsBadFlags(t *testing.T) {
+	t.Parallel()
+	dbURL := purgeFixture(t)
+	before := snapshot(t, dbURL)
+	tests := []struct {
+		args    []string
+		wantErr string
+	}{
+		{[]string{"--older-than", "soon"}, `invalid --older-than "soon": want a duration such as 90m, 4h30m, 7d or 1w`},
+		{[]string{"--older-than", "0"}, `invalid --older-than "0": must be positive`},
+		{[]string{"--older-than=-1h"}, `invalid --older-than "-1h"`},
+		{[]string{"--older-than", "1000000d"}, `invalid --older-than "1000000d": too large`},
+		{[]string{"--batch", "0"}, `invalid --batch "0": want a whole number of rows from 1 to 100000`},
+		{[]string{"--batch", "100001"}, `invalid --batch "100001": want a whole number of rows from 1 to 100000`},
+		{[]string{"--batch", "1e3"}, `invalid --batch "1e3": want a whole number of rows from 1 to 100000`},
+		{[]string{"--events-retention", "5m"}, `invalid --events-retention "5m": must be at least 1h0m0s; or 0 to keep every event`},
+		{[]string{"--events-retention", "forever"}, `invalid --events-retention "forever": want a duration such as`},
+		{[]string{"--format", "xml"}, `invalid format "xml"`},
+		{[]string{"now"}, `unexpected argument "now"`},
+	}
+	for _, tt := range tests {
+		r := runCLI(t, append([]string{"purge", "--url", dbURL}, tt.args...)...)
+		if r.code != ExitUsage || !strings.Contains(r.stderr, tt.wantErr) || r.stdout != "" {
+			t.Errorf("purge %s: exit %d, stdout %q, stderr:\n%s\nwant exit 2, no stdout and an error containing %q",
+				strings.Join(tt.args, " "), r.code, r.stdout, r.stderr, tt.wantErr)
+		}
+	}
+	checkUnchanged(t, dbURL, before)
+}

@@ -1,0 +1,384 @@
+package sql
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// Purge defaults and limits, shared by the purge command and serve.
+const (
+	// DefaultPurgeOlderThan is how long an expired or revoked session stays
+	// visible (to list, to an audit) before it may be purged, as
+	// cockroach's server.web_session.purge.ttl.
+	DefaultPurgeOlderThan = time.Hour
+	// DefaultPurgeBatch is how many rows one purge transaction deletes.
+	DefaultPurgeBatch = 1000
+	// MaxPurgeBatch bounds a batch so one transaction stays short.
+	MaxPurgeBatch = 100_000
+	// DefaultEventsRetention is how long audit events are kept.
+	DefaultEventsRetention = 30 * 24 * time.Hour
+)
+
+// EventRetentionPurged is the audit event a purge that deleted anything
+// records: one per run, with its counts, so that a gap in the trail is
+// explained by the retention policy rather than left unexplained.
+const EventRetentionPurged = "retention.purged"
+
+// stopGrace is how long a batch in flight may still run once the purge's
+// context is canceled. Stopping between batches rather than in the middle
+// of one keeps the connection usable, so the run can still report and
+// record what it deleted.
+const stopGrace = 5 * time.Second
+
+// PurgeDB is what Purge needs: queries and transactions, as a
+// *pgxpool.Pool or a *pgx.Conn provide.
+type PurgeDB interface {
+	DBTX
+	TxBeginner
+}
+
+// PurgeOptions say what Purge deletes.
+type PurgeOptions struct {
+	// OlderThan: sessions that expired or were revoked more than this long
+	// ago, by the database clock, are purged. Must be positive.
+	OlderThan time.Duration
+	// Batch is the most rows one transaction deletes, 1 to MaxPurgeBatch.
+	Batch int
+	// DryRun counts what would be purged and deletes nothing.
+	DryRun bool
+	// EventsOlderThan: audit events older than this are purged too; 0
+	// keeps every event.
+	EventsOlderThan time.Duration
+	// Audit says who purges, for the event the run records.
+	Audit PurgeAudit
+}
+
+// PurgeAudit describes who runs a purge, for its retention.purged event.
+type PurgeAudit struct {
+	// Actor is the admin running the purge; empty means the connected user.
+	Actor string
+	// Via is how the purge was started: "cli" or "serve".
+	Via string
+	// ClientAddr is the host the purge runs on.
+	ClientAddr string
+}
+
+// PurgePhase names what a purge batch deletes.
+type PurgePhase string
+
+// The phases of a purge, in the order they run.
+const (
+	PhaseExpiredSessions PurgePhase = "expired sessions"
+	PhaseRevokedSessions PurgePhase = "revoked sessions"
+	PhaseEvents          PurgePhase = "audit events"
+)
+
+// PurgeResult counts what a purge deleted, or would delete in a dry run.
+type PurgeResult struct {
+	// ExpiredSessions counts sessions purged because they expired before
+	// SessionsCutoff, revoked or not.
+	ExpiredSessions int64
+	// RevokedSessions counts the other sessions purged: revoked before
+	// SessionsCutoff but expiring after it (when another purge runs at the
+	// same time, also some that expired before it).
+	RevokedSessions int64
+	// Events counts audit events purged.
+	Events int64
+	// Batches counts the transactions that deleted rows; 0 in a dry run.
+	Batches int
+	// SessionsCutoff is the database's now() minus OlderThan, taken once
+	// at the start, so that the run ends however fast rows expire.
+	SessionsCutoff time.Time
+	// EventsCutoff is now() minus EventsOlderThan; zero when events are kept.
+	EventsCutoff time.Time
+	// DryRun is true when the counts are what would have been deleted.
+	DryRun bool
+}
+
+// Sessions returns how many sessions were purged.
+func (r PurgeResult) Sessions() int64 { return r.ExpiredSessions + r.RevokedSessions }
+
+// Total returns how many rows were purged.
+func (r PurgeResult) Total() int64 { return r.Sessions() + r.Events }
+
+// PurgeProgress is reported after each committed batch (in a dry run,
+// after each phase's count).
+type PurgeProgress struct {
+	// Phase is what the batch deleted.
+	Phase PurgePhase
+	// Rows is how many rows the batch deleted.
+	Rows int64
+	// Result holds the totals so far.
+	Result PurgeResult
+}
+
+// purgeTarget is one phase: the rows of a table to purge and the indexed
+// timestamp the batches walk, in (key, id) order.
+type purgeTarget struct {
+	phase PurgePhase
+	table string
+	key   string
+	// where selects the rows the phase deletes, with the cutoff as $1.
+	where string
+	// countWhere selects the rows a dry run counts for the phase: those of
+	// where that no earlier phase takes.
+	countWhere string
+	count      func(*PurgeResult) *int64
+}
+
+// The predicates of the phases; each names only its own index's column, so
+// the planner has no other index to wander to.
+const (
+	expiredBeforeCutoff = "expires_at < $1"
+	revokedBeforeCutoff = "revoked_at < $1"
+	eventBeforeCutoff   = "at < $1"
+)
+
+// Sessions that expired long ago go first, revoked or not; by the time the
+// second phase runs, the sessions revoked long ago that are left are those
+// that have not expired as long, so each row is counted in one phase.
+var purgeTargets = []purgeTarget{
+	{PhaseExpiredSessions, "system.web_sessions", "expires_at", expiredBeforeCutoff, expiredBeforeCutoff,
+		func(r *PurgeResult) *int64 { return &r.ExpiredSessions }},
+	{PhaseRevokedSessions, "system.web_sessions", "revoked_at", revokedBeforeCutoff,
+		revokedBeforeCutoff + " AND NOT (" + expiredBeforeCutoff + ")",
+		func(r *PurgeResult) *int64 { return &r.RevokedSessions }},
+	{PhaseEvents, "system.session_events", "at", eventBeforeCutoff, eventBeforeCutoff,
+		func(r *PurgeResult) *int64 { return &r.Events }},
+}
+
+// countSQL counts the rows the phase would purge.
+func (t purgeTarget) countSQL() string {
+	return "SELECT count(*) FROM " + t.table + " WHERE " + t.countWhere
+}
+
+// batchSQL deletes one batch: the rows after ($2, $3) in (key, id) order up
+// to and including the ($4+1)-th, or all of them when fewer are left. It
+// returns how many rows it deleted and the (key, id) of the batch's last
+// row, NULL when it reached the end. For expired sessions it reads:
+//
+//	WITH bound AS (
+//	    SELECT expires_at, id FROM system.web_sessions
+//	    WHERE expires_at < $1 AND (expires_at, id) > ($2, $3)
+//	    ORDER BY expires_at, id OFFSET $4 LIMIT 1
+//	), deleted AS (
+//	    DELETE FROM system.web_sessions
+//	    WHERE expires_at >= $2 AND expires_at <= COALESCE((SELECT expires_at FROM bound), $1)
+//	      AND (expires_at, id) > ($2, $3)
+//	      AND (expires_at, id) <= (COALESCE((SELECT expires_at FROM bound), $1),
+//	                               COALESCE((SELECT id FROM bound), 9223372036854775807))
+//	      AND expires_at < $1
+//	    RETURNING 1
+//	)
+//	SELECT (SELECT count(*) FROM deleted), (SELECT expires_at FROM bound), (SELECT id FROM bound)
+//
+// Both parts walk the (key, id) index from where the previous batch ended
+// rather than from its start: index entries of rows deleted by earlier
+// batches stay until vacuum (in CockroachDB, MVCC tombstones until GC), and
+// rescanning them would make each batch slower than the last. The id breaks
+// ties, so a batch stays bounded when thousands of rows share a timestamp.
+// Finding the batch's last row first (from the index alone, where the
+// visibility map allows) and then deleting a key range visits each row
+// once, where collecting ids and deleting them by primary key visits it
+// twice: bench/purge measured the range twice as fast. Rows cannot enter a
+// range below the cutoff (new sessions expire, and new events happen, after
+// it), so a batch deletes at most $4+1 rows. The bounds on the key alone
+// repeat the row comparisons for the planner, whose estimates of row
+// comparisons could otherwise send the DELETE through another index.
+//
+// The DELETE takes no locks before it deletes. A row another purge is
+// deleting makes it wait for that batch to commit, then pass over the row
+// (PostgreSQL re-reads it and finds it gone): neither fails, and each row is
+// counted by the purge that deleted it. Concurrent purges thus take turns
+// on the same ranges rather than share them; a logout or revoke touching a
+// dead row waits for one batch at most. Both engines accept every part.
+func (t purgeTarget) batchSQL() string {
+	lastKey := "COALESCE((SELECT " + t.key + " FROM bound), $1)"
+	after := "(" + t.key + ", id) > ($2, $3)"
+	return "WITH bound AS (\n" +
+		"    SELECT " + t.key + ", id FROM " + t.table + "\n" +
+		"    WHERE " + t.where + " AND " + after + "\n" +
+		"    ORDER BY " + t.key + ", id OFFSET $4 LIMIT 1\n" +
+		"), deleted AS (\n" +
+		"    DELETE FROM " + t.table + "\n" +
+		"    WHERE " + t.key + " >= $2 AND " + t.key + " <= " + lastKey + "\n" +
+		"      AND " + after + "\n" +
+		"      AND (" + t.key + ", id) <= (" + lastKey + ",\n" +
+		"                               COALESCE((SELECT id FROM bound), 9223372036854775807))\n" +
+		"      AND " + t.where + "\n" +
+		"    RETURNING 1\n" +
+		")\n" +
+		"SELECT (SELECT count(*) FROM deleted), (SELECT " + t.key + " FROM bound), (SELECT id FROM bound)"
+}
+
+// batchEnd is the (key, id) of a batch's last row, where the next one starts.
+type batchEnd struct {
+	key time.Time
+	id  int64
+}
+
+// walkStart is below every (key, id), so the first batch starts at the
+// beginning of the index; the year 1 is a timestamp both engines accept.
+var walkStart = batchEnd{time.Date(1, time.January, 1, 0, 0, 0, 0, time.UTC), math.MinInt64}
+
+// Both cutoffs come from one reading of the database clock, so rows the
+// client's clock would misjudge are never purged early.
+const purgeCutoffs = `SELECT now() - $1::BIGINT * INTERVAL '1 microsecond',
+    now() - $2::BIGINT * INTERVAL '1 microsecond', current_user`
+
+// Purge deletes the sessions that expired or were revoked more than
+// opts.OlderThan ago, then the audit events older than opts.EventsOlderThan,
+// in batches of at most opts.Batch rows, each its own transaction retried on
+// serialization failures. progress, when not nil, is called after each
+// committed batch. A run that deleted anything records one
+// EventRetentionPurged event.
+//
+// Live sessions are never touched: a session qualifies only once it expired
+// or was revoked before the cutoff, which is taken once, at the start, from
+// the database clock. Every committed batch stays deleted, so an
+// interrupted purge resumes where it stopped when run again, and several
+// purges, or a purge and the live path, can run at once.
+//
+// When ctx is canceled, the batch in flight may finish (for a few seconds at
+// most) and Purge returns what it deleted so far with ctx's error.
+func Purge(ctx context.Context, db PurgeDB, opts PurgeOptions, progress func(PurgeProgress)) (PurgeResult, error) {
+	res := PurgeResult{DryRun: opts.DryRun}
+	if err := opts.validate(); err != nil {
+		return res, err
+	}
+	var actor string
+	err := db.QueryRow(ctx, purgeCutoffs, opts.OlderThan.Microseconds(), opts.EventsOlderThan.Microseconds()).
+		Scan(&res.SessionsCutoff, &res.EventsCutoff, &actor)
+	if err != nil {
+		return res, fmt.Errorf("read the database clock: %w", err)
+	}
+	if opts.EventsOlderThan == 0 {
+		res.EventsCutoff = time.Time{}
+	}
+	if opts.Audit.Actor == "" {
+		opts.Audit.Actor = actor
+	}
+	if progress == nil {
+		progress = func(PurgeProgress) {}
+	}
+	for _, t := range purgeTargets {
+		cutoff := res.SessionsCutoff
+		if t.phase == PhaseEvents {
+			if res.EventsCutoff.IsZero() {
+				break
+			}
+			cutoff = res.EventsCutoff
+		}
+		if opts.DryRun {
+			err = countTarget(ctx, db, t, cutoff, &res, progress)
+		} else {
+			err = purgeBatches(ctx, db, t, cutoff, opts.Batch, &res, progress)
+		}
+		if err != nil {
+			err = fmt.Errorf("purge %s: %w", t.phase, err)
+			break
+		}
+	}
+	if !res.DryRun && res.Total() > 0 {
+		err = errors.Join(err, recordPurge(ctx, db, opts, res, err))
+	}
+	return res, err
+}
+
+func (o PurgeOptions) validate() error {
+	switch {
+	case o.OlderThan <= 0:
+		return fmt.Errorf("purge: OlderThan is %v, want a positive duration", o.OlderThan)
+	case o.Batch < 1 || o.Batch > MaxPurgeBatch:
+		return fmt.Errorf("purge: Batch is %d, want 1 to %d", o.Batch, MaxPurgeBatch)
+	case o.EventsOlderThan < 0:
+		return fmt.Errorf("purge: EventsOlderThan is %v, want 0 (keep) or a positive duration", o.EventsOlderThan)
+	}
+	return nil
+}
+
+// countTarget counts what the phase would purge.
+func countTarget(ctx context.Context, db DBTX, t purgeTarget, cutoff time.Time, res *PurgeResult, progress func(PurgeProgress)) error {
+	n := t.count(res)
+	if err := db.QueryRow(ctx, t.countSQL(), cutoff).Scan(n); err != nil {
+		return err
+	}
+	progress(PurgeProgress{Phase: t.phase, Rows: *n, Result: *res})
+	return nil
+}
+
+// purgeBatches deletes the phase's rows batch by batch, each batch
+// starting where the previous one ended.
+func purgeBatches(ctx context.Context, db TxBeginner, t purgeTarget, cutoff time.Time, batch int, res *PurgeResult, progress func(PurgeProgress)) error {
+	query, after := t.batchSQL(), walkStart
+	for ctx.Err() == nil {
+		n, end, err := purgeBatch(ctx, db, query, cutoff, after, batch)
+		if err != nil {
+			return err
+		}
+		// A batch finds nothing when another purge deleted its rows first.
+		if n > 0 {
+			*t.count(res) += n
+			res.Batches++
+			progress(PurgeProgress{Phase: t.phase, Rows: n, Result: *res})
+		}
+		if end == nil {
+			return nil
+		}
+		after = *end
+	}
+	return ctx.Err()
+}
+
+// purgeBatch runs one batch in its own transaction. It returns how many rows
+// it deleted and where it ended, nil when no rows are left after it. The
+// batch may finish for a short while after ctx is canceled: see stopGrace.
+func purgeBatch(ctx context.Context, db TxBeginner, query string, cutoff time.Time, after batchEnd, batch int) (int64, *batchEnd, error) {
+	bctx, cancel := context.WithCancelCause(context.WithoutCancel(ctx))
+	defer cancel(nil)
+	stop := context.AfterFunc(ctx, func() {
+		time.AfterFunc(stopGrace, func() { cancel(context.Cause(ctx)) })
+	})
+	defer stop()
+	var (
+		n   int64
+		key *time.Time
+		id  *int64
+	)
+	err := RunInTx(bctx, db, func(tx pgx.Tx) error {
+		return tx.QueryRow(bctx, query, cutoff, after.key, after.id, batch-1).Scan(&n, &key, &id)
+	})
+	if err != nil || key == nil || id == nil {
+		return n, nil, err
+	}
+	return n, &batchEnd{*key, *id}, nil
+}
+
+// recordPurge records the run's EventRetentionPurged event, also after a
+// failed or interrupted run, since what it deleted stays deleted.
+func recordPurge(ctx context.Context, db DBTX, opts PurgeOptions, res PurgeResult, runErr error) error {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), stopGrace)
+	defer cancel()
+	detail := map[string]any{
+		"expired_sessions": res.ExpiredSessions,
+		"revoked_sessions": res.RevokedSessions,
+		"events":           res.Events,
+		"batches":          res.Batches,
+		"older_than":       opts.OlderThan.String(),
+		"sessions_cutoff":  res.SessionsCutoff.UTC().Format(time.RFC3339Nano),
+		"complete":         runErr == nil,
+	}
+	if !res.EventsCutoff.IsZero() {
+		detail["events_older_than"] = opts.EventsOlderThan.String()
+		detail["events_cutoff"] = res.EventsCutoff.UTC().Format(time.RFC3339Nano)
+	}
+	return RecordEvent(ctx, db, Event{
+		Event: EventRetentionPurged, Actor: opts.Audit.Actor, Via: opts.Audit.Via,
+		ClientAddr: opts.Audit.ClientAddr, Detail: detail,
+	})
+}

@@ -1,0 +1,79 @@
+package sql
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"time"
+)
+
+// PurgeLoopOptions configure RunPurgeLoop.
+type PurgeLoopOptions struct {
+	// Purge says what each run deletes.
+	Purge PurgeOptions
+	// Interval is the mean time between runs; 0 disables the loop.
+	Interval time.Duration
+	// Jitter spreads the runs: each wait is drawn uniformly from
+	// Interval × [1-Jitter, 1+Jitter], so that servers started together do
+	// not purge together. 0 to 1.
+	Jitter float64
+	// Logger receives one line per run; nil means slog.Default().
+	Logger *slog.Logger
+}
+
+// RunPurgeLoop runs Purge every opts.Interval (jittered) until ctx is
+// canceled, logging what each run deleted; a failed run is logged and the
+// next one tried at the next interval. The first run comes after one
+// interval, not at once, so that a restarting fleet does not purge in step.
+// It returns nil when ctx is canceled or Interval is 0, and an error only for
+// invalid options, before any run.
+func RunPurgeLoop(ctx context.Context, db PurgeDB, opts PurgeLoopOptions) error {
+	switch {
+	case opts.Interval < 0:
+		return fmt.Errorf("purge loop: Interval is %v, want 0 (off) or a positive duration", opts.Interval)
+	case opts.Jitter < 0 || opts.Jitter > 1:
+		return fmt.Errorf("purge loop: Jitter is %v, want 0 to 1", opts.Jitter)
+	case opts.Interval == 0:
+		return nil
+	}
+	if err := opts.Purge.validate(); err != nil {
+		return err
+	}
+	log := opts.Logger
+	if log == nil {
+		log = slog.Default()
+	}
+	timer := time.NewTimer(jittered(opts.Interval, opts.Jitter))
+	defer timer.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-timer.C:
+		}
+		began := time.Now()
+		res, err := Purge(ctx, db, opts.Purge, nil)
+		attrs := []any{
+			"expired_sessions", res.ExpiredSessions, "revoked_sessions", res.RevokedSessions,
+			"events", res.Events, "batches", res.Batches, "duration", time.Since(began).Round(time.Millisecond),
+		}
+		switch {
+		case err != nil && ctx.Err() != nil:
+			log.Info("purge interrupted by shutdown", attrs...)
+			return nil
+		case err != nil:
+			log.Error("purge failed; deleted rows stay deleted, the next run continues", append(attrs, "err", err)...)
+		case res.Total() > 0:
+			log.Info("purged expired and revoked sessions", attrs...)
+		default:
+			log.Debug("purge found nothing to delete", attrs...)
+		}
+		timer.Reset(jittered(opts.Interval, opts.Jitter))
+	}
+}
+
+// jittered returns d scaled by a random factor in [1-jitter, 1+jitter].
+func jittered(d time.Duration, jitter float64) time.Duration {
+	return time.Duration(float64(d) * (1 + jitter*(2*rand.Float64()-1)))
+}

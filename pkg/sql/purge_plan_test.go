@@ -1,0 +1,137 @@
+package sql
+
+import (
+	"encoding/json"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+)
+
+// planNode is the part of EXPLAIN (FORMAT JSON) output the test reads.
+type planNode struct {
+	NodeType     string     `json:"Node Type"`
+	RelationName string     `json:"Relation Name"`
+	IndexName    string     `json:"Index Name"`
+	Plans        []planNode `json:"Plans"`
+}
+
+// walk calls fn for n and every node below it, init plans included.
+func (n planNode) walk(fn func(planNode)) {
+	fn(n)
+	for _, c := range n.Plans {
+		c.walk(fn)
+	}
+}
+
+func (n planNode) String() string {
+	var b strings.Builder
+	n.walk(func(n planNode) {
+		fmt.Fprintf(&b, "%s", n.NodeType)
+		if n.RelationName != "" {
+			fmt.Fprintf(&b, " on %s", n.RelationName)
+		}
+		if n.IndexName != "" {
+			fmt.Fprintf(&b, " using %s", n.IndexName)
+		}
+		b.WriteString("; ")
+	})
+	return b.String()
+}
+
+// explain prepares query and returns the plan of executing it with args (SQL
+// expressions), as a custom plan or as the generic plan a cached prepared
+// statement switches to after a few executions.
+func explain(t *testing.T, db DBTX, query, args string, generic bool) planNode {
+	t.Helper()
+	ctx := testContext(t)
+	mode := "force_custom_plan"
+	if generic {
+		mode = "force_generic_plan"
+	}
+	for _, stmt := range []string{"SET plan_cache_mode = " + mode, "PREPARE q AS " + query} {
+		if _, err := db.Exec(ctx, stmt); err != nil {
+			t.Fatalf("%s: %v", stmt, err)
+		}
+	}
+	defer db.Exec(ctx, "DEALLOCATE q")
+	execute := "EXECUTE q"
+	if args != "" {
+		execute += "(" + args + ")"
+	}
+	var out []byte
+	if err := db.QueryRow(ctx, "EXPLAIN (FORMAT JSON) "+execute).Scan(&out); err != nil {
+		t.Fatalf("explain %s: %v", query, err)
+	}
+	var plans []struct{ Plan planNode }
+	if err := json.Unmarshal(out, &plans); err != nil || len(plans) != 1 {
+		t.Fatalf("parse plan %s: %v", out, err)
+	}
+	return plans[0].Plan
+}
+
+// TestQueriesUseIndexes checks, on tables large enough for the planner to
+// care, that list and the purge batches read through indexes: a purge batch
+// must cost the same on a table of a billion rows as on a small one, and
+// list --user must not read other users' rows. Each mustInsert call gives
+// its rows one timestamp, so the statistics also see the ties a logout
+// leaves (one revoked_at for all of a user's sessions).
+func TestQueriesUseIndexes(t *testing.T) {
+	t.Parallel()
+	conn, _ := newStore(t)
+	// What a busy table looks like when purge is behind: mostly dead rows.
+	for i := range 200 {
+		user := fmt.Sprintf("user%d", i)
+		mustInsert(t, conn, user, expiredLongAgo, 80)
+		mustInsert(t, conn, user, revokedLongAgo, 10)
+		mustInsert(t, conn, user, active, 10)
+	}
+	mustInsertEvents(t, conn, 40*24*time.Hour, 18000)
+	mustInsertEvents(t, conn, time.Hour, 2000)
+	if _, err := conn.Exec(testContext(t), "ANALYZE system.web_sessions; ANALYZE system.session_events"); err != nil {
+		t.Fatal(err)
+	}
+
+	byUser, _ := listQuery(ListFilter{Username: "user7"})
+	activeOnly, _ := listQuery(ListFilter{ActiveOnly: true})
+	activeOfUser, _ := listQuery(ListFilter{Username: "user7", ActiveOnly: true})
+	const purgeArgs = "now() - INTERVAL '1 hour', '0001-01-01', -9223372036854775808, 999"
+	tests := []struct {
+		name, query, args string
+		table             string
+		// wantIndex is the index the plan must use; "" accepts any.
+		wantIndex string
+		// walk: the plan must read the table through wantIndex alone, in
+		// its order (no Sort), as each purge batch must.
+		walk bool
+	}{
+		{"list --user", byUser, "'user7'", "web_sessions", "web_sessions_username_idx", false},
+		{"list --active", activeOnly, "", "web_sessions", "", false},
+		{"list --user --active", activeOfUser, "'user7'", "web_sessions", "web_sessions_username_idx", false},
+		{"purge batch of expired sessions", purgeTargets[0].batchSQL(), purgeArgs, "web_sessions", "web_sessions_expires_at_id_idx", true},
+		{"purge batch of revoked sessions", purgeTargets[1].batchSQL(), purgeArgs, "web_sessions", "web_sessions_revoked_at_id_idx", true},
+		{"purge batch of events", purgeTargets[2].batchSQL(), "now() - INTERVAL '30 days', '0001-01-01', -9223372036854775808, 999", "session_events", "session_events_at_id_idx", true},
+	}
+	for _, tt := range tests {
+		for _, generic := range []bool{false, true} {
+			name := tt.name + map[bool]string{false: " (custom plan)", true: " (generic plan)"}[generic]
+			plan := explain(t, conn, tt.query, tt.args, generic)
+			t.Logf("%s: %s", name, plan)
+			usesIndex := false
+			plan.walk(func(n planNode) {
+				if n.NodeType == "Seq Scan" && n.RelationName == tt.table {
+					t.Errorf("%s: sequential scan of %s in %s", name, tt.table, plan)
+				}
+				if n.IndexName != "" && (tt.wantIndex == "" && strings.HasPrefix(n.IndexName, tt.table) || n.IndexName == tt.wantIndex) {
+					usesIndex = true
+				}
+				if tt.walk && (n.IndexName != "" && n.IndexName != tt.wantIndex || n.NodeType == "Sort") {
+					t.Errorf("%s: %s in %s, want a walk of %s alone", name, n.NodeType, plan, tt.wantIndex)
+				}
+			})
+			if !usesIndex {
+				t.Errorf("%s: plan %s does not use index %q", name, plan, tt.wantIndex)
+			}
+		}
+	}
+}

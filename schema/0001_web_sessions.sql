@@ -21,9 +21,12 @@ CREATE TABLE IF NOT EXISTS system.web_sessions (
 -- list orders by creation; logout and list --user look up one user's rows.
 CREATE INDEX IF NOT EXISTS web_sessions_created_at_idx ON system.web_sessions (created_at, id);
 CREATE INDEX IF NOT EXISTS web_sessions_username_idx ON system.web_sessions (username, created_at);
--- purge walks these two to find rows that expired or were revoked long ago.
-CREATE INDEX IF NOT EXISTS web_sessions_expires_at_idx ON system.web_sessions (expires_at);
-CREATE INDEX IF NOT EXISTS web_sessions_revoked_at_idx ON system.web_sessions (revoked_at)
+-- purge walks these two in (timestamp, id) order, one bounded range per
+-- batch: the id splits ties, since logout revokes all of a user's sessions
+-- with one now(). CockroachDB's secondary indexes end with the primary key
+-- anyway.
+CREATE INDEX IF NOT EXISTS web_sessions_expires_at_id_idx ON system.web_sessions (expires_at, id);
+CREATE INDEX IF NOT EXISTS web_sessions_revoked_at_id_idx ON system.web_sessions (revoked_at, id)
     WHERE revoked_at IS NOT NULL;
 
 -- Only superusers and members of admin may read or change sessions; the

@@ -16,7 +16,8 @@ CREATE TABLE IF NOT EXISTS system.session_events (
     CONSTRAINT session_events_pkey PRIMARY KEY (id)
 );
 
-CREATE INDEX IF NOT EXISTS session_events_at_idx ON system.session_events (at);
+-- events and purge read by time; the id splits ties within a transaction.
+CREATE INDEX IF NOT EXISTS session_events_at_id_idx ON system.session_events (at, id);
 CREATE INDEX IF NOT EXISTS session_events_username_idx ON system.session_events (username, at);
 
 REVOKE ALL ON system.session_events FROM PUBLIC;

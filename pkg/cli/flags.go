@@ -102,6 +102,20 @@ func parseDuration(flag, value string, minimum time.Duration) (time.Duration, er
 	return d, nil
 }
 
+// parseDurationOrZero is parseDuration that also accepts zero ("0", "0s",
+// "0d"), to which the flag gives a meaning of its own, such as "off";
+// zeroMeans completes the phrase "or 0 to" in the error message.
+func parseDurationOrZero(flag, value string, minimum time.Duration, zeroMeans string) (time.Duration, error) {
+	if d, err := str2duration.ParseDuration(strings.TrimSpace(value)); err == nil && d == 0 {
+		return 0, nil
+	}
+	d, err := parseDuration(flag, value, minimum)
+	if err != nil {
+		return 0, usageErrorf("%w; or 0 to %s", err, zeroMeans)
+	}
+	return d, nil
+}
+
 // userFilterFlag is --user where it filters rows by the sessions' user.
 func userFilterFlag(usage string) cli.Flag {
 	return &cli.StringFlag{Name: "user", Usage: usage}

@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/urfave/cli/v2"
-	str2duration "github.com/xhit/go-str2duration/v2"
 
 	"github.com/auth-session/auth-session/pkg/format"
 	"github.com/auth-session/auth-session/pkg/sql"
@@ -23,6 +22,9 @@ const (
 	// trail: a trail shorter than an hour explains nothing.
 	minEventsRetention = time.Hour
 )
+
+// flagEventsRetention is the name of purge's and serve's retention flag.
+const flagEventsRetention = "events-retention"
 
 type purgeOptions struct {
 	env    *Env
@@ -42,13 +44,11 @@ func purgeCommand(env *Env) *cli.Command {
 			"it again to finish), to run twice at once, and to run alongside serve.\n" +
 			"It prints one row of counts; on a terminal, a progress bar on stderr.",
 		Flags: append(connFlagsWithUser(),
-			&cli.StringFlag{Name: "older-than", Value: defaultOlderThan,
-				Usage: "purge sessions that expired or were revoked more than `D` ago, such as 1h or 7d (units: " + durationUnits + ")"},
+			olderThanFlag("older-than"),
 			&cli.StringFlag{Name: "batch", Value: strconv.Itoa(sql.DefaultPurgeBatch),
 				Usage: fmt.Sprintf("delete at most `N` rows per transaction, 1 to %d", sql.MaxPurgeBatch)},
 			&cli.BoolFlag{Name: "dry-run", Usage: "only count what would be purged; delete nothing"},
-			&cli.StringFlag{Name: "events-retention", Value: defaultEventsRetention,
-				Usage: "purge audit events older than `D`, at least 1h; 0 keeps every event"},
+			eventsRetentionFlag(),
 			formatFlag(),
 		),
 		Action: func(c *cli.Context) error {
@@ -63,7 +63,7 @@ func purgeCommand(env *Env) *cli.Command {
 			if opts.purge.Batch, err = parseBatch(c.String("batch")); err != nil {
 				return err
 			}
-			if opts.purge.EventsOlderThan, err = parseRetention("events-retention", c.String("events-retention")); err != nil {
+			if opts.purge.EventsOlderThan, err = parseRetention(flagEventsRetention, c.String(flagEventsRetention)); err != nil {
 				return err
 			}
 			if opts.format, err = formatFromFlags(c, env.IO); err != nil {
@@ -83,17 +83,22 @@ func parseBatch(value string) (int, error) {
 	return n, nil
 }
 
-// parseRetention parses a retention flag, where a zero duration ("0", "0d")
-// means keep forever.
+// parseRetention parses --events-retention, where a zero duration ("0",
+// "0d") means keep forever.
 func parseRetention(flag, value string) (time.Duration, error) {
-	if d, err := str2duration.ParseDuration(strings.TrimSpace(value)); err == nil && d == 0 {
-		return 0, nil
-	}
-	d, err := parseDuration(flag, value, minEventsRetention)
-	if err != nil {
-		return 0, usageErrorf("%w; or 0 to keep every event", err)
-	}
-	return d, nil
+	return parseDurationOrZero(flag, value, minEventsRetention, "keep every event")
+}
+
+// olderThanFlag is purge's --older-than, and serve's --purge-older-than.
+func olderThanFlag(name string) cli.Flag {
+	return &cli.StringFlag{Name: name, Value: defaultOlderThan,
+		Usage: "purge sessions that expired or were revoked more than `D` ago, such as 1h or 7d (units: " + durationUnits + ")"}
+}
+
+// eventsRetentionFlag is --events-retention, of purge and serve.
+func eventsRetentionFlag() cli.Flag {
+	return &cli.StringFlag{Name: flagEventsRetention, Value: defaultEventsRetention,
+		Usage: "purge audit events older than `D`, at least 1h; 0 keeps every event"}
 }
 
 var purgeColumns = []format.Column{

@@ -31,8 +31,10 @@ const (
 // from an init function with registerServeJob, so that adding one does not
 // change serve.go.
 type serveJob struct {
-	// flags are added to serve's flags.
-	flags []cli.Flag
+	// flags makes the flags added to serve's; fresh ones for every app,
+	// since urfave/cli writes to a flag when it applies it, and tests run
+	// several apps at once.
+	flags func() []cli.Flag
 	// configure reads the job's flags, returning a usage error for a bad
 	// value, and returns what to start once the pool is ready, or nil when
 	// the flags turn the job off.
@@ -45,6 +47,7 @@ type startServeJob func(deps serveDeps) func(ctx context.Context)
 
 // serveDeps is what a background job may use.
 type serveDeps struct {
+	Env  *Env
 	Pool *pgxpool.Pool
 	Log  *slog.Logger
 }
@@ -91,7 +94,7 @@ func serveCommand(env *Env) *cli.Command {
 			Usage: "least level logged to stderr: debug (also says why each session was refused), info, warn or error"},
 	)
 	for _, j := range serveJobs {
-		flags = append(flags, j.flags...)
+		flags = append(flags, j.flags()...)
 	}
 	return &cli.Command{
 		Name:  "serve",
@@ -187,7 +190,7 @@ func runServe(ctx context.Context, opts serveOptions) error {
 		TouchInterval:   opts.touchInterval,
 		InsecureCookies: opts.insecure,
 		TLS:             tlsConfig,
-		BackgroundJobs:  startJobs(opts.jobs, serveDeps{Pool: pool, Log: log}),
+		BackgroundJobs:  startJobs(opts.jobs, serveDeps{Env: opts.env, Pool: pool, Log: log}),
 	})
 	if err != nil {
 		return err

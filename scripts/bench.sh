@@ -39,4 +39,8 @@ fi
 if [ -d bench/purge ]; then
 	if [ -n "$URL" ]; then bench purge "$URL"; else bench purge; fi
 fi
+# whoami's latency while a purge runs, against the same without it.
+if [ -d bench/purgelatency ]; then
+	if [ -n "$URL" ]; then bench purgelatency "$URL"; else bench purgelatency; fi
+fi
 exit $status

@@ -18,8 +18,6 @@ package main
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"flag"
 	"fmt"
@@ -33,7 +31,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
-	"github.com/auth-session/auth-session/pkg/pgcluster"
+	"github.com/auth-session/auth-session/bench/internal/benchdb"
 	"github.com/auth-session/auth-session/pkg/sql"
 )
 
@@ -106,32 +104,15 @@ func (m *measurement) median() float64 {
 }
 
 func run(ctx context.Context, out io.Writer, adminURL string, o options) (err error) {
-	if adminURL == "" {
-		fmt.Fprintln(os.Stderr, "starting a throwaway PostgreSQL (pass a superuser URL to use your own server)")
-		c, err := pgcluster.Start(ctx, pgcluster.Options{StopWithProcess: true})
-		if err != nil {
-			return err
-		}
-		defer func() { err = errors.Join(err, c.Remove()) }()
-		adminURL = c.SuperURL("postgres")
-	}
-	dbConfig, drop, err := createDatabase(ctx, adminURL)
+	_, conn, closeDB, err := benchdb.Open(ctx, adminURL, "auth_session_bench_purge")
 	if err != nil {
 		return err
 	}
-	defer func() { err = errors.Join(err, drop()) }()
-	conn, err := pgx.ConnectConfig(ctx, dbConfig)
-	if err != nil {
-		return fmt.Errorf("connect: %w", err)
-	}
-	defer conn.Close(context.Background())
-	if _, err := sql.Migrate(ctx, conn); err != nil {
-		return err
-	}
+	defer func() { err = errors.Join(err, closeDB()) }()
 	if _, err := conn.Exec(ctx, "ALTER TABLE system.web_sessions SET (autovacuum_enabled = false)"); err != nil {
 		return err
 	}
-	server, err := describeServer(ctx, conn)
+	server, err := benchdb.DescribeServer(ctx, conn)
 	if err != nil {
 		return err
 	}
@@ -187,7 +168,7 @@ func purgeWith(batch int) deleter {
 }
 
 func measure(ctx context.Context, conn *pgx.Conn, l layout, rows int, m *measurement, del deleter) error {
-	if err := fill(ctx, conn, rows, l.lifetimeSpread); err != nil {
+	if err := benchdb.Fill(ctx, conn, rows, l.lifetimeSpread); err != nil {
 		return err
 	}
 	began := time.Now()
@@ -225,34 +206,4 @@ func report(out io.Writer, results []*measurement) {
 			m.layout, m.method, m.median(), m.median()/raw, m.batches, pct(50), pct(99))
 	}
 	fmt.Fprintln(out, "\nTarget: purge at least 0.80 of the raw rate.")
-}
-
-// createDatabase creates a database of the benchmark's own and returns how
-// to connect to it and a function that drops it.
-func createDatabase(ctx context.Context, adminURL string) (*pgx.ConnConfig, func() error, error) {
-	cfg, err := pgx.ParseConfig(adminURL)
-	if err != nil {
-		return nil, nil, fmt.Errorf("parse the server URL: %w", err)
-	}
-	admin, err := pgx.ConnectConfig(ctx, cfg)
-	if err != nil {
-		return nil, nil, fmt.Errorf("connect to %s:%d: %w", cfg.Host, cfg.Port, err)
-	}
-	suffix := make([]byte, 4)
-	_, _ = rand.Read(suffix)
-	name := "auth_session_bench_purge_" + hex.EncodeToString(suffix)
-	if _, err := admin.Exec(ctx, "CREATE DATABASE "+name); err != nil {
-		admin.Close(ctx)
-		return nil, nil, fmt.Errorf("create database %s: %w", name, err)
-	}
-	drop := func() error {
-		defer admin.Close(context.Background())
-		if _, err := admin.Exec(context.Background(), "DROP DATABASE "+name+" WITH (FORCE)"); err != nil {
-			return fmt.Errorf("drop database %s: %w", name, err)
-		}
-		return nil
-	}
-	cfg = cfg.Copy()
-	cfg.Database = name
-	return cfg, drop, nil
 }

@@ -15,28 +15,24 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"errors"
 	"flag"
 	"fmt"
-	"log/slog"
-	"net"
 	"net/http"
 	"net/url"
 	"os"
 	"os/signal"
 	"runtime"
 	"runtime/pprof"
-	"slices"
-	"sync"
 	"syscall"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/auth-session/auth-session/bench/internal/benchdb"
+	"github.com/auth-session/auth-session/bench/internal/httpload"
 	"github.com/auth-session/auth-session/pkg/auth"
 	"github.com/auth-session/auth-session/pkg/pgcluster"
-	"github.com/auth-session/auth-session/pkg/server"
 	"github.com/auth-session/auth-session/pkg/sql"
 )
 
@@ -110,45 +106,45 @@ func run(ctx context.Context, o options) error {
 	}
 	defer pool.Exec(context.WithoutCancel(ctx), "DROP ROLE IF EXISTS "+role) //nolint:errcheck
 	fmt.Fprintf(os.Stderr, "creating %d sessions ...\n", o.sessions)
-	ids, values, err := createSessions(ctx, pool, role, o.sessions)
+	ids, values, err := benchdb.CreateSessions(ctx, pool, role, o.sessions)
 	if err != nil {
 		return err
 	}
 
-	addr, stopServer, err := startServer(ctx, pool, o.maxLookups)
+	addr, stopServer, err := httpload.StartServer(ctx, pool, o.maxLookups)
 	if err != nil {
 		return err
 	}
 	defer stopServer()
-	clients := newClients(addr, o.concurrency)
-	defer clients.close()
+	clients := httpload.NewClients(addr, o.concurrency)
+	defer clients.Close()
 	// A second server that may run a statement per client: each request is
 	// looked up on its own, as without the shared lookups.
-	singleAddr, stopSingle, err := startServer(ctx, pool, o.concurrency)
+	singleAddr, stopSingle, err := httpload.StartServer(ctx, pool, o.concurrency)
 	if err != nil {
 		return err
 	}
 	defer stopSingle()
-	singleClients := newClients(singleAddr, o.concurrency)
-	defer singleClients.close()
+	singleClients := httpload.NewClients(singleAddr, o.concurrency)
+	defer singleClients.Close()
 	whoamiRequests := make([][]byte, len(values))
 	for i, v := range values {
-		whoamiRequests[i] = getRequest(addr, "/api/v2/whoami", "Cookie: "+auth.CookieName+"="+v)
+		whoamiRequests[i] = httpload.GetRequest(addr, "/api/v2/whoami", "Cookie: "+auth.CookieName+"="+v)
 	}
-	noCookieRequest := getRequest(addr, "/api/v2/whoami")
+	noCookieRequest := httpload.GetRequest(addr, "/api/v2/whoami")
 	workloads := []workload{
 		{name: "the session lookup SELECT straight through pgx", op: func(ctx context.Context, i int) error {
 			_, err := sql.CheckSession(ctx, pool, ids[i%len(ids)], auth.DefaultTouchInterval)
 			return err
 		}},
 		{name: "authenticated `GET /api/v2/whoami`", op: func(_ context.Context, i int) error {
-			return clients.expect(i, whoamiRequests[i%len(whoamiRequests)], http.StatusOK)
+			return clients.Expect(i, whoamiRequests[i%len(whoamiRequests)], http.StatusOK)
 		}},
 		{name: "authenticated `GET /api/v2/whoami`, one lookup statement per request", op: func(_ context.Context, i int) error {
-			return singleClients.expect(i, whoamiRequests[i%len(whoamiRequests)], http.StatusOK)
+			return singleClients.Expect(i, whoamiRequests[i%len(whoamiRequests)], http.StatusOK)
 		}},
 		{name: "`GET /api/v2/whoami` without a cookie (401, no database: the HTTP floor)", op: func(_ context.Context, i int) error {
-			return clients.expect(i, noCookieRequest, http.StatusUnauthorized)
+			return clients.Expect(i, noCookieRequest, http.StatusUnauthorized)
 		}},
 	}
 
@@ -179,38 +175,11 @@ func run(ctx context.Context, o options) error {
 	for _, w := range workloads {
 		s := w.stats(o.duration)
 		fmt.Printf("| %s | %.0f | %v | %v | %d |\n",
-			w.name, s.rate, s.p50.Round(10*time.Microsecond), s.p99.Round(10*time.Microsecond), len(w.latencies))
+			w.name, s.Rate, s.P50.Round(10*time.Microsecond), s.P99.Round(10*time.Microsecond), s.Requests)
 	}
 	raw, viaHTTP := workloads[0].stats(o.duration), workloads[1].stats(o.duration)
-	fmt.Printf("\nAuthenticated whoami / raw lookup: **%.2f** (target: at least 0.80).\n", viaHTTP.rate/raw.rate)
+	fmt.Printf("\nAuthenticated whoami / raw lookup: **%.2f** (target: at least 0.80).\n", viaHTTP.Rate/raw.Rate)
 	return nil
-}
-
-// startServer serves the HTTP interface over pool on a free loopback port,
-// logging every request to a file as serve logs to stderr.
-func startServer(ctx context.Context, pool *pgxpool.Pool, maxLookups int) (addr string, stop func(), err error) {
-	logFile, err := os.CreateTemp("", "bench-whoami-*.log")
-	if err != nil {
-		return "", nil, err
-	}
-	srv, err := server.New(server.Config{Pool: pool, Log: slog.New(slog.NewTextHandler(logFile, nil)),
-		InsecureCookies: true, MaxConcurrentLookups: maxLookups})
-	if err != nil {
-		return "", nil, err
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return "", nil, err
-	}
-	serveCtx, stopServing := context.WithCancel(ctx)
-	served := make(chan error, 1)
-	go func() { served <- srv.Serve(serveCtx, ln) }()
-	return ln.Addr().String(), func() {
-		stopServing()
-		<-served
-		logFile.Close()
-		os.Remove(logFile.Name())
-	}, nil
 }
 
 // workload is one kind of request and the latencies measured for it.
@@ -220,19 +189,8 @@ type workload struct {
 	latencies []time.Duration
 }
 
-// stats summarise a measurement.
-type stats struct {
-	rate     float64
-	p50, p99 time.Duration
-}
-
-func (w *workload) stats(d time.Duration) stats {
-	slices.Sort(w.latencies)
-	return stats{
-		rate: float64(len(w.latencies)) / d.Seconds(),
-		p50:  w.latencies[len(w.latencies)/2],
-		p99:  w.latencies[len(w.latencies)*99/100],
-	}
+func (w *workload) stats(d time.Duration) httpload.Stats {
+	return httpload.Summarize(w.latencies, d)
 }
 
 // measure warms each workload up, then runs them in turn, o.rounds times for
@@ -240,14 +198,14 @@ func (w *workload) stats(d time.Duration) stats {
 // meantime weighs on all of them alike.
 func measure(ctx context.Context, workloads []workload, o options) error {
 	for _, w := range workloads {
-		if _, err := load(ctx, w.op, o.concurrency, o.warmup); err != nil {
+		if _, err := (httpload.Load{Concurrency: o.concurrency, Duration: o.warmup}).Run(ctx, w.op); err != nil {
 			return fmt.Errorf("%s: %w", w.name, err)
 		}
 	}
 	slice := o.duration / time.Duration(o.rounds)
 	for range o.rounds {
 		for i := range workloads {
-			latencies, err := load(ctx, workloads[i].op, o.concurrency, slice)
+			latencies, err := (httpload.Load{Concurrency: o.concurrency, Duration: slice}).Run(ctx, workloads[i].op)
 			if err != nil {
 				return fmt.Errorf("%s: %w", workloads[i].name, err)
 			}
@@ -255,71 +213,6 @@ func measure(ctx context.Context, workloads []workload, o options) error {
 		}
 	}
 	return nil
-}
-
-// load runs op from concurrency goroutines for d and returns every latency.
-func load(ctx context.Context, op func(context.Context, int) error, concurrency int, d time.Duration) ([]time.Duration, error) {
-	ctx, cancel := context.WithCancelCause(ctx)
-	defer cancel(nil)
-	deadline := time.Now().Add(d)
-	var (
-		wg  sync.WaitGroup
-		mu  sync.Mutex
-		all []time.Duration
-	)
-	for g := range concurrency {
-		wg.Go(func() {
-			var mine []time.Duration
-			for i := g; ctx.Err() == nil; i += concurrency {
-				start := time.Now()
-				if start.After(deadline) {
-					break
-				}
-				if err := op(ctx, i); err != nil {
-					cancel(err)
-					return
-				}
-				mine = append(mine, time.Since(start))
-			}
-			mu.Lock()
-			all = append(all, mine...)
-			mu.Unlock()
-		})
-	}
-	wg.Wait()
-	if err := context.Cause(ctx); err != nil {
-		return nil, err
-	}
-	if len(all) == 0 {
-		return nil, errors.New("no request completed")
-	}
-	return all, nil
-}
-
-// createSessions makes n sessions for role, and returns their
-// ids and cookie values.
-func createSessions(ctx context.Context, pool *pgxpool.Pool, role string, n int) ([]int64, []string, error) {
-	ids, values := make([]int64, 0, n), make([]string, 0, n)
-	err := sql.RunInTx(ctx, pool, func(tx pgx.Tx) error {
-		ids, values = ids[:0], values[:0]
-		for range n {
-			secret, err := auth.NewSecret()
-			if err != nil {
-				return err
-			}
-			s, err := sql.CreateSession(ctx, tx, sql.NewSession{Username: role, HashedSecret: auth.HashSecret(secret),
-				ExpireAfter: time.Hour, Audit: sql.AuditInfo{Via: "cli", Actor: "bench"}})
-			if err != nil {
-				return err
-			}
-			ids, values = append(ids, s.ID), append(values, auth.EncodeValue(s.ID, secret))
-		}
-		return nil
-	})
-	if err != nil {
-		return nil, nil, fmt.Errorf("create sessions: %w", err)
-	}
-	return ids, values, nil
 }
 
 // scratchDatabase creates a database for the run and returns its URL and a

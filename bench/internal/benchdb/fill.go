@@ -1,4 +1,7 @@
-package main
+// Package benchdb prepares the database side of the benchmark programs: a
+// database of their own, tables of generated sessions filled with COPY, and
+// sessions with known secrets to authenticate with.
+package benchdb
 
 import (
 	"context"
@@ -14,7 +17,7 @@ import (
 // in their high bits, as the table's default makes them.
 var idEpoch = time.Date(2020, 1, 1, 0, 0, 0, 0, time.UTC)
 
-// fill empties the sessions table and streams rows expired sessions into
+// Fill empties the sessions table and streams rows expired sessions into
 // it with COPY, then vacuums, analyzes and checkpoints, so that every
 // measurement starts from the same state: no dead rows, hint bits and
 // statistics set, no dirty pages left for the measured run to flush.
@@ -24,7 +27,7 @@ var idEpoch = time.Date(2020, 1, 1, 0, 0, 0, 0, time.UTC)
 // tenth revoked ten minutes in. All of them expired more than an hour ago,
 // so a purge with the default --older-than takes every row, as the raw
 // DELETE does.
-func fill(ctx context.Context, conn *pgx.Conn, rows int, spread time.Duration) error {
+func Fill(ctx context.Context, conn *pgx.Conn, rows int, spread time.Duration) error {
 	if _, err := conn.Exec(ctx, "TRUNCATE system.web_sessions"); err != nil {
 		return fmt.Errorf("empty the table: %w", err)
 	}
@@ -72,8 +75,8 @@ func fill(ctx context.Context, conn *pgx.Conn, rows int, spread time.Duration) e
 	return nil
 }
 
-// describeServer says what the figures were measured on.
-func describeServer(ctx context.Context, conn *pgx.Conn) (string, error) {
+// DescribeServer says what the figures were measured on.
+func DescribeServer(ctx context.Context, conn *pgx.Conn) (string, error) {
 	var version, fsync, syncCommit, buffers string
 	err := conn.QueryRow(ctx, `SELECT current_setting('server_version'), current_setting('fsync'),
     current_setting('synchronous_commit'), current_setting('shared_buffers')`).Scan(&version, &fsync, &syncCommit, &buffers)

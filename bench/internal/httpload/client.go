@@ -1,4 +1,4 @@
-package main
+package httpload
 
 import (
 	"bufio"
@@ -8,21 +8,21 @@ import (
 	"strconv"
 )
 
-// keepAliveClient sends HTTP/1.1 GET requests over one kept-alive
+// Client sends HTTP/1.1 GET requests over one kept-alive
 // connection and reads the answers, with as little work as it can, like wrk:
 // on a small machine that runs the database, the server and the load, Go's
 // http.Client would spend as much CPU per request as the server under test.
 // It understands only what the server sends: a status line, headers with
 // Content-Length, and a body.
-type keepAliveClient struct {
+type Client struct {
 	addr string
 	conn net.Conn
 	r    *bufio.Reader
 }
 
-// get sends request, a complete GET request, and returns the answer's
+// Get sends request, a complete GET request, and returns the answer's
 // status code, having read and discarded its body.
-func (c *keepAliveClient) get(request []byte) (int, error) {
+func (c *Client) Get(request []byte) (int, error) {
 	if c.conn == nil {
 		conn, err := net.Dial("tcp", c.addr)
 		if err != nil {
@@ -38,7 +38,7 @@ func (c *keepAliveClient) get(request []byte) (int, error) {
 	return status, err
 }
 
-func (c *keepAliveClient) roundTrip(request []byte) (int, error) {
+func (c *Client) roundTrip(request []byte) (int, error) {
 	if _, err := c.conn.Write(request); err != nil {
 		return 0, err
 	}
@@ -78,28 +78,34 @@ func (c *keepAliveClient) roundTrip(request []byte) (int, error) {
 	return status, nil
 }
 
-// clients are one keepAliveClient per load goroutine. load gives goroutine
-// g the indexes i with i%len(clients) == g, so index i picks its client.
-type clients []*keepAliveClient
+// NewClient returns a client of the server at addr (HOST:PORT); it
+// connects on its first request.
+func NewClient(addr string) *Client { return &Client{addr: addr} }
 
-func newClients(addr string, n int) clients {
-	cs := make(clients, n)
+// Clients are one Client per load goroutine. Load gives goroutine g the
+// indexes i with i%len(clients) == g, so index i picks its client.
+type Clients []*Client
+
+// NewClients returns n clients of the server at addr.
+func NewClients(addr string, n int) Clients {
+	cs := make(Clients, n)
 	for g := range cs {
-		cs[g] = &keepAliveClient{addr: addr}
+		cs[g] = NewClient(addr)
 	}
 	return cs
 }
 
-// expect sends request on the client of index i and checks the status.
-func (cs clients) expect(i int, request []byte, want int) error {
-	status, err := cs[i%len(cs)].get(request)
+// Expect sends request on the client of index i and checks the status.
+func (cs Clients) Expect(i int, request []byte, want int) error {
+	status, err := cs[i%len(cs)].Get(request)
 	if err == nil && status != want {
 		err = fmt.Errorf("answer %d, want %d", status, want)
 	}
 	return err
 }
 
-func (cs clients) close() {
+// Close closes the clients' connections.
+func (cs Clients) Close() {
 	for _, c := range cs {
 		if c.conn != nil {
 			c.conn.Close()
@@ -107,10 +113,10 @@ func (cs clients) close() {
 	}
 }
 
-// getRequest renders a GET request for path with extra header lines.
-func getRequest(host, path string, headers ...string) []byte {
+// GetRequest renders a GET request for path with extra header lines.
+func GetRequest(host, path string, headers ...string) []byte {
 	var b bytes.Buffer
-	fmt.Fprintf(&b, "GET %s HTTP/1.1\r\nHost: %s\r\nUser-Agent: bench-whoami\r\n", path, host)
+	fmt.Fprintf(&b, "GET %s HTTP/1.1\r\nHost: %s\r\nUser-Agent: auth-session-bench\r\n", path, host)
 	for _, h := range headers {
 		b.WriteString(h + "\r\n")
 	}

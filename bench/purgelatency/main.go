@@ -54,6 +54,7 @@ type options struct {
 	duration     time.Duration
 	warmup       time.Duration
 	batch        int
+	pace         float64
 	rounds       int
 	// maxPurge bounds the purge, and the load measured alongside it.
 	maxPurge time.Duration
@@ -72,6 +73,7 @@ func main() {
 	flag.IntVar(&o.rounds, "rounds", 5, "rounds of refill, measure without a purge, measure while purging")
 	flag.DurationVar(&o.warmup, "warmup", 3*time.Second, "unmeasured load before the measurements")
 	flag.IntVar(&o.batch, "batch", sql.DefaultPurgeBatch, "purge batch size")
+	flag.Float64Var(&o.pace, "pace", 1, "purge pace: after each batch wait this many times as long as it took (serve's default is 1; 0 runs flat out, as the purge command does by default)")
 	flag.DurationVar(&o.maxPurge, "max-purge", 90*time.Second, "give up when the purge takes longer")
 	flag.Usage = func() {
 		fmt.Fprintf(flag.CommandLine.Output(), "usage: go run ./bench/purgelatency [flags] [SUPERUSER_URL]\n")
@@ -173,9 +175,9 @@ func run(ctx context.Context, out io.Writer, adminURL string, o options) (err er
 		load = fmt.Sprintf("%d clients in a closed loop", o.concurrency)
 	}
 	fmt.Fprintf(out, "Authenticated `GET /api/v2/whoami`, %s, over %d active sessions, on loopback; "+
-		"the purge deletes %d expired sessions with batch %d (%d transactions) on a connection of its own; "+
+		"the purge deletes %d expired sessions with batch %d (%d transactions) at pace %g on a connection of its own; "+
 		"%d rounds, each measuring %v without a purge, then for as long as the purge runs; %s.\n\n",
-		load, o.active, o.rows, o.batch, batches, o.rounds, o.duration, server)
+		load, o.active, o.rows, o.batch, batches, o.pace, o.rounds, o.duration, server)
 	fmt.Fprintln(out, "| measurement | seconds | requests | req/s | p50 | p99 |")
 	fmt.Fprintln(out, "| --- | ---: | ---: | ---: | ---: | ---: |")
 	row := func(name string, d time.Duration, latencies []time.Duration) httpload.Stats {
@@ -265,7 +267,7 @@ func measureDuringPurge(ctx context.Context, conn *pgx.Conn, op func(context.Con
 	began := time.Now()
 	go func() {
 		defer close(done)
-		r.res, purgeErr = sql.Purge(ctx, conn, sql.PurgeOptions{OlderThan: sql.DefaultPurgeOlderThan, Batch: o.batch,
+		r.res, purgeErr = sql.Purge(ctx, conn, sql.PurgeOptions{OlderThan: sql.DefaultPurgeOlderThan, Batch: o.batch, Pace: o.pace,
 			Audit: sql.PurgeAudit{Via: "bench"}}, nil)
 		r.purgeTime = time.Since(began)
 	}()

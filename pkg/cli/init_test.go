@@ -22,7 +22,7 @@ func TestInitIdempotent(t *testing.T) {
 	latest := sql.LatestVersion()
 	first := runCLI(t, "init", "--url", dbURL)
 	if first.code != 0 || first.stdout != "" ||
-		!regexp.MustCompile(`^applied schema versions \[1( \d+)*\]; schema is at version ` + strconv.Itoa(latest) + `\n$`).MatchString(first.stderr) {
+		!regexp.MustCompile(`^applied schema versions \[1( \d+)*\]; schema is at version `+strconv.Itoa(latest)+`\n$`).MatchString(first.stderr) {
 		t.Fatalf("first init: exit %d, stdout %q, stderr %q", first.code, first.stdout, first.stderr)
 	}
 	mustInsertSessions(t, dbURL, seedSessions)

@@ -63,12 +63,12 @@ func parseLogin(t testing.TB, format, out string) loginRow {
 
 // storedSession is what the database holds about one session.
 type storedSession struct {
-	username, audit       string
-	userID                int64
-	hashed                []byte
-	created, expires      time.Time
-	revoked               *time.Time
-	lastUsed              time.Time
+	username, audit      string
+	userID               int64
+	hashed               []byte
+	created, expires     time.Time
+	revoked              *time.Time
+	lastUsed             time.Time
 	asText, eventsAsText string
 }
 
@@ -134,7 +134,7 @@ func TestLogin(t *testing.T) {
 	tests := []struct {
 		name   string
 		args   []string
-		tty        terminals
+		tty    terminals
 		format string
 		secure bool
 	}{

@@ -48,6 +48,7 @@ func purgeCommand(env *Env) *cli.Command {
 			&cli.StringFlag{Name: "batch", Value: strconv.Itoa(sql.DefaultPurgeBatch),
 				Usage: fmt.Sprintf("delete at most `N` rows per transaction, 1 to %d", sql.MaxPurgeBatch)},
 			&cli.BoolFlag{Name: "dry-run", Usage: "only count what would be purged; delete nothing"},
+			paceFlag("pace", "0"),
 			eventsRetentionFlag(),
 			formatFlag(),
 		),
@@ -66,6 +67,9 @@ func purgeCommand(env *Env) *cli.Command {
 			if opts.purge.EventsOlderThan, err = parseRetention(flagEventsRetention, c.String(flagEventsRetention)); err != nil {
 				return err
 			}
+			if opts.purge.Pace, err = parsePace("pace", c.String("pace")); err != nil {
+				return err
+			}
 			if opts.format, err = formatFromFlags(c, env.IO); err != nil {
 				return err
 			}
@@ -81,6 +85,21 @@ func parseBatch(value string) (int, error) {
 		return 0, usageErrorf("invalid --batch %q: want a whole number of rows from 1 to %d", value, sql.MaxPurgeBatch)
 	}
 	return n, nil
+}
+
+// paceFlag is purge's --pace and serve's --purge-pace.
+func paceFlag(name, value string) cli.Flag {
+	return &cli.StringFlag{Name: name, Value: value,
+		Usage: fmt.Sprintf("after each batch, wait `F` times as long as the batch took, to leave the database to live traffic: 0 runs flat out, 1 keeps the purge busy at most half the time (0 to %d)", sql.MaxPurgePace)}
+}
+
+// parsePace parses a pace flag.
+func parsePace(flag, value string) (float64, error) {
+	f, err := strconv.ParseFloat(strings.TrimSpace(value), 64)
+	if err != nil || f < 0 || f > sql.MaxPurgePace || f != f {
+		return 0, usageErrorf("invalid --%s %q: want a number from 0 (flat out) to %d, such as 1", flag, value, sql.MaxPurgePace)
+	}
+	return f, nil
 }
 
 // parseRetention parses --events-retention, where a zero duration ("0",

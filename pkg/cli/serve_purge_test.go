@@ -84,23 +84,24 @@ func ptr[T any](v T) *T { return &v }
 func TestServePurgeOptions(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
-		name                                  string
-		interval, olderThan, eventsRetention  string
-		wantInterval, wantOlderThan, wantKeep time.Duration
+		name                                       string
+		interval, olderThan, pace, eventsRetention string
+		wantInterval, wantOlderThan, wantKeep      time.Duration
+		wantPace                                   float64
 	}{
-		{"defaults", defaultPurgeInterval, defaultOlderThan, defaultEventsRetention, time.Hour, time.Hour, 30 * 24 * time.Hour},
-		{"off", "0", "1h", "30d", 0, time.Hour, 30 * 24 * time.Hour},
-		{"events kept", "10m", "7d", "0d", 10 * time.Minute, 7 * 24 * time.Hour, 0},
-		{"shortest", "1s", "1s", "1h", time.Second, time.Second, time.Hour},
+		{"defaults", defaultPurgeInterval, defaultOlderThan, defaultPurgePace, defaultEventsRetention, time.Hour, time.Hour, 30 * 24 * time.Hour, 1},
+		{"off", "0", "1h", "1", "30d", 0, time.Hour, 30 * 24 * time.Hour, 1},
+		{"events kept, flat out", "10m", "7d", "0", "0d", 10 * time.Minute, 7 * 24 * time.Hour, 0, 0},
+		{"shortest, gentlest", "1s", "1s", "100", "1h", time.Second, time.Second, time.Hour, 100},
 	}
 	for _, tt := range tests {
-		got, err := servePurgeOptions(tt.interval, tt.olderThan, tt.eventsRetention)
+		got, err := servePurgeOptions(tt.interval, tt.olderThan, tt.pace, tt.eventsRetention)
 		if err != nil {
 			t.Errorf("%s: %v", tt.name, err)
 			continue
 		}
 		want := sql.PurgeLoopOptions{Interval: tt.wantInterval, Jitter: 0.1, Purge: sql.PurgeOptions{
-			OlderThan: tt.wantOlderThan, Batch: sql.DefaultPurgeBatch, EventsOlderThan: tt.wantKeep}}
+			OlderThan: tt.wantOlderThan, Batch: sql.DefaultPurgeBatch, EventsOlderThan: tt.wantKeep, Pace: tt.wantPace}}
 		if got != want {
 			t.Errorf("%s: %+v, want %+v", tt.name, got, want)
 		}
@@ -122,6 +123,8 @@ func TestServePurgeRejectsBadFlags(t *testing.T) {
 		{[]string{"--purge-older-than", "0"}, `invalid --purge-older-than "0": must be positive`},
 		{[]string{"--purge-older-than", "an hour"}, `invalid --purge-older-than "an hour": want a duration`},
 		{[]string{"--events-retention", "5m"}, `invalid --events-retention "5m": must be at least 1h0m0s; or 0 to keep every event`},
+		{[]string{"--purge-pace", "-1"}, `invalid --purge-pace "-1": want a number from 0 (flat out) to 100`},
+		{[]string{"--purge-pace", "slow"}, `invalid --purge-pace "slow": want a number from 0 (flat out) to 100`},
 		// Checked also when the purge is off, so a typo shows now.
 		{[]string{"--purge-interval", "0", "--events-retention", "forever"}, `invalid --events-retention "forever": want a duration`},
 	}

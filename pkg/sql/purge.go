@@ -42,6 +42,9 @@ type PurgeDB interface {
 	TxBeginner
 }
 
+// MaxPurgePace bounds PurgeOptions.Pace: a purge busy 1% of the time.
+const MaxPurgePace = 100
+
 // PurgeOptions say what Purge deletes.
 type PurgeOptions struct {
 	// OlderThan: sessions that expired or were revoked more than this long
@@ -54,6 +57,10 @@ type PurgeOptions struct {
 	// EventsOlderThan: audit events older than this are purged too; 0
 	// keeps every event.
 	EventsOlderThan time.Duration
+	// Pace makes the purge yield to the live path: after each batch it
+	// waits Pace times as long as the batch took, so 1 keeps it busy at
+	// most half the time. 0 runs batches back to back.
+	Pace float64
 	// Audit says who purges, for the event the run records.
 	Audit PurgeAudit
 }
@@ -277,7 +284,7 @@ func Purge(ctx context.Context, db PurgeDB, opts PurgeOptions, progress func(Pur
 		if opts.DryRun {
 			err = countTarget(ctx, db, t, cutoff, &res, progress)
 		} else {
-			err = purgeBatches(ctx, db, t, cutoff, opts.Batch, &res, progress)
+			err = purgeBatches(ctx, db, t, cutoff, opts, &res, progress)
 		}
 		if err != nil {
 			err = fmt.Errorf("purge %s: %w", t.phase, err)
@@ -298,6 +305,8 @@ func (o PurgeOptions) validate() error {
 		return fmt.Errorf("purge: Batch is %d, want 1 to %d", o.Batch, MaxPurgeBatch)
 	case o.EventsOlderThan < 0:
 		return fmt.Errorf("purge: EventsOlderThan is %v, want 0 (keep) or a positive duration", o.EventsOlderThan)
+	case o.Pace < 0 || o.Pace > MaxPurgePace:
+		return fmt.Errorf("purge: Pace is %v, want 0 (flat out) to %d", o.Pace, MaxPurgePace)
 	}
 	return nil
 }
@@ -314,12 +323,16 @@ func countTarget(ctx context.Context, db DBTX, t purgeTarget, cutoff time.Time, 
 
 // purgeBatches deletes the phase's rows batch by batch, each batch
 // starting where the previous one ended.
-func purgeBatches(ctx context.Context, db TxBeginner, t purgeTarget, cutoff time.Time, batch int, res *PurgeResult, progress func(PurgeProgress)) error {
+func purgeBatches(ctx context.Context, db TxBeginner, t purgeTarget, cutoff time.Time, opts PurgeOptions, res *PurgeResult, progress func(PurgeProgress)) error {
 	query, after := t.batchSQL(), walkStart
 	for ctx.Err() == nil {
-		n, end, err := purgeBatch(ctx, db, query, cutoff, after, batch)
+		began := time.Now()
+		n, end, err := purgeBatch(ctx, db, query, cutoff, after, opts.Batch)
 		if err != nil {
 			return err
+		}
+		if opts.Pace > 0 && end != nil {
+			pause(ctx, time.Duration(opts.Pace*float64(time.Since(began))))
 		}
 		// A batch finds nothing when another purge deleted its rows first.
 		if n > 0 {
@@ -381,4 +394,14 @@ func recordPurge(ctx context.Context, db DBTX, opts PurgeOptions, res PurgeResul
 		Event: EventRetentionPurged, Actor: opts.Audit.Actor, Via: opts.Audit.Via,
 		ClientAddr: opts.Audit.ClientAddr, Detail: detail,
 	})
+}
+
+// pause waits for d or until ctx is done.
+func pause(ctx context.Context, d time.Duration) {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+	case <-t.C:
+	}
 }

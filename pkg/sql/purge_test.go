@@ -445,6 +445,8 @@ func TestPurgeRejectsBadOptions(t *testing.T) {
 		{OlderThan: time.Hour, Batch: 0},
 		{OlderThan: time.Hour, Batch: MaxPurgeBatch + 1},
 		{OlderThan: time.Hour, Batch: 10, EventsOlderThan: -time.Hour},
+		{OlderThan: time.Hour, Batch: 10, Pace: -1},
+		{OlderThan: time.Hour, Batch: 10, Pace: MaxPurgePace + 1},
 	} {
 		if _, err := Purge(testContext(t), conn, opts, nil); err == nil {
 			t.Errorf("Purge(%+v) succeeded, want an error", opts)
@@ -493,5 +495,25 @@ func TestRunPurgeLoop(t *testing.T) {
 	}
 	if err := RunPurgeLoop(testContext(t), conn, PurgeLoopOptions{Purge: purgeOpts(4), Interval: time.Hour, Jitter: 2}); err == nil {
 		t.Error("RunPurgeLoop with Jitter 2 succeeded, want an error")
+	}
+}
+
+// TestPurgePace checks that a paced purge still deletes every row, batch by
+// batch. (How long it pauses is a matter of time, which tests do not
+// assert; bench/purgelatency measures what pacing buys.)
+func TestPurgePace(t *testing.T) {
+	t.Parallel()
+	conn, _ := newStore(t)
+	mustInsert(t, conn, "a", expiredLongAgo, 40)
+	mustInsert(t, conn, "a", active, 2)
+	opts := purgeOpts(10)
+	opts.Pace = 2
+	batches := 0
+	res, err := Purge(testContext(t), conn, opts, func(p PurgeProgress) { batches++ })
+	if err != nil || res.ExpiredSessions != 40 || res.Batches != 4 || batches != 4 {
+		t.Fatalf("paced purge: %+v, %d progress calls, %v; want 40 sessions in 4 batches", res, batches, err)
+	}
+	if n := sessionsOf(t, conn, "a"); n != 2 {
+		t.Errorf("%d sessions left, want the 2 active ones", n)
 	}
 }

@@ -110,44 +110,49 @@ type RevokedSession struct {
 	Now bool
 }
 
-// One statement revokes every live row and reports all of the user's rows:
-// the second branch reads the snapshot from before the UPDATE, so it returns
-// exactly the rows that were already revoked, with their first revoked_at.
-const revokeUserSessions = `WITH revoked AS (
-    UPDATE system.web_sessions SET revoked_at = now()
-    WHERE username = $1 AND revoked_at IS NULL
-    RETURNING id, username, created_at, revoked_at
-)
-SELECT id, username, created_at, revoked_at, true FROM revoked
-UNION ALL
-SELECT id, username, created_at, revoked_at, false FROM system.web_sessions
+// One statement revokes every live row of the user. It returns nothing:
+// what it changed is read back by revokedUserSessions in the same transaction,
+// which walks the (username, created_at) index and so streams the rows in
+// creation order without a sort, while the client formats them.
+const revokeUserSessions = `UPDATE system.web_sessions SET revoked_at = now()
+WHERE username = $1 AND revoked_at IS NULL`
+
+// revokedUserSessions reports every revoked session of the user: all of
+// them after the UPDATE, except a login that commits between the two
+// statements under READ COMMITTED, which is live and so not reported.
+// revoked_at = now() marks the rows this transaction revoked, since now()
+// is the transaction's time.
+const revokedUserSessions = `SELECT id, username, created_at, revoked_at, revoked_at = now()
+FROM system.web_sessions
 WHERE username = $1 AND revoked_at IS NOT NULL
 ORDER BY created_at, id`
 
-// RevokeUserSessions revokes every session of username that is not revoked
-// yet and calls fn for each of the user's sessions, in creation order.
-// It returns how many sessions this call revoked. Run it in a transaction when fn
-// may fail, so a failure leaves nothing revoked.
+// RevokeUserSessions revokes, in one statement, every session of username
+// that is not revoked yet, then calls fn for each of the user's sessions in
+// creation order; sessions revoked before keep their first revoked_at. It
+// returns how many sessions this call revoked. Run it in a transaction (the
+// read-back relies on it), so that a failure of fn leaves nothing revoked.
 func RevokeUserSessions(ctx context.Context, db DBTX, username string, fn func(RevokedSession) error) (int, error) {
-	rows, err := db.Query(ctx, revokeUserSessions, username)
+	tag, err := db.Exec(ctx, revokeUserSessions, username)
 	if err != nil {
 		return 0, err
 	}
+	revoked := int(tag.RowsAffected())
+	rows, err := db.Query(ctx, revokedUserSessions, username)
+	if err != nil {
+		return revoked, err
+	}
 	defer rows.Close()
 	var r RevokedSession
-	n := 0
 	for rows.Next() {
 		if err := rows.Scan(&r.ID, &r.Username, &r.CreatedAt, &r.RevokedAt, &r.Now); err != nil {
-			return n, err
+			return revoked, err
 		}
 		if err := fn(r); err != nil {
-			return n, err
-		}
-		if r.Now {
-			n++
+			return revoked, err
 		}
 	}
-	return n, rows.Err()
+	return revoked, rows.Err()
 }
 
 const revokeSession = `UPDATE system.web_sessions SET revoked_at = COALESCE(revoked_at, now())

@@ -2,7 +2,6 @@ package cli
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"regexp"
@@ -187,12 +186,6 @@ func dashed(name string) string {
 		return "-" + name
 	}
 	return "--" + name
-}
-
-// errorIsUsage reports whether err is a usage error.
-func errorIsUsage(err error) bool {
-	var ue usageError
-	return errors.As(err, &ue)
 }
 
 // normalizeUsername folds a user name the way PostgreSQL folds an unquoted

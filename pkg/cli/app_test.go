@@ -34,15 +34,19 @@ func TestNonAdminIsRefused(t *testing.T) {
 	dave, daveURL := mustLoginRole(t, dbURL, "dave")
 	pgtest.MustExec(t, dbURL, "ALTER ROLE "+dave+" NOINHERIT; GRANT admin TO "+dave)
 	before := snapshot(t, dbURL)
-	for _, who := range []struct{ label, name, url string }{
-		{"plain", bob, bobURL}, {"createrole", carol, carolURL}, {"noinherit member", dave, daveURL},
+	grantHint := func(name string) string {
+		return "connect as a superuser or a member of admin, or have one run: GRANT admin TO " + name
+	}
+	for _, who := range []struct{ label, name, url, hint string }{
+		{"plain", bob, bobURL, grantHint(bob)}, {"createrole", carol, carolURL, grantHint(carol)},
+		{"noinherit member", dave, daveURL, dave + " is a member of admin but does not inherit its privileges (NOINHERIT); have a superuser run: ALTER ROLE " + dave + " INHERIT"},
 	} {
 		for cmd, args := range adminCommands(target) {
 			t.Run(who.label+"/"+cmd, func(t *testing.T) {
 				r := runCLI(t, append(args, "--url", who.url)...)
 				want := `ERROR: user "` + who.name + `" is not a member of the admin role` + "\n" +
 					"SQLSTATE: 42501\n" +
-					"HINT: connect as a superuser or a member of admin, or have one run: GRANT admin TO " + who.name + "\n"
+					"HINT: " + who.hint + "\n"
 				if r.code != 1 || r.stderr != want || r.stdout != "" {
 					t.Errorf("exit %d, stdout %q, stderr:\n%s\nwant exit 1, nothing on stdout and stderr:\n%s", r.code, r.stdout, r.stderr, want)
 				}

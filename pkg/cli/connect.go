@@ -109,9 +109,15 @@ func checkCaller(ctx context.Context, db sql.DBTX) (sql.Caller, error) {
 		return caller, err
 	}
 	if !caller.IsAdmin {
+		hint := fmt.Sprintf("connect as a superuser or a member of admin, or have one run: GRANT admin TO %s", quoteIdent(caller.Username))
+		if caller.NoInherit {
+			// GRANT would change nothing: the membership is there, but
+			// NOINHERIT keeps admin's privileges from applying.
+			hint = fmt.Sprintf("%s is a member of admin but does not inherit its privileges (NOINHERIT); have a superuser run: ALTER ROLE %s INHERIT",
+				quoteIdent(caller.Username), quoteIdent(caller.Username))
+		}
 		return caller, hintError{msg: fmt.Sprintf("user %q is not a member of the admin role", caller.Username),
-			hint: fmt.Sprintf("connect as a superuser or a member of admin, or have one run: GRANT admin TO %s", quoteIdent(caller.Username)),
-			code: "42501"}
+			hint: hint, code: "42501"}
 	}
 	if err := caller.CheckSchema(); err != nil {
 		hint := "run 'auth-session init' with this binary to upgrade the schema"

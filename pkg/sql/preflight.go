@@ -9,8 +9,12 @@ import (
 type Caller struct {
 	// Username is current_user.
 	Username string
-	// IsAdmin is true for superusers and members of the admin role.
+	// IsAdmin is true for superusers and members of the admin role that
+	// inherit its privileges.
 	IsAdmin bool
+	// NoInherit is true for a member of admin that does not inherit its
+	// privileges (NOINHERIT), which IsAdmin does not count.
+	NoInherit bool
 	// SchemaVersion is the newest applied migration, 0 when none.
 	SchemaVersion int
 }
@@ -23,13 +27,17 @@ const preflightQuery = `SELECT current_user,
     COALESCE((SELECT r.rolsuper FROM pg_catalog.pg_roles r WHERE r.rolname = current_user), false)
     OR EXISTS (SELECT 1 FROM pg_catalog.pg_roles a
                WHERE a.rolname = 'admin' AND pg_has_role(current_user, a.oid, 'USAGE')),
+    EXISTS (SELECT 1 FROM pg_catalog.pg_roles a
+            WHERE a.rolname = 'admin' AND pg_has_role(current_user, a.oid, 'MEMBER')),
     (SELECT COALESCE(max(version), 0) FROM system.schema_migrations)`
 
 // Preflight reads who is connected and which schema version the database
 // has, in one round trip. It returns ErrSchemaMissing when init has not run.
 func Preflight(ctx context.Context, db DBTX) (Caller, error) {
 	var c Caller
-	err := db.QueryRow(ctx, preflightQuery).Scan(&c.Username, &c.IsAdmin, &c.SchemaVersion)
+	var member bool
+	err := db.QueryRow(ctx, preflightQuery).Scan(&c.Username, &c.IsAdmin, &member, &c.SchemaVersion)
+	c.NoInherit = member && !c.IsAdmin
 	switch SQLState(err) {
 	case "":
 	case "42P01", "3F000": // undefined_table, invalid_schema_name

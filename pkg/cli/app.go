@@ -74,6 +74,11 @@ func NewApp(env *Env) *cli.App {
 // having printed any error to env's stderr.
 func Main(ctx context.Context, args []string, env *Env) int {
 	app := NewApp(env)
+	if len(args) > 1 && args[1] == "help" {
+		// "auth-session help [COMMAND]", as most command suites accept it:
+		// the same as --help, which is what urfave/cli answers.
+		args = append(append([]string{args[0]}, args[2:]...), "--help")
+	}
 	if len(args) > 1 && !strings.HasPrefix(args[1], "-") && app.Command(args[1]) == nil {
 		err := usageErrorf("unknown command %q: accepted commands are %s", args[1], strings.Join(commandNames(app), ", "))
 		PrintError(env.IO.Err, err)

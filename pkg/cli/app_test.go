@@ -202,6 +202,9 @@ func TestAppUsage(t *testing.T) {
 		{"login --help", []string{"login", "--help"}, 0, `(?s)--expire-after.*--only-cookie.*--insecure.*--cookie-jar.*--format`, ``},
 		{"list --help", []string{"list", "--help"}, 0, `(?s)--user.*--active.*--warn-stale-days.*--format`, ``},
 		{"--version", []string{"--version"}, 0, `auth-session version dev`, ``},
+		{"help", []string{"help"}, 0, `(?s)auth-session - .*COMMANDS:.*login`, ``},
+		{"help login", []string{"help", "login"}, 0, `(?s)auth-session login - .*--expire-after`, ``},
+		{"help of an unknown command", []string{"help", "frobnicate"}, 2, `^$`, `^ERROR: unknown command "frobnicate"`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -104,10 +104,14 @@ func serveCommand(env *Env) *cli.Command {
 			"  GET  /api/v2/whoami    the caller's username, session id and expiry\n" +
 			"  POST /api/v2/login/    form fields username and password; the database checks the password\n" +
 			"  POST /api/v2/logout/   revoke the calling session\n" +
-			"  GET  /health           200 when the database answers, 503 when not\n\n" +
+			"  GET  /health           200 when the database answers, 503 when not\n" +
+			"  /api/v1/auth/...       the caller's own sessions: list, revoke one, log out all\n" +
+			"  /api/v1/admin/...      every session, for members of admin\n" +
+			"  GET  /admin/sessions   the admin web page\n\n" +
 			"Connect as a superuser or a member of admin, to a database where 'auth-session init'\n" +
 			"has run. Give --certs-dir for HTTPS, or --insecure for plain HTTP. It stops cleanly\n" +
-			"on SIGINT or SIGTERM.",
+			"on SIGINT or SIGTERM. In the background it purges long-dead sessions and old\n" +
+			"audit events, as the purge command does, every --purge-interval.",
 		Flags: flags,
 		Action: func(c *cli.Context) error {
 			if err := exactArgs(c); err != nil {

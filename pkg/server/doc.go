@@ -3,8 +3,10 @@
 //
 // Every route is listed in one place, routes.go, and each handler lives in a
 // file of its own. Handlers behind the session middleware (Server.authed)
-// read the caller with auth.IdentityFrom(r.Context()). Responses are JSON,
-// written with writeJSON and writeError; every 401 carries the same body,
+// read the caller with auth.IdentityFrom(r.Context()). API responses are
+// JSON, written with writeJSON and writeError; the admin page
+// (/admin/sessions) is static HTML, JavaScript and CSS embedded from assets/,
+// which calls the same API from the browser. Every 401 carries the same body,
 // whatever check failed. Each request is logged in one line with log/slog,
 // never with a cookie, header value or secret.
 //

@@ -30,15 +30,7 @@ type store struct {
 
 func newStore(t *testing.T) *store {
 	t.Helper()
-	ctx := context.Background()
-	pool, err := pgxpool.New(ctx, pgtest.NewDB(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(pool.Close)
-	if _, err := sql.Migrate(ctx, pool); err != nil {
-		t.Fatalf("migrate: %v", err)
-	}
+	pool := pgtest.NewPool(t, migrate)
 	return &store{pool: pool}
 }
 
@@ -387,4 +379,10 @@ func (c *countingDB) Query(ctx context.Context, query string, args ...any) (pgx.
 func (c *countingDB) Exec(ctx context.Context, query string, args ...any) (pgconn.CommandTag, error) {
 	c.n++
 	return c.DBTX.Exec(ctx, query, args...)
+}
+
+// migrate applies the schema, for pgtest.NewPool.
+func migrate(ctx context.Context, pool *pgxpool.Pool) error {
+	_, err := sql.Migrate(ctx, pool)
+	return err
 }

@@ -29,15 +29,7 @@ type fixture struct {
 
 func newFixture(t *testing.T) *fixture {
 	t.Helper()
-	ctx := context.Background()
-	pool, err := pgxpool.New(ctx, pgtest.NewDB(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(pool.Close)
-	if _, err := sql.Migrate(ctx, pool); err != nil {
-		t.Fatalf("migrate: %v", err)
-	}
+	pool := pgtest.NewPool(t, migrate)
 	srv, err := server.New(server.Config{Pool: pool, Log: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		t.Fatal(err)
@@ -299,4 +291,10 @@ func mustWhoAmI(t *testing.T, c *client.Client) client.Identity {
 		t.Fatal(err)
 	}
 	return me
+}
+
+// migrate applies the schema, for pgtest.NewPool.
+func migrate(ctx context.Context, pool *pgxpool.Pool) error {
+	_, err := sql.Migrate(ctx, pool)
+	return err
 }

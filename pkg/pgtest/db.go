@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/jackc/pgx/v5/pgconn"
 )
 
@@ -189,4 +190,23 @@ func abbreviate(sql string) string {
 		return sql[:maxLen] + "..."
 	}
 	return sql
+}
+
+// NewPool is NewDB with a connection pool to the new database, closed when
+// the test ends. setup, when not nil, runs on the pool first, for example
+// to apply the schema.
+func NewPool(t testing.TB, setup func(context.Context, *pgxpool.Pool) error) *pgxpool.Pool {
+	t.Helper()
+	ctx := context.Background()
+	pool, err := pgxpool.New(ctx, NewDB(t))
+	if err != nil {
+		t.Fatalf("pgtest: connect a pool: %v", err)
+	}
+	t.Cleanup(pool.Close)
+	if setup != nil {
+		if err := setup(ctx, pool); err != nil {
+			t.Fatalf("pgtest: set up the database: %v", err)
+		}
+	}
+	return pool
 }

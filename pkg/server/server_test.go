@@ -56,17 +56,11 @@ type fixture struct {
 
 func newFixture(t *testing.T, configure ...func(*server.Config)) *fixture {
 	t.Helper()
-	ctx := context.Background()
-	f := &fixture{dbURL: pgtest.NewDB(t), logs: &syncBuffer{}}
-	pool, err := pgxpool.New(ctx, f.dbURL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(pool.Close)
-	if _, err := sql.Migrate(ctx, pool); err != nil {
-		t.Fatalf("migrate: %v", err)
-	}
-	f.pool = pool
+	pool := pgtest.NewPool(t, func(ctx context.Context, pool *pgxpool.Pool) error {
+		_, err := sql.Migrate(ctx, pool)
+		return err
+	})
+	f := &fixture{dbURL: pool.Config().ConnString(), pool: pool, logs: &syncBuffer{}}
 	cfg := server.Config{
 		Pool: pool,
 		Log:  slog.New(slog.NewTextHandler(f.logs, &slog.HandlerOptions{Level: slog.LevelDebug})),

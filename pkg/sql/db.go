@@ -51,17 +51,25 @@ const maxTxAttempts = 10
 // transaction when the database reports a serialization failure or a
 // deadlock. fn must therefore be safe to run more than once.
 func RunInTx(ctx context.Context, db TxBeginner, fn func(tx pgx.Tx) error) error {
+	return retry(ctx, func() error { return runOnce(ctx, db, fn) })
+}
+
+// retry runs attempt until it succeeds, fails for another reason than a
+// serialization failure or a deadlock, or has failed maxTxAttempts times.
+// attempt is one transaction: RunInTx's, or a single statement run outside
+// a transaction block, which the database commits on its own.
+func retry(ctx context.Context, attempt func() error) error {
 	backoff := 5 * time.Millisecond
-	for attempt := 1; ; attempt++ {
-		err := runOnce(ctx, db, fn)
-		if err == nil || !IsRetryable(err) || attempt == maxTxAttempts {
+	for n := 1; ; n++ {
+		err := attempt()
+		if err == nil || !IsRetryable(err) || n == maxTxAttempts {
 			return err
 		}
 		// Jitter keeps two retrying clients from colliding again in lockstep.
 		sleep := backoff/2 + rand.N(backoff)
 		select {
 		case <-ctx.Done():
-			return fmt.Errorf("%w (after %d attempts: %w)", ctx.Err(), attempt, err)
+			return fmt.Errorf("%w (after %d attempts: %w)", ctx.Err(), n, err)
 		case <-time.After(sleep):
 		}
 		backoff = min(2*backoff, time.Second)

@@ -35,11 +35,12 @@ const EventRetentionPurged = "retention.purged"
 // record what it deleted.
 const stopGrace = 5 * time.Second
 
-// PurgeDB is what Purge needs: queries and transactions, as a
-// *pgxpool.Pool or a *pgx.Conn provide.
+// PurgeDB is what Purge needs: queries, transactions and batches of
+// statements, as a *pgxpool.Pool or a *pgx.Conn provide.
 type PurgeDB interface {
 	DBTX
 	TxBeginner
+	SendBatch(ctx context.Context, b *pgx.Batch) pgx.BatchResults
 }
 
 // MaxPurgePace bounds PurgeOptions.Pace: a purge busy 1% of the time.
@@ -234,9 +235,12 @@ type batchEnd struct {
 var walkStart = batchEnd{time.Date(1, time.January, 1, 0, 0, 0, 0, time.UTC), math.MinInt64}
 
 // Both cutoffs come from one reading of the database clock, so rows the
-// client's clock would misjudge are never purged early.
+// client's clock would misjudge are never purged early. The last column says
+// whether the server can walk a table's pages: TID range scans came with
+// PostgreSQL 14, and CockroachDB (which reports version 13) has no pages.
 const purgeCutoffs = `SELECT now() - $1::BIGINT * INTERVAL '1 microsecond',
-    now() - $2::BIGINT * INTERVAL '1 microsecond', current_user`
+    now() - $2::BIGINT * INTERVAL '1 microsecond', current_user,
+    current_setting('server_version_num')::INT >= 140000 AND version() NOT LIKE '%CockroachDB%'`
 
 // Purge deletes the sessions that expired or were revoked more than
 // opts.OlderThan ago, then the audit events older than opts.EventsOlderThan,
@@ -258,9 +262,12 @@ func Purge(ctx context.Context, db PurgeDB, opts PurgeOptions, progress func(Pur
 	if err := opts.validate(); err != nil {
 		return res, err
 	}
-	var actor string
+	var (
+		actor  string
+		heapOK bool
+	)
 	err := db.QueryRow(ctx, purgeCutoffs, opts.OlderThan.Microseconds(), opts.EventsOlderThan.Microseconds()).
-		Scan(&res.SessionsCutoff, &res.EventsCutoff, &actor)
+		Scan(&res.SessionsCutoff, &res.EventsCutoff, &actor, &heapOK)
 	if err != nil {
 		return res, fmt.Errorf("read the database clock: %w", err)
 	}
@@ -273,7 +280,8 @@ func Purge(ctx context.Context, db PurgeDB, opts PurgeOptions, progress func(Pur
 	if progress == nil {
 		progress = func(PurgeProgress) {}
 	}
-	for _, t := range purgeTargets {
+	for _, targets := range purgeTables() {
+		t := targets[0]
 		cutoff := res.SessionsCutoff
 		if t.phase == PhaseEvents {
 			if res.EventsCutoff.IsZero() {
@@ -282,12 +290,11 @@ func Purge(ctx context.Context, db PurgeDB, opts PurgeOptions, progress func(Pur
 			cutoff = res.EventsCutoff
 		}
 		if opts.DryRun {
-			err = countTarget(ctx, db, t, cutoff, &res, progress)
+			err = countTargets(ctx, db, targets, cutoff, &res, progress)
 		} else {
-			err = purgeBatches(ctx, db, t, cutoff, opts, &res, progress)
+			err = purgeTable(ctx, db, targets, cutoff, heapOK, opts, &res, progress)
 		}
 		if err != nil {
-			err = fmt.Errorf("purge %s: %w", t.phase, err)
 			break
 		}
 	}
@@ -311,65 +318,86 @@ func (o PurgeOptions) validate() error {
 	return nil
 }
 
-// countTarget counts what the phase would purge.
-func countTarget(ctx context.Context, db DBTX, t purgeTarget, cutoff time.Time, res *PurgeResult, progress func(PurgeProgress)) error {
-	n := t.count(res)
-	if err := db.QueryRow(ctx, t.countSQL(), cutoff).Scan(n); err != nil {
-		return err
+// countTargets counts what the phases would purge.
+func countTargets(ctx context.Context, db DBTX, targets []purgeTarget, cutoff time.Time, res *PurgeResult, progress func(PurgeProgress)) error {
+	for _, t := range targets {
+		n := t.count(res)
+		if err := db.QueryRow(ctx, t.countSQL(), cutoff).Scan(n); err != nil {
+			return fmt.Errorf("count %s: %w", t.phase, err)
+		}
+		progress(PurgeProgress{Phase: t.phase, Rows: *n, Result: *res})
 	}
-	progress(PurgeProgress{Phase: t.phase, Rows: *n, Result: *res})
 	return nil
 }
 
-// purgeBatches deletes the phase's rows batch by batch, each batch
-// starting where the previous one ended.
-func purgeBatches(ctx context.Context, db TxBeginner, t purgeTarget, cutoff time.Time, opts PurgeOptions, res *PurgeResult, progress func(PurgeProgress)) error {
-	query, after := t.batchSQL(), walkStart
+// purgeTable deletes the rows of the phases on one table: walking the
+// table's pages once for all of them, or each phase's index in turn, as
+// planHeapWalk decides.
+func purgeTable(ctx context.Context, db PurgeDB, targets []purgeTarget, cutoff time.Time, heapOK bool, opts PurgeOptions, res *PurgeResult, progress func(PurgeProgress)) error {
+	var heap *heapWalk
+	if heapOK {
+		var err error
+		if heap, err = planHeapWalk(ctx, db, targets, cutoff, opts.Batch); err != nil {
+			return fmt.Errorf("purge %s: %w", targets[0].phase, err)
+		}
+	}
+	if heap != nil {
+		if err := purgeBatches(ctx, db, heap, opts, res, progress); err != nil {
+			return fmt.Errorf("purge %s: %w", targets[0].table, err)
+		}
+		return nil
+	}
+	for _, t := range targets {
+		w := &indexWalk{target: t, query: t.batchSQL(), cutoff: cutoff, batch: opts.Batch, after: walkStart}
+		if err := purgeBatches(ctx, db, w, opts, res, progress); err != nil {
+			return fmt.Errorf("purge %s: %w", t.phase, err)
+		}
+	}
+	return nil
+}
+
+// purgeBatches deletes the walk's rows batch by batch.
+func purgeBatches(ctx context.Context, db PurgeDB, w walker, opts PurgeOptions, res *PurgeResult, progress func(PurgeProgress)) error {
 	for ctx.Err() == nil {
 		began := time.Now()
-		n, end, err := purgeBatch(ctx, db, query, cutoff, after, opts.Batch)
+		deleted, more, err := purgeBatch(ctx, db, w)
 		if err != nil {
 			return err
 		}
-		if opts.Pace > 0 && end != nil {
+		if opts.Pace > 0 && more {
 			pause(ctx, time.Duration(opts.Pace*float64(time.Since(began))))
 		}
-		// A batch finds nothing when another purge deleted its rows first.
-		if n > 0 {
-			*t.count(res) += n
-			res.Batches++
-			progress(PurgeProgress{Phase: t.phase, Rows: n, Result: *res})
+		// A batch finds nothing when another purge deleted its rows first,
+		// or, walking the table, when its pages hold none to purge.
+		batchCounted := false
+		for _, d := range deleted {
+			if d.rows == 0 {
+				continue
+			}
+			*d.target.count(res) += d.rows
+			if !batchCounted {
+				res.Batches++
+				batchCounted = true
+			}
+			progress(PurgeProgress{Phase: d.target.phase, Rows: d.rows, Result: *res})
 		}
-		if end == nil {
+		if !more {
 			return nil
 		}
-		after = *end
 	}
 	return ctx.Err()
 }
 
-// purgeBatch runs one batch in its own transaction. It returns how many rows
-// it deleted and where it ended, nil when no rows are left after it. The
-// batch may finish for a short while after ctx is canceled: see stopGrace.
-func purgeBatch(ctx context.Context, db TxBeginner, query string, cutoff time.Time, after batchEnd, batch int) (int64, *batchEnd, error) {
+// purgeBatch deletes the walk's next batch. It may finish for a short while
+// after ctx is canceled: see stopGrace.
+func purgeBatch(ctx context.Context, db PurgeDB, w walker) ([]deletedRows, bool, error) {
 	bctx, cancel := context.WithCancelCause(context.WithoutCancel(ctx))
 	defer cancel(nil)
 	stop := context.AfterFunc(ctx, func() {
 		time.AfterFunc(stopGrace, func() { cancel(context.Cause(ctx)) })
 	})
 	defer stop()
-	var (
-		n   int64
-		key *time.Time
-		id  *int64
-	)
-	err := RunInTx(bctx, db, func(tx pgx.Tx) error {
-		return tx.QueryRow(bctx, query, cutoff, after.key, after.id, batch-1).Scan(&n, &key, &id)
-	})
-	if err != nil || key == nil || id == nil {
-		return n, nil, err
-	}
-	return n, &batchEnd{*key, *id}, nil
+	return w.next(bctx, db)
 }
 
 // recordPurge records the run's EventRetentionPurged event, also after a

@@ -125,10 +125,14 @@ func pageStart(p uint32) pgtype.TID {
 // sessions,
 //
 //	DELETE FROM system.web_sessions
-//	WHERE ctid >= $2 AND ctid < $3 AND revoked_at < $1 AND NOT (expires_at < $1)
+//	WHERE ctid >= $2 AND ctid < $3 AND (revoked_at < $1 AND NOT (expires_at < $1)) IS TRUE
 //
 // which PostgreSQL runs as a TID Range Scan: the pages in disk order, each
-// read once, as a sequential scan reads them. It takes the phase's rows as
+// read once, as a sequential scan reads them. IS TRUE (the same as WHERE
+// on its own, which drops NULL as it drops false) makes the predicate one
+// no index can answer: the planner would otherwise take NOT (expires_at <
+// $1) to the expiry index when few rows are live, and one batch would
+// delete rows anywhere in the table. It takes the phase's rows as
 // a dry run counts them, so that the phases on one table take disjoint rows
 // and a batch deletes each row of its pages once, whatever the order of its
 // statements. Finding the revoked sessions that did not expire long ago
@@ -140,7 +144,7 @@ func pageStart(p uint32) pgtype.TID {
 // the walk never deletes a live session and concurrent purges delete each
 // row once.
 func (t purgeTarget) heapBatchSQL() string {
-	return "DELETE FROM " + t.table + " WHERE ctid >= $2 AND ctid < $3 AND " + t.countWhere
+	return "DELETE FROM " + t.table + " WHERE ctid >= $2 AND ctid < $3 AND (" + t.countWhere + ") IS TRUE"
 }
 
 // heapWalkShare is the share of a table's rows a phase must delete to walk

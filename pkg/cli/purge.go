@@ -39,14 +39,17 @@ func purgeCommand(env *Env) *cli.Command {
 		Usage: "delete sessions that expired or were revoked long ago, and old audit events",
 		Description: "purge deletes the sessions that expired or were revoked more than --older-than\n" +
 			"ago by the database clock, then the audit events older than --events-retention,\n" +
-			"in batches of --batch rows, each its own short transaction. Live sessions are\n" +
-			"never touched. It is safe to interrupt (every finished batch stays deleted: run\n" +
-			"it again to finish), to run twice at once, and to run alongside serve.\n" +
+			"in batches of --batch rows, each its own short transaction: walking the expiry\n" +
+			"and revocation indexes, or, when a fifth of a table or more goes (PostgreSQL\n" +
+			"14+), its pages in disk order, each batch the pages that hold about --batch\n" +
+			"rows. Live sessions are never touched. It is safe to interrupt (every finished\n" +
+			"batch stays deleted: run it again to finish), to run twice at once, and to run\n" +
+			"alongside serve.\n" +
 			"It prints one row of counts; on a terminal, a progress bar on stderr.",
 		Flags: append(connFlagsWithUser(),
 			olderThanFlag("older-than"),
 			&cli.StringFlag{Name: "batch", Value: strconv.Itoa(sql.DefaultPurgeBatch),
-				Usage: fmt.Sprintf("delete at most `N` rows per transaction, 1 to %d", sql.MaxPurgeBatch)},
+				Usage: fmt.Sprintf("delete at most `N` rows per transaction (walking the table: the pages that hold about N rows), 1 to %d", sql.MaxPurgeBatch)},
 			&cli.BoolFlag{Name: "dry-run", Usage: "only count what would be purged; delete nothing"},
 			paceFlag("pace", "0"),
 			eventsRetentionFlag(),
@@ -140,7 +143,7 @@ func runPurge(ctx context.Context, opts purgeOptions) error {
 	var bar *progressBar
 	if opts.env.IO.ErrIsTerminal && !opts.purge.DryRun {
 		// A bar needs a total: a dry run counts with the same predicates,
-		// through the same indexes, in a fraction of the purge's time.
+		// in a fraction of the purge's time.
 		count := opts.purge
 		count.DryRun = true
 		todo, err := sql.Purge(ctx, conn, count, nil)

@@ -51,7 +51,10 @@ type PurgeOptions struct {
 	// OlderThan: sessions that expired or were revoked more than this long
 	// ago, by the database clock, are purged. Must be positive.
 	OlderThan time.Duration
-	// Batch is the most rows one transaction deletes, 1 to MaxPurgeBatch.
+	// Batch is the most rows one transaction deletes, 1 to MaxPurgeBatch;
+	// when the purge walks the table's pages rather than its indexes (see
+	// walker), each transaction covers the pages that held about Batch rows
+	// when the table was last analyzed.
 	Batch int
 	// DryRun counts what would be purged and deletes nothing.
 	DryRun bool
@@ -114,8 +117,8 @@ func (r PurgeResult) Sessions() int64 { return r.ExpiredSessions + r.RevokedSess
 // Total returns how many rows were purged.
 func (r PurgeResult) Total() int64 { return r.Sessions() + r.Events }
 
-// PurgeProgress is reported after each committed batch (in a dry run,
-// after each phase's count).
+// PurgeProgress is reported after each committed batch, once for each phase
+// it deleted rows of (in a dry run, after each phase's count).
 type PurgeProgress struct {
 	// Phase is what the batch deleted.
 	Phase PurgePhase
@@ -244,10 +247,10 @@ const purgeCutoffs = `SELECT now() - $1::BIGINT * INTERVAL '1 microsecond',
 
 // Purge deletes the sessions that expired or were revoked more than
 // opts.OlderThan ago, then the audit events older than opts.EventsOlderThan,
-// in batches of at most opts.Batch rows, each its own transaction retried on
-// serialization failures. progress, when not nil, is called after each
-// committed batch. A run that deleted anything records one
-// EventRetentionPurged event.
+// in batches of about opts.Batch rows (see walker), each its own transaction
+// retried on serialization failures. progress, when not nil, is called after
+// each committed batch, once for each phase it deleted rows of. A run that
+// deleted anything records one EventRetentionPurged event.
 //
 // Live sessions are never touched: a session qualifies only once it expired
 // or was revoked before the cutoff, which is taken once, at the start, from

@@ -208,5 +208,8 @@ func planHeapWalk(ctx context.Context, db DBTX, targets []purgeTarget, cutoff ti
 	if plans[0].Plan.Rows < heapWalkShare*tuples {
 		return nil, nil
 	}
-	return &heapWalk{targets: targets, cutoff: cutoff, pages: uint32(perBatch), end: uint32(end)}, nil
+	// A bloated table, a few rows on many pages, could ask for more pages
+	// per batch than the table has.
+	pagesPerBatch := uint32(min(perBatch, float64(end)))
+	return &heapWalk{targets: targets, cutoff: cutoff, pages: pagesPerBatch, end: uint32(end)}, nil
 }

@@ -337,19 +337,36 @@ func TestConcurrentPurgesDeleteEachRowOnce(t *testing.T) {
 	mustInsert(t, conn, "c", active, 100)
 	mustInsertEvents(t, conn, 40*24*time.Hour, 1000)
 
-	const purgers = 3
-	results := make([]PurgeResult, purgers)
-	errs := make([]error, purgers)
-	conns := make([]*pgx.Conn, purgers)
+	total := purgeConcurrently(t, dbURL, 3, purgeOpts(20))
+	if total.ExpiredSessions != 3000 || total.RevokedSessions != 1000 || total.Events != 1000 {
+		t.Errorf("purges deleted %d expired, %d revoked, %d events in total, want 3000, 1000, 1000 (each row once)",
+			total.ExpiredSessions, total.RevokedSessions, total.Events)
+	}
+	if n := mustCount(t, conn, "system.web_sessions"); n != 100 {
+		t.Errorf("%d sessions left, want the 100 active ones", n)
+	}
+	if n := mustCount(t, conn, "system.session_events WHERE event <> $1", EventRetentionPurged); n != 0 {
+		t.Errorf("%d old events left", n)
+	}
+}
+
+// purgeConcurrently starts n purges with opts at once, each on a connection
+// of its own, and returns the sum of what they deleted; a purge that failed
+// fails the test.
+func purgeConcurrently(t *testing.T, dbURL string, n int, opts PurgeOptions) PurgeResult {
+	t.Helper()
+	results := make([]PurgeResult, n)
+	errs := make([]error, n)
+	conns := make([]*pgx.Conn, n)
 	for i := range conns {
 		conns[i] = mustConnect(t, dbURL)
 	}
 	var start, done sync.WaitGroup
 	start.Add(1)
-	for i := range purgers {
+	for i := range n {
 		done.Go(func() {
 			start.Wait()
-			results[i], errs[i] = Purge(testContext(t), conns[i], purgeOpts(20), nil)
+			results[i], errs[i] = Purge(testContext(t), conns[i], opts, nil)
 		})
 	}
 	start.Done()
@@ -364,17 +381,9 @@ func TestConcurrentPurgesDeleteEachRowOnce(t *testing.T) {
 		total.ExpiredSessions += r.ExpiredSessions
 		total.RevokedSessions += r.RevokedSessions
 		total.Events += r.Events
+		total.Batches += r.Batches
 	}
-	if total.ExpiredSessions != 3000 || total.RevokedSessions != 1000 || total.Events != 1000 {
-		t.Errorf("purges deleted %d expired, %d revoked, %d events in total, want 3000, 1000, 1000 (each row once): %+v",
-			total.ExpiredSessions, total.RevokedSessions, total.Events, results)
-	}
-	if n := mustCount(t, conn, "system.web_sessions"); n != 100 {
-		t.Errorf("%d sessions left, want the 100 active ones", n)
-	}
-	if n := mustCount(t, conn, "system.session_events WHERE event <> $1", EventRetentionPurged); n != 0 {
-		t.Errorf("%d old events left", n)
-	}
+	return total
 }
 
 func TestPurgeEvents(t *testing.T) {

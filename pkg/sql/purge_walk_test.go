@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"sync"
 	"testing"
 	"time"
 
@@ -257,34 +256,7 @@ func TestConcurrentTableWalksDeleteEachRowOnce(t *testing.T) {
 	analyze(t, conn)
 	mustPlanTableWalk(t, conn, 200)
 
-	const purgers = 3
-	results := make([]PurgeResult, purgers)
-	errs := make([]error, purgers)
-	conns := make([]*pgx.Conn, purgers)
-	for i := range conns {
-		conns[i] = mustConnect(t, dbURL)
-	}
-	var start, done sync.WaitGroup
-	start.Add(1)
-	for i := range purgers {
-		done.Go(func() {
-			start.Wait()
-			results[i], errs[i] = Purge(testContext(t), conns[i], purgeOpts(200), nil)
-		})
-	}
-	start.Done()
-	done.Wait()
-
-	var total PurgeResult
-	for i, r := range results {
-		t.Logf("purge %d: %d expired, %d revoked, %d events in %d batches", i, r.ExpiredSessions, r.RevokedSessions, r.Events, r.Batches)
-		if errs[i] != nil {
-			t.Errorf("purge %d: %v", i, errs[i])
-		}
-		total.ExpiredSessions += r.ExpiredSessions
-		total.RevokedSessions += r.RevokedSessions
-		total.Events += r.Events
-	}
+	total := purgeConcurrently(t, dbURL, 3, purgeOpts(200))
 	if total.ExpiredSessions != 3000 || total.RevokedSessions != 1000 || total.Events != 3000 {
 		t.Errorf("purges deleted %d expired, %d revoked, %d events in total, want 3000, 1000, 3000 (each row once)",
 			total.ExpiredSessions, total.RevokedSessions, total.Events)

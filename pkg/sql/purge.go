@@ -35,11 +35,12 @@ const EventRetentionPurged = "retention.purged"
 // record what it deleted.
 const stopGrace = 5 * time.Second
 
-// PurgeDB is what Purge needs: queries, transactions and batches of
-// statements, as a *pgxpool.Pool or a *pgx.Conn provide.
+// PurgeDB is what Purge needs: queries and batches of statements, as a
+// *pgxpool.Pool or a *pgx.Conn provide. Each batch of a purge is one
+// statement, or one pgx.Batch, run as its own implicit transaction: a
+// pgx.Tx would make the whole purge one transaction.
 type PurgeDB interface {
 	DBTX
-	TxBeginner
 	SendBatch(ctx context.Context, b *pgx.Batch) pgx.BatchResults
 }
 
@@ -341,7 +342,7 @@ func purgeTable(ctx context.Context, db PurgeDB, targets []purgeTarget, cutoff t
 	if heapOK {
 		var err error
 		if heap, err = planHeapWalk(ctx, db, targets, cutoff, opts.Batch); err != nil {
-			return fmt.Errorf("purge %s: %w", targets[0].phase, err)
+			return fmt.Errorf("purge %s: %w", targets[0].table, err)
 		}
 	}
 	if heap != nil {
@@ -372,17 +373,18 @@ func purgeBatches(ctx context.Context, db PurgeDB, w walker, opts PurgeOptions, 
 		}
 		// A batch finds nothing when another purge deleted its rows first,
 		// or, walking the table, when its pages hold none to purge.
-		batchCounted := false
+		var rows int64
 		for _, d := range deleted {
-			if d.rows == 0 {
-				continue
+			rows += d.rows
+		}
+		if rows > 0 {
+			res.Batches++
+		}
+		for _, d := range deleted {
+			if d.rows > 0 {
+				*d.target.count(res) += d.rows
+				progress(PurgeProgress{Phase: d.target.phase, Rows: d.rows, Result: *res})
 			}
-			*d.target.count(res) += d.rows
-			if !batchCounted {
-				res.Batches++
-				batchCounted = true
-			}
-			progress(PurgeProgress{Phase: d.target.phase, Rows: d.rows, Result: *res})
 		}
 		if !more {
 			return nil

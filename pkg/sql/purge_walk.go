@@ -85,7 +85,9 @@ func (w *indexWalk) next(ctx context.Context, db PurgeDB) ([]deletedRows, bool, 
 // which the next run purges. A batch is one DELETE for each phase, sent
 // together and run as one transaction.
 type heapWalk struct {
-	targets          []purgeTarget
+	targets []purgeTarget
+	// queries are the targets' heapBatchSQL.
+	queries          []string
 	cutoff           time.Time
 	pages, from, end uint32
 }
@@ -95,8 +97,8 @@ func (w *heapWalk) next(ctx context.Context, db PurgeDB) ([]deletedRows, bool, e
 	deleted := make([]deletedRows, len(w.targets))
 	err := retry(ctx, func() error {
 		b := &pgx.Batch{}
-		for _, t := range w.targets {
-			b.Queue(t.heapBatchSQL(), w.cutoff, pageStart(w.from), pageStart(to))
+		for _, q := range w.queries {
+			b.Queue(q, w.cutoff, pageStart(w.from), pageStart(to))
 		}
 		results := db.SendBatch(ctx, b)
 		for i, t := range w.targets {
@@ -211,5 +213,9 @@ func planHeapWalk(ctx context.Context, db DBTX, targets []purgeTarget, cutoff ti
 	// A bloated table, a few rows on many pages, could ask for more pages
 	// per batch than the table has.
 	pagesPerBatch := uint32(min(perBatch, float64(end)))
-	return &heapWalk{targets: targets, cutoff: cutoff, pages: pagesPerBatch, end: uint32(end)}, nil
+	w := &heapWalk{targets: targets, cutoff: cutoff, pages: pagesPerBatch, end: uint32(end)}
+	for _, t := range targets {
+		w.queries = append(w.queries, t.heapBatchSQL())
+	}
+	return w, nil
 }

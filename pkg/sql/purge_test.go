@@ -117,27 +117,31 @@ func sessionsOf(t testing.TB, db DBTX, username string) int64 {
 	return mustCount(t, db, "system.web_sessions WHERE username = $1", username)
 }
 
+// purgeCases say of each kind of session whether a purge with an OlderThan
+// of 1h takes it as expired (1), as revoked (1), or keeps it.
+var purgeCases = []struct {
+	kind             sessionKind
+	expired, revoked int64
+}{
+	{active, 0, 0},
+	{expiredRecently, 0, 0},
+	{revokedRecently, 0, 0},
+	{expiredLongAgo, 1, 0},
+	{revokedLongAgo, 0, 1},
+	{expiredRevokedLater, 1, 0},
+	{revokedLongExpired, 0, 1},
+	{expiredThenLoggedOut, 1, 0},
+}
+
 func TestPurgeDeletesOnlySessionsDeadLongerThanOlderThan(t *testing.T) {
 	t.Parallel()
 	conn, _ := newStore(t)
-	tests := []struct {
-		kind                     sessionKind
-		wantExpired, wantRevoked int64
-	}{
-		{active, 0, 0},
-		{expiredRecently, 0, 0},
-		{revokedRecently, 0, 0},
-		{expiredLongAgo, 3, 0},
-		{revokedLongAgo, 0, 3},
-		{expiredRevokedLater, 3, 0},
-		{revokedLongExpired, 0, 3},
-		{expiredThenLoggedOut, 3, 0},
-	}
+	const perKind = 3
 	var wantExpired, wantRevoked int64
-	for i, tt := range tests {
-		mustInsert(t, conn, fmt.Sprintf("user%d", i), tt.kind, 3)
-		wantExpired += tt.wantExpired
-		wantRevoked += tt.wantRevoked
+	for i, tt := range purgeCases {
+		mustInsert(t, conn, fmt.Sprintf("user%d", i), tt.kind, perKind)
+		wantExpired += perKind * tt.expired
+		wantRevoked += perKind * tt.revoked
 	}
 	before := mustCount(t, conn, "system.web_sessions")
 
@@ -162,8 +166,8 @@ func TestPurgeDeletesOnlySessionsDeadLongerThanOlderThan(t *testing.T) {
 	if res.ExpiredSessions != wantExpired || res.RevokedSessions != wantRevoked {
 		t.Errorf("purge = %+v, want %d expired and %d revoked, as the dry run said", res, wantExpired, wantRevoked)
 	}
-	for i, tt := range tests {
-		want := 3 - tt.wantExpired - tt.wantRevoked
+	for i, tt := range purgeCases {
+		want := perKind * (1 - tt.expired - tt.revoked)
 		if n := sessionsOf(t, conn, fmt.Sprintf("user%d", i)); n != want {
 			t.Errorf("%s: %d sessions left, want %d", tt.kind.name, n, want)
 		}

@@ -161,23 +161,10 @@ func TestPurgeTableWalkBatchesBoundTheWork(t *testing.T) {
 func TestPurgeTableWalkDeletesOnlySessionsDeadLongerThanOlderThan(t *testing.T) {
 	t.Parallel()
 	conn, _ := newStore(t)
-	kinds := []struct {
-		kind                     sessionKind
-		wantExpired, wantRevoked int64
-	}{
-		{active, 0, 0},
-		{expiredRecently, 0, 0},
-		{revokedRecently, 0, 0},
-		{expiredLongAgo, 1, 0},
-		{revokedLongAgo, 0, 1},
-		{expiredRevokedLater, 1, 0},
-		{revokedLongExpired, 0, 1},
-		{expiredThenLoggedOut, 1, 0},
-	}
 	// The kinds interleaved on every page.
 	const rounds = 200
 	for range rounds {
-		for i, k := range kinds {
+		for i, k := range purgeCases {
 			mustInsert(t, conn, fmt.Sprintf("user%d", i), k.kind, 1)
 		}
 	}
@@ -196,8 +183,8 @@ func TestPurgeTableWalkDeletesOnlySessionsDeadLongerThanOlderThan(t *testing.T) 
 		dry.ExpiredSessions != res.ExpiredSessions || dry.RevokedSessions != res.RevokedSessions {
 		t.Errorf("purge = %+v after a dry run of %+v, want %d expired and %d revoked in both", res, dry, 3*rounds, 2*rounds)
 	}
-	for i, k := range kinds {
-		want := rounds * (1 - k.wantExpired - k.wantRevoked)
+	for i, k := range purgeCases {
+		want := rounds * (1 - k.expired - k.revoked)
 		if n := sessionsOf(t, conn, fmt.Sprintf("user%d", i)); n != want {
 			t.Errorf("%s: %d sessions left, want %d", k.kind.name, n, want)
 		}

@@ -149,7 +149,7 @@ func (t purgeTarget) heapBatchSQL() string {
 	return "DELETE FROM " + t.table + " WHERE ctid >= $2 AND ctid < $3 AND (" + t.countWhere + ") IS TRUE"
 }
 
-// heapWalkShare is the share of a table's rows a phase must delete to walk
+// heapWalkShare is the share of a table's rows its phases must delete to walk
 // the table rather than the index. Measured on a 1M-row table (bench/purge,
 // PostgreSQL 15, data cached): walking the pages costs about 0.15 µs for
 // each row of the table plus 0.55 µs for each row deleted, the index walk

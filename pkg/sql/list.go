@@ -27,12 +27,12 @@ type ListedSession struct {
 }
 
 const (
-	listSessions = `SELECT id, username, created_at, expires_at, revoked_at, last_used_at,
-    revoked_at IS NULL AND expires_at > now()
-FROM system.web_sessions`
-	listByUser   = ` username = $1`
-	listActive   = ` revoked_at IS NULL AND expires_at > now()`
-	listOrdering = ` ORDER BY created_at, id`
+	listSessions = `SELECT s.id, s.username, s.created_at, s.expires_at, ` + revokedAtOf + `, s.last_used_at,
+    ` + isActive + `
+FROM system.web_sessions s` + joinLogouts
+	listByUser   = ` s.username = $1`
+	listActive   = ` ` + isActive
+	listOrdering = ` ORDER BY s.created_at, s.id`
 )
 
 // listQuery builds the statement for f. Each filter is added only when set,

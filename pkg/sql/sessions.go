@@ -127,12 +127,15 @@ FROM system.web_sessions
 WHERE username = $1 AND revoked_at IS NOT NULL
 ORDER BY created_at, id`
 
-// RevokeUserSessions revokes, in one statement, every session of username
-// that is not revoked yet, then calls fn for each of the user's sessions in
+// RevokeUserSessions revokes every session of username that is not revoked
+// yet, including logins still in flight (see joinLogouts), then calls fn for each of the user's sessions in
 // creation order; sessions revoked before keep their first revoked_at. It
 // returns how many sessions this call revoked. Run it in a transaction (the
 // read-back relies on it), so that a failure of fn leaves nothing revoked.
 func RevokeUserSessions(ctx context.Context, db DBTX, username string, fn func(RevokedSession) error) (int, error) {
+	if err := recordLogoutOf(ctx, db, username, 0); err != nil {
+		return 0, err
+	}
 	tag, err := db.Exec(ctx, revokeUserSessions, username)
 	if err != nil {
 		return 0, err

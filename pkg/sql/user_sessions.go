@@ -14,6 +14,11 @@ import (
 // sessionColumns are the columns scanned by scanSession, in its order.
 const sessionColumns = `id, username, user_id, created_at, expires_at, revoked_at, last_used_at, audit_info`
 
+// sessionColumnsOf are sessionColumns of the table aliased s joined with
+// joinLogouts, with the revocation time that join gives.
+const sessionColumnsOf = `s.id, s.username, s.user_id, s.created_at, s.expires_at, ` + revokedAtOf +
+	`, s.last_used_at, s.audit_info`
+
 // scanSession reads the columns of sessionColumns, followed by extra.
 func scanSession(row pgx.Row, s *Session, extra ...any) error {
 	dest := append([]any{&s.ID, &s.Username, &s.UserID, &s.CreatedAt, &s.ExpiresAt,
@@ -29,10 +34,10 @@ type Owner struct {
 	UserID   int64
 }
 
-const listOwnSessions = `SELECT ` + sessionColumns + `
-FROM system.web_sessions
-WHERE username = $1 AND user_id = $2 AND revoked_at IS NULL AND expires_at > now()
-ORDER BY created_at DESC, id DESC`
+const listOwnSessions = `SELECT ` + sessionColumnsOf + `
+FROM system.web_sessions s` + joinLogouts + `
+WHERE s.username = $1 AND s.user_id = $2 AND ` + isActive + `
+ORDER BY s.created_at DESC, s.id DESC`
 
 // ListOwnSessions returns the active sessions of owner (neither revoked nor
 // expired, by the database clock), newest first.
@@ -78,11 +83,15 @@ func RevokeOwnSession(ctx context.Context, db DBTX, owner Owner, id int64) (s Se
 const revokeSessionsOf = `UPDATE system.web_sessions SET revoked_at = now()
 WHERE username = $1 AND revoked_at IS NULL AND id <> $2`
 
-// RevokeSessionsOf revokes, in one statement, every session of username
-// that is not revoked yet, except session keep (0 keeps none), and returns
-// how many it revoked. It matches by name only, so it also reaches the
+// RevokeSessionsOf revokes every session of username that is not revoked
+// yet, including logins still in flight (see joinLogouts), except session
+// keep (0 keeps none), and returns how many rows it revoked. Run it in a
+// transaction. It matches by name only, so it also reaches the
 // sessions of a role that was dropped since; an unknown name revokes none.
 func RevokeSessionsOf(ctx context.Context, db DBTX, username string, keep int64) (int64, error) {
+	if err := recordLogoutOf(ctx, db, username, keep); err != nil {
+		return 0, err
+	}
 	tag, err := db.Exec(ctx, revokeSessionsOf, username, keep)
 	if err != nil {
 		return 0, err
@@ -119,9 +128,9 @@ type PageFilter struct {
 }
 
 const (
-	pageSessions = `SELECT ` + sessionColumns + `, revoked_at IS NULL AND expires_at > now()
-FROM system.web_sessions`
-	pageOrdering = ` ORDER BY id DESC LIMIT `
+	pageSessions = `SELECT ` + sessionColumnsOf + `, ` + isActive + `
+FROM system.web_sessions s` + joinLogouts
+	pageOrdering = ` ORDER BY s.id DESC LIMIT `
 )
 
 // pageQuery builds the statement for f. As in listQuery, each filter is
@@ -136,13 +145,13 @@ func pageQuery(f PageFilter, limit int) (string, []any) {
 		sep = " AND"
 	}
 	if f.Username != "" {
-		add("username = $%d", f.Username)
+		add("s.username = $%d", f.Username)
 	}
 	if f.Before > 0 {
-		add("id < $%d", f.Before)
+		add("s.id < $%d", f.Before)
 	}
 	if f.ActiveOnly {
-		q += sep + listActive
+		q += sep + " " + isActive
 	}
 	args = append(args, limit)
 	return q + pageOrdering + fmt.Sprintf("$%d", len(args)), args

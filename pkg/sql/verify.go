@@ -17,7 +17,8 @@ type SessionCheck struct {
 	UserID       int64
 	HashedSecret []byte
 	ExpiresAt    time.Time
-	// Revoked is true once revoked_at is set.
+	// Revoked is true once revoked_at is set, or once a logout of the user
+	// began after the session's login did (see joinLogouts).
 	Revoked bool
 	// Expired is true when expires_at is not in the future.
 	Expired bool
@@ -42,11 +43,11 @@ func (c SessionCheck) Valid() bool {
 // the session's name. rolvaliduntil may be 'infinity', which does not scan
 // into time.Time, so only the comparison is read.
 const checkColumns = `SELECT s.id, s.username, s.user_id, s.hashed_secret, s.expires_at,
-    s.revoked_at IS NOT NULL,
+    ` + isRevoked + `,
     s.expires_at <= now(),
     COALESCE(r.rolcanlogin AND (r.rolvaliduntil IS NULL OR r.rolvaliduntil > now()), false),
     s.last_used_at < now() - $2::BIGINT * INTERVAL '1 microsecond'
-FROM system.web_sessions s
+FROM system.web_sessions s` + joinLogouts + `
 LEFT JOIN pg_catalog.pg_roles r ON r.oid = s.user_id::OID AND r.rolname = s.username`
 
 const (

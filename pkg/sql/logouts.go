@@ -1,0 +1,44 @@
+package sql
+
+import "context"
+
+// Logging a user out of everywhere is race-free because it is recorded as
+// an instant, not only as revoked_at on the rows the logout's UPDATE could
+// see. A login transaction that began before the logout and commits after it
+// inserts a row that UPDATE never saw; its created_at (the login
+// transaction's now()) is at or before the logout's logged_out_at, so the
+// join below refuses it all the same. Every query that decides whether a
+// session is revoked or active reads it through these fragments, with the
+// session table aliased s.
+const (
+	// joinLogouts finds the logout, if any, that revoked s without having
+	// seen it: one of s's user at or after s's login began, unless it kept
+	// s. The primary key on username means at most one row.
+	joinLogouts = `
+LEFT JOIN system.web_session_logouts l
+    ON l.username = s.username AND s.created_at <= l.logged_out_at AND s.id <> l.kept_session_id`
+	// revokedAtOf is when s was revoked, NULL while it is not.
+	revokedAtOf = `COALESCE(s.revoked_at, l.logged_out_at)`
+	// isRevoked and isActive are whether s is revoked, and whether it is
+	// neither revoked nor expired, by the database clock.
+	isRevoked = `(s.revoked_at IS NOT NULL OR l.username IS NOT NULL)`
+	isActive  = `(s.revoked_at IS NULL AND l.username IS NULL AND s.expires_at > now())`
+)
+
+// A later logout wins over an earlier one that commits after it: the row
+// only moves forward in time. kept_session_id goes with the logout that set
+// logged_out_at.
+const recordLogout = `INSERT INTO system.web_session_logouts AS l (username, logged_out_at, kept_session_id)
+VALUES ($1, now(), $2)
+ON CONFLICT (username) DO UPDATE
+    SET logged_out_at = excluded.logged_out_at, kept_session_id = excluded.kept_session_id
+    WHERE l.logged_out_at <= excluded.logged_out_at`
+
+// recordLogoutOf records that every session of username whose login began
+// at or before this transaction's start is revoked, except session keep (0
+// keeps none). Run it in the transaction of the UPDATE that revokes the
+// user's rows.
+func recordLogoutOf(ctx context.Context, db DBTX, username string, keep int64) error {
+	_, err := db.Exec(ctx, recordLogout, username, keep)
+	return err
+}

@@ -192,21 +192,3 @@ func dashed(name string) string {
 	}
 	return "--" + name
 }
-
-// normalizeUsername folds a user name the way PostgreSQL folds an unquoted
-// identifier: ASCII letters to lower case, nothing else.
-func normalizeUsername(arg string) (string, error) {
-	name := strings.TrimSpace(arg)
-	if name == "" {
-		return "", usageErrorf("invalid USERNAME %q: must not be empty", arg)
-	}
-	if strings.ContainsAny(name, "\x00") {
-		return "", usageErrorf("invalid USERNAME %q: must not contain NUL", arg)
-	}
-	return strings.Map(func(r rune) rune {
-		if 'A' <= r && r <= 'Z' {
-			return r + ('a' - 'A')
-		}
-		return r
-	}, name), nil
-}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"regexp"
 	"strconv"
 	"time"
 
@@ -129,14 +128,3 @@ func checkCaller(ctx context.Context, db sql.DBTX) (sql.Caller, error) {
 	return caller, nil
 }
 
-// plainIdent matches identifiers that need no quotes in a hint.
-var plainIdent = regexp.MustCompile(`^[a-z_][a-z0-9_]*$`)
-
-// quoteIdent quotes a SQL identifier for a hint when it is not a plain
-// lower-case one, so the hint can be pasted into psql as it is.
-func quoteIdent(name string) string {
-	if plainIdent.MatchString(name) {
-		return name
-	}
-	return pgx.Identifier{name}.Sanitize()
-}

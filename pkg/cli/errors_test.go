@@ -78,18 +78,3 @@ func TestPrintError(t *testing.T) {
 		t.Errorf("ExitCode(nil) = %d, want 0", ExitCode(nil))
 	}
 }
-
-func TestQuoteIdent(t *testing.T) {
-	for in, want := range map[string]string{
-		"web_user":   "web_user",
-		"Web_User":   `"Web_User"`,
-		"no such":    `"no such"`,
-		`say "hi"`:   `"say ""hi"""`,
-		"1st":        `"1st"`,
-		"_private_9": "_private_9",
-	} {
-		if got := quoteIdent(in); got != want {
-			t.Errorf("quoteIdent(%q) = %s, want %s", in, got, want)
-		}
-	}
-}

@@ -121,15 +121,11 @@ func userFilterFlag(usage string) cli.Flag {
 	return &cli.StringFlag{Name: "user", Usage: usage}
 }
 
-// userFilter reads --user as a filter: "" when not given, else the name
-// folded as login folds it.
+// userFilter reads --user as a filter: "" when not given, else the role
+// name read as login reads it (see parseRoleName).
 func userFilter(c *cli.Context) (string, error) {
 	if !c.IsSet("user") {
 		return "", nil
 	}
-	u, err := normalizeUsername(c.String("user"))
-	if err != nil {
-		return "", usageErrorf("invalid --user %q: must not be empty", c.String("user"))
-	}
-	return u, nil
+	return parseRoleName("--user", c.String("user"))
 }

@@ -53,30 +53,55 @@ func TestParseDuration(t *testing.T) {
 	}
 }
 
-func TestNormalizeUsername(t *testing.T) {
+func TestParseRoleName(t *testing.T) {
 	tests := []struct {
 		arg, want string
-		wantErr   bool
+		wantErr   string // a substring of the error
 	}{
 		{arg: "web_user", want: "web_user"},
 		{arg: "Web_User", want: "web_user"},
 		{arg: "ROOT", want: "root"},
-		{arg: "  alice ", want: "alice"},
 		// Only ASCII letters fold, as PostgreSQL folds unquoted identifiers
 		// in a UTF-8 database.
 		{arg: "ZOË", want: "zoË"},
 		{arg: "with space", want: "with space"},
-		{arg: "", wantErr: true},
-		{arg: " \t", wantErr: true},
-		{arg: "a\x00b", wantErr: true},
+		{arg: `"MixedCase"`, want: "MixedCase"},
+		{arg: `" web_user"`, want: " web_user"},
+		{arg: `"a""b"`, want: `a"b`},
+		{arg: `""""`, want: `"`},
+		{arg: "\"tab\there\"", want: "tab\there"},
+		{arg: "", wantErr: "must not be empty"},
+		{arg: `""`, wantErr: "must not be empty"},
+		{arg: "  alice ", wantErr: `put the name in double quotes, inside the shell's quotes: '"  alice "'`},
+		{arg: " \t", wantErr: "whitespace at either end"},
+		{arg: "alice\n", wantErr: "whitespace at either end"},
+		{arg: "al\x1bice", wantErr: "control characters"},
+		{arg: "a\x00b", wantErr: "NUL"},
+		{arg: "\"a\x00b\"", wantErr: "NUL"},
+		{arg: "\xff", wantErr: "UTF-8"},
+		{arg: `"open`, wantErr: "closing double quote is missing"},
+		{arg: `"`, wantErr: "closing double quote is missing"},
+		{arg: `"a"b"`, wantErr: `written twice ("")`},
+		{arg: `a"b`, wantErr: `'"a""b"'`},
 	}
 	for _, tt := range tests {
-		got, err := normalizeUsername(tt.arg)
-		if (err != nil) != tt.wantErr || got != tt.want {
-			t.Errorf("normalizeUsername(%q) = %q, %v; want %q, error %v", tt.arg, got, err, tt.want, tt.wantErr)
+		got, err := parseRoleName("USERNAME", tt.arg)
+		if got != tt.want || (err == nil) != (tt.wantErr == "") || err != nil && !strings.Contains(err.Error(), tt.wantErr) {
+			t.Errorf("parseRoleName(%q) = %q, %v; want %q, error containing %q", tt.arg, got, err, tt.want, tt.wantErr)
 		}
-		if err != nil && (ExitCode(err) != ExitUsage || !strings.Contains(err.Error(), strconv.Quote(tt.arg))) {
-			t.Errorf("normalizeUsername(%q): error %q should quote the value and be a usage error", tt.arg, err)
+		if err != nil && (ExitCode(err) != ExitUsage || !strings.Contains(err.Error(), "USERNAME "+strconv.Quote(tt.arg))) {
+			t.Errorf("parseRoleName(%q): error %q should quote the value and be a usage error", tt.arg, err)
+		}
+	}
+}
+
+func TestQuoteIdent(t *testing.T) {
+	for name, want := range map[string]string{
+		"web_user": "web_user", "_private_9": "_private_9", "MixedCase": `"MixedCase"`, `say "hi"`: `"say ""hi"""`, " web_user": `" web_user"`,
+		`a"b`: `"a""b"`, "select": `"select"`, "user": `"user"`, "admin": "admin", "1abc": `"1abc"`,
+	} {
+		if got := quoteIdent(name); got != want {
+			t.Errorf("quoteIdent(%q) = %s, want %s", name, got, want)
 		}
 	}
 }

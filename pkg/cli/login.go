@@ -22,6 +22,8 @@ type loginOptions struct {
 	env         *Env
 	conn        ConnOptions
 	username    string
+	// typed is the USERNAME argument as given, before parseRoleName.
+	typed       string
 	expireAfter time.Duration
 	onlyCookie  bool
 	insecure    bool
@@ -53,7 +55,7 @@ func loginCommand(env *Env) *cli.Command {
 			if err := exactArgs(c, "username"); err != nil {
 				return err
 			}
-			username, err := normalizeUsername(c.Args().First())
+			username, err := parseRoleName("USERNAME", c.Args().First())
 			if err != nil {
 				return err
 			}
@@ -66,7 +68,7 @@ func loginCommand(env *Env) *cli.Command {
 				return err
 			}
 			return runLogin(c.Context, loginOptions{
-				env: env, conn: connFromFlags(c), username: username, expireAfter: expireAfter,
+				env: env, conn: connFromFlags(c), username: username, typed: c.Args().First(), expireAfter: expireAfter,
 				onlyCookie: c.Bool("only-cookie"), insecure: c.Bool("insecure"),
 				cookieJar: c.String("cookie-jar"), format: f,
 			})
@@ -119,7 +121,7 @@ func runLogin(ctx context.Context, opts loginOptions) error {
 		})
 	})
 	if err != nil {
-		return loginError(opts.username, err)
+		return loginError(opts.username, opts.typed, err)
 	}
 
 	value := auth.EncodeValue(session.ID, secret)
@@ -148,13 +150,14 @@ func runLogin(ctx context.Context, opts loginOptions) error {
 	return w.Close()
 }
 
-// loginError explains why no session was created for username.
-func loginError(username string, err error) error {
+// loginError explains why no session was created for username, which the
+// user typed as typed.
+func loginError(username, typed string, err error) error {
 	const hint = "the user must be an existing role with LOGIN; create it with: CREATE ROLE %s LOGIN PASSWORD '...'"
 	switch {
 	case errors.Is(err, sql.ErrUserNotFound):
 		return hintError{msg: fmt.Sprintf("create session for %q: user %q does not exist", username, username),
-			hint: fmt.Sprintf(hint, quoteIdent(username)), code: "42704"}
+			hint: fmt.Sprintf(hint, quoteIdent(username)) + foldHint(typed, username), code: "42704"}
 	case errors.Is(err, sql.ErrUserCannotLogin):
 		return hintError{msg: fmt.Sprintf("create session for %q: role %q is not permitted to log in (NOLOGIN)", username, username),
 			hint: fmt.Sprintf("allow it with: ALTER ROLE %s LOGIN", quoteIdent(username)), code: "28000"}

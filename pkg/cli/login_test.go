@@ -222,11 +222,13 @@ func TestLoginUsesDatabaseClock(t *testing.T) {
 	}
 }
 
+// Unquoted names fold to lower case; a quoted one is taken as it is. Names
+// with whitespace at either end are refused (TestLoginBadInput).
 func TestLoginNormalisesUsername(t *testing.T) {
 	t.Parallel()
 	dbURL := newSessionDB(t)
 	user := mustCreateRole(t, dbURL, "web_user", "LOGIN")
-	for _, arg := range []string{strings.ToUpper(user), "Web_User" + strings.TrimPrefix(user, "web_user"), "  " + user + " "} {
+	for _, arg := range []string{strings.ToUpper(user), "Web_User" + strings.TrimPrefix(user, "web_user"), `"` + user + `"`} {
 		t.Run(arg, func(t *testing.T) {
 			row := parseLogin(t, "tsv", mustRun(t, "login", arg, "--url", dbURL).stdout)
 			checkLoginRow(t, dbURL, row, user, true)

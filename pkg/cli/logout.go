@@ -32,7 +32,7 @@ func logoutCommand(env *Env) *cli.Command {
 			if err := exactArgs(c, "username"); err != nil {
 				return err
 			}
-			username, err := normalizeUsername(c.Args().First())
+			username, err := parseRoleName("USERNAME", c.Args().First())
 			if err != nil {
 				return err
 			}
@@ -64,10 +64,13 @@ func runLogout(ctx context.Context, opts logoutOptions) error {
 	// therefore created per attempt over a spool that is flushed at the end.
 	out := newSpool(opts.env.IO.Out)
 	defer out.discard()
+	matched := true
 	err = sql.RunInTx(ctx, conn, func(tx pgx.Tx) error {
 		out.reset()
 		w := format.New(opts.format, out, logoutColumns)
+		listed := 0
 		revoked, err := sql.RevokeUserSessions(ctx, tx, opts.username, func(r sql.RevokedSession) error {
+			listed++
 			return w.WriteRow(r.Username, strconv.FormatInt(r.ID, 10), r.RevokedAt)
 		})
 		if err != nil {
@@ -75,6 +78,13 @@ func runLogout(ctx context.Context, opts logoutOptions) error {
 		}
 		if err := w.Close(); err != nil {
 			return err
+		}
+		if listed == 0 {
+			// Logging out a dropped user must keep working, but a typo
+			// should not pass in silence.
+			if matched, err = sql.RoleExists(ctx, tx, opts.username); err != nil {
+				return err
+			}
 		}
 		if revoked == 0 {
 			return nil
@@ -91,6 +101,9 @@ func runLogout(ctx context.Context, opts logoutOptions) error {
 		// The revocation stands: say so, or a failed print reads as a
 		// failed logout.
 		return fmt.Errorf("sessions of %q were revoked, but printing them failed: %w", opts.username, err)
+	}
+	if !matched {
+		fmt.Fprintf(opts.env.IO.Err, "warning: no role named %q and no sessions of it; nothing was revoked\n", opts.username)
 	}
 	return nil
 }

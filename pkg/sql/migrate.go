@@ -65,7 +65,7 @@ const (
 	// session tables themselves stay closed to PUBLIC.
 	grantMigrations = `GRANT USAGE ON SCHEMA system TO PUBLIC;
 GRANT SELECT ON system.schema_migrations TO PUBLIC`
-	roleExists = `SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = 'admin')`
+	adminExists = `SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = 'admin')`
 	createRole = `CREATE ROLE admin NOLOGIN`
 	// Claiming a version by inserting its row is the lock: a second process
 	// inserting the same key waits for the first to commit, then finds the
@@ -138,7 +138,7 @@ func bootstrap(ctx context.Context, db DBTX) error {
 
 func bootstrapOnce(ctx context.Context, db DBTX) error {
 	var exists bool
-	if err := db.QueryRow(ctx, roleExists).Scan(&exists); err != nil {
+	if err := db.QueryRow(ctx, adminExists).Scan(&exists); err != nil {
 		return fmt.Errorf("look up role admin: %w", err)
 	}
 	if !exists {

@@ -81,6 +81,17 @@ func CreateSession(ctx context.Context, db DBTX, ns NewSession) (Session, error)
 	return s, nil
 }
 
+const roleExists = `SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = $1)`
+
+// RoleExists reports whether a role is named exactly username.
+func RoleExists(ctx context.Context, db DBTX, username string) (bool, error) {
+	var ok bool
+	if err := db.QueryRow(ctx, roleExists, username).Scan(&ok); err != nil {
+		return false, fmt.Errorf("look up role %q: %w", username, err)
+	}
+	return ok, nil
+}
+
 func explainNoLogin(ctx context.Context, db DBTX, username string) error {
 	var canLogin, expired bool
 	err := db.QueryRow(ctx, whyNoLogin, username).Scan(&canLogin, &expired)

@@ -127,4 +127,3 @@ func checkCaller(ctx context.Context, db sql.DBTX) (sql.Caller, error) {
 	}
 	return caller, nil
 }
-

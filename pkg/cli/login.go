@@ -19,9 +19,9 @@ import (
 const defaultExpireAfter = "1h"
 
 type loginOptions struct {
-	env         *Env
-	conn        ConnOptions
-	username    string
+	env      *Env
+	conn     ConnOptions
+	username string
 	// typed is the USERNAME argument as given, before parseRoleName.
 	typed       string
 	expireAfter time.Duration

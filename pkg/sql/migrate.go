@@ -66,7 +66,7 @@ const (
 	grantMigrations = `GRANT USAGE ON SCHEMA system TO PUBLIC;
 GRANT SELECT ON system.schema_migrations TO PUBLIC`
 	adminExists = `SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = 'admin')`
-	createRole = `CREATE ROLE admin NOLOGIN`
+	createRole  = `CREATE ROLE admin NOLOGIN`
 	// Claiming a version by inserting its row is the lock: a second process
 	// inserting the same key waits for the first to commit, then finds the
 	// conflict and skips the file. Unlike advisory locks or LOCK TABLE, this

@@ -6,7 +6,6 @@ import (
 	"net/http"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/jackc/pgx/v5"
 
@@ -16,9 +15,6 @@ import (
 
 // maxUsernameLen is PostgreSQL's identifier limit; no role has a longer name.
 const maxUsernameLen = 63
-
-// maxUserAgentLen bounds the User-Agent kept in audit records.
-const maxUserAgentLen = 256
 
 type loginResponse struct {
 	Session   string `json:"session"`
@@ -49,11 +45,11 @@ func (s *Server) handleLogin() http.Handler {
 			writeError(w, http.StatusBadRequest, "form fields username and password are required")
 			return
 		}
-		if len(username) > maxUsernameLen || !utf8.ValidString(username) ||
-			strings.ContainsRune(username, 0) || strings.ContainsRune(password, 0) {
+		if len(username) > maxUsernameLen || !isText(username) || strings.ContainsRune(password, 0) {
 			// No such role can exist, and the wire protocol would cut a
-			// name or password at a NUL: refuse, without recording junk.
-			auth.WriteUnauthorized(w)
+			// name or password at a NUL: refuse without asking the
+			// database, but record the attempt like any other.
+			s.loginFailed(w, r, username, "no role can have this name, or the password holds NUL")
 			return
 		}
 

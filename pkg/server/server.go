@@ -115,7 +115,7 @@ func New(cfg Config) (*Server, error) {
 	}
 	mux := http.NewServeMux()
 	s.routes(mux)
-	s.handler = s.logRequests(limitBodies(mux))
+	s.handler = s.logRequests(limitBodies(refuseMalformedInput(mux)))
 	return s, nil
 }
 

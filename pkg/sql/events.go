@@ -35,16 +35,25 @@ VALUES ($1, $2, $3, $4, $5, $6, $7, $8::JSONB)`
 
 // RecordEvent appends e to the audit trail. Call it with the transaction
 // that makes the change it records, so neither exists without the other.
+// Text that came from a client is stored as storable makes it, so that no
+// client input can make the write fail.
 func RecordEvent(ctx context.Context, db DBTX, e Event) error {
 	detail := []byte("{}")
 	if len(e.Detail) > 0 {
+		clean := make(map[string]any, len(e.Detail))
+		for k, v := range e.Detail {
+			if s, ok := v.(string); ok {
+				v = storable(s)
+			}
+			clean[k] = v
+		}
 		var err error
-		if detail, err = json.Marshal(e.Detail); err != nil {
+		if detail, err = json.Marshal(clean); err != nil {
 			return fmt.Errorf("encode event detail: %w", err)
 		}
 	}
-	_, err := db.Exec(ctx, insertEvent, e.Event, e.Actor, e.Username, e.SessionID, e.Via,
-		e.ClientAddr, e.UserAgent, string(detail))
+	_, err := db.Exec(ctx, insertEvent, e.Event, storable(e.Actor), storable(e.Username), e.SessionID, e.Via,
+		storable(e.ClientAddr), storable(e.UserAgent), string(detail))
 	if err != nil {
 		return fmt.Errorf("record %s event: %w", e.Event, err)
 	}

@@ -65,6 +65,7 @@ FROM pg_catalog.pg_roles r WHERE r.rolname = $1`
 // ErrUserNotFound, ErrUserCannotLogin or ErrUserExpired when the role does
 // not qualify, having written nothing.
 func CreateSession(ctx context.Context, db DBTX, ns NewSession) (Session, error) {
+	ns.Audit = storableAudit(ns.Audit)
 	audit, err := json.Marshal(ns.Audit)
 	if err != nil {
 		return Session{}, fmt.Errorf("encode audit info: %w", err)

@@ -1,0 +1,42 @@
+package sql
+
+import (
+	"strings"
+	"unicode"
+	"unicode/utf8"
+)
+
+// MaxClientText is the most bytes of one piece of client-supplied text
+// (a User-Agent, an address, a name that is no role's) the store keeps.
+const MaxClientText = 256
+
+// storable returns s as text that a TEXT column and JSONB always accept,
+// so that no client input can make a write fail: invalid UTF-8, NUL (which
+// PostgreSQL refuses in text) and other control characters (which would
+// reach terminals reading the audit trail) each become U+FFFD, and the
+// result is cut to MaxClientText bytes on a character boundary.
+func storable(s string) string {
+	clean := utf8.ValidString(s) && strings.IndexFunc(s, unicode.IsControl) < 0
+	if clean && len(s) <= MaxClientText {
+		return s
+	}
+	var b strings.Builder
+	for _, r := range s {
+		// Invalid bytes arrive as utf8.RuneError, which is U+FFFD.
+		if unicode.IsControl(r) {
+			r = utf8.RuneError
+		}
+		if b.Len()+utf8.RuneLen(r) > MaxClientText {
+			break
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
+}
+
+// storableAudit is a with every client-supplied field made storable.
+func storableAudit(a AuditInfo) AuditInfo {
+	a.Actor, a.ClientHost = storable(a.Actor), storable(a.ClientHost)
+	a.ClientAddr, a.UserAgent = storable(a.ClientAddr), storable(a.UserAgent)
+	return a
+}

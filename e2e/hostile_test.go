@@ -96,3 +96,31 @@ func TestAdminAPIRefusesMalformedParameters(t *testing.T) {
 		t.Errorf("the server logged errors:\n%s", logs)
 	}
 }
+
+// TestPasswordGuessingIsThrottled: with serve's defaults, a guesser gets ten
+// tries at a user from one address; then even the right password gets 429
+// there, while the user can still log in from elsewhere.
+func TestPasswordGuessingIsThrottled(t *testing.T) {
+	t.Parallel()
+	s := newSite(t)
+	srv := startServe(t, "--url", s.adminURL, "--insecure")
+	login := srv.url + "/api/v2/login/"
+	attempts := 0
+	for ; attempts < 50; attempts++ {
+		r := curl(t, "-d", "username="+s.user, "-d", "password=guess"+strings.Repeat("x", attempts), login)
+		if strings.HasSuffix(r.stdout, "HTTP 429\n") {
+			break
+		}
+		wantStatus(t, "a guess", r, 401)
+	}
+	if attempts != 10 {
+		t.Errorf("throttled after %d wrong passwords, want 10 (the default --login-fail-limit)", attempts)
+	}
+	r := curl(t, "-D", "-", "-d", "username="+s.user, "-d", "password="+s.password, login)
+	wantStatus(t, "the right password after the guesses", r, 429)
+	if !strings.Contains(r.stdout, "Retry-After: ") {
+		t.Errorf("429 without Retry-After:\n%s", r)
+	}
+	r = curl(t, "--interface", "127.0.0.2", "-d", "username="+s.user, "-d", "password="+s.password, login)
+	wantStatus(t, "the right password from another address", r, 200)
+}

@@ -69,6 +69,7 @@ type serveOptions struct {
 	sessionLifetime time.Duration
 	touchInterval   time.Duration
 	maxConns        int32
+	loginLimits     sql.LoginLimits
 	logLevel        slog.Level
 	jobs            []startServeJob
 	// ready, when set, is called with the address served once the server
@@ -90,6 +91,12 @@ func serveCommand(env *Env) *cli.Command {
 			Usage: "write a session's last_used_at at most this often"},
 		&cli.IntFlag{Name: "max-conns", Value: defaultMaxConns,
 			Usage: "most connections the server's pool opens to the database"},
+		&cli.IntFlag{Name: "login-fail-limit", Value: server.DefaultLoginLimits.PerUserAddress,
+			Usage: "failed logins of one user from one client address within --login-fail-window before that pair gets 429; 0 for no such limit"},
+		&cli.IntFlag{Name: "login-fail-limit-per-address", Value: server.DefaultLoginLimits.PerAddress,
+			Usage: "failed logins from one client address, of any users, within --login-fail-window before it gets 429; 0 for no such limit"},
+		&cli.StringFlag{Name: "login-fail-window", Value: "15m",
+			Usage: "how long a failed login counts against its address; 0 turns the login throttle off"},
 		&cli.StringFlag{Name: "log-level", Value: "info",
 			Usage: "least level logged to stderr: debug (also says why each session was refused), info, warn or error"},
 	)
@@ -152,6 +159,9 @@ func serveOptionsFromFlags(c *cli.Context, env *Env) (serveOptions, error) {
 		return opts, usageErrorf("invalid --max-conns %d: want 1 to 1000", maxConns)
 	}
 	opts.maxConns = int32(maxConns)
+	if opts.loginLimits, err = loginLimitsFromFlags(c); err != nil {
+		return opts, err
+	}
 	if err := opts.logLevel.UnmarshalText([]byte(c.String("log-level"))); err != nil {
 		return opts, usageErrorf("invalid --log-level %q: want debug, info, warn or error", c.String("log-level"))
 	}
@@ -194,6 +204,7 @@ func runServe(ctx context.Context, opts serveOptions) error {
 		TouchInterval:   opts.touchInterval,
 		InsecureCookies: opts.insecure,
 		TLS:             tlsConfig,
+		LoginLimits:     opts.loginLimits,
 		BackgroundJobs:  startJobs(opts.jobs, serveDeps{Env: opts.env, Pool: pool, Log: log}),
 	})
 	if err != nil {
@@ -218,6 +229,26 @@ func runServe(ctx context.Context, opts serveOptions) error {
 	}
 	log.Info("stopped")
 	return nil
+}
+
+// loginLimitsFromFlags reads the login throttle's flags.
+func loginLimitsFromFlags(c *cli.Context) (sql.LoginLimits, error) {
+	l := sql.LoginLimits{PerUserAddress: c.Int("login-fail-limit"), PerAddress: c.Int("login-fail-limit-per-address")}
+	for flag, n := range map[string]int{"login-fail-limit": l.PerUserAddress, "login-fail-limit-per-address": l.PerAddress} {
+		if n < 0 || n > 1_000_000 {
+			return l, usageErrorf("invalid --%s %d: want a number of failed logins from 0 (no limit) to 1000000", flag, n)
+		}
+	}
+	window, err := parseDurationOrZero("login-fail-window", c.String("login-fail-window"), time.Second, "turn the login throttle off")
+	if err != nil {
+		return l, err
+	}
+	l.Window = window
+	if l.Off() {
+		// The server reads the zero value as its defaults.
+		l.Window = -1
+	}
+	return l, nil
 }
 
 // openPool makes the server's connection pool. It connects once, so that an

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"mime"
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
 
@@ -43,6 +44,17 @@ func (s *Server) handleLogin() http.Handler {
 			return
 		case username == "" || password == "":
 			writeError(w, http.StatusBadRequest, "form fields username and password are required")
+			return
+		}
+		// Before anything else about the attempt is looked at, so that a
+		// throttled client learns nothing, not even whether a name is valid.
+		throttle, err := sql.CheckLoginThrottle(ctx, s.cfg.Pool, s.cfg.LoginLimits, clientAddr(r), username)
+		if err != nil {
+			s.storeUnavailable(w, r, "cannot check the login throttle", err)
+			return
+		}
+		if throttle.Throttled {
+			s.loginThrottled(w, r, username, throttle.RetryAfter)
 			return
 		}
 		if len(username) > maxUsernameLen || !isText(username) || strings.ContainsRune(password, 0) {
@@ -141,6 +153,22 @@ func (s *Server) loginFailed(w http.ResponseWriter, r *http.Request, username, r
 		s.log.ErrorContext(r.Context(), "cannot record failed login", "username", username, "err", err)
 	}
 	auth.WriteUnauthorized(w)
+}
+
+// loginThrottled records a login.throttled event and answers 429, the same
+// for every user name, with the seconds until the client may try again. As
+// in loginFailed, a failure to record does not change the answer.
+func (s *Server) loginThrottled(w http.ResponseWriter, r *http.Request, username string, retryAfter time.Duration) {
+	seconds := max(int((retryAfter+time.Second-1)/time.Second), 1)
+	err := sql.RecordEvent(r.Context(), s.cfg.Pool, sql.Event{
+		Event: sql.EventLoginThrottled, Actor: username, Username: username, Via: "http",
+		ClientAddr: clientAddr(r), UserAgent: userAgent(r), Detail: map[string]any{"retry_after_seconds": seconds},
+	})
+	if err != nil {
+		s.log.ErrorContext(r.Context(), "cannot record throttled login", "username", username, "err", err)
+	}
+	w.Header().Set("Retry-After", strconv.Itoa(seconds))
+	writeError(w, http.StatusTooManyRequests, "too many failed logins from this address; try again later")
 }
 
 // loginForm reads username and password from the body, URL-encoded or

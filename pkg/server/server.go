@@ -14,6 +14,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/auth-session/auth-session/pkg/auth"
+	"github.com/auth-session/auth-session/pkg/sql"
 )
 
 // Defaults for the zero values of Config.
@@ -26,6 +27,10 @@ const (
 	// pool, so unbounded logins could exhaust max_connections.
 	DefaultMaxConcurrentLogins = 8
 )
+
+// DefaultLoginLimits let one client address fail 10 logins of one user, or
+// 100 of any users, in 15 minutes; then it gets 429 until failures age out.
+var DefaultLoginLimits = sql.LoginLimits{PerUserAddress: 10, PerAddress: 100, Window: 15 * time.Minute}
 
 // Limits of the HTTP server.
 const (
@@ -64,6 +69,10 @@ type Config struct {
 	// MaxConcurrentLogins bounds password checks in flight; zero means
 	// DefaultMaxConcurrentLogins.
 	MaxConcurrentLogins int
+	// LoginLimits throttle password guessing by client address; the zero
+	// value means DefaultLoginLimits, a negative Window turns the throttle
+	// off.
+	LoginLimits sql.LoginLimits
 	// MaxConcurrentLookups bounds the session lookup statements running at
 	// once; requests arriving meanwhile are looked up together by the next
 	// one. Zero means auth.DefaultMaxConcurrentLookups.
@@ -101,6 +110,9 @@ func New(cfg Config) (*Server, error) {
 	}
 	if cfg.MaxConcurrentLogins <= 0 {
 		cfg.MaxConcurrentLogins = DefaultMaxConcurrentLogins
+	}
+	if cfg.LoginLimits == (sql.LoginLimits{}) {
+		cfg.LoginLimits = DefaultLoginLimits
 	}
 	verifier := &auth.Verifier{
 		DB: cfg.Pool, TouchInterval: cfg.TouchInterval, Log: cfg.Log,

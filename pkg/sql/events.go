@@ -13,6 +13,7 @@ const (
 	EventSessionRevoked = "session.revoked"
 	EventUserLoggedOut  = "user.logged_out"
 	EventLoginFailed    = "login.failed"
+	EventLoginThrottled = "login.throttled"
 )
 
 // Event is one row of the audit trail. It never holds a secret.

@@ -1,0 +1,111 @@
+package server_test
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/auth-session/auth-session/pkg/server"
+	"github.com/auth-session/auth-session/pkg/sql"
+)
+
+// loginFrom posts a login form to baseURL from local address ip.
+func loginFrom(t *testing.T, ip, baseURL, username, password string) response {
+	t.Helper()
+	dialer := &net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(ip)}}
+	client := &http.Client{Transport: &http.Transport{DialContext: dialer.DialContext}}
+	defer client.CloseIdleConnections()
+	form := url.Values{"username": {username}, "password": {password}}
+	resp, err := client.PostForm(baseURL+"/api/v2/login/", form)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return response{status: resp.StatusCode, header: resp.Header, body: string(b)}
+}
+
+func TestLoginThrottleAcrossServers(t *testing.T) {
+	t.Parallel()
+	limits := sql.LoginLimits{PerUserAddress: 3, PerAddress: 5, Window: time.Minute}
+	a := newFixture(t, func(c *server.Config) { c.LoginLimits = limits })
+	// A second server over the same database, as behind a load balancer.
+	srvB, err := server.New(server.Config{Pool: a.pool, Log: slog.New(slog.NewTextHandler(io.Discard, nil)), LoginLimits: limits})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := httptest.NewServer(srvB.Handler())
+	t.Cleanup(b.Close)
+	user := a.newRole(t, "right-pw")
+
+	for i := range limits.PerUserAddress {
+		if r := loginFrom(t, "127.0.0.1", []string{a.url, b.URL}[i%2], user, "wrong"); r.status != 401 {
+			t.Fatalf("wrong password %d: %d %s, want 401", i+1, r.status, r.body)
+		}
+	}
+	// The right password is refused too, on either server.
+	var throttled []response
+	for _, base := range []string{a.url, b.URL} {
+		r := loginFrom(t, "127.0.0.1", base, user, "right-pw")
+		retry, err := strconv.Atoi(r.header.Get("Retry-After"))
+		if r.status != 429 || err != nil || retry < 1 || retry > 60 {
+			t.Errorf("right password after %d failures: %d, Retry-After %q; want 429 within the window",
+				limits.PerUserAddress, r.status, r.header.Get("Retry-After"))
+		}
+		throttled = append(throttled, r)
+	}
+	// Another address is not locked out of the user.
+	if r := loginFrom(t, "127.0.0.2", b.URL, user, "right-pw"); r.status != 200 {
+		t.Errorf("right password from another address: %d %s, want 200", r.status, r.body)
+	}
+	// The address may still fail for other names, up to its own limit; then
+	// every name gets the very same 429, known or not.
+	for i := limits.PerUserAddress; i < limits.PerAddress; i++ {
+		if r := loginFrom(t, "127.0.0.1", a.url, "nobody_"+strconv.Itoa(i), "guess"); r.status != 401 {
+			t.Fatalf("unknown user %d: %d, want 401", i, r.status)
+		}
+	}
+	unknown := loginFrom(t, "127.0.0.1", b.URL, "nobody_else", "guess")
+	if unknown.status != 429 || unknown.body != throttled[0].body {
+		t.Errorf("unknown user past the address limit: %d %q; want the 429 a known user gets: %q", unknown.status, unknown.body, throttled[0].body)
+	}
+
+	var throttledEvents, failedEvents int
+	err = a.pool.QueryRow(context.Background(), `SELECT count(*) FILTER (WHERE event = 'login.throttled'),
+    count(*) FILTER (WHERE event = 'login.failed') FROM system.session_events`).Scan(&throttledEvents, &failedEvents)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if throttledEvents != 3 || failedEvents != limits.PerAddress {
+		t.Errorf("%d login.throttled and %d login.failed events, want 3 and %d", throttledEvents, failedEvents, limits.PerAddress)
+	}
+	if strings.Contains(a.logs.String(), "level=ERROR") {
+		t.Errorf("errors logged:\n%s", a.logs)
+	}
+}
+
+func TestLoginThrottleWindowSlides(t *testing.T) {
+	t.Parallel()
+	limits := sql.LoginLimits{PerUserAddress: 2, Window: time.Minute}
+	f := newFixture(t, func(c *server.Config) { c.LoginLimits = limits })
+	user := f.newRole(t, "right-pw")
+	for range 2 {
+		loginFrom(t, "127.0.0.1", f.url, user, "wrong")
+	}
+	if r := loginFrom(t, "127.0.0.1", f.url, user, "right-pw"); r.status != 429 {
+		t.Fatalf("after 2 failures: %d, want 429", r.status)
+	}
+	// Failures older than the window no longer count.
+	f.mustExec(t, `UPDATE system.session_events SET at = at - INTERVAL '61 seconds' WHERE event = 'login.failed'`)
+	if r := loginFrom(t, "127.0.0.1", f.url, user, "right-pw"); r.status != 200 {
+		t.Errorf("once the failures left the window: %d %s, want 200", r.status, r.body)
+	}
+}

@@ -79,6 +79,10 @@ type Verifier struct {
 	// Log receives why a session was refused (at debug level) and store
 	// errors; nil means slog.Default(). It never receives a session value.
 	Log *slog.Logger
+	// OnStoreError, when set, is told of every error of the store instead
+	// of the error being logged: a server that counts the errors of an
+	// outage rather than logging each one sets it.
+	OnStoreError func(ctx context.Context, msg string, err error)
 	// MaxConcurrentLookups bounds the lookup statements running at once;
 	// zero means DefaultMaxConcurrentLookups. Requests that arrive while
 	// that many run are looked up together by the next statement.
@@ -100,7 +104,7 @@ func (v *Verifier) Middleware(next http.Handler) http.Handler {
 			WriteUnauthorized(w)
 			return
 		case err != nil:
-			v.logger().ErrorContext(r.Context(), "cannot verify session", "err", err)
+			v.storeError(r.Context(), "cannot verify session", err)
 			writeJSONError(w, http.StatusServiceUnavailable, `{"error":"the session store is unavailable"}`)
 			return
 		}
@@ -166,7 +170,7 @@ func (v *Verifier) Authenticate(r *http.Request) (Identity, error) {
 		// A failed touch costs only the last-used time's accuracy; the
 		// request itself is authenticated.
 		if err := sql.TouchSession(r.Context(), v.DB, sessionID, touchInterval); err != nil {
-			v.logger().WarnContext(r.Context(), "cannot record session use", "session_id", sessionID, "err", err)
+			v.storeError(r.Context(), "cannot record session use", fmt.Errorf("session %d: %w", sessionID, err))
 		}
 	}
 	return Identity{
@@ -201,6 +205,14 @@ func (v *Verifier) lookups(touchInterval time.Duration) *lookupBatcher {
 		v.batcher = &lookupBatcher{db: v.DB, touchInterval: touchInterval, max: max}
 	})
 	return v.batcher
+}
+
+func (v *Verifier) storeError(ctx context.Context, msg string, err error) {
+	if v.OnStoreError != nil {
+		v.OnStoreError(ctx, msg, err)
+		return
+	}
+	v.logger().ErrorContext(ctx, msg, "err", err)
 }
 
 func (v *Verifier) logger() *slog.Logger {

@@ -14,6 +14,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/urfave/cli/v2"
 
+	"github.com/auth-session/auth-session/pkg/outage"
 	"github.com/auth-session/auth-session/pkg/server"
 	"github.com/auth-session/auth-session/pkg/sql"
 )
@@ -187,7 +188,8 @@ func runServe(ctx context.Context, opts serveOptions) error {
 		}
 	}
 
-	pool, err := openPool(ctx, opts.conn, opts.maxConns)
+	guard := outage.New(log)
+	pool, err := openPool(ctx, opts.conn, opts.maxConns, guard)
 	if err != nil {
 		return err
 	}
@@ -205,6 +207,7 @@ func runServe(ctx context.Context, opts serveOptions) error {
 		InsecureCookies: opts.insecure,
 		TLS:             tlsConfig,
 		LoginLimits:     opts.loginLimits,
+		Outage:          guard,
 		BackgroundJobs:  startJobs(opts.jobs, serveDeps{Env: opts.env, Pool: pool, Log: log}),
 	})
 	if err != nil {
@@ -251,9 +254,10 @@ func loginLimitsFromFlags(c *cli.Context) (sql.LoginLimits, error) {
 	return l, nil
 }
 
-// openPool makes the server's connection pool. It connects once, so that an
+// openPool makes the server's connection pool, its connection attempts
+// held back by guard during an outage. It connects once, so that an
 // unreachable database is reported as such before anything else.
-func openPool(ctx context.Context, o ConnOptions, maxConns int32) (*pgxpool.Pool, error) {
+func openPool(ctx context.Context, o ConnOptions, maxConns int32, guard *outage.Guard) (*pgxpool.Pool, error) {
 	connCfg, err := o.Config()
 	if err != nil {
 		return nil, err
@@ -265,6 +269,7 @@ func openPool(ctx context.Context, o ConnOptions, maxConns int32) (*pgxpool.Pool
 	poolCfg.ConnConfig = connCfg
 	poolCfg.MaxConns = maxConns
 	poolCfg.MaxConnIdleTime = 5 * time.Minute
+	guard.Install(poolCfg)
 	pool, err := pgxpool.NewWithConfig(ctx, poolCfg)
 	if err != nil {
 		return nil, fmt.Errorf("configure connection pool: %w", err)

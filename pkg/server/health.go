@@ -21,7 +21,9 @@ func (s *Server) handleHealth() http.Handler {
 		ctx, cancel := context.WithTimeout(r.Context(), healthTimeout)
 		defer cancel()
 		if _, err := s.cfg.Pool.Exec(ctx, "SELECT 1"); err != nil {
-			s.log.WarnContext(r.Context(), "health check: database does not answer", "err", err)
+			if !s.cfg.Outage.Failed(err) {
+				s.log.WarnContext(r.Context(), "health check: database does not answer", "err", err)
+			}
 			writeJSON(w, http.StatusServiceUnavailable, healthResponse{Status: "database unavailable"})
 			return
 		}

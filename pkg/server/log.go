@@ -44,6 +44,10 @@ func (s *Server) logRequests(next http.Handler) http.Handler {
 			if rec.status == 0 {
 				rec.status = http.StatusOK
 			}
+			if rec.status == http.StatusServiceUnavailable && s.cfg.Outage.Down() {
+				// Counted in the outage's summary lines instead.
+				return
+			}
 			attrs := []slog.Attr{
 				slog.String("method", r.Method),
 				slog.String("path", r.URL.Path),

@@ -84,7 +84,7 @@ func (s *Server) handleLogin() http.Handler {
 			s.loginFailed(w, r, username, "wrong password or unknown user")
 			return
 		case err != nil:
-			s.log.ErrorContext(ctx, "cannot check password", "username", username, "err", err)
+			s.storeError(ctx, "cannot check password of "+strconv.Quote(username), err)
 			writeError(w, http.StatusServiceUnavailable, "the database is unavailable")
 			return
 		}
@@ -102,8 +102,7 @@ func (s *Server) handleLogin() http.Handler {
 			s.loginFailed(w, r, username, err.Error())
 			return
 		case err != nil:
-			s.log.ErrorContext(ctx, "cannot create session", "username", username, "err", err)
-			writeError(w, http.StatusServiceUnavailable, "the session store is unavailable")
+			s.storeUnavailable(w, r, "cannot create session for "+strconv.Quote(username), err)
 			return
 		}
 		noteUser(ctx, session.Username)
@@ -150,7 +149,7 @@ func (s *Server) loginFailed(w http.ResponseWriter, r *http.Request, username, r
 		ClientAddr: clientAddr(r), UserAgent: userAgent(r), Detail: map[string]any{"reason": reason},
 	})
 	if err != nil {
-		s.log.ErrorContext(r.Context(), "cannot record failed login", "username", username, "err", err)
+		s.storeError(r.Context(), "cannot record failed login of "+strconv.Quote(username), err)
 	}
 	auth.WriteUnauthorized(w)
 }
@@ -165,7 +164,7 @@ func (s *Server) loginThrottled(w http.ResponseWriter, r *http.Request, username
 		ClientAddr: clientAddr(r), UserAgent: userAgent(r), Detail: map[string]any{"retry_after_seconds": seconds},
 	})
 	if err != nil {
-		s.log.ErrorContext(r.Context(), "cannot record throttled login", "username", username, "err", err)
+		s.storeError(r.Context(), "cannot record throttled login of "+strconv.Quote(username), err)
 	}
 	w.Header().Set("Retry-After", strconv.Itoa(seconds))
 	writeError(w, http.StatusTooManyRequests, "too many failed logins from this address; try again later")

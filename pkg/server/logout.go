@@ -2,6 +2,7 @@ package server
 
 import (
 	"errors"
+	"fmt"
 	"net/http"
 
 	"github.com/jackc/pgx/v5"
@@ -42,8 +43,7 @@ func (s *Server) handleLogout() http.Handler {
 			return
 		}
 		if err != nil {
-			s.log.ErrorContext(ctx, "cannot revoke session", "session_id", id.SessionID, "err", err)
-			writeError(w, http.StatusServiceUnavailable, "the session store is unavailable")
+			s.storeUnavailable(w, r, fmt.Sprintf("cannot revoke session %d", id.SessionID), err)
 			return
 		}
 		http.SetCookie(w, s.cookie("", -1))

@@ -9,6 +9,8 @@ import (
 	"strings"
 
 	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/auth-session/auth-session/pkg/outage"
 )
 
 var (
@@ -27,6 +29,9 @@ var (
 type passwordChecker struct {
 	// base holds the host, port, database and TLS settings of the pool.
 	base *pgconn.Config
+	// outage holds back connection attempts during an outage, as it does
+	// the pool's.
+	outage *outage.Guard
 }
 
 // check returns nil when the database accepts password for username and
@@ -50,6 +55,9 @@ func (p *passwordChecker) check(ctx context.Context, username, password string) 
 
 // connect opens a connection as username with password, and closes it.
 func (p *passwordChecker) connect(ctx context.Context, username, password string) error {
+	if err := p.outage.Admit(); err != nil {
+		return err
+	}
 	cfg := p.base.Copy()
 	cfg.User, cfg.Password = username, password
 	// The pool's hooks are for the pool's own connections.
@@ -66,6 +74,7 @@ func (p *passwordChecker) connect(ctx context.Context, username, password string
 	}
 	// The answer is in; a failed goodbye does not change it.
 	_ = conn.Close(ctx)
+	p.outage.Connected()
 	return nil
 }
 

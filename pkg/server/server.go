@@ -14,6 +14,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/auth-session/auth-session/pkg/auth"
+	"github.com/auth-session/auth-session/pkg/outage"
 	"github.com/auth-session/auth-session/pkg/sql"
 )
 
@@ -77,6 +78,12 @@ type Config struct {
 	// once; requests arriving meanwhile are looked up together by the next
 	// one. Zero means auth.DefaultMaxConcurrentLookups.
 	MaxConcurrentLookups int
+	// Outage is the state of the database as the pool's connections find
+	// it; install it in the pool's configuration (outage.Guard.Install) so
+	// that an outage costs a few connection attempts a second, not one per
+	// request. Nil means a Guard that only counts and summarizes the
+	// errors of an outage, without holding back connection attempts.
+	Outage *outage.Guard
 	// BackgroundJobs run next to the HTTP interface from the start of Serve
 	// until shutdown begins, when their context is canceled; Serve waits for
 	// them to return. Periodic work such as purging old sessions goes here.
@@ -114,16 +121,18 @@ func New(cfg Config) (*Server, error) {
 	if cfg.LoginLimits == (sql.LoginLimits{}) {
 		cfg.LoginLimits = DefaultLoginLimits
 	}
-	verifier := &auth.Verifier{
-		DB: cfg.Pool, TouchInterval: cfg.TouchInterval, Log: cfg.Log,
-		MaxConcurrentLookups: cfg.MaxConcurrentLookups,
+	if cfg.Outage == nil {
+		cfg.Outage = outage.New(cfg.Log)
 	}
 	s := &Server{
 		cfg:       cfg,
 		log:       cfg.Log,
-		verifier:  verifier,
-		passwords: &passwordChecker{base: cfg.Pool.Config().ConnConfig.Config.Copy()},
+		passwords: &passwordChecker{base: cfg.Pool.Config().ConnConfig.Config.Copy(), outage: cfg.Outage},
 		logins:    make(chan struct{}, cfg.MaxConcurrentLogins),
+	}
+	s.verifier = &auth.Verifier{
+		DB: cfg.Pool, TouchInterval: cfg.TouchInterval, Log: cfg.Log,
+		MaxConcurrentLookups: cfg.MaxConcurrentLookups, OnStoreError: s.storeError,
 	}
 	mux := http.NewServeMux()
 	s.routes(mux)

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"context"
 	"errors"
 	"net/http"
 	"strconv"
@@ -172,10 +173,23 @@ func (s *Server) revokeOne(r *http.Request, revoke func(tx pgx.Tx) (sql.Session,
 	return revoked, err
 }
 
-// storeUnavailable logs err and answers 503.
+// storeUnavailable reports err (see storeError) and answers 503.
 func (s *Server) storeUnavailable(w http.ResponseWriter, r *http.Request, msg string, err error) {
-	s.log.ErrorContext(r.Context(), msg, "err", err)
+	s.storeError(r.Context(), msg, err)
 	writeError(w, http.StatusServiceUnavailable, "the session store is unavailable")
+}
+
+// storeError logs an error of the store's with msg, unless it is one of an
+// outage, which the outage Guard counts in its own log lines instead.
+func (s *Server) storeError(ctx context.Context, msg string, err error) {
+	if ctx.Err() != nil {
+		// The client left or the server is shutting down: nothing failed
+		// that anyone waits to hear about.
+		return
+	}
+	if !s.cfg.Outage.Failed(err) {
+		s.log.ErrorContext(ctx, msg, "err", err)
+	}
 }
 
 // boolParam reads the query parameter name as a boolean, false when absent.

@@ -1,0 +1,87 @@
+package outage
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgconn"
+)
+
+func TestIsUnavailable(t *testing.T) {
+	for _, tt := range []struct {
+		err  error
+		want bool
+	}{
+		{nil, false},
+		{ErrUnavailable, true},
+		{fmt.Errorf("check session 1: %w", &pgconn.PgError{Code: "57P01"}), true},
+		{&pgconn.PgError{Code: "57P03"}, true},
+		{&pgconn.PgError{Code: "08006"}, true},
+		{&pgconn.PgError{Code: "53300"}, true},
+		{&net.OpError{Op: "dial", Err: errors.New("connection refused")}, true},
+		{io.ErrUnexpectedEOF, true},
+		{errors.New("conn closed"), true},
+		{&pgconn.PgError{Code: "42P01"}, false},
+		{&pgconn.PgError{Code: "40001"}, false},
+		{context.Canceled, false},
+		{errors.New("session not found"), false},
+	} {
+		if got := IsUnavailable(tt.err); got != tt.want {
+			t.Errorf("IsUnavailable(%v) = %v, want %v", tt.err, got, tt.want)
+		}
+	}
+}
+
+// While down, attempts are admitted once per backoff step; a connection
+// ends the outage and admits everything again.
+func TestAdmitBacksOff(t *testing.T) {
+	g := New(slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err := g.Admit(); err != nil {
+		t.Fatalf("up: Admit = %v", err)
+	}
+	if !g.Failed(&net.OpError{Op: "dial", Err: errors.New("connection refused")}) || !g.Down() {
+		t.Fatal("a refused dial did not put the guard down")
+	}
+	admitted := 0
+	deadline := time.Now().Add(time.Second)
+	for time.Now().Before(deadline) {
+		if g.Admit() == nil {
+			admitted++
+		}
+		time.Sleep(time.Millisecond)
+	}
+	// 50+100+200+400 ms, then 500 ms: 4 or 5 in the first second.
+	if admitted < 3 || admitted > 5 {
+		t.Errorf("%d attempts admitted in the first second down, want 3 to 5", admitted)
+	}
+	g.Connected()
+	if g.Down() || g.Admit() != nil || g.Admit() != nil {
+		t.Error("a connection did not end the outage")
+	}
+	if g.Failed(&pgconn.PgError{Code: "23505"}) || g.Down() {
+		t.Error("a unique violation put the guard down")
+	}
+}
+
+// A dial that connects to itself fails, and puts the guard down.
+func TestDialRefusesConnectionToItself(t *testing.T) {
+	g := New(slog.New(slog.NewTextHandler(io.Discard, nil)))
+	self := func(ctx context.Context, network, addr string) (net.Conn, error) {
+		return selfConn{}, nil
+	}
+	if _, err := g.Dial(self)(context.Background(), "tcp", "127.0.0.1:40000"); err == nil || !g.Down() {
+		t.Errorf("dial to itself: err %v, down %v; want an error and the guard down", err, g.Down())
+	}
+}
+
+type selfConn struct{ net.Conn }
+
+func (selfConn) LocalAddr() net.Addr  { return &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 40000} }
+func (selfConn) RemoteAddr() net.Addr { return &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 40000} }
+func (selfConn) Close() error         { return nil }

@@ -134,11 +134,29 @@ func writeJSONError(w http.ResponseWriter, status int, body string) {
 // Only the first way of presenting a session that r uses is looked at, in
 // the order X-Auth-Session, Authorization: Bearer, cookie: a request that
 // sends a header means it, while a browser attaches cookies on its own.
+// Every session cookie is tried, up to MaxSessionCookies, and the first
+// valid one wins: a cookie planted by a sibling domain, which the browser
+// may send first, does not lock the user out.
 func (v *Verifier) Authenticate(r *http.Request) (Identity, error) {
-	value, source := presented(r)
+	values, source := presented(r)
 	if source == "" {
 		return v.refuse(r, "no session presented", 0)
 	}
+	for _, value := range values {
+		id, err := v.authenticate(r, value, source)
+		if !errors.Is(err, ErrUnauthenticated) {
+			return id, err
+		}
+	}
+	return Identity{}, ErrUnauthenticated
+}
+
+// MaxSessionCookies bounds the session cookies of one request that are
+// looked up; the rest are ignored.
+const MaxSessionCookies = 4
+
+// authenticate returns the identity of one presented session value.
+func (v *Verifier) authenticate(r *http.Request, value string, source Source) (Identity, error) {
 	sessionID, secret, err := DecodeValue(value)
 	if err != nil {
 		return v.refuse(r, "malformed session value", 0)
@@ -222,20 +240,28 @@ func (v *Verifier) logger() *slog.Logger {
 	return slog.Default()
 }
 
-// presented returns the session value r carries and where it was found, or
-// an empty source when it carries none.
-func presented(r *http.Request) (string, Source) {
+// presented returns the session values r carries and where they were
+// found, or an empty source when it carries none: one value for a header,
+// up to MaxSessionCookies for cookies, in the order they were sent.
+func presented(r *http.Request) ([]string, Source) {
 	if values := r.Header.Values(HeaderName); len(values) > 0 {
-		return strings.TrimSpace(values[0]), SourceHeader
+		return []string{strings.TrimSpace(values[0])}, SourceHeader
 	}
 	if authz := r.Header.Get("Authorization"); authz != "" {
 		scheme, token, _ := strings.Cut(strings.TrimSpace(authz), " ")
 		if strings.EqualFold(scheme, "Bearer") {
-			return strings.TrimSpace(token), SourceBearer
+			return []string{strings.TrimSpace(token)}, SourceBearer
 		}
 	}
-	if c, err := r.Cookie(CookieName); err == nil {
-		return c.Value, SourceCookie
+	var values []string
+	for _, c := range r.CookiesNamed(CookieName) {
+		if len(values) == MaxSessionCookies {
+			break
+		}
+		values = append(values, c.Value)
 	}
-	return "", ""
+	if len(values) == 0 {
+		return nil, ""
+	}
+	return values, SourceCookie
 }

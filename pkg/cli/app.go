@@ -125,7 +125,9 @@ func interspersed(app *cli.App, args []string) []string {
 			positional = append(positional, rest[i+1:]...)
 			break
 		}
-		if len(a) < 2 || a[0] != '-' {
+		if len(a) < 2 || a[0] != '-' || '0' <= a[1] && a[1] <= '9' {
+			// No flag starts with a digit: "-1" is a (bad) session id,
+			// for its parser to explain.
 			positional = append(positional, a)
 			continue
 		}
@@ -180,7 +182,12 @@ func flagError(err error) error {
 		return fmt.Errorf("flag %s needs a value", dashed(m[1]))
 	}
 	if m := flagBadValue.FindStringSubmatch(msg); m != nil {
-		return fmt.Errorf("invalid %s %s: %s", dashed(m[2]), m[1], m[3])
+		reason := m[3]
+		if reason == "parse error" {
+			// What the flag package says of a number it cannot read.
+			reason = "want a whole number"
+		}
+		return fmt.Errorf("invalid %s %s: %s", dashed(m[2]), m[1], reason)
 	}
 	return err
 }

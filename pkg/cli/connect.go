@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strconv"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -28,32 +27,13 @@ const defaultConnectTimeout = 10 * time.Second
 
 // Config returns the pgx configuration for o.
 func (o ConnOptions) Config() (*pgx.ConnConfig, error) {
-	cfg, err := pgx.ParseConfig(o.URL)
+	if err := checkConnSettings(o); err != nil {
+		return nil, err
+	}
+	connString := o.connString()
+	cfg, err := pgx.ParseConfig(connString)
 	if err != nil {
-		// pgx's message quotes the URL, and its password masking is only
-		// best effort on malformed input: never echo it.
-		return nil, usageError{errors.New("invalid connection settings (--url, AUTH_SESSION_URL or PG* environment): " +
-			"want postgres://user:password@host:port/database?sslmode=disable|require|verify-full")}
-	}
-	if o.Host != "" {
-		cfg.Host = o.Host
-		cfg.Fallbacks = nil
-	}
-	if o.Port != "" {
-		port, err := strconv.ParseUint(o.Port, 10, 16)
-		if err != nil || port == 0 {
-			return nil, usageError{fmt.Errorf("invalid --port %q: want a TCP port number, 1 to 65535", o.Port)}
-		}
-		cfg.Port = uint16(port)
-		for _, fb := range cfg.Fallbacks {
-			fb.Port = uint16(port)
-		}
-	}
-	if o.User != "" {
-		cfg.User = o.User
-	}
-	if o.Database != "" {
-		cfg.Database = o.Database
+		return nil, parseConfigError(connString, err)
 	}
 	if cfg.ConnectTimeout == 0 {
 		cfg.ConnectTimeout = defaultConnectTimeout

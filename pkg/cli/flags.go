@@ -82,15 +82,18 @@ const durationUnits = "ns, us, ms, s, m, h, d (days), w (weeks)"
 
 // wellFormedDuration matches what the parser would accept were the value
 // not too large, so overflow gets its own message.
-var wellFormedDuration = regexp.MustCompile(`^\+?([0-9]*\.?[0-9]+(ns|us|µs|μs|ms|s|m|h|d|w))+$`)
+var wellFormedDuration = regexp.MustCompile(`^([0-9]*\.?[0-9]+(ns|us|µs|μs|ms|s|m|h|d|w))+$`)
 
 // parseDuration parses the value of a duration flag with go-str2duration
 // and rejects zero, negative, overflowing and sub-minimum values, quoting
 // the value and naming the accepted units.
 func parseDuration(flag, value string, minimum time.Duration) (time.Duration, error) {
-	d, err := str2duration.ParseDuration(strings.TrimSpace(value))
+	d, err := str2duration.ParseDuration(value)
 	switch {
-	case err != nil && wellFormedDuration.MatchString(strings.TrimSpace(value)):
+	case strings.TrimSpace(value) != value || strings.HasPrefix(value, "+"):
+		// Taken as typed, as a script's mistake should not pass.
+		return 0, usageError{fmt.Errorf("invalid --%s %q: want a duration such as 90m, 4h30m, 7d or 1w, without spaces or a sign (units: %s)", flag, value, durationUnits)}
+	case err != nil && wellFormedDuration.MatchString(value):
 		return 0, usageError{fmt.Errorf("invalid --%s %q: too large (at most about 292 years)", flag, value)}
 	case err != nil:
 		return 0, usageError{fmt.Errorf("invalid --%s %q: want a duration such as 90m, 4h30m, 7d or 1w (units: %s)", flag, value, durationUnits)}
@@ -106,7 +109,7 @@ func parseDuration(flag, value string, minimum time.Duration) (time.Duration, er
 // "0d"), to which the flag gives a meaning of its own, such as "off";
 // zeroMeans completes the phrase "or 0 to" in the error message.
 func parseDurationOrZero(flag, value string, minimum time.Duration, zeroMeans string) (time.Duration, error) {
-	if d, err := str2duration.ParseDuration(strings.TrimSpace(value)); err == nil && d == 0 {
+	if d, err := str2duration.ParseDuration(value); err == nil && d == 0 && value == strings.TrimSpace(value) && !strings.HasPrefix(value, "+") {
 		return 0, nil
 	}
 	d, err := parseDuration(flag, value, minimum)

@@ -20,7 +20,8 @@ func TestParseDuration(t *testing.T) {
 		{value: "1w", want: 7 * 24 * time.Hour},
 		{value: "1w2d3h4m5s", want: 9*24*time.Hour + 3*time.Hour + 4*time.Minute + 5*time.Second},
 		{value: "1.5h", want: 90 * time.Minute},
-		{value: " 2h ", want: 2 * time.Hour},
+		{value: " 2h ", wantErr: `invalid --expire-after " 2h ": want a duration such as 90m, 4h30m, 7d or 1w, without spaces or a sign`},
+		{value: "+2h", wantErr: `invalid --expire-after "+2h": want a duration such as 90m, 4h30m, 7d or 1w, without spaces or a sign`},
 		{value: "1s", want: time.Second},
 		{value: "1000ms", want: time.Second},
 		{value: "0", wantErr: `invalid --expire-after "0": must be positive, such as 90m, 4h30m, 7d or 1w (units: ns, us, ms, s, m, h, d (days), w (weeks))`},
@@ -137,7 +138,7 @@ func TestFlagError(t *testing.T) {
 		{"flag provided but not defined: -x", `unknown flag "-x"`},
 		{"flag needs an argument: -format", `flag --format needs a value`},
 		{"flag needs an argument: -d", `flag -d needs a value`},
-		{`invalid value "soon" for flag -warn-stale-days: parse error`, `invalid --warn-stale-days "soon": parse error`},
+		{`invalid value "soon" for flag -warn-stale-days: parse error`, `invalid --warn-stale-days "soon": want a whole number`},
 		{"something else", "something else"},
 	}
 	for _, tt := range tests {
@@ -150,3 +151,27 @@ func TestFlagError(t *testing.T) {
 type errorString string
 
 func (e errorString) Error() string { return string(e) }
+
+func TestConnString(t *testing.T) {
+	for _, tt := range []struct {
+		opts ConnOptions
+		want string
+	}{
+		{ConnOptions{URL: "postgres://u@h/db"}, "postgres://u@h/db"},
+		{ConnOptions{URL: "postgres://u@h/db", User: "admin", Port: "5433"}, "postgres://u@h/db?port=5433&user=admin"},
+		{ConnOptions{URL: "postgres://u@h/db?sslmode=disable", Host: "/tmp", Database: "x y"}, "postgres://u@h/db?sslmode=disable&host=%2Ftmp&dbname=x+y"},
+		{ConnOptions{URL: "host=h user=u", User: "o'brien"}, `host=h user=u user='o\'brien'`},
+		{ConnOptions{Host: "h", Port: "1"}, "host='h' port='1'"},
+	} {
+		if got := tt.opts.connString(); got != tt.want {
+			t.Errorf("%+v: connString() = %q, want %q", tt.opts, got, tt.want)
+		}
+	}
+	// A password holding / or @ does not hide the port.
+	if err := checkConnSettings(ConnOptions{URL: "postgres://u:p/a@ss@h:5432/db"}); err != nil {
+		t.Errorf("password with / and @: %v", err)
+	}
+	if err := checkConnSettings(ConnOptions{URL: "postgres://u:p/a@ss@h:99x/db"}); err == nil || !strings.Contains(err.Error(), `"99x"`) {
+		t.Errorf("bad port after a password with / and @: %v", err)
+	}
+}

@@ -2,7 +2,10 @@ package cli
 
 import (
 	"context"
+	"errors"
 	"fmt"
+
+	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/urfave/cli/v2"
 
@@ -37,6 +40,12 @@ func runInit(ctx context.Context, opts initOptions) error {
 	}
 	defer conn.Close(context.WithoutCancel(ctx))
 	applied, err := sql.Migrate(ctx, conn)
+	if sql.SQLState(err) == "42501" {
+		var pgErr *pgconn.PgError
+		errors.As(err, &pgErr)
+		return hintError{msg: "initialize schema: " + pgErr.Message, code: pgErr.Code,
+			hint: "run 'auth-session init' once as a superuser; after that, members of admin may run it and find the schema current"}
+	}
 	if err != nil {
 		return fmt.Errorf("initialize schema: %w", err)
 	}

@@ -57,8 +57,8 @@ func revokeCommand(env *Env) *cli.Command {
 
 // parseSessionID parses a session id argument: a positive 64-bit integer.
 func parseSessionID(arg string) (int64, error) {
-	id, err := strconv.ParseInt(strings.TrimSpace(arg), 10, 64)
-	if err != nil || id <= 0 {
+	id, err := strconv.ParseInt(arg, 10, 64)
+	if err != nil || id <= 0 || arg[0] == '+' {
 		return 0, usageErrorf("invalid SESSION_ID %q: want a positive integer, as shown in the session ID column of 'auth-session list'", arg)
 	}
 	return id, nil

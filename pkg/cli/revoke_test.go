@@ -78,7 +78,7 @@ func TestRevokeErrors(t *testing.T) {
 		{"not a number", []string{"revoke", "abc", "--yes"}, 2, `invalid SESSION_ID "abc"`},
 		{"zero", []string{"revoke", "0", "--yes"}, 2, `invalid SESSION_ID "0"`},
 		{"negative", []string{"revoke", "--yes", "--", "-5"}, 2, `invalid SESSION_ID "-5"`},
-		{"negative without --", []string{"revoke", "-5", "--yes"}, 2, `unknown flag "-5"`},
+		{"negative without --", []string{"revoke", "-5", "--yes"}, 2, `invalid SESSION_ID "-5": want a positive integer`},
 		{"too large", []string{"revoke", "99999999999999999999", "--yes"}, 2, `invalid SESSION_ID "99999999999999999999"`},
 		{"missing id", []string{"revoke", "--yes"}, 2, "missing SESSION_ID"},
 		{"no terminal, no --yes", []string{"revoke", "790000000000000001"}, 2, "pass --yes"},

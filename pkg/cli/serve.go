@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
@@ -145,10 +146,15 @@ func serveOptionsFromFlags(c *cli.Context, env *Env) (serveOptions, error) {
 	case opts.certsDir != "" && opts.insecure:
 		return opts, usageErrorf("--certs-dir and --insecure exclude each other: choose HTTPS or plain HTTP")
 	}
-	if _, _, err := net.SplitHostPort(opts.httpAddr); err != nil {
+	_, port, err := net.SplitHostPort(opts.httpAddr)
+	if err != nil {
 		return opts, usageErrorf("invalid --http-addr %q: want HOST:PORT, such as 127.0.0.1:8080", opts.httpAddr)
 	}
-	var err error
+	if n, err := strconv.ParseUint(port, 10, 16); err != nil {
+		return opts, usageErrorf("invalid --http-addr %q: port %q is not 0 to 65535 (0 picks a free port)", opts.httpAddr, port)
+	} else if n == 0 && port != "0" {
+		return opts, usageErrorf("invalid --http-addr %q: write port 0 as 0", opts.httpAddr)
+	}
 	if opts.sessionLifetime, err = parseDuration("session-lifetime", c.String("session-lifetime"), time.Second); err != nil {
 		return opts, err
 	}

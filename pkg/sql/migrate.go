@@ -86,6 +86,12 @@ func Migrate(ctx context.Context, db interface {
 	if err != nil {
 		return nil, err
 	}
+	// A current schema needs nothing, not even the CREATE ... IF NOT EXISTS
+	// of bootstrap, which a member of admin without CREATE on the database
+	// may not run.
+	if v, err := schemaVersion(ctx, db); err == nil && v >= ms[len(ms)-1].Version {
+		return nil, nil
+	}
 	if err := bootstrap(ctx, db); err != nil {
 		return nil, err
 	}
@@ -115,6 +121,16 @@ func Migrate(ctx context.Context, db interface {
 		}
 	}
 	return applied, nil
+}
+
+const currentVersion = `SELECT COALESCE(max(version), 0) FROM system.schema_migrations`
+
+// schemaVersion is the newest applied migration; an error when the version
+// table is missing.
+func schemaVersion(ctx context.Context, db DBTX) (int, error) {
+	var v int
+	err := db.QueryRow(ctx, currentVersion).Scan(&v)
+	return v, err
 }
 
 // bootstrap creates the admin role, the system schema and the version table.

@@ -1,0 +1,158 @@
+package cli
+
+import (
+	"errors"
+	"fmt"
+	"net/url"
+	"os"
+	"slices"
+	"strconv"
+	"strings"
+)
+
+// The connection settings come from --url (or AUTH_SESSION_URL), the
+// --host, --port, --sql-user and --database flags, and libpq's environment.
+// As with libpq, the flags are written into the connection string itself
+// rather than patched into the parsed configuration: that way the password
+// file is searched for the host, port, user and database that will really
+// be used. pgconn applies URL query parameters and later keywords over
+// earlier parts.
+
+// connString returns o.URL with the flags' overrides written into it.
+func (o ConnOptions) connString() string {
+	overrides := []struct{ key, value string }{
+		{"host", o.Host}, {"port", o.Port}, {"user", o.User}, {"dbname", o.Database},
+	}
+	s := o.URL
+	if isURL(s) {
+		sep := "?"
+		if strings.Contains(s, "?") {
+			sep = "&"
+		}
+		for _, kv := range overrides {
+			if kv.value != "" {
+				s += sep + kv.key + "=" + url.QueryEscape(kv.value)
+				sep = "&"
+			}
+		}
+		return s
+	}
+	for _, kv := range overrides {
+		if kv.value != "" {
+			s += " " + kv.key + "='" + strings.NewReplacer(`\`, `\\`, `'`, `\'`).Replace(kv.value) + "'"
+		}
+	}
+	return strings.TrimSpace(s)
+}
+
+func isURL(s string) bool {
+	return strings.HasPrefix(s, "postgres://") || strings.HasPrefix(s, "postgresql://")
+}
+
+// sslModes are the sslmode values libpq and pgx accept.
+var sslModes = []string{"disable", "allow", "prefer", "require", "verify-ca", "verify-full"}
+
+// checkConnSettings names the part of the connection settings that cannot
+// work, and says what is accepted: the scheme, a port, sslmode, and the
+// files sslrootcert, sslcert and sslkey name. pgx's own message would do
+// neither, and it quotes the URL, password masking being best effort on
+// malformed input.
+func checkConnSettings(o ConnOptions) error {
+	if scheme, _, ok := strings.Cut(o.URL, "://"); ok && !isURL(o.URL) && !strings.ContainsAny(scheme, " =") {
+		return usageErrorf("invalid connection URL: scheme %q: want postgres:// or postgresql://", scheme)
+	}
+	if o.Port != "" {
+		if err := checkPort("--port", o.Port); err != nil {
+			return err
+		}
+	}
+	for _, env := range []string{"PGPORT", "PGSSLMODE", "PGSSLROOTCERT", "PGSSLCERT", "PGSSLKEY"} {
+		if v, ok := os.LookupEnv(env); ok {
+			if err := checkSetting(env, strings.ToLower(strings.TrimPrefix(env, "PG")), v); err != nil {
+				return err
+			}
+		}
+	}
+	if !isURL(o.URL) {
+		return nil
+	}
+	// The hosts are read from the text, as net/url refuses a URL with
+	// several of them or a port that is not a number before saying which.
+	_, rest, _ := strings.Cut(o.URL, "://")
+	head, query, _ := strings.Cut(rest, "?")
+	hosts := head[strings.LastIndex(head, "@")+1:] // after any user:password@
+	hosts, _, _ = strings.Cut(hosts, "/")
+	for _, hostPort := range strings.Split(hosts, ",") {
+		if i := strings.LastIndex(hostPort, ":"); i >= 0 && !strings.HasSuffix(hostPort, "]") {
+			if err := checkPort("connection URL: port", hostPort[i+1:]); err != nil {
+				return err
+			}
+		}
+	}
+	q, err := url.ParseQuery(query)
+	if err != nil {
+		return usageErrorf("invalid connection URL: malformed query string: %v", err)
+	}
+	for key, values := range q {
+		for _, v := range values {
+			if err := checkSetting("connection URL: "+key, key, v); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// checkSetting checks one setting named key, shown to the user as what.
+func checkSetting(what, key, value string) error {
+	switch key {
+	case "port":
+		for _, p := range strings.Split(value, ",") {
+			if err := checkPort(what, p); err != nil {
+				return err
+			}
+		}
+	case "sslmode":
+		if !slices.Contains(sslModes, value) {
+			return usageErrorf("invalid %s %q: want %s or %s", what, value,
+				strings.Join(sslModes[:len(sslModes)-1], ", "), sslModes[len(sslModes)-1])
+		}
+	case "sslrootcert", "sslcert", "sslkey":
+		if value == "" || key == "sslrootcert" && value == "system" {
+			return nil
+		}
+		if _, err := os.Stat(value); err != nil {
+			reason := err.Error()
+			if errors.Is(err, os.ErrNotExist) {
+				reason = "no such file"
+			}
+			return usageErrorf("invalid %s %q: %s; give the path of a PEM file", what, value, reason)
+		}
+	}
+	return nil
+}
+
+func checkPort(what, value string) error {
+	if value == "" {
+		return nil
+	}
+	if n, err := strconv.ParseUint(value, 10, 16); err != nil || n == 0 {
+		return usageErrorf("invalid %s %q: want a TCP port number, 1 to 65535", what, value)
+	}
+	return nil
+}
+
+// parseConfigError is pgx's reason for refusing the connection settings,
+// without the connection string it quotes.
+func parseConfigError(connString string, err error) error {
+	reason := "want postgres://user:password@host:port/database?sslmode=disable|require|verify-full"
+	if inner := errors.Unwrap(err); inner != nil && !strings.Contains(inner.Error(), connString) {
+		reason = inner.Error()
+	}
+	if u, perr := url.Parse(connString); perr == nil {
+		if pw, ok := u.User.Password(); ok && pw != "" && strings.Contains(reason, pw) {
+			reason = "want postgres://user:password@host:port/database?sslmode=disable|require|verify-full"
+		}
+	}
+	return usageError{fmt.Errorf("invalid connection settings (--url, AUTH_SESSION_URL or PG* environment): %s", reason)}
+}

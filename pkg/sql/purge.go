@@ -2,12 +2,12 @@ package sql
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"math"
 	"time"
-
-	"github.com/jackc/pgx/v5"
 )
 
 // Purge defaults and limits, shared by the purge command and serve.
@@ -24,10 +24,16 @@ const (
 	DefaultEventsRetention = 30 * 24 * time.Hour
 )
 
-// EventRetentionPurged is the audit event a purge that deleted anything
-// records: one per run, with its counts, so that a gap in the trail is
-// explained by the retention policy rather than left unexplained.
-const EventRetentionPurged = "retention.purged"
+// The audit events of a purge, so that a gap in the trail is explained by
+// the retention policy rather than left unexplained. EventRetentionBatch is
+// written by each batch that deleted rows, in the batch's own statement,
+// with its counts: every deleted row is accounted for, even when the run is
+// killed half-way. EventRetentionPurged sums up a run that deleted
+// anything, once it ends; both carry the run's id.
+const (
+	EventRetentionBatch  = "retention.batch"
+	EventRetentionPurged = "retention.purged"
+)
 
 // stopGrace is how long a batch in flight may still run once the purge's
 // context is canceled. Stopping between batches rather than in the middle
@@ -35,13 +41,12 @@ const EventRetentionPurged = "retention.purged"
 // record what it deleted.
 const stopGrace = 5 * time.Second
 
-// PurgeDB is what Purge needs: queries and batches of statements, as a
-// *pgxpool.Pool or a *pgx.Conn provide. Each batch of a purge is one
-// statement, or one pgx.Batch, run as its own implicit transaction: a
-// pgx.Tx would make the whole purge one transaction.
+// PurgeDB is what Purge needs: a *pgxpool.Pool or a *pgx.Conn. Each batch
+// of a purge is its own transaction: a pgx.Tx would make the whole purge
+// one transaction.
 type PurgeDB interface {
 	DBTX
-	SendBatch(ctx context.Context, b *pgx.Batch) pgx.BatchResults
+	TxBeginner
 }
 
 // MaxPurgePace bounds PurgeOptions.Pace: a purge busy 1% of the time.
@@ -133,8 +138,10 @@ type PurgeProgress struct {
 // timestamp the batches walk, in (key, id) order.
 type purgeTarget struct {
 	phase PurgePhase
-	table string
-	key   string
+	// detailKey names the phase's count in the purge's events.
+	detailKey string
+	table     string
+	key       string
 	// where selects the rows the phase deletes, with the cutoff as $1.
 	where string
 	// countWhere selects the rows a dry run counts for the phase: those of
@@ -155,12 +162,12 @@ const (
 // second phase runs, the sessions revoked long ago that are left are those
 // that have not expired as long, so each row is counted in one phase.
 var purgeTargets = []purgeTarget{
-	{PhaseExpiredSessions, "system.web_sessions", "expires_at", expiredBeforeCutoff, expiredBeforeCutoff,
+	{PhaseExpiredSessions, "expired_sessions", "system.web_sessions", "expires_at", expiredBeforeCutoff, expiredBeforeCutoff,
 		func(r *PurgeResult) *int64 { return &r.ExpiredSessions }},
-	{PhaseRevokedSessions, "system.web_sessions", "revoked_at", revokedBeforeCutoff,
+	{PhaseRevokedSessions, "revoked_sessions", "system.web_sessions", "revoked_at", revokedBeforeCutoff,
 		revokedBeforeCutoff + " AND NOT (" + expiredBeforeCutoff + ")",
 		func(r *PurgeResult) *int64 { return &r.RevokedSessions }},
-	{PhaseEvents, "system.session_events", "at", eventBeforeCutoff, eventBeforeCutoff,
+	{PhaseEvents, "events", "system.session_events", "at", eventBeforeCutoff, eventBeforeCutoff,
 		func(r *PurgeResult) *int64 { return &r.Events }},
 }
 
@@ -186,8 +193,13 @@ func (t purgeTarget) countSQL() string {
 //	                               COALESCE((SELECT id FROM bound), 9223372036854775807))
 //	      AND expires_at < $1
 //	    RETURNING 1
+//	), counted AS (
+//	    SELECT count(*) AS n FROM deleted
+//	), event AS (
+//	    INSERT INTO system.session_events ... (the batch's retention.batch event, see batchEventSQL)
 //	)
-//	SELECT (SELECT count(*) FROM deleted), (SELECT expires_at FROM bound), (SELECT id FROM bound)
+//	SELECT (SELECT n FROM counted), (SELECT expires_at FROM bound), (SELECT id FROM bound),
+//	    (SELECT count(*) FROM event)
 //
 // Both parts walk the (key, id) index from where the previous batch ended
 // rather than from its start: index entries of rows deleted by earlier
@@ -224,8 +236,38 @@ func (t purgeTarget) batchSQL() string {
 		"                               COALESCE((SELECT id FROM bound), 9223372036854775807))\n" +
 		"      AND " + t.where + "\n" +
 		"    RETURNING 1\n" +
+		"), counted AS (\n" +
+		"    SELECT count(*) AS n FROM deleted\n" +
+		"), event AS (\n" +
+		t.batchEventSQL() + "\n" +
 		")\n" +
-		"SELECT (SELECT count(*) FROM deleted), (SELECT " + t.key + " FROM bound), (SELECT id FROM bound)"
+		"SELECT (SELECT n FROM counted), (SELECT " + t.key + " FROM bound), (SELECT id FROM bound),\n" +
+		"    (SELECT count(*) FROM event)"
+}
+
+// batchEventSQL inserts the retention.batch event of a batch of target's
+// phase, with the count n of CTE counted; nothing when the batch deleted no
+// rows. The actor, via, client address and run id are parameters $5 to $8.
+// The event is part of the batch's statement, so it commits if and only if
+// the rows it counts are deleted; the statement's result reads it, so that
+// no engine skips it. recordBatch writes the same event for a table walk.
+func (t purgeTarget) batchEventSQL() string {
+	return "    INSERT INTO system.session_events (event, actor, username, via, client_addr, detail)\n" +
+		"    SELECT '" + EventRetentionBatch + "', $5, '', $6, $7,\n" +
+		"        jsonb_build_object('run', $8::TEXT, 'table', '" + t.table + "', 'cutoff', $1::TIMESTAMPTZ, '" + t.detailKey + "', n)\n" +
+		"    FROM counted WHERE n > 0\n" +
+		"    RETURNING 1"
+}
+
+// recordBatch writes the retention.batch event of a batch that deleted the
+// rows counted in deleted, in the batch's transaction tx.
+func recordBatch(ctx context.Context, tx DBTX, audit batchAudit, cutoff time.Time, deleted []deletedRows) error {
+	detail := map[string]any{"run": audit.run, "table": deleted[0].target.table, "cutoff": cutoff}
+	for _, d := range deleted {
+		detail[d.target.detailKey] = d.rows
+	}
+	return RecordEvent(ctx, tx, Event{Event: EventRetentionBatch, Actor: audit.actor, Via: audit.via,
+		ClientAddr: audit.clientAddr, Detail: detail})
 }
 
 // batchEnd is the (key, id) of a batch's last row, where the next one starts.
@@ -281,6 +323,8 @@ func Purge(ctx context.Context, db PurgeDB, opts PurgeOptions, progress func(Pur
 	if opts.Audit.Actor == "" {
 		opts.Audit.Actor = actor
 	}
+	audit := batchAudit{actor: storable(opts.Audit.Actor), via: opts.Audit.Via,
+		clientAddr: storable(opts.Audit.ClientAddr), run: newRunID()}
 	if progress == nil {
 		progress = func(PurgeProgress) {}
 	}
@@ -296,14 +340,14 @@ func Purge(ctx context.Context, db PurgeDB, opts PurgeOptions, progress func(Pur
 		if opts.DryRun {
 			err = countTargets(ctx, db, targets, cutoff, &res, progress)
 		} else {
-			err = purgeTable(ctx, db, targets, cutoff, heapOK, opts, &res, progress)
+			err = purgeTable(ctx, db, targets, cutoff, heapOK, opts, audit, &res, progress)
 		}
 		if err != nil {
 			break
 		}
 	}
 	if !res.DryRun && res.Total() > 0 {
-		err = errors.Join(err, recordPurge(ctx, db, opts, res, err))
+		err = errors.Join(err, recordPurge(ctx, db, opts, audit.run, res, err))
 	}
 	return res, err
 }
@@ -337,7 +381,7 @@ func countTargets(ctx context.Context, db DBTX, targets []purgeTarget, cutoff ti
 // purgeTable deletes the rows of the phases on one table: walking the
 // table's pages once for all of them, or each phase's index in turn, as
 // planHeapWalk decides.
-func purgeTable(ctx context.Context, db PurgeDB, targets []purgeTarget, cutoff time.Time, heapOK bool, opts PurgeOptions, res *PurgeResult, progress func(PurgeProgress)) error {
+func purgeTable(ctx context.Context, db PurgeDB, targets []purgeTarget, cutoff time.Time, heapOK bool, opts PurgeOptions, audit batchAudit, res *PurgeResult, progress func(PurgeProgress)) error {
 	var heap *heapWalk
 	if heapOK {
 		var err error
@@ -346,13 +390,14 @@ func purgeTable(ctx context.Context, db PurgeDB, targets []purgeTarget, cutoff t
 		}
 	}
 	if heap != nil {
+		heap.audit = audit
 		if err := purgeBatches(ctx, db, heap, opts, res, progress); err != nil {
 			return fmt.Errorf("purge %s: %w", targets[0].table, err)
 		}
 		return nil
 	}
 	for _, t := range targets {
-		w := &indexWalk{target: t, query: t.batchSQL(), cutoff: cutoff, batch: opts.Batch, after: walkStart}
+		w := &indexWalk{target: t, query: t.batchSQL(), cutoff: cutoff, batch: opts.Batch, after: walkStart, audit: audit}
 		if err := purgeBatches(ctx, db, w, opts, res, progress); err != nil {
 			return fmt.Errorf("purge %s: %w", t.phase, err)
 		}
@@ -407,10 +452,11 @@ func purgeBatch(ctx context.Context, db PurgeDB, w walker) ([]deletedRows, bool,
 
 // recordPurge records the run's EventRetentionPurged event, also after a
 // failed or interrupted run, since what it deleted stays deleted.
-func recordPurge(ctx context.Context, db DBTX, opts PurgeOptions, res PurgeResult, runErr error) error {
+func recordPurge(ctx context.Context, db DBTX, opts PurgeOptions, run string, res PurgeResult, runErr error) error {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), stopGrace)
 	defer cancel()
 	detail := map[string]any{
+		"run":              run,
 		"expired_sessions": res.ExpiredSessions,
 		"revoked_sessions": res.RevokedSessions,
 		"events":           res.Events,
@@ -427,6 +473,13 @@ func recordPurge(ctx context.Context, db DBTX, opts PurgeOptions, res PurgeResul
 		Event: EventRetentionPurged, Actor: opts.Audit.Actor, Via: opts.Audit.Via,
 		ClientAddr: opts.Audit.ClientAddr, Detail: detail,
 	})
+}
+
+// newRunID names one run of Purge in its events.
+func newRunID() string {
+	b := make([]byte, 8)
+	_, _ = rand.Read(b) // crypto/rand.Read never fails on supported platforms
+	return hex.EncodeToString(b)
 }
 
 // pause waits for d or until ctx is done.

@@ -95,7 +95,10 @@ func TestQueriesUseIndexes(t *testing.T) {
 	byUser, _ := listQuery(ListFilter{Username: "user7"})
 	activeOnly, _ := listQuery(ListFilter{ActiveOnly: true})
 	activeOfUser, _ := listQuery(ListFilter{Username: "user7", ActiveOnly: true})
-	const purgeArgs = "now() - INTERVAL '1 hour', '0001-01-01', -9223372036854775808, 999"
+	const (
+		audit     = ", 'admin', 'cli', 'host', 'run'"
+		purgeArgs = "now() - INTERVAL '1 hour', '0001-01-01', -9223372036854775808, 999" + audit
+	)
 	tests := []struct {
 		name, query, args string
 		table             string
@@ -110,7 +113,7 @@ func TestQueriesUseIndexes(t *testing.T) {
 		{"list --user --active", activeOfUser, "'user7'", "web_sessions", "web_sessions_username_idx", false},
 		{"purge batch of expired sessions", purgeTargets[0].batchSQL(), purgeArgs, "web_sessions", "web_sessions_expires_at_id_idx", true},
 		{"purge batch of revoked sessions", purgeTargets[1].batchSQL(), purgeArgs, "web_sessions", "web_sessions_revoked_at_id_idx", true},
-		{"purge batch of events", purgeTargets[2].batchSQL(), "now() - INTERVAL '30 days', '0001-01-01', -9223372036854775808, 999", "session_events", "session_events_at_id_idx", true},
+		{"purge batch of events", purgeTargets[2].batchSQL(), "now() - INTERVAL '30 days', '0001-01-01', -9223372036854775808, 999" + audit, "session_events", "session_events_at_id_idx", true},
 	}
 	for _, tt := range tests {
 		for _, generic := range []bool{false, true} {

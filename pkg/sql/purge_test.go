@@ -349,7 +349,7 @@ func TestConcurrentPurgesDeleteEachRowOnce(t *testing.T) {
 	if n := mustCount(t, conn, "system.web_sessions"); n != 100 {
 		t.Errorf("%d sessions left, want the 100 active ones", n)
 	}
-	if n := mustCount(t, conn, "system.session_events WHERE event <> $1", EventRetentionPurged); n != 0 {
+	if n := mustCount(t, conn, "system.session_events WHERE event NOT LIKE 'retention.%'"); n != 0 {
 		t.Errorf("%d old events left", n)
 	}
 }
@@ -417,7 +417,7 @@ func TestPurgeEvents(t *testing.T) {
 			if res.Events != tt.wantPurged || res.EventsCutoff.IsZero() != (tt.olderThan == 0) {
 				t.Errorf("purge = %+v, want %d events purged", res, tt.wantPurged)
 			}
-			if n := mustCount(t, conn, "system.session_events WHERE event <> $1", EventRetentionPurged); n != 9-tt.wantPurged {
+			if n := mustCount(t, conn, "system.session_events WHERE event NOT LIKE 'retention.%'"); n != 9-tt.wantPurged {
 				t.Errorf("%d events left, want %d", n, 9-tt.wantPurged)
 			}
 		})

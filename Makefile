@@ -24,8 +24,20 @@ vet:
 test: deps vet
 	$(GO) test -race -count=1 -timeout 40m ./...
 
+# Every parser of outside input, each briefly: go test fuzzes one target
+# per run. FUZZTIME=5m make fuzz for a longer session.
+FUZZTIME ?= 10s
+FUZZ_TARGETS := \
+	pkg/auth:FuzzDecodeValue pkg/auth:FuzzPresented \
+	pkg/cli:FuzzParseDuration pkg/cli:FuzzParseSessionID pkg/cli:FuzzParseRoleName \
+	pkg/server:FuzzAdminQuery pkg/server:FuzzPath
+
 fuzz:
-	$(GO) test -run '^$$' -fuzz FuzzDecodeValue -fuzztime 30s ./pkg/auth
+	@set -e; for t in $(FUZZ_TARGETS); do \
+		pkg=$${t%%:*}; name=$${t##*:}; \
+		echo "fuzz $$name ($$pkg, $(FUZZTIME))"; \
+		$(GO) test -run '^$$' -fuzz "^$$name$$" -fuzztime $(FUZZTIME) ./$$pkg; \
+	done
 
 demo: deps build
 	$(BIN) demo --run-story --data-dir $(DATA_DIR)

@@ -59,8 +59,8 @@ func TestEventsRecordEveryChange(t *testing.T) {
 	if rows[0].SessionID == nil || *rows[0].SessionID != login.SessionID {
 		t.Errorf("session.created names session %v, want %s", rows[0].SessionID, login.SessionID)
 	}
-	if rows[3].SessionID != nil || rows[3].Detail != `{"revoked":1}` {
-		t.Errorf("user.logged_out = %+v, want no session id and detail {\"revoked\":1}", rows[3])
+	if rows[3].SessionID != nil || rows[3].Detail != `{"keep_current":false,"revoked":1}` {
+		t.Errorf("user.logged_out = %+v, want no session id and detail {\"keep_current\":false,\"revoked\":1}", rows[3])
 	}
 
 	all := parseEvents(t, mustRun(t, "events", "--format", "json", "--url", dbURL).stdout)

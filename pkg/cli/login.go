@@ -107,18 +107,11 @@ func runLogin(ctx context.Context, opts loginOptions) error {
 	var session sql.Session
 	err = sql.RunInTx(ctx, conn, func(tx pgx.Tx) error {
 		var err error
-		session, err = sql.CreateSession(ctx, tx, sql.NewSession{
+		session, err = sql.Login(ctx, tx, sql.NewSession{
 			Username: opts.username, HashedSecret: auth.HashSecret(secret),
 			ExpireAfter: opts.expireAfter, Audit: audit,
-		})
-		if err != nil {
-			return err
-		}
-		return sql.RecordEvent(ctx, tx, sql.Event{
-			Event: sql.EventSessionCreated, Actor: caller.Username, Username: session.Username,
-			SessionID: &session.ID, Via: "cli", ClientAddr: audit.ClientHost,
-			Detail: map[string]any{"expires_at": session.ExpiresAt.UTC().Format(time.RFC3339Nano)},
-		})
+		}, sql.Actor{Name: caller.Username, Via: "cli", ClientAddr: audit.ClientHost})
+		return err
 	})
 	if err != nil {
 		return loginError(opts.username, opts.typed, err)

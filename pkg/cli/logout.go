@@ -69,7 +69,8 @@ func runLogout(ctx context.Context, opts logoutOptions) error {
 		out.reset()
 		w := format.New(opts.format, out, logoutColumns)
 		listed := 0
-		revoked, err := sql.RevokeUserSessions(ctx, tx, opts.username, func(r sql.RevokedSession) error {
+		by := sql.Actor{Name: caller.Username, Via: "cli", ClientAddr: hostname(opts.env)}
+		_, err := sql.LogOut(ctx, tx, opts.username, 0, by, func(r sql.RevokedSession) error {
 			listed++
 			return w.WriteRow(r.Username, strconv.FormatInt(r.ID, 10), r.RevokedAt)
 		})
@@ -82,17 +83,9 @@ func runLogout(ctx context.Context, opts logoutOptions) error {
 		if listed == 0 {
 			// Logging out a dropped user must keep working, but a typo
 			// should not pass in silence.
-			if matched, err = sql.RoleExists(ctx, tx, opts.username); err != nil {
-				return err
-			}
+			matched, err = sql.RoleExists(ctx, tx, opts.username)
 		}
-		if revoked == 0 {
-			return nil
-		}
-		return sql.RecordEvent(ctx, tx, sql.Event{
-			Event: sql.EventUserLoggedOut, Actor: caller.Username, Username: opts.username,
-			Via: "cli", ClientAddr: hostname(opts.env), Detail: map[string]any{"revoked": revoked},
-		})
+		return err
 	})
 	if err != nil {
 		return fmt.Errorf("revoke sessions of %q: %w", opts.username, err)

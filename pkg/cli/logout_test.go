@@ -78,8 +78,8 @@ func TestLogout(t *testing.T) {
 	}
 	var detail string
 	mustQueryRow(t, dbURL, "SELECT detail::text FROM system.session_events WHERE event = 'user.logged_out' AND username = 'web_user'", nil, &detail)
-	if detail != `{"revoked": 2}` {
-		t.Errorf("logged_out event detail = %s, want {\"revoked\": 2}", detail)
+	if detail != `{"revoked": 2, "keep_current": false}` {
+		t.Errorf("logged_out event detail = %s, want {\"revoked\": 2, \"keep_current\": false}", detail)
 	}
 
 	// Again: nothing left to revoke, the same rows with the same times.

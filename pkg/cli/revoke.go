@@ -92,16 +92,11 @@ func runRevoke(ctx context.Context, opts revokeOptions) error {
 	}
 
 	var s sql.Session
+	by := sql.Actor{Name: caller.Username, Via: "cli", ClientAddr: hostname(opts.env)}
 	err = sql.RunInTx(ctx, conn, func(tx pgx.Tx) error {
-		var newly bool
 		var err error
-		if s, newly, err = sql.RevokeSession(ctx, tx, opts.sessionID); err != nil || !newly {
-			return err
-		}
-		return sql.RecordEvent(ctx, tx, sql.Event{
-			Event: sql.EventSessionRevoked, Actor: caller.Username, Username: s.Username,
-			SessionID: &s.ID, Via: "cli", ClientAddr: hostname(opts.env),
-		})
+		s, _, err = sql.RevokeByID(ctx, tx, opts.sessionID, nil, by)
+		return err
 	})
 	if errors.Is(err, sql.ErrSessionNotFound) {
 		return notFound

@@ -5,8 +5,6 @@ import (
 	"net/http"
 	"strconv"
 
-	"github.com/jackc/pgx/v5"
-
 	"github.com/auth-session/auth-session/pkg/auth"
 	"github.com/auth-session/auth-session/pkg/sql"
 )
@@ -131,9 +129,7 @@ func (s *Server) handleAdminRevoke() http.Handler {
 			writeError(w, http.StatusNotFound, errNotFound)
 			return
 		}
-		revoked, err := s.revokeOne(r, func(tx pgx.Tx) (sql.Session, bool, error) {
-			return sql.RevokeSession(ctx, tx, sessionID)
-		})
+		revoked, err := s.revokeOne(r, sessionID, nil)
 		switch {
 		case errors.Is(err, sql.ErrSessionNotFound):
 			writeError(w, http.StatusNotFound, errNotFound)
@@ -157,7 +153,7 @@ func (s *Server) handleAdminRevoke() http.Handler {
 func (s *Server) handleAdminLogoutUser() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		id, _ := auth.IdentityFrom(r.Context())
-		revoked, err := s.logOutUser(r, id.Username, r.PathValue("name"), 0)
+		revoked, err := s.logOutUser(r, r.PathValue("name"), 0)
 		if err != nil {
 			s.storeUnavailable(w, r, "cannot revoke the user's sessions", err)
 			return

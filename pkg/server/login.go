@@ -121,22 +121,16 @@ func (s *Server) handleLogin() http.Handler {
 // transaction.
 func (s *Server) createSession(r *http.Request, username string, secret []byte) (sql.Session, error) {
 	ctx := r.Context()
-	audit := sql.AuditInfo{Via: "http", Actor: username, ClientAddr: clientAddr(r), UserAgent: userAgent(r)}
+	by := sql.Actor{Name: username, Via: "http", ClientAddr: clientAddr(r), UserAgent: userAgent(r)}
+	audit := sql.AuditInfo{Via: "http", Actor: username, ClientAddr: by.ClientAddr, UserAgent: by.UserAgent}
 	var session sql.Session
 	err := sql.RunInTx(ctx, s.cfg.Pool, func(tx pgx.Tx) error {
 		var err error
-		session, err = sql.CreateSession(ctx, tx, sql.NewSession{
+		session, err = sql.Login(ctx, tx, sql.NewSession{
 			Username: username, HashedSecret: auth.HashSecret(secret),
 			ExpireAfter: s.cfg.SessionLifetime, Audit: audit,
-		})
-		if err != nil {
-			return err
-		}
-		return sql.RecordEvent(ctx, tx, sql.Event{
-			Event: sql.EventSessionCreated, Actor: username, Username: session.Username,
-			SessionID: &session.ID, Via: "http", ClientAddr: audit.ClientAddr, UserAgent: audit.UserAgent,
-			Detail: map[string]any{"expires_at": jsonTime(session.ExpiresAt)},
-		})
+		}, by)
+		return err
 	})
 	return session, err
 }

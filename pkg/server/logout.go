@@ -5,8 +5,6 @@ import (
 	"fmt"
 	"net/http"
 
-	"github.com/jackc/pgx/v5"
-
 	"github.com/auth-session/auth-session/pkg/auth"
 	"github.com/auth-session/auth-session/pkg/sql"
 )
@@ -24,19 +22,8 @@ func (s *Server) handleLogout() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		ctx := r.Context()
 		id, _ := auth.IdentityFrom(ctx)
-		var revoked sql.Session
-		err := sql.RunInTx(ctx, s.cfg.Pool, func(tx pgx.Tx) error {
-			session, newly, err := sql.RevokeSession(ctx, tx, id.SessionID)
-			revoked = session
-			if err != nil || !newly {
-				// Revoked by someone else meanwhile: their event stands.
-				return err
-			}
-			return sql.RecordEvent(ctx, tx, sql.Event{
-				Event: sql.EventSessionRevoked, Actor: id.Username, Username: session.Username,
-				SessionID: &session.ID, Via: "http", ClientAddr: clientAddr(r), UserAgent: userAgent(r),
-			})
-		})
+		// Revoked by someone else meanwhile, it keeps their event.
+		revoked, err := s.revokeOne(r, id.SessionID, nil)
 		if errors.Is(err, sql.ErrSessionNotFound) {
 			// Purged between the check and now.
 			auth.WriteUnauthorized(w)

@@ -83,9 +83,8 @@ func (s *Server) handleRevokeOwnSession() http.Handler {
 		if err != nil {
 			sessionID = 0
 		}
-		_, err = s.revokeOne(r, func(tx pgx.Tx) (sql.Session, bool, error) {
-			return sql.RevokeOwnSession(ctx, tx, owner(id), sessionID)
-		})
+		caller := owner(id)
+		_, err = s.revokeOne(r, sessionID, &caller)
 		switch {
 		case errors.Is(err, sql.ErrSessionNotFound):
 			writeError(w, http.StatusNotFound, errNotFound)
@@ -117,7 +116,7 @@ func (s *Server) handleLogoutAll() http.Handler {
 		if keepCurrent {
 			keep = id.SessionID
 		}
-		revoked, err := s.logOutUser(r, id.Username, id.Username, keep)
+		revoked, err := s.logOutUser(r, id.Username, keep)
 		if err != nil {
 			s.storeUnavailable(w, r, "cannot revoke the caller's sessions", err)
 			return
@@ -129,48 +128,34 @@ func (s *Server) handleLogoutAll() http.Handler {
 	})
 }
 
-// logOutUser revokes every session of username except keep (0 for none)
-// and, when it revoked any, records a user.logged_out event by actor in the
-// same transaction. It returns how many sessions it revoked.
-func (s *Server) logOutUser(r *http.Request, actor, username string, keep int64) (int64, error) {
-	ctx := r.Context()
+// logOutUser revokes every session of username except keep (0 for none),
+// with its event by the caller (sql.LogOut), and returns how many it revoked.
+func (s *Server) logOutUser(r *http.Request, username string, keep int64) (int64, error) {
 	var revoked int64
-	err := sql.RunInTx(ctx, s.cfg.Pool, func(tx pgx.Tx) error {
+	err := sql.RunInTx(r.Context(), s.cfg.Pool, func(tx pgx.Tx) error {
 		var err error
-		if revoked, err = sql.RevokeSessionsOf(ctx, tx, username, keep); err != nil || revoked == 0 {
-			// Nothing changed, so there is nothing to record.
-			return err
-		}
-		return sql.RecordEvent(ctx, tx, sql.Event{
-			Event: sql.EventUserLoggedOut, Actor: actor, Username: username, Via: "http",
-			ClientAddr: clientAddr(r), UserAgent: userAgent(r),
-			Detail: map[string]any{"revoked": revoked, "keep_current": keep != 0},
-		})
+		revoked, err = sql.LogOut(r.Context(), tx, username, keep, caller(r), nil)
+		return err
 	})
 	return revoked, err
 }
 
-// revokeOne runs revoke, which revokes one session and reports whether it
-// newly did, in a transaction; when it newly did, it records the caller's
-// session.revoked event in the same transaction. It returns the session's
-// row.
-func (s *Server) revokeOne(r *http.Request, revoke func(tx pgx.Tx) (sql.Session, bool, error)) (sql.Session, error) {
-	ctx := r.Context()
-	id, _ := auth.IdentityFrom(ctx)
+// revokeOne revokes session id, only if owner owns it when owner is not
+// nil, with its event by the caller (sql.RevokeByID), and returns its row.
+func (s *Server) revokeOne(r *http.Request, id int64, owner *sql.Owner) (sql.Session, error) {
 	var revoked sql.Session
-	err := sql.RunInTx(ctx, s.cfg.Pool, func(tx pgx.Tx) error {
-		session, newly, err := revoke(tx)
-		revoked = session
-		if err != nil || !newly {
-			// Revoked before: its first event stands.
-			return err
-		}
-		return sql.RecordEvent(ctx, tx, sql.Event{
-			Event: sql.EventSessionRevoked, Actor: id.Username, Username: session.Username,
-			SessionID: &session.ID, Via: "http", ClientAddr: clientAddr(r), UserAgent: userAgent(r),
-		})
+	err := sql.RunInTx(r.Context(), s.cfg.Pool, func(tx pgx.Tx) error {
+		var err error
+		revoked, _, err = sql.RevokeByID(r.Context(), tx, id, owner, caller(r))
+		return err
 	})
 	return revoked, err
+}
+
+// caller is who makes a change through the API, for its audit event.
+func caller(r *http.Request) sql.Actor {
+	id, _ := auth.IdentityFrom(r.Context())
+	return sql.Actor{Name: id.Username, Via: "http", ClientAddr: clientAddr(r), UserAgent: userAgent(r)}
 }
 
 // storeUnavailable reports err (see storeError) and answers 503.

@@ -109,18 +109,18 @@ func newLoginRole(t *testing.T, dbURL string) string {
 	return name
 }
 
-// The logouts under test: the CLI's, and the API's logout-all and admin
-// user logout.
+// The logouts under test: the CLI's, which reads the revoked sessions back,
+// and the API's logout-all and admin user logout, which do not.
 var logouts = []struct {
 	name   string
 	logout func(ctx context.Context, tx pgx.Tx, username string) error
 }{
-	{"RevokeUserSessions", func(ctx context.Context, tx pgx.Tx, username string) error {
-		_, err := RevokeUserSessions(ctx, tx, username, func(RevokedSession) error { return nil })
+	{"LogOut with the sessions read back (CLI)", func(ctx context.Context, tx pgx.Tx, username string) error {
+		_, err := LogOut(ctx, tx, username, 0, Actor{Via: "cli"}, func(RevokedSession) error { return nil })
 		return err
 	}},
-	{"RevokeSessionsOf", func(ctx context.Context, tx pgx.Tx, username string) error {
-		_, err := RevokeSessionsOf(ctx, tx, username, 0)
+	{"LogOut by count (API)", func(ctx context.Context, tx pgx.Tx, username string) error {
+		_, err := LogOut(ctx, tx, username, 0, Actor{Via: "http"}, nil)
 		return err
 	}},
 }
@@ -170,7 +170,7 @@ func TestLogoutKeepingCurrentSessionRefusesLoginsInFlight(t *testing.T) {
 	held := beginLogin(t, dbURL)
 	inFlight := held.mint(t, user)
 	err := RunInTx(ctx, conn, func(tx pgx.Tx) error {
-		_, err := RevokeSessionsOf(ctx, tx, user, kept.ID)
+		_, err := LogOut(ctx, tx, user, kept.ID, Actor{Via: "http"}, nil)
 		return err
 	})
 	if err != nil {

@@ -111,7 +111,7 @@ func explainNoLogin(ctx context.Context, db DBTX, username string) error {
 	return fmt.Errorf("role %q changed while the session was being created; try again", username)
 }
 
-// RevokedSession is one row that RevokeUserSessions reports.
+// RevokedSession is one row that LogOut reports.
 type RevokedSession struct {
 	ID        int64
 	Username  string
@@ -122,52 +122,55 @@ type RevokedSession struct {
 	Now bool
 }
 
-// One statement revokes every live row of the user. It returns nothing:
-// what it changed is read back by revokedUserSessions in the same transaction,
+// One statement revokes every live row of the user but one (id <> 0
+// excludes nothing: no session has id 0). It returns nothing: what it
+// changed is read back by revokedUserSessions in the same transaction,
 // which walks the (username, created_at) index and so streams the rows in
 // creation order without a sort, while the client formats them.
-const revokeUserSessions = `UPDATE system.web_sessions SET revoked_at = now()
-WHERE username = $1 AND revoked_at IS NULL`
+const revokeUserSessionsSQL = `UPDATE system.web_sessions SET revoked_at = now()
+WHERE username = $1 AND revoked_at IS NULL AND id <> $2`
 
 // revokedUserSessions reports every revoked session of the user: all of
 // them after the UPDATE, except a login that commits between the two
-// statements under READ COMMITTED, which is live and so not reported.
-// revoked_at = now() marks the rows this transaction revoked, since now()
-// is the transaction's time.
+// statements under READ COMMITTED, which is refused all the same (see
+// joinLogouts) but not reported. revoked_at = now() marks the rows this
+// transaction revoked, since now() is the transaction's time.
 const revokedUserSessions = `SELECT id, username, created_at, revoked_at, revoked_at = now()
 FROM system.web_sessions
 WHERE username = $1 AND revoked_at IS NOT NULL
 ORDER BY created_at, id`
 
-// RevokeUserSessions revokes every session of username that is not revoked
-// yet, including logins still in flight (see joinLogouts), then calls fn for each of the user's sessions in
-// creation order; sessions revoked before keep their first revoked_at. It
-// returns how many sessions this call revoked. Run it in a transaction (the
-// read-back relies on it), so that a failure of fn leaves nothing revoked.
-func RevokeUserSessions(ctx context.Context, db DBTX, username string, fn func(RevokedSession) error) (int, error) {
-	if err := recordLogoutOf(ctx, db, username, 0); err != nil {
+// revokeUserSessions records the logout's instant and revokes the user's
+// live rows but keep, returning how many it revoked.
+func revokeUserSessions(ctx context.Context, db DBTX, username string, keep int64) (int64, error) {
+	if err := recordLogoutOf(ctx, db, username, keep); err != nil {
 		return 0, err
 	}
-	tag, err := db.Exec(ctx, revokeUserSessions, username)
+	tag, err := db.Exec(ctx, revokeUserSessionsSQL, username, keep)
 	if err != nil {
 		return 0, err
 	}
-	revoked := int(tag.RowsAffected())
+	return tag.RowsAffected(), nil
+}
+
+// eachRevokedSession calls fn for each revoked session of username, in
+// creation order, streaming.
+func eachRevokedSession(ctx context.Context, db DBTX, username string, fn func(RevokedSession) error) error {
 	rows, err := db.Query(ctx, revokedUserSessions, username)
 	if err != nil {
-		return revoked, err
+		return err
 	}
 	defer rows.Close()
 	var r RevokedSession
 	for rows.Next() {
 		if err := rows.Scan(&r.ID, &r.Username, &r.CreatedAt, &r.RevokedAt, &r.Now); err != nil {
-			return revoked, err
+			return err
 		}
 		if err := fn(r); err != nil {
-			return revoked, err
+			return err
 		}
 	}
-	return revoked, rows.Err()
+	return rows.Err()
 }
 
 const revokeSession = `UPDATE system.web_sessions SET revoked_at = COALESCE(revoked_at, now())

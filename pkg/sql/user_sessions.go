@@ -77,28 +77,6 @@ func RevokeOwnSession(ctx context.Context, db DBTX, owner Owner, id int64) (s Se
 	return s, newly, err
 }
 
-// Sessions revoked before keep their first revoked_at; expired ones are
-// revoked too, as `auth-session logout` does. id <> 0 excludes nothing, as
-// no session has id 0.
-const revokeSessionsOf = `UPDATE system.web_sessions SET revoked_at = now()
-WHERE username = $1 AND revoked_at IS NULL AND id <> $2`
-
-// RevokeSessionsOf revokes every session of username that is not revoked
-// yet, including logins still in flight (see joinLogouts), except session
-// keep (0 keeps none), and returns how many rows it revoked. Run it in a
-// transaction. It matches by name only, so it also reaches the
-// sessions of a role that was dropped since; an unknown name revokes none.
-func RevokeSessionsOf(ctx context.Context, db DBTX, username string, keep int64) (int64, error) {
-	if err := recordLogoutOf(ctx, db, username, keep); err != nil {
-		return 0, err
-	}
-	tag, err := db.Exec(ctx, revokeSessionsOf, username, keep)
-	if err != nil {
-		return 0, err
-	}
-	return tag.RowsAffected(), nil
-}
-
 // SessionStatus is a session with whether it is active now.
 type SessionStatus struct {
 	Session

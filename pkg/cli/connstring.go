@@ -146,7 +146,10 @@ func checkPort(what, value string) error {
 // without the connection string it quotes.
 func parseConfigError(connString string, err error) error {
 	reason := "want postgres://user:password@host:port/database?sslmode=disable|require|verify-full"
-	if inner := errors.Unwrap(err); inner != nil && !strings.Contains(inner.Error(), connString) {
+	// pgx quotes fragments of a keyword/value string it cannot read, which
+	// may be a mistyped password: such a reason is not shown.
+	if inner := errors.Unwrap(err); inner != nil && !strings.Contains(inner.Error(), connString) &&
+		!strings.Contains(inner.Error(), `"`) {
 		reason = inner.Error()
 	}
 	if u, perr := url.Parse(connString); perr == nil {

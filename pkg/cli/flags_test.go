@@ -175,3 +175,12 @@ func TestConnString(t *testing.T) {
 		t.Errorf("bad port after a password with / and @: %v", err)
 	}
 }
+
+// A keyword/value string pgx cannot read is refused without echoing any of
+// it: the fragment could be a mistyped password.
+func TestParseConfigErrorEchoesNoFragment(t *testing.T) {
+	_, err := ConnOptions{URL: "host=h password:s3cret-pw user=u"}.Config()
+	if err == nil || ExitCode(err) != ExitUsage || strings.Contains(err.Error(), "s3cret") {
+		t.Errorf("Config() = %v; want a usage error that does not echo the string", err)
+	}
+}

@@ -13,6 +13,13 @@
 // The Guard logs the outage's start, a summary at most every five seconds
 // while it lasts, and its end; the requests it failed are counted in those
 // lines, not logged one by one.
+//
+// Only a new connection ends an outage. An error on one existing connection
+// (a backend terminated by an admin) puts the Guard down too; while the pool
+// needs no new connection it stays down, which costs nothing but a slower
+// growth of the pool (one connection per backoff step), and the first new
+// connection ends it. A hook on every successful query would end it sooner,
+// at a cost on every request.
 package outage
 
 import (

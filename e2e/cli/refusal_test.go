@@ -71,7 +71,7 @@ func TestBadInputLeavesTableUnchanged(t *testing.T) {
 		{[]string{"list", "--port=abc"}, 2, `invalid --port "abc"`},
 		{[]string{"list", "--warn-stale-days=-3"}, 2, `invalid --warn-stale-days -3`},
 		{[]string{"logout"}, 2, `missing USERNAME`},
-		{[]string{"logout", webUser, "someone"}, 2, `unexpected argument "someone"`},
+		{[]string{"logout", webUser, "some one "}, 2, `invalid USERNAME "some one ": whitespace at either end`},
 		{[]string{"revoke-everything"}, 2, `unknown command "revoke-everything"`},
 		{[]string{"login", missing}, 1, `user "` + missing + `" does not exist\nSQLSTATE: 42704\nHINT: `},
 		{[]string{"login", noLogin}, 1, `role "` + noLogin + `" is not permitted to log in \(NOLOGIN\)\nSQLSTATE: 28000\nHINT: allow it with: ALTER ROLE ` + noLogin + ` LOGIN`},

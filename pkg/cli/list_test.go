@@ -273,7 +273,7 @@ func TestRunOutputErrors(t *testing.T) {
 		t.Errorf("runList to a broken pipe: %v, want a runtime error naming the broken pipe", err)
 	}
 
-	err = runLogout(ctx, logoutOptions{env: env, conn: ConnOptions{URL: dbURL}, username: "web_user", format: format.JSON})
+	err = runLogout(ctx, logoutOptions{env: env, conn: ConnOptions{URL: dbURL}, usernames: []string{"web_user"}, format: format.JSON})
 	want := `sessions of "web_user" were revoked, but printing them failed: `
 	if err == nil || !strings.HasPrefix(err.Error(), want) || ExitCode(err) != ExitRuntime {
 		t.Errorf("runLogout to a broken pipe: %v, want an error starting %q", err, want)

@@ -1,9 +1,14 @@
 package cli
 
 import (
+	"bufio"
 	"context"
+	"errors"
 	"fmt"
+	"io"
+	"os"
 	"strconv"
+	"strings"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/urfave/cli/v2"
@@ -13,43 +18,107 @@ import (
 )
 
 type logoutOptions struct {
-	env      *Env
-	conn     ConnOptions
-	username string
-	format   format.Format
+	env       *Env
+	conn      ConnOptions
+	usernames []string
+	reason    string
+	dryRun    bool
+	format    format.Format
 }
 
 func logoutCommand(env *Env) *cli.Command {
 	return &cli.Command{
 		Name:      "logout",
-		Usage:     "revoke every session of USERNAME",
-		ArgsUsage: "USERNAME",
-		Description: "logout revokes all of the user's sessions in one statement and prints each of\n" +
-			"the user's sessions with its revocation time; sessions revoked before keep\n" +
-			"their first revocation time. It works for a user that was dropped since.",
-		Flags: append(connFlagsWithUser(), formatFlag()),
+		Usage:     "revoke every session of one or more users",
+		ArgsUsage: "USERNAME...",
+		Description: "logout revokes all of the users' sessions in one transaction and prints each of\n" +
+			"their sessions with its revocation time; sessions revoked before keep their\n" +
+			"first revocation time, and revoked now tells the two apart. It works for users\n" +
+			"dropped since. Names are read as login reads them; --users-from reads one per\n" +
+			"line (blank lines and lines starting with # are skipped).\n\n" +
+			"  auth-session logout web_user\n" +
+			"  auth-session logout alice bob --reason 'incident 42'\n" +
+			"  grep -v '^#' users.txt | auth-session logout --users-from - --dry-run",
+		Flags: append(connFlagsWithUser(),
+			&cli.StringFlag{Name: "users-from", Usage: "also log out the users named in `FILE`, one per line; - for standard input"},
+			&cli.StringFlag{Name: "reason", Usage: "recorded with each user's user.logged_out event"},
+			&cli.BoolFlag{Name: "dry-run", Usage: "print what would be revoked and change nothing"},
+			formatFlag(),
+		),
 		Action: func(c *cli.Context) error {
-			if err := exactArgs(c, "username"); err != nil {
-				return err
+			opts := logoutOptions{env: env, conn: connFromFlags(c), reason: c.String("reason"), dryRun: c.Bool("dry-run")}
+			for _, arg := range c.Args().Slice() {
+				name, err := parseRoleName("USERNAME", arg)
+				if err != nil {
+					return err
+				}
+				opts.usernames = append(opts.usernames, name)
 			}
-			username, err := parseRoleName("USERNAME", c.Args().First())
-			if err != nil {
-				return err
+			if from := c.String("users-from"); from != "" {
+				names, err := readUsernames(from, env.IO.In)
+				if err != nil {
+					return err
+				}
+				opts.usernames = append(opts.usernames, names...)
+			}
+			if len(opts.usernames) == 0 {
+				if c.IsSet("users-from") {
+					return usageErrorf("--users-from %q names no user", c.String("users-from"))
+				}
+				return usageErrorf("missing USERNAME: usage: auth-session logout USERNAME... or --users-from FILE")
 			}
 			f, err := formatFromFlags(c, env.IO)
 			if err != nil {
 				return err
 			}
-			return runLogout(c.Context, logoutOptions{env: env, conn: connFromFlags(c), username: username, format: f})
+			opts.format = f
+			return runLogout(c.Context, opts)
 		},
 	}
+}
+
+// readUsernames reads role names one per line from path, or from in for
+// "-", by parseRoleName's rules; blank lines and lines starting with # are
+// skipped, and a line may end in CRLF. An error names the line.
+func readUsernames(path string, in io.Reader) ([]string, error) {
+	r := in
+	if path != "-" {
+		f, err := os.Open(path)
+		if err != nil {
+			return nil, usageErrorf("--users-from %q: %v", path, errors.Unwrap(err))
+		}
+		defer f.Close()
+		r = f
+	}
+	var names []string
+	lines := bufio.NewScanner(r)
+	for n := 1; lines.Scan(); n++ {
+		line := strings.TrimSuffix(lines.Text(), "\r")
+		if strings.TrimSpace(line) == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		name, err := parseRoleName(fmt.Sprintf("user name on line %d of --users-from %q", n, path), line)
+		if err != nil {
+			return nil, err
+		}
+		names = append(names, name)
+	}
+	if err := lines.Err(); err != nil {
+		return nil, usageErrorf("--users-from %q: %v", path, err)
+	}
+	return names, nil
 }
 
 var logoutColumns = []format.Column{
 	{Header: "username", Key: "username"},
 	{Header: "session ID", Key: "session_id"},
 	{Header: "revoked", Key: "revoked_at"},
+	{Header: "revoked now", Key: "revoked_now"},
 }
+
+// errDryRun rolls back a dry run's transaction, once it has printed what it
+// would have done.
+var errDryRun = errors.New("dry run")
 
 func runLogout(ctx context.Context, opts logoutOptions) error {
 	conn, caller, err := connectAdmin(ctx, opts.conn)
@@ -62,17 +131,22 @@ func runLogout(ctx context.Context, opts logoutOptions) error {
 	// the transaction commits: a retried or failed transaction would print
 	// rows twice or print rows that were never revoked. The writer is
 	// therefore created per attempt over a spool that is flushed at the end.
+	// A dry run does all of it and rolls back.
 	out := newSpool(opts.env.IO.Out)
 	defer out.discard()
-	matched := true
+	var (
+		res     sql.LogoutResult
+		missing []string
+	)
+	by := sql.Actor{Name: caller.Username, Via: "cli", ClientAddr: hostname(opts.env)}
 	err = sql.RunInTx(ctx, conn, func(tx pgx.Tx) error {
 		out.reset()
 		w := format.New(opts.format, out, logoutColumns)
-		listed := 0
-		by := sql.Actor{Name: caller.Username, Via: "cli", ClientAddr: hostname(opts.env)}
-		_, err := sql.LogOut(ctx, tx, opts.username, 0, by, func(r sql.RevokedSession) error {
-			listed++
-			return w.WriteRow(r.Username, strconv.FormatInt(r.ID, 10), r.RevokedAt)
+		listed := map[string]bool{}
+		var err error
+		res, err = sql.LogOutUsers(ctx, tx, opts.usernames, 0, by, opts.reason, func(r sql.RevokedSession) error {
+			listed[r.Username] = true
+			return w.WriteRow(r.Username, strconv.FormatInt(r.ID, 10), r.RevokedAt, r.Now)
 		})
 		if err != nil {
 			return err
@@ -80,25 +154,51 @@ func runLogout(ctx context.Context, opts logoutOptions) error {
 		if err := w.Close(); err != nil {
 			return err
 		}
-		if listed == 0 {
-			// Logging out a dropped user must keep working, but a typo
-			// should not pass in silence.
-			matched, err = sql.RoleExists(ctx, tx, opts.username)
+		// Logging out a dropped user must keep working, but a typo
+		// should not pass in silence.
+		var unlisted []string
+		for _, u := range opts.usernames {
+			if !listed[u] {
+				unlisted = append(unlisted, u)
+			}
 		}
-		return err
+		if missing, err = sql.MissingRoles(ctx, tx, unlisted); err != nil {
+			return err
+		}
+		if opts.dryRun {
+			return errDryRun
+		}
+		return nil
 	})
-	if err != nil {
-		return fmt.Errorf("revoke sessions of %q: %w", opts.username, err)
+	if err != nil && !errors.Is(err, errDryRun) {
+		return fmt.Errorf("revoke sessions of %s: %w", describeUsers(opts.usernames), err)
 	}
 	if err := out.flush(); err != nil {
+		if opts.dryRun {
+			return err
+		}
 		// The revocation stands: say so, or a failed print reads as a
 		// failed logout.
-		return fmt.Errorf("sessions of %q were revoked, but printing them failed: %w", opts.username, err)
+		return fmt.Errorf("sessions of %s were revoked, but printing them failed: %w", describeUsers(opts.usernames), err)
 	}
-	if !matched {
-		fmt.Fprintf(opts.env.IO.Err, "warning: no role named %q and no sessions of it; nothing was revoked\n", opts.username)
+	for _, u := range missing {
+		fmt.Fprintf(opts.env.IO.Err, "warning: no role named %q and no sessions of it; nothing was revoked\n", u)
 	}
+	summary := fmt.Sprintf("revoked %d sessions of %d users (%d were already revoked)", res.Revoked, res.Users, res.AlreadyRevoked)
+	if opts.dryRun {
+		summary = "dry run: would have " + summary + "; nothing was changed"
+	}
+	fmt.Fprintln(opts.env.IO.Err, summary)
 	return nil
+}
+
+// describeUsers names the users of an error message: one by name, several
+// by count.
+func describeUsers(usernames []string) string {
+	if len(usernames) == 1 {
+		return strconv.Quote(usernames[0])
+	}
+	return fmt.Sprintf("%d users", len(usernames))
 }
 
 // hostname names the machine the CLI runs on, or "" when unknown.

@@ -2,6 +2,8 @@ package cli
 
 import (
 	"encoding/json"
+	"os"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -43,8 +45,8 @@ func TestLogout(t *testing.T) {
 
 	// web_user has two revoked sessions, one active and one expired.
 	r := mustRun(t, "logout", "web_user", "--format", "json", "--url", dbURL)
-	if r.stderr != "" {
-		t.Errorf("stderr = %q, want nothing", r.stderr)
+	if want := "revoked 2 sessions of 1 users (2 were already revoked)\n"; r.stderr != want {
+		t.Errorf("stderr = %q, want %q", r.stderr, want)
 	}
 	rows := parseLogoutJSON(t, r.stdout)
 	wantIDs := []string{"784447132063662081", "784449147579924481", "790000000000000001", "790000000000000002"}
@@ -104,9 +106,9 @@ func TestLogoutNoSessions(t *testing.T) {
 	tests := []struct {
 		format, want string
 	}{
-		{"tsv", "username\tsession ID\trevoked\n"},
+		{"tsv", "username\tsession ID\trevoked\trevoked now\n"},
 		{"json", "[]\n"},
-		{"table", "  username | session ID | revoked\n-----------+------------+---------\n(0 rows)\n"},
+		{"table", "  username | session ID | revoked | revoked now\n-----------+------------+---------+-------------\n(0 rows)\n"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.format, func(t *testing.T) {
@@ -114,7 +116,8 @@ func TestLogoutNoSessions(t *testing.T) {
 			// A name that matches no role and no session is not an error
 			// (the role may have been dropped), but a typo must not pass
 			// in silence.
-			const note = "warning: no role named \"nobody\" and no sessions of it; nothing was revoked\n"
+			const note = "warning: no role named \"nobody\" and no sessions of it; nothing was revoked\n" +
+				"revoked 0 sessions of 0 users (0 were already revoked)\n"
 			if r.code != 0 || r.stdout != tt.want || r.stderr != note {
 				t.Errorf("exit %d, stdout %q, stderr %q; want 0, %q and %q", r.code, r.stdout, r.stderr, tt.want, note)
 			}
@@ -155,9 +158,12 @@ func TestLogoutBadInput(t *testing.T) {
 		args       []string
 		wantStderr string
 	}{
-		{"missing username", nil, `missing USERNAME: usage: auth-session logout USERNAME\n`},
+		{"missing username", nil, `missing USERNAME: usage: auth-session logout USERNAME... or --users-from FILE\n`},
 		{"empty username", []string{""}, `invalid USERNAME "": must not be empty`},
-		{"extra argument", []string{"web_user", "root"}, `unexpected argument "root": usage: auth-session logout USERNAME\n`},
+		{"one bad name among good ones", []string{"web_user", " root"}, `invalid USERNAME " root": whitespace at either end`},
+		{"missing file", []string{"--users-from", "/nonexistent/users.txt"}, `--users-from "/nonexistent/users.txt": no such file or directory`},
+		{"bad line in the file", []string{"--users-from", usersFile(t, "web_user\n# a comment\n\nroot \n")}, `invalid user name on line 4 of --users-from ".*": whitespace at either end`},
+		{"a file of comments only", []string{"--users-from", usersFile(t, "# nobody\n\n")}, `--users-from ".*" names no user`},
 		{"unknown flag", []string{"web_user", "--all"}, `unknown flag "--all"`},
 		{"bad format", []string{"web_user", "--format=xml"}, `invalid format "xml"`},
 		{"bad port", []string{"web_user", "--port=0"}, `invalid --port "0"`},
@@ -200,4 +206,14 @@ func TestLogoutGolden(t *testing.T) {
 			checkGolden(t, "logout-"+f+"."+goldenExt(f), out)
 		})
 	}
+}
+
+// usersFile writes content to a file of the test's own and returns its path.
+func usersFile(t *testing.T, content string) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "users.txt")
+	if err := os.WriteFile(path, []byte(content), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
 }

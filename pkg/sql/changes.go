@@ -55,27 +55,83 @@ func RevokeByID(ctx context.Context, tx DBTX, id int64, owner *Owner, by Actor) 
 	return s, true, RecordEvent(ctx, tx, by.event(EventSessionRevoked, s.Username, &s.ID, nil))
 }
 
-// LogOut revokes every session of username that is not revoked yet, except
-// session keep (0 keeps none), including logins still in flight (see
-// joinLogouts); sessions revoked before keep their first revoked_at. It
-// matches by name only, so it also reaches the sessions of a role dropped
-// since. When fn is not nil it is called, after the change, for each of the
-// user's revoked sessions in creation order. When it revoked any, it records
-// a user.logged_out event with the count. It returns how many sessions this
-// call revoked.
+// LogOut is LogOutUsers for one user, without a reason, returning how many
+// sessions this call revoked.
 func LogOut(ctx context.Context, tx DBTX, username string, keep int64, by Actor, fn func(RevokedSession) error) (int64, error) {
-	revoked, err := revokeUserSessions(ctx, tx, username, keep)
+	res, err := LogOutUsers(ctx, tx, []string{username}, keep, by, "", fn)
+	return res.Revoked, err
+}
+
+// LogoutResult counts what LogOutUsers did.
+type LogoutResult struct {
+	// Revoked counts the sessions this call revoked.
+	Revoked int64
+	// AlreadyRevoked counts the users' sessions revoked before; it is
+	// counted only when the sessions are read back (fn, or several users).
+	AlreadyRevoked int64
+	// Users counts the users of whom this call revoked sessions.
+	Users int
+}
+
+// LogOutUsers revokes every session of the users that is not revoked yet,
+// except session keep (0 keeps none), including logins still in flight (see
+// joinLogouts), in a few statements whatever the number of users; sessions
+// revoked before keep their first revoked_at. It matches by name only, so
+// it also reaches the sessions of roles dropped since. When fn is not nil it
+// is called, after the change, for each of the users' revoked sessions, by
+// user and in creation order. For each user of whom it revoked sessions it
+// records a user.logged_out event with the count, and reason when not
+// empty. Names given twice count once.
+func LogOutUsers(ctx context.Context, tx DBTX, usernames []string, keep int64, by Actor, reason string, fn func(RevokedSession) error) (LogoutResult, error) {
+	usernames = unique(usernames)
+	var res LogoutResult
+	revoked, err := revokeUserSessions(ctx, tx, usernames, keep)
 	if err != nil {
-		return 0, err
+		return res, err
 	}
-	if fn != nil {
-		if err := eachRevokedSession(ctx, tx, username, fn); err != nil {
-			return revoked, err
+	res.Revoked = revoked
+	perUser := map[string]int64{}
+	if fn != nil || len(usernames) > 1 {
+		err := eachRevokedSession(ctx, tx, usernames, func(r RevokedSession) error {
+			if r.Now {
+				perUser[r.Username]++
+			} else {
+				res.AlreadyRevoked++
+			}
+			if fn != nil {
+				return fn(r)
+			}
+			return nil
+		})
+		if err != nil {
+			return res, err
+		}
+	} else {
+		perUser[usernames[0]] = revoked
+	}
+	var events []Event
+	for _, u := range usernames {
+		if n := perUser[u]; n > 0 {
+			detail := map[string]any{"revoked": n, "keep_current": keep != 0}
+			if reason != "" {
+				detail["reason"] = reason
+			}
+			events = append(events, by.event(EventUserLoggedOut, u, nil, detail))
 		}
 	}
-	if revoked == 0 {
-		return 0, nil
+	res.Users = len(events)
+	return res, RecordEvents(ctx, tx, events)
+}
+
+// unique returns names without repeats, in their first order.
+func unique(names []string) []string {
+	seen := make(map[string]bool, len(names))
+	out := names[:0:0]
+	for _, n := range names {
+		if !seen[n] {
+			seen[n] = true
+			out = append(out, n)
+		}
 	}
-	detail := map[string]any{"revoked": revoked, "keep_current": keep != 0}
-	return revoked, RecordEvent(ctx, tx, by.event(EventUserLoggedOut, username, nil, detail))
+	return out
 }

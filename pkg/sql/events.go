@@ -39,26 +39,63 @@ VALUES ($1, $2, $3, $4, $5, $6, $7, $8::JSONB)`
 // Text that came from a client is stored as storable makes it, so that no
 // client input can make the write fail.
 func RecordEvent(ctx context.Context, db DBTX, e Event) error {
-	detail := []byte("{}")
-	if len(e.Detail) > 0 {
-		clean := make(map[string]any, len(e.Detail))
-		for k, v := range e.Detail {
-			if s, ok := v.(string); ok {
-				v = storable(s)
-			}
-			clean[k] = v
-		}
-		var err error
-		if detail, err = json.Marshal(clean); err != nil {
-			return fmt.Errorf("encode event detail: %w", err)
-		}
+	detail, err := eventDetail(e)
+	if err != nil {
+		return err
 	}
-	_, err := db.Exec(ctx, insertEvent, e.Event, storable(e.Actor), storable(e.Username), e.SessionID, e.Via,
-		storable(e.ClientAddr), storable(e.UserAgent), string(detail))
+	_, err = db.Exec(ctx, insertEvent, e.Event, storable(e.Actor), storable(e.Username), e.SessionID, e.Via,
+		storable(e.ClientAddr), storable(e.UserAgent), detail)
 	if err != nil {
 		return fmt.Errorf("record %s event: %w", e.Event, err)
 	}
 	return nil
+}
+
+// One statement for any number of events: the columns as arrays.
+const insertEvents = `INSERT INTO system.session_events
+    (event, actor, username, session_id, via, client_addr, user_agent, detail)
+SELECT * FROM unnest($1::TEXT[], $2::TEXT[], $3::TEXT[], $4::BIGINT[], $5::TEXT[], $6::TEXT[], $7::TEXT[], $8::JSONB[])`
+
+// RecordEvents is RecordEvent for many events, in one statement: a bulk
+// logout of thousands of users records their events in one round trip.
+func RecordEvents(ctx context.Context, db DBTX, events []Event) error {
+	if len(events) == 0 {
+		return nil
+	}
+	var names, actors, users, vias, addrs, agents, details []string
+	var sessionIDs []*int64
+	for _, e := range events {
+		detail, err := eventDetail(e)
+		if err != nil {
+			return err
+		}
+		names, actors, users = append(names, e.Event), append(actors, storable(e.Actor)), append(users, storable(e.Username))
+		sessionIDs, vias = append(sessionIDs, e.SessionID), append(vias, e.Via)
+		addrs, agents, details = append(addrs, storable(e.ClientAddr)), append(agents, storable(e.UserAgent)), append(details, detail)
+	}
+	if _, err := db.Exec(ctx, insertEvents, names, actors, users, sessionIDs, vias, addrs, agents, details); err != nil {
+		return fmt.Errorf("record %d %s events: %w", len(events), events[0].Event, err)
+	}
+	return nil
+}
+
+// eventDetail is e.Detail as JSON, its text made storable.
+func eventDetail(e Event) (string, error) {
+	if len(e.Detail) == 0 {
+		return "{}", nil
+	}
+	clean := make(map[string]any, len(e.Detail))
+	for k, v := range e.Detail {
+		if s, ok := v.(string); ok {
+			v = storable(s)
+		}
+		clean[k] = v
+	}
+	detail, err := json.Marshal(clean)
+	if err != nil {
+		return "", fmt.Errorf("encode event detail: %w", err)
+	}
+	return string(detail), nil
 }
 
 // EventFilter narrows ListEvents.

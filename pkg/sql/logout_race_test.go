@@ -123,6 +123,10 @@ var logouts = []struct {
 		_, err := LogOut(ctx, tx, username, 0, Actor{Via: "http"}, nil)
 		return err
 	}},
+	{"LogOutUsers of several users (bulk CLI)", func(ctx context.Context, tx pgx.Tx, username string) error {
+		_, err := LogOutUsers(ctx, tx, []string{"someone_else", username, "a_third"}, 0, Actor{Via: "cli"}, "drill", nil)
+		return err
+	}},
 }
 
 func TestLogoutRefusesLoginsInFlight(t *testing.T) {

@@ -29,16 +29,16 @@ LEFT JOIN system.web_session_logouts l
 // only moves forward in time. kept_session_id goes with the logout that set
 // logged_out_at.
 const recordLogout = `INSERT INTO system.web_session_logouts AS l (username, logged_out_at, kept_session_id)
-VALUES ($1, now(), $2)
+SELECT u, now(), $2 FROM unnest($1::TEXT[]) AS u
 ON CONFLICT (username) DO UPDATE
     SET logged_out_at = excluded.logged_out_at, kept_session_id = excluded.kept_session_id
     WHERE l.logged_out_at <= excluded.logged_out_at`
 
-// recordLogoutOf records that every session of username whose login began
-// at or before this transaction's start is revoked, except session keep (0
-// keeps none). Run it in the transaction of the UPDATE that revokes the
-// user's rows.
-func recordLogoutOf(ctx context.Context, db DBTX, username string, keep int64) error {
-	_, err := db.Exec(ctx, recordLogout, username, keep)
+// recordLogoutOf records that every session of the users (each named once)
+// whose login began at or before this transaction's start is revoked,
+// except session keep (0 keeps none). Run it in the transaction of the
+// UPDATE that revokes the users' rows.
+func recordLogoutOf(ctx context.Context, db DBTX, usernames []string, keep int64) error {
+	_, err := db.Exec(ctx, recordLogout, usernames, keep)
 	return err
 }

@@ -82,15 +82,21 @@ func CreateSession(ctx context.Context, db DBTX, ns NewSession) (Session, error)
 	return s, nil
 }
 
-const roleExists = `SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = $1)`
+const missingRoles = `SELECT u FROM unnest($1::TEXT[]) WITH ORDINALITY AS t(u, n)
+WHERE NOT EXISTS (SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = u)
+ORDER BY n`
 
-// RoleExists reports whether a role is named exactly username.
-func RoleExists(ctx context.Context, db DBTX, username string) (bool, error) {
-	var ok bool
-	if err := db.QueryRow(ctx, roleExists, username).Scan(&ok); err != nil {
-		return false, fmt.Errorf("look up role %q: %w", username, err)
+// MissingRoles returns those of usernames that name no role, in their order.
+func MissingRoles(ctx context.Context, db DBTX, usernames []string) ([]string, error) {
+	rows, err := db.Query(ctx, missingRoles, usernames)
+	if err != nil {
+		return nil, fmt.Errorf("look up roles: %w", err)
 	}
-	return ok, nil
+	missing, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return nil, fmt.Errorf("look up roles: %w", err)
+	}
+	return missing, nil
 }
 
 func explainNoLogin(ctx context.Context, db DBTX, username string) error {
@@ -128,7 +134,7 @@ type RevokedSession struct {
 // which walks the (username, created_at) index and so streams the rows in
 // creation order without a sort, while the client formats them.
 const revokeUserSessionsSQL = `UPDATE system.web_sessions SET revoked_at = now()
-WHERE username = $1 AND revoked_at IS NULL AND id <> $2`
+WHERE username = ANY($1) AND revoked_at IS NULL AND id <> $2`
 
 // revokedUserSessions reports every revoked session of the user: all of
 // them after the UPDATE, except a login that commits between the two
@@ -140,23 +146,35 @@ FROM system.web_sessions
 WHERE username = $1 AND revoked_at IS NOT NULL
 ORDER BY created_at, id`
 
-// revokeUserSessions records the logout's instant and revokes the user's
+// revokedUsersSessions is revokedUserSessions for several users, by user
+// then creation: PostgreSQL 15 sorts the rows of username = ANY($1), where
+// one user's rows come in index order.
+const revokedUsersSessions = `SELECT id, username, created_at, revoked_at, revoked_at = now()
+FROM system.web_sessions
+WHERE username = ANY($1) AND revoked_at IS NOT NULL
+ORDER BY username, created_at, id`
+
+// revokeUserSessions records the logout's instant and revokes the users'
 // live rows but keep, returning how many it revoked.
-func revokeUserSessions(ctx context.Context, db DBTX, username string, keep int64) (int64, error) {
-	if err := recordLogoutOf(ctx, db, username, keep); err != nil {
+func revokeUserSessions(ctx context.Context, db DBTX, usernames []string, keep int64) (int64, error) {
+	if err := recordLogoutOf(ctx, db, usernames, keep); err != nil {
 		return 0, err
 	}
-	tag, err := db.Exec(ctx, revokeUserSessionsSQL, username, keep)
+	tag, err := db.Exec(ctx, revokeUserSessionsSQL, usernames, keep)
 	if err != nil {
 		return 0, err
 	}
 	return tag.RowsAffected(), nil
 }
 
-// eachRevokedSession calls fn for each revoked session of username, in
-// creation order, streaming.
-func eachRevokedSession(ctx context.Context, db DBTX, username string, fn func(RevokedSession) error) error {
-	rows, err := db.Query(ctx, revokedUserSessions, username)
+// eachRevokedSession calls fn for each revoked session of the users, by
+// user and in creation order, streaming.
+func eachRevokedSession(ctx context.Context, db DBTX, usernames []string, fn func(RevokedSession) error) error {
+	query, arg := revokedUsersSessions, any(usernames)
+	if len(usernames) == 1 {
+		query, arg = revokedUserSessions, usernames[0]
+	}
+	rows, err := db.Query(ctx, query, arg)
 	if err != nil {
 		return err
 	}

@@ -1,0 +1,122 @@
+package clie2e
+
+import (
+	"fmt"
+	"os/exec"
+	"strings"
+	"testing"
+
+	"github.com/auth-session/auth-session/pkg/pgtest"
+)
+
+// tableChecksum is a digest of every row of the session, logout and event
+// tables.
+func tableChecksum(t *testing.T, dbURL string) string {
+	t.Helper()
+	var sum string
+	queryRow(t, dbURL, `SELECT md5(
+    (SELECT COALESCE(string_agg(s::text, ',' ORDER BY id), '') FROM system.web_sessions s) ||
+    (SELECT COALESCE(string_agg(l::text, ',' ORDER BY username), '') FROM system.web_session_logouts l) ||
+    (SELECT COALESCE(string_agg(e::text, ',' ORDER BY id), '') FROM system.session_events e))`, nil, &sum)
+	return sum
+}
+
+// mintSessions gives each user n live sessions, straight in the table.
+func mintSessions(t *testing.T, dbURL string, users []string, n int) {
+	t.Helper()
+	pgtest.MustExec(t, dbURL, `INSERT INTO system.web_sessions (hashed_secret, username, user_id, expires_at)
+SELECT '\x00', u, 10, now() + INTERVAL '1 hour' FROM unnest($1::TEXT[]) u, generate_series(1, $2::INT)`, users, n)
+}
+
+func TestBulkLogout(t *testing.T) {
+	t.Parallel()
+	dbURL := newDB(t)
+	alice := newRole(t, dbURL, "alice", "LOGIN")
+	bob := newRole(t, dbURL, "bob", "LOGIN")
+	carol := newRole(t, dbURL, "carol", "LOGIN")
+	mintSessions(t, dbURL, []string{alice, bob, carol}, 3)
+	// One of bob's was revoked before.
+	pgtest.MustExec(t, dbURL, `UPDATE system.web_sessions SET revoked_at = now() - INTERVAL '1 day'
+WHERE id = (SELECT min(id) FROM system.web_sessions WHERE username = $1)`, bob)
+
+	t.Run("dry run changes nothing", func(t *testing.T) {
+		before := tableChecksum(t, dbURL)
+		r := mustRun(t, dbURL, "logout", alice, bob, "--dry-run", "--format", "tsv")
+		if got := strings.Count(r.stdout, "\n") - 1; got != 6 ||
+			r.stderr != "dry run: would have revoked 5 sessions of 2 users (1 were already revoked); nothing was changed\n" {
+			t.Errorf("dry run: %s\nwant 6 rows and the would-have summary", r)
+		}
+		if after := tableChecksum(t, dbURL); after != before {
+			t.Error("the dry run changed the tables")
+		}
+	})
+
+	t.Run("several names, one transaction, a reason", func(t *testing.T) {
+		typo := pgtest.UniqueName("typo")
+		r := mustRun(t, dbURL, "logout", alice, bob, typo, alice, "--reason", "incident 42", "--format", "json")
+		if strings.Count(r.stdout, `"revoked_now":true`) != 5 || strings.Count(r.stdout, `"revoked_now":false`) != 1 {
+			t.Errorf("logout of two users: %s\nwant 5 sessions revoked now and 1 before", r)
+		}
+		wantStderr := fmt.Sprintf("warning: no role named %q and no sessions of it; nothing was revoked\n"+
+			"revoked 5 sessions of 2 users (1 were already revoked)\n", typo)
+		if r.stderr != wantStderr {
+			t.Errorf("stderr %q, want %q", r.stderr, wantStderr)
+		}
+		var events, withReason int
+		var distinctAt int
+		queryRow(t, dbURL, `SELECT count(*), count(*) FILTER (WHERE detail->>'reason' = 'incident 42'),
+    (SELECT count(DISTINCT revoked_at) FROM system.web_sessions WHERE username = ANY($1) AND revoked_at > now() - INTERVAL '1 hour')
+FROM system.session_events WHERE event = 'user.logged_out'`, []any{[]string{alice, bob}}, &events, &withReason, &distinctAt)
+		if events != 2 || withReason != 2 || distinctAt != 1 {
+			t.Errorf("%d user.logged_out events, %d with the reason, %d revocation instants; want 2, 2 and 1 (one transaction)",
+				events, withReason, distinctAt)
+		}
+		var carolLive int
+		queryRow(t, dbURL, `SELECT count(*) FROM system.web_sessions WHERE username = $1 AND revoked_at IS NULL`, []any{carol}, &carolLive)
+		if carolLive != 3 {
+			t.Errorf("carol has %d live sessions, want her 3 untouched", carolLive)
+		}
+	})
+
+	t.Run("names from a pipe", func(t *testing.T) {
+		cmd := exec.Command(binPath, "logout", "--users-from", "-", "--format", "tsv")
+		cmd.Env = append(cleanEnv(), "AUTH_SESSION_URL="+dbURL)
+		cmd.Stdin = strings.NewReader("# who was on call\n\n" + carol + "\r\n")
+		out, err := cmd.Output()
+		if err != nil || strings.Count(string(out), carol) != 3 {
+			t.Errorf("logout --users-from - : %v\n%s", err, out)
+		}
+	})
+}
+
+// A logout of a thousand users that fails on the last step (an induced
+// error writing one user's event) changes nothing at all.
+func TestBulkLogoutFailingPartWayChangesNothing(t *testing.T) {
+	t.Parallel()
+	dbURL := newDB(t)
+	var users []string
+	for i := range 1000 {
+		users = append(users, fmt.Sprintf("bulk_user_%04d", i))
+	}
+	mintSessions(t, dbURL, users, 2)
+	pgtest.MustExec(t, dbURL, `CREATE FUNCTION fail_on_one() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    IF NEW.username = 'bulk_user_0999' THEN RAISE EXCEPTION 'induced failure for %', NEW.username; END IF;
+    RETURN NEW;
+END $$;
+CREATE TRIGGER fail_on_one BEFORE INSERT ON system.session_events FOR EACH ROW EXECUTE FUNCTION fail_on_one()`)
+	before := tableChecksum(t, dbURL)
+	cmd := exec.Command(binPath, "logout", "--users-from", "-", "--reason", "drill")
+	cmd.Env = append(cleanEnv(), "AUTH_SESSION_URL="+dbURL)
+	cmd.Stdin = strings.NewReader(strings.Join(users, "\n") + "\n")
+	var stdout, stderr strings.Builder
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	err := cmd.Run()
+	if err == nil || stdout.Len() != 0 || !strings.Contains(stderr.String(), "induced failure for bulk_user_0999") ||
+		!strings.Contains(stderr.String(), "revoke sessions of 1000 users") {
+		t.Errorf("bulk logout with an induced failure: %v\nstdout:\n%s\nstderr:\n%s\nwant a failure naming it and nothing printed", err, stdout.String(), stderr.String())
+	}
+	if after := tableChecksum(t, dbURL); after != before {
+		t.Error("the failed bulk logout changed the tables")
+	}
+}

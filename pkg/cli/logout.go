@@ -21,16 +21,18 @@ type logoutOptions struct {
 	env       *Env
 	conn      ConnOptions
 	usernames []string
-	reason    string
-	dryRun    bool
-	format    format.Format
+	// all logs out every user; ask confirms it first, on the terminal.
+	all, ask bool
+	reason   string
+	dryRun   bool
+	format   format.Format
 }
 
 func logoutCommand(env *Env) *cli.Command {
 	return &cli.Command{
 		Name:      "logout",
-		Usage:     "revoke every session of one or more users",
-		ArgsUsage: "USERNAME...",
+		Usage:     "revoke every session of one or more users, or of everyone",
+		ArgsUsage: "USERNAME... | --all",
 		Description: "logout revokes all of the users' sessions in one transaction and prints each of\n" +
 			"their sessions with its revocation time; sessions revoked before keep their\n" +
 			"first revocation time, and revoked now tells the two apart. It works for users\n" +
@@ -38,15 +40,35 @@ func logoutCommand(env *Env) *cli.Command {
 			"line (blank lines and lines starting with # are skipped).\n\n" +
 			"  auth-session logout web_user\n" +
 			"  auth-session logout alice bob --reason 'incident 42'\n" +
+			"  auth-session logout --all --yes --reason 'signing key rotated'\n" +
 			"  grep -v '^#' users.txt | auth-session logout --users-from - --dry-run",
 		Flags: append(connFlagsWithUser(),
 			&cli.StringFlag{Name: "users-from", Usage: "also log out the users named in `FILE`, one per line; - for standard input"},
+			&cli.BoolFlag{Name: "all", Usage: "log out every user, also of logins in flight; asks first on a terminal"},
+			&cli.BoolFlag{Name: "yes", Aliases: []string{"y"}, Usage: "with --all: do not ask (needed without a terminal)"},
 			&cli.StringFlag{Name: "reason", Usage: "recorded with each user's user.logged_out event"},
 			&cli.BoolFlag{Name: "dry-run", Usage: "print what would be revoked and change nothing"},
 			formatFlag(),
 		),
 		Action: func(c *cli.Context) error {
-			opts := logoutOptions{env: env, conn: connFromFlags(c), reason: c.String("reason"), dryRun: c.Bool("dry-run")}
+			opts := logoutOptions{env: env, conn: connFromFlags(c), reason: c.String("reason"), dryRun: c.Bool("dry-run"), all: c.Bool("all")}
+			if opts.all {
+				if c.NArg() > 0 || c.IsSet("users-from") {
+					return usageErrorf("--all logs out every user: give it without USERNAME or --users-from")
+				}
+				if !c.Bool("yes") && !opts.dryRun {
+					if !(env.IO.InIsTerminal && env.IO.ErrIsTerminal) {
+						return usageErrorf("logout --all: no terminal to confirm on; pass --yes to log out every user without asking")
+					}
+					opts.ask = true
+				}
+				f, err := formatFromFlags(c, env.IO)
+				if err != nil {
+					return err
+				}
+				opts.format = f
+				return runLogout(c.Context, opts)
+			}
 			for _, arg := range c.Args().Slice() {
 				name, err := parseRoleName("USERNAME", arg)
 				if err != nil {
@@ -126,6 +148,19 @@ func runLogout(ctx context.Context, opts logoutOptions) error {
 		return err
 	}
 	defer conn.Close(context.WithoutCancel(ctx))
+	if opts.ask {
+		n, err := sql.CountUnrevokedSessions(ctx, conn)
+		if err != nil {
+			return fmt.Errorf("count the sessions not revoked yet: %w", err)
+		}
+		ok, err := confirm(opts.env.IO, fmt.Sprintf("Log out every user, revoking the %d sessions not revoked yet? [y/N] ", n))
+		if err != nil {
+			return fmt.Errorf("logout cancelled: %w", err)
+		}
+		if !ok {
+			return errors.New("logout cancelled: nothing was changed")
+		}
+	}
 
 	// Rows are rendered as they arrive, so nothing may reach stdout before
 	// the transaction commits: a retried or failed transaction would print
@@ -144,10 +179,15 @@ func runLogout(ctx context.Context, opts logoutOptions) error {
 		w := format.New(opts.format, out, logoutColumns)
 		listed := map[string]bool{}
 		var err error
-		res, err = sql.LogOutUsers(ctx, tx, opts.usernames, 0, by, opts.reason, func(r sql.RevokedSession) error {
+		row := func(r sql.RevokedSession) error {
 			listed[r.Username] = true
 			return w.WriteRow(r.Username, strconv.FormatInt(r.ID, 10), r.RevokedAt, r.Now)
-		})
+		}
+		if opts.all {
+			res, err = sql.LogOutEveryone(ctx, tx, by, opts.reason, row)
+		} else {
+			res, err = sql.LogOutUsers(ctx, tx, opts.usernames, 0, by, opts.reason, row)
+		}
 		if err != nil {
 			return err
 		}
@@ -193,9 +233,12 @@ func runLogout(ctx context.Context, opts logoutOptions) error {
 }
 
 // describeUsers names the users of an error message: one by name, several
-// by count.
+// by count, none as every user (--all).
 func describeUsers(usernames []string) string {
-	if len(usernames) == 1 {
+	switch len(usernames) {
+	case 0:
+		return "every user"
+	case 1:
 		return strconv.Quote(usernames[0])
 	}
 	return fmt.Sprintf("%d users", len(usernames))

@@ -164,7 +164,7 @@ func TestLogoutBadInput(t *testing.T) {
 		{"missing file", []string{"--users-from", "/nonexistent/users.txt"}, `--users-from "/nonexistent/users.txt": no such file or directory`},
 		{"bad line in the file", []string{"--users-from", usersFile(t, "web_user\n# a comment\n\nroot \n")}, `invalid user name on line 4 of --users-from ".*": whitespace at either end`},
 		{"a file of comments only", []string{"--users-from", usersFile(t, "# nobody\n\n")}, `--users-from ".*" names no user`},
-		{"unknown flag", []string{"web_user", "--all"}, `unknown flag "--all"`},
+		{"unknown flag", []string{"web_user", "--everyone"}, `unknown flag "--everyone"`},
 		{"bad format", []string{"web_user", "--format=xml"}, `invalid format "xml"`},
 		{"bad port", []string{"web_user", "--port=0"}, `invalid --port "0"`},
 		{"missing format", []string{"web_user", "--format"}, `flag --format needs a value`},
@@ -216,4 +216,54 @@ func usersFile(t *testing.T, content string) string {
 		t.Fatal(err)
 	}
 	return path
+}
+
+func TestLogoutAll(t *testing.T) {
+	t.Parallel()
+	dbURL := newSessionDB(t)
+	mustInsertSessions(t, dbURL, seedSessions)
+	live := func() int { return mustCount(t, dbURL, "system.web_sessions WHERE revoked_at IS NULL") }
+	before := snapshot(t, dbURL)
+	liveBefore := live()
+
+	// Without a terminal it needs --yes; on one it asks, and no changes
+	// nothing. Names and --all exclude each other.
+	for _, tt := range []struct {
+		name     string
+		terminal bool
+		answer   string
+		args     []string
+		wantCode int
+		want     string
+	}{
+		{"no terminal", false, "", nil, 2, `logout --all: no terminal to confirm on; pass --yes`},
+		{"answered no", true, "n\n", nil, 1, `(?s)Log out every user, revoking the 4 sessions not revoked yet\? \[y/N\] .*logout cancelled: nothing was changed`},
+		{"no answer", true, "", nil, 1, `logout cancelled: no answer read`},
+		{"with a name", false, "", []string{"web_user", "--yes"}, 2, `--all logs out every user: give it without USERNAME or --users-from`},
+	} {
+		args := append([]string{"logout", "--all", "--url", dbURL}, tt.args...)
+		r := runCLIWithInput(t, tt.terminal, tt.answer, args...)
+		if r.code != tt.wantCode || r.stdout != "" || !regexp.MustCompile(tt.want).MatchString(r.stderr) {
+			t.Errorf("%s: exit %d, stdout %q, stderr %q; want exit %d and %s", tt.name, r.code, r.stdout, r.stderr, tt.wantCode, tt.want)
+		}
+		checkUnchanged(t, dbURL, before)
+	}
+	if liveBefore != 4 {
+		t.Fatalf("%d live sessions in the fixture, want 4", liveBefore)
+	}
+
+	r := runCLIWithInput(t, true, "y\n", "logout", "--all", "--url", dbURL, "--reason", "key rotated", "--format", "tsv")
+	if r.code != 0 || live() != 0 || !strings.Contains(r.stderr, "revoked 4 sessions of 2 users") {
+		t.Errorf("logout --all answered yes: exit %d, %d live left, stderr %q", r.code, live(), r.stderr)
+	}
+	var events, withReason int
+	mustQueryRow(t, dbURL, `SELECT count(*), count(*) FILTER (WHERE detail->>'reason' = 'key rotated')
+FROM system.session_events WHERE event = 'user.logged_out'`, nil, &events, &withReason)
+	if events != 2 || withReason != 2 {
+		t.Errorf("%d user.logged_out events, %d with the reason; want one per user, 2", events, withReason)
+	}
+	// Again with --yes: nothing left to revoke, and it says so.
+	if r := mustRun(t, "logout", "--all", "--yes", "--url", dbURL, "--format", "tsv"); !strings.Contains(r.stderr, "revoked 0 sessions of 0 users") {
+		t.Errorf("second logout --all --yes: stderr %q", r.stderr)
+	}
 }

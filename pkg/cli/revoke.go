@@ -84,7 +84,7 @@ func runRevoke(ctx context.Context, opts revokeOptions) error {
 		ok, err := confirm(opts.env.IO, fmt.Sprintf("Revoke session %d of user %q (created %s UTC)? [y/N] ",
 			s.ID, s.Username, s.CreatedAt.UTC().Format("2006-01-02 15:04:05")))
 		if err != nil {
-			return err
+			return fmt.Errorf("revoke cancelled: %w", err)
 		}
 		if !ok {
 			return errors.New("revoke cancelled: nothing was changed")
@@ -116,7 +116,7 @@ func confirm(io *IOStreams, question string) (bool, error) {
 	fmt.Fprint(io.Err, question)
 	line, err := bufio.NewReader(io.In).ReadString('\n')
 	if err != nil && line == "" {
-		return false, errors.New("revoke cancelled: no answer read")
+		return false, errors.New("no answer read")
 	}
 	switch strings.ToLower(strings.TrimSpace(line)) {
 	case "y", "yes":

@@ -83,17 +83,31 @@ type LogoutResult struct {
 // records a user.logged_out event with the count, and reason when not
 // empty. Names given twice count once.
 func LogOutUsers(ctx context.Context, tx DBTX, usernames []string, keep int64, by Actor, reason string, fn func(RevokedSession) error) (LogoutResult, error) {
-	usernames = unique(usernames)
+	return logOut(ctx, tx, userSet{names: unique(usernames)}, keep, by, reason, fn)
+}
+
+// LogOutEveryone is LogOutUsers for every user: every session not revoked
+// yet, and every login in flight, also of users who had no session. It
+// records a user.logged_out event for each user of whom it revoked sessions.
+func LogOutEveryone(ctx context.Context, tx DBTX, by Actor, reason string, fn func(RevokedSession) error) (LogoutResult, error) {
+	return logOut(ctx, tx, userSet{everyone: true}, 0, by, reason, fn)
+}
+
+func logOut(ctx context.Context, tx DBTX, users userSet, keep int64, by Actor, reason string, fn func(RevokedSession) error) (LogoutResult, error) {
 	var res LogoutResult
-	revoked, err := revokeUserSessions(ctx, tx, usernames, keep)
+	revoked, err := revokeUserSessions(ctx, tx, users, keep)
 	if err != nil {
 		return res, err
 	}
 	res.Revoked = revoked
 	perUser := map[string]int64{}
-	if fn != nil || len(usernames) > 1 {
-		err := eachRevokedSession(ctx, tx, usernames, func(r RevokedSession) error {
+	var order []string // the users in the order they were read back
+	if fn != nil || users.everyone || len(users.names) > 1 {
+		err := eachRevokedSession(ctx, tx, users, func(r RevokedSession) error {
 			if r.Now {
+				if perUser[r.Username] == 0 {
+					order = append(order, r.Username)
+				}
 				perUser[r.Username]++
 			} else {
 				res.AlreadyRevoked++
@@ -107,10 +121,11 @@ func LogOutUsers(ctx context.Context, tx DBTX, usernames []string, keep int64, b
 			return res, err
 		}
 	} else {
-		perUser[usernames[0]] = revoked
+		perUser[users.names[0]] = revoked
+		order = users.names
 	}
 	var events []Event
-	for _, u := range usernames {
+	for _, u := range order {
 		if n := perUser[u]; n > 0 {
 			detail := map[string]any{"revoked": n, "keep_current": keep != 0}
 			if reason != "" {

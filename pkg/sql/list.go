@@ -49,6 +49,17 @@ func listQuery(f ListFilter) (string, []any) {
 	return q + listOrdering, args
 }
 
+// The rows a logout of everyone would write to.
+const countUnrevoked = `SELECT count(*) FROM system.web_sessions WHERE revoked_at IS NULL`
+
+// CountUnrevokedSessions counts the sessions whose revoked_at is not set,
+// expired or not: those LogOutEveryone revokes.
+func CountUnrevokedSessions(ctx context.Context, db DBTX) (int64, error) {
+	var n int64
+	err := db.QueryRow(ctx, countUnrevoked).Scan(&n)
+	return n, err
+}
+
 // ListSessions calls fn for every session that matches f, in creation
 // order, streaming: it never holds more than one row.
 func ListSessions(ctx context.Context, db DBTX, f ListFilter, fn func(*ListedSession) error) error {

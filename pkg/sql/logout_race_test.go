@@ -127,6 +127,12 @@ var logouts = []struct {
 		_, err := LogOutUsers(ctx, tx, []string{"someone_else", username, "a_third"}, 0, Actor{Via: "cli"}, "drill", nil)
 		return err
 	}},
+	// The user has no committed session when everyone is logged out: only
+	// the logout of everyone, not one of the user, can refuse the logins.
+	{"LogOutEveryone (logout --all)", func(ctx context.Context, tx pgx.Tx, username string) error {
+		_, err := LogOutEveryone(ctx, tx, Actor{Via: "cli"}, "drill", nil)
+		return err
+	}},
 }
 
 func TestLogoutRefusesLoginsInFlight(t *testing.T) {

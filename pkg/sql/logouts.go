@@ -10,20 +10,30 @@ import "context"
 // join below refuses it all the same. Every query that decides whether a
 // session is revoked or active reads it through these fragments, with the
 // session table aliased s.
+//
+// A logout of every user is recorded under the name everyone (”), which no
+// role can have: it also refuses the logins in flight of users who had no
+// session yet.
 const (
-	// joinLogouts finds the logout, if any, that revoked s without having
-	// seen it: one of s's user at or after s's login began, unless it kept
-	// s. The primary key on username means at most one row.
+	// joinLogouts finds the logouts, if any, that revoked s without having
+	// seen it: l, one of s's user at or after s's login began, unless it
+	// kept s; g, one of every user at or after it. The primary key on
+	// username means at most one row of each.
 	joinLogouts = `
 LEFT JOIN system.web_session_logouts l
-    ON l.username = s.username AND s.created_at <= l.logged_out_at AND s.id <> l.kept_session_id`
+    ON l.username = s.username AND s.created_at <= l.logged_out_at AND s.id <> l.kept_session_id
+LEFT JOIN system.web_session_logouts g
+    ON g.username = '' AND s.created_at <= g.logged_out_at`
 	// revokedAtOf is when s was revoked, NULL while it is not.
-	revokedAtOf = `COALESCE(s.revoked_at, l.logged_out_at)`
+	revokedAtOf = `COALESCE(s.revoked_at, l.logged_out_at, g.logged_out_at)`
 	// isRevoked and isActive are whether s is revoked, and whether it is
 	// neither revoked nor expired, by the database clock.
-	isRevoked = `(s.revoked_at IS NOT NULL OR l.username IS NOT NULL)`
-	isActive  = `(s.revoked_at IS NULL AND l.username IS NULL AND s.expires_at > now())`
+	isRevoked = `(s.revoked_at IS NOT NULL OR l.username IS NOT NULL OR g.username IS NOT NULL)`
+	isActive  = `(s.revoked_at IS NULL AND l.username IS NULL AND g.username IS NULL AND s.expires_at > now())`
 )
+
+// everyone is the name under which a logout of every user is recorded.
+const everyone = ""
 
 // A later logout wins over an earlier one that commits after it: the row
 // only moves forward in time. kept_session_id goes with the logout that set

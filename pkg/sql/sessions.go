@@ -154,13 +154,35 @@ FROM system.web_sessions
 WHERE username = ANY($1) AND revoked_at IS NOT NULL
 ORDER BY username, created_at, id`
 
+// The same two statements for every user.
+const (
+	revokeEveryonesSessions  = `UPDATE system.web_sessions SET revoked_at = now() WHERE revoked_at IS NULL`
+	revokedEveryonesSessions = `SELECT id, username, created_at, revoked_at, revoked_at = now()
+FROM system.web_sessions
+WHERE revoked_at IS NOT NULL
+ORDER BY username, created_at, id`
+)
+
+// userSet is whom a logout is for: the users named, or everyone.
+type userSet struct {
+	names    []string
+	everyone bool
+}
+
 // revokeUserSessions records the logout's instant and revokes the users'
 // live rows but keep, returning how many it revoked.
-func revokeUserSessions(ctx context.Context, db DBTX, usernames []string, keep int64) (int64, error) {
-	if err := recordLogoutOf(ctx, db, usernames, keep); err != nil {
+func revokeUserSessions(ctx context.Context, db DBTX, users userSet, keep int64) (int64, error) {
+	if users.everyone {
+		if err := recordLogoutOf(ctx, db, []string{everyone}, 0); err != nil {
+			return 0, err
+		}
+		tag, err := db.Exec(ctx, revokeEveryonesSessions)
+		return tag.RowsAffected(), err
+	}
+	if err := recordLogoutOf(ctx, db, users.names, keep); err != nil {
 		return 0, err
 	}
-	tag, err := db.Exec(ctx, revokeUserSessionsSQL, usernames, keep)
+	tag, err := db.Exec(ctx, revokeUserSessionsSQL, users.names, keep)
 	if err != nil {
 		return 0, err
 	}
@@ -169,12 +191,15 @@ func revokeUserSessions(ctx context.Context, db DBTX, usernames []string, keep i
 
 // eachRevokedSession calls fn for each revoked session of the users, by
 // user and in creation order, streaming.
-func eachRevokedSession(ctx context.Context, db DBTX, usernames []string, fn func(RevokedSession) error) error {
-	query, arg := revokedUsersSessions, any(usernames)
-	if len(usernames) == 1 {
-		query, arg = revokedUserSessions, usernames[0]
+func eachRevokedSession(ctx context.Context, db DBTX, users userSet, fn func(RevokedSession) error) error {
+	query, args := revokedUsersSessions, []any{users.names}
+	switch {
+	case users.everyone:
+		query, args = revokedEveryonesSessions, nil
+	case len(users.names) == 1:
+		query, args = revokedUserSessions, []any{users.names[0]}
 	}
-	rows, err := db.Query(ctx, query, arg)
+	rows, err := db.Query(ctx, query, args...)
 	if err != nil {
 		return err
 	}

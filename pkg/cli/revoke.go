@@ -16,41 +16,53 @@ import (
 )
 
 type revokeOptions struct {
-	env       *Env
-	conn      ConnOptions
-	sessionID int64
-	yes       bool
-	format    format.Format
+	env        *Env
+	conn       ConnOptions
+	sessionIDs []int64
+	yes        bool
+	format     format.Format
 }
 
 func revokeCommand(env *Env) *cli.Command {
 	return &cli.Command{
 		Name:      "revoke",
-		Usage:     "revoke one session by its id",
-		ArgsUsage: "SESSION_ID",
-		Description: "revoke revokes one session and prints its row. On a terminal it asks for\n" +
-			"confirmation unless --yes; without a terminal it needs --yes. A session revoked\n" +
-			"before keeps its first revocation time.",
+		Usage:     "revoke sessions by their ids",
+		ArgsUsage: "SESSION_ID...",
+		Description: "revoke revokes the sessions, in one transaction, and prints their rows: all of\n" +
+			"them, or none when an id is not found. On a terminal it asks for confirmation\n" +
+			"unless --yes; without a terminal it needs --yes. A session revoked before keeps\n" +
+			"its first revocation time.\n\n" +
+			"  auth-session revoke 915681813374959618\n" +
+			"  auth-session revoke --yes 915681813374959618 915681814603890689",
 		Flags: append(connFlagsWithUser(),
 			&cli.BoolFlag{Name: "yes", Aliases: []string{"y"}, Usage: "revoke without asking"},
 			formatFlag(),
 		),
 		Action: func(c *cli.Context) error {
-			if err := exactArgs(c, "session_id"); err != nil {
-				return err
+			if c.NArg() == 0 {
+				return usageErrorf("missing SESSION_ID: usage: auth-session revoke SESSION_ID...")
 			}
-			id, err := parseSessionID(c.Args().First())
-			if err != nil {
-				return err
+			opts := revokeOptions{env: env, conn: connFromFlags(c), yes: c.Bool("yes")}
+			seen := map[int64]bool{}
+			for _, arg := range c.Args().Slice() {
+				id, err := parseSessionID(arg)
+				if err != nil {
+					return err
+				}
+				if !seen[id] {
+					seen[id] = true
+					opts.sessionIDs = append(opts.sessionIDs, id)
+				}
 			}
-			if !c.Bool("yes") && !(env.IO.InIsTerminal && env.IO.ErrIsTerminal) {
-				return usageErrorf("revoke session %d: no terminal to confirm on; pass --yes to revoke without asking", id)
+			if !opts.yes && !(env.IO.InIsTerminal && env.IO.ErrIsTerminal) {
+				return usageErrorf("revoke %s: no terminal to confirm on; pass --yes to revoke without asking", describeSessions(opts.sessionIDs))
 			}
 			f, err := formatFromFlags(c, env.IO)
 			if err != nil {
 				return err
 			}
-			return runRevoke(c.Context, revokeOptions{env: env, conn: connFromFlags(c), sessionID: id, yes: c.Bool("yes"), format: f})
+			opts.format = f
+			return runRevoke(c.Context, opts)
 		},
 	}
 }
@@ -64,6 +76,18 @@ func parseSessionID(arg string) (int64, error) {
 	return id, nil
 }
 
+// describeSessions names sessions in a message: one by id, several by count.
+func describeSessions(ids []int64) string {
+	if len(ids) == 1 {
+		return fmt.Sprintf("session %d", ids[0])
+	}
+	return fmt.Sprintf("%d sessions", len(ids))
+}
+
+func sessionNotFound(id int64) error {
+	return hintError{msg: fmt.Sprintf("session %d not found", id), hint: "list sessions with 'auth-session list'"}
+}
+
 func runRevoke(ctx context.Context, opts revokeOptions) error {
 	conn, caller, err := connectAdmin(ctx, opts.conn)
 	if err != nil {
@@ -71,44 +95,72 @@ func runRevoke(ctx context.Context, opts revokeOptions) error {
 	}
 	defer conn.Close(context.WithoutCancel(ctx))
 
-	notFound := hintError{msg: fmt.Sprintf("session %d not found", opts.sessionID),
-		hint: "list sessions with 'auth-session list'"}
 	if !opts.yes {
-		s, err := sql.GetSession(ctx, conn, opts.sessionID)
-		if errors.Is(err, sql.ErrSessionNotFound) {
-			return notFound
-		}
+		ok, err := confirmRevoke(ctx, conn, opts)
 		if err != nil {
-			return fmt.Errorf("look up session %d: %w", opts.sessionID, err)
-		}
-		ok, err := confirm(opts.env.IO, fmt.Sprintf("Revoke session %d of user %q (created %s UTC)? [y/N] ",
-			s.ID, s.Username, s.CreatedAt.UTC().Format("2006-01-02 15:04:05")))
-		if err != nil {
-			return fmt.Errorf("revoke cancelled: %w", err)
+			return err
 		}
 		if !ok {
 			return errors.New("revoke cancelled: nothing was changed")
 		}
 	}
 
-	var s sql.Session
+	revoked := make([]sql.Session, len(opts.sessionIDs))
 	by := sql.Actor{Name: caller.Username, Via: "cli", ClientAddr: hostname(opts.env)}
 	err = sql.RunInTx(ctx, conn, func(tx pgx.Tx) error {
-		var err error
-		s, _, err = sql.RevokeByID(ctx, tx, opts.sessionID, nil, by)
-		return err
+		for i, id := range opts.sessionIDs {
+			s, _, err := sql.RevokeByID(ctx, tx, id, nil, by)
+			if errors.Is(err, sql.ErrSessionNotFound) {
+				return sessionNotFound(id)
+			}
+			if err != nil {
+				return fmt.Errorf("session %d: %w", id, err)
+			}
+			revoked[i] = s
+		}
+		return nil
 	})
-	if errors.Is(err, sql.ErrSessionNotFound) {
-		return notFound
+	var he hintError
+	if errors.As(err, &he) {
+		return err
 	}
 	if err != nil {
-		return fmt.Errorf("revoke session %d: %w", opts.sessionID, err)
+		return fmt.Errorf("revoke %s: %w", describeSessions(opts.sessionIDs), err)
 	}
 	w := format.New(opts.format, opts.env.IO.Out, listColumns)
-	if err := w.WriteRow(s.Username, strconv.FormatInt(s.ID, 10), s.CreatedAt, s.ExpiresAt, s.RevokedAt, s.LastUsedAt); err != nil {
-		return err
+	for _, s := range revoked {
+		if err := w.WriteRow(s.Username, strconv.FormatInt(s.ID, 10), s.CreatedAt, s.ExpiresAt, s.RevokedAt, s.LastUsedAt); err != nil {
+			return err
+		}
 	}
 	return w.Close()
+}
+
+// confirmRevoke asks on the terminal whether to revoke the sessions, once
+// it found each of them: an unknown id is an error before any question.
+func confirmRevoke(ctx context.Context, db sql.DBTX, opts revokeOptions) (bool, error) {
+	var question string
+	users := map[string]bool{}
+	for _, id := range opts.sessionIDs {
+		s, err := sql.GetSession(ctx, db, id)
+		if errors.Is(err, sql.ErrSessionNotFound) {
+			return false, sessionNotFound(id)
+		}
+		if err != nil {
+			return false, fmt.Errorf("look up session %d: %w", id, err)
+		}
+		users[s.Username] = true
+		question = fmt.Sprintf("Revoke session %d of user %q (created %s UTC)? [y/N] ",
+			s.ID, s.Username, s.CreatedAt.UTC().Format("2006-01-02 15:04:05"))
+	}
+	if len(opts.sessionIDs) > 1 {
+		question = fmt.Sprintf("Revoke %d sessions of %d users? [y/N] ", len(opts.sessionIDs), len(users))
+	}
+	ok, err := confirm(opts.env.IO, question)
+	if err != nil {
+		return false, fmt.Errorf("revoke cancelled: %w", err)
+	}
+	return ok, nil
 }
 
 // confirm asks question on stderr and reads a yes or no from stdin.

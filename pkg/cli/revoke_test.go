@@ -132,3 +132,37 @@ func TestRevokePrompt(t *testing.T) {
 		t.Errorf("unknown id on a terminal: exit %d, stderr %q", r.code, r.stderr)
 	}
 }
+
+func TestRevokeSeveral(t *testing.T) {
+	t.Parallel()
+	dbURL := newSessionDB(t)
+	mustInsertSessions(t, dbURL, seedSessions)
+	before := snapshot(t, dbURL)
+
+	// An unknown id among known ones revokes none of them.
+	r := runCLI(t, "revoke", "--yes", "790000000000000001", "42", "790000000000000002", "--url", dbURL)
+	if r.code != 1 || r.stdout != "" || !strings.Contains(r.stderr, "session 42 not found") {
+		t.Errorf("with an unknown id: exit %d, stdout %q, stderr %q", r.code, r.stdout, r.stderr)
+	}
+	checkUnchanged(t, dbURL, before)
+
+	// On a terminal several ids get one question.
+	r = runCLIWithInput(t, true, "n\n", "revoke", "790000000000000001", "790000000000000002", "--url", dbURL)
+	if r.code != 1 || !strings.Contains(r.stderr, "Revoke 2 sessions of 1 users? [y/N] ") {
+		t.Errorf("answered no: exit %d, stderr %q", r.code, r.stderr)
+	}
+	checkUnchanged(t, dbURL, before)
+
+	// --yes revokes them all in one transaction, an id given twice once.
+	r = runCLI(t, "revoke", "--yes", "790000000000000001", "790000000000000002", "790000000000000001", "--format", "tsv", "--url", dbURL)
+	if r.code != 0 || strings.Count(r.stdout, "\n") != 3 {
+		t.Errorf("revoke --yes of two ids: exit %d, stdout %q, stderr %q; want a header and 2 rows", r.code, r.stdout, r.stderr)
+	}
+	first, second := revokedAt(t, dbURL, 790000000000000001), revokedAt(t, dbURL, 790000000000000002)
+	if first == nil || second == nil || !first.Equal(*second) {
+		t.Errorf("revoked at %v and %v, want both, at the one transaction's time", first, second)
+	}
+	if n := mustCount(t, dbURL, "system.session_events WHERE event = 'session.revoked'"); n != 2 {
+		t.Errorf("%d session.revoked events, want 2", n)
+	}
+}

@@ -108,7 +108,8 @@ func TestSeedExamples(t *testing.T) {
 	// $ auth-session list  — active, revoked and expired, NULL while not revoked.
 	r = mustRun(t, dbURL, "list", "--format=table", "--warn-stale-days=0")
 	table := strings.Split(strings.TrimSuffix(r.stdout, "\n"), "\n")
-	if !regexp.MustCompile(`^\s+username\s+\|\s+session ID\s+\|\s+created\s+\|\s+expires\s+\|\s+revoked\s+\|\s+last used$`).MatchString(table[0]) ||
+	// cockroach's six columns, then the status.
+	if !regexp.MustCompile(`^\s+username\s+\|\s+session ID\s+\|\s+created\s+\|\s+expires\s+\|\s+revoked\s+\|\s+last used\s+\|\s+status$`).MatchString(table[0]) ||
 		table[len(table)-1] != "(5 rows)" {
 		t.Fatalf("list --format=table:\n%s", r.stdout)
 	}
@@ -118,6 +119,13 @@ func TestSeedExamples(t *testing.T) {
 		wantNULL := id == otherActive || id == otherExpired
 		if (revokedCol == "NULL") != wantNULL {
 			t.Errorf("list row %q: revoked %q, want NULL only for sessions not revoked", line, revokedCol)
+		}
+		wantStatus := map[string]string{otherActive: "active", otherExpired: "expired"}[id]
+		if wantStatus == "" {
+			wantStatus = "revoked"
+		}
+		if status := strings.TrimSpace(cols[6]); status != wantStatus {
+			t.Errorf("list row %q: status %q, want %q", line, status, wantStatus)
 		}
 	}
 	all := byID(parseJSON(t, mustRun(t, dbURL, "list", "--format=json").stdout))

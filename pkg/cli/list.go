@@ -18,7 +18,9 @@ type listOptions struct {
 	filter sql.ListFilter
 	// staleAfter flags active sessions unused for this long; 0 disables.
 	staleAfter time.Duration
-	format     format.Format
+	// summary prints one row per user instead of one per session.
+	summary bool
+	format  format.Format
 }
 
 func listCommand(env *Env) *cli.Command {
@@ -26,12 +28,19 @@ func listCommand(env *Env) *cli.Command {
 		Name:  "list",
 		Usage: "list sessions: active, expired and revoked (until purged), oldest first",
 		Description: "list prints every session in system.web_sessions in creation order, streaming\n" +
-			"rows as they come. revoked is NULL while a session is not revoked.",
+			"rows as they come. revoked is NULL while a session is not revoked; status is\n" +
+			"active, expired or revoked. JSON, NDJSON and YAML also carry what a session\n" +
+			"recorded of its client (ip, user_agent, via, actor); other formats with --wide.\n\n" +
+			"  auth-session list --active --format table\n" +
+			"  auth-session list --summary            # who is logged in, one row per user\n" +
+			"  auth-session list --user web_user --wide --format csv",
 		Flags: append(connFlags(),
 			userFilterFlag("only sessions of this `USERNAME`"),
 			&cli.BoolFlag{Name: "active", Usage: "only sessions neither revoked nor expired"},
 			&cli.IntFlag{Name: "warn-stale-days", Value: 30,
 				Usage: "flag active sessions not used for `N` days in a stale column; 0 disables"},
+			&cli.BoolFlag{Name: "wide", Usage: "also the ip, user agent, via and actor columns, in every format"},
+			&cli.BoolFlag{Name: "summary", Usage: "one row per user: active, expired and revoked sessions and last use, most active first"},
 			formatFlag(),
 		),
 		Action: func(c *cli.Context) error {
@@ -53,6 +62,11 @@ func listCommand(env *Env) *cli.Command {
 				return err
 			}
 			opts.format = f
+			opts.summary = c.Bool("summary")
+			opts.filter.Client = c.Bool("wide") || f == format.JSON || f == format.NDJSON || f == format.YAML
+			if opts.summary && c.Bool("wide") {
+				return usageErrorf("--summary and --wide exclude each other: a summary has one row per user")
+			}
 			return runList(c.Context, opts)
 		},
 	}
@@ -67,7 +81,24 @@ var listColumns = []format.Column{
 	{Header: "last used", Key: "last_used_at"},
 }
 
-var staleColumn = format.Column{Header: "stale", Key: "stale"}
+var (
+	statusColumn  = format.Column{Header: "status", Key: "status"}
+	clientColumns = []format.Column{
+		{Header: "ip", Key: "ip"},
+		{Header: "user agent", Key: "user_agent"},
+		{Header: "via", Key: "via"},
+		{Header: "actor", Key: "actor"},
+	}
+	staleColumn = format.Column{Header: "stale", Key: "stale"}
+)
+
+var summaryColumns = []format.Column{
+	{Header: "username", Key: "username"},
+	{Header: "active", Key: "active"},
+	{Header: "expired", Key: "expired"},
+	{Header: "revoked", Key: "revoked"},
+	{Header: "last used", Key: "last_used_at"},
+}
 
 func runList(ctx context.Context, opts listOptions) error {
 	conn, _, err := connectAdmin(ctx, opts.conn)
@@ -76,26 +107,37 @@ func runList(ctx context.Context, opts listOptions) error {
 	}
 	defer conn.Close(context.WithoutCancel(ctx))
 
-	cols := listColumns
+	if opts.summary {
+		return runListSummary(ctx, conn, opts)
+	}
+	cols := append(listColumns[:len(listColumns):len(listColumns)], statusColumn)
+	if opts.filter.Client {
+		cols = append(cols, clientColumns...)
+	}
 	if opts.staleAfter > 0 {
-		cols = append(cols[:len(cols):len(cols)], staleColumn)
+		cols = append(cols, staleColumn)
 	}
 	w := format.New(opts.format, opts.env.IO.Out, cols)
 	staleBefore := opts.env.Now().Add(-opts.staleAfter)
 	stale := 0
-	row := make([]any, len(cols))
+	// One row slice for all rows: list streams a million rows without an
+	// allocation per row.
+	row := make([]any, 0, len(cols))
 	err = sql.ListSessions(ctx, conn, opts.filter, func(s *sql.ListedSession) error {
-		row[0], row[1], row[2], row[3], row[5] = s.Username, strconv.FormatInt(s.ID, 10), s.CreatedAt, s.ExpiresAt, s.LastUsedAt
-		row[4] = nil
+		var revoked any
 		if s.RevokedAt != nil {
-			row[4] = *s.RevokedAt
+			revoked = *s.RevokedAt
+		}
+		row = append(row[:0], s.Username, strconv.FormatInt(s.ID, 10), s.CreatedAt, s.ExpiresAt, revoked, s.LastUsedAt, s.Status)
+		if opts.filter.Client {
+			row = append(row, s.Client.IP, s.Client.UserAgent, s.Client.Via, s.Client.Actor)
 		}
 		if opts.staleAfter > 0 {
 			isStale := s.Active && s.LastUsedAt.Before(staleBefore)
 			if isStale {
 				stale++
 			}
-			row[6] = isStale
+			row = append(row, isStale)
 		}
 		return w.WriteRow(row...)
 	})
@@ -110,4 +152,16 @@ func runList(ctx context.Context, opts listOptions) error {
 			stale, int(opts.staleAfter.Hours()/24))
 	}
 	return nil
+}
+
+// runListSummary prints one row per user with sessions matching the filter.
+func runListSummary(ctx context.Context, db sql.DBTX, opts listOptions) error {
+	w := format.New(opts.format, opts.env.IO.Out, summaryColumns)
+	err := sql.SummarizeUsers(ctx, db, opts.filter, func(u *sql.UserSummary) error {
+		return w.WriteRow(u.Username, u.Active, u.Expired, u.Revoked, u.LastUsed)
+	})
+	if err != nil {
+		return fmt.Errorf("summarize sessions: %w", err)
+	}
+	return w.Close()
 }

@@ -99,13 +99,13 @@ func TestListLiveSessions(t *testing.T) {
 
 	r := mustRun(t, "list", "--url", dbURL, "--format=tsv", "--warn-stale-days=0")
 	lines := strings.Split(strings.TrimSuffix(r.stdout, "\n"), "\n")
-	if lines[0] != "username\tsession ID\tcreated\texpires\trevoked\tlast used" || len(lines) != 4 {
+	if lines[0] != "username\tsession ID\tcreated\texpires\trevoked\tlast used\tstatus" || len(lines) != 4 {
 		t.Fatalf("list output:\n%s\nwant the header and 3 rows", r.stdout)
 	}
 	wantRows := []*regexp.Regexp{
-		regexp.MustCompile(`^` + alice + `\t` + made[0] + `\t\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{6}\t[0-9-: .]{26}\tNULL\t[0-9-: .]{26}$`),
-		regexp.MustCompile(`^` + bob + `\t` + made[1] + `\t[0-9-: .]{26}\t[0-9-: .]{26}\t[0-9-: .]{26}\t[0-9-: .]{26}$`),
-		regexp.MustCompile(`^` + alice + `\t` + made[2] + `\t[0-9-: .]{26}\t[0-9-: .]{26}\tNULL\t[0-9-: .]{26}$`),
+		regexp.MustCompile(`^` + alice + `\t` + made[0] + `\t\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{6}\t[0-9-: .]{26}\tNULL\t[0-9-: .]{26}\tactive$`),
+		regexp.MustCompile(`^` + bob + `\t` + made[1] + `\t[0-9-: .]{26}\t[0-9-: .]{26}\t[0-9-: .]{26}\t[0-9-: .]{26}\trevoked$`),
+		regexp.MustCompile(`^` + alice + `\t` + made[2] + `\t[0-9-: .]{26}\t[0-9-: .]{26}\tNULL\t[0-9-: .]{26}\texpired$`),
 	}
 	for i, re := range wantRows {
 		if !re.MatchString(lines[i+1]) {
@@ -280,5 +280,47 @@ func TestRunOutputErrors(t *testing.T) {
 	}
 	if n := mustCount(t, dbURL, "system.web_sessions WHERE username = 'web_user' AND revoked_at IS NULL"); n != 0 {
 		t.Errorf("%d of web_user's sessions not revoked", n)
+	}
+}
+
+func TestListSummary(t *testing.T) {
+	t.Parallel()
+	dbURL := newSessionDB(t)
+	mustInsertSessions(t, dbURL, seedSessions)
+	r := mustRun(t, "list", "--summary", "--format", "tsv", "--url", dbURL)
+	// Both users have one active session; web_user was used last.
+	want := "username\tactive\texpired\trevoked\tlast used\n" +
+		"web_user\t1\t1\t2\t2022-09-14 13:00:00.000000\n" +
+		"root\t1\t1\t0\t2022-08-02 16:50:06.830294\n"
+	if r.stdout != want {
+		t.Errorf("list --summary:\n%s\nwant:\n%s", r.stdout, want)
+	}
+	r = mustRun(t, "list", "--summary", "--user", "root", "--format", "tsv", "--url", dbURL)
+	if !strings.HasPrefix(r.stdout, "username") || strings.Count(r.stdout, "\n") != 2 || !strings.Contains(r.stdout, "root\t1\t1\t0") {
+		t.Errorf("list --summary --user root:\n%s", r.stdout)
+	}
+	if r := runCLI(t, "list", "--summary", "--wide", "--url", dbURL); r.code != 2 {
+		t.Errorf("--summary --wide: exit %d, want 2", r.code)
+	}
+}
+
+func TestListWide(t *testing.T) {
+	t.Parallel()
+	dbURL := newSessionDB(t)
+	pgtest.MustExec(t, dbURL, `INSERT INTO system.web_sessions (hashed_secret, username, user_id, expires_at, audit_info)
+VALUES ('\x00', 'web_user', 10, now() + INTERVAL '1 hour',
+    '{"via": "http", "actor": "web_user", "client_addr": "203.0.113.7", "user_agent": "curl/8.5.0"}')`)
+	r := mustRun(t, "list", "--wide", "--format", "tsv", "--warn-stale-days", "0", "--url", dbURL)
+	lines := strings.Split(strings.TrimSpace(r.stdout), "\n")
+	if len(lines) != 2 || !strings.HasSuffix(lines[0], "\tstatus\tip\tuser agent\tvia\tactor") ||
+		!strings.HasSuffix(lines[1], "\tactive\t203.0.113.7\tcurl/8.5.0\thttp\tweb_user") {
+		t.Errorf("list --wide:\n%s", r.stdout)
+	}
+	// Without --wide the table leaves them out, JSON keeps them.
+	if r := mustRun(t, "list", "--format", "tsv", "--url", dbURL); strings.Contains(r.stdout, "203.0.113.7") {
+		t.Errorf("list without --wide shows the client:\n%s", r.stdout)
+	}
+	if r := mustRun(t, "list", "--format", "json", "--url", dbURL); !strings.Contains(r.stdout, `"ip":"203.0.113.7","user_agent":"curl/8.5.0","via":"http","actor":"web_user"`) {
+		t.Errorf("list --format json lacks the client:\n%s", r.stdout)
 	}
 }

@@ -11,7 +11,17 @@ type ListFilter struct {
 	Username string
 	// ActiveOnly keeps only sessions neither revoked nor expired.
 	ActiveOnly bool
+	// Client also reads what the session recorded of its client: the
+	// fields of ListedSession.Client.
+	Client bool
 }
+
+// Session states, as list shows them.
+const (
+	StatusActive  = "active"
+	StatusExpired = "expired"
+	StatusRevoked = "revoked"
+)
 
 // ListedSession is one row that ListSessions reports.
 type ListedSession struct {
@@ -24,12 +34,32 @@ type ListedSession struct {
 	// Active is true when the session is neither revoked nor expired, by
 	// the database clock.
 	Active bool
+	// Status is StatusRevoked, StatusExpired or StatusActive, revocation
+	// first.
+	Status string
+	// Client is what the session recorded of how it was made; set when
+	// ListFilter.Client is.
+	Client ClientInfo
+}
+
+// ClientInfo is what a session recorded of the client that made it: the
+// address and User-Agent of an HTTP login, how it was made (cli or http),
+// and who made it.
+type ClientInfo struct {
+	IP, UserAgent, Via, Actor string
 }
 
 const (
 	listSessions = `SELECT s.id, s.username, s.created_at, s.expires_at, ` + revokedAtOf + `, s.last_used_at,
-    ` + isActive + `
+    ` + isActive + `, ` + statusOf
+	listClient = `,
+    COALESCE(s.audit_info->>'client_addr', ''), COALESCE(s.audit_info->>'user_agent', ''),
+    COALESCE(s.audit_info->>'via', ''), COALESCE(s.audit_info->>'actor', '')`
+	listFrom = `
 FROM system.web_sessions s` + joinLogouts
+	// statusOf is the session's state, revocation first.
+	statusOf = `CASE WHEN ` + isRevoked + ` THEN '` + StatusRevoked + `'
+        WHEN s.expires_at <= now() THEN '` + StatusExpired + `' ELSE '` + StatusActive + `' END`
 	listByUser   = ` s.username = $1`
 	listActive   = ` ` + isActive
 	listOrdering = ` ORDER BY s.created_at, s.id`
@@ -39,14 +69,24 @@ FROM system.web_sessions s` + joinLogouts
 // rather than written as "$1 = ” OR ...", so that a cached generic plan can
 // never fall back to a full scan.
 func listQuery(f ListFilter) (string, []any) {
-	q, args, sep := listSessions, []any{}, " WHERE"
+	q := listSessions
+	if f.Client {
+		q += listClient
+	}
+	where, args := listWhere(f)
+	return q + listFrom + where + listOrdering, args
+}
+
+// listWhere is the WHERE clause of f, empty when f selects every session.
+func listWhere(f ListFilter) (string, []any) {
+	q, args, sep := "", []any{}, " WHERE"
 	if f.Username != "" {
 		q, args, sep = q+sep+listByUser, append(args, f.Username), " AND"
 	}
 	if f.ActiveOnly {
 		q += sep + listActive
 	}
-	return q + listOrdering, args
+	return q, args
 }
 
 // The rows a logout of everyone would write to.
@@ -70,12 +110,58 @@ func ListSessions(ctx context.Context, db DBTX, f ListFilter, fn func(*ListedSes
 	}
 	defer rows.Close()
 	var s ListedSession
+	dest := []any{&s.ID, &s.Username, &s.CreatedAt, &s.ExpiresAt, &s.RevokedAt, &s.LastUsedAt, &s.Active, &s.Status}
+	if f.Client {
+		dest = append(dest, &s.Client.IP, &s.Client.UserAgent, &s.Client.Via, &s.Client.Actor)
+	}
 	for rows.Next() {
 		s.RevokedAt = nil
-		if err := rows.Scan(&s.ID, &s.Username, &s.CreatedAt, &s.ExpiresAt, &s.RevokedAt, &s.LastUsedAt, &s.Active); err != nil {
+		if err := rows.Scan(dest...); err != nil {
 			return err
 		}
 		if err := fn(&s); err != nil {
+			return err
+		}
+	}
+	return rows.Err()
+}
+
+// UserSummary counts one user's sessions by state.
+type UserSummary struct {
+	Username                 string
+	Active, Expired, Revoked int64
+	// LastUsed is the latest last_used_at of the user's sessions.
+	LastUsed time.Time
+}
+
+// One row per user, most active sessions first, then most recently used.
+const summarizeUsers = `SELECT s.username,
+    count(CASE WHEN ` + isActive + ` THEN 1 END),
+    count(CASE WHEN NOT ` + isRevoked + ` AND s.expires_at <= now() THEN 1 END),
+    count(CASE WHEN ` + isRevoked + ` THEN 1 END),
+    max(s.last_used_at)
+FROM system.web_sessions s` + joinLogouts
+
+const summaryGrouping = `
+GROUP BY s.username
+ORDER BY 2 DESC, 5 DESC, 1`
+
+// SummarizeUsers calls fn for each user with sessions matching f (its
+// Username and ActiveOnly), most active first. One row per user: it holds
+// no more than one.
+func SummarizeUsers(ctx context.Context, db DBTX, f ListFilter, fn func(*UserSummary) error) error {
+	where, args := listWhere(f)
+	rows, err := db.Query(ctx, summarizeUsers+where+summaryGrouping, args...)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	var u UserSummary
+	for rows.Next() {
+		if err := rows.Scan(&u.Username, &u.Active, &u.Expired, &u.Revoked, &u.LastUsed); err != nil {
+			return err
+		}
+		if err := fn(&u); err != nil {
 			return err
 		}
 	}

@@ -95,6 +95,9 @@ func LogOutEveryone(ctx context.Context, tx DBTX, by Actor, reason string, fn fu
 
 func logOut(ctx context.Context, tx DBTX, users userSet, keep int64, by Actor, reason string, fn func(RevokedSession) error) (LogoutResult, error) {
 	var res LogoutResult
+	if !users.everyone && len(users.names) == 0 {
+		return res, nil
+	}
 	revoked, err := revokeUserSessions(ctx, tx, users, keep)
 	if err != nil {
 		return res, err

@@ -190,3 +190,22 @@ func TestLogoutKeepingCurrentSessionRefusesLoginsInFlight(t *testing.T) {
 	mustBeAccepted(t, conn, kept, "the kept session")
 	mustBeRefused(t, conn, inFlight, "in flight across a logout that kept another session")
 }
+
+func TestLogOutUsersOfNobodyDoesNothing(t *testing.T) {
+	t.Parallel()
+	conn, _ := newStore(t)
+	ctx := testContext(t)
+	err := RunInTx(ctx, conn, func(tx pgx.Tx) error {
+		res, err := LogOutUsers(ctx, tx, nil, 0, Actor{Via: "cli"}, "", nil)
+		if res != (LogoutResult{}) {
+			t.Errorf("LogOutUsers of nobody = %+v, want nothing done", res)
+		}
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := mustCount(t, conn, "system.web_session_logouts"); n != 0 {
+		t.Errorf("%d logouts recorded for nobody", n)
+	}
+}

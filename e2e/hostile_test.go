@@ -57,9 +57,7 @@ FROM system.session_events WHERE username = $1`, []any{s.user}, &failed, &create
 	if !utf8.ValidString(ua) || !strings.HasSuffix(ua, "(") {
 		t.Errorf("stored User-Agent %q: want valid UTF-8 keeping what was valid", ua)
 	}
-	if logs := srv.logs(); strings.Contains(logs, "level=ERROR") {
-		t.Errorf("the server logged errors:\n%s", logs)
-	}
+	wantNoErrorsLogged(t, srv)
 }
 
 // TestAdminAPIRefusesMalformedParameters: invalid UTF-8, NUL and malformed
@@ -92,9 +90,7 @@ func TestAdminAPIRefusesMalformedParameters(t *testing.T) {
 	if live != 2 {
 		t.Errorf("%d live sessions after the refused requests, want 2", live)
 	}
-	if logs := srv.logs(); strings.Contains(logs, "level=ERROR") {
-		t.Errorf("the server logged errors:\n%s", logs)
-	}
+	wantNoErrorsLogged(t, srv)
 }
 
 // TestPasswordGuessingIsThrottled: with serve's defaults, a guesser gets ten
@@ -123,4 +119,12 @@ func TestPasswordGuessingIsThrottled(t *testing.T) {
 	}
 	r = curl(t, "--interface", "127.0.0.2", "-d", "username="+s.user, "-d", "password="+s.password, login)
 	wantStatus(t, "the right password from another address", r, 200)
+}
+
+// wantNoErrorsLogged fails the test if serve logged an ERROR line.
+func wantNoErrorsLogged(t *testing.T, srv *serveProc) {
+	t.Helper()
+	if logs := srv.logs(); strings.Contains(logs, "level=ERROR") {
+		t.Errorf("the server logged errors:\n%s", logs)
+	}
 }

@@ -2,7 +2,6 @@ package clie2e
 
 import (
 	"fmt"
-	"os/exec"
 	"strings"
 	"testing"
 
@@ -79,12 +78,9 @@ FROM system.session_events WHERE event = 'user.logged_out'`, []any{[]string{alic
 	})
 
 	t.Run("names from a pipe", func(t *testing.T) {
-		cmd := exec.Command(binPath, "logout", "--users-from", "-", "--format", "tsv")
-		cmd.Env = append(cleanEnv(), "AUTH_SESSION_URL="+dbURL)
-		cmd.Stdin = strings.NewReader("# who was on call\n\n" + carol + "\r\n")
-		out, err := cmd.Output()
-		if err != nil || strings.Count(string(out), carol) != 3 {
-			t.Errorf("logout --users-from - : %v\n%s", err, out)
+		r := runWithStdin(t, dbURL, "# who was on call\n\n"+carol+"\r\n", "logout", "--users-from", "-", "--format", "tsv")
+		if r.code != 0 || strings.Count(r.stdout, carol) != 3 {
+			t.Errorf("logout --users-from - : %s", r)
 		}
 	})
 }
@@ -106,15 +102,10 @@ BEGIN
 END $$;
 CREATE TRIGGER fail_on_one BEFORE INSERT ON system.session_events FOR EACH ROW EXECUTE FUNCTION fail_on_one()`)
 	before := tableChecksum(t, dbURL)
-	cmd := exec.Command(binPath, "logout", "--users-from", "-", "--reason", "drill")
-	cmd.Env = append(cleanEnv(), "AUTH_SESSION_URL="+dbURL)
-	cmd.Stdin = strings.NewReader(strings.Join(users, "\n") + "\n")
-	var stdout, stderr strings.Builder
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	err := cmd.Run()
-	if err == nil || stdout.Len() != 0 || !strings.Contains(stderr.String(), "induced failure for bulk_user_0999") ||
-		!strings.Contains(stderr.String(), "revoke sessions of 1000 users") {
-		t.Errorf("bulk logout with an induced failure: %v\nstdout:\n%s\nstderr:\n%s\nwant a failure naming it and nothing printed", err, stdout.String(), stderr.String())
+	r := runWithStdin(t, dbURL, strings.Join(users, "\n")+"\n", "logout", "--users-from", "-", "--reason", "drill")
+	if r.code == 0 || r.stdout != "" || !strings.Contains(r.stderr, "induced failure for bulk_user_0999") ||
+		!strings.Contains(r.stderr, "revoke sessions of 1000 users") {
+		t.Errorf("bulk logout with an induced failure: %s\nwant a failure naming it and nothing printed", r)
 	}
 	if after := tableChecksum(t, dbURL); after != before {
 		t.Error("the failed bulk logout changed the tables")

@@ -49,11 +49,23 @@ func cleanEnv() []string {
 // runEnv runs the binary with args and extra environment variables.
 func runEnv(t *testing.T, env []string, args ...string) result {
 	t.Helper()
+	return runEnvStdin(t, env, "", args...)
+}
+
+// runWithStdin is run with stdin as the binary's standard input.
+func runWithStdin(t *testing.T, dbURL, stdin string, args ...string) result {
+	t.Helper()
+	return runEnvStdin(t, []string{"AUTH_SESSION_URL=" + dbURL}, stdin, args...)
+}
+
+func runEnvStdin(t *testing.T, env []string, stdin string, args ...string) result {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	var stdout, stderr strings.Builder
 	cmd := exec.CommandContext(ctx, binPath, args...)
 	cmd.Env = append(cleanEnv(), env...)
+	cmd.Stdin = strings.NewReader(stdin)
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	err := cmd.Run()
 	r := result{stdout: stdout.String(), stderr: stderr.String()}

@@ -90,8 +90,7 @@ var wellFormedDuration = regexp.MustCompile(`^([0-9]*\.?[0-9]+(ns|us|µs|μs|ms|
 func parseDuration(flag, value string, minimum time.Duration) (time.Duration, error) {
 	d, err := str2duration.ParseDuration(value)
 	switch {
-	case strings.TrimSpace(value) != value || strings.HasPrefix(value, "+"):
-		// Taken as typed, as a script's mistake should not pass.
+	case !asTyped(value):
 		return 0, usageError{fmt.Errorf("invalid --%s %q: want a duration such as 90m, 4h30m, 7d or 1w, without spaces or a sign (units: %s)", flag, value, durationUnits)}
 	case err != nil && wellFormedDuration.MatchString(value):
 		return 0, usageError{fmt.Errorf("invalid --%s %q: too large (at most about 292 years)", flag, value)}
@@ -105,11 +104,17 @@ func parseDuration(flag, value string, minimum time.Duration) (time.Duration, er
 	return d, nil
 }
 
+// asTyped reports whether a duration is written without padding or a sign,
+// which the parser would forgive but a script's mistake should not pass.
+func asTyped(value string) bool {
+	return strings.TrimSpace(value) == value && !strings.HasPrefix(value, "+")
+}
+
 // parseDurationOrZero is parseDuration that also accepts zero ("0", "0s",
 // "0d"), to which the flag gives a meaning of its own, such as "off";
 // zeroMeans completes the phrase "or 0 to" in the error message.
 func parseDurationOrZero(flag, value string, minimum time.Duration, zeroMeans string) (time.Duration, error) {
-	if d, err := str2duration.ParseDuration(value); err == nil && d == 0 && value == strings.TrimSpace(value) && !strings.HasPrefix(value, "+") {
+	if d, err := str2duration.ParseDuration(value); err == nil && d == 0 && asTyped(value) {
 		return 0, nil
 	}
 	d, err := parseDuration(flag, value, minimum)

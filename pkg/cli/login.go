@@ -100,17 +100,13 @@ func runLogin(ctx context.Context, opts loginOptions) error {
 	}
 	defer conn.Close(context.WithoutCancel(ctx))
 
-	audit := sql.AuditInfo{Via: "cli", Actor: caller.Username}
-	if host, err := opts.env.Hostname(); err == nil {
-		audit.ClientHost = host
-	}
 	var session sql.Session
+	by := sql.Actor{Name: caller.Username, Via: "cli", ClientAddr: hostname(opts.env)}
 	err = sql.RunInTx(ctx, conn, func(tx pgx.Tx) error {
 		var err error
 		session, err = sql.Login(ctx, tx, sql.NewSession{
-			Username: opts.username, HashedSecret: auth.HashSecret(secret),
-			ExpireAfter: opts.expireAfter, Audit: audit,
-		}, sql.Actor{Name: caller.Username, Via: "cli", ClientAddr: audit.ClientHost})
+			Username: opts.username, HashedSecret: auth.HashSecret(secret), ExpireAfter: opts.expireAfter,
+		}, by)
 		return err
 	})
 	if err != nil {

@@ -52,51 +52,64 @@ func logoutCommand(env *Env) *cli.Command {
 		),
 		Action: func(c *cli.Context) error {
 			opts := logoutOptions{env: env, conn: connFromFlags(c), reason: c.String("reason"), dryRun: c.Bool("dry-run"), all: c.Bool("all")}
+			var err error
 			if opts.all {
-				if c.NArg() > 0 || c.IsSet("users-from") {
-					return usageErrorf("--all logs out every user: give it without USERNAME or --users-from")
-				}
-				if !c.Bool("yes") && !opts.dryRun {
-					if !(env.IO.InIsTerminal && env.IO.ErrIsTerminal) {
-						return usageErrorf("logout --all: no terminal to confirm on; pass --yes to log out every user without asking")
-					}
-					opts.ask = true
-				}
-				f, err := formatFromFlags(c, env.IO)
-				if err != nil {
-					return err
-				}
-				opts.format = f
-				return runLogout(c.Context, opts)
+				err = logoutAllFromFlags(c, env, &opts)
+			} else {
+				opts.usernames, err = logoutUsersFromFlags(c, env)
 			}
-			for _, arg := range c.Args().Slice() {
-				name, err := parseRoleName("USERNAME", arg)
-				if err != nil {
-					return err
-				}
-				opts.usernames = append(opts.usernames, name)
-			}
-			if from := c.String("users-from"); from != "" {
-				names, err := readUsernames(from, env.IO.In)
-				if err != nil {
-					return err
-				}
-				opts.usernames = append(opts.usernames, names...)
-			}
-			if len(opts.usernames) == 0 {
-				if c.IsSet("users-from") {
-					return usageErrorf("--users-from %q names no user", c.String("users-from"))
-				}
-				return usageErrorf("missing USERNAME: usage: auth-session logout USERNAME... or --users-from FILE")
-			}
-			f, err := formatFromFlags(c, env.IO)
 			if err != nil {
 				return err
 			}
-			opts.format = f
+			if opts.format, err = formatFromFlags(c, env.IO); err != nil {
+				return err
+			}
 			return runLogout(c.Context, opts)
 		},
 	}
+}
+
+// logoutAllFromFlags checks --all against the other flags and the terminal,
+// and says whether to ask first.
+func logoutAllFromFlags(c *cli.Context, env *Env, opts *logoutOptions) error {
+	if c.NArg() > 0 || c.IsSet("users-from") {
+		return usageErrorf("--all logs out every user: give it without USERNAME or --users-from")
+	}
+	if c.Bool("yes") || opts.dryRun {
+		return nil
+	}
+	if !(env.IO.InIsTerminal && env.IO.ErrIsTerminal) {
+		return usageErrorf("logout --all: no terminal to confirm on; pass --yes to log out every user without asking")
+	}
+	opts.ask = true
+	return nil
+}
+
+// logoutUsersFromFlags reads the users to log out: the arguments, then the
+// lines of --users-from.
+func logoutUsersFromFlags(c *cli.Context, env *Env) ([]string, error) {
+	var usernames []string
+	for _, arg := range c.Args().Slice() {
+		name, err := parseRoleName("USERNAME", arg)
+		if err != nil {
+			return nil, err
+		}
+		usernames = append(usernames, name)
+	}
+	if from := c.String("users-from"); from != "" {
+		names, err := readUsernames(from, env.IO.In)
+		if err != nil {
+			return nil, err
+		}
+		usernames = append(usernames, names...)
+	}
+	if len(usernames) == 0 {
+		if c.IsSet("users-from") {
+			return nil, usageErrorf("--users-from %q names no user", c.String("users-from"))
+		}
+		return nil, usageErrorf("missing USERNAME: usage: auth-session logout USERNAME... or --users-from FILE")
+	}
+	return usernames, nil
 }
 
 // readUsernames reads role names one per line from path, or from in for
@@ -176,6 +189,7 @@ func runLogout(ctx context.Context, opts logoutOptions) error {
 	by := sql.Actor{Name: caller.Username, Via: "cli", ClientAddr: hostname(opts.env)}
 	err = sql.RunInTx(ctx, conn, func(tx pgx.Tx) error {
 		out.reset()
+		missing = nil
 		w := format.New(opts.format, out, logoutColumns)
 		listed := map[string]bool{}
 		var err error
@@ -202,8 +216,10 @@ func runLogout(ctx context.Context, opts logoutOptions) error {
 				unlisted = append(unlisted, u)
 			}
 		}
-		if missing, err = sql.MissingRoles(ctx, tx, unlisted); err != nil {
-			return err
+		if len(unlisted) > 0 {
+			if missing, err = sql.MissingRoles(ctx, tx, unlisted); err != nil {
+				return err
+			}
 		}
 		if opts.dryRun {
 			return errDryRun

@@ -122,13 +122,11 @@ func (s *Server) handleLogin() http.Handler {
 func (s *Server) createSession(r *http.Request, username string, secret []byte) (sql.Session, error) {
 	ctx := r.Context()
 	by := sql.Actor{Name: username, Via: "http", ClientAddr: clientAddr(r), UserAgent: userAgent(r)}
-	audit := sql.AuditInfo{Via: "http", Actor: username, ClientAddr: by.ClientAddr, UserAgent: by.UserAgent}
 	var session sql.Session
 	err := sql.RunInTx(ctx, s.cfg.Pool, func(tx pgx.Tx) error {
 		var err error
 		session, err = sql.Login(ctx, tx, sql.NewSession{
-			Username: username, HashedSecret: auth.HashSecret(secret),
-			ExpireAfter: s.cfg.SessionLifetime, Audit: audit,
+			Username: username, HashedSecret: auth.HashSecret(secret), ExpireAfter: s.cfg.SessionLifetime,
 		}, by)
 		return err
 	})

@@ -28,9 +28,22 @@ func (a Actor) event(name, username string, sessionID *int64, detail map[string]
 		ClientAddr: a.ClientAddr, UserAgent: a.UserAgent, Detail: detail}
 }
 
-// Login mints a session as CreateSession does and records its
-// session.created event.
+// audit is what a session minted by a records of how it was made: the host
+// the CLI ran on, or the HTTP client's address and User-Agent.
+func (a Actor) audit() AuditInfo {
+	info := AuditInfo{Via: a.Via, Actor: a.Name}
+	if a.Via == "cli" {
+		info.ClientHost = a.ClientAddr
+	} else {
+		info.ClientAddr, info.UserAgent = a.ClientAddr, a.UserAgent
+	}
+	return info
+}
+
+// Login mints a session as CreateSession does, its audit info that of by,
+// and records its session.created event.
 func Login(ctx context.Context, tx DBTX, ns NewSession, by Actor) (Session, error) {
+	ns.Audit = by.audit()
 	s, err := CreateSession(ctx, tx, ns)
 	if err != nil {
 		return Session{}, err

@@ -30,25 +30,12 @@ type Event struct {
 	Detail     map[string]any
 }
 
-const insertEvent = `INSERT INTO system.session_events
-    (event, actor, username, session_id, via, client_addr, user_agent, detail)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8::JSONB)`
-
 // RecordEvent appends e to the audit trail. Call it with the transaction
 // that makes the change it records, so neither exists without the other.
 // Text that came from a client is stored as storable makes it, so that no
 // client input can make the write fail.
 func RecordEvent(ctx context.Context, db DBTX, e Event) error {
-	detail, err := eventDetail(e)
-	if err != nil {
-		return err
-	}
-	_, err = db.Exec(ctx, insertEvent, e.Event, storable(e.Actor), storable(e.Username), e.SessionID, e.Via,
-		storable(e.ClientAddr), storable(e.UserAgent), detail)
-	if err != nil {
-		return fmt.Errorf("record %s event: %w", e.Event, err)
-	}
-	return nil
+	return RecordEvents(ctx, db, []Event{e})
 }
 
 // One statement for any number of events: the columns as arrays.
@@ -74,6 +61,9 @@ func RecordEvents(ctx context.Context, db DBTX, events []Event) error {
 		addrs, agents, details = append(addrs, storable(e.ClientAddr)), append(agents, storable(e.UserAgent)), append(details, detail)
 	}
 	if _, err := db.Exec(ctx, insertEvents, names, actors, users, sessionIDs, vias, addrs, agents, details); err != nil {
+		if len(events) == 1 {
+			return fmt.Errorf("record %s event: %w", events[0].Event, err)
+		}
 		return fmt.Errorf("record %d %s events: %w", len(events), events[0].Event, err)
 	}
 	return nil

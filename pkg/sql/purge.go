@@ -247,14 +247,15 @@ func (t purgeTarget) batchSQL() string {
 
 // batchEventSQL inserts the retention.batch event of a batch of target's
 // phase, with the count n of CTE counted; nothing when the batch deleted no
-// rows. The actor, via, client address and run id are parameters $5 to $8.
+// rows. The actor, via, client address and run id are parameters $5 to $8,
+// the cutoff as eventTime writes it $9.
 // The event is part of the batch's statement, so it commits if and only if
 // the rows it counts are deleted; the statement's result reads it, so that
 // no engine skips it. recordBatch writes the same event for a table walk.
 func (t purgeTarget) batchEventSQL() string {
 	return "    INSERT INTO system.session_events (event, actor, username, via, client_addr, detail)\n" +
 		"    SELECT '" + EventRetentionBatch + "', $5, '', $6, $7,\n" +
-		"        jsonb_build_object('run', $8::TEXT, 'table', '" + t.table + "', 'cutoff', $1::TIMESTAMPTZ, '" + t.detailKey + "', n)\n" +
+		"        jsonb_build_object('run', $8::TEXT, 'table', '" + t.table + "', 'cutoff', $9::TEXT, '" + t.detailKey + "', n)\n" +
 		"    FROM counted WHERE n > 0\n" +
 		"    RETURNING 1"
 }
@@ -262,7 +263,7 @@ func (t purgeTarget) batchEventSQL() string {
 // recordBatch writes the retention.batch event of a batch that deleted the
 // rows counted in deleted, in the batch's transaction tx.
 func recordBatch(ctx context.Context, tx DBTX, audit batchAudit, cutoff time.Time, deleted []deletedRows) error {
-	detail := map[string]any{"run": audit.run, "table": deleted[0].target.table, "cutoff": cutoff}
+	detail := map[string]any{"run": audit.run, "table": deleted[0].target.table, "cutoff": eventTime(cutoff)}
 	for _, d := range deleted {
 		detail[d.target.detailKey] = d.rows
 	}
@@ -462,17 +463,22 @@ func recordPurge(ctx context.Context, db DBTX, opts PurgeOptions, run string, re
 		"events":           res.Events,
 		"batches":          res.Batches,
 		"older_than":       opts.OlderThan.String(),
-		"sessions_cutoff":  res.SessionsCutoff.UTC().Format(time.RFC3339Nano),
+		"sessions_cutoff":  eventTime(res.SessionsCutoff),
 		"complete":         runErr == nil,
 	}
 	if !res.EventsCutoff.IsZero() {
 		detail["events_older_than"] = opts.EventsOlderThan.String()
-		detail["events_cutoff"] = res.EventsCutoff.UTC().Format(time.RFC3339Nano)
+		detail["events_cutoff"] = eventTime(res.EventsCutoff)
 	}
 	return RecordEvent(ctx, db, Event{
 		Event: EventRetentionPurged, Actor: opts.Audit.Actor, Via: opts.Audit.Via,
 		ClientAddr: opts.Audit.ClientAddr, Detail: detail,
 	})
+}
+
+// eventTime writes a time in the purge's events: RFC 3339 in UTC.
+func eventTime(t time.Time) string {
+	return t.UTC().Format(time.RFC3339Nano)
 }
 
 // newRunID names one run of Purge in its events.

@@ -96,7 +96,7 @@ func TestQueriesUseIndexes(t *testing.T) {
 	activeOnly, _ := listQuery(ListFilter{ActiveOnly: true})
 	activeOfUser, _ := listQuery(ListFilter{Username: "user7", ActiveOnly: true})
 	const (
-		audit     = ", 'admin', 'cli', 'host', 'run'"
+		audit     = ", 'admin', 'cli', 'host', 'run', '2026-01-01T00:00:00Z'"
 		purgeArgs = "now() - INTERVAL '1 hour', '0001-01-01', -9223372036854775808, 999" + audit
 	)
 	tests := []struct {

@@ -78,7 +78,7 @@ func (w *indexWalk) next(ctx context.Context, db PurgeDB) ([]deletedRows, bool, 
 		key       *time.Time
 		id        *int64
 	)
-	args := append([]any{w.cutoff, w.after.key, w.after.id, w.batch - 1}, w.audit.args()...)
+	args := append(append([]any{w.cutoff, w.after.key, w.after.id, w.batch - 1}, w.audit.args()...), eventTime(w.cutoff))
 	err := retry(ctx, func() error {
 		return db.QueryRow(ctx, w.query, args...).Scan(&n, &key, &id, &events)
 	})

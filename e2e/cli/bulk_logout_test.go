@@ -111,3 +111,51 @@ CREATE TRIGGER fail_on_one BEFORE INSERT ON system.session_events FOR EACH ROW E
 		t.Error("the failed bulk logout changed the tables")
 	}
 }
+
+// The rest of the bulk commands with the built binary: logout --all, revoke
+// of several ids, list --summary and --wide.
+func TestLogoutAllRevokeSeveralAndSummary(t *testing.T) {
+	t.Parallel()
+	dbURL := newDB(t)
+	alice := newRole(t, dbURL, "alice", "LOGIN")
+	bob := newRole(t, dbURL, "bob", "LOGIN")
+	mintSessions(t, dbURL, []string{alice, bob}, 2)
+
+	summary := mustRun(t, dbURL, "list", "--summary", "--format", "csv")
+	if !strings.Contains(summary.stdout, alice+",2,0,0,") || !strings.Contains(summary.stdout, bob+",2,0,0,") {
+		t.Errorf("list --summary:\n%s", summary)
+	}
+	wide := mustRun(t, dbURL, "list", "--wide", "--format", "tsv")
+	if !strings.Contains(strings.SplitN(wide.stdout, "\n", 2)[0], "\tstatus\tip\tuser agent\tvia\tactor") {
+		t.Errorf("list --wide header:\n%s", wide)
+	}
+
+	var ids []string
+	var first, second int64
+	queryRow(t, dbURL, `SELECT min(id), max(id) FROM system.web_sessions WHERE username = $1`, []any{alice}, &first, &second)
+	ids = append(ids, fmt.Sprint(first), fmt.Sprint(second))
+	if r := run(t, dbURL, append([]string{"revoke"}, ids...)...); r.code != 2 || !strings.Contains(r.stderr, "revoke 2 sessions: no terminal to confirm on") {
+		t.Errorf("revoke of two ids without --yes: %s", r)
+	}
+	r := mustRun(t, dbURL, append([]string{"revoke", "--yes", "--format", "tsv"}, ids...)...)
+	if strings.Count(r.stdout, alice) != 2 {
+		t.Errorf("revoke --yes of two ids:\n%s", r)
+	}
+
+	before := tableChecksum(t, dbURL)
+	if r := run(t, dbURL, "logout", "--all"); r.code != 2 || !strings.Contains(r.stderr, "pass --yes") {
+		t.Errorf("logout --all without a terminal: %s", r)
+	}
+	if tableChecksum(t, dbURL) != before {
+		t.Error("the refused logout --all changed the tables")
+	}
+	r = mustRun(t, dbURL, "logout", "--all", "--yes", "--format", "tsv")
+	if r.stderr != "revoked 2 sessions of 1 users (2 were already revoked)\n" {
+		t.Errorf("logout --all --yes: %s", r)
+	}
+	var live int
+	queryRow(t, dbURL, `SELECT count(*) FROM system.web_sessions WHERE revoked_at IS NULL`, nil, &live)
+	if live != 0 {
+		t.Errorf("%d sessions not revoked after logout --all", live)
+	}
+}

@@ -34,8 +34,10 @@ func init() {
 // NewApp builds the auth-session application over env.
 func NewApp(env *Env) *cli.App {
 	app := &cli.App{
-		Name:  "auth-session",
-		Usage: "create, list and revoke web sessions stored in a SQL database",
+		Name: "auth-session",
+		// Role names may hold commas: a repeated --user is one name each.
+		DisableSliceFlagSeparator: true,
+		Usage:                     "create, list and revoke web sessions stored in a SQL database",
 		Description: "auth-session manages the sessions of an HTTP interface kept in the table\n" +
 			"system.web_sessions, directly against PostgreSQL, like 'cockroach auth-session'.\n" +
 			"Every command except init needs a superuser or a member of the admin role.",

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/urfave/cli/v2"
@@ -34,9 +35,10 @@ func listCommand(env *Env) *cli.Command {
 			"  auth-session list --active --format table\n" +
 			"  auth-session list --summary            # who is logged in, one row per user\n" +
 			"  auth-session list --user web_user --wide --format csv",
-		Flags: append(connFlags(),
-			userFilterFlag("only sessions of this `USERNAME`"),
-			&cli.BoolFlag{Name: "active", Usage: "only sessions neither revoked nor expired"},
+		Flags: append(append(connFlags(), selectionFlags()...),
+			&cli.StringFlag{Name: "limit", Usage: "list at most `N` sessions"},
+			&cli.StringFlag{Name: "order", Usage: "order the sessions by `COLUMN`: " + strings.Join(sql.Orders, ", ") + " (default created)"},
+			&cli.BoolFlag{Name: "desc", Usage: "newest (or latest) first"},
 			&cli.IntFlag{Name: "warn-stale-days", Value: 30,
 				Usage: "flag active sessions not used for `N` days in a stale column; 0 disables"},
 			&cli.BoolFlag{Name: "wide", Usage: "also the ip, user agent, via and actor columns, in every format"},
@@ -47,10 +49,20 @@ func listCommand(env *Env) *cli.Command {
 			if err := exactArgs(c); err != nil {
 				return err
 			}
-			opts := listOptions{env: env, conn: connFromFlags(c), filter: sql.ListFilter{ActiveOnly: c.Bool("active")}}
+			opts := listOptions{env: env, conn: connFromFlags(c), filter: sql.ListFilter{Desc: c.Bool("desc")}}
 			var err error
-			if opts.filter.Username, err = userFilter(c); err != nil {
+			if opts.filter.Selection, _, err = selectionFromFlags(c, env); err != nil {
 				return err
+			}
+			if c.IsSet("limit") {
+				if opts.filter.Limit, err = parseLimit(c.String("limit")); err != nil {
+					return err
+				}
+			}
+			if c.IsSet("order") {
+				if opts.filter.Order, err = parseOrder(c.String("order")); err != nil {
+					return err
+				}
 			}
 			days := c.Int("warn-stale-days")
 			if days < 0 || days > 36500 {
@@ -66,6 +78,11 @@ func listCommand(env *Env) *cli.Command {
 			opts.filter.Client = c.Bool("wide") || f == format.JSON || f == format.NDJSON || f == format.YAML
 			if opts.summary && c.Bool("wide") {
 				return usageErrorf("--summary and --wide exclude each other: a summary has one row per user")
+			}
+			for _, flag := range []string{"limit", "order", "desc"} {
+				if opts.summary && c.IsSet(flag) {
+					return usageErrorf("--summary and --%s exclude each other: a summary lists every user, most active first", flag)
+				}
 			}
 			return runList(c.Context, opts)
 		},
@@ -157,7 +174,7 @@ func runList(ctx context.Context, opts listOptions) error {
 // runListSummary prints one row per user with sessions matching the filter.
 func runListSummary(ctx context.Context, db sql.DBTX, opts listOptions) error {
 	w := format.New(opts.format, opts.env.IO.Out, summaryColumns)
-	err := sql.SummarizeUsers(ctx, db, opts.filter, func(u *sql.UserSummary) error {
+	err := sql.SummarizeUsers(ctx, db, opts.filter.Selection, func(u *sql.UserSummary) error {
 		return w.WriteRow(u.Username, u.Active, u.Expired, u.Revoked, u.LastUsed)
 	})
 	if err != nil {

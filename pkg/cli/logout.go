@@ -183,7 +183,7 @@ func runLogout(ctx context.Context, opts logoutOptions) error {
 	out := newSpool(opts.env.IO.Out)
 	defer out.discard()
 	var (
-		res     sql.LogoutResult
+		res     sql.RevokeResult
 		missing []string
 	)
 	by := sql.Actor{Name: caller.Username, Via: "cli", ClientAddr: hostname(opts.env)}

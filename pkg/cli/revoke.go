@@ -19,30 +19,48 @@ type revokeOptions struct {
 	env        *Env
 	conn       ConnOptions
 	sessionIDs []int64
-	yes        bool
-	format     format.Format
+	// sel picks the sessions when no id is given; described is how the
+	// flags wrote it.
+	sel       sql.Selection
+	described string
+	yes       bool
+	reason    string
+	dryRun    bool
+	format    format.Format
 }
 
 func revokeCommand(env *Env) *cli.Command {
 	return &cli.Command{
 		Name:      "revoke",
-		Usage:     "revoke sessions by their ids",
-		ArgsUsage: "SESSION_ID...",
+		Usage:     "revoke sessions by their ids, or every session matching the selection flags",
+		ArgsUsage: "SESSION_ID... | SELECTION FLAGS",
 		Description: "revoke revokes the sessions, in one transaction, and prints their rows: all of\n" +
-			"them, or none when an id is not found. On a terminal it asks for confirmation\n" +
-			"unless --yes; without a terminal it needs --yes. A session revoked before keeps\n" +
-			"its first revocation time.\n\n" +
+			"them, or none when an id is not found. Instead of ids it takes the selection\n" +
+			"flags list takes, and revokes every session they match as of one instant. On a\n" +
+			"terminal it shows what it would revoke and asks unless --yes; without a terminal\n" +
+			"it needs --yes. A session revoked before keeps its first revocation time.\n\n" +
 			"  auth-session revoke 915681813374959618\n" +
-			"  auth-session revoke --yes 915681813374959618 915681814603890689",
-		Flags: append(connFlagsWithUser(),
-			&cli.BoolFlag{Name: "yes", Aliases: []string{"y"}, Usage: "revoke without asking"},
+			"  auth-session revoke --yes 915681813374959618 915681814603890689\n" +
+			"  auth-session revoke --ip 203.0.113.0/24 --dry-run\n" +
+			"  auth-session revoke --created-before 2026-11-30T12:00:00Z --user-agent curl --yes --reason 'incident 42'",
+		Flags: append(append(connFlags(), selectionFlags()...),
+			&cli.BoolFlag{Name: "yes", Aliases: []string{"y"}, Usage: "revoke without asking (needed without a terminal)"},
+			&cli.BoolFlag{Name: "dry-run", Usage: "print what would be revoked and change nothing"},
+			&cli.StringFlag{Name: "reason", Usage: "recorded with the revocation's audit events"},
 			formatFlag(),
 		),
 		Action: func(c *cli.Context) error {
-			if c.NArg() == 0 {
-				return usageErrorf("missing SESSION_ID: usage: auth-session revoke SESSION_ID...")
+			opts := revokeOptions{env: env, conn: connFromFlags(c), yes: c.Bool("yes"), reason: c.String("reason"), dryRun: c.Bool("dry-run")}
+			var err error
+			if opts.sel, opts.described, err = selectionFromFlags(c, env); err != nil {
+				return err
 			}
-			opts := revokeOptions{env: env, conn: connFromFlags(c), yes: c.Bool("yes")}
+			switch {
+			case c.NArg() > 0 && !opts.sel.IsEmpty():
+				return usageErrorf("give SESSION_IDs or selection flags, not both: %s", opts.described)
+			case c.NArg() == 0 && opts.sel.IsEmpty():
+				return usageErrorf("missing SESSION_ID or selection flags: usage: auth-session revoke SESSION_ID... or auth-session revoke --ip 203.0.113.0/24 (see --help); to revoke every session, use 'auth-session logout --all'")
+			}
 			seen := map[int64]bool{}
 			for _, arg := range c.Args().Slice() {
 				id, err := parseSessionID(arg)
@@ -54,14 +72,19 @@ func revokeCommand(env *Env) *cli.Command {
 					opts.sessionIDs = append(opts.sessionIDs, id)
 				}
 			}
-			if !opts.yes && !(env.IO.InIsTerminal && env.IO.ErrIsTerminal) {
-				return usageErrorf("revoke %s: no terminal to confirm on; pass --yes to revoke without asking", describeSessions(opts.sessionIDs))
+			if !opts.yes && !opts.dryRun && !(env.IO.InIsTerminal && env.IO.ErrIsTerminal) {
+				what := describeSelection(opts.described)
+				if len(opts.sessionIDs) > 0 {
+					what = describeSessions(opts.sessionIDs)
+				}
+				return usageErrorf("revoke %s: no terminal to confirm on; pass --yes to revoke without asking, or --dry-run to see what it would revoke", what)
 			}
-			f, err := formatFromFlags(c, env.IO)
-			if err != nil {
+			if opts.format, err = formatFromFlags(c, env.IO); err != nil {
 				return err
 			}
-			opts.format = f
+			if len(opts.sessionIDs) == 0 {
+				return runRevokeMatching(c.Context, opts)
+			}
 			return runRevoke(c.Context, opts)
 		},
 	}
@@ -95,7 +118,7 @@ func runRevoke(ctx context.Context, opts revokeOptions) error {
 	}
 	defer conn.Close(context.WithoutCancel(ctx))
 
-	if !opts.yes {
+	if !opts.yes && !opts.dryRun {
 		ok, err := confirmRevoke(ctx, conn, opts)
 		if err != nil {
 			return err
@@ -109,7 +132,7 @@ func runRevoke(ctx context.Context, opts revokeOptions) error {
 	by := sql.Actor{Name: caller.Username, Via: "cli", ClientAddr: hostname(opts.env)}
 	err = sql.RunInTx(ctx, conn, func(tx pgx.Tx) error {
 		for i, id := range opts.sessionIDs {
-			s, _, err := sql.RevokeByID(ctx, tx, id, nil, by)
+			s, _, err := sql.RevokeByID(ctx, tx, id, nil, by, opts.reason)
 			if errors.Is(err, sql.ErrSessionNotFound) {
 				return sessionNotFound(id)
 			}
@@ -118,8 +141,14 @@ func runRevoke(ctx context.Context, opts revokeOptions) error {
 			}
 			revoked[i] = s
 		}
+		if opts.dryRun {
+			return errDryRun
+		}
 		return nil
 	})
+	if errors.Is(err, errDryRun) {
+		err = nil
+	}
 	var he hintError
 	if errors.As(err, &he) {
 		return err
@@ -133,7 +162,89 @@ func runRevoke(ctx context.Context, opts revokeOptions) error {
 			return err
 		}
 	}
-	return w.Close()
+	if err := w.Close(); err != nil {
+		return err
+	}
+	if opts.dryRun {
+		fmt.Fprintf(opts.env.IO.Err, "dry run: would have revoked %s; nothing was changed\n", describeSessions(opts.sessionIDs))
+	}
+	return nil
+}
+
+// revokedColumns are the rows revoke prints of a selection: the sessions
+// and whether this command revoked each.
+var revokedColumns = []format.Column{
+	{Header: "username", Key: "username"},
+	{Header: "session ID", Key: "session_id"},
+	{Header: "created", Key: "created_at"},
+	{Header: "revoked", Key: "revoked_at"},
+	{Header: "revoked now", Key: "revoked_now"},
+}
+
+// runRevokeMatching revokes every session the selection picks, in one
+// transaction, printing them once it commits.
+func runRevokeMatching(ctx context.Context, opts revokeOptions) error {
+	conn, caller, err := connectAdmin(ctx, opts.conn)
+	if err != nil {
+		return err
+	}
+	defer conn.Close(context.WithoutCancel(ctx))
+	what := describeSelection(opts.described)
+	if !opts.yes && !opts.dryRun {
+		sessions, users, err := sql.CountMatching(ctx, conn, opts.sel)
+		if err != nil {
+			return fmt.Errorf("count %s: %w", what, err)
+		}
+		if sessions == 0 {
+			fmt.Fprintf(opts.env.IO.Err, "no session not revoked yet matches %s; nothing to do\n", opts.described)
+			return nil
+		}
+		ok, err := confirm(opts.env.IO, fmt.Sprintf("Revoke %d sessions of %d users matching %s? [y/N] ", sessions, users, opts.described))
+		if err != nil {
+			return fmt.Errorf("revoke cancelled: %w", err)
+		}
+		if !ok {
+			return errors.New("revoke cancelled: nothing was changed")
+		}
+	}
+	// As in logout: nothing reaches stdout before the transaction commits.
+	out := newSpool(opts.env.IO.Out)
+	defer out.discard()
+	var res sql.RevokeResult
+	by := sql.Actor{Name: caller.Username, Via: "cli", ClientAddr: hostname(opts.env)}
+	err = sql.RunInTx(ctx, conn, func(tx pgx.Tx) error {
+		out.reset()
+		w := format.New(opts.format, out, revokedColumns)
+		var err error
+		res, err = sql.RevokeMatching(ctx, tx, opts.sel, opts.described, by, opts.reason, func(r sql.RevokedSession) error {
+			return w.WriteRow(r.Username, strconv.FormatInt(r.ID, 10), r.CreatedAt, r.RevokedAt, r.Now)
+		})
+		if err != nil {
+			return err
+		}
+		if err := w.Close(); err != nil {
+			return err
+		}
+		if opts.dryRun {
+			return errDryRun
+		}
+		return nil
+	})
+	if err != nil && !errors.Is(err, errDryRun) {
+		return fmt.Errorf("revoke %s: %w", what, err)
+	}
+	if err := out.flush(); err != nil {
+		if opts.dryRun {
+			return err
+		}
+		return fmt.Errorf("%s were revoked, but printing them failed: %w", what, err)
+	}
+	summary := fmt.Sprintf("revoked %d sessions of %d users (%d were already revoked)", res.Revoked, res.Users, res.AlreadyRevoked)
+	if opts.dryRun {
+		summary = "dry run: would have " + summary + "; nothing was changed"
+	}
+	fmt.Fprintln(opts.env.IO.Err, summary)
+	return nil
 }
 
 // confirmRevoke asks on the terminal whether to revoke the sessions, once

@@ -91,10 +91,16 @@ func (s *Server) handleAdminSessions() http.Handler {
 // and returning false for one that is not valid.
 func pageFilter(w http.ResponseWriter, r *http.Request) (sql.PageFilter, bool) {
 	q := r.URL.Query()
-	f := sql.PageFilter{Username: q.Get("user")}
-	var ok bool
-	if f.ActiveOnly, ok = boolParam(w, r, "active"); !ok {
+	var f sql.PageFilter
+	if user := q.Get("user"); user != "" {
+		f.Users = []string{user}
+	}
+	active, ok := boolParam(w, r, "active")
+	if !ok {
 		return f, false
+	}
+	if active {
+		f.State = sql.StatusActive
 	}
 	if raw := q.Get("limit"); raw != "" {
 		n, err := strconv.Atoi(raw)

@@ -146,7 +146,7 @@ func (s *Server) revokeOne(r *http.Request, id int64, owner *sql.Owner) (sql.Ses
 	var revoked sql.Session
 	err := sql.RunInTx(r.Context(), s.cfg.Pool, func(tx pgx.Tx) error {
 		var err error
-		revoked, _, err = sql.RevokeByID(r.Context(), tx, id, owner, caller(r))
+		revoked, _, err = sql.RevokeByID(r.Context(), tx, id, owner, caller(r), "")
 		return err
 	})
 	return revoked, err

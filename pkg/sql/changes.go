@@ -55,8 +55,9 @@ func Login(ctx context.Context, tx DBTX, ns NewSession, by Actor) (Session, erro
 // RevokeByID revokes session id, and only when owner owns it if owner is not
 // nil (see RevokeSession and RevokeOwnSession), and returns its row; newly
 // reports whether this call revoked it, and only then is a session.revoked
-// event recorded: a session revoked before keeps its first event.
-func RevokeByID(ctx context.Context, tx DBTX, id int64, owner *Owner, by Actor) (s Session, newly bool, err error) {
+// event recorded, with reason when not empty: a session revoked before
+// keeps its first event.
+func RevokeByID(ctx context.Context, tx DBTX, id int64, owner *Owner, by Actor, reason string) (s Session, newly bool, err error) {
 	if owner != nil {
 		s, newly, err = RevokeOwnSession(ctx, tx, *owner, id)
 	} else {
@@ -65,7 +66,11 @@ func RevokeByID(ctx context.Context, tx DBTX, id int64, owner *Owner, by Actor) 
 	if err != nil || !newly {
 		return s, newly, err
 	}
-	return s, true, RecordEvent(ctx, tx, by.event(EventSessionRevoked, s.Username, &s.ID, nil))
+	var detail map[string]any
+	if reason != "" {
+		detail = map[string]any{"reason": reason}
+	}
+	return s, true, RecordEvent(ctx, tx, by.event(EventSessionRevoked, s.Username, &s.ID, detail))
 }
 
 // LogOut is LogOutUsers for one user, without a reason, returning how many
@@ -75,8 +80,9 @@ func LogOut(ctx context.Context, tx DBTX, username string, keep int64, by Actor,
 	return res.Revoked, err
 }
 
-// LogoutResult counts what LogOutUsers did.
-type LogoutResult struct {
+// RevokeResult counts what LogOutUsers, LogOutEveryone and RevokeMatching
+// did.
+type RevokeResult struct {
 	// Revoked counts the sessions this call revoked.
 	Revoked int64
 	// AlreadyRevoked counts the users' sessions revoked before; it is
@@ -95,19 +101,19 @@ type LogoutResult struct {
 // user and in creation order. For each user of whom it revoked sessions it
 // records a user.logged_out event with the count, and reason when not
 // empty. Names given twice count once.
-func LogOutUsers(ctx context.Context, tx DBTX, usernames []string, keep int64, by Actor, reason string, fn func(RevokedSession) error) (LogoutResult, error) {
+func LogOutUsers(ctx context.Context, tx DBTX, usernames []string, keep int64, by Actor, reason string, fn func(RevokedSession) error) (RevokeResult, error) {
 	return logOut(ctx, tx, userSet{names: unique(usernames)}, keep, by, reason, fn)
 }
 
 // LogOutEveryone is LogOutUsers for every user: every session not revoked
 // yet, and every login in flight, also of users who had no session. It
 // records a user.logged_out event for each user of whom it revoked sessions.
-func LogOutEveryone(ctx context.Context, tx DBTX, by Actor, reason string, fn func(RevokedSession) error) (LogoutResult, error) {
+func LogOutEveryone(ctx context.Context, tx DBTX, by Actor, reason string, fn func(RevokedSession) error) (RevokeResult, error) {
 	return logOut(ctx, tx, userSet{everyone: true}, 0, by, reason, fn)
 }
 
-func logOut(ctx context.Context, tx DBTX, users userSet, keep int64, by Actor, reason string, fn func(RevokedSession) error) (LogoutResult, error) {
-	var res LogoutResult
+func logOut(ctx context.Context, tx DBTX, users userSet, keep int64, by Actor, reason string, fn func(RevokedSession) error) (RevokeResult, error) {
+	var res RevokeResult
 	if !users.everyone && len(users.names) == 0 {
 		return res, nil
 	}

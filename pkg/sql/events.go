@@ -12,8 +12,11 @@ const (
 	EventSessionCreated = "session.created"
 	EventSessionRevoked = "session.revoked"
 	EventUserLoggedOut  = "user.logged_out"
-	EventLoginFailed    = "login.failed"
-	EventLoginThrottled = "login.throttled"
+	// EventSessionsRevoked records, per user, the sessions a revocation by
+	// selection revoked: their count, the selection and the reason.
+	EventSessionsRevoked = "sessions.revoked"
+	EventLoginFailed     = "login.failed"
+	EventLoginThrottled  = "login.throttled"
 )
 
 // Event is one row of the audit trail. It never holds a secret.

@@ -2,18 +2,43 @@ package sql
 
 import (
 	"context"
+	"fmt"
+	"strings"
 	"time"
 )
 
-// ListFilter narrows ListSessions.
+// ListFilter picks and orders the rows of ListSessions.
 type ListFilter struct {
-	// Username keeps only this user's sessions when not empty.
-	Username string
-	// ActiveOnly keeps only sessions neither revoked nor expired.
-	ActiveOnly bool
+	Selection
 	// Client also reads what the session recorded of its client: the
 	// fields of ListedSession.Client.
 	Client bool
+	// Order is the column the rows come in order of: OrderCreated (the
+	// default when empty), OrderExpires or OrderLastUsed; the id splits
+	// ties. Desc reverses it.
+	Order string
+	Desc  bool
+	// Limit is the most rows to list; 0 lists all.
+	Limit int
+}
+
+// Orders of ListFilter.
+const (
+	OrderCreated  = "created"
+	OrderExpires  = "expires"
+	OrderLastUsed = "last-used"
+)
+
+// Orders is every order ListFilter accepts.
+var Orders = []string{OrderCreated, OrderExpires, OrderLastUsed}
+
+// orderColumns are the columns of each order, each the head of an index
+// that ends in id, so a limited list reads only the rows it prints.
+var orderColumns = map[string]string{
+	"":            "s.created_at",
+	OrderCreated:  "s.created_at",
+	OrderExpires:  "s.expires_at",
+	OrderLastUsed: "s.last_used_at",
 }
 
 // Session states, as list shows them.
@@ -60,33 +85,31 @@ FROM system.web_sessions s` + joinLogouts
 	// statusOf is the session's state, revocation first.
 	statusOf = `CASE WHEN ` + isRevoked + ` THEN '` + StatusRevoked + `'
         WHEN s.expires_at <= now() THEN '` + StatusExpired + `' ELSE '` + StatusActive + `' END`
-	listByUser   = ` s.username = $1`
-	listActive   = ` ` + isActive
-	listOrdering = ` ORDER BY s.created_at, s.id`
 )
 
-// listQuery builds the statement for f. Each filter is added only when set,
-// rather than written as "$1 = ” OR ...", so that a cached generic plan can
-// never fall back to a full scan.
-func listQuery(f ListFilter) (string, []any) {
+// listQuery builds the statement for f.
+func listQuery(f ListFilter) (string, []any, error) {
 	q := listSessions
 	if f.Client {
 		q += listClient
 	}
-	where, args := listWhere(f)
-	return q + listFrom + where + listOrdering, args
-}
-
-// listWhere is the WHERE clause of f, empty when f selects every session.
-func listWhere(f ListFilter) (string, []any) {
-	q, args, sep := "", []any{}, " WHERE"
-	if f.Username != "" {
-		q, args, sep = q+sep+listByUser, append(args, f.Username), " AND"
+	var w where
+	if err := f.add(&w); err != nil {
+		return "", nil, err
 	}
-	if f.ActiveOnly {
-		q += sep + listActive
+	col, ok := orderColumns[f.Order]
+	if !ok {
+		return "", nil, fmt.Errorf("unknown order %q: want one of %s", f.Order, strings.Join(Orders, ", "))
 	}
-	return q, args
+	dir := ""
+	if f.Desc {
+		dir = " DESC"
+	}
+	q += listFrom + w.String() + "\nORDER BY " + col + dir + ", s.id" + dir
+	if f.Limit > 0 {
+		q += " LIMIT " + w.arg(f.Limit)
+	}
+	return q, w.args, nil
 }
 
 // The rows a logout of everyone would write to.
@@ -103,7 +126,10 @@ func CountUnrevokedSessions(ctx context.Context, db DBTX) (int64, error) {
 // ListSessions calls fn for every session that matches f, in creation
 // order, streaming: it never holds more than one row.
 func ListSessions(ctx context.Context, db DBTX, f ListFilter, fn func(*ListedSession) error) error {
-	q, args := listQuery(f)
+	q, args, err := listQuery(f)
+	if err != nil {
+		return err
+	}
 	rows, err := db.Query(ctx, q, args...)
 	if err != nil {
 		return err
@@ -146,12 +172,14 @@ const summaryGrouping = `
 GROUP BY s.username
 ORDER BY 2 DESC, 5 DESC, 1`
 
-// SummarizeUsers calls fn for each user with sessions matching f (its
-// Username and ActiveOnly), most active first. One row per user: it holds
-// no more than one.
-func SummarizeUsers(ctx context.Context, db DBTX, f ListFilter, fn func(*UserSummary) error) error {
-	where, args := listWhere(f)
-	rows, err := db.Query(ctx, summarizeUsers+where+summaryGrouping, args...)
+// SummarizeUsers calls fn for each user with sessions in sel, most active
+// first. One row per user: it holds no more than one.
+func SummarizeUsers(ctx context.Context, db DBTX, sel Selection, fn func(*UserSummary) error) error {
+	var w where
+	if err := sel.add(&w); err != nil {
+		return err
+	}
+	rows, err := db.Query(ctx, summarizeUsers+w.String()+summaryGrouping, w.args...)
 	if err != nil {
 		return err
 	}

@@ -60,7 +60,7 @@ func mustBeRefused(t *testing.T, conn *pgx.Conn, s Session, why string) {
 	if check.Valid() {
 		t.Errorf("%s: session %d is accepted; want it refused", why, s.ID)
 	}
-	err = ListSessions(ctx, conn, ListFilter{Username: s.Username}, func(l *ListedSession) error {
+	err = ListSessions(ctx, conn, ListFilter{Selection: Selection{Users: []string{s.Username}}}, func(l *ListedSession) error {
 		if l.ID == s.ID && (l.Active || l.RevokedAt == nil) {
 			t.Errorf("%s: list shows session %d as active %v, revoked at %v; want revoked", why, s.ID, l.Active, l.RevokedAt)
 		}
@@ -78,7 +78,7 @@ func mustBeRefused(t *testing.T, conn *pgx.Conn, s Session, why string) {
 			t.Errorf("%s: the user's own active sessions include session %d", why, s.ID)
 		}
 	}
-	page, _, err := ListSessionsPage(ctx, conn, PageFilter{Username: s.Username})
+	page, _, err := ListSessionsPage(ctx, conn, PageFilter{Selection: Selection{Users: []string{s.Username}}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -197,7 +197,7 @@ func TestLogOutUsersOfNobodyDoesNothing(t *testing.T) {
 	ctx := testContext(t)
 	err := RunInTx(ctx, conn, func(tx pgx.Tx) error {
 		res, err := LogOutUsers(ctx, tx, nil, 0, Actor{Via: "cli"}, "", nil)
-		if res != (LogoutResult{}) {
+		if res != (RevokeResult{}) {
 			t.Errorf("LogOutUsers of nobody = %+v, want nothing done", res)
 		}
 		return err

@@ -3,6 +3,7 @@ package sql
 import (
 	"encoding/json"
 	"fmt"
+	"net/netip"
 	"strings"
 	"testing"
 	"time"
@@ -70,6 +71,32 @@ func explain(t *testing.T, db DBTX, query, args string, generic bool) planNode {
 	return plans[0].Plan
 }
 
+// sqlLiterals writes args as the SQL literals of an EXECUTE.
+func sqlLiterals(t *testing.T, args []any) string {
+	t.Helper()
+	quote := func(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") + "'" }
+	var out []string
+	for _, a := range args {
+		switch v := a.(type) {
+		case string:
+			out = append(out, quote(v))
+		case []string:
+			var q []string
+			for _, s := range v {
+				q = append(q, quote(s))
+			}
+			out = append(out, "ARRAY["+strings.Join(q, ", ")+"]")
+		case int, int64:
+			out = append(out, fmt.Sprint(v))
+		case time.Time:
+			out = append(out, quote(v.Format(time.RFC3339Nano)))
+		default:
+			t.Fatalf("no literal for %T", a)
+		}
+	}
+	return strings.Join(out, ", ")
+}
+
 // TestQueriesUseIndexes checks, on tables large enough for the planner to
 // care, that list and the purge batches read through indexes: a purge batch
 // must cost the same on a table of a billion rows as on a small one, and
@@ -92,9 +119,25 @@ func TestQueriesUseIndexes(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	byUser, _ := listQuery(ListFilter{Username: "user7"})
-	activeOnly, _ := listQuery(ListFilter{ActiveOnly: true})
-	activeOfUser, _ := listQuery(ListFilter{Username: "user7", ActiveOnly: true})
+	list := func(f ListFilter) (string, string) {
+		t.Helper()
+		q, args, err := listQuery(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return q, sqlLiterals(t, args)
+	}
+	byUser, byUserArgs := list(ListFilter{Selection: Selection{Users: []string{"user7"}}})
+	activeOnly, _ := list(ListFilter{Selection: Selection{State: StatusActive}})
+	activeOfUser, activeOfUserArgs := list(ListFilter{Selection: Selection{Users: []string{"user7"}, State: StatusActive}})
+	byUsers, byUsersArgs := list(ListFilter{Selection: Selection{Users: []string{"user7", "user8"}}})
+	expiredWithin, expiredWithinArgs := list(ListFilter{Selection: Selection{ExpiredWithin: time.Hour}})
+	createdBefore, createdBeforeArgs := list(ListFilter{Selection: Selection{CreatedBefore: Instant{Ago: 48 * time.Hour}}})
+	createdAfter, createdAfterArgs := list(ListFilter{Selection: Selection{CreatedAfter: Instant{At: time.Now().Add(time.Hour)}}})
+	idleFor, idleForArgs := list(ListFilter{Selection: Selection{IdleFor: 7 * 24 * time.Hour}})
+	byNetwork, byNetworkArgs := list(ListFilter{Selection: Selection{Network: netip.MustParsePrefix("203.0.113.0/24")}})
+	byAgent, byAgentArgs := list(ListFilter{Selection: Selection{UserAgent: "curl/8"}})
+	lastUsed, lastUsedArgs := list(ListFilter{Order: OrderLastUsed, Desc: true, Limit: 20})
 	const (
 		audit     = ", 'admin', 'cli', 'host', 'run', '2026-01-01T00:00:00Z'"
 		purgeArgs = "now() - INTERVAL '1 hour', '0001-01-01', -9223372036854775808, 999" + audit
@@ -108,9 +151,17 @@ func TestQueriesUseIndexes(t *testing.T) {
 		// its order (no Sort), as each purge batch must.
 		walk bool
 	}{
-		{"list --user", byUser, "'user7'", "web_sessions", "web_sessions_username_idx", false},
+		{"list --user", byUser, byUserArgs, "web_sessions", "web_sessions_username_idx", false},
 		{"list --active", activeOnly, "", "web_sessions", "", false},
-		{"list --user --active", activeOfUser, "'user7'", "web_sessions", "web_sessions_username_idx", false},
+		{"list --user --active", activeOfUser, activeOfUserArgs, "web_sessions", "web_sessions_username_idx", false},
+		{"list --user a --user b", byUsers, byUsersArgs, "web_sessions", "web_sessions_username_idx", false},
+		{"list --expired-within", expiredWithin, expiredWithinArgs, "web_sessions", "web_sessions_expires_at_id_idx", false},
+		{"list --created-before", createdBefore, createdBeforeArgs, "web_sessions", "web_sessions_created_at_idx", false},
+		{"list --created-after", createdAfter, createdAfterArgs, "web_sessions", "web_sessions_created_at_idx", false},
+		{"list --idle-for", idleFor, idleForArgs, "web_sessions", "web_sessions_last_used_at_idx", false},
+		{"list --ip", byNetwork, byNetworkArgs, "web_sessions", "web_sessions_client_ip_idx", false},
+		{"list --user-agent", byAgent, byAgentArgs, "web_sessions", "web_sessions_user_agent_trgm_idx", false},
+		{"list --order last-used --desc --limit", lastUsed, lastUsedArgs, "web_sessions", "web_sessions_last_used_at_idx", false},
 		{"purge batch of expired sessions", purgeTargets[0].batchSQL(), purgeArgs, "web_sessions", "web_sessions_expires_at_id_idx", true},
 		{"purge batch of revoked sessions", purgeTargets[1].batchSQL(), purgeArgs, "web_sessions", "web_sessions_revoked_at_id_idx", true},
 		{"purge batch of events", purgeTargets[2].batchSQL(), "now() - INTERVAL '30 days', '0001-01-01', -9223372036854775808, 999" + audit, "session_events", "session_events_at_id_idx", true},

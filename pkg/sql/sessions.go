@@ -48,8 +48,8 @@ type NewSession struct {
 // dropped between check and insert cannot slip through. Both timestamps use
 // the transaction's now(), so expires_at - created_at is exactly ExpireAfter.
 const insertSession = `INSERT INTO system.web_sessions
-    (hashed_secret, username, user_id, expires_at, audit_info)
-SELECT $1::BYTEA, r.rolname, r.oid::BIGINT, now() + $2::BIGINT * INTERVAL '1 microsecond', $3::JSONB
+    (hashed_secret, username, user_id, expires_at, audit_info, client_ip)
+SELECT $1::BYTEA, r.rolname, r.oid::BIGINT, now() + $2::BIGINT * INTERVAL '1 microsecond', $3::JSONB, $5::INET
 FROM pg_catalog.pg_roles r
 WHERE r.rolname = $4 AND r.rolcanlogin
   AND (r.rolvaliduntil IS NULL OR r.rolvaliduntil > now())
@@ -71,7 +71,8 @@ func CreateSession(ctx context.Context, db DBTX, ns NewSession) (Session, error)
 		return Session{}, fmt.Errorf("encode audit info: %w", err)
 	}
 	s := Session{Audit: ns.Audit}
-	err = db.QueryRow(ctx, insertSession, ns.HashedSecret, ns.ExpireAfter.Microseconds(), string(audit), ns.Username).
+	err = db.QueryRow(ctx, insertSession, ns.HashedSecret, ns.ExpireAfter.Microseconds(), string(audit), ns.Username,
+		clientIP(ns.Audit.ClientAddr)).
 		Scan(&s.ID, &s.Username, &s.UserID, &s.CreatedAt, &s.ExpiresAt, &s.LastUsedAt)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return Session{}, explainNoLogin(ctx, db, ns.Username)

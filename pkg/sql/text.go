@@ -1,6 +1,7 @@
 package sql
 
 import (
+	"net/netip"
 	"strings"
 	"unicode"
 	"unicode/utf8"
@@ -39,4 +40,15 @@ func storableAudit(a AuditInfo) AuditInfo {
 	a.Actor, a.ClientHost = storable(a.Actor), storable(a.ClientHost)
 	a.ClientAddr, a.UserAgent = storable(a.ClientAddr), storable(a.UserAgent)
 	return a
+}
+
+// clientIP is addr as the client_ip column holds it: the address in
+// canonical form, or nil (NULL) when addr is not an IP address, such as
+// the empty address of a CLI login.
+func clientIP(addr string) any {
+	ip, err := netip.ParseAddr(addr)
+	if err != nil {
+		return nil
+	}
+	return ip.Unmap().WithZone("").String()
 }

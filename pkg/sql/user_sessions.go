@@ -93,10 +93,7 @@ const (
 
 // PageFilter selects one page of ListSessionsPage.
 type PageFilter struct {
-	// Username keeps only this user's sessions when not empty.
-	Username string
-	// ActiveOnly keeps only sessions neither revoked nor expired.
-	ActiveOnly bool
+	Selection
 	// Before keeps only sessions with a smaller id (ids grow with time)
 	// when positive: the cursor a previous page returned.
 	Before int64
@@ -105,34 +102,21 @@ type PageFilter struct {
 	Limit int
 }
 
-const (
-	pageSessions = `SELECT ` + sessionColumnsOf + `, ` + isActive + `
+const pageSessions = `SELECT ` + sessionColumnsOf + `, ` + isActive + `
 FROM system.web_sessions s` + joinLogouts
-	pageOrdering = ` ORDER BY s.id DESC LIMIT `
-)
 
-// pageQuery builds the statement for f. As in listQuery, each filter is
-// added only when set, so a cached generic plan never falls back to a full
-// scan. The cursor is a keyset on the primary key, so a page costs the same
-// however deep into millions of rows it starts.
-func pageQuery(f PageFilter, limit int) (string, []any) {
-	q, args, sep := pageSessions, []any{}, " WHERE"
-	add := func(cond string, arg any) {
-		args = append(args, arg)
-		q += fmt.Sprintf("%s "+cond, sep, len(args))
-		sep = " AND"
-	}
-	if f.Username != "" {
-		add("s.username = $%d", f.Username)
+// pageQuery builds the statement for f: its selection, and a keyset on the
+// primary key for the cursor, so a page costs the same however deep into
+// millions of rows it starts.
+func pageQuery(f PageFilter, limit int) (string, []any, error) {
+	var w where
+	if err := f.add(&w); err != nil {
+		return "", nil, err
 	}
 	if f.Before > 0 {
-		add("s.id < $%d", f.Before)
+		w.and("s.id < " + w.arg(f.Before))
 	}
-	if f.ActiveOnly {
-		q += sep + " " + isActive
-	}
-	args = append(args, limit)
-	return q + pageOrdering + fmt.Sprintf("$%d", len(args)), args
+	return pageSessions + w.String() + "\nORDER BY s.id DESC LIMIT " + w.arg(limit), w.args, nil
 }
 
 // ListSessionsPage returns the sessions matching f, newest (highest id)
@@ -147,7 +131,10 @@ func ListSessionsPage(ctx context.Context, db DBTX, f PageFilter) (page []Sessio
 		return nil, 0, fmt.Errorf("page limit %d is out of range 1 to %d", limit, MaxPageLimit)
 	}
 	// One row more than asked says whether another page follows.
-	q, args := pageQuery(f, limit+1)
+	q, args, err := pageQuery(f, limit+1)
+	if err != nil {
+		return nil, 0, err
+	}
 	rows, err := db.Query(ctx, q, args...)
 	if err != nil {
 		return nil, 0, err

@@ -1,0 +1,279 @@
+package cli
+
+import (
+	"fmt"
+	"net/netip"
+	"strconv"
+	"strings"
+	"time"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/auth-session/auth-session/pkg/sql"
+)
+
+// The selection flags that list and revoke share: each narrows the
+// sessions picked, and pkg/sql turns them into one WHERE clause.
+const (
+	flagSelUser      = "user"
+	flagUsersFrom    = "users-from"
+	flagState        = "state"
+	flagActive       = "active"
+	flagExpiredIn    = "expired-within"
+	flagCreatedBefor = "created-before"
+	flagCreatedAfter = "created-after"
+	flagIdleFor      = "idle-for"
+	flagIP           = "ip"
+	flagUserAgent    = "user-agent"
+	flagVia          = "via"
+)
+
+// stateAll is --state's name for every state.
+const stateAll = "all"
+
+// selectionFlags are the selection flags, in the order help shows them.
+func selectionFlags() []cli.Flag {
+	return []cli.Flag{
+		&cli.GenericFlag{Name: flagSelUser, Value: &repeated{}, Usage: "only sessions of this `USERNAME` (repeatable; read as login reads names)"},
+		&cli.StringFlag{Name: flagUsersFrom, Usage: "only sessions of the users named in `FILE`, one per line; - for standard input"},
+		&cli.StringFlag{Name: flagState, Usage: "only sessions in this `STATE`: " + strings.Join(sql.States, ", ") + " or " + stateAll},
+		&cli.BoolFlag{Name: flagActive, Usage: "another name for --state active"},
+		&cli.StringFlag{Name: flagExpiredIn, Usage: "only sessions that expired within the last `DURATION` (24h, 7d)"},
+		&cli.StringFlag{Name: flagCreatedBefor, Usage: "only sessions created before `TIME`: RFC 3339 (2026-11-30T12:00:00Z) or a duration ago (2h, 7d)"},
+		&cli.StringFlag{Name: flagCreatedAfter, Usage: "only sessions created after `TIME`: RFC 3339 or a duration ago"},
+		&cli.StringFlag{Name: flagIdleFor, Usage: "only sessions not used for `DURATION`"},
+		&cli.StringFlag{Name: flagIP, Usage: "only sessions whose HTTP login came from `ADDR` or network ADDR/BITS (CLI logins have none)"},
+		&cli.StringFlag{Name: flagUserAgent, Usage: "only sessions whose HTTP login's User-Agent contains `TEXT`, ignoring case"},
+		&cli.StringFlag{Name: flagVia, Usage: "only sessions made `VIA` cli or http"},
+	}
+}
+
+// selectionFromFlags reads the selection flags of c. described is the
+// selection as the user wrote it, flag by flag, for messages and the audit
+// trail.
+func selectionFromFlags(c *cli.Context, env *Env) (sel sql.Selection, described string, err error) {
+	var parts []string
+	note := func(flag, value string) { parts = append(parts, "--"+flag+" "+shellQuote(value)) }
+	for _, raw := range repeatedValues(c, flagSelUser) {
+		name, err := parseRoleName("--"+flagSelUser, raw)
+		if err != nil {
+			return sel, "", err
+		}
+		sel.Users = append(sel.Users, name)
+		note(flagSelUser, raw)
+	}
+	if c.IsSet(flagUsersFrom) {
+		from := c.String(flagUsersFrom)
+		names, err := readUsernames(from, env.IO.In)
+		if err != nil {
+			return sel, "", err
+		}
+		if len(names) == 0 {
+			return sel, "", usageErrorf("--%s %q names no user", flagUsersFrom, from)
+		}
+		sel.Users = append(sel.Users, names...)
+		note(flagUsersFrom, from)
+	}
+	if c.IsSet(flagState) {
+		if sel.State, err = parseState(c.String(flagState)); err != nil {
+			return sel, "", err
+		}
+		note(flagState, c.String(flagState))
+	}
+	if c.Bool(flagActive) {
+		if c.IsSet(flagState) && sel.State != sql.StatusActive {
+			return sel, "", usageErrorf("--active and --state %s exclude each other: --active is --state active", c.String(flagState))
+		}
+		if !c.IsSet(flagState) {
+			note(flagState, sql.StatusActive)
+		}
+		sel.State = sql.StatusActive
+	}
+	durations := []struct {
+		flag string
+		dst  *time.Duration
+	}{{flagExpiredIn, &sel.ExpiredWithin}, {flagIdleFor, &sel.IdleFor}}
+	for _, d := range durations {
+		if c.IsSet(d.flag) {
+			if *d.dst, err = parseDuration(d.flag, c.String(d.flag), time.Second); err != nil {
+				return sel, "", err
+			}
+			note(d.flag, c.String(d.flag))
+		}
+	}
+	instants := []struct {
+		flag string
+		dst  *sql.Instant
+	}{{flagCreatedBefor, &sel.CreatedBefore}, {flagCreatedAfter, &sel.CreatedAfter}}
+	for _, in := range instants {
+		if c.IsSet(in.flag) {
+			if *in.dst, err = parseInstant(in.flag, c.String(in.flag)); err != nil {
+				return sel, "", err
+			}
+			note(in.flag, c.String(in.flag))
+		}
+	}
+	if b, a := sel.CreatedBefore, sel.CreatedAfter; !b.IsZero() && !a.IsZero() &&
+		(b.Ago == 0 && a.Ago == 0 && !b.At.After(a.At) || b.At.IsZero() && a.At.IsZero() && b.Ago >= a.Ago) {
+		return sel, "", usageErrorf("--%s %s and --%s %s select nothing: the first must be later than the second",
+			flagCreatedBefor, c.String(flagCreatedBefor), flagCreatedAfter, c.String(flagCreatedAfter))
+	}
+	if c.IsSet(flagIP) {
+		if sel.Network, err = parseNetwork(c.String(flagIP)); err != nil {
+			return sel, "", err
+		}
+		note(flagIP, c.String(flagIP))
+	}
+	if c.IsSet(flagUserAgent) {
+		if sel.UserAgent, err = parseUserAgent(c.String(flagUserAgent)); err != nil {
+			return sel, "", err
+		}
+		note(flagUserAgent, c.String(flagUserAgent))
+	}
+	if c.IsSet(flagVia) {
+		if sel.Via, err = parseVia(c.String(flagVia)); err != nil {
+			return sel, "", err
+		}
+		note(flagVia, c.String(flagVia))
+	}
+	return sel, strings.Join(parts, " "), nil
+}
+
+// repeated is the value of a flag given any number of times, each value
+// kept as typed: urfave/cli's StringSliceFlag trims spaces, and a role name
+// may begin or end with one.
+type repeated struct{ values []string }
+
+func (r *repeated) Set(v string) error { r.values = append(r.values, v); return nil }
+func (r *repeated) String() string {
+	if r == nil {
+		return ""
+	}
+	return strings.Join(r.values, ", ")
+}
+
+// repeatedValues are the values of repeated flag name, in their order.
+func repeatedValues(c *cli.Context, name string) []string {
+	if r, ok := c.Generic(name).(*repeated); ok {
+		return r.values
+	}
+	return nil
+}
+
+// parseState parses --state.
+func parseState(v string) (string, error) {
+	if v == stateAll {
+		return "", nil
+	}
+	for _, s := range sql.States {
+		if v == s {
+			return s, nil
+		}
+	}
+	return "", usageErrorf("invalid --%s %q: want one of %s or %s", flagState, v, strings.Join(sql.States, ", "), stateAll)
+}
+
+// parseVia parses --via.
+func parseVia(v string) (string, error) {
+	for _, s := range sql.Vias {
+		if v == s {
+			return s, nil
+		}
+	}
+	return "", usageErrorf("invalid --%s %q: want %s", flagVia, v, strings.Join(sql.Vias, " or "))
+}
+
+// parseInstant parses a time flag: an RFC 3339 time, or a duration ago
+// (by the database clock, as the session times are).
+func parseInstant(flag, v string) (sql.Instant, error) {
+	if t, err := time.Parse(time.RFC3339Nano, v); err == nil {
+		return sql.Instant{At: t}, nil
+	}
+	if looksLikeTime(v) {
+		return sql.Instant{}, usageErrorf("invalid --%s %q: want an RFC 3339 time with a zone, such as 2026-11-30T12:00:00Z or 2026-11-30T13:00:00+01:00, or a duration ago such as 2h or 7d", flag, v)
+	}
+	d, err := parseDuration(flag, v, time.Second)
+	if err != nil {
+		return sql.Instant{}, usageErrorf("invalid --%s %q: want an RFC 3339 time such as 2026-11-30T12:00:00Z, or a duration ago such as 2h or 7d (units: %s)", flag, v, durationUnits)
+	}
+	return sql.Instant{Ago: d}, nil
+}
+
+// looksLikeTime reports whether v starts as a date does, to say which of
+// the two forms a bad value failed.
+func looksLikeTime(v string) bool {
+	return len(v) >= 5 && v[4] == '-' && strings.IndexFunc(v[:4], func(r rune) bool { return r < '0' || r > '9' }) < 0
+}
+
+// parseNetwork parses --ip: an address, or a network in CIDR notation.
+// IPv4 addresses mapped into IPv6 are read as IPv4, as the server records
+// them.
+func parseNetwork(v string) (netip.Prefix, error) {
+	if addr, err := netip.ParseAddr(v); err == nil && addr.Zone() == "" {
+		addr = addr.Unmap()
+		return netip.PrefixFrom(addr, addr.BitLen()), nil
+	}
+	p, err := netip.ParsePrefix(v)
+	if err != nil {
+		return netip.Prefix{}, usageErrorf("invalid --%s %q: want an IP address (203.0.113.7, 2001:db8::1) or a network in CIDR notation (203.0.113.0/24, 2001:db8::/32)", flagIP, v)
+	}
+	if p.Addr().Is4In6() && p.Bits() >= 96 {
+		p = netip.PrefixFrom(p.Addr().Unmap(), p.Bits()-96)
+	}
+	return p.Masked(), nil
+}
+
+// parseUserAgent checks --user-agent: text a User-Agent can hold, at most
+// as long as the server stores.
+func parseUserAgent(v string) (string, error) {
+	switch {
+	case v == "":
+		return "", usageErrorf("invalid --%s %q: must not be empty", flagUserAgent, v)
+	case !utf8.ValidString(v) || strings.IndexFunc(v, unicode.IsControl) >= 0:
+		return "", usageErrorf("invalid --%s %q: want printable text", flagUserAgent, v)
+	case len(v) > sql.MaxClientText:
+		return "", usageErrorf("invalid --%s: %d bytes long; User-Agents are stored up to %d bytes", flagUserAgent, len(v), sql.MaxClientText)
+	}
+	return v, nil
+}
+
+// parseLimit parses list's --limit.
+func parseLimit(v string) (int, error) {
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 1 || v[0] == '+' {
+		return 0, usageErrorf("invalid --limit %q: want a whole number of rows, 1 or more", v)
+	}
+	return n, nil
+}
+
+// parseOrder parses list's --order.
+func parseOrder(v string) (string, error) {
+	for _, o := range sql.Orders {
+		if v == o {
+			return o, nil
+		}
+	}
+	return "", usageErrorf("invalid --order %q: want one of %s", v, strings.Join(sql.Orders, ", "))
+}
+
+// shellQuote quotes v for a message that shows a command line, when it
+// needs quoting.
+func shellQuote(v string) string {
+	if v != "" && strings.IndexFunc(v, func(r rune) bool {
+		return !(unicode.IsLetter(r) || unicode.IsDigit(r) || strings.ContainsRune("-_./:@+,=", r))
+	}) < 0 {
+		return v
+	}
+	return "'" + strings.ReplaceAll(v, "'", `'\''`) + "'"
+}
+
+// describeSelection says what a selection picks, for a question or a
+// message: the flags as given.
+func describeSelection(described string) string {
+	if described == "" {
+		return "every session"
+	}
+	return fmt.Sprintf("sessions matching %s", described)
+}

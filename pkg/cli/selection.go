@@ -7,7 +7,6 @@ import (
 	"strings"
 	"time"
 	"unicode"
-	"unicode/utf8"
 
 	"github.com/urfave/cli/v2"
 
@@ -164,25 +163,20 @@ func repeatedValues(c *cli.Context, name string) []string {
 
 // parseState parses --state.
 func parseState(v string) (string, error) {
-	if v == stateAll {
-		return "", nil
+	st, err := sql.ParseState(v)
+	if err != nil {
+		return "", usageErrorf("invalid --%s %q: %w", flagState, v, err)
 	}
-	for _, s := range sql.States {
-		if v == s {
-			return s, nil
-		}
-	}
-	return "", usageErrorf("invalid --%s %q: want one of %s or %s", flagState, v, strings.Join(sql.States, ", "), stateAll)
+	return st, nil
 }
 
 // parseVia parses --via.
 func parseVia(v string) (string, error) {
-	for _, s := range sql.Vias {
-		if v == s {
-			return s, nil
-		}
+	via, err := sql.ParseVia(v)
+	if err != nil {
+		return "", usageErrorf("invalid --%s %q: %w", flagVia, v, err)
 	}
-	return "", usageErrorf("invalid --%s %q: want %s", flagVia, v, strings.Join(sql.Vias, " or "))
+	return via, nil
 }
 
 // parseInstant parses a time flag: an RFC 3339 time, or a duration ago
@@ -191,7 +185,7 @@ func parseInstant(flag, v string) (sql.Instant, error) {
 	if t, err := time.Parse(time.RFC3339Nano, v); err == nil {
 		return sql.Instant{At: t}, nil
 	}
-	if looksLikeTime(v) {
+	if sql.LooksLikeTime(v) {
 		return sql.Instant{}, usageErrorf("invalid --%s %q: want an RFC 3339 time with a zone, such as 2026-11-30T12:00:00Z or 2026-11-30T13:00:00+01:00, or a duration ago such as 2h or 7d", flag, v)
 	}
 	d, err := parseDuration(flag, v, time.Second)
@@ -201,40 +195,19 @@ func parseInstant(flag, v string) (sql.Instant, error) {
 	return sql.Instant{Ago: d}, nil
 }
 
-// looksLikeTime reports whether v starts as a date does, to say which of
-// the two forms a bad value failed.
-func looksLikeTime(v string) bool {
-	return len(v) >= 5 && v[4] == '-' && strings.IndexFunc(v[:4], func(r rune) bool { return r < '0' || r > '9' }) < 0
-}
-
-// parseNetwork parses --ip: an address, or a network in CIDR notation.
-// IPv4 addresses mapped into IPv6 are read as IPv4, as the server records
-// them.
+// parseNetwork parses --ip.
 func parseNetwork(v string) (netip.Prefix, error) {
-	if addr, err := netip.ParseAddr(v); err == nil && addr.Zone() == "" {
-		addr = addr.Unmap()
-		return netip.PrefixFrom(addr, addr.BitLen()), nil
-	}
-	p, err := netip.ParsePrefix(v)
+	p, err := sql.ParseNetwork(v)
 	if err != nil {
-		return netip.Prefix{}, usageErrorf("invalid --%s %q: want an IP address (203.0.113.7, 2001:db8::1) or a network in CIDR notation (203.0.113.0/24, 2001:db8::/32)", flagIP, v)
+		return p, usageErrorf("invalid --%s %q: %w", flagIP, v, err)
 	}
-	if p.Addr().Is4In6() && p.Bits() >= 96 {
-		p = netip.PrefixFrom(p.Addr().Unmap(), p.Bits()-96)
-	}
-	return p.Masked(), nil
+	return p, nil
 }
 
-// parseUserAgent checks --user-agent: text a User-Agent can hold, at most
-// as long as the server stores.
+// parseUserAgent checks --user-agent.
 func parseUserAgent(v string) (string, error) {
-	switch {
-	case v == "":
-		return "", usageErrorf("invalid --%s %q: must not be empty", flagUserAgent, v)
-	case !utf8.ValidString(v) || strings.IndexFunc(v, unicode.IsControl) >= 0:
-		return "", usageErrorf("invalid --%s %q: want printable text", flagUserAgent, v)
-	case len(v) > sql.MaxClientText:
-		return "", usageErrorf("invalid --%s: %d bytes long; User-Agents are stored up to %d bytes", flagUserAgent, len(v), sql.MaxClientText)
+	if err := sql.CheckUserAgent(v); err != nil {
+		return "", usageErrorf("invalid --%s %q: %w", flagUserAgent, v, err)
 	}
 	return v, nil
 }

@@ -1,6 +1,7 @@
 package client
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -84,8 +85,10 @@ type request struct {
 	method string
 	path   string
 	query  url.Values
-	// form, when set, is sent as an URL-encoded body.
+	// form, when set, is sent as an URL-encoded body; json, when set, is
+	// sent encoded as JSON.
 	form url.Values
+	json any
 	// anonymous requests leave the session out.
 	anonymous bool
 }
@@ -98,8 +101,15 @@ func (c *Client) do(ctx context.Context, req request, out any) error {
 		u += "?" + req.query.Encode()
 	}
 	var body io.Reader
-	if req.form != nil {
+	switch {
+	case req.form != nil:
 		body = strings.NewReader(req.form.Encode())
+	case req.json != nil:
+		b, err := json.Marshal(req.json)
+		if err != nil {
+			return fmt.Errorf("encode the request: %w", err)
+		}
+		body = bytes.NewReader(b)
 	}
 	hr, err := http.NewRequestWithContext(ctx, req.method, u, body)
 	if err != nil {
@@ -108,6 +118,9 @@ func (c *Client) do(ctx context.Context, req request, out any) error {
 	hr.Header.Set("Accept", "application/json")
 	if req.form != nil {
 		hr.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	}
+	if req.json != nil {
+		hr.Header.Set("Content-Type", "application/json")
 	}
 	if session := c.Session(); session != "" && !req.anonymous {
 		hr.Header.Set(SessionHeader, session)

@@ -298,3 +298,45 @@ func migrate(ctx context.Context, pool *pgxpool.Pool) error {
 	_, err := sql.Migrate(ctx, pool)
 	return err
 }
+
+func TestAdminRevokeMatching(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	f := newFixture(t)
+	_, admin := f.newUser(t, "admin")
+	user, first := f.newUser(t)
+	second := f.login(t, user)
+	other, otherClient := f.newUser(t)
+	sel := client.Selection{Users: []string{user, other}, IP: "127.0.0.0/8", UserAgent: "GO-HTTP-CLIENT", State: "active"}
+
+	res, err := admin.AdminRevokeMatching(ctx, client.Selection{Users: []string{user}, IP: "127.0.0.0/8", UserAgent: "go-http"}, true, "")
+	if err != nil || res != (client.RevokeResult{Revoked: 2, Users: 1, DryRun: true}) {
+		t.Errorf("dry run: %+v, %v; want 2 sessions of 1 user, dry run", res, err)
+	}
+	mustWhoAmI(t, first) // the dry run changed nothing
+
+	res, err = admin.AdminRevokeMatching(ctx, sel, false, "incident 42")
+	if err != nil || res != (client.RevokeResult{Revoked: 3, Users: 2}) {
+		t.Errorf("revoke: %+v, %v; want 3 sessions of 2 users", res, err)
+	}
+	for _, c := range []*client.Client{first, second, otherClient} {
+		_, err := c.WhoAmI(ctx)
+		wantAPIError(t, err, http.StatusUnauthorized, "a valid authentication cookie is required")
+	}
+	mustWhoAmI(t, admin)
+	res, err = admin.AdminRevokeMatching(ctx, client.Selection{Users: []string{user, other}, State: "revoked"}, false, "")
+	if err != nil || res != (client.RevokeResult{AlreadyRevoked: 3}) {
+		t.Errorf("revoke again: %+v, %v; want the 3 counted as already revoked", res, err)
+	}
+
+	_, err = admin.AdminRevokeMatching(ctx, client.Selection{IP: "300.1.1.1"}, false, "")
+	wantAPIError(t, err, http.StatusBadRequest, `invalid ip "300.1.1.1": want an IP address (203.0.113.7, 2001:db8::1) or a network in CIDR notation (203.0.113.0/24, 2001:db8::/32)`)
+	_, err = admin.AdminRevokeMatching(ctx, client.Selection{CreatedBefore: "yesterday"}, false, "")
+	wantAPIError(t, err, http.StatusBadRequest, `invalid created_before "yesterday": want an RFC 3339 time such as 2026-11-30T12:00:00Z, or a duration ago such as 2h or 7d`)
+	_, err = admin.AdminRevokeMatching(ctx, client.Selection{State: "all"}, false, "")
+	wantAPIError(t, err, http.StatusBadRequest, "the selection picks every session: give at least one of users, state, expired_within, created_before, created_after, idle_for, ip, user_agent or via")
+	_, plain := f.newUser(t)
+	_, err = plain.AdminRevokeMatching(ctx, sel, false, "")
+	wantAPIError(t, err, http.StatusForbidden, "admin role required")
+	mustWhoAmI(t, admin)
+}

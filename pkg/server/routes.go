@@ -31,6 +31,7 @@ func (s *Server) routes(mux *http.ServeMux) {
 	mux.Handle("POST /api/v1/auth/logout-all", s.api(s.handleLogoutAll()))
 	mux.Handle("GET /api/v1/admin/sessions", s.api(s.adminOnly(s.handleAdminSessions())))
 	mux.Handle("DELETE /api/v1/admin/sessions/{id}", s.api(s.adminOnly(s.handleAdminRevoke())))
+	mux.Handle("POST /api/v1/admin/sessions/revoke", s.api(s.adminOnly(s.handleAdminRevokeMatching())))
 	mux.Handle("POST /api/v1/admin/users/{name}/logout", s.api(s.adminOnly(s.handleAdminLogoutUser())))
 
 	// The admin page signs in and calls the API from the browser; the page

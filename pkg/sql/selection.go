@@ -1,11 +1,14 @@
 package sql
 
 import (
+	"errors"
 	"fmt"
 	"net/netip"
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 )
 
 // Selection picks sessions by whose they are, what state they are in and
@@ -173,4 +176,67 @@ func networkRange(p netip.Prefix) (first, last netip.Addr) {
 	}
 	last, _ = netip.AddrFromSlice(b)
 	return first, last
+}
+
+// ParseState reads a state as the selection flags and the API write it:
+// one of States, or "all" for every state (""). The error says what is
+// accepted.
+func ParseState(v string) (string, error) {
+	if v == "all" {
+		return "", nil
+	}
+	for _, s := range States {
+		if v == s {
+			return s, nil
+		}
+	}
+	return "", fmt.Errorf("want one of %s or all", strings.Join(States, ", "))
+}
+
+// ParseVia reads how a session was made: one of Vias.
+func ParseVia(v string) (string, error) {
+	for _, s := range Vias {
+		if v == s {
+			return s, nil
+		}
+	}
+	return "", fmt.Errorf("want %s", strings.Join(Vias, " or "))
+}
+
+// ParseNetwork reads an IP address, or a network in CIDR notation, as the
+// network a Selection keeps. IPv4 addresses mapped into IPv6 are read as
+// IPv4, as the server records them.
+func ParseNetwork(v string) (netip.Prefix, error) {
+	if addr, err := netip.ParseAddr(v); err == nil && addr.Zone() == "" {
+		addr = addr.Unmap()
+		return netip.PrefixFrom(addr, addr.BitLen()), nil
+	}
+	p, err := netip.ParsePrefix(v)
+	if err != nil {
+		return netip.Prefix{}, errors.New("want an IP address (203.0.113.7, 2001:db8::1) or a network in CIDR notation (203.0.113.0/24, 2001:db8::/32)")
+	}
+	if p.Addr().Is4In6() && p.Bits() >= 96 {
+		p = netip.PrefixFrom(p.Addr().Unmap(), p.Bits()-96)
+	}
+	return p.Masked(), nil
+}
+
+// CheckUserAgent checks text to look for in User-Agents: printable, and
+// no longer than the server stores.
+func CheckUserAgent(v string) error {
+	switch {
+	case v == "":
+		return errors.New("must not be empty")
+	case !utf8.ValidString(v) || strings.IndexFunc(v, unicode.IsControl) >= 0:
+		return errors.New("want printable text")
+	case len(v) > MaxClientText:
+		return fmt.Errorf("%d bytes long; User-Agents are stored up to %d bytes", len(v), MaxClientText)
+	}
+	return nil
+}
+
+// LooksLikeTime reports whether v starts as a date does, to say which of
+// a time's two forms (a time or a duration ago) a bad value failed.
+func LooksLikeTime(v string) bool {
+	return len(v) >= 5 && v[4] == '-' && strings.IndexFunc(v[:4], func(r rune) bool { return r < '0' || r > '9' }) < 0
 }

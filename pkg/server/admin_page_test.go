@@ -377,3 +377,47 @@ func newBrowserTestRole(t *testing.T, f *fixture, name, password string, admin b
 	}
 	return name
 }
+
+// TestAdminPageRevokeMatching revokes every session the filters match,
+// beyond the page loaded: the page asks with the server's count first, and
+// the action is off while the filters match every session.
+func TestAdminPageRevokeMatching(t *testing.T) {
+	chromium := needBrowser(t)
+	t.Parallel()
+	f := newFixture(t, func(c *server.Config) { c.InsecureCookies = true })
+	admin := newBrowserTestRole(t, f, pgtest.UniqueName("page_admin"), "admin pw", true)
+	many := newBrowserTestRole(t, f, pgtest.UniqueName("many"), "pw", false)
+	other := newBrowserTestRole(t, f, pgtest.UniqueName("other"), "other pw", false)
+	f.mustExec(t, `INSERT INTO system.web_sessions (hashed_secret, username, user_id, created_at, expires_at)
+		SELECT sha256(i::TEXT::BYTEA), r.rolname, r.oid::BIGINT, now() - i * INTERVAL '1 minute', now() + INTERVAL '1 hour'
+		FROM pg_catalog.pg_roles r, generate_series(1, 250) i WHERE r.rolname = $1`, many)
+	manyCookie := f.login(t, loginForm(many, "pw")).json(t)["session"]
+	otherCookie := f.login(t, loginForm(other, "other pw")).json(t)["session"]
+
+	b := newBrowser(t, chromium, f.url)
+	b.do(t, chromedp.Navigate(f.url+"/admin/sessions"),
+		chromedp.SendKeys(chromedp.ID("signin-username"), admin),
+		chromedp.SendKeys(chromedp.ID("signin-password"), "admin pw"+kb.Enter))
+	b.waitFor(t, "the first page, and the action off without a filter", `document.querySelectorAll('#sessions-table tr.session').length === 200 &&
+		document.getElementById('revoke-matching').disabled`)
+
+	dialogs := b.acceptDialogs()
+	b.do(t, chromedp.SetValue(chromedp.ID("filter-user"), many), chromedp.Click(chromedp.CSS(`#filters button[type=submit]`)))
+	b.waitFor(t, "the user's first page, and the action on", `document.querySelectorAll('#sessions-table tbody').length === 1 &&
+		!document.getElementById('revoke-matching').disabled`)
+	b.do(t, chromedp.Click(chromedp.ID("revoke-matching")))
+	b.waitFor(t, "the feedback", `document.getElementById('feedback').textContent === 'Revoked 251 sessions of 1 user.'`)
+	want := fmt.Sprintf("Revoke 251 sessions of 1 user matching these filters (of user “%s”)?", many)
+	if got := dialogs(); len(got) != 1 || got[0] != want {
+		t.Errorf("confirmations %q; want %q", got, want)
+	}
+	b.waitFor(t, "the rows shown revoked", `[...document.querySelectorAll('#sessions-table tr.session')].every((r) => r.classList.contains('session-revoked'))`)
+	if live := f.sessionIDs(t, "s.username = $1 AND s.revoked_at IS NULL", many); len(live) != 0 {
+		t.Errorf("%d sessions of %s still live", len(live), many)
+	}
+	wantUnauthorized(t, f.whoami(t, manyCookie))
+	if r := f.whoami(t, otherCookie); r.status != http.StatusOK {
+		t.Errorf("another user's session stopped working: %d", r.status)
+	}
+	b.checkClean(t)
+}

@@ -33,9 +33,10 @@
 
   // api calls the server and returns the decoded JSON body, or throws an
   // APIError carrying the status and the API's own "error" text.
-  async function api(method, path, body) {
+  async function api(method, path, body, contentType) {
     const headers = { Accept: 'application/json' };
     if (method !== 'GET') headers[CSRF_HEADER] = CSRF_VALUE;
+    if (contentType) headers['Content-Type'] = contentType;
     let resp;
     try {
       resp = await fetch(path, { method, headers, body, credentials: 'same-origin', cache: 'no-store' });
@@ -467,6 +468,60 @@
     }
   }
 
+  // matchingSelection is the applied filters as the selection of the
+  // revocation route, or null when they match every session.
+  function matchingSelection() {
+    const sel = {};
+    if (state.filters.user) sel.users = [state.filters.user];
+    if (state.filters.active) sel.state = 'active';
+    return Object.keys(sel).length ? sel : null;
+  }
+
+  function describeFilters() {
+    const parts = [];
+    if (state.filters.user) parts.push('of user “' + state.filters.user + '”');
+    if (state.filters.active) parts.push('active');
+    return parts.join(', ');
+  }
+
+  // revokeMatching revokes every session the applied filters match, on the
+  // server and beyond the loaded pages: a dry run first says how many, and
+  // nothing happens unless the admin confirms that count.
+  async function revokeMatching(btn) {
+    const sel = matchingSelection();
+    if (!sel) return;
+    btn.disabled = true;
+    try {
+      const dry = await api('POST', '/api/v1/admin/sessions/revoke', JSON.stringify({ ...sel, dry_run: true }), 'application/json');
+      if (!dry || dry.revoked === 0) {
+        feedback('No session that is not revoked yet matches these filters (' + describeFilters() + ').');
+        return;
+      }
+      const question = 'Revoke ' + plural(dry.revoked, 'session') + ' of ' + plural(dry.users, 'user') +
+        ' matching these filters (' + describeFilters() + ')?';
+      if (!window.confirm(question)) return;
+      btn.textContent = 'Revoking…';
+      const done = await api('POST', '/api/v1/admin/sessions/revoke', JSON.stringify(sel), 'application/json');
+      await load({ keepCount: true });
+      feedback('Revoked ' + plural(done.revoked, 'session') + ' of ' + plural(done.users, 'user') + '.');
+    } catch (err) {
+      handleError('Could not revoke the matching sessions', err);
+    } finally {
+      if (btn.isConnected) {
+        btn.textContent = 'Revoke all matching';
+        updateRevokeMatching();
+      }
+    }
+  }
+
+  // updateRevokeMatching disables the action while the filters match every
+  // session: logging everyone out is the CLI's logout --all.
+  function updateRevokeMatching() {
+    const btn = $('revoke-matching');
+    btn.disabled = matchingSelection() === null;
+    btn.title = btn.disabled ? 'Filter by user or show active only first' : 'Revoke every session the applied filters match, on every page';
+  }
+
   async function signIn(event) {
     event.preventDefault();
     const username = $('signin-username').value.trim();
@@ -541,6 +596,7 @@
       active: $('filter-active').value === 'active',
     };
     writeFiltersToURL();
+    updateRevokeMatching();
     clearFeedback();
     load();
   }
@@ -559,6 +615,8 @@
       $('filter-user').focus();
     });
     $('refresh').addEventListener('click', () => load({ keepCount: true }));
+    $('revoke-matching').addEventListener('click', (event) => revokeMatching(event.currentTarget));
+    updateRevokeMatching();
     $('load-more').addEventListener('click', async () => {
       await load({ append: true });
       focusFirst($('load-more'), $('sessions-title'));

@@ -1,0 +1,98 @@
+package clie2e
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"os/exec"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/creack/pty"
+)
+
+// runOnTerminal runs the binary with its standard input and error on a
+// pseudo-terminal, as an operator at a shell would, and its output on a
+// pipe. When the terminal shows question, it types answer. It returns what
+// the terminal showed and the standard output.
+func runOnTerminal(t *testing.T, dbURL, question, answer string, args ...string) (screen, stdout string, code int) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	ptmx, tty, err := pty.Open()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ptmx.Close()
+	var out bytes.Buffer
+	cmd := exec.CommandContext(ctx, binPath, args...)
+	cmd.Env = append(cleanEnv(), "AUTH_SESSION_URL="+dbURL)
+	cmd.Stdin, cmd.Stderr, cmd.Stdout = tty, tty, &out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	tty.Close()
+	var shown strings.Builder
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		buf := make([]byte, 4096)
+		answered := false
+		for {
+			n, err := ptmx.Read(buf)
+			shown.Write(buf[:n])
+			if !answered && strings.Contains(shown.String(), question) {
+				answered = true
+				io.WriteString(ptmx, answer+"\n") //nolint:errcheck // the wait below fails instead
+			}
+			if err != nil {
+				return
+			}
+		}
+	}()
+	err = cmd.Wait()
+	ptmx.Close()
+	<-done
+	if exitErr, ok := err.(*exec.ExitError); ok {
+		code = exitErr.ExitCode()
+	} else if err != nil {
+		t.Fatalf("run on a terminal: %v", err)
+	}
+	return shown.String(), out.String(), code
+}
+
+// TestPromptsOnATerminal: revoke by selection and logout --all show the
+// count and ask on a terminal; no (or anything but yes) changes nothing,
+// yes revokes. Without a terminal both need --yes (TestSelectionBadValues).
+func TestPromptsOnATerminal(t *testing.T) {
+	t.Parallel()
+	dbURL := newDB(t)
+	seedSelection(t, dbURL)
+	before := tableChecksum(t, dbURL)
+
+	question := "Revoke 1 sessions of 1 users matching --ip 203.0.113.0/24? [y/N] "
+	screen, stdout, code := runOnTerminal(t, dbURL, question, "n", "revoke", "--ip", "203.0.113.0/24", "--format", "tsv")
+	if code != 1 || !strings.Contains(screen, "revoke cancelled: nothing was changed") || stdout != "" {
+		t.Errorf("answering no: exit %d, terminal %q, stdout %q; want exit 1 and nothing changed", code, screen, stdout)
+	}
+	if tableChecksum(t, dbURL) != before {
+		t.Error("answering no changed the tables")
+	}
+
+	screen, stdout, code = runOnTerminal(t, dbURL, question, "y", "revoke", "--ip", "203.0.113.0/24", "--format", "tsv")
+	if code != 0 || !strings.Contains(screen, "revoked 1 sessions of 1 users (1 were already revoked)") ||
+		strings.Count(stdout, "\n") != 3 {
+		t.Errorf("answering yes: exit %d, terminal %q, stdout %q; want the two sessions printed", code, screen, stdout)
+	}
+
+	question = "Log out every user, revoking the 5 sessions not revoked yet? [y/N] "
+	screen, _, code = runOnTerminal(t, dbURL, question, "", "logout", "--all", "--format", "tsv")
+	if code != 1 || !strings.Contains(screen, "logout cancelled: nothing was changed") {
+		t.Errorf("logout --all answered with Enter: exit %d, terminal %q; want it cancelled", code, screen)
+	}
+	screen, _, code = runOnTerminal(t, dbURL, question, "yes", "logout", "--all", "--format", "tsv")
+	if code != 0 || !strings.Contains(screen, "revoked 5 sessions of 3 users") {
+		t.Errorf("logout --all answered yes: exit %d, terminal %q", code, screen)
+	}
+}

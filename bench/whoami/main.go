@@ -134,7 +134,7 @@ func run(ctx context.Context, o options) error {
 	noCookieRequest := httpload.GetRequest(addr, "/api/v2/whoami")
 	workloads := []workload{
 		{name: "the session lookup SELECT straight through pgx", op: func(ctx context.Context, i int) error {
-			_, err := sql.CheckSession(ctx, pool, ids[i%len(ids)], auth.DefaultTouchInterval)
+			_, err := sql.CheckSession(ctx, pool, ids[i%len(ids)], sql.CheckPolicy{TouchInterval: auth.DefaultTouchInterval})
 			return err
 		}},
 		{name: "authenticated `GET /api/v2/whoami`", op: func(_ context.Context, i int) error {

@@ -115,6 +115,8 @@ func TestSelectionFlags(t *testing.T) {
 		{args: []string{"--order", "last-used", "--desc", "--limit", "3"}, want: "a1 c2 b1", ordered: true},
 		{args: []string{"--order", "expires"}, want: "a3 a2 a1 b1 c2 b2 c1", ordered: true},
 		{args: []string{"--desc", "--limit", "2"}, want: "c2 b1", ordered: true},
+		{args: []string{"--state", "idle", "--idle-timeout", "1d"}, want: "c1"},
+		{args: []string{"--state", "active", "--idle-timeout", "1d"}, want: "a1 b2 c2"},
 	}
 	for _, tt := range tests {
 		got := listedNames(t, dbURL, tt.stdin, tt.args...)
@@ -125,6 +127,14 @@ func TestSelectionFlags(t *testing.T) {
 			t.Errorf("list %s = %q, want %q", strings.Join(tt.args, " "), strings.Join(got, " "), tt.want)
 		}
 	}
+
+	t.Run("idle status under an idle timeout", func(t *testing.T) {
+		r := runWithStdin(t, dbURL, "", "list", "--format", "json", "--idle-timeout", "1d", "--via", "cli")
+		if r.code != 0 || !strings.Contains(r.stdout, `"status":"idle","ip":"","user_agent":"","via":"cli","actor":"c1"`) ||
+			!strings.Contains(r.stdout, `"status":"expired","ip":"","user_agent":"","via":"cli","actor":"a3"`) {
+			t.Errorf("list --idle-timeout 1d: %s\nwant c1 idle and a3 expired", r)
+		}
+	})
 
 	t.Run("summary takes the selection", func(t *testing.T) {
 		r := mustRun(t, dbURL, "list", "--summary", "--ip", "203.0.113.0/24", "--format", "tsv")
@@ -144,7 +154,7 @@ func TestSelectionBadValues(t *testing.T) {
 		args []string
 		want string
 	}{
-		{[]string{"--state", "live"}, `invalid --state "live": want one of active, expired, revoked or all`},
+		{[]string{"--state", "live"}, `invalid --state "live": want one of active, idle, expired, revoked or all`},
 		{[]string{"--active", "--state", "revoked"}, `--active and --state revoked exclude each other`},
 		{[]string{"--expired-within", "0"}, `invalid --expired-within "0": must be positive`},
 		{[]string{"--expired-within", "5x"}, `invalid --expired-within "5x": want a duration`},
@@ -159,6 +169,8 @@ func TestSelectionBadValues(t *testing.T) {
 		{[]string{"--user-agent", ""}, `invalid --user-agent "": must not be empty`},
 		{[]string{"--user-agent", "a\tb"}, `invalid --user-agent "a\tb": want printable text`},
 		{[]string{"--via", "web"}, `invalid --via "web": want cli or http`},
+		{[]string{"--state", "idle"}, `--state idle needs --idle-timeout (or AUTH_SESSION_IDLE_TIMEOUT)`},
+		{[]string{"--idle-timeout", "30s"}, `invalid --idle-timeout "30s": must be at least 1m0s; or 0 to turn it off`},
 		{[]string{"--user", " alice"}, `invalid --user " alice"`},
 		{[]string{"--users-from", "/nonexistent/users.txt"}, `--users-from "/nonexistent/users.txt"`},
 	}
@@ -180,6 +192,8 @@ func TestSelectionBadValues(t *testing.T) {
 		{[]string{"list", "--order", "name"}, `invalid --order "name": want one of created, expires, last-used`},
 		{[]string{"list", "--summary", "--limit", "3"}, `--summary and --limit exclude each other`},
 		{[]string{"revoke"}, `missing SESSION_ID or selection flags`},
+		{[]string{"login", "x", "--max-sessions", "-1"}, `invalid --max-sessions -1: want a number of sessions from 1 to 100000, or 0 for no limit`},
+		{[]string{"serve", "--insecure", "--idle-timeout", "1m"}, `--touch-interval 1m must be shorter than --idle-timeout 1m`},
 		{[]string{"revoke", "--yes", "915681813374959618", "--via", "cli"}, `give SESSION_IDs or selection flags, not both: --via cli`},
 		{[]string{"revoke", "--via", "cli"}, `revoke sessions matching --via cli: no terminal to confirm on; pass --yes`},
 	} {
@@ -243,4 +257,31 @@ func TestRevokeBySelection(t *testing.T) {
 			t.Errorf("stderr = %q, want %q", r.stderr, want)
 		}
 	})
+}
+
+// TestLoginMaxSessions: login --max-sessions keeps the user at that many
+// live sessions, revoking the least recently used in the same transaction.
+func TestLoginMaxSessions(t *testing.T) {
+	t.Parallel()
+	dbURL := newDB(t)
+	user := newRole(t, dbURL, "capped", "LOGIN")
+	var ids []string
+	for range 3 {
+		r := mustRun(t, dbURL, "login", user, "--max-sessions", "2", "--format", "json")
+		var out []struct {
+			ID string `json:"session_id"`
+		}
+		if err := json.Unmarshal([]byte(r.stdout), &out); err != nil || len(out) != 1 {
+			t.Fatalf("login json: %v\n%s", err, r)
+		}
+		ids = append(ids, out[0].ID)
+	}
+	var live, limited string
+	queryRow(t, dbURL, `SELECT string_agg(id::TEXT, ' ' ORDER BY id) FROM system.web_sessions WHERE username = $1 AND revoked_at IS NULL`,
+		[]any{user}, &live)
+	queryRow(t, dbURL, `SELECT string_agg(session_id::TEXT, ' ') FROM system.session_events WHERE event = 'session.revoked' AND detail->>'reason' = 'session limit'`,
+		nil, &limited)
+	if live != ids[1]+" "+ids[2] || limited != ids[0] {
+		t.Errorf("live sessions %q and limit revocations %q; want %s %s live and %s revoked", live, limited, ids[1], ids[2], ids[0])
+	}
 }

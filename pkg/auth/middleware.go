@@ -76,6 +76,10 @@ type Verifier struct {
 	// TouchInterval is how stale last_used_at may become before a request
 	// writes it again; zero means DefaultTouchInterval.
 	TouchInterval time.Duration
+	// IdleTimeout, when positive, refuses a session not used for that long,
+	// as an expired one is. It should be well above TouchInterval, which is
+	// how far last_used_at may lag behind the last use.
+	IdleTimeout time.Duration
 	// Log receives why a session was refused (at debug level) and store
 	// errors; nil means slog.Default(). It never receives a session value.
 	Log *slog.Logger
@@ -165,7 +169,7 @@ func (v *Verifier) authenticate(r *http.Request, value string, source Source) (I
 	if touchInterval <= 0 {
 		touchInterval = DefaultTouchInterval
 	}
-	check, err := v.lookups(touchInterval).lookup(r.Context(), sessionID)
+	check, err := v.lookups(sql.CheckPolicy{TouchInterval: touchInterval, IdleTimeout: v.IdleTimeout}).lookup(r.Context(), sessionID)
 	if errors.Is(err, sql.ErrSessionNotFound) {
 		// Hash anyway, so an unknown id costs what a known one does.
 		SecretMatches(secret, unknownSessionHash[:])
@@ -181,6 +185,8 @@ func (v *Verifier) authenticate(r *http.Request, value string, source Source) (I
 		return v.refuse(r, "revoked", sessionID)
 	case check.Expired:
 		return v.refuse(r, "expired", sessionID)
+	case check.Idle:
+		return v.refuse(r, "idle", sessionID)
 	case !check.RoleValid:
 		return v.refuse(r, "role dropped, re-created, NOLOGIN or past VALID UNTIL", sessionID)
 	}
@@ -214,13 +220,13 @@ func (v *Verifier) refuse(r *http.Request, reason string, sessionID int64) (Iden
 	return Identity{}, ErrUnauthenticated
 }
 
-func (v *Verifier) lookups(touchInterval time.Duration) *lookupBatcher {
+func (v *Verifier) lookups(policy sql.CheckPolicy) *lookupBatcher {
 	v.once.Do(func() {
 		max := v.MaxConcurrentLookups
 		if max <= 0 {
 			max = DefaultMaxConcurrentLookups
 		}
-		v.batcher = &lookupBatcher{db: v.DB, touchInterval: touchInterval, max: max}
+		v.batcher = &lookupBatcher{db: v.DB, policy: policy, max: max}
 	})
 	return v.batcher
 }

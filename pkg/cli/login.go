@@ -28,6 +28,9 @@ type loginOptions struct {
 	onlyCookie  bool
 	insecure    bool
 	cookieJar   string
+	// maxSessions, when positive, revokes the user's least recently used
+	// live sessions beyond it.
+	maxSessions int
 	format      format.Format
 }
 
@@ -49,6 +52,7 @@ func loginCommand(env *Env) *cli.Command {
 			&cli.BoolFlag{Name: "only-cookie", Usage: "print only the cookie line, for other tools"},
 			&cli.BoolFlag{Name: "insecure", Usage: "leave out the cookie's Secure attribute, for an HTTP interface without TLS"},
 			&cli.StringFlag{Name: "cookie-jar", Usage: "also write the cookie to `FILE` (mode 0600) in the Netscape format curl --cookie FILE and wget --load-cookies FILE read"},
+			&cli.IntFlag{Name: "max-sessions", Usage: "keep the user at `N` live sessions at most: revoke the least recently used beyond it, with this one"},
 			formatFlag(),
 		),
 		Action: func(c *cli.Context) error {
@@ -67,8 +71,13 @@ func loginCommand(env *Env) *cli.Command {
 			if err != nil {
 				return err
 			}
+			maxSessions, err := maxSessionsFromFlag(c, "max-sessions")
+			if err != nil {
+				return err
+			}
 			return runLogin(c.Context, loginOptions{
-				env: env, conn: connFromFlags(c), username: username, typed: c.Args().First(), expireAfter: expireAfter,
+				maxSessions: maxSessions,
+				env:         env, conn: connFromFlags(c), username: username, typed: c.Args().First(), expireAfter: expireAfter,
 				onlyCookie: c.Bool("only-cookie"), insecure: c.Bool("insecure"),
 				cookieJar: c.String("cookie-jar"), format: f,
 			})
@@ -106,7 +115,7 @@ func runLogin(ctx context.Context, opts loginOptions) error {
 		var err error
 		session, err = sql.Login(ctx, tx, sql.NewSession{
 			Username: opts.username, HashedSecret: auth.HashSecret(secret), ExpireAfter: opts.expireAfter,
-		}, by)
+		}, by, opts.maxSessions)
 		return err
 	})
 	if err != nil {

@@ -46,6 +46,7 @@ func selectionFlags() []cli.Flag {
 		&cli.StringFlag{Name: flagIP, Usage: "only sessions whose HTTP login came from `ADDR` or network ADDR/BITS (CLI logins have none)"},
 		&cli.StringFlag{Name: flagUserAgent, Usage: "only sessions whose HTTP login's User-Agent contains `TEXT`, ignoring case"},
 		&cli.StringFlag{Name: flagVia, Usage: "only sessions made `VIA` cli or http"},
+		idleTimeoutFlag("read sessions not used for `DURATION` as idle, not active, as serve --idle-timeout refuses them; 0 for off"),
 	}
 }
 
@@ -75,9 +76,15 @@ func selectionFromFlags(c *cli.Context, env *Env) (sel sql.Selection, described 
 		sel.Users = append(sel.Users, names...)
 		note(flagUsersFrom, from)
 	}
+	if sel.IdleTimeout, err = idleTimeoutFromFlags(c); err != nil {
+		return sel, "", err
+	}
 	if c.IsSet(flagState) {
 		if sel.State, err = parseState(c.String(flagState)); err != nil {
 			return sel, "", err
+		}
+		if sel.State == sql.StatusIdle && sel.IdleTimeout == 0 {
+			return sel, "", usageErrorf("--%s idle needs --%s (or AUTH_SESSION_IDLE_TIMEOUT): a session is idle only under serve's idle timeout", flagState, flagIdleTimeout)
 		}
 		note(flagState, c.String(flagState))
 	}
@@ -249,4 +256,28 @@ func describeSelection(described string) string {
 		return "every session"
 	}
 	return fmt.Sprintf("sessions matching %s", described)
+}
+
+// flagIdleTimeout is the idle timeout serve enforces; list takes it too, to
+// show the sessions it refuses as idle. The environment variable lets both
+// read one setting.
+const flagIdleTimeout = "idle-timeout"
+
+func idleTimeoutFlag(usage string) cli.Flag {
+	return &cli.StringFlag{Name: flagIdleTimeout, Value: "0", EnvVars: []string{"AUTH_SESSION_IDLE_TIMEOUT"}, Usage: usage}
+}
+
+// idleTimeoutFromFlags reads --idle-timeout: 0 (off) or at least a minute.
+func idleTimeoutFromFlags(c *cli.Context) (time.Duration, error) {
+	return parseDurationOrZero(flagIdleTimeout, c.String(flagIdleTimeout), time.Minute, "turn it off")
+}
+
+// maxSessionsFromFlag reads a limit of sessions per user: 0 (none) to
+// 100000.
+func maxSessionsFromFlag(c *cli.Context, name string) (int, error) {
+	n := c.Int(name)
+	if n < 0 || n > 100000 {
+		return 0, usageErrorf("invalid --%s %d: want a number of sessions from 1 to 100000, or 0 for no limit", name, n)
+	}
+	return n, nil
 }

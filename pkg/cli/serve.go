@@ -70,6 +70,8 @@ type serveOptions struct {
 	insecure        bool
 	sessionLifetime time.Duration
 	touchInterval   time.Duration
+	idleTimeout     time.Duration
+	maxSessions     int
 	maxConns        int32
 	loginLimits     sql.LoginLimits
 	logLevel        slog.Level
@@ -91,6 +93,9 @@ func serveCommand(env *Env) *cli.Command {
 			Usage: "lifetime of sessions made by POST /api/v2/login/, such as 90m or 8h (units: " + durationUnits + ")"},
 		&cli.StringFlag{Name: "touch-interval", Value: defaultTouchInterval,
 			Usage: "write a session's last_used_at at most this often"},
+		idleTimeoutFlag("refuse a session not used for `DURATION`, as an expired one; longer than --touch-interval; 0 for off"),
+		&cli.IntFlag{Name: "max-sessions-per-user", EnvVars: []string{"AUTH_SESSION_MAX_SESSIONS_PER_USER"},
+			Usage: "an API login beyond `N` live sessions of its user revokes the least recently used; 0 for no limit"},
 		&cli.IntFlag{Name: "max-conns", Value: defaultMaxConns,
 			Usage: "most connections the server's pool opens to the database"},
 		&cli.IntFlag{Name: "login-fail-limit", Value: server.DefaultLoginLimits.PerUserAddress,
@@ -161,6 +166,16 @@ func serveOptionsFromFlags(c *cli.Context, env *Env) (serveOptions, error) {
 	if opts.touchInterval, err = parseDuration("touch-interval", c.String("touch-interval"), time.Second); err != nil {
 		return opts, err
 	}
+	if opts.idleTimeout, err = idleTimeoutFromFlags(c); err != nil {
+		return opts, err
+	}
+	if opts.idleTimeout > 0 && opts.touchInterval >= opts.idleTimeout {
+		return opts, usageErrorf("--touch-interval %s must be shorter than --idle-timeout %s: last_used_at lags up to --touch-interval behind a session's last use",
+			c.String("touch-interval"), c.String(flagIdleTimeout))
+	}
+	if opts.maxSessions, err = maxSessionsFromFlag(c, "max-sessions-per-user"); err != nil {
+		return opts, err
+	}
 	maxConns := c.Int("max-conns")
 	if maxConns < 1 || maxConns > 1000 {
 		return opts, usageErrorf("invalid --max-conns %d: want 1 to 1000", maxConns)
@@ -206,15 +221,17 @@ func runServe(ctx context.Context, opts serveOptions) error {
 	}
 
 	srv, err := server.New(server.Config{
-		Pool:            pool,
-		Log:             log,
-		SessionLifetime: opts.sessionLifetime,
-		TouchInterval:   opts.touchInterval,
-		InsecureCookies: opts.insecure,
-		TLS:             tlsConfig,
-		LoginLimits:     opts.loginLimits,
-		Outage:          guard,
-		BackgroundJobs:  startJobs(opts.jobs, serveDeps{Env: opts.env, Pool: pool, Log: log}),
+		Pool:               pool,
+		Log:                log,
+		SessionLifetime:    opts.sessionLifetime,
+		TouchInterval:      opts.touchInterval,
+		IdleTimeout:        opts.idleTimeout,
+		MaxSessionsPerUser: opts.maxSessions,
+		InsecureCookies:    opts.insecure,
+		TLS:                tlsConfig,
+		LoginLimits:        opts.loginLimits,
+		Outage:             guard,
+		BackgroundJobs:     startJobs(opts.jobs, serveDeps{Env: opts.env, Pool: pool, Log: log}),
 	})
 	if err != nil {
 		return err

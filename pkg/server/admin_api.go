@@ -70,6 +70,7 @@ func (s *Server) handleAdminSessions() http.Handler {
 		if !ok {
 			return
 		}
+		f.IdleTimeout = s.cfg.IdleTimeout
 		page, next, err := sql.ListSessionsPage(ctx, s.cfg.Pool, f)
 		if err != nil {
 			s.storeUnavailable(w, r, "cannot list sessions", err)

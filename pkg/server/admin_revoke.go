@@ -66,6 +66,7 @@ func (s *Server) handleAdminRevokeMatching() http.Handler {
 			writeError(w, http.StatusBadRequest, err.Error())
 			return
 		}
+		sel.IdleTimeout = s.cfg.IdleTimeout
 		if sel.IsEmpty() {
 			writeError(w, http.StatusBadRequest, "the selection picks every session: give at least one of users, state, expired_within, created_before, created_after, idle_for, ip, user_agent or via")
 			return

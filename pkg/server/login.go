@@ -127,7 +127,7 @@ func (s *Server) createSession(r *http.Request, username string, secret []byte) 
 		var err error
 		session, err = sql.Login(ctx, tx, sql.NewSession{
 			Username: username, HashedSecret: auth.HashSecret(secret), ExpireAfter: s.cfg.SessionLifetime,
-		}, by)
+		}, by, s.cfg.MaxSessionsPerUser)
 		return err
 	})
 	return session, err

@@ -62,6 +62,12 @@ type Config struct {
 	// TouchInterval is how stale last_used_at may become before a request
 	// writes it again; zero means auth.DefaultTouchInterval.
 	TouchInterval time.Duration
+	// IdleTimeout, when positive, refuses a session not used for that long
+	// (see auth.Verifier.IdleTimeout).
+	IdleTimeout time.Duration
+	// MaxSessionsPerUser, when positive, bounds each user's live sessions:
+	// an API login beyond it revokes the user's least recently used ones.
+	MaxSessionsPerUser int
 	// InsecureCookies leaves the Secure attribute off the cookies the server
 	// sets, for plain HTTP (serve --insecure).
 	InsecureCookies bool
@@ -131,7 +137,7 @@ func New(cfg Config) (*Server, error) {
 		logins:    make(chan struct{}, cfg.MaxConcurrentLogins),
 	}
 	s.verifier = &auth.Verifier{
-		DB: cfg.Pool, TouchInterval: cfg.TouchInterval, Log: cfg.Log,
+		DB: cfg.Pool, TouchInterval: cfg.TouchInterval, IdleTimeout: cfg.IdleTimeout, Log: cfg.Log,
 		MaxConcurrentLookups: cfg.MaxConcurrentLookups, OnStoreError: s.storeError,
 	}
 	mux := http.NewServeMux()

@@ -3,6 +3,8 @@ package sql
 import (
 	"context"
 	"time"
+
+	"github.com/jackc/pgx/v5"
 )
 
 // The changes to sessions, each written with its audit event: the
@@ -41,16 +43,48 @@ func (a Actor) audit() AuditInfo {
 }
 
 // Login mints a session as CreateSession does, its audit info that of by,
-// and records its session.created event.
-func Login(ctx context.Context, tx DBTX, ns NewSession, by Actor) (Session, error) {
+// and records its session.created event. When maxSessions is positive and
+// the user now has more live sessions than that, the least recently used
+// are revoked in the same transaction, each with a session.revoked event
+// whose reason is "session limit"; the new session is always kept.
+func Login(ctx context.Context, tx DBTX, ns NewSession, by Actor, maxSessions int) (Session, error) {
 	ns.Audit = by.audit()
 	s, err := CreateSession(ctx, tx, ns)
 	if err != nil {
 		return Session{}, err
 	}
 	detail := map[string]any{"expires_at": s.ExpiresAt.UTC().Format(time.RFC3339Nano)}
-	return s, RecordEvent(ctx, tx, by.event(EventSessionCreated, s.Username, &s.ID, detail))
+	events := []Event{by.event(EventSessionCreated, s.Username, &s.ID, detail)}
+	if maxSessions > 0 {
+		rows, err := tx.Query(ctx, trimSessions, s.Username, s.UserID, maxSessions, s.ID)
+		if err != nil {
+			return Session{}, err
+		}
+		ids, err := pgx.CollectRows(rows, pgx.RowTo[int64])
+		if err != nil {
+			return Session{}, err
+		}
+		for _, id := range ids {
+			events = append(events, by.event(EventSessionRevoked, s.Username, &id, map[string]any{"reason": ReasonSessionLimit}))
+		}
+	}
+	return s, RecordEvents(ctx, tx, events)
 }
+
+// ReasonSessionLimit is the reason of the revocations a session limit makes.
+const ReasonSessionLimit = "session limit"
+
+// trimSessions revokes the user's live sessions beyond the most recently
+// used $3, never the new one ($4), which counts among them. Two logins of
+// one user at the same instant may each keep the other's session: the
+// limit holds again at the user's next login.
+const trimSessions = `UPDATE system.web_sessions SET revoked_at = now()
+WHERE id IN (
+    SELECT s.id FROM system.web_sessions s` + joinLogouts + `
+    WHERE s.username = $1 AND s.user_id = $2 AND s.id <> $4 AND ` + isActive + `
+    ORDER BY s.last_used_at DESC, s.id DESC
+    OFFSET $3::INT - 1)
+RETURNING id`
 
 // RevokeByID revokes session id, and only when owner owns it if owner is not
 // nil (see RevokeSession and RevokeOwnSession), and returns its row; newly

@@ -44,6 +44,7 @@ var orderColumns = map[string]string{
 // Session states, as list shows them.
 const (
 	StatusActive  = "active"
+	StatusIdle    = "idle"
 	StatusExpired = "expired"
 	StatusRevoked = "revoked"
 )
@@ -56,11 +57,11 @@ type ListedSession struct {
 	ExpiresAt  time.Time
 	RevokedAt  *time.Time
 	LastUsedAt time.Time
-	// Active is true when the session is neither revoked nor expired, by
-	// the database clock.
+	// Active is true when the session is neither revoked nor expired (nor
+	// idle, under an idle timeout), by the database clock.
 	Active bool
-	// Status is StatusRevoked, StatusExpired or StatusActive, revocation
-	// first.
+	// Status is StatusRevoked, StatusExpired, StatusIdle or StatusActive,
+	// in that order of precedence.
 	Status string
 	// Client is what the session recorded of how it was made; set when
 	// ListFilter.Client is.
@@ -75,25 +76,21 @@ type ClientInfo struct {
 }
 
 const (
-	listSessions = `SELECT s.id, s.username, s.created_at, s.expires_at, ` + revokedAtOf + `, s.last_used_at,
-    ` + isActive + `, ` + statusOf
-	listClient = `,
+	listSessions = `SELECT s.id, s.username, s.created_at, s.expires_at, ` + revokedAtOf + `, s.last_used_at, `
+	listClient   = `,
     COALESCE(s.audit_info->>'client_addr', ''), COALESCE(s.audit_info->>'user_agent', ''),
     COALESCE(s.audit_info->>'via', ''), COALESCE(s.audit_info->>'actor', '')`
 	listFrom = `
 FROM system.web_sessions s` + joinLogouts
-	// statusOf is the session's state, revocation first.
-	statusOf = `CASE WHEN ` + isRevoked + ` THEN '` + StatusRevoked + `'
-        WHEN s.expires_at <= now() THEN '` + StatusExpired + `' ELSE '` + StatusActive + `' END`
 )
 
 // listQuery builds the statement for f.
 func listQuery(f ListFilter) (string, []any, error) {
-	q := listSessions
+	var w where
+	q := listSessions + statusExpr(&w, f.IdleTimeout)
 	if f.Client {
 		q += listClient
 	}
-	var w where
 	if err := f.add(&w); err != nil {
 		return "", nil, err
 	}
@@ -136,7 +133,7 @@ func ListSessions(ctx context.Context, db DBTX, f ListFilter, fn func(*ListedSes
 	}
 	defer rows.Close()
 	var s ListedSession
-	dest := []any{&s.ID, &s.Username, &s.CreatedAt, &s.ExpiresAt, &s.RevokedAt, &s.LastUsedAt, &s.Active, &s.Status}
+	dest := []any{&s.ID, &s.Username, &s.CreatedAt, &s.ExpiresAt, &s.RevokedAt, &s.LastUsedAt, &s.Status}
 	if f.Client {
 		dest = append(dest, &s.Client.IP, &s.Client.UserAgent, &s.Client.Via, &s.Client.Actor)
 	}
@@ -145,6 +142,7 @@ func ListSessions(ctx context.Context, db DBTX, f ListFilter, fn func(*ListedSes
 		if err := rows.Scan(dest...); err != nil {
 			return err
 		}
+		s.Active = s.Status == StatusActive
 		if err := fn(&s); err != nil {
 			return err
 		}

@@ -53,7 +53,7 @@ const hour = 3600 * 1e9
 func mustBeRefused(t *testing.T, conn *pgx.Conn, s Session, why string) {
 	t.Helper()
 	ctx := testContext(t)
-	check, err := CheckSession(ctx, conn, s.ID, 0)
+	check, err := CheckSession(ctx, conn, s.ID, CheckPolicy{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -91,7 +91,7 @@ func mustBeRefused(t *testing.T, conn *pgx.Conn, s Session, why string) {
 
 func mustBeAccepted(t *testing.T, conn *pgx.Conn, s Session, why string) {
 	t.Helper()
-	check, err := CheckSession(testContext(t), conn, s.ID, 0)
+	check, err := CheckSession(testContext(t), conn, s.ID, CheckPolicy{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -37,6 +37,10 @@ type Selection struct {
 	UserAgent string
 	// Via keeps the sessions made this way: "cli" or "http".
 	Via string
+	// IdleTimeout is not a filter but the policy the states are read by:
+	// when positive, a session neither revoked nor expired but not used for
+	// that long is idle (serve refuses it), not active.
+	IdleTimeout time.Duration
 }
 
 // Instant is a point in time: a time, or a duration before now by the
@@ -59,7 +63,7 @@ func (i Instant) sql(w *where) string {
 
 // States a Selection accepts, and the ways a session can be made.
 var (
-	States = []string{StatusActive, StatusExpired, StatusRevoked}
+	States = []string{StatusActive, StatusIdle, StatusExpired, StatusRevoked}
 	Vias   = []string{"cli", "http"}
 )
 
@@ -123,7 +127,12 @@ func (sel Selection) add(w *where) error {
 	switch sel.State {
 	case "":
 	case StatusActive:
-		w.and(isActive)
+		w.and(activeExpr(w, sel.IdleTimeout))
+	case StatusIdle:
+		if sel.IdleTimeout <= 0 {
+			return errors.New("the idle state needs an idle timeout: sessions are idle only under serve's --idle-timeout")
+		}
+		w.and(isActive + " AND s.last_used_at <= " + w.ago(sel.IdleTimeout))
 	case StatusExpired:
 		w.and("NOT " + isRevoked + " AND s.expires_at <= now()")
 	case StatusRevoked:
@@ -160,6 +169,26 @@ func (sel Selection) add(w *where) error {
 		return fmt.Errorf("unknown way a session was made %q: want one of %s", sel.Via, strings.Join(Vias, ", "))
 	}
 	return nil
+}
+
+// activeExpr is whether s is active: neither revoked nor expired, nor idle
+// under idle (when positive).
+func activeExpr(w *where, idle time.Duration) string {
+	if idle <= 0 {
+		return isActive
+	}
+	return "(" + isActive + " AND s.last_used_at > " + w.ago(idle) + ")"
+}
+
+// statusExpr is the state of s, revocation first, then expiry, then idleness
+// under idle (when positive).
+func statusExpr(w *where, idle time.Duration) string {
+	idleCase := ""
+	if idle > 0 {
+		idleCase = "\n        WHEN s.last_used_at <= " + w.ago(idle) + " THEN '" + StatusIdle + "'"
+	}
+	return `CASE WHEN ` + isRevoked + ` THEN '` + StatusRevoked + `'
+        WHEN s.expires_at <= now() THEN '` + StatusExpired + `'` + idleCase + ` ELSE '` + StatusActive + `' END`
 }
 
 // likeEscaper makes text match itself in a LIKE pattern, whose escape

@@ -102,7 +102,7 @@ type PageFilter struct {
 	Limit int
 }
 
-const pageSessions = `SELECT ` + sessionColumnsOf + `, ` + isActive + `
+const pageFrom = `
 FROM system.web_sessions s` + joinLogouts
 
 // pageQuery builds the statement for f: its selection, and a keyset on the
@@ -110,13 +110,14 @@ FROM system.web_sessions s` + joinLogouts
 // millions of rows it starts.
 func pageQuery(f PageFilter, limit int) (string, []any, error) {
 	var w where
+	q := `SELECT ` + sessionColumnsOf + `, ` + activeExpr(&w, f.IdleTimeout) + pageFrom
 	if err := f.add(&w); err != nil {
 		return "", nil, err
 	}
 	if f.Before > 0 {
 		w.and("s.id < " + w.arg(f.Before))
 	}
-	return pageSessions + w.String() + "\nORDER BY s.id DESC LIMIT " + w.arg(limit), w.args, nil
+	return q + w.String() + "\nORDER BY s.id DESC LIMIT " + w.arg(limit), w.args, nil
 }
 
 // ListSessionsPage returns the sessions matching f, newest (highest id)

@@ -22,6 +22,9 @@ type SessionCheck struct {
 	Revoked bool
 	// Expired is true when expires_at is not in the future.
 	Expired bool
+	// Idle is true when the session was not used for the policy's idle
+	// timeout, if it has one.
+	Idle bool
 	// RoleValid is true when a role with the session's name and OID still
 	// exists, may log in and is not past its VALID UNTIL. A role dropped and
 	// re-created under the same name has a new OID, so it does not inherit
@@ -35,7 +38,7 @@ type SessionCheck struct {
 // Valid reports whether the session row and its role still allow a request.
 // It does not look at the secret: comparing it is the caller's job.
 func (c SessionCheck) Valid() bool {
-	return !c.Revoked && !c.Expired && c.RoleValid
+	return !c.Revoked && !c.Expired && !c.Idle && c.RoleValid
 }
 
 // checkColumns reads a session and the current state of its role. The role
@@ -46,7 +49,8 @@ const checkColumns = `SELECT s.id, s.username, s.user_id, s.hashed_secret, s.exp
     ` + isRevoked + `,
     s.expires_at <= now(),
     COALESCE(r.rolcanlogin AND (r.rolvaliduntil IS NULL OR r.rolvaliduntil > now()), false),
-    s.last_used_at < now() - $2::BIGINT * INTERVAL '1 microsecond'
+    s.last_used_at < now() - $2::BIGINT * INTERVAL '1 microsecond',
+    $3::BIGINT > 0 AND s.last_used_at <= now() - $3::BIGINT * INTERVAL '1 microsecond'
 FROM system.web_sessions s` + joinLogouts + `
 LEFT JOIN pg_catalog.pg_roles r ON r.oid = s.user_id::OID AND r.rolname = s.username`
 
@@ -58,15 +62,25 @@ const (
 func scanCheck(row pgx.Row) (SessionCheck, error) {
 	var c SessionCheck
 	err := row.Scan(&c.ID, &c.Username, &c.UserID, &c.HashedSecret, &c.ExpiresAt,
-		&c.Revoked, &c.Expired, &c.RoleValid, &c.TouchDue)
+		&c.Revoked, &c.Expired, &c.RoleValid, &c.TouchDue, &c.Idle)
 	return c, err
 }
 
+// CheckPolicy is what a session check measures against, besides the
+// session's own expiry.
+type CheckPolicy struct {
+	// TouchInterval sets SessionCheck.TouchDue.
+	TouchInterval time.Duration
+	// IdleTimeout, when positive, sets SessionCheck.Idle for a session not
+	// used for that long.
+	IdleTimeout time.Duration
+}
+
 // CheckSession reads session id together with the current state of its role,
-// in one round trip. touchInterval sets SessionCheck.TouchDue. It returns
-// ErrSessionNotFound for an unknown id.
-func CheckSession(ctx context.Context, db DBTX, id int64, touchInterval time.Duration) (SessionCheck, error) {
-	c, err := scanCheck(db.QueryRow(ctx, checkSession, id, touchInterval.Microseconds()))
+// in one round trip, measured against p. It returns ErrSessionNotFound for an
+// unknown id.
+func CheckSession(ctx context.Context, db DBTX, id int64, p CheckPolicy) (SessionCheck, error) {
+	c, err := scanCheck(db.QueryRow(ctx, checkSession, id, p.TouchInterval.Microseconds(), p.IdleTimeout.Microseconds()))
 	if errors.Is(err, pgx.ErrNoRows) {
 		return SessionCheck{}, ErrSessionNotFound
 	}
@@ -78,8 +92,8 @@ func CheckSession(ctx context.Context, db DBTX, id int64, touchInterval time.Dur
 
 // CheckSessions is CheckSession for several ids in one statement: it calls
 // fn for each id found, in no particular order. Unknown ids are left out.
-func CheckSessions(ctx context.Context, db DBTX, ids []int64, touchInterval time.Duration, fn func(SessionCheck)) error {
-	rows, err := db.Query(ctx, checkSessions, ids, touchInterval.Microseconds())
+func CheckSessions(ctx context.Context, db DBTX, ids []int64, p CheckPolicy, fn func(SessionCheck)) error {
+	rows, err := db.Query(ctx, checkSessions, ids, p.TouchInterval.Microseconds(), p.IdleTimeout.Microseconds())
 	if err != nil {
 		return err
 	}

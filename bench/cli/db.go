@@ -118,6 +118,9 @@ type fillSpec struct {
 	username func(i int) string
 	// revoked and expired choose the state of row i.
 	revoked, expired func(i int) bool
+	// expiresAt, when set, is the expiry of row i instead of the one
+	// expired chooses.
+	expiresAt func(i int, now time.Time) time.Time
 }
 
 // refill empties the session table, fills it with COPY as spec says, and
@@ -141,6 +144,9 @@ func (db *benchDB) refill(ctx context.Context, spec fillSpec) error {
 			expires := now.Add(time.Hour)
 			if spec.expired(i) {
 				expires = created.Add(time.Minute)
+			}
+			if spec.expiresAt != nil {
+				expires = spec.expiresAt(i, now)
 			}
 			var revoked *time.Time
 			if spec.revoked(i) {

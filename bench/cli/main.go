@@ -32,6 +32,8 @@ import (
 	"os/exec"
 	"os/signal"
 	"path/filepath"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/auth-session/auth-session/pkg/pgcluster"
@@ -47,6 +49,9 @@ type options struct {
 	logoutReps     int
 	listRows       int
 	listReps       int
+	bulkUsers      int
+	bulkSessions   int
+	only           string
 }
 
 func main() {
@@ -59,6 +64,9 @@ func main() {
 	flag.IntVar(&o.logoutReps, "logout-reps", 5, "logout runs of each program, alternating, each on a refilled table")
 	flag.IntVar(&o.listRows, "list-rows", 1_000_000, "sessions that list prints")
 	flag.IntVar(&o.listReps, "list-reps", 3, "list runs of each program, alternating")
+	flag.IntVar(&o.bulkUsers, "bulk-users", 10_000, "users in the file of the bulk logout")
+	flag.IntVar(&o.bulkSessions, "bulk-sessions", 100_000, "live sessions of those users")
+	flag.StringVar(&o.only, "only", "", "comma-separated measurements to run: login, logout, list, bulk-logout, logout-all, list-selection; empty runs all")
 	flag.Parse()
 	if flag.NArg() > 0 || o.loginReps < 1 || o.logoutReps < 1 || o.listReps < 1 || o.logoutSessions < 1 || o.listRows < 1 {
 		flag.Usage()
@@ -116,8 +124,17 @@ func run(ctx context.Context, out io.Writer, o options) (err error) {
 	}
 
 	var rows []reportRow
-	for _, measure := range []func(context.Context, options) ([]reportRow, error){b.login, b.logout, b.list} {
-		r, err := measure(ctx, o)
+	for _, m := range []struct {
+		name    string
+		measure func(context.Context, options) ([]reportRow, error)
+	}{
+		{"login", b.login}, {"logout", b.logout}, {"list", b.list},
+		{"bulk-logout", b.bulkLogout}, {"logout-all", b.logoutAll}, {"list-selection", b.listSelection},
+	} {
+		if o.only != "" && !slices.Contains(strings.Split(o.only, ","), m.name) {
+			continue
+		}
+		r, err := m.measure(ctx, o)
 		if err != nil {
 			return err
 		}

@@ -19,6 +19,8 @@ type reportRow struct {
 	// For memory rows.
 	oursRSS, theirsRSS int64
 	rssLimit           int64
+	// note, when set, makes the row a figure without a ratio.
+	note string
 }
 
 func printReport(out io.Writer, rows []reportRow) {
@@ -27,6 +29,10 @@ func printReport(out io.Writer, rows []reportRow) {
 	fmt.Fprintln(out, "| measurement | auth-session | psql | ratio | target | met | CPU of the process: auth-session / psql |")
 	fmt.Fprintln(out, "| --- | ---: | ---: | ---: | --- | --- | ---: |")
 	for _, r := range rows {
+		if r.note != "" {
+			fmt.Fprintf(out, "| %s | %s | | | | | |\n", r.what, r.note)
+			continue
+		}
 		if r.rssLimit > 0 {
 			fmt.Fprintf(out, "| %s | %s | %s | | < %s | %s | |\n",
 				r.what, mib(r.oursRSS), mib(r.theirsRSS), mib(r.rssLimit), yesNo(r.oursRSS < r.rssLimit))

@@ -151,15 +151,11 @@ func logOut(ctx context.Context, tx DBTX, users userSet, keep int64, by Actor, r
 	if !users.everyone && len(users.names) == 0 {
 		return res, nil
 	}
-	revoked, err := revokeUserSessions(ctx, tx, users, keep)
-	if err != nil {
-		return res, err
-	}
-	res.Revoked = revoked
 	perUser := map[string]int64{}
 	var order []string // the users in the order they were read back
+	var each func(RevokedSession) error
 	if fn != nil || users.everyone || len(users.names) > 1 {
-		err := eachRevokedSession(ctx, tx, users, func(r RevokedSession) error {
+		each = func(r RevokedSession) error {
 			if r.Now {
 				if perUser[r.Username] == 0 {
 					order = append(order, r.Username)
@@ -172,11 +168,14 @@ func logOut(ctx context.Context, tx DBTX, users userSet, keep int64, by Actor, r
 				return fn(r)
 			}
 			return nil
-		})
-		if err != nil {
-			return res, err
 		}
-	} else {
+	}
+	revoked, err := revokeUserSessions(ctx, tx, users, keep, each)
+	if err != nil {
+		return res, err
+	}
+	res.Revoked = revoked
+	if each == nil {
 		perUser[users.names[0]] = revoked
 		order = users.names
 	}

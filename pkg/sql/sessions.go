@@ -129,39 +129,38 @@ type RevokedSession struct {
 	Now bool
 }
 
-// One statement revokes every live row of the user but one (id <> 0
-// excludes nothing: no session has id 0). It returns nothing: what it
-// changed is read back by revokedUserSessions in the same transaction,
-// which walks the (username, created_at) index and so streams the rows in
-// creation order without a sort, while the client formats them.
+// One statement revokes every live row of the users but one (id <> 0
+// excludes nothing: no session has id 0).
 const revokeUserSessionsSQL = `UPDATE system.web_sessions SET revoked_at = now()
 WHERE username = ANY($1) AND revoked_at IS NULL AND id <> $2`
 
-// revokedUserSessions reports every revoked session of the user: all of
-// them after the UPDATE, except a login that commits between the two
-// statements under READ COMMITTED, which is refused all the same (see
-// joinLogouts) but not reported. revoked_at = now() marks the rows this
-// transaction revoked, since now() is the transaction's time.
-const revokedUserSessions = `SELECT id, username, created_at, revoked_at, revoked_at = now()
-FROM system.web_sessions
-WHERE username = $1 AND revoked_at IS NOT NULL
-ORDER BY created_at, id`
-
-// revokedUsersSessions is revokedUserSessions for several users, by user
-// then creation: PostgreSQL 15 sorts the rows of username = ANY($1), where
-// one user's rows come in index order.
-const revokedUsersSessions = `SELECT id, username, created_at, revoked_at, revoked_at = now()
-FROM system.web_sessions
+// revokeAndListUserSessions does the same and returns every revoked session
+// of the users, by user then creation: those it revoked from the UPDATE's
+// RETURNING, those revoked before from the statement's snapshot, which the
+// UPDATE does not change. One statement, so that no login can commit
+// between the change and what is reported of it.
+const revokeAndListUserSessions = `WITH r AS (
+    UPDATE system.web_sessions SET revoked_at = now()
+    WHERE username = ANY($1) AND revoked_at IS NULL AND id <> $2
+    RETURNING id, username, created_at, revoked_at
+)
+SELECT id, username, created_at, revoked_at, true FROM r
+UNION ALL
+SELECT id, username, created_at, revoked_at, false FROM system.web_sessions
 WHERE username = ANY($1) AND revoked_at IS NOT NULL
-ORDER BY username, created_at, id`
+ORDER BY 2, 3, 1`
 
 // The same two statements for every user.
 const (
-	revokeEveryonesSessions  = `UPDATE system.web_sessions SET revoked_at = now() WHERE revoked_at IS NULL`
-	revokedEveryonesSessions = `SELECT id, username, created_at, revoked_at, revoked_at = now()
-FROM system.web_sessions
-WHERE revoked_at IS NOT NULL
-ORDER BY username, created_at, id`
+	revokeEveryonesSessions        = `UPDATE system.web_sessions SET revoked_at = now() WHERE revoked_at IS NULL`
+	revokeAndListEveryonesSessions = `WITH r AS (
+    UPDATE system.web_sessions SET revoked_at = now() WHERE revoked_at IS NULL
+    RETURNING id, username, created_at, revoked_at
+)
+SELECT id, username, created_at, revoked_at, true FROM r
+UNION ALL
+SELECT id, username, created_at, revoked_at, false FROM system.web_sessions WHERE revoked_at IS NOT NULL
+ORDER BY 2, 3, 1`
 )
 
 // userSet is whom a logout is for: the users named, or everyone.
@@ -171,50 +170,37 @@ type userSet struct {
 }
 
 // revokeUserSessions records the logout's instant and revokes the users'
-// live rows but keep, returning how many it revoked.
-func revokeUserSessions(ctx context.Context, db DBTX, users userSet, keep int64) (int64, error) {
+// live rows but keep. Without fn it returns how many it revoked; with fn it
+// calls fn for each revoked session of the users, by user and in creation
+// order, streaming, and returns how many of them it revoked.
+func revokeUserSessions(ctx context.Context, db DBTX, users userSet, keep int64, fn func(RevokedSession) error) (int64, error) {
+	names, query, args := users.names, revokeUserSessionsSQL, []any{users.names, keep}
 	if users.everyone {
-		if err := recordLogoutOf(ctx, db, []string{everyone}, 0); err != nil {
-			return 0, err
-		}
-		tag, err := db.Exec(ctx, revokeEveryonesSessions)
+		names, query, args = []string{everyone}, revokeEveryonesSessions, nil
+	}
+	if err := recordLogoutOf(ctx, db, names, keep); err != nil {
+		return 0, err
+	}
+	if fn == nil {
+		tag, err := db.Exec(ctx, query, args...)
 		return tag.RowsAffected(), err
 	}
-	if err := recordLogoutOf(ctx, db, users.names, keep); err != nil {
-		return 0, err
+	query = revokeAndListUserSessions
+	if users.everyone {
+		query = revokeAndListEveryonesSessions
 	}
-	tag, err := db.Exec(ctx, revokeUserSessionsSQL, users.names, keep)
-	if err != nil {
-		return 0, err
-	}
-	return tag.RowsAffected(), nil
-}
-
-// eachRevokedSession calls fn for each revoked session of the users, by
-// user and in creation order, streaming.
-func eachRevokedSession(ctx context.Context, db DBTX, users userSet, fn func(RevokedSession) error) error {
-	query, args := revokedUsersSessions, []any{users.names}
-	switch {
-	case users.everyone:
-		query, args = revokedEveryonesSessions, nil
-	case len(users.names) == 1:
-		query, args = revokedUserSessions, []any{users.names[0]}
-	}
-	rows, err := db.Query(ctx, query, args...)
-	if err != nil {
-		return err
-	}
-	defer rows.Close()
-	var r RevokedSession
-	for rows.Next() {
-		if err := rows.Scan(&r.ID, &r.Username, &r.CreatedAt, &r.RevokedAt, &r.Now); err != nil {
+	var revoked int64
+	err := eachRow(ctx, db, query, args, func(scan func(...any) error) error {
+		var r RevokedSession
+		if err := scan(&r.ID, &r.Username, &r.CreatedAt, &r.RevokedAt, &r.Now); err != nil {
 			return err
 		}
-		if err := fn(r); err != nil {
-			return err
+		if r.Now {
+			revoked++
 		}
-	}
-	return rows.Err()
+		return fn(r)
+	})
+	return revoked, err
 }
 
 const revokeSession = `UPDATE system.web_sessions SET revoked_at = COALESCE(revoked_at, now())

@@ -127,7 +127,7 @@ type fillSpec struct {
 // vacuums, analyzes and checkpoints, so that every run starts from the same
 // state.
 func (db *benchDB) refill(ctx context.Context, spec fillSpec) error {
-	if _, err := db.conn.Exec(ctx, "TRUNCATE system.web_sessions, system.session_events"); err != nil {
+	if _, err := db.conn.Exec(ctx, "TRUNCATE system.web_sessions, system.session_events, system.web_session_logouts"); err != nil {
 		return err
 	}
 	now := time.Now().UTC().Truncate(time.Microsecond)

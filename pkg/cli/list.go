@@ -172,7 +172,7 @@ func runList(ctx context.Context, opts listOptions) error {
 }
 
 // runListSummary prints one row per user with sessions matching the filter.
-func runListSummary(ctx context.Context, db sql.DBTX, opts listOptions) error {
+func runListSummary(ctx context.Context, db sql.TxBeginner, opts listOptions) error {
 	w := format.New(opts.format, opts.env.IO.Out, summaryColumns)
 	err := sql.SummarizeUsers(ctx, db, opts.filter.Selection, func(u *sql.UserSummary) error {
 		return w.WriteRow(u.Username, u.Active, u.Expired, u.Revoked, u.LastUsed)

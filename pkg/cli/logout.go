@@ -175,38 +175,21 @@ func runLogout(ctx context.Context, opts logoutOptions) error {
 		}
 	}
 
-	// Rows are rendered as they arrive, so nothing may reach stdout before
-	// the transaction commits: a retried or failed transaction would print
-	// rows twice or print rows that were never revoked. The writer is
-	// therefore created per attempt over a spool that is flushed at the end.
-	// A dry run does all of it and rolls back.
-	out := newSpool(opts.env.IO.Out)
-	defer out.discard()
-	var (
-		res     sql.RevokeResult
-		missing []string
-	)
+	var missing []string
 	by := sql.Actor{Name: caller.Username, Via: "cli", ClientAddr: hostname(opts.env)}
-	err = sql.RunInTx(ctx, conn, func(tx pgx.Tx) error {
-		out.reset()
+	change := func(tx pgx.Tx, w format.Writer) (sql.RevokeResult, error) {
 		missing = nil
-		w := format.New(opts.format, out, logoutColumns)
 		listed := map[string]bool{}
-		var err error
 		row := func(r sql.RevokedSession) error {
 			listed[r.Username] = true
 			return w.WriteRow(r.Username, strconv.FormatInt(r.ID, 10), r.RevokedAt, r.Now)
 		}
 		if opts.all {
-			res, err = sql.LogOutEveryone(ctx, tx, by, opts.reason, row)
-		} else {
-			res, err = sql.LogOutUsers(ctx, tx, opts.usernames, 0, by, opts.reason, row)
+			return sql.LogOutEveryone(ctx, tx, by, opts.reason, row)
 		}
+		res, err := sql.LogOutUsers(ctx, tx, opts.usernames, 0, by, opts.reason, row)
 		if err != nil {
-			return err
-		}
-		if err := w.Close(); err != nil {
-			return err
+			return res, err
 		}
 		// Logging out a dropped user must keep working, but a typo
 		// should not pass in silence.
@@ -217,34 +200,77 @@ func runLogout(ctx context.Context, opts logoutOptions) error {
 			}
 		}
 		if len(unlisted) > 0 {
-			if missing, err = sql.MissingRoles(ctx, tx, unlisted); err != nil {
-				return err
-			}
+			missing, err = sql.MissingRoles(ctx, tx, unlisted)
 		}
-		if opts.dryRun {
+		return res, err
+	}
+	printed := func() {
+		for _, u := range missing {
+			fmt.Fprintf(opts.env.IO.Err, "warning: no role named %q and no sessions of it; nothing was revoked\n", u)
+		}
+	}
+	return revokeInTx(ctx, conn, opts.env, revokeRun{format: opts.format, columns: logoutColumns, dryRun: opts.dryRun,
+		what: "sessions of " + describeUsers(opts.usernames), change: change, printed: printed})
+}
+
+// revokeRun is one revoking command's transaction and what it prints.
+type revokeRun struct {
+	format  format.Format
+	columns []format.Column
+	dryRun  bool
+	// what names the sessions in messages: "sessions of 3 users".
+	what string
+	// change makes the change in tx, writing the rows to w.
+	change func(tx pgx.Tx, w format.Writer) (sql.RevokeResult, error)
+	// printed, when set, runs once the rows are out, before the summary.
+	printed func()
+}
+
+// revokeInTx runs r's change in one transaction, retried on serialization
+// failures, and prints its rows and a summary line on stderr: "revoked 3
+// sessions of 2 users (1 were already revoked)". Rows are rendered as they
+// arrive, so nothing may reach stdout before the transaction commits: a
+// retried or failed transaction would print rows twice, or rows that were
+// never revoked. The writer is therefore made per attempt over a spool that
+// is flushed at the end. A dry run does all of it and rolls back.
+func revokeInTx(ctx context.Context, conn *pgx.Conn, env *Env, r revokeRun) error {
+	out := newSpool(env.IO.Out)
+	defer out.discard()
+	var res sql.RevokeResult
+	err := sql.RunInTx(ctx, conn, func(tx pgx.Tx) error {
+		out.reset()
+		w := format.New(r.format, out, r.columns)
+		var err error
+		if res, err = r.change(tx, w); err != nil {
+			return err
+		}
+		if err := w.Close(); err != nil {
+			return err
+		}
+		if r.dryRun {
 			return errDryRun
 		}
 		return nil
 	})
 	if err != nil && !errors.Is(err, errDryRun) {
-		return fmt.Errorf("revoke sessions of %s: %w", describeUsers(opts.usernames), err)
+		return fmt.Errorf("revoke %s: %w", r.what, err)
 	}
 	if err := out.flush(); err != nil {
-		if opts.dryRun {
+		if r.dryRun {
 			return err
 		}
 		// The revocation stands: say so, or a failed print reads as a
-		// failed logout.
-		return fmt.Errorf("sessions of %s were revoked, but printing them failed: %w", describeUsers(opts.usernames), err)
+		// failed revocation.
+		return fmt.Errorf("%s were revoked, but printing them failed: %w", r.what, err)
 	}
-	for _, u := range missing {
-		fmt.Fprintf(opts.env.IO.Err, "warning: no role named %q and no sessions of it; nothing was revoked\n", u)
+	if r.printed != nil {
+		r.printed()
 	}
 	summary := fmt.Sprintf("revoked %d sessions of %d users (%d were already revoked)", res.Revoked, res.Users, res.AlreadyRevoked)
-	if opts.dryRun {
+	if r.dryRun {
 		summary = "dry run: would have " + summary + "; nothing was changed"
 	}
-	fmt.Fprintln(opts.env.IO.Err, summary)
+	fmt.Fprintln(env.IO.Err, summary)
 	return nil
 }
 

@@ -207,44 +207,13 @@ func runRevokeMatching(ctx context.Context, opts revokeOptions) error {
 			return errors.New("revoke cancelled: nothing was changed")
 		}
 	}
-	// As in logout: nothing reaches stdout before the transaction commits.
-	out := newSpool(opts.env.IO.Out)
-	defer out.discard()
-	var res sql.RevokeResult
 	by := sql.Actor{Name: caller.Username, Via: "cli", ClientAddr: hostname(opts.env)}
-	err = sql.RunInTx(ctx, conn, func(tx pgx.Tx) error {
-		out.reset()
-		w := format.New(opts.format, out, revokedColumns)
-		var err error
-		res, err = sql.RevokeMatching(ctx, tx, opts.sel, opts.described, by, opts.reason, func(r sql.RevokedSession) error {
-			return w.WriteRow(r.Username, strconv.FormatInt(r.ID, 10), r.CreatedAt, r.RevokedAt, r.Now)
-		})
-		if err != nil {
-			return err
-		}
-		if err := w.Close(); err != nil {
-			return err
-		}
-		if opts.dryRun {
-			return errDryRun
-		}
-		return nil
-	})
-	if err != nil && !errors.Is(err, errDryRun) {
-		return fmt.Errorf("revoke %s: %w", what, err)
-	}
-	if err := out.flush(); err != nil {
-		if opts.dryRun {
-			return err
-		}
-		return fmt.Errorf("%s were revoked, but printing them failed: %w", what, err)
-	}
-	summary := fmt.Sprintf("revoked %d sessions of %d users (%d were already revoked)", res.Revoked, res.Users, res.AlreadyRevoked)
-	if opts.dryRun {
-		summary = "dry run: would have " + summary + "; nothing was changed"
-	}
-	fmt.Fprintln(opts.env.IO.Err, summary)
-	return nil
+	return revokeInTx(ctx, conn, opts.env, revokeRun{format: opts.format, columns: revokedColumns, dryRun: opts.dryRun, what: what,
+		change: func(tx pgx.Tx, w format.Writer) (sql.RevokeResult, error) {
+			return sql.RevokeMatching(ctx, tx, opts.sel, opts.described, by, opts.reason, func(r sql.RevokedSession) error {
+				return w.WriteRow(r.Username, strconv.FormatInt(r.ID, 10), r.CreatedAt, r.RevokedAt, r.Now)
+			})
+		}})
 }
 
 // confirmRevoke asks on the terminal whether to revoke the sessions, once

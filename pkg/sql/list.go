@@ -177,13 +177,20 @@ ORDER BY 2 DESC, 5 DESC, 1`
 // sessions a logout revoked without seeing their rows (logins in flight;
 // see joinLogouts): those not revoked whose login began at or before their
 // user's logout or the logout of everyone, found through the logouts and
-// two indexes rather than by joining every session. %[1]s is the
-// selection's conditions, each starting with AND.
+// two partial indexes of the live sessions rather than by joining every
+// session; OFFSET 0 keeps the planner from turning the lookups per logout
+// into a scan of the sessions. %[1]s is the selection's conditions, each
+// starting with AND.
 const summarizeFast = `WITH revoked_unseen AS (
-    SELECT s.id, s.username, s.expires_at > now() AS live
+    SELECT s.id, s.username, s.live
     FROM system.web_session_logouts l
-    JOIN system.web_sessions s ON s.username = l.username AND s.created_at <= l.logged_out_at AND s.id <> l.kept_session_id
-    WHERE l.username <> '' AND s.revoked_at IS NULL%[1]s
+    CROSS JOIN LATERAL (
+        SELECT s.id, s.username, s.expires_at > now() AS live
+        FROM system.web_sessions s
+        WHERE s.username = l.username AND s.created_at <= l.logged_out_at AND s.id <> l.kept_session_id
+          AND s.revoked_at IS NULL%[1]s
+        OFFSET 0) s
+    WHERE l.username <> ''
     UNION
     SELECT s.id, s.username, s.expires_at > now()
     FROM system.web_session_logouts g
@@ -225,13 +232,22 @@ func summaryQuery(sel Selection) (string, []any, error) {
 }
 
 // SummarizeUsers calls fn for each user with sessions in sel, most active
-// first. One row per user: it holds no more than one.
-func SummarizeUsers(ctx context.Context, db DBTX, sel Selection, fn func(*UserSummary) error) error {
+// first. One row per user: it holds no more than one. It reads in a
+// transaction of its own, or a savepoint of tx when db is one.
+func SummarizeUsers(ctx context.Context, db TxBeginner, sel Selection, fn func(*UserSummary) error) error {
 	q, args, err := summaryQuery(sel)
 	if err != nil {
 		return err
 	}
-	rows, err := db.Query(ctx, q, args...)
+	tx, err := db.Begin(ctx)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback(context.WithoutCancel(ctx)) //nolint:errcheck // read only: nothing to undo
+	if err := withoutJIT(ctx, tx); err != nil {
+		return err
+	}
+	rows, err := tx.Query(ctx, q, args...)
 	if err != nil {
 		return err
 	}

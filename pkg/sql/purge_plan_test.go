@@ -153,7 +153,7 @@ func TestQueriesUseIndexes(t *testing.T) {
 	}{
 		{"list --user", byUser, byUserArgs, "web_sessions", "web_sessions_username_idx", false},
 		{"list --active", activeOnly, "", "web_sessions", "", false},
-		{"list --user --active", activeOfUser, activeOfUserArgs, "web_sessions", "web_sessions_username_idx", false},
+		{"list --user --active", activeOfUser, activeOfUserArgs, "web_sessions", "", false}, // either index by user
 		{"list --user a --user b", byUsers, byUsersArgs, "web_sessions", "web_sessions_username_idx", false},
 		{"list --expired-within", expiredWithin, expiredWithinArgs, "web_sessions", "web_sessions_expires_at_id_idx", false},
 		{"list --created-before", createdBefore, createdBeforeArgs, "web_sessions", "web_sessions_created_at_idx", false},

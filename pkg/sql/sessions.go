@@ -185,6 +185,9 @@ func revokeUserSessions(ctx context.Context, db DBTX, users userSet, keep int64,
 		tag, err := db.Exec(ctx, query, args...)
 		return tag.RowsAffected(), err
 	}
+	if err := withSortMemory(ctx, db); err != nil {
+		return 0, err
+	}
 	query = revokeAndListUserSessions
 	if users.everyone {
 		query = revokeAndListEveryonesSessions

@@ -1,0 +1,50 @@
+package sql
+
+import "context"
+
+// The statements that only PostgreSQL accepts sit here, behind one switch,
+// so that a port to CockroachDB (which this project does not test: see the
+// README) has one place to look. Everything else in this package is written
+// in the SQL both accept.
+
+// Dialect is the SQL engine the statements run on.
+type Dialect int
+
+const (
+	// PostgreSQL is the engine the tests run on.
+	PostgreSQL Dialect = iota
+	// CockroachDB is untested; it skips the PostgreSQL-only statements.
+	CockroachDB
+)
+
+// CurrentDialect is the engine this process talks to.
+var CurrentDialect = PostgreSQL
+
+// withoutJIT turns off PostgreSQL's JIT compilation for the rest of the
+// transaction tx. A statement whose estimated cost is high (the lookups per
+// logout in summarizeFast are estimated at millions of rows and find none)
+// would otherwise spend half a second compiling what then runs in
+// milliseconds. SET LOCAL ends with the transaction, so it is safe behind a
+// pooler in transaction mode. CockroachDB has no JIT.
+func withoutJIT(ctx context.Context, tx DBTX) error {
+	if CurrentDialect != PostgreSQL {
+		return nil
+	}
+	_, err := tx.Exec(ctx, `SET LOCAL jit = off`)
+	return err
+}
+
+// sortMemory is the work_mem of a logout that reports what it revoked:
+// enough to sort the sessions of 100,000 users, or a million sessions, in
+// memory rather than through temporary files. It bounds one admin command's
+// memory on the server, not the server's.
+const sortMemory = `SET LOCAL work_mem = '64MB'`
+
+// withSortMemory gives the rest of transaction tx sortMemory.
+func withSortMemory(ctx context.Context, tx DBTX) error {
+	if CurrentDialect != PostgreSQL {
+		return nil
+	}
+	_, err := tx.Exec(ctx, sortMemory)
+	return err
+}

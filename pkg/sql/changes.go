@@ -147,23 +147,14 @@ func LogOutEveryone(ctx context.Context, tx DBTX, by Actor, reason string, fn fu
 }
 
 func logOut(ctx context.Context, tx DBTX, users userSet, keep int64, by Actor, reason string, fn func(RevokedSession) error) (RevokeResult, error) {
-	var res RevokeResult
 	if !users.everyone && len(users.names) == 0 {
-		return res, nil
+		return RevokeResult{}, nil
 	}
-	perUser := map[string]int64{}
-	var order []string // the users in the order they were read back
+	var t tally
 	var each func(RevokedSession) error
 	if fn != nil || users.everyone || len(users.names) > 1 {
 		each = func(r RevokedSession) error {
-			if r.Now {
-				if perUser[r.Username] == 0 {
-					order = append(order, r.Username)
-				}
-				perUser[r.Username]++
-			} else {
-				res.AlreadyRevoked++
-			}
+			t.session(r)
 			if fn != nil {
 				return fn(r)
 			}
@@ -172,25 +163,62 @@ func logOut(ctx context.Context, tx DBTX, users userSet, keep int64, by Actor, r
 	}
 	revoked, err := revokeUserSessions(ctx, tx, users, keep, each)
 	if err != nil {
-		return res, err
+		return t.res, err
 	}
-	res.Revoked = revoked
 	if each == nil {
-		perUser[users.names[0]] = revoked
-		order = users.names
+		t.add(users.names[0], revoked, 0)
 	}
-	var events []Event
-	for _, u := range order {
-		if n := perUser[u]; n > 0 {
-			detail := map[string]any{"revoked": n, "keep_current": keep != 0}
-			if reason != "" {
-				detail["reason"] = reason
-			}
-			events = append(events, by.event(EventUserLoggedOut, u, nil, detail))
+	return t.record(ctx, tx, func(u string, n int64) Event {
+		detail := map[string]any{"revoked": n, "keep_current": keep != 0}
+		if reason != "" {
+			detail["reason"] = reason
 		}
+		return by.event(EventUserLoggedOut, u, nil, detail)
+	})
+}
+
+// tally counts a revocation's sessions per user, in the order the users
+// first had one revoked, for the result and the events of one per user.
+type tally struct {
+	res     RevokeResult
+	perUser map[string]int64
+	order   []string
+}
+
+// add counts revoked sessions of user revoked now and before revoked
+// before.
+func (t *tally) add(user string, revoked, before int64) {
+	if revoked > 0 {
+		if t.perUser == nil {
+			t.perUser = map[string]int64{}
+		}
+		if t.perUser[user] == 0 {
+			t.order = append(t.order, user)
+		}
+		t.perUser[user] += revoked
+		t.res.Revoked += revoked
 	}
-	res.Users = len(events)
-	return res, RecordEvents(ctx, tx, events)
+	t.res.AlreadyRevoked += before
+}
+
+// session counts one session read back.
+func (t *tally) session(r RevokedSession) {
+	if r.Now {
+		t.add(r.Username, 1, 0)
+	} else {
+		t.add(r.Username, 0, 1)
+	}
+}
+
+// record writes event(user, count) for each user of whom sessions were
+// revoked, and returns the result.
+func (t *tally) record(ctx context.Context, tx DBTX, event func(user string, revoked int64) Event) (RevokeResult, error) {
+	events := make([]Event, 0, len(t.order))
+	for _, u := range t.order {
+		events = append(events, event(u, t.perUser[u]))
+	}
+	t.res.Users = len(events)
+	return t.res, RecordEvents(ctx, tx, events)
 }
 
 // unique returns names without repeats, in their first order.

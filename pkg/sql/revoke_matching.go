@@ -61,18 +61,7 @@ func RevokeMatching(ctx context.Context, tx DBTX, sel Selection, described strin
 		return RevokeResult{}, err
 	}
 	query := revokeMatchingPicked + w.String() + revokeMatchingRevoked
-	var res RevokeResult
-	perUser := map[string]int64{}
-	var order []string // the users in the order they were read back
-	count := func(user string, revoked, before int64) {
-		if revoked > 0 {
-			if perUser[user] == 0 {
-				order = append(order, user)
-			}
-			perUser[user] += revoked
-		}
-		res.AlreadyRevoked += before
-	}
+	var t tally
 	var err error
 	if fn != nil {
 		err = eachRow(ctx, tx, query+revokeMatchingRows, w.args, func(scan func(...any) error) error {
@@ -80,11 +69,7 @@ func RevokeMatching(ctx context.Context, tx DBTX, sel Selection, described strin
 			if err := scan(&r.ID, &r.Username, &r.CreatedAt, &r.RevokedAt, &r.Now); err != nil {
 				return err
 			}
-			if r.Now {
-				count(r.Username, 1, 0)
-			} else {
-				count(r.Username, 0, 1)
-			}
+			t.session(r)
 			return fn(r)
 		})
 	} else {
@@ -94,24 +79,20 @@ func RevokeMatching(ctx context.Context, tx DBTX, sel Selection, described strin
 			if err := scan(&user, &revoked, &before); err != nil {
 				return err
 			}
-			count(user, revoked, before)
+			t.add(user, revoked, before)
 			return nil
 		})
 	}
 	if err != nil {
-		return res, err
+		return t.res, err
 	}
-	events := make([]Event, 0, len(order))
-	for _, u := range order {
-		res.Revoked += perUser[u]
-		detail := map[string]any{"revoked": perUser[u], "selection": described}
+	return t.record(ctx, tx, func(u string, n int64) Event {
+		detail := map[string]any{"revoked": n, "selection": described}
 		if reason != "" {
 			detail["reason"] = reason
 		}
-		events = append(events, by.event(EventSessionsRevoked, u, nil, detail))
-	}
-	res.Users = len(events)
-	return res, RecordEvents(ctx, tx, events)
+		return by.event(EventSessionsRevoked, u, nil, detail)
+	})
 }
 
 // eachRow runs query and calls fn with the scanner of each row, streaming.

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Installs what the tests, the demo and the benchmarks need on a bare Debian
 # machine that has only Go: PostgreSQL's server binaries, curl and wget for
-# the end-to-end tests, and Chromium for the admin page's browser test.
+# the end-to-end tests, Chromium for the admin page's browser test, and the
+# programs production runs around PostgreSQL, which the pooler, failover and
+# load-balancer tests start for real: pgbouncer, Patroni, etcd and haproxy.
 # Nothing is installed when everything is already there.
 set -euo pipefail
 
@@ -14,6 +16,10 @@ have_pg || need+=(postgresql)
 command -v psql >/dev/null 2>&1 || need+=(postgresql-client)
 command -v curl >/dev/null 2>&1 || need+=(curl)
 command -v wget >/dev/null 2>&1 || need+=(wget)
+command -v pgbouncer >/dev/null 2>&1 || [ -x /usr/sbin/pgbouncer ] || need+=(pgbouncer)
+command -v patroni >/dev/null 2>&1 || need+=(patroni)
+command -v etcd >/dev/null 2>&1 || need+=(etcd-server)
+command -v haproxy >/dev/null 2>&1 || [ -x /usr/sbin/haproxy ] || need+=(haproxy)
 if [ "${AUTH_SESSION_SKIP_BROWSER:-}" = "" ]; then
 	command -v chromium >/dev/null 2>&1 || need+=(chromium)
 fi
@@ -29,6 +35,12 @@ echo "installing: ${need[*]}" >&2
 export DEBIAN_FRONTEND=noninteractive
 apt-get update -qq
 apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+# Debian's packages start services of their own where they can (etcd on
+# 2379, pgbouncer on 6432, haproxy); the tests start their own on free
+# ports, so stop them.
+for svc in etcd pgbouncer haproxy; do
+	if command -v service >/dev/null 2>&1; then service "$svc" stop >/dev/null 2>&1 || true; fi
+done
 # Debian's postgresql package starts a cluster of its own; the project runs
 # throwaway clusters instead, so stop it to free the port and the CPU.
 if command -v pg_lsclusters >/dev/null 2>&1; then

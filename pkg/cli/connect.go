@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -25,6 +26,16 @@ type ConnOptions struct {
 // nor PGCONNECT_TIMEOUT sets one, so a black-holed host fails in seconds.
 const defaultConnectTimeout = 10 * time.Second
 
+// defaultQueryExecMode keeps no named prepared statement on a connection,
+// unlike pgx's default (cache_statement), so that every command and serve
+// work through pgbouncer in transaction mode, where each transaction may get
+// another server connection: there, a statement prepared on one is missing
+// or already exists on the next. It still caches each statement's parameter
+// and result types, so a query costs one round trip, as before; the server
+// parses and plans it each time (bench/whoami measures what that costs). A
+// URL that sets default_query_exec_mode keeps its own.
+const defaultQueryExecMode = pgx.QueryExecModeCacheDescribe
+
 // Config returns the pgx configuration for o.
 func (o ConnOptions) Config() (*pgx.ConnConfig, error) {
 	if err := checkConnSettings(o); err != nil {
@@ -37,6 +48,9 @@ func (o ConnOptions) Config() (*pgx.ConnConfig, error) {
 	}
 	if cfg.ConnectTimeout == 0 {
 		cfg.ConnectTimeout = defaultConnectTimeout
+	}
+	if !strings.Contains(connString, "default_query_exec_mode") {
+		cfg.DefaultQueryExecMode = defaultQueryExecMode
 	}
 	if cfg.RuntimeParams == nil {
 		cfg.RuntimeParams = map[string]string{}

@@ -66,8 +66,7 @@ func (p *passwordChecker) connect(ctx context.Context, username, password string
 	if err != nil {
 		// SQLSTATE class 28 (invalid authorization specification) covers
 		// a wrong password, an unknown role, NOLOGIN and a pg_hba reject.
-		var pgErr *pgconn.PgError
-		if errors.As(err, &pgErr) && strings.HasPrefix(pgErr.Code, "28") {
+		if refusedLogin(err) {
 			return errWrongPassword
 		}
 		return fmt.Errorf("connect to the database to check a password: %w", err)
@@ -76,6 +75,40 @@ func (p *passwordChecker) connect(ctx context.Context, username, password string
 	_ = conn.Close(ctx)
 	p.outage.Connected()
 	return nil
+}
+
+// bouncerRefusals are the words pgbouncer uses, with SQLSTATE 08P01
+// (protocol violation) rather than PostgreSQL's 28P01, when it refuses a
+// login itself: a wrong password or an unknown role. Its other 08P01 errors
+// (the server is down, too many clients) mean it cannot be asked, and stay
+// errors.
+var bouncerRefusals = []string{
+	"password authentication failed",
+	"SASL authentication failed",
+	"no such user",
+}
+
+// refusedLogin reports whether err is the database (or pgbouncer in front
+// of it) refusing the role with that password. SQLSTATE class 28 (invalid
+// authorization specification) covers a wrong password, an unknown role,
+// NOLOGIN and a pg_hba reject.
+func refusedLogin(err error) bool {
+	var pgErr *pgconn.PgError
+	if !errors.As(err, &pgErr) {
+		return false
+	}
+	if strings.HasPrefix(pgErr.Code, "28") {
+		return true
+	}
+	if pgErr.Code != "08P01" {
+		return false
+	}
+	for _, words := range bouncerRefusals {
+		if strings.Contains(pgErr.Message, words) {
+			return true
+		}
+	}
+	return false
 }
 
 func randomPassword() string {

@@ -102,6 +102,13 @@ func TestThroughPgbouncer(t *testing.T) {
 			mustRun("logout", s.user, "--url", admin)
 			wantStatus(t, "whoami after logout", sh(t, "", "curl --cookie '"+strings.TrimSpace(cookies[0])+"' "+whoami+curlStatus), 401)
 			mustRun("purge", "--url", admin)
+			direct := startServe(t, "--url", s.adminURL, "--insecure")
+			if strings.Contains(direct.logs(), "connection pooler") {
+				t.Errorf("serve on a direct connection believes it is behind a pooler:\n%s", direct.logs())
+			}
+			if !strings.Contains(srv.logs(), "connected through a connection pooler") {
+				t.Errorf("serve did not find pgbouncer in front of PostgreSQL:\n%s", srv.logs())
+			}
 			if logs := srv.logs(); strings.Contains(logs, "level=ERROR") {
 				t.Errorf("serve through pgbouncer logged an error:\n%s", logs)
 			}

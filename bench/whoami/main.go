@@ -32,6 +32,7 @@ import (
 	"github.com/auth-session/auth-session/bench/internal/benchdb"
 	"github.com/auth-session/auth-session/bench/internal/httpload"
 	"github.com/auth-session/auth-session/pkg/auth"
+	"github.com/auth-session/auth-session/pkg/cli"
 	"github.com/auth-session/auth-session/pkg/pgcluster"
 	"github.com/auth-session/auth-session/pkg/sql"
 )
@@ -96,6 +97,16 @@ func run(ctx context.Context, o options) error {
 		return err
 	}
 	defer pool.Close()
+	// pool keeps pgx's default, prepared statements, as serve does on a
+	// direct connection. Behind a pooler serve prepares nothing
+	// (cli.PoolerQueryExecMode): pooledPool measures what that costs.
+	pooledCfg := poolCfg.Copy()
+	pooledCfg.ConnConfig.DefaultQueryExecMode = cli.PoolerQueryExecMode
+	pooledPool, err := pgxpool.NewWithConfig(ctx, pooledCfg)
+	if err != nil {
+		return err
+	}
+	defer pooledPool.Close()
 	if _, err := sql.Migrate(ctx, pool); err != nil {
 		return fmt.Errorf("migrate: %w", err)
 	}
@@ -118,6 +129,14 @@ func run(ctx context.Context, o options) error {
 	defer stopServer()
 	clients := httpload.NewClients(addr, o.concurrency)
 	defer clients.Close()
+	// The same server in the statement mode serve uses behind pgbouncer.
+	preparedAddr, stopPrepared, err := httpload.StartServer(ctx, pooledPool, o.maxLookups)
+	if err != nil {
+		return err
+	}
+	defer stopPrepared()
+	preparedClients := httpload.NewClients(preparedAddr, o.concurrency)
+	defer preparedClients.Close()
 	// A second server that may run a statement per client: each request is
 	// looked up on its own, as without the shared lookups.
 	singleAddr, stopSingle, err := httpload.StartServer(ctx, pool, o.concurrency)
@@ -139,6 +158,9 @@ func run(ctx context.Context, o options) error {
 		}},
 		{name: "authenticated `GET /api/v2/whoami`", op: func(_ context.Context, i int) error {
 			return clients.Expect(i, whoamiRequests[i%len(whoamiRequests)], http.StatusOK)
+		}},
+		{name: "authenticated `GET /api/v2/whoami` without prepared statements, as serve runs behind pgbouncer (cache_describe)", op: func(_ context.Context, i int) error {
+			return preparedClients.Expect(i, whoamiRequests[i%len(whoamiRequests)], http.StatusOK)
 		}},
 		{name: "authenticated `GET /api/v2/whoami`, one lookup statement per request", op: func(_ context.Context, i int) error {
 			return singleClients.Expect(i, whoamiRequests[i%len(whoamiRequests)], http.StatusOK)
@@ -178,7 +200,10 @@ func run(ctx context.Context, o options) error {
 			w.name, s.Rate, s.P50.Round(10*time.Microsecond), s.P99.Round(10*time.Microsecond), s.Requests)
 	}
 	raw, viaHTTP := workloads[0].stats(o.duration), workloads[1].stats(o.duration)
+	prepared := workloads[2].stats(o.duration)
 	fmt.Printf("\nAuthenticated whoami / raw lookup: **%.2f** (target: at least 0.80).\n", viaHTTP.Rate/raw.Rate)
+	fmt.Printf("Authenticated whoami without prepared statements (%v, serve's mode behind a pooler) / with them (on a direct connection): **%.2f**.\n",
+		cli.PoolerQueryExecMode, prepared.Rate/viaHTTP.Rate)
 	return nil
 }
 

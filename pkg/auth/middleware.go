@@ -71,8 +71,20 @@ func IdentityFrom(ctx context.Context) (Identity, bool) {
 // it is safe for concurrent use.
 type Verifier struct {
 	// DB runs the lookups, usually a *pgxpool.Pool connected as a member of
-	// admin.
+	// admin, and every write (the touches).
 	DB sql.DBTX
+	// ReadDB, when set, runs the lookups instead: a pool on a standby. A
+	// session it does not find, which may be a login it has not replayed
+	// yet, is looked up in DB, as is every lookup it fails; anything it
+	// finds is its answer. That is safe for revocations as far as the
+	// standby is synchronous: revocations commit with remote_apply (see
+	// pkg/sql), so a revoked session is revoked on the standby before the
+	// revocation returns. An asynchronous standby accepts a revoked
+	// session for as long as it lags behind.
+	ReadDB sql.DBTX
+	// OnReadError, when set, is told of every error of ReadDB (the lookup
+	// was then asked of DB); nil logs them at warning level.
+	OnReadError func(ctx context.Context, err error)
 	// TouchInterval is how stale last_used_at may become before a request
 	// writes it again; zero means DefaultTouchInterval.
 	TouchInterval time.Duration
@@ -93,7 +105,8 @@ type Verifier struct {
 	MaxConcurrentLookups int
 
 	once    sync.Once
-	batcher *lookupBatcher
+	batcher *lookupBatcher // on DB
+	reader  *lookupBatcher // on ReadDB, if set
 }
 
 // Middleware passes a request to next with its Identity in the context
@@ -169,7 +182,7 @@ func (v *Verifier) authenticate(r *http.Request, value string, source Source) (I
 	if touchInterval <= 0 {
 		touchInterval = DefaultTouchInterval
 	}
-	check, err := v.lookups(sql.CheckPolicy{TouchInterval: touchInterval, IdleTimeout: v.IdleTimeout}).lookup(r.Context(), sessionID)
+	check, err := v.lookup(r.Context(), sql.CheckPolicy{TouchInterval: touchInterval, IdleTimeout: v.IdleTimeout}, sessionID)
 	if errors.Is(err, sql.ErrSessionNotFound) {
 		// Hash anyway, so an unknown id costs what a known one does.
 		SecretMatches(secret, unknownSessionHash[:])
@@ -220,15 +233,39 @@ func (v *Verifier) refuse(r *http.Request, reason string, sessionID int64) (Iden
 	return Identity{}, ErrUnauthenticated
 }
 
-func (v *Verifier) lookups(policy sql.CheckPolicy) *lookupBatcher {
+// lookup checks session id on ReadDB when there is one, and on DB when
+// ReadDB has not found it or failed.
+func (v *Verifier) lookup(ctx context.Context, policy sql.CheckPolicy, id int64) (sql.SessionCheck, error) {
 	v.once.Do(func() {
 		max := v.MaxConcurrentLookups
 		if max <= 0 {
 			max = DefaultMaxConcurrentLookups
 		}
 		v.batcher = &lookupBatcher{db: v.DB, policy: policy, max: max}
+		if v.ReadDB != nil {
+			v.reader = &lookupBatcher{db: v.ReadDB, policy: policy, max: max}
+		}
 	})
-	return v.batcher
+	if v.reader != nil {
+		check, err := v.reader.lookup(ctx, id)
+		switch {
+		case err == nil:
+			return check, nil
+		case ctx.Err() != nil:
+			return check, err
+		case !errors.Is(err, sql.ErrSessionNotFound):
+			v.readError(ctx, err)
+		}
+	}
+	return v.batcher.lookup(ctx, id)
+}
+
+func (v *Verifier) readError(ctx context.Context, err error) {
+	if v.OnReadError != nil {
+		v.OnReadError(ctx, err)
+		return
+	}
+	v.logger().WarnContext(ctx, "cannot check a session on the read database; asked the primary", "err", err)
 }
 
 func (v *Verifier) storeError(ctx context.Context, msg string, err error) {

@@ -26,15 +26,20 @@ type ConnOptions struct {
 // nor PGCONNECT_TIMEOUT sets one, so a black-holed host fails in seconds.
 const defaultConnectTimeout = 10 * time.Second
 
-// defaultQueryExecMode keeps no named prepared statement on a connection,
-// unlike pgx's default (cache_statement), so that every command and serve
-// work through pgbouncer in transaction mode, where each transaction may get
-// another server connection: there, a statement prepared on one is missing
-// or already exists on the next. It still caches each statement's parameter
-// and result types, so a query costs one round trip, as before; the server
-// parses and plans it each time (bench/whoami measures what that costs). A
-// URL that sets default_query_exec_mode keeps its own.
-const defaultQueryExecMode = pgx.QueryExecModeCacheDescribe
+// PoolerQueryExecMode keeps no named prepared statement on a connection,
+// unlike pgx's default (cache_statement), so that the commands and serve
+// work through pgbouncer in transaction mode, where each transaction may
+// get another server connection: there, a statement prepared on one is
+// missing or already exists on the next. It still caches each statement's
+// parameter and result types, so a statement costs one round trip; the
+// server parses and plans it each time.
+//
+// Every command uses it: a command runs each statement once, so preparing
+// saves nothing. serve uses it only behind a pooler (see openPool), since
+// re-planning its session lookup costs direct PostgreSQL about 40% of its
+// whoami rate (bench/whoami). A URL that sets default_query_exec_mode keeps
+// its own, everywhere.
+const PoolerQueryExecMode = pgx.QueryExecModeCacheDescribe
 
 // Config returns the pgx configuration for o.
 func (o ConnOptions) Config() (*pgx.ConnConfig, error) {
@@ -49,8 +54,8 @@ func (o ConnOptions) Config() (*pgx.ConnConfig, error) {
 	if cfg.ConnectTimeout == 0 {
 		cfg.ConnectTimeout = defaultConnectTimeout
 	}
-	if !strings.Contains(connString, "default_query_exec_mode") {
-		cfg.DefaultQueryExecMode = defaultQueryExecMode
+	if !o.setsExecMode() {
+		cfg.DefaultQueryExecMode = PoolerQueryExecMode
 	}
 	if cfg.RuntimeParams == nil {
 		cfg.RuntimeParams = map[string]string{}
@@ -59,6 +64,25 @@ func (o ConnOptions) Config() (*pgx.ConnConfig, error) {
 		cfg.RuntimeParams["application_name"] = "auth-session"
 	}
 	return cfg, nil
+}
+
+// setsExecMode reports whether the connection settings choose pgx's query
+// mode themselves.
+func (o ConnOptions) setsExecMode() bool {
+	return strings.Contains(o.connString(), "default_query_exec_mode")
+}
+
+// behindPooler reports whether conn reaches PostgreSQL through a connection
+// pooler. pgbouncer (like the other poolers) hands each client a process id
+// and cancel key of its own making, because the server process behind the
+// client changes, so the id the connection announced differs from the one
+// of the process that answers.
+func behindPooler(ctx context.Context, conn *pgx.Conn) (bool, error) {
+	var pid uint32
+	if err := conn.QueryRow(ctx, "SELECT pg_backend_pid()").Scan(&pid); err != nil {
+		return false, fmt.Errorf("check for a connection pooler: %w", err)
+	}
+	return pid != conn.PgConn().PID(), nil
 }
 
 // Connect opens one connection as o describes.
@@ -88,6 +112,32 @@ func connectAdmin(ctx context.Context, o ConnOptions) (*pgx.Conn, sql.Caller, er
 		return nil, caller, err
 	}
 	return conn, caller, nil
+}
+
+// connectWriter is connectAdmin for a command that writes: it also refuses
+// a read-only server (a hot standby) before anything is attempted, naming
+// the server it reached.
+func connectWriter(ctx context.Context, o ConnOptions) (*pgx.Conn, sql.Caller, error) {
+	conn, caller, err := connectAdmin(ctx, o)
+	if err != nil {
+		return nil, caller, err
+	}
+	if caller.ReadOnly {
+		addr := conn.PgConn().Conn().RemoteAddr().String()
+		conn.Close(ctx)
+		return nil, caller, readOnlyError(fmt.Sprintf("PostgreSQL at %s", addr))
+	}
+	return conn, caller, nil
+}
+
+// readOnlyHint says how to reach the server that can write.
+const readOnlyHint = "connect to the primary, or list every server in the URL and add target_session_attrs=read-write " +
+	"(postgres://USER@HOST1:5432,HOST2:5432/DB?target_session_attrs=read-write) so that the one that can write is chosen"
+
+// readOnlyError says that target cannot take the command's writes.
+func readOnlyError(target string) error {
+	return hintError{msg: target + " is read-only (a hot standby, or default_transaction_read_only is on); this command writes",
+		hint: readOnlyHint, code: "25006"}
 }
 
 // checkCaller runs the preflight query and turns its findings into errors

@@ -82,8 +82,11 @@ func PrintError(w io.Writer, err error) {
 		if pgErr.Detail != "" {
 			fmt.Fprintf(w, "DETAIL: %s\n", pgErr.Detail)
 		}
-		if pgErr.Hint != "" {
+		switch {
+		case pgErr.Hint != "":
 			fmt.Fprintf(w, "HINT: %s\n", pgErr.Hint)
+		case pgErr.Code == "25006": // read_only_sql_transaction: a standby
+			fmt.Fprintf(w, "HINT: the server is read-only (a hot standby?); %s\n", readOnlyHint)
 		}
 	case errors.As(err, &ce):
 		fmt.Fprintf(w, "ERROR: cannot connect to %s: %s; check --url (or AUTH_SESSION_URL, PGHOST, PGPORT) and that PostgreSQL is running and accepting connections there\n",

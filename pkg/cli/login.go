@@ -103,7 +103,7 @@ func runLogin(ctx context.Context, opts loginOptions) error {
 		}
 		defer jar.abort()
 	}
-	conn, caller, err := connectAdmin(ctx, opts.conn)
+	conn, caller, err := connectWriter(ctx, opts.conn)
 	if err != nil {
 		return err
 	}

@@ -156,7 +156,7 @@ var logoutColumns = []format.Column{
 var errDryRun = errors.New("dry run")
 
 func runLogout(ctx context.Context, opts logoutOptions) error {
-	conn, caller, err := connectAdmin(ctx, opts.conn)
+	conn, caller, err := connectWriter(ctx, opts.conn)
 	if err != nil {
 		return err
 	}

@@ -132,7 +132,12 @@ var purgeColumns = []format.Column{
 }
 
 func runPurge(ctx context.Context, opts purgeOptions) error {
-	conn, caller, err := connectAdmin(ctx, opts.conn)
+	connect := connectWriter
+	if opts.purge.DryRun {
+		// A dry run only reads, so it works on a standby.
+		connect = connectAdmin
+	}
+	conn, caller, err := connect(ctx, opts.conn)
 	if err != nil {
 		return err
 	}

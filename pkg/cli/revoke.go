@@ -112,7 +112,7 @@ func sessionNotFound(id int64) error {
 }
 
 func runRevoke(ctx context.Context, opts revokeOptions) error {
-	conn, caller, err := connectAdmin(ctx, opts.conn)
+	conn, caller, err := connectWriter(ctx, opts.conn)
 	if err != nil {
 		return err
 	}
@@ -184,7 +184,7 @@ var revokedColumns = []format.Column{
 // runRevokeMatching revokes every session the selection picks, in one
 // transaction, printing them once it commits.
 func runRevokeMatching(ctx context.Context, opts revokeOptions) error {
-	conn, caller, err := connectAdmin(ctx, opts.conn)
+	conn, caller, err := connectWriter(ctx, opts.conn)
 	if err != nil {
 		return err
 	}

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/urfave/cli/v2"
 
@@ -65,6 +66,7 @@ func registerServeJob(j serveJob) {
 type serveOptions struct {
 	env             *Env
 	conn            ConnOptions
+	readURL         string
 	httpAddr        string
 	certsDir        string
 	insecure        bool
@@ -83,6 +85,9 @@ type serveOptions struct {
 
 func serveCommand(env *Env) *cli.Command {
 	flags := append(connFlagsWithUser(),
+		&cli.StringFlag{Name: "read-url", EnvVars: []string{"AUTH_SESSION_READ_URL"},
+			Usage: "check sessions on the standby at `URL` (it may list several, as postgres://h1,h2/db?target_session_attrs=standby); " +
+				"logins, touches and revocations still go to --url, which must be the primary"},
 		&cli.StringFlag{Name: "http-addr", Value: defaultHTTPAddr,
 			Usage: "`HOST:PORT` the HTTP interface listens on; port 0 picks a free one"},
 		&cli.StringFlag{Name: "certs-dir",
@@ -142,7 +147,7 @@ func serveCommand(env *Env) *cli.Command {
 
 func serveOptionsFromFlags(c *cli.Context, env *Env) (serveOptions, error) {
 	opts := serveOptions{
-		env: env, conn: connFromFlags(c), httpAddr: c.String("http-addr"),
+		env: env, conn: connFromFlags(c), readURL: c.String("read-url"), httpAddr: c.String("http-addr"),
 		certsDir: c.String("certs-dir"), insecure: c.Bool("insecure"),
 	}
 	switch {
@@ -210,7 +215,7 @@ func runServe(ctx context.Context, opts serveOptions) error {
 	}
 
 	guard := outage.New(log)
-	pool, err := openPool(ctx, opts.conn, opts.maxConns, guard)
+	pool, err := openPool(ctx, opts.conn, opts.maxConns, guard, log)
 	if err != nil {
 		return err
 	}
@@ -219,9 +224,22 @@ func runServe(ctx context.Context, opts serveOptions) error {
 	if err != nil {
 		return err
 	}
+	if caller.ReadOnly {
+		return readOnlyError(fmt.Sprintf("--url (%s)", describeTarget(pool.Config().ConnConfig)))
+	}
+	var readPool *pgxpool.Pool
+	readGuard := outage.New(log.With("pool", "read"))
+	if opts.readURL != "" {
+		if readPool, err = openReadPool(ctx, opts.readURL, opts.maxConns, readGuard, log); err != nil {
+			return err
+		}
+		defer readPool.Close()
+	}
 
 	srv, err := server.New(server.Config{
 		Pool:               pool,
+		ReadPool:           readPool,
+		ReadOutage:         readGuard,
 		Log:                log,
 		SessionLifetime:    opts.sessionLifetime,
 		TouchInterval:      opts.touchInterval,
@@ -278,12 +296,31 @@ func loginLimitsFromFlags(c *cli.Context) (sql.LoginLimits, error) {
 }
 
 // openPool makes the server's connection pool, its connection attempts
-// held back by guard during an outage. It connects once, so that an
-// unreachable database is reported as such before anything else.
-func openPool(ctx context.Context, o ConnOptions, maxConns int32, guard *outage.Guard) (*pgxpool.Pool, error) {
+// held back by guard during an outage. It connects once first, so that an
+// unreachable database is reported as such before anything else, and to
+// choose the statement mode: pgx's prepared statements on a direct
+// connection, none behind a pooler (PoolerQueryExecMode), unless the URL
+// chooses.
+func openPool(ctx context.Context, o ConnOptions, maxConns int32, guard *outage.Guard, log *slog.Logger) (*pgxpool.Pool, error) {
 	connCfg, err := o.Config()
 	if err != nil {
 		return nil, err
+	}
+	if !o.setsExecMode() {
+		conn, err := pgx.ConnectConfig(ctx, connCfg)
+		if err != nil {
+			return nil, connectError{cfg: connCfg, err: err}
+		}
+		pooled, err := behindPooler(ctx, conn)
+		conn.Close(ctx)
+		if err != nil {
+			return nil, err
+		}
+		if pooled {
+			log.Info("connected through a connection pooler: not keeping prepared statements", "query_exec_mode", PoolerQueryExecMode)
+		} else {
+			connCfg.DefaultQueryExecMode = pgx.QueryExecModeCacheStatement
+		}
 	}
 	poolCfg, err := pgxpool.ParseConfig("")
 	if err != nil {
@@ -300,6 +337,21 @@ func openPool(ctx context.Context, o ConnOptions, maxConns int32, guard *outage.
 	if err := pool.Ping(ctx); err != nil {
 		pool.Close()
 		return nil, connectError{cfg: connCfg, err: err}
+	}
+	return pool, nil
+}
+
+// openReadPool opens the pool of --read-url and checks it as the main one:
+// its user must be an admin and its schema current. That it is a standby is
+// not required: any server with the same data will do.
+func openReadPool(ctx context.Context, readURL string, maxConns int32, guard *outage.Guard, log *slog.Logger) (*pgxpool.Pool, error) {
+	pool, err := openPool(ctx, ConnOptions{URL: readURL}, maxConns, guard, log.With("pool", "read"))
+	if err != nil {
+		return nil, fmt.Errorf("--read-url: %w", err)
+	}
+	if _, err := checkPool(ctx, pool); err != nil {
+		pool.Close()
+		return nil, fmt.Errorf("--read-url: %w", err)
 	}
 	return pool, nil
 }

@@ -42,6 +42,10 @@ type Options struct {
 	// Log receives the output of initdb and pg_ctl; nil discards it. Errors
 	// carry the end of that output and of the server log either way.
 	Log io.Writer
+	// Settings are postgresql.conf lines applied after pgcluster's own, at
+	// every start (such as "synchronous_commit = on" for a primary whose
+	// commits must wait for a synchronous standby).
+	Settings []string
 	// StopWithProcess makes a watchdog process stop the server (and delete a
 	// temporary Dir) once the calling process exits, however it exits: a
 	// test binary that panics or times out never runs its cleanup. It has no
@@ -68,6 +72,7 @@ type Cluster struct {
 
 	run        runner
 	log        io.Writer
+	settings   []string // Options.Settings
 	tempDir    bool     // Dir was made by Start, so Remove deletes it
 	tempSocket bool     // SocketDir was made by Start outside Dir
 	watchdog   *os.File // write end of the watchdog's stdin; closing it ends the watchdog
@@ -90,7 +95,7 @@ func Start(ctx context.Context, opts Options) (_ *Cluster, err error) {
 	if err != nil {
 		return nil, err
 	}
-	c := &Cluster{SuperUser: opts.SuperUser, SuperPassword: opts.SuperPassword, log: opts.Log}
+	c := &Cluster{SuperUser: opts.SuperUser, SuperPassword: opts.SuperPassword, log: opts.Log, settings: opts.Settings}
 	if opts.Dir == "" {
 		if c.Dir, err = os.MkdirTemp("", "pgcluster-"); err != nil {
 			return nil, fmt.Errorf("create data directory: %w", err)

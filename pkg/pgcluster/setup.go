@@ -192,6 +192,7 @@ func (c *Cluster) writeSettings() error {
 		"max_connections = 300",
 		"shared_buffers = '128MB'",
 	}
+	settings = append(settings, c.settings...)
 	content := "# Written by pgcluster at every start; edits are overwritten.\n" + strings.Join(settings, "\n") + "\n"
 	return c.run.writeFile(filepath.Join(c.Dir, settingsFile), content)
 }

@@ -53,6 +53,12 @@ type Config struct {
 	// Pool is the store, connected as a superuser or a member of admin. Its
 	// host, port and database are also where passwords are checked.
 	Pool *pgxpool.Pool
+	// ReadPool, when set, is a pool on a standby where sessions are
+	// checked; every write still goes to Pool (see auth.Verifier.ReadDB).
+	ReadPool *pgxpool.Pool
+	// ReadOutage is the state of ReadPool's database, installed in its
+	// configuration as Outage is in Pool's; nil means one that only counts.
+	ReadOutage *outage.Guard
 	// Log receives one line per request and the server's own messages;
 	// nil means slog.Default().
 	Log *slog.Logger
@@ -130,6 +136,9 @@ func New(cfg Config) (*Server, error) {
 	if cfg.Outage == nil {
 		cfg.Outage = outage.New(cfg.Log)
 	}
+	if cfg.ReadPool != nil && cfg.ReadOutage == nil {
+		cfg.ReadOutage = outage.New(cfg.Log.With("pool", "read"))
+	}
 	s := &Server{
 		cfg:       cfg,
 		log:       cfg.Log,
@@ -139,6 +148,9 @@ func New(cfg Config) (*Server, error) {
 	s.verifier = &auth.Verifier{
 		DB: cfg.Pool, TouchInterval: cfg.TouchInterval, IdleTimeout: cfg.IdleTimeout, Log: cfg.Log,
 		MaxConcurrentLookups: cfg.MaxConcurrentLookups, OnStoreError: s.storeError,
+	}
+	if cfg.ReadPool != nil {
+		s.verifier.ReadDB, s.verifier.OnReadError = cfg.ReadPool, s.readError
 	}
 	mux := http.NewServeMux()
 	s.routes(mux)

@@ -177,6 +177,16 @@ func (s *Server) storeError(ctx context.Context, msg string, err error) {
 	}
 }
 
+// readError is told of an error of the read pool, whose lookup was asked of
+// the primary instead: an outage of the standby is logged by its Guard, in a
+// few lines, anything else here.
+func (s *Server) readError(ctx context.Context, err error) {
+	if ctx.Err() != nil || s.cfg.ReadOutage.Failed(err) {
+		return
+	}
+	s.log.WarnContext(ctx, "cannot check a session on the read pool; asked the primary", "err", err)
+}
+
 // boolParam reads the query parameter name as a boolean, false when absent.
 // A value that is not a boolean is answered with 400, and ok is false.
 func boolParam(w http.ResponseWriter, r *http.Request, name string) (value, ok bool) {

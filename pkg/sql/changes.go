@@ -56,6 +56,9 @@ func Login(ctx context.Context, tx DBTX, ns NewSession, by Actor, maxSessions in
 	detail := map[string]any{"expires_at": s.ExpiresAt.UTC().Format(time.RFC3339Nano)}
 	events := []Event{by.event(EventSessionCreated, s.Username, &s.ID, detail)}
 	if maxSessions > 0 {
+		if err := waitForStandbys(ctx, tx); err != nil {
+			return Session{}, err
+		}
 		rows, err := tx.Query(ctx, trimSessions, s.Username, s.UserID, maxSessions, s.ID)
 		if err != nil {
 			return Session{}, err
@@ -92,6 +95,9 @@ RETURNING id`
 // event recorded, with reason when not empty: a session revoked before
 // keeps its first event.
 func RevokeByID(ctx context.Context, tx DBTX, id int64, owner *Owner, by Actor, reason string) (s Session, newly bool, err error) {
+	if err := waitForStandbys(ctx, tx); err != nil {
+		return Session{}, false, err
+	}
 	if owner != nil {
 		s, newly, err = RevokeOwnSession(ctx, tx, *owner, id)
 	} else {
@@ -149,6 +155,9 @@ func LogOutEveryone(ctx context.Context, tx DBTX, by Actor, reason string, fn fu
 func logOut(ctx context.Context, tx DBTX, users userSet, keep int64, by Actor, reason string, fn func(RevokedSession) error) (RevokeResult, error) {
 	if !users.everyone && len(users.names) == 0 {
 		return RevokeResult{}, nil
+	}
+	if err := waitForStandbys(ctx, tx); err != nil {
+		return RevokeResult{}, err
 	}
 	var t tally
 	var each func(RevokedSession) error

@@ -49,3 +49,20 @@ func withSortMemory(ctx context.Context, tx DBTX) error {
 	_, err := tx.Exec(ctx, sortMemory)
 	return err
 }
+
+// waitForStandbys makes the commit of transaction tx wait until every
+// synchronous standby has applied it (synchronous_commit = remote_apply),
+// not only written it to disk. Revocations commit this way, so that once a
+// revoking command or request returns, a session check on a synchronous
+// standby (serve --read-url) refuses the session. With no synchronous
+// standby configured the commit waits for nothing more than before. An
+// asynchronous standby is not waited for: it accepts a revoked session for
+// as long as it lags behind. CockroachDB's replicas are consistent without
+// it.
+func waitForStandbys(ctx context.Context, tx DBTX) error {
+	if CurrentDialect != PostgreSQL {
+		return nil
+	}
+	_, err := tx.Exec(ctx, `SET LOCAL synchronous_commit = remote_apply`)
+	return err
+}

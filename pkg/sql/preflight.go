@@ -17,6 +17,9 @@ type Caller struct {
 	NoInherit bool
 	// SchemaVersion is the newest applied migration, 0 when none.
 	SchemaVersion int
+	// ReadOnly is true when the connection cannot write: a hot standby, or
+	// default_transaction_read_only on.
+	ReadOnly bool
 }
 
 // The admin role may not exist (init has not run), and pg_has_role fails on a
@@ -29,14 +32,15 @@ const preflightQuery = `SELECT current_user,
                WHERE a.rolname = 'admin' AND pg_has_role(current_user, a.oid, 'USAGE')),
     EXISTS (SELECT 1 FROM pg_catalog.pg_roles a
             WHERE a.rolname = 'admin' AND pg_has_role(current_user, a.oid, 'MEMBER')),
-    (SELECT COALESCE(max(version), 0) FROM system.schema_migrations)`
+    (SELECT COALESCE(max(version), 0) FROM system.schema_migrations),
+    current_setting('transaction_read_only') = 'on'`
 
-// Preflight reads who is connected and which schema version the database
-// has, in one round trip. It returns ErrSchemaMissing when init has not run.
+// Preflight reads who is connected, which schema version the database has
+// and whether it can write, in one round trip. It returns ErrSchemaMissing when init has not run.
 func Preflight(ctx context.Context, db DBTX) (Caller, error) {
 	var c Caller
 	var member bool
-	err := db.QueryRow(ctx, preflightQuery).Scan(&c.Username, &c.IsAdmin, &member, &c.SchemaVersion)
+	err := db.QueryRow(ctx, preflightQuery).Scan(&c.Username, &c.IsAdmin, &member, &c.SchemaVersion, &c.ReadOnly)
 	c.NoInherit = member && !c.IsAdmin
 	switch SQLState(err) {
 	case "":

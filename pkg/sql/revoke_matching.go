@@ -60,6 +60,9 @@ func RevokeMatching(ctx context.Context, tx DBTX, sel Selection, described strin
 	if err := sel.add(&w); err != nil {
 		return RevokeResult{}, err
 	}
+	if err := waitForStandbys(ctx, tx); err != nil {
+		return RevokeResult{}, err
+	}
 	query := revokeMatchingPicked + w.String() + revokeMatchingRevoked
 	var t tally
 	var err error

@@ -253,7 +253,9 @@ func (v *Verifier) lookup(ctx context.Context, policy sql.CheckPolicy, id int64)
 			return check, nil
 		case ctx.Err() != nil:
 			return check, err
-		case !errors.Is(err, sql.ErrSessionNotFound):
+		case errors.Is(err, sql.ErrSessionNotFound):
+			v.logger().DebugContext(ctx, "session not on the read database; asking the primary", "session_id", id)
+		default:
 			v.readError(ctx, err)
 		}
 	}

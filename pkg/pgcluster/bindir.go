@@ -18,10 +18,16 @@ const debianBinGlob = "/usr/lib/postgresql/*/bin"
 var requiredPrograms = []string{"initdb", "pg_ctl", "postgres"}
 
 // BinDir returns the directory holding initdb and pg_ctl: the directory of
-// pg_ctl on PATH when initdb and postgres sit beside it, else the newest
+// pg_ctl on PATH (after symlinks) when initdb and postgres sit beside it, else the newest
 // /usr/lib/postgresql/<version>/bin.
 func BinDir() (string, error) {
 	if p, err := exec.LookPath("pg_ctl"); err == nil {
+		// A symlink on PATH (/usr/local/bin/pg_ctl) stands for the
+		// installation it points into, which has the other programs
+		// (pg_basebackup) too.
+		if real, err := filepath.EvalSymlinks(p); err == nil {
+			p = real
+		}
 		if dir := filepath.Dir(p); hasPrograms(dir) {
 			return dir, nil
 		}

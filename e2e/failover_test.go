@@ -1,0 +1,280 @@
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/auth-session/auth-session/pkg/pgcluster"
+	"github.com/auth-session/auth-session/pkg/pgtest"
+)
+
+// replicated is a primary with a streaming hot standby, both real
+// PostgreSQL servers of the test's own, with a database set up for
+// auth-session through the URL that lists both.
+type replicated struct {
+	primary, standby *pgcluster.Cluster
+	super            string // superuser URL listing both servers, read-write
+	admin            string // the admin role's URL listing both servers
+	user, password   string // a role with a password
+}
+
+// hostsURL is a URL of database on every cluster, in order, as user, with
+// target_session_attrs.
+func hostsURL(clusters []*pgcluster.Cluster, user, password, database, attrs string) string {
+	hosts := make([]string, len(clusters))
+	for i, c := range clusters {
+		hosts[i] = fmt.Sprintf("127.0.0.1:%d", c.Port)
+	}
+	u := url.URL{Scheme: "postgres", User: url.UserPassword(user, password), Host: strings.Join(hosts, ","),
+		Path: "/" + database, RawQuery: "sslmode=disable&target_session_attrs=" + attrs}
+	return u.String()
+}
+
+// startReplicated starts a primary and a standby, synchronous or not. With
+// sync, every commit on the primary waits for the standby to have it on
+// disk (synchronous_commit on), as a deployment that must lose no login
+// would run; pgcluster's default, off, would not wait.
+func startReplicated(t *testing.T, sync bool) *replicated {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	var settings []string
+	if sync {
+		settings = []string{"synchronous_commit = on"}
+	}
+	primary, err := pgcluster.Start(ctx, pgcluster.Options{Settings: settings, StopWithProcess: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { primary.Remove() }) //nolint:errcheck
+	standby, err := primary.StartStandby(ctx, pgcluster.StandbyOptions{Sync: sync, Settings: settings, StopWithProcess: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { standby.Remove() }) //nolint:errcheck
+
+	both := []*pgcluster.Cluster{primary, standby}
+	rep := &replicated{primary: primary, standby: standby,
+		super: hostsURL(both, primary.SuperUser, primary.SuperPassword, "app", "read-write"),
+		user:  "web_user", password: "pw-" + pgtest.UniqueName("x")}
+	pgtest.MustExec(t, primary.SuperURL("postgres"), "CREATE DATABASE app")
+	if r := run(t, "init", "--url", rep.super); r.code != 0 {
+		t.Fatalf("init: %s", r)
+	}
+	pgtest.MustExec(t, primary.SuperURL("app"), fmt.Sprintf(
+		"CREATE ROLE web_admin LOGIN PASSWORD 'adminpw' IN ROLE admin; CREATE ROLE web_user LOGIN PASSWORD '%s'; CREATE ROLE gone_user LOGIN",
+		rep.password))
+	rep.admin = hostsURL(both, "web_admin", "adminpw", "app", "read-write")
+	return rep
+}
+
+// hit is one request of the load and its answer.
+type hit struct {
+	at     time.Time
+	status int
+}
+
+// load sends whoami requests with cookies from its set until stopped,
+// recording every answer.
+type load struct {
+	mu   sync.Mutex
+	hits map[string][]hit // by the kind of cookie
+}
+
+func (l *load) record(kind string, h hit) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.hits[kind] = append(l.hits[kind], h)
+}
+
+func (l *load) of(kind string) []hit {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return append([]hit(nil), l.hits[kind]...)
+}
+
+// whoami sends one authenticated whoami and returns its status.
+func whoami(client *http.Client, base, cookie string) int {
+	req, _ := http.NewRequest(http.MethodGet, base+"/api/v2/whoami", nil)
+	req.Header.Set("Cookie", strings.TrimSpace(cookie))
+	resp, err := client.Do(req)
+	if err != nil {
+		return 0
+	}
+	io.Copy(io.Discard, resp.Body) //nolint:errcheck
+	resp.Body.Close()
+	return resp.StatusCode
+}
+
+// formLogin logs in through the HTTP interface and returns the status and,
+// on 200, the session cookie.
+func formLogin(client *http.Client, base, user, password string) (int, string) {
+	resp, err := client.PostForm(base+"/api/v2/login/", url.Values{"username": {user}, "password": {password}})
+	if err != nil {
+		return 0, ""
+	}
+	defer resp.Body.Close()
+	io.Copy(io.Discard, resp.Body) //nolint:errcheck
+	for _, c := range resp.Cookies() {
+		if c.Name == "session" {
+			return resp.StatusCode, "session=" + c.Value
+		}
+	}
+	return resp.StatusCode, ""
+}
+
+// TestFailover kills the primary under authenticated load and promotes the
+// standby, with the real servers, through a URL that lists both.
+func TestFailover(t *testing.T) {
+	for _, synchronous := range []bool{false, true} {
+		name := map[bool]string{false: "async", true: "sync"}[synchronous]
+		t.Run(name, func(t *testing.T) {
+			rep := startReplicated(t, synchronous)
+			var live []string
+			for range 8 {
+				r := run(t, "login", rep.user, "--url", rep.admin, "--only-cookie")
+				if r.code != 0 {
+					t.Fatalf("login: %s", r)
+				}
+				live = append(live, r.stdout)
+			}
+			r := run(t, "login", "gone_user", "--url", rep.admin, "--only-cookie")
+			if r.code != 0 {
+				t.Fatalf("login: %s", r)
+			}
+			revoked := r.stdout
+			if r := run(t, "logout", "gone_user", "--url", rep.admin); r.code != 0 {
+				t.Fatalf("logout: %s", r)
+			}
+
+			srv := startServe(t, "--url", rep.admin, "--insecure")
+			l := &load{hits: map[string][]hit{}}
+			stop := make(chan struct{})
+			var workers sync.WaitGroup
+			worker := func(kind string, next func(i int) string) {
+				workers.Go(func() {
+					client := &http.Client{Timeout: 5 * time.Second}
+					for i := 0; ; i++ {
+						select {
+						case <-stop:
+							return
+						default:
+						}
+						l.record(kind, hit{time.Now(), whoami(client, srv.url, next(i))})
+					}
+				})
+			}
+			for w := range 3 {
+				worker("live", func(i int) string { return live[(i+w)%len(live)] })
+			}
+			worker("revoked", func(int) string { return revoked })
+			var loginsMu sync.Mutex
+			var minted []string // cookies of API logins that answered 200
+			workers.Go(func() {
+				client := &http.Client{Timeout: 5 * time.Second}
+				for {
+					select {
+					case <-stop:
+						return
+					case <-time.After(50 * time.Millisecond):
+					}
+					status, cookie := formLogin(client, srv.url, rep.user, rep.password)
+					l.record("login", hit{time.Now(), status})
+					if status == http.StatusOK {
+						loginsMu.Lock()
+						minted = append(minted, cookie)
+						loginsMu.Unlock()
+					}
+				}
+			})
+
+			time.Sleep(1500 * time.Millisecond)
+			crashed := time.Now()
+			if err := rep.primary.Crash(); err != nil {
+				t.Fatal(err)
+			}
+			time.Sleep(time.Second)
+			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+			err := rep.standby.Promote(ctx)
+			cancel()
+			if err != nil {
+				t.Fatal(err)
+			}
+			promoted := time.Now()
+			time.Sleep(3 * time.Second)
+			close(stop)
+			workers.Wait()
+
+			// The outage begins with the first failure after the crash (a
+			// request in flight may still have been answered); it ends
+			// with the first 200 after that.
+			var outageBegan, firstOK time.Time
+			for _, h := range l.of("live") {
+				switch {
+				case !h.at.After(crashed):
+				case outageBegan.IsZero() && h.status != http.StatusOK:
+					outageBegan = h.at
+				case !outageBegan.IsZero() && h.status == http.StatusOK && (firstOK.IsZero() || h.at.Before(firstOK)):
+					firstOK = h.at
+				}
+			}
+			for kind, hits := range map[string][]hit{"live": l.of("live"), "revoked": l.of("revoked"), "login": l.of("login")} {
+				counts := map[int]int{}
+				for _, h := range hits {
+					counts[h.status]++
+					if h.status != 200 && h.status != 401 && h.status != 503 {
+						t.Errorf("%s cookie: status %d at %v after the crash; want 200, 401 or 503", kind, h.status, h.at.Sub(crashed).Round(time.Millisecond))
+					}
+				}
+				t.Logf("%s: %v", kind, counts)
+				wantNone := map[string]int{"live": 401, "revoked": 200}[kind]
+				if wantNone != 0 && counts[wantNone] > 0 && (synchronous || kind == "live") {
+					t.Errorf("%s cookie answered %d %d times; want never", kind, wantNone, counts[wantNone])
+				}
+			}
+			switch {
+			case outageBegan.IsZero():
+				t.Fatalf("no request failed after the crash: was the primary crashed?")
+			case firstOK.IsZero():
+				t.Fatalf("no 200 after the crash:\n%s", srv.logs())
+			case firstOK.Before(promoted):
+				t.Errorf("a 200 came %v before the promotion, from a server that was not there", promoted.Sub(firstOK))
+			case firstOK.Sub(promoted) > time.Second:
+				t.Errorf("first 200 came %v after the promotion; want within 1s", firstOK.Sub(promoted).Round(time.Millisecond))
+			}
+			t.Logf("%s: unavailable for %v (crash to first 200), of which %v after the promotion",
+				name, firstOK.Sub(crashed).Round(time.Millisecond), firstOK.Sub(promoted).Round(time.Millisecond))
+
+			client := &http.Client{Timeout: 5 * time.Second}
+			lost := 0
+			for _, c := range minted {
+				if whoami(client, srv.url, c) != http.StatusOK {
+					lost++
+				}
+			}
+			t.Logf("%s: %d API logins answered 200, %d of them lost in the failover", name, len(minted), lost)
+			if synchronous && lost > 0 {
+				t.Errorf("%d of %d sessions that an API login returned were lost with synchronous replication", lost, len(minted))
+			}
+			if len(minted) == 0 {
+				t.Errorf("no API login succeeded during the test")
+			}
+			// The commands recover by themselves too, through the same URL.
+			if r := run(t, "list", "--url", rep.admin, "--user", rep.user, "--format", "tsv"); r.code != 0 {
+				t.Errorf("list after the failover: %s", r)
+			}
+			if r := run(t, "login", rep.user, "--url", rep.admin, "--only-cookie"); r.code != 0 {
+				t.Errorf("login after the failover: %s", r)
+			} else if got := whoami(client, srv.url, r.stdout); got != http.StatusOK {
+				t.Errorf("whoami with a cookie minted after the failover: %d; want 200", got)
+			}
+		})
+	}
+}

@@ -1,0 +1,159 @@
+package e2e
+
+import (
+	"context"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/auth-session/auth-session/pkg/auth"
+	"github.com/auth-session/auth-session/pkg/pgcluster"
+	"github.com/auth-session/auth-session/pkg/sql"
+)
+
+// TestStandby runs the commands against a hot standby, and serve with
+// --read-url checking sessions there, with real servers.
+func TestStandby(t *testing.T) {
+	t.Parallel()
+	rep := startReplicated(t, true)
+	onStandby := hostsURL([]*pgcluster.Cluster{rep.standby}, "web_admin", "adminpw", "app", "any")
+	onPrimary := hostsURL([]*pgcluster.Cluster{rep.primary}, "web_admin", "adminpw", "app", "any")
+	if r := run(t, "login", rep.user, "--url", rep.admin, "--only-cookie"); r.code != 0 {
+		t.Fatalf("login: %s", r)
+	}
+	waitReplayed(t, rep)
+
+	t.Run("reading commands work", func(t *testing.T) {
+		for _, args := range [][]string{
+			{"list"}, {"list", "--summary"}, {"list", "--user", rep.user, "--format", "json"},
+			{"events"}, {"purge", "--dry-run"},
+		} {
+			r := run(t, append(args, "--url", onStandby)...)
+			if r.code != 0 {
+				t.Errorf("%s on the standby: %s", strings.Join(args, " "), r)
+			}
+		}
+	})
+	t.Run("writing commands say what to do", func(t *testing.T) {
+		for _, args := range [][]string{
+			{"login", rep.user}, {"logout", rep.user}, {"logout", "--all", "--yes"},
+			{"revoke", "--user", rep.user, "--yes"}, {"revoke", "1", "--yes"}, {"purge"},
+			{"serve", "--insecure", "--http-addr", "127.0.0.1:0"},
+		} {
+			r := run(t, append(args, "--url", onStandby)...)
+			if r.code != 1 || !strings.Contains(r.stderr, "is read-only (a hot standby") ||
+				!strings.Contains(r.stderr, "SQLSTATE: 25006") || !strings.Contains(r.stderr, "HINT: connect to the primary, or") ||
+				!strings.Contains(r.stderr, "target_session_attrs=read-write") || strings.Contains(r.stderr, "cannot execute") {
+				t.Errorf("%s on the standby: want exit 1 naming the read-only server and the fix:\n%s", strings.Join(args, " "), r)
+			}
+		}
+		if r := run(t, "init", "--url", hostsURL([]*pgcluster.Cluster{rep.standby}, rep.primary.SuperUser, rep.primary.SuperPassword, "app", "any")); r.code != 0 {
+			// Up to date already: init has nothing to write.
+			t.Errorf("init on an up-to-date standby: %s", r)
+		}
+	})
+
+	t.Run("revoked on the primary, refused on the standby at once", func(t *testing.T) {
+		srv := startServe(t, "--url", onPrimary, "--read-url", onStandby, "--insecure", "--log-level", "debug")
+		const rounds = 1000
+		cookies := mintSessions(t, rep.primary.SuperURL("app"), rep.user, rounds)
+		waitReplayed(t, rep)
+		client := &http.Client{Timeout: 10 * time.Second}
+		accepted := 0
+		for i, c := range cookies {
+			if got := whoami(client, srv.url, c); got != http.StatusOK {
+				t.Fatalf("round %d: whoami before the logout: %d; want 200", i, got)
+			}
+			req, _ := http.NewRequest(http.MethodPost, srv.url+"/api/v2/logout/", nil)
+			req.Header.Set("Cookie", c)
+			resp, err := client.Do(req)
+			if err != nil || resp.StatusCode != http.StatusOK {
+				t.Fatalf("round %d: logout: %v %v", i, resp, err)
+			}
+			resp.Body.Close()
+			if got := whoami(client, srv.url, c); got != http.StatusUnauthorized {
+				accepted++
+				t.Errorf("round %d: whoami right after the logout: %d; want 401", i, got)
+			}
+		}
+		t.Logf("%d revocations through the primary, each checked on the synchronous standby at once: %d accepted", rounds, accepted)
+		// The standby answered every lookup: none was asked of the primary.
+		if n := strings.Count(srv.logs(), "asking the primary"); n > 0 {
+			t.Errorf("%d lookups were asked of the primary; want all answered by the standby", n)
+		}
+		// serve's log is read as it comes; give the last lines a moment.
+		for deadline := time.Now().Add(5 * time.Second); strings.Count(srv.logs(), "reason=revoked") < rounds && time.Now().Before(deadline); {
+			time.Sleep(20 * time.Millisecond)
+		}
+		if n := strings.Count(srv.logs(), "reason=revoked"); n != rounds {
+			t.Errorf("serve refused %d sessions as revoked; want %d", n, rounds)
+		}
+		if strings.Contains(srv.logs(), "level=WARN") || strings.Contains(srv.logs(), "level=ERROR") {
+			t.Errorf("serve warned:\n%s", srv.logs())
+		}
+	})
+}
+
+// mintSessions creates n sessions of user directly in the database and
+// returns their cookies.
+func mintSessions(t *testing.T, dbURL, user string, n int) []string {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	pool, err := pgxpool.New(ctx, dbURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pool.Close()
+	cookies := make([]string, n)
+	for i := range cookies {
+		secret, err := auth.NewSecret()
+		if err != nil {
+			t.Fatal(err)
+		}
+		s, err := sql.CreateSession(ctx, pool, sql.NewSession{Username: user, HashedSecret: auth.HashSecret(secret), ExpireAfter: time.Hour})
+		if err != nil {
+			t.Fatal(err)
+		}
+		cookies[i] = auth.CookieName + "=" + auth.EncodeValue(s.ID, secret)
+	}
+	return cookies
+}
+
+// waitReplayed waits until the standby has replayed all the primary has
+// written so far.
+func waitReplayed(t *testing.T, rep *replicated) {
+	t.Helper()
+	var lsn string
+	queryOne(t, rep.primary.SuperURL("postgres"), "SELECT pg_current_wal_lsn()::TEXT", &lsn)
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		var caughtUp bool
+		queryOne(t, rep.standby.SuperURL("postgres"), "SELECT pg_last_wal_replay_lsn() >= '"+lsn+"'::PG_LSN", &caughtUp)
+		if caughtUp {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the standby has not replayed %s in 30s", lsn)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func queryOne(t *testing.T, dbURL, q string, dest ...any) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	conn, err := pgx.Connect(ctx, dbURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	if err := conn.QueryRow(ctx, q).Scan(dest...); err != nil {
+		t.Fatalf("query %q: %v", q, err)
+	}
+}

@@ -28,13 +28,11 @@ type replicated struct {
 // hostsURL is a URL of database on every cluster, in order, as user, with
 // target_session_attrs.
 func hostsURL(clusters []*pgcluster.Cluster, user, password, database, attrs string) string {
-	hosts := make([]string, len(clusters))
+	addrs := make([]string, len(clusters))
 	for i, c := range clusters {
-		hosts[i] = fmt.Sprintf("127.0.0.1:%d", c.Port)
+		addrs[i] = c.Addr()
 	}
-	u := url.URL{Scheme: "postgres", User: url.UserPassword(user, password), Host: strings.Join(hosts, ","),
-		Path: "/" + database, RawQuery: "sslmode=disable&target_session_attrs=" + attrs}
-	return u.String()
+	return pgcluster.HostsURL(addrs, user, password, database, attrs)
 }
 
 // startReplicated starts a primary and a standby, synchronous or not. With
@@ -137,63 +135,9 @@ func TestFailover(t *testing.T) {
 		name := map[bool]string{false: "async", true: "sync"}[synchronous]
 		t.Run(name, func(t *testing.T) {
 			rep := startReplicated(t, synchronous)
-			var live []string
-			for range 8 {
-				r := run(t, "login", rep.user, "--url", rep.admin, "--only-cookie")
-				if r.code != 0 {
-					t.Fatalf("login: %s", r)
-				}
-				live = append(live, r.stdout)
-			}
-			r := run(t, "login", "gone_user", "--url", rep.admin, "--only-cookie")
-			if r.code != 0 {
-				t.Fatalf("login: %s", r)
-			}
-			revoked := r.stdout
-			if r := run(t, "logout", "gone_user", "--url", rep.admin); r.code != 0 {
-				t.Fatalf("logout: %s", r)
-			}
-
+			live, revoked := seedFailover(t, rep.admin, rep.user)
 			srv := startServe(t, "--url", rep.admin, "--insecure")
-			l := &load{hits: map[string][]hit{}}
-			stop := make(chan struct{})
-			var workers sync.WaitGroup
-			worker := func(kind string, next func(i int) string) {
-				workers.Go(func() {
-					client := &http.Client{Timeout: 5 * time.Second}
-					for i := 0; ; i++ {
-						select {
-						case <-stop:
-							return
-						default:
-						}
-						l.record(kind, hit{time.Now(), whoami(client, srv.url, next(i))})
-					}
-				})
-			}
-			for w := range 3 {
-				worker("live", func(i int) string { return live[(i+w)%len(live)] })
-			}
-			worker("revoked", func(int) string { return revoked })
-			var loginsMu sync.Mutex
-			var minted []string // cookies of API logins that answered 200
-			workers.Go(func() {
-				client := &http.Client{Timeout: 5 * time.Second}
-				for {
-					select {
-					case <-stop:
-						return
-					case <-time.After(50 * time.Millisecond):
-					}
-					status, cookie := formLogin(client, srv.url, rep.user, rep.password)
-					l.record("login", hit{time.Now(), status})
-					if status == http.StatusOK {
-						loginsMu.Lock()
-						minted = append(minted, cookie)
-						loginsMu.Unlock()
-					}
-				}
-			})
+			f := startFailoverLoad(srv.url, live, revoked, rep.user, rep.password)
 
 			time.Sleep(1500 * time.Millisecond)
 			crashed := time.Now()
@@ -209,72 +153,165 @@ func TestFailover(t *testing.T) {
 			}
 			promoted := time.Now()
 			time.Sleep(3 * time.Second)
-			close(stop)
-			workers.Wait()
+			f.finish()
 
-			// The outage begins with the first failure after the crash (a
-			// request in flight may still have been answered); it ends
-			// with the first 200 after that.
-			var outageBegan, firstOK time.Time
-			for _, h := range l.of("live") {
-				switch {
-				case !h.at.After(crashed):
-				case outageBegan.IsZero() && h.status != http.StatusOK:
-					outageBegan = h.at
-				case !outageBegan.IsZero() && h.status == http.StatusOK && (firstOK.IsZero() || h.at.Before(firstOK)):
-					firstOK = h.at
-				}
+			firstOK := f.check(t, srv, crashed, synchronous)
+			if after := firstOK.Sub(promoted); after > time.Second {
+				t.Errorf("first 200 came %v after the promotion; want within 1s", after.Round(time.Millisecond))
+			} else if after < 0 {
+				t.Errorf("a 200 came %v before the promotion, from a server that was not there", -after)
 			}
-			for kind, hits := range map[string][]hit{"live": l.of("live"), "revoked": l.of("revoked"), "login": l.of("login")} {
-				counts := map[int]int{}
-				for _, h := range hits {
-					counts[h.status]++
-					if h.status != 200 && h.status != 401 && h.status != 503 {
-						t.Errorf("%s cookie: status %d at %v after the crash; want 200, 401 or 503", kind, h.status, h.at.Sub(crashed).Round(time.Millisecond))
-					}
-				}
-				t.Logf("%s: %v", kind, counts)
-				wantNone := map[string]int{"live": 401, "revoked": 200}[kind]
-				if wantNone != 0 && counts[wantNone] > 0 && (synchronous || kind == "live") {
-					t.Errorf("%s cookie answered %d %d times; want never", kind, wantNone, counts[wantNone])
-				}
-			}
-			switch {
-			case outageBegan.IsZero():
-				t.Fatalf("no request failed after the crash: was the primary crashed?")
-			case firstOK.IsZero():
-				t.Fatalf("no 200 after the crash:\n%s", srv.logs())
-			case firstOK.Before(promoted):
-				t.Errorf("a 200 came %v before the promotion, from a server that was not there", promoted.Sub(firstOK))
-			case firstOK.Sub(promoted) > time.Second:
-				t.Errorf("first 200 came %v after the promotion; want within 1s", firstOK.Sub(promoted).Round(time.Millisecond))
-			}
-			t.Logf("%s: unavailable for %v (crash to first 200), of which %v after the promotion",
+			t.Logf("%s: unavailable for %v (crash to first 200; promoted by hand 1s after the crash), first 200 %v after the promotion",
 				name, firstOK.Sub(crashed).Round(time.Millisecond), firstOK.Sub(promoted).Round(time.Millisecond))
+			checkCommandsRecover(t, srv, rep.admin, rep.user)
+		})
+	}
+}
 
+// seedFailover logs in sessions of user (live) and one of gone_user that is
+// then logged out (revoked), through the commands.
+func seedFailover(t *testing.T, adminURL, user string) (live []string, revoked string) {
+	t.Helper()
+	for range 8 {
+		r := run(t, "login", user, "--url", adminURL, "--only-cookie")
+		if r.code != 0 {
+			t.Fatalf("login: %s", r)
+		}
+		live = append(live, r.stdout)
+	}
+	r := run(t, "login", "gone_user", "--url", adminURL, "--only-cookie")
+	if r.code != 0 {
+		t.Fatalf("login: %s", r)
+	}
+	if r := run(t, "logout", "gone_user", "--url", adminURL); r.code != 0 {
+		t.Fatalf("logout: %s", r)
+	}
+	return live, r.stdout
+}
+
+// failoverLoad is authenticated whoami load on live and revoked cookies
+// and a stream of API logins, recording every answer.
+type failoverLoad struct {
+	l       *load
+	stop    chan struct{}
+	workers sync.WaitGroup
+	mu      sync.Mutex
+	minted  []string // cookies of the API logins that answered 200
+}
+
+func startFailoverLoad(base string, live []string, revoked, user, password string) *failoverLoad {
+	f := &failoverLoad{l: &load{hits: map[string][]hit{}}, stop: make(chan struct{})}
+	worker := func(kind string, next func(i int) string) {
+		f.workers.Go(func() {
 			client := &http.Client{Timeout: 5 * time.Second}
-			lost := 0
-			for _, c := range minted {
-				if whoami(client, srv.url, c) != http.StatusOK {
-					lost++
+			for i := 0; ; i++ {
+				select {
+				case <-f.stop:
+					return
+				default:
 				}
-			}
-			t.Logf("%s: %d API logins answered 200, %d of them lost in the failover", name, len(minted), lost)
-			if synchronous && lost > 0 {
-				t.Errorf("%d of %d sessions that an API login returned were lost with synchronous replication", lost, len(minted))
-			}
-			if len(minted) == 0 {
-				t.Errorf("no API login succeeded during the test")
-			}
-			// The commands recover by themselves too, through the same URL.
-			if r := run(t, "list", "--url", rep.admin, "--user", rep.user, "--format", "tsv"); r.code != 0 {
-				t.Errorf("list after the failover: %s", r)
-			}
-			if r := run(t, "login", rep.user, "--url", rep.admin, "--only-cookie"); r.code != 0 {
-				t.Errorf("login after the failover: %s", r)
-			} else if got := whoami(client, srv.url, r.stdout); got != http.StatusOK {
-				t.Errorf("whoami with a cookie minted after the failover: %d; want 200", got)
+				f.l.record(kind, hit{time.Now(), whoami(client, base, next(i))})
 			}
 		})
+	}
+	for w := range 3 {
+		worker("live", func(i int) string { return live[(i+w)%len(live)] })
+	}
+	worker("revoked", func(int) string { return revoked })
+	f.workers.Go(func() {
+		client := &http.Client{Timeout: 5 * time.Second}
+		for {
+			select {
+			case <-f.stop:
+				return
+			case <-time.After(50 * time.Millisecond):
+			}
+			status, cookie := formLogin(client, base, user, password)
+			f.l.record("login", hit{time.Now(), status})
+			if status == http.StatusOK {
+				f.mu.Lock()
+				f.minted = append(f.minted, cookie)
+				f.mu.Unlock()
+			}
+		}
+	})
+	return f
+}
+
+func (f *failoverLoad) finish() {
+	close(f.stop)
+	f.workers.Wait()
+}
+
+// check asserts what must hold through a failover that began at crashed,
+// and returns when the first 200 came after the outage began. With
+// synchronous replication no revoked session may be accepted and no login
+// that answered 200 may be lost.
+func (f *failoverLoad) check(t *testing.T, srv *serveProc, crashed time.Time, synchronous bool) time.Time {
+	t.Helper()
+	// The outage begins with the first failure after the crash (a request
+	// in flight may still have been answered); it ends with the first 200
+	// after that.
+	var outageBegan, firstOK time.Time
+	for _, h := range f.l.of("live") {
+		switch {
+		case !h.at.After(crashed):
+		case outageBegan.IsZero() && h.status != http.StatusOK:
+			outageBegan = h.at
+		case !outageBegan.IsZero() && h.status == http.StatusOK && (firstOK.IsZero() || h.at.Before(firstOK)):
+			firstOK = h.at
+		}
+	}
+	for _, kind := range []string{"live", "revoked", "login"} {
+		counts := map[int]int{}
+		for _, h := range f.l.of(kind) {
+			counts[h.status]++
+			if h.status != 200 && h.status != 401 && h.status != 503 {
+				t.Errorf("%s: status %d at %v after the crash; want 200, 401 or 503", kind, h.status, h.at.Sub(crashed).Round(time.Millisecond))
+			}
+		}
+		t.Logf("%s: answers by status %v", kind, counts)
+		wantNone := map[string]int{"live": 401, "revoked": 200}[kind]
+		if wantNone != 0 && counts[wantNone] > 0 && (synchronous || kind == "live") {
+			t.Errorf("%s cookie answered %d %d times; want never", kind, wantNone, counts[wantNone])
+		}
+	}
+	switch {
+	case outageBegan.IsZero():
+		t.Fatalf("no request failed after the crash: was the primary crashed?")
+	case firstOK.IsZero():
+		t.Fatalf("no 200 after the crash:\n%s", srv.logs())
+	}
+	client := &http.Client{Timeout: 5 * time.Second}
+	lost := 0
+	for _, c := range f.minted {
+		if whoami(client, srv.url, c) != http.StatusOK {
+			lost++
+		}
+	}
+	t.Logf("%d API logins answered 200, %d of them lost in the failover", len(f.minted), lost)
+	if synchronous && lost > 0 {
+		t.Errorf("%d of %d sessions that an API login returned were lost with synchronous replication", lost, len(f.minted))
+	}
+	if len(f.minted) == 0 {
+		t.Errorf("no API login succeeded during the test")
+	}
+	return firstOK
+}
+
+// checkCommandsRecover runs commands through the URL after a failover:
+// they find the new primary by themselves.
+func checkCommandsRecover(t *testing.T, srv *serveProc, adminURL, user string) {
+	t.Helper()
+	if r := run(t, "list", "--url", adminURL, "--user", user, "--format", "tsv"); r.code != 0 {
+		t.Errorf("list after the failover: %s", r)
+	}
+	r := run(t, "login", user, "--url", adminURL, "--only-cookie")
+	if r.code != 0 {
+		t.Errorf("login after the failover: %s", r)
+		return
+	}
+	if got := whoami(&http.Client{Timeout: 5 * time.Second}, srv.url, r.stdout); got != http.StatusOK {
+		t.Errorf("whoami with a cookie minted after the failover: %d; want 200", got)
 	}
 }

@@ -181,6 +181,18 @@ func (c *Cluster) URL(user, password, database string) string {
 	return u.String()
 }
 
+// Addr returns the server's address, HOST:PORT.
+func (c *Cluster) Addr() string { return net.JoinHostPort("127.0.0.1", strconv.Itoa(c.Port)) }
+
+// HostsURL returns a connection URL of database on the servers at addrs
+// (HOST:PORT each), tried in order, as user, keeping the first that matches
+// targetSessionAttrs ("read-write", "any", "standby", ...).
+func HostsURL(addrs []string, user, password, database, targetSessionAttrs string) string {
+	u := url.URL{Scheme: "postgres", User: url.UserPassword(user, password), Host: strings.Join(addrs, ","),
+		Path: "/" + database, RawQuery: "sslmode=disable&target_session_attrs=" + targetSessionAttrs}
+	return u.String()
+}
+
 // SuperURL returns the superuser's connection URL for database.
 func (c *Cluster) SuperURL(database string) string {
 	return c.URL(c.SuperUser, c.SuperPassword, database)

@@ -1,0 +1,105 @@
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/auth-session/auth-session/pkg/pgcluster"
+	"github.com/auth-session/auth-session/pkg/pgtest"
+)
+
+// patroniCluster is a two-node Patroni cluster over a one-member etcd, all
+// real programs on loopback, with a database set up for auth-session.
+type patroniCluster struct {
+	nodes          []*pgcluster.PatroniNode
+	leader         *pgcluster.PatroniNode
+	super, admin   string // URLs listing both nodes, read-write
+	user, password string
+}
+
+func startPatroni(t *testing.T, synchronous bool) *patroniCluster {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	etcd, err := pgcluster.StartEtcd(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(etcd.Stop)
+	opts := pgcluster.PatroniOptions{Scope: pgtest.UniqueName("auth"), Etcd: etcd,
+		SuperUser: "postgres", SuperPassword: "super-" + pgtest.UniqueName("pw"), Sync: synchronous}
+	pc := &patroniCluster{user: "web_user", password: "pw-" + pgtest.UniqueName("x")}
+	for _, name := range []string{"node1", "node2"} {
+		n, err := pgcluster.StartPatroni(ctx, opts, name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(n.Stop)
+		pc.nodes = append(pc.nodes, n)
+		if name == "node1" {
+			// The first node bootstraps; the second copies it.
+			if pc.leader, err = pgcluster.WaitForCluster(ctx, pc.nodes, 2*time.Minute); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	if pc.leader, err = pgcluster.WaitForCluster(ctx, pc.nodes, 2*time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	addrs := []string{pc.nodes[0].Addr(), pc.nodes[1].Addr()}
+	pc.super = pgcluster.HostsURL(addrs, opts.SuperUser, opts.SuperPassword, "postgres", "read-write")
+	if r := run(t, "init", "--url", pc.super); r.code != 0 {
+		t.Fatalf("init: %s", r)
+	}
+	pgtest.MustExec(t, pc.super, fmt.Sprintf(
+		"CREATE ROLE web_admin LOGIN PASSWORD 'adminpw' IN ROLE admin; CREATE ROLE web_user LOGIN PASSWORD '%s'; CREATE ROLE gone_user LOGIN",
+		pc.password))
+	pc.admin = pgcluster.HostsURL(addrs, "web_admin", "adminpw", "postgres", "read-write")
+	return pc
+}
+
+// TestPatroniFailover kills the leader of a real Patroni cluster under
+// load; Patroni promotes the replica by itself, and serve and the commands
+// follow through the URL listing both nodes.
+func TestPatroniFailover(t *testing.T) {
+	pc := startPatroni(t, true)
+	live, revoked := seedFailover(t, pc.admin, pc.user)
+	srv := startServe(t, "--url", pc.admin, "--insecure")
+	f := startFailoverLoad(srv.url, live, revoked, pc.user, pc.password)
+
+	time.Sleep(1500 * time.Millisecond)
+	var replica *pgcluster.PatroniNode
+	for _, n := range pc.nodes {
+		if n != pc.leader {
+			replica = n
+		}
+	}
+	crashed := time.Now()
+	if err := pc.leader.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	var promoted time.Time
+	for deadline := time.Now().Add(time.Minute); promoted.IsZero(); {
+		if replica.Role(context.Background()) == "primary" {
+			promoted = time.Now()
+		} else if time.Now().After(deadline) {
+			f.finish()
+			t.Fatalf("Patroni did not promote %s within a minute of the leader's death", replica.Name)
+		} else {
+			time.Sleep(100 * time.Millisecond)
+		}
+	}
+	time.Sleep(3 * time.Second)
+	f.finish()
+
+	firstOK := f.check(t, srv, crashed, true)
+	if after := firstOK.Sub(promoted); after > 2*time.Second {
+		t.Errorf("first 200 came %v after Patroni reported the promotion; want within 2s", after.Round(time.Millisecond))
+	}
+	t.Logf("Patroni: unavailable for %v (leader killed to first 200); Patroni promoted %s %v after the kill, first 200 %v after that",
+		firstOK.Sub(crashed).Round(time.Millisecond), replica.Name, promoted.Sub(crashed).Round(time.Millisecond),
+		firstOK.Sub(promoted).Round(time.Millisecond))
+	checkCommandsRecover(t, srv, pc.admin, pc.user)
+}

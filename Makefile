@@ -8,7 +8,7 @@ DATA_DIR  ?= $(CURDIR)/.data
 AUTH_SESSION_TEST_URL ?=
 export AUTH_SESSION_TEST_URL
 
-.PHONY: all build deps test demo bench vet fuzz clean
+.PHONY: all build deps test demo demo-ha bench vet fuzz clean
 
 all: build
 
@@ -41,6 +41,12 @@ fuzz:
 
 demo: deps build
 	$(BIN) demo --run-story --data-dir $(DATA_DIR)
+
+# The high-availability story: Patroni and etcd with two PostgreSQL nodes,
+# haproxy and pgbouncer in front, two serve processes behind haproxy; the
+# leader is killed mid-story. It stops everything it started.
+demo-ha: deps build
+	$(GO) run ./cmd/demo-ha -bin $(BIN)
 
 bench: deps build
 	scripts/bench.sh

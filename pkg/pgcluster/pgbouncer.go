@@ -79,6 +79,10 @@ func StartBouncer(ctx context.Context, opts BouncerOptions) (_ *Bouncer, err err
 		// failover behind pgbouncer is followed in seconds.
 		"server_connect_timeout = 3",
 		"server_login_retry = 1",
+		// A client waits at most this long for a server connection (the
+		// default is 120 s): during a failover, queries fail in seconds
+		// instead of hanging.
+		"query_wait_timeout = 5",
 		"pidfile = " + dir + "/pgbouncer.pid",
 	}, "\n") + "\n"
 	confPath, err := writeOwned(dir, "pgbouncer.ini", conf)

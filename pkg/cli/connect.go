@@ -20,6 +20,9 @@ type ConnOptions struct {
 	Port     string
 	User     string
 	Database string
+	// Schema holds the tables; empty means sql.DefaultSchema. The process
+	// has one: Config sets it for every statement (sql.SetSchema).
+	Schema string
 }
 
 // defaultConnectTimeout bounds a connection attempt when neither the URL
@@ -45,6 +48,11 @@ const PoolerQueryExecMode = pgx.QueryExecModeCacheDescribe
 func (o ConnOptions) Config() (*pgx.ConnConfig, error) {
 	if err := checkConnSettings(o); err != nil {
 		return nil, err
+	}
+	if o.Schema != "" && o.Schema != sql.Schema() {
+		if err := sql.SetSchema(o.Schema); err != nil {
+			return nil, usageErrorf("--%s: %v", flagSchema, err)
+		}
 	}
 	connString := o.connString()
 	cfg, err := pgx.ParseConfig(connString)
@@ -145,8 +153,11 @@ func readOnlyError(target string) error {
 func checkCaller(ctx context.Context, db sql.DBTX) (sql.Caller, error) {
 	caller, err := sql.Preflight(ctx, db)
 	if errors.Is(err, sql.ErrSchemaMissing) {
-		return caller, hintError{msg: "the auth-session schema is not installed in this database",
-			hint: "run 'auth-session init' with the same connection flags as a superuser"}
+		msg := "the auth-session schema is not installed in this database"
+		if sql.Schema() != sql.DefaultSchema {
+			msg += fmt.Sprintf(" (in schema %s, from --%s)", sql.Schema(), flagSchema)
+		}
+		return caller, hintError{msg: msg, hint: "run 'auth-session init' with the same connection flags as a superuser"}
 	}
 	if err != nil {
 		return caller, err

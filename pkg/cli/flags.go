@@ -10,6 +10,7 @@ import (
 	str2duration "github.com/xhit/go-str2duration/v2"
 
 	"github.com/auth-session/auth-session/pkg/format"
+	"github.com/auth-session/auth-session/pkg/sql"
 )
 
 // Flag names shared by several commands.
@@ -19,6 +20,7 @@ const (
 	flagPort     = "port"
 	flagUser     = "sql-user"
 	flagDatabase = "database"
+	flagSchema   = "schema"
 	flagFormat   = "format"
 )
 
@@ -32,6 +34,8 @@ func connFlags() []cli.Flag {
 		&cli.StringFlag{Name: flagPort, Usage: "database port (overrides --url)"},
 		&cli.StringFlag{Name: flagUser, Usage: "database user to connect as (overrides --url); also --user on commands where --user is not a filter"},
 		&cli.StringFlag{Name: flagDatabase, Aliases: []string{"d"}, Usage: "database name (overrides --url)"},
+		&cli.StringFlag{Name: flagSchema, EnvVars: []string{"AUTH_SESSION_SCHEMA"}, Value: sql.DefaultSchema,
+			Usage: "`SCHEMA` that holds the tables, for sessions kept in an application's own schema"},
 	}
 }
 
@@ -56,6 +60,7 @@ func connFromFlags(c *cli.Context) ConnOptions {
 		Port:     c.String(flagPort),
 		User:     c.String(flagUser),
 		Database: c.String(flagDatabase),
+		Schema:   c.String(flagSchema),
 	}
 }
 

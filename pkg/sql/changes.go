@@ -59,7 +59,7 @@ func Login(ctx context.Context, tx DBTX, ns NewSession, by Actor, maxSessions in
 		if err := waitForStandbys(ctx, tx); err != nil {
 			return Session{}, err
 		}
-		rows, err := tx.Query(ctx, trimSessions, s.Username, s.UserID, maxSessions, s.ID)
+		rows, err := tx.Query(ctx, inSchema(trimSessions), s.Username, s.UserID, maxSessions, s.ID)
 		if err != nil {
 			return Session{}, err
 		}

@@ -1,6 +1,11 @@
 package sql
 
-import "context"
+import (
+	"context"
+	"fmt"
+	"regexp"
+	"strings"
+)
 
 // The statements that only PostgreSQL accepts sit here, behind one switch,
 // so that a port to CockroachDB (which this project does not test: see the
@@ -19,6 +24,48 @@ const (
 
 // CurrentDialect is the engine this process talks to.
 var CurrentDialect = PostgreSQL
+
+// DefaultSchema is the schema that holds the tables unless SetSchema names
+// another: cockroach's, where system is a database rather than a schema.
+const DefaultSchema = "system"
+
+// tablesSchema is the schema of every statement; SetSchema changes it once, at
+// start-up, before any statement runs.
+var tablesSchema = DefaultSchema
+
+// schemaName is what SetSchema accepts: an identifier that needs no quoting.
+var schemaName = regexp.MustCompile(`^[a-z_][a-z0-9_]{0,62}$`)
+
+// SetSchema makes every statement use the tables in schema name instead of
+// system, for users who keep sessions in their application's own schema.
+// Call it before any statement runs (the --schema flag); it is not safe to
+// call while statements run.
+func SetSchema(name string) error {
+	if !schemaName.MatchString(name) || strings.HasPrefix(name, "pg_") {
+		return fmt.Errorf("invalid schema name %q: want lower-case letters, digits and underscores, starting with a letter or underscore, at most 63 characters, not starting with pg_", name)
+	}
+	tablesSchema = name
+	schemaRefs = strings.NewReplacer("system.", name+".", "SCHEMA system", "SCHEMA "+name,
+		"SCHEMA IF NOT EXISTS system", "SCHEMA IF NOT EXISTS "+name)
+	return nil
+}
+
+// Schema returns the schema the tables are in.
+func Schema() string { return tablesSchema }
+
+// inSchema returns statement q with its tables in the chosen schema. The
+// statements name them system.NAME, and nothing else in them reads
+// "system."; the bootstrap names the schema itself as "SCHEMA system" and
+// "SCHEMA IF NOT EXISTS system".
+func inSchema(q string) string {
+	if tablesSchema == DefaultSchema {
+		return q
+	}
+	return schemaRefs.Replace(q)
+}
+
+// schemaRefs rewrites the references to system; SetSchema makes it.
+var schemaRefs *strings.Replacer
 
 // withoutJIT turns off PostgreSQL's JIT compilation for the rest of the
 // transaction tx. A statement whose estimated cost is high (the lookups per

@@ -63,7 +63,7 @@ func RecordEvents(ctx context.Context, db DBTX, events []Event) error {
 		sessionIDs, vias = append(sessionIDs, e.SessionID), append(vias, e.Via)
 		addrs, agents, details = append(addrs, storable(e.ClientAddr)), append(agents, storable(e.UserAgent)), append(details, detail)
 	}
-	if _, err := db.Exec(ctx, insertEvents, names, actors, users, sessionIDs, vias, addrs, agents, details); err != nil {
+	if _, err := db.Exec(ctx, inSchema(insertEvents), names, actors, users, sessionIDs, vias, addrs, agents, details); err != nil {
 		if len(events) == 1 {
 			return fmt.Errorf("record %s event: %w", events[0].Event, err)
 		}
@@ -114,7 +114,7 @@ FROM system.session_events`
 		args = append(args, f.Since.Microseconds())
 		q += fmt.Sprintf("%s at > now() - $%d::BIGINT * INTERVAL '1 microsecond'", sep, len(args))
 	}
-	rows, err := db.Query(ctx, q+" ORDER BY at, id", args...)
+	rows, err := db.Query(ctx, inSchema(q+" ORDER BY at, id"), args...)
 	if err != nil {
 		return err
 	}

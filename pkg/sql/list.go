@@ -116,7 +116,7 @@ const countUnrevoked = `SELECT count(*) FROM system.web_sessions WHERE revoked_a
 // expired or not: those LogOutEveryone revokes.
 func CountUnrevokedSessions(ctx context.Context, db DBTX) (int64, error) {
 	var n int64
-	err := db.QueryRow(ctx, countUnrevoked).Scan(&n)
+	err := db.QueryRow(ctx, inSchema(countUnrevoked)).Scan(&n)
 	return n, err
 }
 
@@ -127,7 +127,7 @@ func ListSessions(ctx context.Context, db DBTX, f ListFilter, fn func(*ListedSes
 	if err != nil {
 		return err
 	}
-	rows, err := db.Query(ctx, q, args...)
+	rows, err := db.Query(ctx, inSchema(q), args...)
 	if err != nil {
 		return err
 	}
@@ -247,7 +247,7 @@ func SummarizeUsers(ctx context.Context, db TxBeginner, sel Selection, fn func(*
 	if err := withoutJIT(ctx, tx); err != nil {
 		return err
 	}
-	rows, err := tx.Query(ctx, q, args...)
+	rows, err := tx.Query(ctx, inSchema(q), args...)
 	if err != nil {
 		return err
 	}

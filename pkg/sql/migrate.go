@@ -101,13 +101,13 @@ func Migrate(ctx context.Context, db interface {
 		err := RunInTx(ctx, db, func(tx pgx.Tx) error {
 			done = false
 			var v int
-			switch err := tx.QueryRow(ctx, claimMigration, m.Version, m.Name).Scan(&v); {
+			switch err := tx.QueryRow(ctx, inSchema(claimMigration), m.Version, m.Name).Scan(&v); {
 			case err == pgx.ErrNoRows:
 				return nil
 			case err != nil:
 				return err
 			}
-			if _, err := tx.Exec(ctx, m.SQL); err != nil {
+			if _, err := tx.Exec(ctx, inSchema(m.SQL)); err != nil {
 				return err
 			}
 			done = true
@@ -129,7 +129,7 @@ const currentVersion = `SELECT COALESCE(max(version), 0) FROM system.schema_migr
 // table is missing.
 func schemaVersion(ctx context.Context, db DBTX) (int, error) {
 	var v int
-	err := db.QueryRow(ctx, currentVersion).Scan(&v)
+	err := db.QueryRow(ctx, inSchema(currentVersion)).Scan(&v)
 	return v, err
 }
 
@@ -154,17 +154,17 @@ func bootstrap(ctx context.Context, db DBTX) error {
 
 func bootstrapOnce(ctx context.Context, db DBTX) error {
 	var exists bool
-	if err := db.QueryRow(ctx, adminExists).Scan(&exists); err != nil {
+	if err := db.QueryRow(ctx, inSchema(adminExists)).Scan(&exists); err != nil {
 		return fmt.Errorf("look up role admin: %w", err)
 	}
 	if !exists {
-		if _, err := db.Exec(ctx, createRole); err != nil {
+		if _, err := db.Exec(ctx, inSchema(createRole)); err != nil {
 			return fmt.Errorf("create role admin: %w", err)
 		}
 	}
 	for _, stmt := range []string{createSystemSchema, createMigrations, grantMigrations} {
-		if _, err := db.Exec(ctx, stmt); err != nil {
-			return fmt.Errorf("create schema system: %w", err)
+		if _, err := db.Exec(ctx, inSchema(stmt)); err != nil {
+			return fmt.Errorf("create schema %s: %w", Schema(), err)
 		}
 	}
 	return nil

@@ -40,7 +40,7 @@ const preflightQuery = `SELECT current_user,
 func Preflight(ctx context.Context, db DBTX) (Caller, error) {
 	var c Caller
 	var member bool
-	err := db.QueryRow(ctx, preflightQuery).Scan(&c.Username, &c.IsAdmin, &member, &c.SchemaVersion, &c.ReadOnly)
+	err := db.QueryRow(ctx, inSchema(preflightQuery)).Scan(&c.Username, &c.IsAdmin, &member, &c.SchemaVersion, &c.ReadOnly)
 	c.NoInherit = member && !c.IsAdmin
 	switch SQLState(err) {
 	case "":

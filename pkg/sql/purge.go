@@ -313,7 +313,7 @@ func Purge(ctx context.Context, db PurgeDB, opts PurgeOptions, progress func(Pur
 		actor  string
 		heapOK bool
 	)
-	err := db.QueryRow(ctx, purgeCutoffs, opts.OlderThan.Microseconds(), opts.EventsOlderThan.Microseconds()).
+	err := db.QueryRow(ctx, inSchema(purgeCutoffs), opts.OlderThan.Microseconds(), opts.EventsOlderThan.Microseconds()).
 		Scan(&res.SessionsCutoff, &res.EventsCutoff, &actor, &heapOK)
 	if err != nil {
 		return res, fmt.Errorf("read the database clock: %w", err)
@@ -371,7 +371,7 @@ func (o PurgeOptions) validate() error {
 func countTargets(ctx context.Context, db DBTX, targets []purgeTarget, cutoff time.Time, res *PurgeResult, progress func(PurgeProgress)) error {
 	for _, t := range targets {
 		n := t.count(res)
-		if err := db.QueryRow(ctx, t.countSQL(), cutoff).Scan(n); err != nil {
+		if err := db.QueryRow(ctx, inSchema(t.countSQL()), cutoff).Scan(n); err != nil {
 			return fmt.Errorf("count %s: %w", t.phase, err)
 		}
 		progress(PurgeProgress{Phase: t.phase, Rows: *n, Result: *res})

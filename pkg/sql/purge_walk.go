@@ -80,7 +80,7 @@ func (w *indexWalk) next(ctx context.Context, db PurgeDB) ([]deletedRows, bool, 
 	)
 	args := append(append([]any{w.cutoff, w.after.key, w.after.id, w.batch - 1}, w.audit.args()...), eventTime(w.cutoff))
 	err := retry(ctx, func() error {
-		return db.QueryRow(ctx, w.query, args...).Scan(&n, &key, &id, &events)
+		return db.QueryRow(ctx, inSchema(w.query), args...).Scan(&n, &key, &id, &events)
 	})
 	deleted := []deletedRows{{w.target, n}}
 	if err != nil || key == nil || id == nil {
@@ -115,7 +115,7 @@ func (w *heapWalk) next(ctx context.Context, db PurgeDB) ([]deletedRows, bool, e
 	err := RunInTx(ctx, db, func(tx pgx.Tx) error {
 		b := &pgx.Batch{}
 		for _, q := range w.queries {
-			b.Queue(q, w.cutoff, pageStart(w.from), pageStart(to))
+			b.Queue(inSchema(q), w.cutoff, pageStart(w.from), pageStart(to))
 		}
 		results := tx.SendBatch(ctx, b)
 		var total int64
@@ -196,7 +196,7 @@ func planHeapWalk(ctx context.Context, db DBTX, targets []purgeTarget, cutoff ti
 		pages, end   int64
 		planEstimate string
 	)
-	if err := db.QueryRow(ctx, tableStats, table).Scan(&tuples, &pages, &end); err != nil {
+	if err := db.QueryRow(ctx, inSchema(tableStats), inSchema(table)).Scan(&tuples, &pages, &end); err != nil {
 		return nil, fmt.Errorf("read the size of %s: %w", table, err)
 	}
 	// A table never vacuumed nor analyzed has no statistics (reltuples -1).
@@ -216,7 +216,7 @@ func planHeapWalk(ctx context.Context, db DBTX, targets []purgeTarget, cutoff ti
 	for i, t := range targets {
 		where[i] = "(" + t.countWhere + ")"
 	}
-	err := db.QueryRow(ctx, "EXPLAIN (FORMAT JSON) SELECT 1 FROM "+table+" WHERE "+strings.Join(where, " OR "),
+	err := db.QueryRow(ctx, inSchema("EXPLAIN (FORMAT JSON) SELECT 1 FROM "+table+" WHERE "+strings.Join(where, " OR ")),
 		pgx.QueryExecModeExec, cutoff).Scan(&planEstimate)
 	if err != nil {
 		return nil, fmt.Errorf("estimate the rows to purge: %w", err)

@@ -100,7 +100,7 @@ func RevokeMatching(ctx context.Context, tx DBTX, sel Selection, described strin
 
 // eachRow runs query and calls fn with the scanner of each row, streaming.
 func eachRow(ctx context.Context, db DBTX, query string, args []any, fn func(scan func(...any) error) error) error {
-	rows, err := db.Query(ctx, query, args...)
+	rows, err := db.Query(ctx, inSchema(query), args...)
 	if err != nil {
 		return err
 	}
@@ -121,7 +121,7 @@ func CountMatching(ctx context.Context, db DBTX, sel Selection) (sessions, users
 		return 0, 0, err
 	}
 	w.and("NOT " + isRevoked)
-	err = db.QueryRow(ctx, `SELECT count(*), count(DISTINCT s.username)
-FROM system.web_sessions s`+joinLogouts+w.String(), w.args...).Scan(&sessions, &users)
+	err = db.QueryRow(ctx, inSchema(`SELECT count(*), count(DISTINCT s.username)
+FROM system.web_sessions s`+joinLogouts+w.String()), w.args...).Scan(&sessions, &users)
 	return sessions, users, err
 }

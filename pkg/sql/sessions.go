@@ -71,7 +71,7 @@ func CreateSession(ctx context.Context, db DBTX, ns NewSession) (Session, error)
 		return Session{}, fmt.Errorf("encode audit info: %w", err)
 	}
 	s := Session{Audit: ns.Audit}
-	err = db.QueryRow(ctx, insertSession, ns.HashedSecret, ns.ExpireAfter.Microseconds(), string(audit), ns.Username,
+	err = db.QueryRow(ctx, inSchema(insertSession), ns.HashedSecret, ns.ExpireAfter.Microseconds(), string(audit), ns.Username,
 		clientIP(ns.Audit.ClientAddr)).
 		Scan(&s.ID, &s.Username, &s.UserID, &s.CreatedAt, &s.ExpiresAt, &s.LastUsedAt)
 	if errors.Is(err, pgx.ErrNoRows) {
@@ -89,7 +89,7 @@ ORDER BY n`
 
 // MissingRoles returns those of usernames that name no role, in their order.
 func MissingRoles(ctx context.Context, db DBTX, usernames []string) ([]string, error) {
-	rows, err := db.Query(ctx, missingRoles, usernames)
+	rows, err := db.Query(ctx, inSchema(missingRoles), usernames)
 	if err != nil {
 		return nil, fmt.Errorf("look up roles: %w", err)
 	}
@@ -102,7 +102,7 @@ func MissingRoles(ctx context.Context, db DBTX, usernames []string) ([]string, e
 
 func explainNoLogin(ctx context.Context, db DBTX, username string) error {
 	var canLogin, expired bool
-	err := db.QueryRow(ctx, whyNoLogin, username).Scan(&canLogin, &expired)
+	err := db.QueryRow(ctx, inSchema(whyNoLogin), username).Scan(&canLogin, &expired)
 	switch {
 	case errors.Is(err, pgx.ErrNoRows):
 		return ErrUserNotFound
@@ -182,7 +182,7 @@ func revokeUserSessions(ctx context.Context, db DBTX, users userSet, keep int64,
 		return 0, err
 	}
 	if fn == nil {
-		tag, err := db.Exec(ctx, query, args...)
+		tag, err := db.Exec(ctx, inSchema(query), args...)
 		return tag.RowsAffected(), err
 	}
 	if err := withSortMemory(ctx, db); err != nil {
@@ -214,7 +214,7 @@ RETURNING id, username, user_id, created_at, expires_at, revoked_at, last_used_a
 // revoked before keeps its first revoked_at; newly reports whether this
 // call revoked it. It returns ErrSessionNotFound for an unknown id.
 func RevokeSession(ctx context.Context, db DBTX, id int64) (s Session, newly bool, err error) {
-	err = db.QueryRow(ctx, revokeSession, id).Scan(&s.ID, &s.Username, &s.UserID, &s.CreatedAt,
+	err = db.QueryRow(ctx, inSchema(revokeSession), id).Scan(&s.ID, &s.Username, &s.UserID, &s.CreatedAt,
 		&s.ExpiresAt, &s.RevokedAt, &s.LastUsedAt, &s.Audit, &newly)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return Session{}, false, ErrSessionNotFound
@@ -227,7 +227,7 @@ FROM system.web_sessions WHERE id = $1`
 
 // GetSession returns one session by id, or ErrSessionNotFound.
 func GetSession(ctx context.Context, db DBTX, id int64) (s Session, err error) {
-	err = db.QueryRow(ctx, getSession, id).Scan(&s.ID, &s.Username, &s.UserID, &s.CreatedAt,
+	err = db.QueryRow(ctx, inSchema(getSession), id).Scan(&s.ID, &s.Username, &s.UserID, &s.CreatedAt,
 		&s.ExpiresAt, &s.RevokedAt, &s.LastUsedAt, &s.Audit)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return Session{}, ErrSessionNotFound

@@ -53,7 +53,7 @@ func CheckLoginThrottle(ctx context.Context, db DBTX, l LoginLimits, clientAddr,
 	}
 	var fromAddr, forUser int
 	var addrClears, userClears float64
-	err := db.QueryRow(ctx, countLoginFailures, storable(clientAddr), storable(username), l.Window.Microseconds()).
+	err := db.QueryRow(ctx, inSchema(countLoginFailures), storable(clientAddr), storable(username), l.Window.Microseconds()).
 		Scan(&fromAddr, &forUser, &addrClears, &userClears)
 	if err != nil {
 		return Throttle{}, fmt.Errorf("count failed logins: %w", err)

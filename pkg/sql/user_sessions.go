@@ -42,7 +42,7 @@ ORDER BY s.created_at DESC, s.id DESC`
 // ListOwnSessions returns the active sessions of owner (neither revoked nor
 // expired, by the database clock), newest first.
 func ListOwnSessions(ctx context.Context, db DBTX, owner Owner) ([]Session, error) {
-	rows, err := db.Query(ctx, listOwnSessions, owner.Username, owner.UserID)
+	rows, err := db.Query(ctx, inSchema(listOwnSessions), owner.Username, owner.UserID)
 	if err != nil {
 		return nil, err
 	}
@@ -70,7 +70,7 @@ RETURNING ` + sessionColumns + `, revoked_at = now()`
 // this call revoked it. It returns ErrSessionNotFound when no session with
 // that id belongs to owner, without saying whether one exists.
 func RevokeOwnSession(ctx context.Context, db DBTX, owner Owner, id int64) (s Session, newly bool, err error) {
-	err = scanSession(db.QueryRow(ctx, revokeOwnSession, id, owner.Username, owner.UserID), &s, &newly)
+	err = scanSession(db.QueryRow(ctx, inSchema(revokeOwnSession), id, owner.Username, owner.UserID), &s, &newly)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return Session{}, false, ErrSessionNotFound
 	}
@@ -136,7 +136,7 @@ func ListSessionsPage(ctx context.Context, db DBTX, f PageFilter) (page []Sessio
 	if err != nil {
 		return nil, 0, err
 	}
-	rows, err := db.Query(ctx, q, args...)
+	rows, err := db.Query(ctx, inSchema(q), args...)
 	if err != nil {
 		return nil, 0, err
 	}
@@ -173,7 +173,7 @@ const isAdmin = `SELECT EXISTS (
 // member, directly or through other roles, of the admin role.
 func IsAdmin(ctx context.Context, db DBTX, username string) (bool, error) {
 	var ok bool
-	if err := db.QueryRow(ctx, isAdmin, username).Scan(&ok); err != nil {
+	if err := db.QueryRow(ctx, inSchema(isAdmin), username).Scan(&ok); err != nil {
 		return false, fmt.Errorf("check whether %q is an admin: %w", username, err)
 	}
 	return ok, nil

@@ -80,7 +80,7 @@ type CheckPolicy struct {
 // in one round trip, measured against p. It returns ErrSessionNotFound for an
 // unknown id.
 func CheckSession(ctx context.Context, db DBTX, id int64, p CheckPolicy) (SessionCheck, error) {
-	c, err := scanCheck(db.QueryRow(ctx, checkSession, id, p.TouchInterval.Microseconds(), p.IdleTimeout.Microseconds()))
+	c, err := scanCheck(db.QueryRow(ctx, inSchema(checkSession), id, p.TouchInterval.Microseconds(), p.IdleTimeout.Microseconds()))
 	if errors.Is(err, pgx.ErrNoRows) {
 		return SessionCheck{}, ErrSessionNotFound
 	}
@@ -93,7 +93,7 @@ func CheckSession(ctx context.Context, db DBTX, id int64, p CheckPolicy) (Sessio
 // CheckSessions is CheckSession for several ids in one statement: it calls
 // fn for each id found, in no particular order. Unknown ids are left out.
 func CheckSessions(ctx context.Context, db DBTX, ids []int64, p CheckPolicy, fn func(SessionCheck)) error {
-	rows, err := db.Query(ctx, checkSessions, ids, p.TouchInterval.Microseconds(), p.IdleTimeout.Microseconds())
+	rows, err := db.Query(ctx, inSchema(checkSessions), ids, p.TouchInterval.Microseconds(), p.IdleTimeout.Microseconds())
 	if err != nil {
 		return err
 	}
@@ -116,6 +116,6 @@ WHERE id = $1 AND last_used_at < now() - $2::BIGINT * INTERVAL '1 microsecond'`
 // TouchSession sets last_used_at of session id to now() when it is older than
 // touchInterval; otherwise it writes nothing. An unknown id is not an error.
 func TouchSession(ctx context.Context, db DBTX, id int64, touchInterval time.Duration) error {
-	_, err := db.Exec(ctx, touchSession, id, touchInterval.Microseconds())
+	_, err := db.Exec(ctx, inSchema(touchSession), id, touchInterval.Microseconds())
 	return err
 }

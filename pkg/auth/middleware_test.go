@@ -386,3 +386,41 @@ func migrate(ctx context.Context, pool *pgxpool.Pool) error {
 	_, err := sql.Migrate(ctx, pool)
 	return err
 }
+
+// TestMiddlewareReadDB: what ReadDB finds is the answer, even against the
+// primary; a session it lacks, and every lookup it fails, is asked of DB.
+func TestMiddlewareReadDB(t *testing.T) {
+	primary, replica := newStore(t), newStore(t)
+	user := primary.newRole(t)
+	onlyOnPrimary, value := primary.newSession(t, user)
+	revokedOnReplica, revokedValue := primary.newSession(t, user)
+	var hashed []byte
+	var userID int64
+	if err := primary.pool.QueryRow(context.Background(), "SELECT hashed_secret, user_id FROM system.web_sessions WHERE id = $1",
+		revokedOnReplica).Scan(&hashed, &userID); err != nil {
+		t.Fatal(err)
+	}
+	// The replica has the second session, revoked: as a standby that
+	// replayed a revocation the primary's copy here does not show.
+	replica.mustExec(t, `INSERT INTO system.web_sessions (id, hashed_secret, username, user_id, expires_at, revoked_at, audit_info)
+		VALUES ($1, $2, $3, $4, now() + INTERVAL '1 hour', now(), '{}')`, revokedOnReplica, hashed, user, userID)
+
+	v := &auth.Verifier{DB: primary.pool, ReadDB: replica.pool}
+	if rec := serve(v, newRequest(withCookie(value))); rec.Code != http.StatusOK {
+		t.Errorf("session %d only on the primary: status %d; want 200, asked of the primary", onlyOnPrimary, rec.Code)
+	}
+	if rec := serve(v, newRequest(withCookie(revokedValue))); rec.Code != http.StatusUnauthorized {
+		t.Errorf("session %d revoked on the read database: status %d; want 401, its answer final", revokedOnReplica, rec.Code)
+	}
+
+	down, err := pgxpool.New(context.Background(), "postgres://nobody@127.0.0.1:1/none?connect_timeout=2")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer down.Close()
+	var readErrors int
+	v = &auth.Verifier{DB: primary.pool, ReadDB: down, OnReadError: func(context.Context, error) { readErrors++ }}
+	if rec := serve(v, newRequest(withCookie(value))); rec.Code != http.StatusOK || readErrors != 1 {
+		t.Errorf("read database down: status %d, %d read errors reported; want 200 from the primary and 1", rec.Code, readErrors)
+	}
+}

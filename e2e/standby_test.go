@@ -7,7 +7,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/auth-session/auth-session/pkg/auth"
@@ -146,14 +145,5 @@ func waitReplayed(t *testing.T, rep *replicated) {
 
 func queryOne(t *testing.T, dbURL, q string, dest ...any) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	conn, err := pgx.Connect(ctx, dbURL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close(ctx)
-	if err := conn.QueryRow(ctx, q).Scan(dest...); err != nil {
-		t.Fatalf("query %q: %v", q, err)
-	}
+	(&site{dbURL: dbURL}).query(t, q, nil, dest...)
 }

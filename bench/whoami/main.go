@@ -23,6 +23,8 @@ import (
 	"os/signal"
 	"runtime"
 	"runtime/pprof"
+	"strconv"
+	"strings"
 	"syscall"
 	"time"
 
@@ -122,6 +124,20 @@ func run(ctx context.Context, o options) error {
 		return err
 	}
 
+	bouncerPool, stopBouncer, err := throughBouncer(ctx, dbURL, o.maxConns)
+	if err != nil {
+		return err
+	}
+	defer stopBouncer()
+	defer bouncerPool.Close()
+	bouncerAddr, stopBouncerServer, err := httpload.StartServer(ctx, bouncerPool, o.maxLookups)
+	if err != nil {
+		return err
+	}
+	defer stopBouncerServer()
+	bouncerClients := httpload.NewClients(bouncerAddr, o.concurrency)
+	defer bouncerClients.Close()
+
 	addr, stopServer, err := httpload.StartServer(ctx, pool, o.maxLookups)
 	if err != nil {
 		return err
@@ -162,6 +178,9 @@ func run(ctx context.Context, o options) error {
 		{name: "authenticated `GET /api/v2/whoami` without prepared statements, as serve runs behind pgbouncer (cache_describe)", op: func(_ context.Context, i int) error {
 			return preparedClients.Expect(i, whoamiRequests[i%len(whoamiRequests)], http.StatusOK)
 		}},
+		{name: "authenticated `GET /api/v2/whoami` through pgbouncer in transaction mode (no prepared statements)", op: func(_ context.Context, i int) error {
+			return bouncerClients.Expect(i, whoamiRequests[i%len(whoamiRequests)], http.StatusOK)
+		}},
 		{name: "authenticated `GET /api/v2/whoami`, one lookup statement per request", op: func(_ context.Context, i int) error {
 			return singleClients.Expect(i, whoamiRequests[i%len(whoamiRequests)], http.StatusOK)
 		}},
@@ -200,10 +219,11 @@ func run(ctx context.Context, o options) error {
 			w.name, s.Rate, s.P50.Round(10*time.Microsecond), s.P99.Round(10*time.Microsecond), s.Requests)
 	}
 	raw, viaHTTP := workloads[0].stats(o.duration), workloads[1].stats(o.duration)
-	prepared := workloads[2].stats(o.duration)
+	prepared, bounced := workloads[2].stats(o.duration), workloads[3].stats(o.duration)
 	fmt.Printf("\nAuthenticated whoami / raw lookup: **%.2f** (target: at least 0.80).\n", viaHTTP.Rate/raw.Rate)
 	fmt.Printf("Authenticated whoami without prepared statements (%v, serve's mode behind a pooler) / with them (on a direct connection): **%.2f**.\n",
 		cli.PoolerQueryExecMode, prepared.Rate/viaHTTP.Rate)
+	fmt.Printf("Authenticated whoami through pgbouncer in transaction mode / direct: **%.2f**.\n", bounced.Rate/viaHTTP.Rate)
 	return nil
 }
 
@@ -238,6 +258,35 @@ func measure(ctx context.Context, workloads []workload, o options) error {
 		}
 	}
 	return nil
+}
+
+// throughBouncer starts pgbouncer in transaction mode in front of dbURL's
+// server and returns a pool through it as serve makes one behind a pooler.
+func throughBouncer(ctx context.Context, dbURL string, maxConns int) (*pgxpool.Pool, func(), error) {
+	u, err := url.Parse(dbURL)
+	if err != nil {
+		return nil, nil, err
+	}
+	port, _ := strconv.Atoi(u.Port())
+	password, _ := u.User.Password()
+	b, err := pgcluster.StartBouncer(ctx, pgcluster.BouncerOptions{Host: u.Hostname(), Port: port, Mode: pgcluster.PoolTransaction,
+		AuthUser: u.User.Username(), AuthPassword: password})
+	if err != nil {
+		return nil, nil, err
+	}
+	cfg, err := pgxpool.ParseConfig(b.URL(u.User.Username(), password, strings.TrimPrefix(u.Path, "/")))
+	if err != nil {
+		b.Stop()
+		return nil, nil, err
+	}
+	cfg.MaxConns = int32(maxConns)
+	cfg.ConnConfig.DefaultQueryExecMode = cli.PoolerQueryExecMode
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		b.Stop()
+		return nil, nil, err
+	}
+	return pool, b.Stop, nil
 }
 
 // scratchDatabase creates a database for the run and returns its URL and a

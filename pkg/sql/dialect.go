@@ -67,6 +67,10 @@ func inSchema(q string) string {
 // schemaRefs rewrites the references to system; SetSchema makes it.
 var schemaRefs *strings.Replacer
 
+// usesHeapWalk reports whether purge may walk a table's pages (ctid ranges,
+// pg_class statistics, EXPLAIN (FORMAT JSON)), all PostgreSQL's own.
+func usesHeapWalk() bool { return CurrentDialect == PostgreSQL }
+
 // withoutJIT turns off PostgreSQL's JIT compilation for the rest of the
 // transaction tx. A statement whose estimated cost is high (the lookups per
 // logout in summarizeFast are estimated at millions of rows and find none)

@@ -188,8 +188,11 @@ FROM pg_class c WHERE c.oid = $1::REGCLASS`
 // when they delete heapWalkShare of its rows or more, by the planner's
 // estimate, and nil when the phases should walk their indexes. It is for
 // PostgreSQL 14 and later, not CockroachDB, whose rows have no place on a
-// page.
+// page: there (usesHeapWalk) the phases always walk their indexes.
 func planHeapWalk(ctx context.Context, db DBTX, targets []purgeTarget, cutoff time.Time, batch int) (*heapWalk, error) {
+	if !usesHeapWalk() {
+		return nil, nil
+	}
 	table := targets[0].table
 	var (
 		tuples       float64

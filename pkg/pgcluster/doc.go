@@ -1,4 +1,9 @@
-// Package pgcluster starts and stops a throwaway local PostgreSQL server.
+// Package pgcluster starts and stops a throwaway local PostgreSQL server,
+// and the programs production runs around one, so that tests use the real
+// ones: a streaming hot standby (StartStandby, asynchronous or synchronous),
+// pgbouncer (StartBouncer), etcd and Patroni nodes (StartEtcd, StartPatroni)
+// and haproxy (StartHAProxy), all on free loopback ports, each killed with
+// the process that started it.
 //
 // It drives the stock PostgreSQL programs (initdb, pg_ctl) found by BinDir: Start
 // creates a data directory when needed, tunes it for speed over durability

@@ -12,8 +12,10 @@ export AUTH_SESSION_TEST_URL
 
 all: build
 
+# -buildvcs=auto stamps the git revision that --version prints, whatever
+# GOFLAGS says, and builds without one outside a checkout.
 build:
-	$(GO) build -o $(BIN) ./cmd/auth-session
+	$(GO) build -buildvcs=auto -o $(BIN) ./cmd/auth-session
 
 deps:
 	@scripts/install-deps.sh

@@ -23,7 +23,7 @@ func Main(m *testing.M, name string, bin *string) {
 		os.Exit(1)
 	}
 	*bin = filepath.Join(dir, "auth-session")
-	build := exec.Command("go", "build", "-o", *bin, "github.com/auth-session/auth-session/cmd/auth-session")
+	build := exec.Command("go", "build", "-buildvcs=auto", "-o", *bin, "github.com/auth-session/auth-session/cmd/auth-session")
 	if out, err := build.CombinedOutput(); err != nil {
 		os.RemoveAll(dir)
 		fmt.Fprintf(os.Stderr, "%s: FAIL: build auth-session: %v\n%s", name, err, out)

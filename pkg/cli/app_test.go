@@ -201,7 +201,10 @@ func TestAppUsage(t *testing.T) {
 		{"--help", []string{"--help"}, 0, `(?s)auth-session - .*init.*login.*logout.*list`, ``},
 		{"login --help", []string{"login", "--help"}, 0, `(?s)--expire-after.*--only-cookie.*--insecure.*--cookie-jar.*--format`, ``},
 		{"list --help", []string{"list", "--help"}, 0, `(?s)--user.*--active.*--warn-stale-days.*--format`, ``},
-		{"--version", []string{"--version"}, 0, `auth-session version dev`, ``},
+		// A test binary has build information but no VCS stamp.
+		{"--version", []string{"--version"}, 0, `^auth-session version \(devel\) \(no VCS revision: built by go run or outside a git checkout; go1\.[0-9.]+\)\n$`, ``},
+		{"a mistyped command", []string{"lgin"}, 2, `^$`,
+			`^ERROR: unknown command "lgin": did you mean "login"\? accepted commands are init, login, logout, list[a-z, ]*\n`},
 		{"help", []string{"help"}, 0, `(?s)auth-session - .*COMMANDS:.*login`, ``},
 		{"help login", []string{"help", "login"}, 0, `(?s)auth-session login - .*--expire-after`, ``},
 		{"help of an unknown command", []string{"help", "frobnicate"}, 2, `^$`, `^ERROR: unknown command "frobnicate"`},

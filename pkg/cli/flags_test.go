@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"github.com/urfave/cli/v2"
 	"strconv"
 	"strings"
 	"testing"
@@ -134,15 +135,20 @@ func TestInterspersed(t *testing.T) {
 
 func TestFlagError(t *testing.T) {
 	tests := []struct{ in, want string }{
+		{"flag provided but not defined: -formt", `unknown flag "--formt": did you mean --format?`},
+		{"flag provided but not defined: -expire", `unknown flag "--expire": did you mean --expire-after?`},
 		{"flag provided but not defined: -bogus", `unknown flag "--bogus"`},
-		{"flag provided but not defined: -x", `unknown flag "-x"`},
 		{"flag needs an argument: -format", `flag --format needs a value`},
 		{"flag needs an argument: -d", `flag -d needs a value`},
 		{`invalid value "soon" for flag -warn-stale-days: parse error`, `invalid --warn-stale-days "soon": want a whole number`},
 		{"something else", "something else"},
 	}
+	env, _, _ := newEnv(terminals{})
+	app := NewApp(env)
+	c := cli.NewContext(app, nil, nil)
+	c.Command = app.Command("login")
 	for _, tt := range tests {
-		if got := flagError(errorString(tt.in)).Error(); got != tt.want {
+		if got := flagError(c, errorString(tt.in)).Error(); got != tt.want {
 			t.Errorf("flagError(%q) = %q, want %q", tt.in, got, tt.want)
 		}
 	}

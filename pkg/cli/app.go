@@ -7,7 +7,6 @@ import (
 	"github.com/urfave/cli/v2"
 )
 
-
 // NewApp builds the auth-session application over env.
 func NewApp(env *Env) *cli.App {
 	app := &cli.App{
@@ -23,8 +22,8 @@ func NewApp(env *Env) *cli.App {
 		// Completion and suggestions are urfave/cli's (see completion.go).
 		EnableBashCompletion: true,
 		Suggest:              true,
-		Writer:          env.IO.Out,
-		ErrWriter:       env.IO.Err,
+		Writer:               env.IO.Out,
+		ErrWriter:            env.IO.Err,
 		Commands: []*cli.Command{
 			initCommand(env),
 			loginCommand(env),
@@ -95,4 +94,3 @@ func exactArgs(c *cli.Context, names ...string) error {
 	}
 	return usageErrorf("unexpected argument %q: usage: %s", c.Args().Get(len(names)), usage)
 }
-

@@ -24,10 +24,17 @@ const (
 	flagFormat   = "format"
 )
 
+// Categories of the flags in help: a command's own flags come first, then
+// these.
+const (
+	categoryConnection = "Connection"
+	categoryOutput     = "Output"
+)
+
 // connFlags are the SQL connection flags every command accepts, as
 // cockroach's commands accept its standard SQL flags.
 func connFlags() []cli.Flag {
-	return []cli.Flag{
+	flags := []cli.Flag{
 		&cli.StringFlag{Name: flagURL, EnvVars: []string{"AUTH_SESSION_URL"},
 			Usage: "connection URL, postgres://user:password@host:port/database?sslmode=...; without it, libpq's PGHOST, PGPORT, PGUSER, PGDATABASE, PGPASSWORD, PGSSLMODE and ~/.pgpass apply"},
 		&cli.StringFlag{Name: flagHost, Usage: "database host or socket directory (overrides --url)"},
@@ -37,6 +44,10 @@ func connFlags() []cli.Flag {
 		&cli.StringFlag{Name: flagSchema, EnvVars: []string{"AUTH_SESSION_SCHEMA"}, Value: sql.DefaultSchema,
 			Usage: "`SCHEMA` that holds the tables, for sessions kept in an application's own schema"},
 	}
+	for _, f := range flags {
+		f.(*cli.StringFlag).Category = categoryConnection
+	}
+	return flags
 }
 
 // connFlagsWithUser adds --user as another name for --sql-user, for the
@@ -66,7 +77,7 @@ func connFromFlags(c *cli.Context) ConnOptions {
 
 // formatFlag is --format; its default depends on whether stdout is a terminal.
 func formatFlag() cli.Flag {
-	return &cli.StringFlag{Name: flagFormat,
+	return &cli.StringFlag{Name: flagFormat, Category: categoryOutput,
 		Usage: "output format: " + strings.Join(format.Names(), ", ") + " (default: table on a terminal, tsv otherwise)"}
 }
 

@@ -26,8 +26,12 @@ type loginOptions struct {
 	typed       string
 	expireAfter time.Duration
 	onlyCookie  bool
-	insecure    bool
-	cookieJar   string
+	// onlyValue prints the bare cookie value, for a header or bearer token.
+	onlyValue bool
+	insecure  bool
+	cookieJar string
+	// jarHosts are the hosts the jar names; empty means cookieJarHosts.
+	jarHosts []string
 	// maxSessions, when positive, revokes the user's least recently used
 	// live sessions beyond it.
 	maxSessions int
@@ -49,9 +53,11 @@ func loginCommand(env *Env) *cli.Command {
 		Flags: append(connFlagsWithUser(),
 			&cli.StringFlag{Name: "expire-after", Value: defaultExpireAfter,
 				Usage: "lifetime of the session, such as 90m, 4h30m, 7d or 1w (units: " + durationUnits + ")"},
-			&cli.BoolFlag{Name: "only-cookie", Usage: "print only the cookie line, for other tools"},
+			&cli.BoolFlag{Name: "only-cookie", Usage: "print only the cookie line (session=VALUE; attributes), for curl --cookie and other tools"},
+			&cli.BoolFlag{Name: "only-value", Usage: "print only the cookie's value, for Authorization: Bearer, X-Auth-Session, HTTPie or a script"},
 			&cli.BoolFlag{Name: "insecure", Usage: "leave out the cookie's Secure attribute, for an HTTP interface without TLS"},
 			&cli.StringFlag{Name: "cookie-jar", Usage: "also write the cookie to `FILE` (mode 0600) in the Netscape format curl --cookie FILE and wget --load-cookies FILE read"},
+			&cli.StringFlag{Name: "domain", Usage: "the `HOST` the HTTP interface runs on, which the --cookie-jar names (default: localhost and 127.0.0.1); .example.com for it and its subdomains"},
 			&cli.IntFlag{Name: "max-sessions", Usage: "keep the user at `N` live sessions at most: revoke the least recently used beyond it, with this one"},
 			formatFlag(),
 		),
@@ -75,11 +81,18 @@ func loginCommand(env *Env) *cli.Command {
 			if err != nil {
 				return err
 			}
+			if c.Bool("only-cookie") && c.Bool("only-value") {
+				return usageErrorf("--only-cookie and --only-value exclude each other: choose the cookie line or its bare value")
+			}
+			jarHosts, err := jarHostsFromFlags(c)
+			if err != nil {
+				return err
+			}
 			return runLogin(c.Context, loginOptions{
 				maxSessions: maxSessions,
 				env:         env, conn: connFromFlags(c), username: username, typed: c.Args().First(), expireAfter: expireAfter,
-				onlyCookie: c.Bool("only-cookie"), insecure: c.Bool("insecure"),
-				cookieJar: c.String("cookie-jar"), format: f,
+				onlyCookie: c.Bool("only-cookie"), onlyValue: c.Bool("only-value"), insecure: c.Bool("insecure"),
+				cookieJar: c.String("cookie-jar"), jarHosts: jarHosts, format: f,
 			})
 		},
 	}
@@ -98,7 +111,7 @@ func runLogin(ctx context.Context, opts loginOptions) error {
 	}
 	var jar *cookieJar
 	if opts.cookieJar != "" {
-		if jar, err = openCookieJar(opts.cookieJar); err != nil {
+		if jar, err = openCookieJar(opts.cookieJar, opts.jarHosts); err != nil {
 			return err
 		}
 		defer jar.abort()
@@ -128,6 +141,10 @@ func runLogin(ctx context.Context, opts loginOptions) error {
 		if err := jar.commit(value, session.ExpiresAt, !opts.insecure); err != nil {
 			return err
 		}
+	}
+	if opts.onlyValue {
+		_, err := fmt.Fprintln(opts.env.IO.Out, value)
+		return err
 	}
 	if opts.onlyCookie {
 		if _, err := fmt.Fprintln(opts.env.IO.Out, cookie); err != nil {

@@ -8,7 +8,7 @@ DATA_DIR  ?= $(CURDIR)/.data
 AUTH_SESSION_TEST_URL ?=
 export AUTH_SESSION_TEST_URL
 
-.PHONY: all build deps test demo demo-ha bench vet fuzz clean
+.PHONY: all build install deps test demo demo-ha bench vet fuzz clean
 
 all: build
 
@@ -16,6 +16,21 @@ all: build
 # GOFLAGS says, and builds without one outside a checkout.
 build:
 	$(GO) build -buildvcs=auto -o $(BIN) ./cmd/auth-session
+
+# The binary, its man page and its shell completions, under PREFIX (and
+# DESTDIR, for packaging): make install PREFIX=$$HOME/.local
+PREFIX  ?= /usr/local
+DESTDIR ?=
+install: build
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1 \
+		$(DESTDIR)$(PREFIX)/share/bash-completion/completions \
+		$(DESTDIR)$(PREFIX)/share/zsh/site-functions \
+		$(DESTDIR)$(PREFIX)/share/fish/vendor_completions.d
+	install -m 0755 $(BIN) $(DESTDIR)$(PREFIX)/bin/auth-session
+	$(BIN) man > $(DESTDIR)$(PREFIX)/share/man/man1/auth-session.1
+	$(BIN) completion bash > $(DESTDIR)$(PREFIX)/share/bash-completion/completions/auth-session
+	$(BIN) completion zsh > $(DESTDIR)$(PREFIX)/share/zsh/site-functions/_auth-session
+	$(BIN) completion fish > $(DESTDIR)$(PREFIX)/share/fish/vendor_completions.d/auth-session.fish
 
 deps:
 	@scripts/install-deps.sh

@@ -49,6 +49,7 @@ func NewApp(env *Env) *cli.App {
 		// setup writes to, which races when apps run in parallel; and
 		// "login help" should mean the user named help. --help remains.
 		cmd.HideHelpCommand = true
+		cmd.CustomHelpTemplate = helpWithExamples(commandExamples[cmd.Name])
 	}
 	return app
 }

@@ -29,12 +29,32 @@ const (
 const (
 	categoryConnection = "Connection"
 	categoryOutput     = "Output"
+	categorySelection  = "Selection"
 )
+
+// inCategory puts flags in category for help, and returns them.
+func inCategory(category string, flags ...cli.Flag) []cli.Flag {
+	for _, f := range flags {
+		switch f := f.(type) {
+		case *cli.StringFlag:
+			f.Category = category
+		case *cli.BoolFlag:
+			f.Category = category
+		case *cli.GenericFlag:
+			f.Category = category
+		case *cli.IntFlag:
+			f.Category = category
+		default:
+			panic(fmt.Sprintf("inCategory: flag type %T", f))
+		}
+	}
+	return flags
+}
 
 // connFlags are the SQL connection flags every command accepts, as
 // cockroach's commands accept its standard SQL flags.
 func connFlags() []cli.Flag {
-	flags := []cli.Flag{
+	return inCategory(categoryConnection,
 		&cli.StringFlag{Name: flagURL, EnvVars: []string{"AUTH_SESSION_URL"},
 			Usage: "connection URL, postgres://user:password@host:port/database?sslmode=...; without it, libpq's PGHOST, PGPORT, PGUSER, PGDATABASE, PGPASSWORD, PGSSLMODE and ~/.pgpass apply"},
 		&cli.StringFlag{Name: flagHost, Usage: "database host or socket directory (overrides --url)"},
@@ -43,11 +63,7 @@ func connFlags() []cli.Flag {
 		&cli.StringFlag{Name: flagDatabase, Aliases: []string{"d"}, Usage: "database name (overrides --url)"},
 		&cli.StringFlag{Name: flagSchema, EnvVars: []string{"AUTH_SESSION_SCHEMA"}, Value: sql.DefaultSchema,
 			Usage: "`SCHEMA` that holds the tables, for sessions kept in an application's own schema"},
-	}
-	for _, f := range flags {
-		f.(*cli.StringFlag).Category = categoryConnection
-	}
-	return flags
+	)
 }
 
 // connFlagsWithUser adds --user as another name for --sql-user, for the

@@ -34,7 +34,7 @@ const stateAll = "all"
 
 // selectionFlags are the selection flags, in the order help shows them.
 func selectionFlags() []cli.Flag {
-	return []cli.Flag{
+	return inCategory(categorySelection,
 		&cli.GenericFlag{Name: flagSelUser, Value: &repeated{}, Usage: "only sessions of this `USERNAME` (repeatable; read as login reads names)"},
 		&cli.StringFlag{Name: flagUsersFrom, Usage: "only sessions of the users named in `FILE`, one per line; - for standard input"},
 		&cli.StringFlag{Name: flagState, Usage: "only sessions in this `STATE`: " + strings.Join(sql.States, ", ") + " or " + stateAll},
@@ -47,7 +47,7 @@ func selectionFlags() []cli.Flag {
 		&cli.StringFlag{Name: flagUserAgent, Usage: "only sessions whose HTTP login's User-Agent contains `TEXT`, ignoring case"},
 		&cli.StringFlag{Name: flagVia, Usage: "only sessions made `VIA` cli or http"},
 		idleTimeoutFlag("read sessions not used for `DURATION` as idle, not active, as serve --idle-timeout refuses them; 0 for off"),
-	}
+	)
 }
 
 // selectionFromFlags reads the selection flags of c. described is the

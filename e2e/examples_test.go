@@ -1,0 +1,192 @@
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/auth-session/auth-session/pkg/pgcluster"
+	"github.com/auth-session/auth-session/pkg/pgtest"
+)
+
+// TestHelpExamples runs every example that a command's help ends with, as
+// printed, against a database of its own where web_user exists.
+func TestHelpExamples(t *testing.T) {
+	t.Parallel()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	c, err := pgcluster.Start(ctx, pgcluster.Options{StopWithProcess: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Remove() }) //nolint:errcheck
+	dbURL := c.SuperURL("postgres")
+	if r := run(t, "init", "--url", dbURL); r.code != 0 {
+		t.Fatalf("init: %s", r)
+	}
+	pgtest.MustExec(t, dbURL, "CREATE ROLE web_user LOGIN")
+
+	commands := strings.Fields("init login logout list revoke events purge serve demo completion man")
+	for _, name := range commands {
+		help := run(t, name, "--help")
+		_, examples, ok := strings.Cut(help.stdout, "\nEXAMPLES:\n")
+		if help.code != 0 || !ok {
+			t.Errorf("%s --help has no EXAMPLES section:\n%s", name, help)
+			continue
+		}
+		ran := 0
+		for _, line := range strings.Split(examples, "\n") {
+			command, ok := strings.CutPrefix(strings.TrimSpace(line), "$ ")
+			if !ok {
+				continue
+			}
+			ran++
+			runExample(t, command, dbURL)
+		}
+		if ran == 0 {
+			t.Errorf("%s --help: EXAMPLES has no command", name)
+		}
+	}
+}
+
+// runExample runs one example with sh in a directory and home of its own.
+// serve's run until stopped: they must start serving.
+func runExample(t *testing.T, command, dbURL string) {
+	t.Helper()
+	dir := t.TempDir()
+	cmd := exec.Command("/bin/sh", "-c", command)
+	cmd.Dir = dir
+	cmd.Env = append(commandEnv(), "AUTH_SESSION_URL="+dbURL, "STANDBY_URL="+dbURL, "HOME="+dir)
+	var out lockedBuffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	// Its own process group, so that a signal reaches what sh started.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	if strings.Contains(command, " serve ") {
+		deadline := time.After(20 * time.Second)
+		for !strings.Contains(out.String(), "serving HTTP") {
+			select {
+			case err := <-done:
+				t.Errorf("example %q exited before serving (%v):\n%s", command, err, out.String())
+				return
+			case <-deadline:
+				syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) //nolint:errcheck
+				t.Errorf("example %q did not serve within 20s:\n%s", command, out.String())
+				return
+			case <-time.After(50 * time.Millisecond):
+			}
+		}
+		syscall.Kill(-cmd.Process.Pid, syscall.SIGTERM) //nolint:errcheck
+		select {
+		case <-done:
+		case <-time.After(20 * time.Second):
+			syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) //nolint:errcheck
+			t.Errorf("example %q did not stop within 20s of SIGTERM", command)
+		}
+		return
+	}
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Errorf("example %q: %v\n%s", command, err, out.String())
+		}
+	case <-time.After(2 * time.Minute):
+		syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) //nolint:errcheck
+		t.Errorf("example %q did not finish in 2 minutes:\n%s", command, out.String())
+	}
+}
+
+// TestCompletion: the scripts complete commands and flags through
+// urfave/cli's protocol, in a real bash, and the man page renders.
+func TestCompletion(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	for _, shell := range []string{"bash", "zsh", "fish"} {
+		r := run(t, "completion", shell)
+		if r.code != 0 || !strings.Contains(r.stdout, "auth-session") {
+			t.Errorf("completion %s: %s", shell, r)
+		}
+		if err := os.WriteFile(filepath.Join(dir, "auth-session."+shell), []byte(r.stdout), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	complete := func(words ...string) string {
+		script := fmt.Sprintf(`. ./auth-session.bash; COMP_WORDS=(%s); COMP_CWORD=%d; _auth_session_complete; echo "${COMPREPLY[*]}"`,
+			strings.Join(words, " "), len(words)-1)
+		r := runIn(t, dir, exec.Command("bash", "-c", script))
+		if r.code != 0 {
+			t.Fatalf("bash completion of %v: %s", words, r)
+		}
+		return strings.TrimSpace(r.stdout)
+	}
+	if got := complete("auth-session", "lo"); got != "login logout" {
+		t.Errorf("completing 'auth-session lo': %q; want \"login logout\"", got)
+	}
+	if got := complete("auth-session", "login", "--only"); got != "--only-cookie --only-value" {
+		t.Errorf("completing 'auth-session login --only': %q; want \"--only-cookie --only-value\"", got)
+	}
+	if r := run(t, "completion", "tcsh"); r.code != 2 || !strings.Contains(r.stderr, `"tcsh"`) || !strings.Contains(r.stderr, "bash, zsh, fish") {
+		t.Errorf("completion tcsh: want exit 2 naming it and the shells: %s", r)
+	}
+	r := run(t, "man")
+	if r.code != 0 || !strings.Contains(r.stdout, ".TH auth-session") || !strings.Contains(r.stdout, "logout") {
+		t.Errorf("man: want a man page (.TH) naming the commands:\n%.400s", r.stdout)
+	}
+}
+
+// lockedBuffer collects a program's output while it is read.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+// TestMakeInstall installs into a staging directory and finds the binary,
+// the man page and the completions where the system looks.
+func TestMakeInstall(t *testing.T) {
+	t.Parallel()
+	stage, bin := t.TempDir(), filepath.Join(t.TempDir(), "auth-session")
+	r := runIn(t, "..", exec.Command("make", "-s", "install", "DESTDIR="+stage, "PREFIX=/usr", "BIN="+bin))
+	if r.code != 0 {
+		t.Fatalf("make install: %s", r)
+	}
+	for _, path := range []string{"bin/auth-session", "share/man/man1/auth-session.1", "share/bash-completion/completions/auth-session",
+		"share/zsh/site-functions/_auth-session", "share/fish/vendor_completions.d/auth-session.fish"} {
+		st, err := os.Stat(filepath.Join(stage, "usr", path))
+		if err != nil || st.Size() == 0 {
+			t.Errorf("make install did not install %s: %v", path, err)
+		}
+	}
+	version := runIn(t, "", exec.Command(filepath.Join(stage, "usr/bin/auth-session"), "--version"))
+	if version.code != 0 || !strings.HasPrefix(version.stdout, "auth-session version ") {
+		t.Errorf("the installed binary's --version: %s", version)
+	}
+	// Built in a git checkout, it names the commit.
+	if head := runIn(t, "..", exec.Command("git", "rev-parse", "HEAD")); head.code == 0 {
+		if want := "(revision " + strings.TrimSpace(head.stdout)[:12] + ", "; !strings.Contains(version.stdout, want) {
+			t.Errorf("--version %q does not name the checkout's commit: want %q", version.stdout, want)
+		}
+	}
+}

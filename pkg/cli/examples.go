@@ -1,0 +1,103 @@
+package cli
+
+import (
+	"strings"
+
+	"github.com/urfave/cli/v2"
+)
+
+// commandExamples end each command's help. They run as printed against a
+// database where init has run and web_user is a role that may log in, with
+// AUTH_SESSION_URL set (e2e TestHelpExamples runs every one).
+var commandExamples = map[string][]string{
+	"init": {
+		"# create or upgrade the schema and the admin role, as a superuser",
+		"auth-session init",
+		"# keep the tables in the application's own schema",
+		"auth-session init --schema app_auth",
+	},
+	"login": {
+		"# mint a session for web_user and print its cookie",
+		"auth-session login web_user",
+		"# a session of 4 hours 30 minutes, only its cookie line, for curl --cookie \"$(cat cookie.txt)\"",
+		"auth-session login web_user --expire-after 4h30m --only-cookie > cookie.txt",
+		"# the bare value, for Authorization: Bearer or X-Auth-Session",
+		"auth-session login web_user --only-value",
+		"# a cookie jar for curl -b and wget --load-cookies, for the host the HTTP interface runs on",
+		"auth-session login web_user --cookie-jar jar.txt --domain auth.example.com",
+	},
+	"logout": {
+		"# revoke every session of web_user",
+		"auth-session logout web_user",
+		"# see what logging everyone out would revoke, without revoking it",
+		"auth-session logout --all --dry-run",
+		"# log out the users listed in a file, one per line, with a reason for the audit trail",
+		"echo web_user > users.txt && auth-session logout --users-from users.txt --reason 'password reset'",
+	},
+	"list": {
+		"# every session, oldest first",
+		"auth-session list",
+		"# web_user's active sessions as JSON, for jq",
+		"auth-session list --user web_user --state active --format json",
+		"# sessions that expired in the last day, as CSV",
+		"auth-session list --expired-within 24h --format csv",
+		"# one row per user",
+		"auth-session list --summary",
+	},
+	"revoke": {
+		"# what revoking web_user's sessions older than an hour would revoke",
+		"auth-session revoke --user web_user --created-before 1h --dry-run",
+		"# revoke every session from a network, without asking, with a reason",
+		"auth-session revoke --ip 203.0.113.0/24 --yes --reason 'stolen laptop'",
+	},
+	"events": {
+		"# the audit trail of web_user over the last hour",
+		"auth-session events --user web_user --since 1h",
+	},
+	"purge": {
+		"# count what a purge would delete",
+		"auth-session purge --dry-run",
+		"# delete sessions dead for a week, and audit events older than 90 days",
+		"auth-session purge --older-than 7d --events-retention 90d",
+	},
+	"serve": {
+		"# plain HTTP on loopback (a proxy in front terminates TLS)",
+		"auth-session serve --insecure --http-addr 127.0.0.1:8080",
+		"# checking sessions on the standby at $STANDBY_URL, writing to the primary",
+		"auth-session serve --insecure --http-addr 127.0.0.1:8081 --read-url \"$STANDBY_URL\"",
+	},
+	"demo": {
+		"# a PostgreSQL and the HTTP interface of its own, the whole story end to end",
+		"auth-session demo --run-story --data-dir ./demo-data",
+	},
+	"completion": {
+		"# bash completion for your user, where bash-completion loads it",
+		"mkdir -p ~/.local/share/bash-completion/completions && auth-session completion bash > ~/.local/share/bash-completion/completions/auth-session",
+		"# fish",
+		"mkdir -p ~/.config/fish/completions && auth-session completion fish > ~/.config/fish/completions/auth-session.fish",
+	},
+	"man": {
+		"# write the manual page; read it with man -l auth-session.1 (make install installs it)",
+		"auth-session man > auth-session.1",
+	},
+}
+
+// helpWithExamples is urfave/cli's command help ending with an EXAMPLES
+// section: its commands have no field for one.
+func helpWithExamples(examples []string) string {
+	if len(examples) == 0 {
+		return ""
+	}
+	var b strings.Builder
+	b.WriteString(strings.TrimRight(cli.CommandHelpTemplate, "\n"))
+	b.WriteString("\n\nEXAMPLES:\n")
+	for _, line := range examples {
+		if !strings.HasPrefix(line, "#") {
+			line = "$ " + line
+		}
+		// A template's delimiters would be read as actions.
+		line = strings.NewReplacer("{{", `{{"{{"}}`, "}}", `{{"}}"}}`).Replace(line)
+		b.WriteString("   " + line + "\n")
+	}
+	return b.String()
+}

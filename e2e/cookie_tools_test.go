@@ -32,7 +32,9 @@ func TestCookieJarForItsHost(t *testing.T) {
 	dir := t.TempDir()
 	_, port, _ := net.SplitHostPort(strings.TrimPrefix(srv.url, "http://"))
 	// curl --resolve makes the names reach the loopback server.
-	resolve := func(host string) string { return " --resolve " + host + ":" + port + ":127.0.0.1 http://" + host + ":" + port + "/api/v2/whoami" }
+	resolve := func(host string) string {
+		return " --resolve " + host + ":" + port + ":127.0.0.1 http://" + host + ":" + port + "/api/v2/whoami"
+	}
 
 	for _, tc := range []struct {
 		domain string

@@ -58,11 +58,11 @@ func eventsCommand(env *Env) *cli.Command {
 }
 
 var eventsColumns = []format.Column{
-	{Header: "time", Key: "at"},
+	{Header: "time", Key: "at", Type: format.TypeTimestamp},
 	{Header: "event", Key: "event"},
 	{Header: "actor", Key: "actor"},
 	{Header: "username", Key: "username"},
-	{Header: "session ID", Key: "session_id"},
+	{Header: "session ID", Key: "session_id", Type: format.TypeBigInt},
 	{Header: "via", Key: "via"},
 	{Header: "client", Key: "client_addr"},
 	{Header: "user agent", Key: "user_agent"},

@@ -91,11 +91,11 @@ func listCommand(env *Env) *cli.Command {
 
 var listColumns = []format.Column{
 	{Header: "username", Key: "username"},
-	{Header: "session ID", Key: "session_id"},
-	{Header: "created", Key: "created_at"},
-	{Header: "expires", Key: "expires_at"},
-	{Header: "revoked", Key: "revoked_at"},
-	{Header: "last used", Key: "last_used_at"},
+	{Header: "session ID", Key: "session_id", Type: format.TypeBigInt},
+	{Header: "created", Key: "created_at", Type: format.TypeTimestamp},
+	{Header: "expires", Key: "expires_at", Type: format.TypeTimestamp},
+	{Header: "revoked", Key: "revoked_at", Type: format.TypeTimestamp},
+	{Header: "last used", Key: "last_used_at", Type: format.TypeTimestamp},
 }
 
 var (
@@ -106,15 +106,15 @@ var (
 		{Header: "via", Key: "via"},
 		{Header: "actor", Key: "actor"},
 	}
-	staleColumn = format.Column{Header: "stale", Key: "stale"}
+	staleColumn = format.Column{Header: "stale", Key: "stale", Type: format.TypeBoolean}
 )
 
 var summaryColumns = []format.Column{
 	{Header: "username", Key: "username"},
-	{Header: "active", Key: "active"},
-	{Header: "expired", Key: "expired"},
-	{Header: "revoked", Key: "revoked"},
-	{Header: "last used", Key: "last_used_at"},
+	{Header: "active", Key: "active", Type: format.TypeBigInt},
+	{Header: "expired", Key: "expired", Type: format.TypeBigInt},
+	{Header: "revoked", Key: "revoked", Type: format.TypeBigInt},
+	{Header: "last used", Key: "last_used_at", Type: format.TypeTimestamp},
 }
 
 func runList(ctx context.Context, opts listOptions) error {

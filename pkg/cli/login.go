@@ -100,7 +100,7 @@ func loginCommand(env *Env) *cli.Command {
 
 var loginColumns = []format.Column{
 	{Header: "username", Key: "username"},
-	{Header: "session ID", Key: "session_id"},
+	{Header: "session ID", Key: "session_id", Type: format.TypeBigInt},
 	{Header: "authentication cookie", Key: "cookie"},
 }
 

@@ -146,9 +146,9 @@ func readUsernames(path string, in io.Reader) ([]string, error) {
 
 var logoutColumns = []format.Column{
 	{Header: "username", Key: "username"},
-	{Header: "session ID", Key: "session_id"},
-	{Header: "revoked", Key: "revoked_at"},
-	{Header: "revoked now", Key: "revoked_now"},
+	{Header: "session ID", Key: "session_id", Type: format.TypeBigInt},
+	{Header: "revoked", Key: "revoked_at", Type: format.TypeTimestamp},
+	{Header: "revoked now", Key: "revoked_now", Type: format.TypeBoolean},
 }
 
 // errDryRun rolls back a dry run's transaction, once it has printed what it

@@ -124,11 +124,11 @@ func eventsRetentionFlag() cli.Flag {
 }
 
 var purgeColumns = []format.Column{
-	{Header: "expired sessions", Key: "expired_sessions"},
-	{Header: "revoked sessions", Key: "revoked_sessions"},
-	{Header: "events", Key: "events"},
-	{Header: "batches", Key: "batches"},
-	{Header: "dry run", Key: "dry_run"},
+	{Header: "expired sessions", Key: "expired_sessions", Type: format.TypeBigInt},
+	{Header: "revoked sessions", Key: "revoked_sessions", Type: format.TypeBigInt},
+	{Header: "events", Key: "events", Type: format.TypeBigInt},
+	{Header: "batches", Key: "batches", Type: format.TypeBigInt},
+	{Header: "dry run", Key: "dry_run", Type: format.TypeBoolean},
 }
 
 func runPurge(ctx context.Context, opts purgeOptions) error {

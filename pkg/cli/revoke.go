@@ -175,10 +175,10 @@ func runRevoke(ctx context.Context, opts revokeOptions) error {
 // and whether this command revoked each.
 var revokedColumns = []format.Column{
 	{Header: "username", Key: "username"},
-	{Header: "session ID", Key: "session_id"},
-	{Header: "created", Key: "created_at"},
-	{Header: "revoked", Key: "revoked_at"},
-	{Header: "revoked now", Key: "revoked_now"},
+	{Header: "session ID", Key: "session_id", Type: format.TypeBigInt},
+	{Header: "created", Key: "created_at", Type: format.TypeTimestamp},
+	{Header: "revoked", Key: "revoked_at", Type: format.TypeTimestamp},
+	{Header: "revoked now", Key: "revoked_now", Type: format.TypeBoolean},
 }
 
 // runRevokeMatching revokes every session the selection picks, in one

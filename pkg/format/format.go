@@ -81,7 +81,19 @@ type Column struct {
 	// Key is the machine name: the object key in json, ndjson and yaml and
 	// the column name in sql and html, for example "session_id".
 	Key string
+	// Type is the column's type in the sql format's CREATE TABLE, one of
+	// the Type constants; empty means TypeText.
+	Type string
 }
+
+// Column types of the sql format: PostgreSQL's names, which CockroachDB
+// accepts too.
+const (
+	TypeText      = "TEXT"
+	TypeBigInt    = "BIGINT"
+	TypeBoolean   = "BOOLEAN"
+	TypeTimestamp = "TIMESTAMPTZ"
+)
 
 // Writer renders a result set row by row.
 type Writer interface {

@@ -88,7 +88,7 @@ func TestGolden(t *testing.T) {
 
 // TestTableLayout pins the layout to cockroach's own example.
 func TestTableLayout(t *testing.T) {
-	cols := []Column{{"username", "username"}, {"session ID", "session_id"}, {"created", "created"}}
+	cols := []Column{{Header: "username", Key: "username"}, {Header: "session ID", Key: "session_id"}, {Header: "created", Key: "created"}}
 	got := render(t, Table, cols, [][]any{
 		{"web_user", "784445853689282561", time.Date(2022, 8, 2, 16, 47, 36, 342338000, time.UTC)},
 		{"root", "1", nil},

@@ -12,16 +12,18 @@ import (
 // cockroach's sql format:
 //
 //	CREATE TABLE results (
-//	  username STRING,
-//	  session_id STRING
+//	  username TEXT,
+//	  session_id BIGINT
 //	);
 //
 //	INSERT INTO results VALUES ('web_user', '784445853689282561', NULL);
 //	-- 1 row
 //
-// Every column is STRING, as in cockroach, because the renderer does not
-// know the column types; values keep their literal form (NULL, TRUE, 42) so
-// that they convert on insert.
+// so that `auth-session list --format sql | psql` creates and fills a
+// table. Each column has its Column.Type (TEXT when none), where cockroach
+// writes STRING, which PostgreSQL does not know; values keep their literal
+// form (NULL, TRUE, 42, quoted text and times) so that they convert on
+// insert.
 type sqlRenderer struct {
 	bw      *bufio.Writer
 	noCols  bool
@@ -35,7 +37,12 @@ func newSQLRenderer(bw *bufio.Writer, cols []Column) *sqlRenderer {
 		bw.WriteString("  ")
 		name = appendSQLIdent(name[:0], c.Key)
 		bw.Write(name)
-		bw.WriteString(" STRING")
+		bw.WriteByte(' ')
+		if c.Type == "" {
+			bw.WriteString(TypeText)
+		} else {
+			bw.WriteString(c.Type)
+		}
 		if i < len(cols)-1 {
 			bw.WriteByte(',')
 		}

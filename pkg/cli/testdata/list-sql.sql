@@ -1,12 +1,12 @@
 CREATE TABLE results (
-  username STRING,
-  session_id STRING,
-  created_at STRING,
-  expires_at STRING,
-  revoked_at STRING,
-  last_used_at STRING,
-  status STRING,
-  stale STRING
+  username TEXT,
+  session_id BIGINT,
+  created_at TIMESTAMPTZ,
+  expires_at TIMESTAMPTZ,
+  revoked_at TIMESTAMPTZ,
+  last_used_at TIMESTAMPTZ,
+  status TEXT,
+  stale BOOLEAN
 );
 
 INSERT INTO results VALUES ('root', '784428093743988737', '2022-08-02 16:47:36.342338+00', '2122-08-02 17:47:36.341997+00', NULL, '2022-08-02 16:47:36.342338+00', 'active', TRUE);

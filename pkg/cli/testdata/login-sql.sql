@@ -1,7 +1,7 @@
 CREATE TABLE results (
-  username STRING,
-  session_id STRING,
-  cookie STRING
+  username TEXT,
+  session_id BIGINT,
+  cookie TEXT
 );
 
 INSERT INTO results VALUES ('web_user_xxxxxxxx', '784445853689282561', 'session=AQri6VkGrYABSECRETxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx=; Path=/; HttpOnly; Secure');

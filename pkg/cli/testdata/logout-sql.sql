@@ -1,8 +1,8 @@
 CREATE TABLE results (
-  username STRING,
-  session_id STRING,
-  revoked_at STRING,
-  revoked_now STRING
+  username TEXT,
+  session_id BIGINT,
+  revoked_at TIMESTAMPTZ,
+  revoked_now BOOLEAN
 );
 
 INSERT INTO results VALUES ('web_user', '784447132063662081', '2022-08-02 18:24:50.819614+00', FALSE);

@@ -13,7 +13,7 @@ type Format string
 // The output formats, in the order Names lists them.
 const (
 	// Table is the aligned, human-readable format cockroach and psql print on
-	// a terminal. It is the only format that buffers every row.
+	// a terminal. It and HTML buffer every row; the others stream.
 	Table Format = "table"
 	// TSV is tab-separated values with a header line, the format for pipes.
 	TSV Format = "tsv"
@@ -29,7 +29,7 @@ const (
 	Records Format = "records"
 	// SQL is a CREATE TABLE statement followed by one INSERT per row.
 	SQL Format = "sql"
-	// HTML is an HTML table with numbered rows.
+	// HTML is an HTML table with numbered rows; it buffers every row.
 	HTML Format = "html"
 	// Raw is cockroach's length-prefixed format, safe for any byte content.
 	Raw Format = "raw"
@@ -41,6 +41,10 @@ var formats = []Format{Table, TSV, CSV, JSON, NDJSON, YAML, Records, SQL, HTML, 
 // bufferSize is large enough to amortise write calls on a pipe, small enough
 // that a slow consumer sees rows soon after they are written.
 const bufferSize = 32 << 10
+
+// buffers reports whether f keeps every row until Close: the formats that
+// go-pretty lays out, which needs every value first.
+func (f Format) buffers() bool { return f == Table || f == HTML }
 
 // Names returns the names of all formats, in the order the --format help
 // text should list them.

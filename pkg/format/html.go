@@ -3,52 +3,72 @@ package format
 import (
 	"bufio"
 	"strconv"
+
+	"github.com/jedib0t/go-pretty/v6/table"
+	"github.com/jedib0t/go-pretty/v6/text"
 )
 
-// htmlRenderer writes cockroach's html format: a table whose first column
-// numbers the rows and whose footer counts them.
+// htmlRenderer writes cockroach's html format, a table whose first column
+// numbers the rows and whose footer counts them, with go-pretty's HTML
+// writer. The values are escaped here (appendHTML), not by go-pretty, which
+// would turn a tab into four spaces. Like the table format it keeps every
+// row until Close.
 type htmlRenderer struct {
 	bw      *bufio.Writer
+	t       table.Writer
 	ncols   int
-	text    []byte
 	scratch []byte
 }
 
+// htmlStyle names the table's class and leaves out go-pretty's ANSI colour
+// conversion and escaping, and its &nbsp; for an empty value.
+var htmlStyle = table.HTMLOptions{CSSClass: "auth-session"}
+
 func newHTMLRenderer(bw *bufio.Writer, cols []Column) *htmlRenderer {
-	r := &htmlRenderer{bw: bw, ncols: len(cols), text: make([]byte, 0, 64), scratch: make([]byte, 0, 256)}
-	buf := append(r.scratch[:0], "<table>\n<thead><tr><th>row</th>"...)
+	t := table.NewWriter()
+	t.Style().HTML = htmlStyle
+	header := table.Row{"row"}
 	for _, c := range cols {
-		buf = append(buf, "<th>"...)
-		buf = appendHTML(buf, []byte(c.Key))
-		buf = append(buf, "</th>"...)
+		header = append(header, string(appendHTML(nil, []byte(c.Key))))
 	}
-	buf = append(buf, "</tr></thead>\n<tbody>\n"...)
-	bw.Write(buf)
-	return r
+	t.AppendHeader(header)
+	// Headers to the left, as the cells: go-pretty right-aligns the
+	// headers of a table without rows, taking its columns for numbers.
+	configs := make([]table.ColumnConfig, len(header))
+	for i := range configs {
+		configs[i] = table.ColumnConfig{Number: i + 1, AlignHeader: text.AlignLeft}
+	}
+	t.SetColumnConfigs(configs)
+	return &htmlRenderer{bw: bw, t: t, ncols: len(cols)}
 }
 
 func (r *htmlRenderer) row(n int, values []any) {
-	buf := append(r.scratch[:0], "<tr><td>"...)
-	buf = strconv.AppendInt(buf, int64(n), 10)
-	buf = append(buf, "</td>"...)
+	row := make(table.Row, 0, len(values)+1)
+	// As text: go-pretty right-aligns numbers, with an align attribute.
+	row = append(row, strconv.Itoa(n))
 	for _, v := range values {
-		r.text = appendText(r.text[:0], v)
-		buf = append(buf, "<td>"...)
-		buf = appendHTML(buf, r.text)
-		buf = append(buf, "</td>"...)
+		r.scratch = appendText(r.scratch[:0], v)
+		row = append(row, string(appendHTML(nil, r.scratch)))
 	}
-	buf = append(buf, "</tr>\n"...)
-	r.bw.Write(buf)
-	r.scratch = buf
+	r.t.AppendRow(row)
 }
 
 func (r *htmlRenderer) end(rows int) {
-	r.bw.WriteString("</tbody>\n<tfoot><tr><td colspan=" + strconv.Itoa(r.ncols+1) + ">" +
-		plural(rows, "row") + "</td></tr></tfoot></table>\n")
+	// One footer cell across every column: go-pretty merges equal cells.
+	footer := make(table.Row, r.ncols+1)
+	for i := range footer {
+		footer[i] = plural(rows, "row")
+	}
+	r.t.AppendFooter(footer, table.RowConfig{AutoMerge: true})
+	r.bw.WriteString(r.t.RenderHTML())
+	r.bw.WriteByte('\n')
+
 }
 
 // appendHTML appends s escaped as html.EscapeString does, with line breaks
-// turned into <br/> as cockroach does so multi-line values stay readable.
+// turned into <br/> as cockroach does so multi-line values stay readable,
+// and tabs and carriage returns written as &#9; and &#13;, which go-pretty
+// leaves alone.
 func appendHTML(dst, s []byte) []byte {
 	for _, c := range s {
 		switch c {
@@ -64,6 +84,12 @@ func appendHTML(dst, s []byte) []byte {
 			dst = append(dst, "&#34;"...)
 		case '\n':
 			dst = append(dst, "<br/>"...)
+		case '\t':
+			dst = append(dst, "&#9;"...)
+		case '\r':
+			// go-pretty would return to the start of the cell, as a
+			// terminal does, and overwrite what came before.
+			dst = append(dst, "&#13;"...)
 		default:
 			dst = append(dst, c)
 		}

@@ -5,10 +5,12 @@ import (
 	"strings"
 	"unicode/utf8"
 
+	"github.com/jedib0t/go-pretty/v6/table"
 	"github.com/jedib0t/go-pretty/v6/text"
 )
 
-// tableRenderer writes the aligned table cockroach prints on a terminal:
+// tableRenderer writes the aligned table cockroach prints on a terminal,
+// with go-pretty's table writer:
 //
 //	  username |     session ID     |          created
 //	-----------+--------------------+----------------------------
@@ -16,15 +18,29 @@ import (
 //	  root     | 1                  | NULL
 //	(2 rows)
 //
-// Headers are centred, values left-aligned, and the last column is not
-// padded, as in psql. Column widths depend on every value, so unlike the
-// other formats it keeps all rows until Close.
+// Headers are centred (the odd space on the right, as psql), values
+// left-aligned, and the last column is not padded. Column widths depend on
+// every value, so unlike the other formats it keeps all rows until Close.
 type tableRenderer struct {
 	bw      *bufio.Writer
+	t       table.Writer
 	headers []string
+	// widths are the columns' widths so far, for centring the headers:
+	// go-pretty puts a centred text's odd space on the left.
 	widths  []int
-	rows    [][]string
 	scratch []byte
+}
+
+// cockroachStyle is go-pretty's table style for cockroach's look: no outer
+// border, " | " between columns, a "---+---" rule under the header.
+var cockroachStyle = table.Style{
+	Name: "cockroach",
+	Box: table.BoxStyle{
+		MiddleHorizontal: "-", MiddleSeparator: "+", MiddleVertical: "|",
+		PaddingLeft: " ", PaddingRight: " ",
+	},
+	Format:  table.FormatOptions{Header: text.FormatDefault, HeaderAlign: text.AlignLeft, Row: text.FormatDefault},
+	Options: table.Options{SeparateColumns: true, SeparateHeader: true},
 }
 
 // tabWidth is the distance between tab stops when a tab in a value is
@@ -61,17 +77,20 @@ func cellText(s string) string {
 }
 
 func newTableRenderer(bw *bufio.Writer, cols []Column) *tableRenderer {
-	t := &tableRenderer{bw: bw, widths: make([]int, len(cols))}
+	t := table.NewWriter()
+	t.SetStyle(cockroachStyle)
+	t.SuppressTrailingSpaces()
+	r := &tableRenderer{bw: bw, t: t, widths: make([]int, len(cols))}
 	for i, c := range cols {
 		h := cellText(c.Header)
-		t.headers = append(t.headers, h)
-		t.widths[i] = displayWidth(h)
+		r.headers = append(r.headers, h)
+		r.widths[i] = displayWidth(h)
 	}
-	return t
+	return r
 }
 
 func (t *tableRenderer) row(_ int, values []any) {
-	cells := make([]string, len(values))
+	cells := make(table.Row, len(values))
 	for i, v := range values {
 		s, ok := v.(string)
 		if !ok {
@@ -82,62 +101,31 @@ func (t *tableRenderer) row(_ int, values []any) {
 		cells[i] = s
 		t.widths[i] = max(t.widths[i], displayWidth(s))
 	}
-	t.rows = append(t.rows, cells)
+	t.t.AppendRow(cells)
 }
 
 func (t *tableRenderer) end(rows int) {
 	if len(t.headers) > 0 {
-		t.writeLine(t.headers, true)
-		// The rule has one more dash up front because every line has one
-		// more space up front: cockroach's table has no left border.
-		t.bw.WriteByte('-')
-		for i, w := range t.widths {
-			if i > 0 {
-				t.bw.WriteByte('+')
-			}
-			t.pad('-', w+2)
+		header := make(table.Row, len(t.headers))
+		for i, h := range t.headers {
+			// Centred as psql centres: the odd space on the right.
+			header[i] = strings.Repeat(" ", (t.widths[i]-displayWidth(h))/2) + h
 		}
-		t.bw.WriteByte('\n')
-		for _, r := range t.rows {
-			t.writeLine(r, false)
+		t.t.AppendHeader(header)
+		// Every line has one more space up front, and the rule one more
+		// dash: cockroach's table has no left border, but go-pretty's first
+		// column starts at its padding.
+		for i, line := range strings.Split(t.t.Render(), "\n") {
+			if i == 1 {
+				t.bw.WriteByte('-')
+			} else {
+				t.bw.WriteByte(' ')
+			}
+			t.bw.WriteString(line)
+			t.bw.WriteByte('\n')
 		}
 	}
 	t.bw.WriteString("(" + plural(rows, "row") + ")\n")
-	t.rows = nil
-}
-
-// writeLine writes one header or data line.
-func (t *tableRenderer) writeLine(cells []string, centre bool) {
-	t.bw.WriteByte(' ')
-	last := len(cells) - 1
-	for i, c := range cells {
-		if i > 0 {
-			t.bw.WriteByte('|')
-		}
-		if i == last && c == "" {
-			// Nothing follows, so not even the separating space.
-			break
-		}
-		t.bw.WriteByte(' ')
-		gap := t.widths[i] - displayWidth(c)
-		left := 0
-		if centre {
-			// psql puts the odd space on the right.
-			left = gap / 2
-		}
-		t.pad(' ', left)
-		t.bw.WriteString(c)
-		if i < last {
-			t.pad(' ', gap-left+1)
-		}
-	}
-	t.bw.WriteByte('\n')
-}
-
-func (t *tableRenderer) pad(c byte, n int) {
-	for range n {
-		t.bw.WriteByte(c)
-	}
 }
 
 // displayWidth is the number of terminal columns s takes. ASCII, the usual

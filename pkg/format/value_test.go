@@ -164,10 +164,13 @@ func indexOf(list []string, s string) int {
 
 func TestHTMLEscaping(t *testing.T) {
 	for _, s := range trickyStrings {
-		got := string(appendHTML(nil, []byte(s)))
-		want := strings.ReplaceAll(html.EscapeString(s), "\n", "<br/>")
-		if got != want {
-			t.Errorf("appendHTML(%q) = %q, want %q", s, got, want)
+		got := render(t, HTML, []Column{{Header: "v", Key: "v"}}, [][]any{{s}})
+		want := "<td>" + strings.NewReplacer("\n", "<br/>", "\t", "&#9;", "\r", "&#13;").Replace(html.EscapeString(s)) + "</td>"
+		if s == "" {
+			want = "<td></td>"
+		}
+		if !strings.Contains(got, want) {
+			t.Errorf("html of %q = %q, want a cell %q", s, got, want)
 		}
 	}
 }

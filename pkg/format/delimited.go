@@ -2,15 +2,59 @@ package format
 
 import (
 	"bufio"
+	"encoding/csv"
 	"strings"
 	"time"
 	"unicode"
 	"unicode/utf8"
 )
 
-// delimitedRenderer writes tsv and csv. It applies encoding/csv's quoting
-// rules itself rather than using csv.Writer, which wants a []string per row
-// and so would cost an allocation per non-string value.
+// csvRenderer writes csv with encoding/csv's writer (RFC 4180 quoting).
+type csvRenderer struct {
+	w *csv.Writer
+	// record and scratch are reused from row to row; a value that is not a
+	// string costs one allocation, its text.
+	record  []string
+	scratch []byte
+}
+
+func newCSVRenderer(bw *bufio.Writer, cols []Column) *csvRenderer {
+	// encoding/csv wraps what it writes to in a bufio.Writer unless it is
+	// one already: given bw, it writes into bw's buffer directly, so the
+	// rows stream and write errors surface as in the other formats.
+	r := &csvRenderer{w: csv.NewWriter(bw), record: make([]string, len(cols))}
+	// Cockroach prints the header even for zero rows, so scripts can rely on
+	// the first line being the column names.
+	for i, c := range cols {
+		r.record[i] = c.Header
+	}
+	_ = r.w.Write(r.record) // errors surface through bw, as for every format
+	return r
+}
+
+func (r *csvRenderer) row(_ int, values []any) {
+	for i, v := range values {
+		switch v := v.(type) {
+		case string:
+			r.record[i] = v
+			continue
+		case nil, bool:
+			// Constant texts, no allocation.
+			r.record[i] = constantText(v)
+			continue
+		}
+		r.scratch = appendText(r.scratch[:0], v)
+		r.record[i] = string(r.scratch)
+	}
+	_ = r.w.Write(r.record)
+}
+
+func (r *csvRenderer) end(int) { r.w.Flush() }
+
+// delimitedRenderer writes tsv. It applies encoding/csv's quoting rules
+// itself, with one more: a backslash forces quotes too, because PostgreSQL's
+// text COPY format, the other common reader of tab-separated data, reads it
+// as an escape. encoding/csv has no setting for that.
 type delimitedRenderer struct {
 	bw    *bufio.Writer
 	comma byte
@@ -126,4 +170,15 @@ func needsQuotes[T string | []byte](f T, special *[256]bool) bool {
 	}
 	r, _ := utf8.DecodeRuneInString(string(f))
 	return unicode.IsSpace(r)
+}
+
+// constantText is the text of nil and of a bool, as appendText writes them.
+func constantText(v any) string {
+	switch v {
+	case nil:
+		return nullText
+	case true:
+		return "true"
+	}
+	return "false"
 }

@@ -124,7 +124,7 @@ func New(f Format, w io.Writer, cols []Column) Writer {
 	case TSV:
 		r = newDelimitedRenderer(bw, cols, '\t')
 	case CSV:
-		r = newDelimitedRenderer(bw, cols, ',')
+		r = newCSVRenderer(bw, cols)
 	case JSON:
 		r = newJSONRenderer(bw, cols)
 	case NDJSON:

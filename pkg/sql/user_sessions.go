@@ -159,22 +159,3 @@ func ListSessionsPage(ctx context.Context, db DBTX, f PageFilter) (page []Sessio
 }
 
 // The admin role may not exist (init has not run, or it was dropped), and
-// pg_has_role fails on a missing role name, so membership is tested by OID
-// and only for a role that exists. MEMBER, not USAGE as in Preflight: the
-// caller never uses admin's privileges itself (the server's connection
-// does), and a NOINHERIT member may take them with SET ROLE at any time.
-const isAdmin = `SELECT EXISTS (
-    SELECT 1 FROM pg_catalog.pg_roles u
-    WHERE u.rolname = $1 AND (u.rolsuper OR EXISTS (
-        SELECT 1 FROM pg_catalog.pg_roles a
-        WHERE a.rolname = 'admin' AND pg_has_role(u.oid, a.oid, 'MEMBER'))))`
-
-// IsAdmin reports whether role username exists and is a superuser or a
-// member, directly or through other roles, of the admin role.
-func IsAdmin(ctx context.Context, db DBTX, username string) (bool, error) {
-	var ok bool
-	if err := db.QueryRow(ctx, inSchema(isAdmin), username).Scan(&ok); err != nil {
-		return false, fmt.Errorf("check whether %q is an admin: %w", username, err)
-	}
-	return ok, nil
-}

@@ -35,12 +35,6 @@ type SessionCheck struct {
 	TouchDue bool
 }
 
-// Valid reports whether the session row and its role still allow a request.
-// It does not look at the secret: comparing it is the caller's job.
-func (c SessionCheck) Valid() bool {
-	return !c.Revoked && !c.Expired && !c.Idle && c.RoleValid
-}
-
 // checkColumns reads a session and the current state of its role. The role
 // is found through its OID (the catalog's primary key) and must still carry
 // the session's name. rolvaliduntil may be 'infinity', which does not scan

@@ -22,7 +22,7 @@ const HeaderName = "X-Auth-Session"
 const DefaultTouchInterval = time.Minute
 
 // UnauthorizedBody is the body of every 401 the middleware writes, whichever
-// check failed.
+// check failed: ErrUnauthenticated's text as an ErrorBody.
 const UnauthorizedBody = `{"error":"a valid authentication cookie is required"}`
 
 // ErrUnauthenticated means the request presents no session that is valid
@@ -99,6 +99,13 @@ type Verifier struct {
 	// of the error being logged: a server that counts the errors of an
 	// outage rather than logging each one sets it.
 	OnStoreError func(ctx context.Context, msg string, err error)
+	// WriteError, when set, answers a request the middleware refuses:
+	// status 401 with err wrapping ErrUnauthenticated, or 503 with the
+	// store's error. A program that wraps its own handlers answers in its
+	// own format here; nil answers JSON (WriteUnauthorized, and
+	// {"error":"the session store is unavailable"}). It must not reveal err
+	// to the client: the 401s are alike on purpose.
+	WriteError func(w http.ResponseWriter, r *http.Request, status int, err error)
 	// MaxConcurrentLookups bounds the lookup statements running at once;
 	// zero means DefaultMaxConcurrentLookups. Requests that arrive while
 	// that many run are looked up together by the next statement.
@@ -118,11 +125,19 @@ func (v *Verifier) Middleware(next http.Handler) http.Handler {
 		id, err := v.Authenticate(r)
 		switch {
 		case errors.Is(err, ErrUnauthenticated):
+			if v.WriteError != nil {
+				v.WriteError(w, r, http.StatusUnauthorized, err)
+				return
+			}
 			WriteUnauthorized(w)
 			return
 		case err != nil:
 			v.storeError(r.Context(), "cannot verify session", err)
-			writeJSONError(w, http.StatusServiceUnavailable, `{"error":"the session store is unavailable"}`)
+			if v.WriteError != nil {
+				v.WriteError(w, r, http.StatusServiceUnavailable, err)
+				return
+			}
+			WriteError(w, http.StatusServiceUnavailable, "the session store is unavailable")
 			return
 		}
 		next.ServeHTTP(w, r.WithContext(WithIdentity(r.Context(), id)))
@@ -132,16 +147,7 @@ func (v *Verifier) Middleware(next http.Handler) http.Handler {
 // WriteUnauthorized answers 401 with UnauthorizedBody.
 func WriteUnauthorized(w http.ResponseWriter) {
 	w.Header().Set("WWW-Authenticate", `Bearer realm="auth-session"`)
-	writeJSONError(w, http.StatusUnauthorized, UnauthorizedBody)
-}
-
-func writeJSONError(w http.ResponseWriter, status int, body string) {
-	h := w.Header()
-	h.Set("Content-Type", "application/json")
-	h.Set("Cache-Control", "no-store")
-	h.Set("X-Content-Type-Options", "nosniff")
-	w.WriteHeader(status)
-	fmt.Fprintln(w, body)
+	WriteError(w, http.StatusUnauthorized, ErrUnauthenticated.Error())
 }
 
 // Authenticate returns the identity of the session r presents. It returns an

@@ -5,6 +5,8 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
+	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -422,5 +424,32 @@ func TestMiddlewareReadDB(t *testing.T) {
 	v = &auth.Verifier{DB: primary.pool, ReadDB: down, OnReadError: func(context.Context, error) { readErrors++ }}
 	if rec := serve(v, newRequest(withCookie(value))); rec.Code != http.StatusOK || readErrors != 1 {
 		t.Errorf("read database down: status %d, %d read errors reported; want 200 from the primary and 1", rec.Code, readErrors)
+	}
+}
+
+// TestMiddlewareErrorHook: a program answers refusals in its own format.
+func TestMiddlewareErrorHook(t *testing.T) {
+	s := newStore(t)
+	var statuses []int
+	v := &auth.Verifier{DB: s.pool, WriteError: func(w http.ResponseWriter, r *http.Request, status int, err error) {
+		statuses = append(statuses, status)
+		if !errors.Is(err, auth.ErrUnauthenticated) {
+			t.Errorf("hook got %v; want ErrUnauthenticated", err)
+		}
+		w.Header().Set("Content-Type", "text/plain")
+		w.WriteHeader(status)
+		io.WriteString(w, "sign in first\n") //nolint:errcheck
+	}}
+	rec := serve(v, newRequest(withCookie("not-a-session")))
+	if rec.Code != http.StatusUnauthorized || rec.Body.String() != "sign in first\n" || rec.Header().Get("Content-Type") != "text/plain" {
+		t.Errorf("refusal through the hook: %d %q %q; want 401 text/plain \"sign in first\"", rec.Code, rec.Header().Get("Content-Type"), rec.Body)
+	}
+	if len(statuses) != 1 || statuses[0] != http.StatusUnauthorized {
+		t.Errorf("hook called with %v; want once with 401", statuses)
+	}
+	// Without the hook the body is the documented one.
+	rec = serve(&auth.Verifier{DB: s.pool}, newRequest(withCookie("not-a-session")))
+	if got := strings.TrimSpace(rec.Body.String()); got != auth.UnauthorizedBody {
+		t.Errorf("default 401 body %q; want %q", got, auth.UnauthorizedBody)
 	}
 }

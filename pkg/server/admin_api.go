@@ -51,7 +51,7 @@ func (s *Server) adminOnly(next http.Handler) http.Handler {
 		case err != nil:
 			s.storeUnavailable(w, r, "cannot check admin role", err)
 		case !ok:
-			writeError(w, http.StatusForbidden, errAdminRequired)
+			auth.WriteError(w, http.StatusForbidden, errAdminRequired)
 		default:
 			next.ServeHTTP(w, r)
 		}
@@ -84,7 +84,7 @@ func (s *Server) handleAdminSessions() http.Handler {
 			cursor := jsonID(next)
 			out.Next = &cursor
 		}
-		writeJSON(w, http.StatusOK, out)
+		auth.WriteJSON(w, http.StatusOK, out)
 	})
 }
 
@@ -106,7 +106,7 @@ func pageFilter(w http.ResponseWriter, r *http.Request) (sql.PageFilter, bool) {
 	if raw := q.Get("limit"); raw != "" {
 		n, err := strconv.Atoi(raw)
 		if err != nil || n < 1 || n > sql.MaxPageLimit {
-			writeError(w, http.StatusBadRequest, "invalid limit "+strconv.Quote(raw)+
+			auth.WriteError(w, http.StatusBadRequest, "invalid limit "+strconv.Quote(raw)+
 				": want a whole number from 1 to "+strconv.Itoa(sql.MaxPageLimit))
 			return f, false
 		}
@@ -115,7 +115,7 @@ func pageFilter(w http.ResponseWriter, r *http.Request) (sql.PageFilter, bool) {
 	if raw := q.Get("before"); raw != "" {
 		n, err := strconv.ParseInt(raw, 10, 64)
 		if err != nil || n < 1 {
-			writeError(w, http.StatusBadRequest, "invalid before "+strconv.Quote(raw)+
+			auth.WriteError(w, http.StatusBadRequest, "invalid before "+strconv.Quote(raw)+
 				": want a session id, as in the next field of the previous page")
 			return f, false
 		}
@@ -133,13 +133,13 @@ func (s *Server) handleAdminRevoke() http.Handler {
 		id, _ := auth.IdentityFrom(ctx)
 		sessionID, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
 		if err != nil {
-			writeError(w, http.StatusNotFound, errNotFound)
+			auth.WriteError(w, http.StatusNotFound, errNotFound)
 			return
 		}
 		revoked, err := s.revokeOne(r, sessionID, nil)
 		switch {
 		case errors.Is(err, sql.ErrSessionNotFound):
-			writeError(w, http.StatusNotFound, errNotFound)
+			auth.WriteError(w, http.StatusNotFound, errNotFound)
 			return
 		case err != nil:
 			s.storeUnavailable(w, r, "cannot revoke session", err)
@@ -148,7 +148,7 @@ func (s *Server) handleAdminRevoke() http.Handler {
 		if revoked.ID == id.SessionID {
 			http.SetCookie(w, s.cookie("", -1))
 		}
-		writeJSON(w, http.StatusOK, adminRevokeResponse{
+		auth.WriteJSON(w, http.StatusOK, adminRevokeResponse{
 			Session: adminSession(sql.SessionStatus{Session: revoked, Active: false}, id.SessionID),
 		})
 	})
@@ -168,7 +168,7 @@ func (s *Server) handleAdminLogoutUser() http.Handler {
 		if revoked > 0 && r.PathValue("name") == id.Username {
 			http.SetCookie(w, s.cookie("", -1))
 		}
-		writeJSON(w, http.StatusOK, logoutAllResponse{Revoked: revoked})
+		auth.WriteJSON(w, http.StatusOK, logoutAllResponse{Revoked: revoked})
 	})
 }
 

@@ -63,12 +63,12 @@ func (s *Server) handleAdminRevokeMatching() http.Handler {
 		}
 		sel, described, err := req.selection()
 		if err != nil {
-			writeError(w, http.StatusBadRequest, err.Error())
+			auth.WriteError(w, http.StatusBadRequest, err.Error())
 			return
 		}
 		sel.IdleTimeout = s.cfg.IdleTimeout
 		if sel.IsEmpty() {
-			writeError(w, http.StatusBadRequest, "the selection picks every session: give at least one of users, state, expired_within, created_before, created_after, idle_for, ip, user_agent or via")
+			auth.WriteError(w, http.StatusBadRequest, "the selection picks every session: give at least one of users, state, expired_within, created_before, created_after, idle_for, ip, user_agent or via")
 			return
 		}
 		var res sql.RevokeResult
@@ -89,7 +89,7 @@ func (s *Server) handleAdminRevokeMatching() http.Handler {
 		if id, _ := auth.IdentityFrom(r.Context()); !req.DryRun && res.Revoked > 0 && !s.stillValid(r, id) {
 			http.SetCookie(w, s.cookie("", -1))
 		}
-		writeJSON(w, http.StatusOK, revokeResponse{Revoked: res.Revoked, AlreadyRevoked: res.AlreadyRevoked, Users: res.Users, DryRun: req.DryRun})
+		auth.WriteJSON(w, http.StatusOK, revokeResponse{Revoked: res.Revoked, AlreadyRevoked: res.AlreadyRevoked, Users: res.Users, DryRun: req.DryRun})
 	})
 }
 
@@ -105,7 +105,7 @@ func (s *Server) stillValid(r *http.Request, id auth.Identity) bool {
 func decodeRevokeRequest(w http.ResponseWriter, r *http.Request) (revokeRequest, bool) {
 	var req revokeRequest
 	if mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type")); err != nil || mt != "application/json" {
-		writeError(w, http.StatusUnsupportedMediaType, "want a JSON body (Content-Type: application/json)")
+		auth.WriteError(w, http.StatusUnsupportedMediaType, "want a JSON body (Content-Type: application/json)")
 		return req, false
 	}
 	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxRevokeBody))
@@ -115,7 +115,7 @@ func decodeRevokeRequest(w http.ResponseWriter, r *http.Request) (revokeRequest,
 		err = errors.New("more than one JSON value")
 	}
 	if err != nil {
-		writeError(w, http.StatusBadRequest, "invalid JSON body: "+jsonError(err))
+		auth.WriteError(w, http.StatusBadRequest, "invalid JSON body: "+jsonError(err))
 		return req, false
 	}
 	return req, true

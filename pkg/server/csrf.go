@@ -30,7 +30,7 @@ func csrfGuard(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		id, _ := auth.IdentityFrom(r.Context())
 		if id.Source == auth.SourceCookie && changesState(r.Method) && r.Header.Get(csrfHeader) == "" {
-			writeError(w, http.StatusForbidden, errCSRF)
+			auth.WriteError(w, http.StatusForbidden, errCSRF)
 			return
 		}
 		next.ServeHTTP(w, r)

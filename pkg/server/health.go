@@ -1,6 +1,8 @@
 package server
 
 import (
+	"github.com/auth-session/auth-session/pkg/auth"
+
 	"context"
 	"net/http"
 	"time"
@@ -24,9 +26,9 @@ func (s *Server) handleHealth() http.Handler {
 			if !s.cfg.Outage.Failed(err) {
 				s.log.WarnContext(r.Context(), "health check: database does not answer", "err", err)
 			}
-			writeJSON(w, http.StatusServiceUnavailable, healthResponse{Status: "database unavailable"})
+			auth.WriteJSON(w, http.StatusServiceUnavailable, healthResponse{Status: "database unavailable"})
 			return
 		}
-		writeJSON(w, http.StatusOK, healthResponse{Status: "ok"})
+		auth.WriteJSON(w, http.StatusOK, healthResponse{Status: "ok"})
 	})
 }

@@ -1,6 +1,8 @@
 package server
 
 import (
+	"github.com/auth-session/auth-session/pkg/auth"
+
 	"context"
 	"log/slog"
 	"net/http"
@@ -38,7 +40,7 @@ func (s *Server) logRequests(next http.Handler) http.Handler {
 				}
 				s.log.Error("handler panicked", "method", r.Method, "path", r.URL.Path, "panic", p)
 				if rec.status == 0 {
-					writeError(rec, http.StatusInternalServerError, "internal error")
+					auth.WriteError(rec, http.StatusInternalServerError, "internal error")
 				}
 			}
 			if rec.status == 0 {

@@ -37,13 +37,13 @@ func (s *Server) handleLogin() http.Handler {
 		var tooLarge *http.MaxBytesError
 		switch {
 		case errors.As(err, &tooLarge):
-			writeError(w, http.StatusRequestEntityTooLarge, "request body too large")
+			auth.WriteError(w, http.StatusRequestEntityTooLarge, "request body too large")
 			return
 		case err != nil:
-			writeError(w, http.StatusBadRequest, "invalid form: "+err.Error())
+			auth.WriteError(w, http.StatusBadRequest, "invalid form: "+err.Error())
 			return
 		case username == "" || password == "":
-			writeError(w, http.StatusBadRequest, "form fields username and password are required")
+			auth.WriteError(w, http.StatusBadRequest, "form fields username and password are required")
 			return
 		}
 		// Before anything else about the attempt is looked at, so that a
@@ -69,7 +69,7 @@ func (s *Server) handleLogin() http.Handler {
 		case s.logins <- struct{}{}:
 		case <-ctx.Done():
 			// The client left while waiting its turn.
-			writeError(w, http.StatusServiceUnavailable, "too many logins at once")
+			auth.WriteError(w, http.StatusServiceUnavailable, "too many logins at once")
 			return
 		}
 		err = s.passwords.check(ctx, username, password)
@@ -85,14 +85,14 @@ func (s *Server) handleLogin() http.Handler {
 			return
 		case err != nil:
 			s.storeError(ctx, "cannot check password of "+strconv.Quote(username), err)
-			writeError(w, http.StatusServiceUnavailable, "the database is unavailable")
+			auth.WriteError(w, http.StatusServiceUnavailable, "the database is unavailable")
 			return
 		}
 
 		secret, err := auth.NewSecret()
 		if err != nil {
 			s.log.ErrorContext(ctx, "cannot make a session secret", "err", err)
-			writeError(w, http.StatusInternalServerError, "internal error")
+			auth.WriteError(w, http.StatusInternalServerError, "internal error")
 			return
 		}
 		session, err := s.createSession(r, username, secret)
@@ -108,7 +108,7 @@ func (s *Server) handleLogin() http.Handler {
 		noteUser(ctx, session.Username)
 		value := auth.EncodeValue(session.ID, secret)
 		http.SetCookie(w, s.cookie(value, int(s.cfg.SessionLifetime/time.Second)))
-		writeJSON(w, http.StatusOK, loginResponse{
+		auth.WriteJSON(w, http.StatusOK, loginResponse{
 			Session:   value,
 			Username:  session.Username,
 			SessionID: jsonID(session.ID),
@@ -159,7 +159,7 @@ func (s *Server) loginThrottled(w http.ResponseWriter, r *http.Request, username
 		s.storeError(r.Context(), "cannot record throttled login of "+strconv.Quote(username), err)
 	}
 	w.Header().Set("Retry-After", strconv.Itoa(seconds))
-	writeError(w, http.StatusTooManyRequests, "too many failed logins from this address; try again later")
+	auth.WriteError(w, http.StatusTooManyRequests, "too many failed logins from this address; try again later")
 }
 
 // loginForm reads username and password from the body, URL-encoded or

@@ -34,7 +34,7 @@ func (s *Server) handleLogout() http.Handler {
 			return
 		}
 		http.SetCookie(w, s.cookie("", -1))
-		writeJSON(w, http.StatusOK, logoutResponse{
+		auth.WriteJSON(w, http.StatusOK, logoutResponse{
 			SessionID: jsonID(revoked.ID),
 			RevokedAt: jsonTime(*revoked.RevokedAt),
 		})

@@ -1,6 +1,8 @@
 package server
 
 import (
+	"github.com/auth-session/auth-session/pkg/auth"
+
 	"net"
 	"net/http"
 	"net/url"
@@ -33,19 +35,19 @@ func userAgent(r *http.Request) string {
 func refuseMalformedInput(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if !isText(r.URL.Path) {
-			writeError(w, http.StatusBadRequest, "invalid path "+strconv.QuoteToASCII(r.URL.Path)+
+			auth.WriteError(w, http.StatusBadRequest, "invalid path "+strconv.QuoteToASCII(r.URL.Path)+
 				": a segment such as the user name is not valid UTF-8 text or holds NUL")
 			return
 		}
 		q, err := url.ParseQuery(r.URL.RawQuery)
 		if err != nil {
-			writeError(w, http.StatusBadRequest, "malformed query string: "+err.Error())
+			auth.WriteError(w, http.StatusBadRequest, "malformed query string: "+err.Error())
 			return
 		}
 		for name, values := range q {
 			for _, v := range values {
 				if !isText(name) || !isText(v) {
-					writeError(w, http.StatusBadRequest, "invalid query parameter "+strconv.QuoteToASCII(name)+
+					auth.WriteError(w, http.StatusBadRequest, "invalid query parameter "+strconv.QuoteToASCII(name)+
 						" = "+strconv.QuoteToASCII(v)+": want valid UTF-8 text without NUL")
 					return
 				}

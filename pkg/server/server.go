@@ -159,7 +159,7 @@ func New(cfg Config) (*Server, error) {
 	// send neither, such as curl, pass.
 	crossOrigin := http.NewCrossOriginProtection()
 	crossOrigin.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		writeError(w, http.StatusForbidden, "cross-origin request refused: send it from the server's own origin")
+		auth.WriteError(w, http.StatusForbidden, "cross-origin request refused: send it from the server's own origin")
 	}))
 	s.handler = s.logRequests(strictTransportSecurity(limitBodies(crossOrigin.Handler(refuseMalformedInput(mux)))))
 	return s, nil

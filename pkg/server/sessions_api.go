@@ -64,7 +64,7 @@ func (s *Server) handleOwnSessions() http.Handler {
 				Current:    session.ID == id.SessionID,
 			})
 		}
-		writeJSON(w, http.StatusOK, out)
+		auth.WriteJSON(w, http.StatusOK, out)
 	})
 }
 
@@ -87,12 +87,12 @@ func (s *Server) handleRevokeOwnSession() http.Handler {
 		_, err = s.revokeOne(r, sessionID, &caller)
 		switch {
 		case errors.Is(err, sql.ErrSessionNotFound):
-			writeError(w, http.StatusNotFound, errNotFound)
+			auth.WriteError(w, http.StatusNotFound, errNotFound)
 		case err != nil:
 			s.storeUnavailable(w, r, "cannot revoke session", err)
 		case sessionID == id.SessionID:
 			http.SetCookie(w, s.cookie("", -1))
-			writeJSON(w, http.StatusOK, revokedCurrentResponse{IsCurrent: true})
+			auth.WriteJSON(w, http.StatusOK, revokedCurrentResponse{IsCurrent: true})
 		default:
 			w.Header().Set("Cache-Control", "no-store")
 			w.WriteHeader(http.StatusNoContent)
@@ -124,7 +124,7 @@ func (s *Server) handleLogoutAll() http.Handler {
 		if !keepCurrent {
 			http.SetCookie(w, s.cookie("", -1))
 		}
-		writeJSON(w, http.StatusOK, logoutAllResponse{Revoked: revoked})
+		auth.WriteJSON(w, http.StatusOK, logoutAllResponse{Revoked: revoked})
 	})
 }
 
@@ -161,7 +161,7 @@ func caller(r *http.Request) sql.Actor {
 // storeUnavailable reports err (see storeError) and answers 503.
 func (s *Server) storeUnavailable(w http.ResponseWriter, r *http.Request, msg string, err error) {
 	s.storeError(r.Context(), msg, err)
-	writeError(w, http.StatusServiceUnavailable, "the session store is unavailable")
+	auth.WriteError(w, http.StatusServiceUnavailable, "the session store is unavailable")
 }
 
 // storeError logs an error of the store's with msg, unless it is one of an
@@ -196,7 +196,7 @@ func boolParam(w http.ResponseWriter, r *http.Request, name string) (value, ok b
 	}
 	value, err := strconv.ParseBool(raw)
 	if err != nil {
-		writeError(w, http.StatusBadRequest, "invalid "+name+" "+strconv.Quote(raw)+": want true or false")
+		auth.WriteError(w, http.StatusBadRequest, "invalid "+name+" "+strconv.Quote(raw)+": want true or false")
 		return false, false
 	}
 	return value, true

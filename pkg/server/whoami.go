@@ -16,7 +16,7 @@ type whoamiResponse struct {
 func (s *Server) handleWhoami() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		id, _ := auth.IdentityFrom(r.Context())
-		writeJSON(w, http.StatusOK, whoamiResponse{
+		auth.WriteJSON(w, http.StatusOK, whoamiResponse{
 			Username:  id.Username,
 			SessionID: jsonID(id.SessionID),
 			ExpiresAt: jsonTime(id.ExpiresAt),

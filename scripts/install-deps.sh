@@ -3,7 +3,8 @@
 # machine that has only Go: PostgreSQL's server binaries, curl and wget for
 # the end-to-end tests, Chromium for the admin page's browser test, and the
 # programs production runs around PostgreSQL, which the pooler, failover and
-# load-balancer tests start for real: pgbouncer, Patroni, etcd and haproxy.
+# load-balancer tests start for real: pgbouncer, Patroni, etcd and haproxy;
+# and systemd-analyze, which checks the systemd unit in deploy/.
 # Nothing is installed when everything is already there.
 set -euo pipefail
 
@@ -20,6 +21,8 @@ command -v pgbouncer >/dev/null 2>&1 || [ -x /usr/sbin/pgbouncer ] || need+=(pgb
 command -v patroni >/dev/null 2>&1 || need+=(patroni)
 command -v etcd >/dev/null 2>&1 || need+=(etcd-server)
 command -v haproxy >/dev/null 2>&1 || [ -x /usr/sbin/haproxy ] || need+=(haproxy)
+# systemd-analyze checks deploy/auth-session.service.
+command -v systemd-analyze >/dev/null 2>&1 || need+=(systemd)
 if [ "${AUTH_SESSION_SKIP_BROWSER:-}" = "" ]; then
 	command -v chromium >/dev/null 2>&1 || need+=(chromium)
 fi

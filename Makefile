@@ -38,7 +38,9 @@ deps:
 vet:
 	$(GO) vet ./...
 
+# The admin page's pure functions are tested with Node's own test runner.
 test: deps vet
+	node --test pkg/server/jstest/*.test.mjs
 	$(GO) test -race -count=1 -timeout 40m ./...
 
 # Every parser of outside input, each briefly: go test fuzzes one target

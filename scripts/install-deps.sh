@@ -21,6 +21,8 @@ command -v pgbouncer >/dev/null 2>&1 || [ -x /usr/sbin/pgbouncer ] || need+=(pgb
 command -v patroni >/dev/null 2>&1 || need+=(patroni)
 command -v etcd >/dev/null 2>&1 || need+=(etcd-server)
 command -v haproxy >/dev/null 2>&1 || [ -x /usr/sbin/haproxy ] || need+=(haproxy)
+# Node runs the admin page's unit tests (node --test, Node 18 or later).
+command -v node >/dev/null 2>&1 || need+=(nodejs)
 # systemd-analyze checks deploy/auth-session.service.
 command -v systemd-analyze >/dev/null 2>&1 || need+=(systemd)
 if [ "${AUTH_SESSION_SKIP_BROWSER:-}" = "" ]; then

@@ -5,14 +5,17 @@ import (
 	"crypto/sha256"
 	"embed"
 	"encoding/hex"
+	"html/template"
 	"io/fs"
 	"net/http"
 	"path"
 	"time"
+
+	"github.com/auth-session/auth-session/pkg/sql"
 )
 
-// assets holds the admin page: one HTML document, its script and its style
-// sheet. They are plain files, embedded as they are: no build step, and
+// assets holds the admin page: one HTML document, its script (ES modules:
+// admin.mjs and what it imports) and its style sheet. They are plain files, embedded as they are: no build step, and
 // nothing is ever loaded from the network.
 //
 //go:embed assets
@@ -30,7 +33,7 @@ const adminCSP = "default-src 'self'; base-uri 'none'; form-action 'self'; frame
 // than looked up in the system's MIME tables, which vary between machines.
 var assetTypes = map[string]string{
 	".html": "text/html; charset=utf-8",
-	".js":   "text/javascript; charset=utf-8",
+	".mjs":  "text/javascript; charset=utf-8",
 	".css":  "text/css; charset=utf-8",
 	".svg":  "image/svg+xml",
 }
@@ -75,11 +78,27 @@ func loadAssets() map[string]*asset {
 
 var adminAssets = loadAssets()
 
+// adminPageBody is admin.html with the constants the page shares with the
+// server filled in, so that they are written once, here: the CSRF header
+// the API requires and the most sessions a page may ask for.
+var adminPageBody = func() *asset {
+	page := adminAssets["admin.html"]
+	tmpl := template.Must(template.New("admin.html").Parse(string(page.body)))
+	var b bytes.Buffer
+	if err := tmpl.Execute(&b, struct {
+		CSRFHeader   string
+		MaxPageLimit int
+	}{csrfHeader, sql.MaxPageLimit}); err != nil {
+		panic("server: fill in admin.html: " + err.Error())
+	}
+	return &asset{name: page.name, body: b.Bytes(), contentType: page.contentType}
+}()
+
 // handleAdminPage answers GET /admin/sessions with the page itself. The page
 // holds no data: its script asks the API, with the browser's session cookie,
 // and shows the sign-in form when the API answers 401.
 func (s *Server) handleAdminPage() http.Handler {
-	page := adminAssets["admin.html"]
+	page := adminPageBody
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		setPageHeaders(w)
 		// The page changes with every release and is tiny: never cache it.

@@ -64,11 +64,12 @@ func TestAdminPageHeaders(t *testing.T) {
 		wantCache  string
 	}{
 		{"/admin/sessions", http.StatusOK, "text/html; charset=utf-8", "no-store"},
-		{"/admin/assets/admin.js", http.StatusOK, "text/javascript; charset=utf-8", "no-cache"},
+		{"/admin/assets/admin.mjs", http.StatusOK, "text/javascript; charset=utf-8", "no-cache"},
 		{"/admin/assets/admin.css", http.StatusOK, "text/css; charset=utf-8", "no-cache"},
 		{"/admin/assets/favicon.svg", http.StatusOK, "image/svg+xml", "no-cache"},
 		{"/admin/assets/admin.html", http.StatusNotFound, "", ""},
 		{"/admin/assets/missing.js", http.StatusNotFound, "", ""},
+		{"/admin/assets/time.mjs", http.StatusOK, "text/javascript; charset=utf-8", "no-cache"},
 		{"/admin/assets/", http.StatusNotFound, "", ""},
 	}
 	for _, tt := range tests {
@@ -98,11 +99,11 @@ func TestAdminPageHeaders(t *testing.T) {
 			t.Errorf("GET %s: %d to %q; want 302 to /admin/sessions", path, r.status, r.header.Get("Location"))
 		}
 	}
-	js := get("/admin/assets/admin.js")
+	js := get("/admin/assets/admin.mjs")
 	if etag := js.header.Get("ETag"); etag == "" {
-		t.Error("admin.js has no ETag")
-	} else if r := get("/admin/assets/admin.js", "If-None-Match", etag); r.status != http.StatusNotModified {
-		t.Errorf("admin.js with its ETag: %d; want 304", r.status)
+		t.Error("admin.mjs has no ETag")
+	} else if r := get("/admin/assets/admin.mjs", "If-None-Match", etag); r.status != http.StatusNotModified {
+		t.Errorf("admin.mjs with its ETag: %d; want 304", r.status)
 	}
 
 	// The CSP forbids inline code, and nothing may come from the network:
@@ -120,7 +121,7 @@ func TestAdminPageHeaders(t *testing.T) {
 			t.Errorf("admin.html breaks the CSP or loads from the network near %q", html[loc[0]:min(loc[1]+40, len(html))])
 		}
 	}
-	for _, name := range []string{"admin.js", "admin.css"} {
+	for _, name := range []string{"admin.mjs", "admin.css"} {
 		if body := get("/admin/assets/" + name).body; regexp.MustCompile(`https?://|url\(`).MatchString(body) {
 			t.Errorf("%s refers to a URL; the page must load nothing else", name)
 		}

@@ -162,9 +162,9 @@ func TestQueriesUseIndexes(t *testing.T) {
 		{"list --ip", byNetwork, byNetworkArgs, "web_sessions", "web_sessions_client_ip_idx", false},
 		{"list --user-agent", byAgent, byAgentArgs, "web_sessions", "web_sessions_user_agent_trgm_idx", false},
 		{"list --order last-used --desc --limit", lastUsed, lastUsedArgs, "web_sessions", "web_sessions_last_used_at_idx", false},
-		{"purge batch of expired sessions", purgeTargets[0].batchSQL(), purgeArgs, "web_sessions", "web_sessions_expires_at_id_idx", true},
-		{"purge batch of revoked sessions", purgeTargets[1].batchSQL(), purgeArgs, "web_sessions", "web_sessions_revoked_at_id_idx", true},
-		{"purge batch of events", purgeTargets[2].batchSQL(), "now() - INTERVAL '30 days', '0001-01-01', -9223372036854775808, 999" + audit, "session_events", "session_events_at_id_idx", true},
+		{"purge batch of expired sessions", expiredSessions.batchSQL(), purgeArgs, "web_sessions", "web_sessions_expires_at_id_idx", true},
+		{"purge batch of revoked sessions", revokedSessions.batchSQL(), purgeArgs, "web_sessions", "web_sessions_revoked_at_id_idx", true},
+		{"purge batch of events", oldEvents.batchSQL(), "now() - INTERVAL '30 days', '0001-01-01', -9223372036854775808, 999" + audit, "session_events", "session_events_at_id_idx", true},
 	}
 	for _, tt := range tests {
 		for _, generic := range []bool{false, true} {

@@ -1,5 +1,9 @@
 package sql
 
+// The heap walk: a table's pages in disk order, once for all its phases,
+// for a purge that deletes most of the table (PostgreSQL only; see
+// usesHeapWalk).
+
 import (
 	"context"
 	"encoding/json"
@@ -11,85 +15,6 @@ import (
 	"github.com/jackc/pgx/v5/pgtype"
 )
 
-// A purge deletes a table's rows one batch at a time, each batch one
-// transaction the database runs on its own (no BEGIN and COMMIT round
-// trips). It finds them in one of two ways, chosen per table as a planner
-// chooses between an index scan and a sequential scan:
-//
-//   - walking each phase's (key, id) index in turn, in batches of at most
-//     Batch rows: the right way when the purge takes a small share of the
-//     table, as a purge that keeps up does every hour;
-//   - walking the table's pages in disk order once for all its phases
-//     (PostgreSQL 14 and later), in batches of the pages that held about
-//     Batch rows when the table was last analyzed: the right way to catch
-//     up when most of the table goes, where the index walks read every row
-//     through an index, in index order, at a fifth to a third of the speed
-//     of one DELETE's sequential scan.
-type walker interface {
-	// next deletes the next batch and returns how many rows of each phase
-	// it deleted and whether batches are left after it.
-	next(ctx context.Context, db PurgeDB) (deleted []deletedRows, more bool, err error)
-}
-
-// deletedRows counts the rows of one phase a batch deleted.
-type deletedRows struct {
-	target purgeTarget
-	rows   int64
-}
-
-// purgeTables groups the phases by table, in their order.
-func purgeTables() [][]purgeTarget {
-	var tables [][]purgeTarget
-	for i, t := range purgeTargets {
-		if i > 0 && purgeTargets[i-1].table == t.table {
-			tables[len(tables)-1] = append(tables[len(tables)-1], t)
-			continue
-		}
-		tables = append(tables, []purgeTarget{t})
-	}
-	return tables
-}
-
-// indexWalk deletes one phase's rows in batches of at most batch rows in
-// (key, id) order, each starting where the previous one ended: see
-// purgeTarget.batchSQL.
-type indexWalk struct {
-	target purgeTarget
-	query  string
-	cutoff time.Time
-	batch  int
-	after  batchEnd
-	audit  batchAudit
-}
-
-// batchAudit are the parameters of a batch's retention.batch event: see
-// batchEventSQL.
-type batchAudit struct {
-	actor, via, clientAddr, run string
-}
-
-func (a batchAudit) args() []any {
-	return []any{a.actor, a.via, a.clientAddr, a.run}
-}
-
-func (w *indexWalk) next(ctx context.Context, db PurgeDB) ([]deletedRows, bool, error) {
-	var (
-		n, events int64
-		key       *time.Time
-		id        *int64
-	)
-	args := append(append([]any{w.cutoff, w.after.key, w.after.id, w.batch - 1}, w.audit.args()...), eventTime(w.cutoff))
-	err := retry(ctx, func() error {
-		return db.QueryRow(ctx, inSchema(w.query), args...).Scan(&n, &key, &id, &events)
-	})
-	deleted := []deletedRows{{w.target, n}}
-	if err != nil || key == nil || id == nil {
-		return deleted, false, err
-	}
-	w.after = batchEnd{*key, *id}
-	return deleted, true, nil
-}
-
 // heapWalk deletes the rows of all the phases on one table on pages [from,
 // from+pages), then the next pages, up to end: the table's size when the
 // walk started. Rows written after that are new sessions and events, which
@@ -97,8 +22,8 @@ func (w *indexWalk) next(ctx context.Context, db PurgeDB) ([]deletedRows, bool, 
 // which the next run purges. A batch is one transaction: a DELETE for each
 // phase, sent together, then the batch's event with their counts.
 type heapWalk struct {
-	targets []purgeTarget
-	// queries are the targets' heapBatchSQL.
+	phases []phase
+	// queries are the phases' heapBatchSQL.
 	queries          []string
 	cutoff           time.Time
 	pages, from, end uint32
@@ -111,7 +36,7 @@ type heapWalk struct {
 // plain DELETEs cost nothing, and two round trips more per batch little.
 func (w *heapWalk) next(ctx context.Context, db PurgeDB) ([]deletedRows, bool, error) {
 	to := w.from + min(w.pages, w.end-w.from)
-	deleted := make([]deletedRows, len(w.targets))
+	deleted := make([]deletedRows, len(w.phases))
 	err := RunInTx(ctx, db, func(tx pgx.Tx) error {
 		b := &pgx.Batch{}
 		for _, q := range w.queries {
@@ -119,7 +44,7 @@ func (w *heapWalk) next(ctx context.Context, db PurgeDB) ([]deletedRows, bool, e
 		}
 		results := tx.SendBatch(ctx, b)
 		var total int64
-		for i, t := range w.targets {
+		for i, t := range w.phases {
 			tag, err := results.Exec()
 			if err != nil {
 				_ = results.Close()
@@ -167,7 +92,7 @@ func pageStart(p uint32) pgtype.TID {
 // against the predicate after that statement commits, as in any DELETE; so
 // the walk never deletes a live session and concurrent purges delete each
 // row once.
-func (t purgeTarget) heapBatchSQL() string {
+func (t phase) heapBatchSQL() string {
 	return "DELETE FROM " + t.table + " WHERE ctid >= $2 AND ctid < $3 AND (" + t.countWhere + ") IS TRUE"
 }
 
@@ -189,11 +114,11 @@ FROM pg_class c WHERE c.oid = $1::REGCLASS`
 // estimate, and nil when the phases should walk their indexes. It is for
 // PostgreSQL 14 and later, not CockroachDB, whose rows have no place on a
 // page: there (usesHeapWalk) the phases always walk their indexes.
-func planHeapWalk(ctx context.Context, db DBTX, targets []purgeTarget, cutoff time.Time, batch int) (*heapWalk, error) {
+func planHeapWalk(ctx context.Context, db DBTX, phases []phase, cutoff time.Time, batch int) (*heapWalk, error) {
 	if !usesHeapWalk() {
 		return nil, nil
 	}
-	table := targets[0].table
+	table := phases[0].table
 	var (
 		tuples       float64
 		pages, end   int64
@@ -215,8 +140,8 @@ func planHeapWalk(ctx context.Context, db DBTX, targets []purgeTarget, cutoff ti
 	// The planner's estimate of the rows to purge, from the same statistics.
 	// QueryExecModeExec plans with the cutoff's value rather than a generic
 	// plan's guess.
-	where := make([]string, len(targets))
-	for i, t := range targets {
+	where := make([]string, len(phases))
+	for i, t := range phases {
 		where[i] = "(" + t.countWhere + ")"
 	}
 	err := db.QueryRow(ctx, inSchema("EXPLAIN (FORMAT JSON) SELECT 1 FROM "+table+" WHERE "+strings.Join(where, " OR ")),
@@ -238,9 +163,20 @@ func planHeapWalk(ctx context.Context, db DBTX, targets []purgeTarget, cutoff ti
 	// A bloated table, a few rows on many pages, could ask for more pages
 	// per batch than the table has.
 	pagesPerBatch := uint32(min(perBatch, float64(end)))
-	w := &heapWalk{targets: targets, cutoff: cutoff, pages: pagesPerBatch, end: uint32(end)}
-	for _, t := range targets {
+	w := &heapWalk{phases: phases, cutoff: cutoff, pages: pagesPerBatch, end: uint32(end)}
+	for _, t := range phases {
 		w.queries = append(w.queries, t.heapBatchSQL())
 	}
 	return w, nil
+}
+
+// recordBatch writes the retention.batch event of a batch that deleted the
+// rows counted in deleted, in the batch's transaction tx.
+func recordBatch(ctx context.Context, tx DBTX, audit batchAudit, cutoff time.Time, deleted []deletedRows) error {
+	detail := map[string]any{"run": audit.run, "table": deleted[0].phase.table, "cutoff": eventTime(cutoff)}
+	for _, d := range deleted {
+		detail[d.phase.detailKey] = d.rows
+	}
+	return RecordEvent(ctx, tx, Event{Event: EventRetentionBatch, Actor: audit.actor, Via: audit.via,
+		ClientAddr: audit.clientAddr, Detail: detail})
 }

@@ -38,7 +38,7 @@ func planSessionsWalk(t *testing.T, db DBTX, batch int) *heapWalk {
 	if err := db.QueryRow(testContext(t), "SELECT now() - INTERVAL '1 hour'").Scan(&cutoff); err != nil {
 		t.Fatal(err)
 	}
-	w, err := planHeapWalk(testContext(t), db, purgeTables()[0], cutoff, batch)
+	w, err := planHeapWalk(testContext(t), db, purgeTables[0], cutoff, batch)
 	if err != nil {
 		t.Fatalf("plan: %v", err)
 	}
@@ -259,21 +259,21 @@ func TestTableWalkBatchesUseTIDRangeScans(t *testing.T) {
 	mustInsert(t, conn, "a", expiredLongAgo, 2000)
 	mustInsertEvents(t, conn, 40*24*time.Hour, 2000)
 	analyze(t, conn)
-	for _, target := range purgeTargets {
+	for _, target := range []phase{expiredSessions, revokedSessions, oldEvents} {
 		for _, generic := range []bool{false, true} {
 			plan := explain(t, conn, target.heapBatchSQL(), "now() - INTERVAL '1 hour', '(3,0)', '(9,0)'", generic)
-			t.Logf("%s (generic %v): %s", target.phase, generic, plan)
+			t.Logf("%s (generic %v): %s", target.name, generic, plan)
 			scans := 0
 			plan.walk(func(n planNode) {
 				switch {
 				case n.NodeType == "Tid Range Scan":
 					scans++
 				case n.NodeType != "ModifyTable" && (n.RelationName != "" || n.IndexName != ""):
-					t.Errorf("%s: %s in %s, want a TID range scan alone", target.phase, n.NodeType, plan)
+					t.Errorf("%s: %s in %s, want a TID range scan alone", target.name, n.NodeType, plan)
 				}
 			})
 			if scans != 1 {
-				t.Errorf("%s: %d TID range scans in %s, want 1", target.phase, scans, plan)
+				t.Errorf("%s: %d TID range scans in %s, want 1", target.name, scans, plan)
 			}
 		}
 	}

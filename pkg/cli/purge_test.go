@@ -66,7 +66,7 @@ func TestPurge(t *testing.T) {
 				"  2                | 2                | 2      | 3       | false\n(1 row)\n",
 			// go-pretty draws the bar every 100ms; a purge this small is
 			// done before the first frame, and its last frame says so.
-			wantStderr: `(?s)^.*audit events +\.\.\. done! \[6 rows in [0-9.]+m?s; [0-9,.]+ rows/s\]\n` +
+			wantStderr: `(?s)^.*audit events +\.\.\. done! \[6 rows in [0-9.]+[mµ]?s; [0-9,.]+[KMB]? rows/s\]\n` +
 				`purged 4 sessions \(2 expired, 2 revoked\) and 2 audit events\n$`,
 			wantIDs: activeIDs, wantEvents: 1},
 		{name: "terminal dry run", args: []string{"--dry-run", "--format", "tsv"}, tty: terminals{out: true, err: true},

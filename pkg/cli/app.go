@@ -84,6 +84,15 @@ func commandNames(app *cli.App) []string {
 	return names
 }
 
+// runCommand runs a command's parsed options with run, or hands them to
+// env.RunF when a test has set it.
+func runCommand[T any](ctx context.Context, env *Env, opts T, run func(context.Context, T) error) error {
+	if env.RunF != nil {
+		return env.RunF(opts)
+	}
+	return run(ctx, opts)
+}
+
 // exactArgs checks the number of positional arguments of c.
 func exactArgs(c *cli.Context, names ...string) error {
 	if c.NArg() == len(names) {

@@ -54,9 +54,9 @@ func demoCommand(env *Env) *cli.Command {
 			if err := exactArgs(c); err != nil {
 				return err
 			}
-			return runDemo(c.Context, demoOptions{
+			return runCommand(c.Context, env, demoOptions{
 				env: env, dataDir: c.String("data-dir"), httpAddr: c.String("http-addr"), runStory: c.Bool("run-story"),
-			})
+			}, runDemo)
 		},
 	}
 }

@@ -52,7 +52,7 @@ func eventsCommand(env *Env) *cli.Command {
 				return err
 			}
 			opts.format = f
-			return runEvents(c.Context, opts)
+			return runCommand(c.Context, env, opts, runEvents)
 		},
 	}
 }

@@ -62,7 +62,14 @@ func connFlags() []cli.Flag {
 		&cli.StringFlag{Name: flagUser, Usage: "database user to connect as (overrides --url); also --user on commands where --user is not a filter"},
 		&cli.StringFlag{Name: flagDatabase, Aliases: []string{"d"}, Usage: "database name (overrides --url)"},
 		&cli.StringFlag{Name: flagSchema, EnvVars: []string{"AUTH_SESSION_SCHEMA"}, Value: sql.DefaultSchema,
-			Usage: "`SCHEMA` that holds the tables, for sessions kept in an application's own schema"},
+			Usage: "`SCHEMA` that holds the tables, for sessions kept in an application's own schema",
+			// Checked while parsing, before the command runs.
+			Action: func(_ *cli.Context, name string) error {
+				if err := sql.CheckSchemaName(name); err != nil {
+					return usageErrorf("--%s: %v", flagSchema, err)
+				}
+				return nil
+			}},
 	)
 }
 

@@ -28,7 +28,7 @@ func initCommand(env *Env) *cli.Command {
 			if err := exactArgs(c); err != nil {
 				return err
 			}
-			return runInit(c.Context, initOptions{env: env, conn: connFromFlags(c)})
+			return runCommand(c.Context, env, initOptions{env: env, conn: connFromFlags(c)}, runInit)
 		},
 	}
 }

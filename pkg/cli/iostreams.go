@@ -27,6 +27,10 @@ type Env struct {
 	Now func() time.Time
 	// Hostname names the machine the CLI runs on, for audit records.
 	Hostname func() (string, error)
+	// RunF, when set, is given each command's parsed options instead of the
+	// command running them: the seam between parsing and running, as
+	// cli/cli's runF, so that tests of flag parsing need no database.
+	RunF func(opts any) error
 }
 
 // SystemEnv returns the Env of the running process.

@@ -84,7 +84,7 @@ func listCommand(env *Env) *cli.Command {
 					return usageErrorf("--summary and --%s exclude each other: a summary lists every user, most active first", flag)
 				}
 			}
-			return runList(c.Context, opts)
+			return runCommand(c.Context, env, opts, runList)
 		},
 	}
 }

@@ -88,12 +88,12 @@ func loginCommand(env *Env) *cli.Command {
 			if err != nil {
 				return err
 			}
-			return runLogin(c.Context, loginOptions{
+			return runCommand(c.Context, env, loginOptions{
 				maxSessions: maxSessions,
 				env:         env, conn: connFromFlags(c), username: username, typed: c.Args().First(), expireAfter: expireAfter,
 				onlyCookie: c.Bool("only-cookie"), onlyValue: c.Bool("only-value"), insecure: c.Bool("insecure"),
 				cookieJar: c.String("cookie-jar"), jarHosts: jarHosts, format: f,
-			})
+			}, runLogin)
 		},
 	}
 }

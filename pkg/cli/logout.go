@@ -64,7 +64,7 @@ func logoutCommand(env *Env) *cli.Command {
 			if opts.format, err = formatFromFlags(c, env.IO); err != nil {
 				return err
 			}
-			return runLogout(c.Context, opts)
+			return runCommand(c.Context, env, opts, runLogout)
 		},
 	}
 }

@@ -77,7 +77,7 @@ func purgeCommand(env *Env) *cli.Command {
 			if opts.format, err = formatFromFlags(c, env.IO); err != nil {
 				return err
 			}
-			return runPurge(c.Context, opts)
+			return runCommand(c.Context, env, opts, runPurge)
 		},
 	}
 }

@@ -83,9 +83,9 @@ func revokeCommand(env *Env) *cli.Command {
 				return err
 			}
 			if len(opts.sessionIDs) == 0 {
-				return runRevokeMatching(c.Context, opts)
+				return runCommand(c.Context, env, opts, runRevokeMatching)
 			}
-			return runRevoke(c.Context, opts)
+			return runCommand(c.Context, env, opts, runRevoke)
 		},
 	}
 }

@@ -105,7 +105,7 @@ func serveCommand(env *Env) *cli.Command {
 			if err != nil {
 				return err
 			}
-			return runServe(c.Context, opts)
+			return runCommand(c.Context, env, opts, runServe)
 		},
 	}
 }

@@ -41,12 +41,21 @@ var schemaName = regexp.MustCompile(`^[a-z_][a-z0-9_]{0,62}$`)
 // Call it before any statement runs (the --schema flag); it is not safe to
 // call while statements run.
 func SetSchema(name string) error {
-	if !schemaName.MatchString(name) || strings.HasPrefix(name, "pg_") {
-		return fmt.Errorf("invalid schema name %q: want lower-case letters, digits and underscores, starting with a letter or underscore, at most 63 characters, not starting with pg_", name)
+	if err := CheckSchemaName(name); err != nil {
+		return err
 	}
 	tablesSchema = name
 	schemaRefs = strings.NewReplacer("system.", name+".", "SCHEMA system", "SCHEMA "+name,
 		"SCHEMA IF NOT EXISTS system", "SCHEMA IF NOT EXISTS "+name)
+	return nil
+}
+
+// CheckSchemaName returns an error naming name and what is accepted when
+// SetSchema would refuse it.
+func CheckSchemaName(name string) error {
+	if !schemaName.MatchString(name) || strings.HasPrefix(name, "pg_") {
+		return fmt.Errorf("invalid schema name %q: want lower-case letters, digits and underscores, starting with a letter or underscore, at most 63 characters, not starting with pg_", name)
+	}
 	return nil
 }
 

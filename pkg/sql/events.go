@@ -99,22 +99,21 @@ type EventFilter struct {
 	Since time.Duration
 }
 
+const listEvents = `SELECT id, at, event, actor, username, session_id, via, client_addr, user_agent, detail
+FROM system.session_events`
+
 // ListEvents calls fn for each event matching f, oldest first, streaming.
 func ListEvents(ctx context.Context, db DBTX, f EventFilter, fn func(*Event) error) error {
-	q := `SELECT id, at, event, actor, username, session_id, via, client_addr, user_agent, detail
-FROM system.session_events`
-	var args []any
-	sep := " WHERE"
+	// The same WHERE builder as the session listings.
+	var w where
 	if f.Username != "" {
-		args = append(args, f.Username)
-		q += fmt.Sprintf("%s username = $%d", sep, len(args))
-		sep = " AND"
+		w.and("username = " + w.arg(f.Username))
 	}
 	if f.Since > 0 {
-		args = append(args, f.Since.Microseconds())
-		q += fmt.Sprintf("%s at > now() - $%d::BIGINT * INTERVAL '1 microsecond'", sep, len(args))
+		w.and("at > " + w.ago(f.Since))
 	}
-	rows, err := db.Query(ctx, inSchema(q+" ORDER BY at, id"), args...)
+	q := listEvents + w.String()
+	rows, err := db.Query(ctx, inSchema(q+"\nORDER BY at, id"), w.args...)
 	if err != nil {
 		return err
 	}

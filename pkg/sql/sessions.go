@@ -22,6 +22,21 @@ type Session struct {
 	Audit      AuditInfo
 }
 
+// sessionColumns are the columns scanned by scanSession, in its order.
+const sessionColumns = `id, username, user_id, created_at, expires_at, revoked_at, last_used_at, audit_info`
+
+// sessionColumnsOf are sessionColumns of the table aliased s joined with
+// joinLogouts, with the revocation time that join gives.
+const sessionColumnsOf = `s.id, s.username, s.user_id, s.created_at, s.expires_at, ` + revokedAtOf +
+	`, s.last_used_at, s.audit_info`
+
+// scanSession reads the columns of sessionColumns, followed by extra.
+func scanSession(row pgx.Row, s *Session, extra ...any) error {
+	dest := append([]any{&s.ID, &s.Username, &s.UserID, &s.CreatedAt, &s.ExpiresAt,
+		&s.RevokedAt, &s.LastUsedAt, &s.Audit}, extra...)
+	return row.Scan(dest...)
+}
+
 // AuditInfo records how and by whom a session was minted.
 type AuditInfo struct {
 	// Via is "cli" or "http".
@@ -208,27 +223,25 @@ func revokeUserSessions(ctx context.Context, db DBTX, users userSet, keep int64,
 
 const revokeSession = `UPDATE system.web_sessions SET revoked_at = COALESCE(revoked_at, now())
 WHERE id = $1
-RETURNING id, username, user_id, created_at, expires_at, revoked_at, last_used_at, audit_info, revoked_at = now()`
+RETURNING ` + sessionColumns + `, revoked_at = now()`
 
 // RevokeSession revokes one session by id and returns its row. A session
 // revoked before keeps its first revoked_at; newly reports whether this
 // call revoked it. It returns ErrSessionNotFound for an unknown id.
 func RevokeSession(ctx context.Context, db DBTX, id int64) (s Session, newly bool, err error) {
-	err = db.QueryRow(ctx, inSchema(revokeSession), id).Scan(&s.ID, &s.Username, &s.UserID, &s.CreatedAt,
-		&s.ExpiresAt, &s.RevokedAt, &s.LastUsedAt, &s.Audit, &newly)
+	err = scanSession(db.QueryRow(ctx, inSchema(revokeSession), id), &s, &newly)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return Session{}, false, ErrSessionNotFound
 	}
 	return s, newly, err
 }
 
-const getSession = `SELECT id, username, user_id, created_at, expires_at, revoked_at, last_used_at, audit_info
+const getSession = `SELECT ` + sessionColumns + `
 FROM system.web_sessions WHERE id = $1`
 
 // GetSession returns one session by id, or ErrSessionNotFound.
 func GetSession(ctx context.Context, db DBTX, id int64) (s Session, err error) {
-	err = db.QueryRow(ctx, inSchema(getSession), id).Scan(&s.ID, &s.Username, &s.UserID, &s.CreatedAt,
-		&s.ExpiresAt, &s.RevokedAt, &s.LastUsedAt, &s.Audit)
+	err = scanSession(db.QueryRow(ctx, inSchema(getSession), id), &s)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return Session{}, ErrSessionNotFound
 	}

@@ -11,21 +11,6 @@ import (
 // Queries of the self-service and admin HTTP API: a user's own sessions,
 // every session page by page, and who may see them all.
 
-// sessionColumns are the columns scanned by scanSession, in its order.
-const sessionColumns = `id, username, user_id, created_at, expires_at, revoked_at, last_used_at, audit_info`
-
-// sessionColumnsOf are sessionColumns of the table aliased s joined with
-// joinLogouts, with the revocation time that join gives.
-const sessionColumnsOf = `s.id, s.username, s.user_id, s.created_at, s.expires_at, ` + revokedAtOf +
-	`, s.last_used_at, s.audit_info`
-
-// scanSession reads the columns of sessionColumns, followed by extra.
-func scanSession(row pgx.Row, s *Session, extra ...any) error {
-	dest := append([]any{&s.ID, &s.Username, &s.UserID, &s.CreatedAt, &s.ExpiresAt,
-		&s.RevokedAt, &s.LastUsedAt, &s.Audit}, extra...)
-	return row.Scan(dest...)
-}
-
 // Owner names the role a session was minted for: its name and OID. A role
 // dropped and created again under the same name has a new OID, and does
 // not own the sessions of its predecessor.

@@ -1,13 +1,14 @@
 package e2e
 
 import (
+	"github.com/auth-session/auth-session/internal/syncbuf"
+
 	"context"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -64,7 +65,7 @@ func runExample(t *testing.T, command, dbURL string) {
 	cmd := exec.Command("/bin/sh", "-c", command)
 	cmd.Dir = dir
 	cmd.Env = append(commandEnv(), "AUTH_SESSION_URL="+dbURL, "STANDBY_URL="+dbURL, "HOME="+dir)
-	var out lockedBuffer
+	var out syncbuf.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	// Its own process group, so that a signal reaches what sh started.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
@@ -142,51 +143,5 @@ func TestCompletion(t *testing.T) {
 	r := run(t, "man")
 	if r.code != 0 || !strings.Contains(r.stdout, ".TH auth-session") || !strings.Contains(r.stdout, "logout") {
 		t.Errorf("man: want a man page (.TH) naming the commands:\n%.400s", r.stdout)
-	}
-}
-
-// lockedBuffer collects a program's output while it is read.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
-// TestMakeInstall installs into a staging directory and finds the binary,
-// the man page and the completions where the system looks.
-func TestMakeInstall(t *testing.T) {
-	t.Parallel()
-	stage, bin := t.TempDir(), filepath.Join(t.TempDir(), "auth-session")
-	r := runIn(t, "..", exec.Command("make", "-s", "install", "DESTDIR="+stage, "PREFIX=/usr", "BIN="+bin))
-	if r.code != 0 {
-		t.Fatalf("make install: %s", r)
-	}
-	for _, path := range []string{"bin/auth-session", "share/man/man1/auth-session.1", "share/bash-completion/completions/auth-session",
-		"share/zsh/site-functions/_auth-session", "share/fish/vendor_completions.d/auth-session.fish"} {
-		st, err := os.Stat(filepath.Join(stage, "usr", path))
-		if err != nil || st.Size() == 0 {
-			t.Errorf("make install did not install %s: %v", path, err)
-		}
-	}
-	version := runIn(t, "", exec.Command(filepath.Join(stage, "usr/bin/auth-session"), "--version"))
-	if version.code != 0 || !strings.HasPrefix(version.stdout, "auth-session version ") {
-		t.Errorf("the installed binary's --version: %s", version)
-	}
-	// Built in a git checkout, it names the commit.
-	if head := runIn(t, "..", exec.Command("git", "rev-parse", "HEAD")); head.code == 0 {
-		if want := "(revision " + strings.TrimSpace(head.stdout)[:12] + ", "; !strings.Contains(version.stdout, want) {
-			t.Errorf("--version %q does not name the checkout's commit: want %q", version.stdout, want)
-		}
 	}
 }

@@ -1,9 +1,10 @@
 package cli
 
 import (
+	"github.com/auth-session/auth-session/internal/syncbuf"
+
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -148,7 +149,7 @@ func TestPurgeRejectsBadFlags(t *testing.T) {
 // TestProgressBar: go-pretty's frames show the phase, the bar, the share
 // done, the rows, their rate and the time left.
 func TestProgressBar(t *testing.T) {
-	var out lockedBuffer
+	var out syncbuf.Buffer
 	bar := newProgressBar(&out, 1000)
 	bar.update(sql.PurgeProgress{Phase: sql.PhaseExpiredSessions, Result: sql.PurgeResult{ExpiredSessions: 10}})
 	time.Sleep(3 * barRedraw)
@@ -159,23 +160,4 @@ func TestProgressBar(t *testing.T) {
 			t.Errorf("progress output %q has no %q", frame, want)
 		}
 	}
-}
-
-// lockedBuffer is an io.Writer that a test reads while another goroutine
-// writes.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }

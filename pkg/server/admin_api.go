@@ -149,7 +149,7 @@ func (s *Server) handleAdminRevoke() http.Handler {
 			http.SetCookie(w, s.cookie("", -1))
 		}
 		auth.WriteJSON(w, http.StatusOK, adminRevokeResponse{
-			Session: adminSession(sql.SessionStatus{Session: revoked, Active: false}, id.SessionID),
+			Session: adminSession(revoked.Listed(sql.StatusRevoked), id.SessionID),
 		})
 	})
 }
@@ -174,16 +174,16 @@ func (s *Server) handleAdminLogoutUser() http.Handler {
 
 // adminSession renders a session for the admin API; current marks the
 // session with id currentID.
-func adminSession(s sql.SessionStatus, currentID int64) adminSessionJSON {
+func adminSession(s sql.ListedSession, currentID int64) adminSessionJSON {
 	out := adminSessionJSON{
 		ID:         jsonID(s.ID),
 		Username:   s.Username,
 		CreatedAt:  jsonTime(s.CreatedAt),
 		ExpiresAt:  jsonTime(s.ExpiresAt),
 		LastUsedAt: jsonTime(s.LastUsedAt),
-		IP:         s.Audit.ClientAddr,
-		UserAgent:  s.Audit.UserAgent,
-		Via:        s.Audit.Via,
+		IP:         s.Client.IP,
+		UserAgent:  s.Client.UserAgent,
+		Via:        s.Client.Via,
 		Active:     s.Active,
 		Current:    s.ID == currentID,
 	}

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"strings"
 	"time"
+
+	"github.com/jackc/pgx/v5"
 )
 
 // ListFilter picks and orders the rows of ListSessions.
@@ -49,7 +51,7 @@ const (
 	StatusRevoked = "revoked"
 )
 
-// ListedSession is one row that ListSessions reports.
+// ListedSession is one row that ListSessions and ListSessionsPage report.
 type ListedSession struct {
 	ID         int64
 	Username   string
@@ -133,21 +135,40 @@ func ListSessions(ctx context.Context, db DBTX, f ListFilter, fn func(*ListedSes
 	}
 	defer rows.Close()
 	var s ListedSession
-	dest := []any{&s.ID, &s.Username, &s.CreatedAt, &s.ExpiresAt, &s.RevokedAt, &s.LastUsedAt, &s.Status}
-	if f.Client {
-		dest = append(dest, &s.Client.IP, &s.Client.UserAgent, &s.Client.Via, &s.Client.Actor)
-	}
 	for rows.Next() {
-		s.RevokedAt = nil
-		if err := rows.Scan(dest...); err != nil {
+		s = ListedSession{}
+		if err := scanListed(rows, &s, f.Client); err != nil {
 			return err
 		}
-		s.Active = s.Status == StatusActive
 		if err := fn(&s); err != nil {
 			return err
 		}
 	}
 	return rows.Err()
+}
+
+// Listed is s as a listing shows it, in the given status (one of the
+// Status constants), for an answer about a session just changed.
+func (s Session) Listed(status string) ListedSession {
+	return ListedSession{
+		ID: s.ID, Username: s.Username, CreatedAt: s.CreatedAt, ExpiresAt: s.ExpiresAt, RevokedAt: s.RevokedAt,
+		LastUsedAt: s.LastUsedAt, Active: status == StatusActive, Status: status,
+		Client: ClientInfo{IP: s.Audit.ClientAddr, UserAgent: s.Audit.UserAgent, Via: s.Audit.Via, Actor: s.Audit.Actor},
+	}
+}
+
+// scanListed reads the columns of listSessions and statusExpr, and of
+// listClient when client is set.
+func scanListed(row pgx.Row, s *ListedSession, client bool) error {
+	dest := []any{&s.ID, &s.Username, &s.CreatedAt, &s.ExpiresAt, &s.RevokedAt, &s.LastUsedAt, &s.Status}
+	if client {
+		dest = append(dest, &s.Client.IP, &s.Client.UserAgent, &s.Client.Via, &s.Client.Actor)
+	}
+	if err := row.Scan(dest...); err != nil {
+		return err
+	}
+	s.Active = s.Status == StatusActive
+	return nil
 }
 
 // UserSummary counts one user's sessions by state.

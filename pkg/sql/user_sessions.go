@@ -62,14 +62,6 @@ func RevokeOwnSession(ctx context.Context, db DBTX, owner Owner, id int64) (s Se
 	return s, newly, err
 }
 
-// SessionStatus is a session with whether it is active now.
-type SessionStatus struct {
-	Session
-	// Active is true when the session is neither revoked nor expired, by
-	// the database clock.
-	Active bool
-}
-
 // Bounds of one page of ListSessionsPage.
 const (
 	DefaultPageLimit = 500
@@ -87,15 +79,14 @@ type PageFilter struct {
 	Limit int
 }
 
-const pageFrom = `
-FROM system.web_sessions s` + joinLogouts
-
 // pageQuery builds the statement for f: its selection, and a keyset on the
 // primary key for the cursor, so a page costs the same however deep into
 // millions of rows it starts.
+// The columns are list's, with the client's, so that one row type and one
+// scanner serve both.
 func pageQuery(f PageFilter, limit int) (string, []any, error) {
 	var w where
-	q := `SELECT ` + sessionColumnsOf + `, ` + activeExpr(&w, f.IdleTimeout) + pageFrom
+	q := listSessions + statusExpr(&w, f.IdleTimeout) + listClient + listFrom
 	if err := f.add(&w); err != nil {
 		return "", nil, err
 	}
@@ -108,7 +99,7 @@ func pageQuery(f PageFilter, limit int) (string, []any, error) {
 // ListSessionsPage returns the sessions matching f, newest (highest id)
 // first, at most f.Limit of them, and the cursor of the next page: the
 // Before of the page that follows, or 0 when this page is the last.
-func ListSessionsPage(ctx context.Context, db DBTX, f PageFilter) (page []SessionStatus, next int64, err error) {
+func ListSessionsPage(ctx context.Context, db DBTX, f PageFilter) (page []ListedSession, next int64, err error) {
 	limit := f.Limit
 	if limit == 0 {
 		limit = DefaultPageLimit
@@ -127,8 +118,8 @@ func ListSessionsPage(ctx context.Context, db DBTX, f PageFilter) (page []Sessio
 	}
 	defer rows.Close()
 	for rows.Next() {
-		var s SessionStatus
-		if err := scanSession(rows, &s.Session, &s.Active); err != nil {
+		var s ListedSession
+		if err := scanListed(rows, &s, true); err != nil {
 			return nil, 0, err
 		}
 		page = append(page, s)

@@ -50,6 +50,9 @@ func NewApp(env *Env) *cli.App {
 		// "login help" should mean the user named help. --help remains.
 		cmd.HideHelpCommand = true
 		cmd.CustomHelpTemplate = helpWithExamples(commandExamples[cmd.Name])
+		// urfave/cli adds --help after it has grouped the flags in
+		// categories, which then leave it out of the help: list it first.
+		cmd.Flags = append(cmd.Flags, cli.HelpFlag)
 	}
 	return app
 }

@@ -199,7 +199,8 @@ func TestAppUsage(t *testing.T) {
 		{"unknown global flag", []string{"--bogus", "list"}, 2, `^$`, `^ERROR: unknown flag "--bogus"\n`},
 		{"no arguments shows help", nil, 0, `(?s)USAGE:.*COMMANDS:.*login.*logout.*list`, ``},
 		{"--help", []string{"--help"}, 0, `(?s)auth-session - .*init.*login.*logout.*list`, ``},
-		{"login --help", []string{"login", "--help"}, 0, `(?s)OPTIONS:\n.*--cookie-jar.*--domain.*--expire-after.*--insecure.*--only-cookie.*--only-value.*Connection\n.*--url.*Output\n.*--format`, ``},
+		{"help after an argument and a flag", []string{"login", "web_user", "--url", "postgres://x@h/db", "--help"}, 0, `^NAME:\n   auth-session login - `, ``},
+		{"login --help", []string{"login", "--help"}, 0, `(?s)OPTIONS:\n.*--cookie-jar.*--domain.*--expire-after.*--help, -h.*--insecure.*--only-cookie.*--only-value.*Connection\n.*--url.*Output\n.*--format`, ``},
 		{"list --help", []string{"list", "--help"}, 0, `(?s)OPTIONS:\n.*--limit.*--warn-stale-days.*Connection\n.*--url.*Output\n.*--format.*Selection\n.*--active.*--user `, ``},
 		// A test binary has build information but no VCS stamp.
 		{"--version", []string{"--version"}, 0, `^auth-session version \(devel\) \(no VCS revision: built by go run or outside a git checkout; go1\.[0-9.]+\)\n$`, ``},

@@ -89,7 +89,11 @@ func interspersed(app *cli.App, args []string) []string {
 	}
 	takesValue := map[string]bool{}
 	for _, f := range cmd.Flags {
-		_, isBool := f.(*cli.BoolFlag)
+		isBool := false
+		switch f.(type) {
+		case *cli.BoolFlag, *reentrantBoolFlag:
+			isBool = true
+		}
 		for _, name := range f.Names() {
 			takesValue[name] = !isBool
 		}
@@ -119,6 +123,13 @@ func interspersed(app *cli.App, args []string) []string {
 			}
 			i++
 			flags = append(flags, rest[i])
+		}
+	}
+	for _, f := range flags {
+		if f == "--help" || f == "-h" {
+			// "login web_user --help" asks for login's help; urfave/cli
+			// would look for a help topic named web_user.
+			return []string{args[0], args[1], "--help"}
 		}
 	}
 	out := append([]string{args[0], args[1]}, flags...)

@@ -79,25 +79,6 @@ type hit struct {
 	status int
 }
 
-// load sends whoami requests with cookies from its set until stopped,
-// recording every answer.
-type load struct {
-	mu   sync.Mutex
-	hits map[string][]hit // by the kind of cookie
-}
-
-func (l *load) record(kind string, h hit) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	l.hits[kind] = append(l.hits[kind], h)
-}
-
-func (l *load) of(kind string) []hit {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return append([]hit(nil), l.hits[kind]...)
-}
-
 // whoami sends one authenticated whoami and returns its status.
 func whoami(client *http.Client, base, cookie string) int {
 	req, _ := http.NewRequest(http.MethodGet, base+"/api/v2/whoami", nil)
@@ -196,15 +177,27 @@ func seedFailover(t *testing.T, adminURL, user string) (live []string, revoked s
 // failoverLoad is authenticated whoami load on live and revoked cookies
 // and a stream of API logins, recording every answer.
 type failoverLoad struct {
-	l       *load
 	stop    chan struct{}
 	workers sync.WaitGroup
 	mu      sync.Mutex
-	minted  []string // cookies of the API logins that answered 200
+	hits    map[string][]hit // by the kind of cookie: live, revoked, login
+	minted  []string         // cookies of the API logins that answered 200
+}
+
+func (f *failoverLoad) record(kind string, h hit) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.hits[kind] = append(f.hits[kind], h)
+}
+
+func (f *failoverLoad) of(kind string) []hit {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]hit(nil), f.hits[kind]...)
 }
 
 func startFailoverLoad(base string, live []string, revoked, user, password string) *failoverLoad {
-	f := &failoverLoad{l: &load{hits: map[string][]hit{}}, stop: make(chan struct{})}
+	f := &failoverLoad{hits: map[string][]hit{}, stop: make(chan struct{})}
 	worker := func(kind string, next func(i int) string) {
 		f.workers.Go(func() {
 			client := &http.Client{Timeout: 5 * time.Second}
@@ -214,7 +207,7 @@ func startFailoverLoad(base string, live []string, revoked, user, password strin
 					return
 				default:
 				}
-				f.l.record(kind, hit{time.Now(), whoami(client, base, next(i))})
+				f.record(kind, hit{time.Now(), whoami(client, base, next(i))})
 			}
 		})
 	}
@@ -231,7 +224,7 @@ func startFailoverLoad(base string, live []string, revoked, user, password strin
 			case <-time.After(50 * time.Millisecond):
 			}
 			status, cookie := formLogin(client, base, user, password)
-			f.l.record("login", hit{time.Now(), status})
+			f.record("login", hit{time.Now(), status})
 			if status == http.StatusOK {
 				f.mu.Lock()
 				f.minted = append(f.minted, cookie)
@@ -257,7 +250,7 @@ func (f *failoverLoad) check(t *testing.T, srv *serveProc, crashed time.Time, sy
 	// in flight may still have been answered); it ends with the first 200
 	// after that.
 	var outageBegan, firstOK time.Time
-	for _, h := range f.l.of("live") {
+	for _, h := range f.of("live") {
 		switch {
 		case !h.at.After(crashed):
 		case outageBegan.IsZero() && h.status != http.StatusOK:
@@ -268,7 +261,7 @@ func (f *failoverLoad) check(t *testing.T, srv *serveProc, crashed time.Time, sy
 	}
 	for _, kind := range []string{"live", "revoked", "login"} {
 		counts := map[int]int{}
-		for _, h := range f.l.of(kind) {
+		for _, h := range f.of(kind) {
 			counts[h.status]++
 			if h.status != 200 && h.status != 401 && h.status != 503 {
 				t.Errorf("%s: status %d at %v after the crash; want 200, 401 or 503", kind, h.status, h.at.Sub(crashed).Round(time.Millisecond))

@@ -128,11 +128,11 @@ func mintSessions(t *testing.T, dbURL, user string, n int) []string {
 func waitReplayed(t *testing.T, rep *replicated) {
 	t.Helper()
 	var lsn string
-	queryOne(t, rep.primary.SuperURL("postgres"), "SELECT pg_current_wal_lsn()::TEXT", &lsn)
+	(&site{dbURL: rep.primary.SuperURL("postgres")}).query(t, "SELECT pg_current_wal_lsn()::TEXT", nil, &lsn)
 	deadline := time.Now().Add(30 * time.Second)
 	for {
 		var caughtUp bool
-		queryOne(t, rep.standby.SuperURL("postgres"), "SELECT pg_last_wal_replay_lsn() >= '"+lsn+"'::PG_LSN", &caughtUp)
+		(&site{dbURL: rep.standby.SuperURL("postgres")}).query(t, "SELECT pg_last_wal_replay_lsn() >= '"+lsn+"'::PG_LSN", nil, &caughtUp)
 		if caughtUp {
 			return
 		}
@@ -141,9 +141,4 @@ func waitReplayed(t *testing.T, rep *replicated) {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-}
-
-func queryOne(t *testing.T, dbURL, q string, dest ...any) {
-	t.Helper()
-	(&site{dbURL: dbURL}).query(t, q, nil, dest...)
 }

@@ -191,8 +191,9 @@ func runServe(ctx context.Context, opts serveOptions) error {
 		return readOnlyError(fmt.Sprintf("--url (%s)", describeTarget(pool.Config().ConnConfig)))
 	}
 	var readPool *pgxpool.Pool
-	readGuard := outage.New(log.With("pool", "read"))
+	var readGuard *outage.Guard
 	if opts.readURL != "" {
+		readGuard = outage.New(log.With("pool", "read"))
 		if readPool, err = openReadPool(ctx, opts.readURL, opts.maxConns, readGuard, log); err != nil {
 			return err
 		}

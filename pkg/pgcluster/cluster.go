@@ -168,7 +168,7 @@ func (c *Cluster) reuse(ctx context.Context) error {
 func (c *Cluster) URL(user, password, database string) string {
 	u := url.URL{
 		Scheme:   "postgres",
-		Host:     net.JoinHostPort("127.0.0.1", strconv.Itoa(c.Port)),
+		Host:     c.Addr(),
 		Path:     "/" + database,
 		RawQuery: "sslmode=disable",
 	}

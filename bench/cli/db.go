@@ -44,7 +44,7 @@ func openBenchDB(ctx context.Context, adminURL string) (*benchDB, error) {
 	if db.conn, err = pgx.Connect(ctx, db.url); err != nil {
 		return nil, fmt.Errorf("connect: %w", err)
 	}
-	if _, err := sql.Migrate(ctx, db.conn); err != nil {
+	if _, err := sql.Migrate(ctx, db.conn, sql.MigrateOptions{}); err != nil {
 		return nil, err
 	}
 	// Roles are global to the server: on a shared server, a name of our own.

@@ -109,7 +109,7 @@ func run(ctx context.Context, o options) error {
 		return err
 	}
 	defer pooledPool.Close()
-	if _, err := sql.Migrate(ctx, pool); err != nil {
+	if _, err := sql.Migrate(ctx, pool, sql.MigrateOptions{}); err != nil {
 		return fmt.Errorf("migrate: %w", err)
 	}
 	// Roles belong to the whole server, so this one is dropped at the end.

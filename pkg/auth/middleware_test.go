@@ -385,7 +385,7 @@ func (c *countingDB) Exec(ctx context.Context, query string, args ...any) (pgcon
 
 // migrate applies the schema, for pgtest.NewPool.
 func migrate(ctx context.Context, pool *pgxpool.Pool) error {
-	_, err := sql.Migrate(ctx, pool)
+	_, err := sql.Migrate(ctx, pool, sql.MigrateOptions{})
 	return err
 }
 

@@ -71,6 +71,8 @@ func (o ConnOptions) Config() (*pgx.ConnConfig, error) {
 	if _, ok := cfg.RuntimeParams["application_name"]; !ok {
 		cfg.RuntimeParams["application_name"] = "auth-session"
 	}
+	// Whatever the URL or the role's settings say: see sql.SafeSearchPath.
+	cfg.RuntimeParams["search_path"] = sql.SafeSearchPath
 	return cfg, nil
 }
 
@@ -99,7 +101,20 @@ func (o ConnOptions) Connect(ctx context.Context) (*pgx.Conn, error) {
 	if err != nil {
 		return nil, err
 	}
+	return connectConfig(ctx, cfg)
+}
+
+// connectConfig connects with cfg. A connection pooler that does not pass
+// search_path on (pgbouncer before 1.20 refuses every startup parameter it
+// does not track) is asked again without it, and cfg is left without it for
+// the connections that follow; the search_path the server then gives is
+// checked by sql.CheckTrust like the schema itself.
+func connectConfig(ctx context.Context, cfg *pgx.ConnConfig) (*pgx.Conn, error) {
 	conn, err := pgx.ConnectConfig(ctx, cfg)
+	if err != nil && strings.Contains(err.Error(), "unsupported startup parameter") && cfg.RuntimeParams["search_path"] != "" {
+		delete(cfg.RuntimeParams, "search_path")
+		conn, err = pgx.ConnectConfig(ctx, cfg)
+	}
 	if err != nil {
 		return nil, connectError{cfg: cfg, err: err}
 	}
@@ -151,6 +166,13 @@ func readOnlyError(target string) error {
 // checkCaller runs the preflight query and turns its findings into errors
 // that say what to do next.
 func checkCaller(ctx context.Context, db sql.DBTX) (sql.Caller, error) {
+	// Before anything in the schema is read: see sql.CheckTrust.
+	if err := sql.CheckTrust(ctx, db, sql.Schema()); err != nil {
+		if sql.IsUntrusted(err) {
+			return sql.Caller{}, untrustedError(err)
+		}
+		return sql.Caller{}, err
+	}
 	caller, err := sql.Preflight(ctx, db)
 	if errors.Is(err, sql.ErrSchemaMissing) {
 		msg := "the auth-session schema is not installed in this database"
@@ -181,4 +203,14 @@ func checkCaller(ctx context.Context, db sql.DBTX) (sql.Caller, error) {
 		return caller, hintError{msg: err.Error(), hint: hint}
 	}
 	return caller, nil
+}
+
+// untrustedError says who controls the schema and what a superuser does
+// about it.
+func untrustedError(err error) error {
+	var u *sql.ErrUntrusted
+	errors.As(err, &u)
+	return hintError{msg: err.Error(), code: "42501",
+		hint: fmt.Sprintf("nothing was read or written; have a superuser give schema %s and everything in it to a superuser or a member of admin "+
+			"(ALTER ... OWNER TO), revoke CREATE on it from other roles, and drop triggers and rules that auth-session init did not create", u.Schema)}
 }

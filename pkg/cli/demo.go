@@ -172,7 +172,7 @@ func setUpDemoDatabase(ctx context.Context, superURL, adminPassword, userPasswor
 		return fmt.Errorf("connect to the demo's PostgreSQL: %w", err)
 	}
 	defer conn.Close(context.WithoutCancel(ctx))
-	if _, err := sql.Migrate(ctx, conn); err != nil {
+	if _, err := sql.Migrate(ctx, conn, sql.MigrateOptions{}); err != nil {
 		return fmt.Errorf("initialize schema: %w", err)
 	}
 	for _, role := range []struct{ name, password string }{{demoAdmin, adminPassword}, {demoUser, userPassword}} {

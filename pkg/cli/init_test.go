@@ -136,3 +136,40 @@ func TestInitNeedsPrivileges(t *testing.T) {
 		t.Errorf("a failed init left the system schema behind")
 	}
 }
+
+// TestInitRefusesNewerSchema: a schema at a newer version than the binary
+// knows is not "up to date": init says so and exits non-zero.
+func TestInitRefusesNewerSchema(t *testing.T) {
+	t.Parallel()
+	dbURL := pgtest.NewDB(t)
+	mustRun(t, "init", "--url", dbURL)
+	newer := sql.LatestVersion() + 1
+	pgtest.MustExec(t, dbURL, "INSERT INTO system.schema_migrations (version, name) VALUES ($1, 'future.sql')", newer)
+	r := runCLI(t, "init", "--url", dbURL)
+	want := "ERROR: the auth-session schema is newer than this binary (database has version " + strconv.Itoa(newer) +
+		", binary knows " + strconv.Itoa(sql.LatestVersion()) + ")\n"
+	if r.code != 1 || !strings.HasPrefix(r.stderr, want) || !strings.Contains(r.stderr, "HINT: use a newer auth-session binary") {
+		t.Errorf("init on a newer schema: exit %d, stderr:\n%s\nwant exit 1 and %q with a hint", r.code, r.stderr, want)
+	}
+}
+
+// TestSearchPathCannotBeChosen: every connection resolves functions in
+// pg_catalog alone, whatever the URL asks for.
+func TestSearchPathCannotBeChosen(t *testing.T) {
+	t.Parallel()
+	dbURL := pgtest.NewDB(t)
+	for _, u := range []string{dbURL, dbURL + "&search_path=public"} {
+		conn, err := ConnOptions{URL: u}.Connect(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		var path string
+		if err := conn.QueryRow(context.Background(), "SHOW search_path").Scan(&path); err != nil {
+			t.Fatal(err)
+		}
+		conn.Close(context.Background())
+		if path != sql.SafeSearchPath {
+			t.Errorf("search_path of a connection to %s is %q; want %q", u, path, sql.SafeSearchPath)
+		}
+	}
+}

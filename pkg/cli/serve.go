@@ -270,16 +270,18 @@ func openPool(ctx context.Context, o ConnOptions, maxConns int32, guard *outage.
 	if err != nil {
 		return nil, err
 	}
+	// The first connection also settles whether search_path can be set at
+	// connect (see connectConfig) for the pool's connections.
+	conn, err := connectConfig(ctx, connCfg)
+	if err != nil {
+		return nil, err
+	}
+	pooled, err := behindPooler(ctx, conn)
+	conn.Close(ctx)
+	if err != nil {
+		return nil, err
+	}
 	if !o.setsExecMode() {
-		conn, err := pgx.ConnectConfig(ctx, connCfg)
-		if err != nil {
-			return nil, connectError{cfg: connCfg, err: err}
-		}
-		pooled, err := behindPooler(ctx, conn)
-		conn.Close(ctx)
-		if err != nil {
-			return nil, err
-		}
 		if pooled {
 			log.Info("connected through a connection pooler: not keeping prepared statements", "query_exec_mode", PoolerQueryExecMode)
 		} else {

@@ -295,7 +295,7 @@ func mustWhoAmI(t *testing.T, c *client.Client) client.Identity {
 
 // migrate applies the schema, for pgtest.NewPool.
 func migrate(ctx context.Context, pool *pgxpool.Pool) error {
-	_, err := sql.Migrate(ctx, pool)
+	_, err := sql.Migrate(ctx, pool, sql.MigrateOptions{})
 	return err
 }
 

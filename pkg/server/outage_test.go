@@ -84,7 +84,7 @@ func TestOutageUnderLoad(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(pool.Close)
-	if _, err := sql.Migrate(ctx, pool); err != nil {
+	if _, err := sql.Migrate(ctx, pool, sql.MigrateOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	secret, err := auth.NewSecret()

@@ -57,7 +57,7 @@ type fixture struct {
 func newFixture(t *testing.T, configure ...func(*server.Config)) *fixture {
 	t.Helper()
 	pool := pgtest.NewPool(t, func(ctx context.Context, pool *pgxpool.Pool) error {
-		_, err := sql.Migrate(ctx, pool)
+		_, err := sql.Migrate(ctx, pool, sql.MigrateOptions{})
 		return err
 	})
 	f := &fixture{dbURL: pool.Config().ConnString(), pool: pool, logs: &syncBuffer{}}

@@ -126,3 +126,17 @@ func waitForStandbys(ctx context.Context, tx DBTX) error {
 	_, err := tx.Exec(ctx, `SET LOCAL synchronous_commit = remote_apply`)
 	return err
 }
+
+// createTrigramExtension installs pg_trgm, which 0004's index of user
+// agents needs, in the sessions' own schema, where CheckTrust watches who
+// owns it; where it is installed already it stays. CockroachDB has trigram
+// indexes built in.
+func createTrigramExtension(ctx context.Context, tx DBTX) error {
+	if CurrentDialect != PostgreSQL {
+		return nil
+	}
+	if _, err := tx.Exec(ctx, inSchema(`CREATE EXTENSION IF NOT EXISTS pg_trgm SCHEMA system`)); err != nil {
+		return fmt.Errorf("create extension pg_trgm: %w", err)
+	}
+	return nil
+}

@@ -55,18 +55,20 @@ func LatestVersion() int {
 }
 
 const (
-	createSystemSchema = `CREATE SCHEMA IF NOT EXISTS system`
-	createMigrations   = `CREATE TABLE IF NOT EXISTS system.schema_migrations (
+	// The version table tells anyone which schema a database has; the
+	// session tables themselves stay closed to PUBLIC. The schema, its
+	// version table and (on PostgreSQL) pg_trgm, which 0004's trigram index
+	// needs, are made in one transaction, so that a concurrent init sees
+	// either none of them or all: a schema without the version table is
+	// one init did not make.
+	createSystemSchema = `CREATE SCHEMA IF NOT EXISTS system;
+CREATE TABLE IF NOT EXISTS system.schema_migrations (
     version    INT         NOT NULL PRIMARY KEY,
     name       TEXT        NOT NULL,
     applied_at TIMESTAMPTZ NOT NULL DEFAULT now()
-)`
-	// The version table tells anyone which schema a database has; the
-	// session tables themselves stay closed to PUBLIC.
-	grantMigrations = `GRANT USAGE ON SCHEMA system TO PUBLIC;
+);
+GRANT USAGE ON SCHEMA system TO PUBLIC;
 GRANT SELECT ON system.schema_migrations TO PUBLIC`
-	adminExists = `SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = 'admin')`
-	createRole  = `CREATE ROLE admin NOLOGIN`
 	// Claiming a version by inserting its row is the lock: a second process
 	// inserting the same key waits for the first to commit, then finds the
 	// conflict and skips the file. Unlike advisory locks or LOCK TABLE, this
@@ -75,31 +77,76 @@ GRANT SELECT ON system.schema_migrations TO PUBLIC`
 ON CONFLICT (version) DO NOTHING RETURNING version`
 )
 
+// MigrateOptions say what Migrate may take over that it did not create.
+type MigrateOptions struct {
+	// Adopt lets Migrate use an admin role, or a schema without a version
+	// table, that init did not create. Without it, Migrate reports them and
+	// stops. Nothing is adopted that CheckTrust refuses.
+	Adopt bool
+}
+
+// MigrateResult is what Migrate did.
+type MigrateResult struct {
+	// Applied holds the versions applied, in order.
+	Applied []int
+	// Adopted describes what was adopted with MigrateOptions.Adopt, for the
+	// operator to review.
+	Adopted []string
+}
+
 // Migrate creates the admin role if missing and applies every migration not
 // yet recorded, each in its own transaction. It is idempotent and safe to run
-// from several processes at once. It returns the versions it applied.
+// from several processes at once.
+//
+// Before it reads or writes anything in the schema it checks who controls
+// it (CheckTrust), and it never silently takes over an admin role or a
+// schema it did not create (ErrForeignAdminRole, ErrForeignSchema).
 func Migrate(ctx context.Context, db interface {
 	DBTX
 	TxBeginner
-}) ([]int, error) {
+}, opts MigrateOptions) (MigrateResult, error) {
+	var res MigrateResult
 	ms, err := Migrations()
 	if err != nil {
-		return nil, err
+		return res, err
 	}
-	// A current schema needs nothing, not even the CREATE ... IF NOT EXISTS
-	// of bootstrap, which a member of admin without CREATE on the database
-	// may not run.
-	if v, err := schemaVersion(ctx, db); err == nil && v >= ms[len(ms)-1].Version {
-		return nil, nil
+	latest := ms[len(ms)-1].Version
+	if err := CheckTrust(ctx, db, Schema()); err != nil {
+		return res, err
 	}
-	if err := bootstrap(ctx, db); err != nil {
-		return nil, err
+	state, err := readSchemaState(ctx, db)
+	if err != nil {
+		return res, err
 	}
-	var applied []int
+	if state.hasVersions {
+		v, err := schemaVersion(ctx, db)
+		if err != nil {
+			return res, fmt.Errorf("read the schema version: %w", err)
+		}
+		if v > latest {
+			return res, fmt.Errorf("%w (database has version %d, binary knows %d)", ErrSchemaTooNew, v, latest)
+		}
+		// A current schema needs nothing, not even the CREATE ... IF NOT
+		// EXISTS of bootstrap, which a member of admin without CREATE on
+		// the database may not run.
+		if v == latest {
+			return res, nil
+		}
+	}
+	if res.Adopted, err = bootstrap(ctx, db, opts); err != nil {
+		return res, err
+	}
+	searchPath, err := migrationSearchPath(ctx, db)
+	if err != nil {
+		return res, err
+	}
 	for _, m := range ms {
 		var done bool
 		err := RunInTx(ctx, db, func(tx pgx.Tx) error {
 			done = false
+			if _, err := tx.Exec(ctx, searchPath); err != nil {
+				return err
+			}
 			var v int
 			switch err := tx.QueryRow(ctx, inSchema(claimMigration), m.Version, m.Name).Scan(&v); {
 			case err == pgx.ErrNoRows:
@@ -114,13 +161,15 @@ func Migrate(ctx context.Context, db interface {
 			return nil
 		})
 		if err != nil {
-			return applied, fmt.Errorf("apply schema %s: %w", m.Name, err)
+			return res, fmt.Errorf("apply schema %s: %w", m.Name, err)
 		}
 		if done {
-			applied = append(applied, m.Version)
+			res.Applied = append(res.Applied, m.Version)
 		}
 	}
-	return applied, nil
+	// What init just made is owned by whoever ran it: a role outside
+	// superuser and admin would leave a schema no command will use.
+	return res, CheckTrust(ctx, db, Schema())
 }
 
 const currentVersion = `SELECT COALESCE(max(version), 0) FROM system.schema_migrations`
@@ -133,39 +182,117 @@ func schemaVersion(ctx context.Context, db DBTX) (int, error) {
 	return v, err
 }
 
+// schemaState is what the catalogs say of the schema, before anything in
+// it is read.
+type schemaState struct {
+	exists      bool
+	owner       string
+	hasVersions bool
+}
+
+const readSchema = `SELECT n.nspowner::regrole::TEXT,
+    EXISTS (SELECT 1 FROM pg_catalog.pg_class c WHERE c.relnamespace = n.oid AND c.relname = 'schema_migrations' AND c.relkind = 'r')
+FROM pg_catalog.pg_namespace n WHERE n.nspname = $1`
+
+func readSchemaState(ctx context.Context, db DBTX) (schemaState, error) {
+	s := schemaState{exists: true}
+	err := db.QueryRow(ctx, readSchema, Schema()).Scan(&s.owner, &s.hasVersions)
+	if err == pgx.ErrNoRows {
+		return schemaState{}, nil
+	}
+	if err != nil {
+		return s, fmt.Errorf("look up schema %s: %w", Schema(), err)
+	}
+	return s, nil
+}
+
+// migrationSearchPath is the search_path of a migration's transaction:
+// pg_catalog first, as on every connection, then the schema itself and
+// pg_trgm's, whose operator classes 0004's index names without a schema.
+func migrationSearchPath(ctx context.Context, db DBTX) (string, error) {
+	path := []string{"pg_catalog", Schema()}
+	if CurrentDialect == PostgreSQL {
+		var trgm string
+		err := db.QueryRow(ctx, `SELECT n.nspname::TEXT FROM pg_catalog.pg_extension e
+JOIN pg_catalog.pg_namespace n ON n.oid = e.extnamespace WHERE e.extname = 'pg_trgm'`).Scan(&trgm)
+		switch {
+		case err == nil && trgm != Schema():
+			path = append(path, trgm)
+		case err != nil && err != pgx.ErrNoRows:
+			return "", fmt.Errorf("look up pg_trgm: %w", err)
+		}
+	}
+	for i, p := range path {
+		path[i] = pgx.Identifier{p}.Sanitize()
+	}
+	return "SET LOCAL search_path = " + strings.Join(path, ", ") + ", pg_temp", nil
+}
+
 // bootstrap creates the admin role, the system schema and the version table.
 // Concurrent CREATE ... IF NOT EXISTS can still collide in PostgreSQL's
 // catalogs (a unique violation), so the step is retried until it settles.
-func bootstrap(ctx context.Context, db DBTX) error {
+func bootstrap(ctx context.Context, db interface {
+	DBTX
+	TxBeginner
+}, opts MigrateOptions) ([]string, error) {
 	var lastErr error
 	for attempt := 0; attempt < 5; attempt++ {
-		if lastErr = bootstrapOnce(ctx, db); lastErr == nil {
-			return nil
+		adopted, err := bootstrapOnce(ctx, db, opts)
+		if lastErr = err; err == nil {
+			return adopted, nil
 		}
 		switch SQLState(lastErr) {
 		case "23505", "42710", "42P06", "42P07", "40001", "40P01", "XX000":
 			time.Sleep(time.Duration(attempt+1) * 20 * time.Millisecond)
 		default:
-			return lastErr
+			return nil, lastErr
 		}
 	}
-	return lastErr
+	return nil, lastErr
 }
 
-func bootstrapOnce(ctx context.Context, db DBTX) error {
-	var exists bool
-	if err := db.QueryRow(ctx, inSchema(adminExists)).Scan(&exists); err != nil {
-		return fmt.Errorf("look up role admin: %w", err)
+func bootstrapOnce(ctx context.Context, db interface {
+	DBTX
+	TxBeginner
+}, opts MigrateOptions) ([]string, error) {
+	state, err := readSchemaState(ctx, db)
+	if err != nil {
+		return nil, err
 	}
-	if !exists {
-		if _, err := db.Exec(ctx, inSchema(createRole)); err != nil {
-			return fmt.Errorf("create role admin: %w", err)
+	var adopted []string
+	if state.exists && !state.hasVersions {
+		if !opts.Adopt {
+			return nil, &ErrForeignSchema{Schema: Schema(), Owner: state.owner}
 		}
+		adopted = append(adopted, fmt.Sprintf("schema %s (owner %s)", Schema(), state.owner))
 	}
-	for _, stmt := range []string{createSystemSchema, createMigrations, grantMigrations} {
-		if _, err := db.Exec(ctx, inSchema(stmt)); err != nil {
+	admin, err := readAdminRole(ctx, db)
+	if err != nil {
+		return nil, err
+	}
+	// An admin role without init's mark is adopted silently only where an
+	// earlier init of this database used it already (before the mark).
+	if admin.exists && !admin.marked && !state.hasVersions {
+		if !opts.Adopt {
+			return nil, &ErrForeignAdminRole{Role: admin}
+		}
+		adopted = append(adopted, (&ErrForeignAdminRole{Role: admin}).describe())
+	}
+	err = RunInTx(ctx, db, func(tx pgx.Tx) error {
+		if !admin.exists {
+			if _, err := tx.Exec(ctx, createAdminRole); err != nil {
+				return fmt.Errorf("create role admin: %w", err)
+			}
+		}
+		if !admin.marked {
+			if err := markAdminRole(ctx, tx); err != nil {
+				return err
+			}
+		}
+		if _, err := tx.Exec(ctx, inSchema(createSystemSchema)); err != nil {
 			return fmt.Errorf("create schema %s: %w", Schema(), err)
 		}
-	}
-	return nil
+		return createTrigramExtension(ctx, tx)
+	})
+	return adopted, err
 }

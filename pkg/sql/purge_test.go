@@ -33,7 +33,7 @@ func newStore(t testing.TB) (*pgx.Conn, string) {
 	t.Helper()
 	dbURL := pgtest.NewDB(t)
 	conn := mustConnect(t, dbURL)
-	if _, err := Migrate(testContext(t), conn); err != nil {
+	if _, err := Migrate(testContext(t), conn, MigrateOptions{}); err != nil {
 		t.Fatalf("migrate: %v", err)
 	}
 	return conn, dbURL

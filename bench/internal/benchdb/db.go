@@ -54,7 +54,7 @@ func Open(ctx context.Context, adminURL, prefix string) (_ *pgx.ConnConfig, _ *p
 		return nil, nil, nil, fmt.Errorf("connect: %w", err)
 	}
 	undo = append(undo, func() error { return conn.Close(context.Background()) })
-	if _, err := sql.Migrate(ctx, conn); err != nil {
+	if _, err := sql.Migrate(ctx, conn, sql.MigrateOptions{}); err != nil {
 		return nil, nil, nil, err
 	}
 	return cfg, conn, closeAll, nil

@@ -53,7 +53,7 @@ func TestSQLFormatLoadsIntoPostgreSQL(t *testing.T) {
 
 // TestSQLFormatIsSafeWithoutStandardConformingStrings pipes events and list
 // --format sql into psql on a database with standard_conforming_strings off,
-// where a backslash in a ” string escapes the quote after it, and with
+// where a backslash in a '...' string escapes the quote after it, and with
 // psql's client encoding Shift JIS, where a byte of a UTF-8 letter can take
 // the backslash after it as its second byte. User-Agents sent by real curl,
 // by a client that did not even log in, must come back exactly and run as

@@ -30,8 +30,8 @@ import (
 //
 // Values may come from anyone (a User-Agent sent to serve), so the script
 // must mean the same whatever the session it is run in: a text literal
-// with a backslash is an E” string with the backslash doubled, read the
-// same with standard_conforming_strings on or off (a ” string would end
+// with a backslash is an E'...' string with the backslash doubled, read the
+// same with standard_conforming_strings on or off (a '...' string would end
 // early at \' with it off), and the script first sets the client encoding
 // to the UTF-8 it is written in, as pg_dump does: in a client encoding such
 // as Shift JIS, a UTF-8 letter's last byte takes the backslash after it as
@@ -129,7 +129,7 @@ func appendSQLTime(dst []byte, t time.Time) []byte {
 }
 
 // appendSQLString appends s single-quoted with its quotes doubled, as an
-// E” string with its backslashes doubled too when it has any.
+// E'...' string with its backslashes doubled too when it has any.
 func appendSQLString(dst []byte, s string) []byte {
 	if strings.IndexByte(s, '\\') >= 0 {
 		dst = append(dst, 'E')

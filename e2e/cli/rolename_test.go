@@ -1,6 +1,8 @@
 package clie2e
 
 import (
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -123,4 +125,56 @@ func TestRoleNamesAreAddressedExactly(t *testing.T) {
 			t.Errorf("logout of dropped %s: %s\nwant its session listed and no note", gone, r)
 		}
 	})
+}
+
+// TestRoleNameLongerThanPostgreSQLsLimit: PostgreSQL cuts an identifier
+// longer than 63 bytes to 63, so such a name would address another role (the
+// 63-byte one it starts with). Every command refuses it, quoting it and
+// saying the limit, and writes nothing.
+func TestRoleNameLongerThanPostgreSQLsLimit(t *testing.T) {
+	t.Parallel()
+	dbURL := newDB(t)
+	role := newRole(t, dbURL, "web_user", "LOGIN")
+	role += strings.Repeat("x", 63-len(role))
+	pgtest.MustExec(t, dbURL, "CREATE ROLE "+role+" LOGIN")
+	t.Cleanup(func() { pgtest.MustExec(t, pgtest.AdminURL(), "DROP ROLE IF EXISTS "+role) })
+	mustRun(t, dbURL, "login", role, "--only-cookie")
+
+	long := role + "_x"
+	// 62 bytes and a two-byte letter: PostgreSQL would cut it to 62.
+	multibyte := `"` + role[:62] + `é"`
+	users := filepath.Join(t.TempDir(), "users.txt")
+	if err := os.WriteFile(users, []byte("# one too long\n"+long+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	before := tableSnapshot(t, dbURL)
+	for _, args := range [][]string{
+		{"login", long}, {"login", `"` + long + `"`}, {"login", multibyte},
+		{"logout", long}, {"logout", long, "--dry-run"},
+		{"list", "--user", long}, {"events", "--user", long},
+		{"revoke", "--user", long, "--yes"}, {"revoke", "--user", multibyte, "--yes"},
+	} {
+		name := args[1]
+		if strings.HasPrefix(name, "--") {
+			name = args[2]
+		}
+		r := run(t, dbURL, args...)
+		if r.code != 2 || r.stdout != "" || !strings.Contains(r.stderr, `"`+strings.ReplaceAll(name, `"`, `\"`)+`"`) ||
+			!strings.Contains(r.stderr, "63 bytes") {
+			t.Errorf("auth-session %q: %s\nwant exit 2, the name quoted and the 63-byte limit", args, r)
+		}
+	}
+	for _, args := range [][]string{{"logout", "--users-from", users}, {"revoke", "--users-from", users, "--yes"}} {
+		r := run(t, dbURL, args...)
+		if r.code != 2 || r.stdout != "" || !strings.Contains(r.stderr, `line 2`) ||
+			!strings.Contains(r.stderr, `"`+long+`"`) || !strings.Contains(r.stderr, "63 bytes") {
+			t.Errorf("auth-session %q: %s\nwant exit 2, the line and name quoted and the 63-byte limit", args, r)
+		}
+	}
+	if after := tableSnapshot(t, dbURL); after != before {
+		t.Errorf("the tables changed:\n%s\n---\n%s", before, after)
+	}
+	// The 63-byte name itself is fine everywhere.
+	mustRun(t, dbURL, "list", "--user", role)
+	mustRun(t, dbURL, "logout", role)
 }

@@ -21,45 +21,82 @@ var cookieJarHosts = []string{"localhost", "127.0.0.1"}
 
 // cookieJar is a Netscape cookie file being written: the format that
 // curl --cookie FILE and wget --load-cookies FILE read. It is opened before
-// the session is created, so an unwritable path fails before anything is
-// written to the database, and renamed into place at the end, so a reader
-// never sees half a jar and an existing file with looser permissions is
-// replaced rather than reused.
+// the session is created, so a path that is a directory or in a directory
+// that cannot be written fails before anything is written to the database.
+// login writes it inside the session's transaction, before the commit, so a
+// jar that cannot be written after all rolls the session back: no session is
+// left whose cookie nobody has. It is written to a temporary file renamed
+// into place, so a reader never sees half a jar and an existing file with
+// looser permissions is replaced rather than reused.
 type cookieJar struct {
 	path  string
 	hosts []string
-	tmp   *os.File
+	// tmp is the temporary file the next write fills; nil once renamed.
+	tmp *os.File
+	// written is set once the jar is in place at path.
+	written bool
 }
 
-// openCookieJar creates the temporary file next to path, with mode 0600:
-// the jar holds a live credential. The jar will name hosts, or
+// openCookieJar checks path and creates the temporary file next to it, with
+// mode 0600: the jar holds a live credential. The jar will name hosts, or
 // cookieJarHosts when there are none.
 func openCookieJar(path string, hosts []string) (*cookieJar, error) {
 	if len(hosts) == 0 {
 		hosts = cookieJarHosts
 	}
-	tmp, err := os.CreateTemp(filepath.Dir(path), ".cookie-jar-*")
+	if st, err := os.Stat(path); err == nil && st.IsDir() {
+		return nil, usageErrorf("invalid --cookie-jar %q: a directory; want the name of a file to write, such as %q",
+			path, filepath.Join(path, "jar.txt"))
+	}
+	j := &cookieJar{path: path, hosts: hosts}
+	if err := j.createTemp(); err != nil {
+		return nil, err
+	}
+	return j, nil
+}
+
+func (j *cookieJar) createTemp() error {
+	tmp, err := os.CreateTemp(filepath.Dir(j.path), ".cookie-jar-*")
 	if err != nil {
-		return nil, fmt.Errorf("write cookie jar %q: %w", path, err)
+		return fmt.Errorf("write cookie jar %q: %w", j.path, err)
 	}
 	if err := tmp.Chmod(0o600); err != nil {
 		tmp.Close()
 		os.Remove(tmp.Name())
-		return nil, fmt.Errorf("write cookie jar %q: %w", path, err)
+		return fmt.Errorf("write cookie jar %q: %w", j.path, err)
 	}
-	return &cookieJar{path: path, hosts: hosts, tmp: tmp}, nil
+	j.tmp = tmp
+	return nil
 }
 
-// abort removes the temporary file; it is a no-op after commit.
+// abort removes the temporary file, if any is left.
 func (j *cookieJar) abort() {
-	j.tmp.Close()
-	os.Remove(j.tmp.Name())
+	if j.tmp != nil {
+		j.tmp.Close()
+		os.Remove(j.tmp.Name())
+		j.tmp = nil
+	}
 }
 
-// commit writes the session cookie for each of the jar's hosts and moves
-// the file into place. A host written .example.com is sent the cookie with
-// its subdomains too (the format's second field).
-func (j *cookieJar) commit(value string, expiresAt time.Time, secure bool) error {
+// unwrite removes the jar written for a session whose transaction then
+// failed: its cookie would authenticate nothing.
+func (j *cookieJar) unwrite() {
+	if j.written {
+		os.Remove(j.path)
+		j.written = false
+	}
+}
+
+// write writes the session cookie for each of the jar's hosts and moves the
+// file into place. It may be called again, for a retried transaction. A host
+// written .example.com is sent the cookie with its subdomains too (the
+// format's second field).
+func (j *cookieJar) write(value string, expiresAt time.Time, secure bool) error {
+	if j.tmp == nil {
+		if err := j.createTemp(); err != nil {
+			return err
+		}
+	}
 	var b strings.Builder
 	b.WriteString("# Netscape HTTP Cookie File\n# Written by auth-session login. It holds a session credential: keep it private.\n")
 	for _, host := range j.hosts {
@@ -77,8 +114,11 @@ func (j *cookieJar) commit(value string, expiresAt time.Time, secure bool) error
 	}
 	if err != nil {
 		os.Remove(j.tmp.Name())
+		j.tmp = nil
 		return fmt.Errorf("write cookie jar %q: %w", j.path, err)
 	}
+	j.tmp = nil
+	j.written = true
 	return nil
 }
 

@@ -129,19 +129,22 @@ func runLogin(ctx context.Context, opts loginOptions) error {
 		session, err = sql.Login(ctx, tx, sql.NewSession{
 			Username: opts.username, HashedSecret: auth.HashSecret(secret), ExpireAfter: opts.expireAfter,
 		}, by, opts.maxSessions)
-		return err
+		if err != nil || jar == nil {
+			return err
+		}
+		// Before the commit: a jar that cannot be written rolls the
+		// session back rather than leave one whose cookie is lost.
+		return jar.write(auth.EncodeValue(session.ID, secret), session.ExpiresAt, !opts.insecure)
 	})
 	if err != nil {
+		if jar != nil {
+			jar.unwrite()
+		}
 		return loginError(opts.username, opts.typed, err)
 	}
 
 	value := auth.EncodeValue(session.ID, secret)
 	cookie := auth.SetCookieString(value, !opts.insecure)
-	if jar != nil {
-		if err := jar.commit(value, session.ExpiresAt, !opts.insecure); err != nil {
-			return err
-		}
-	}
 	if opts.onlyValue {
 		_, err := fmt.Fprintln(opts.env.IO.Out, value)
 		return err

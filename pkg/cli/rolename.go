@@ -17,11 +17,27 @@ import (
 //     standing for one double quote: '"MixedCase"', '" web_user"';
 //   - otherwise ASCII letters fold to lower case, as PostgreSQL folds an
 //     unquoted identifier, and whitespace at either end or a control
-//     character is refused rather than trimmed or kept.
+//     character is refused rather than trimmed or kept;
+//   - a name longer than PostgreSQL's limit is refused: the server would cut
+//     it to the limit and so address the role its first 63 bytes name.
+
+// maxRoleNameLen is PostgreSQL's identifier limit in bytes (NAMEDATALEN-1);
+// no role has a longer name.
+const maxRoleNameLen = 63
 
 // parseRoleName reads arg, the value of what (USERNAME, --user), as a role
 // name. Errors are usage errors that quote arg and say how to quote.
 func parseRoleName(what, arg string) (string, error) {
+	name, err := parseIdentifier(what, arg)
+	if err == nil && len(name) > maxRoleNameLen {
+		return "", usageErrorf("invalid %s %q: %d bytes long, longer than PostgreSQL's limit of %d bytes for a role name",
+			what, arg, len(name), maxRoleNameLen)
+	}
+	return name, err
+}
+
+// parseIdentifier reads arg as SQL reads an identifier, quoted or not.
+func parseIdentifier(what, arg string) (string, error) {
 	switch {
 	case arg == "":
 		return "", usageErrorf("invalid %s %q: must not be empty", what, arg)

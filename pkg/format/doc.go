@@ -16,10 +16,11 @@
 //
 // The formats follow cockroach's --format flag: table (the default on a
 // terminal), tsv (the default otherwise), csv, json, ndjson, yaml, records,
-// sql, html and raw. Every format except table streams: a row reaches the
-// output as it is written and only O(1) rows are held in memory, so listing a
-// million sessions costs no more memory than listing ten. The table format
-// must see every row before it knows its column widths, so it buffers.
+// sql, html and raw. Every format streams: a row reaches the output as it is
+// written and only O(1) rows are held in memory, so listing a million
+// sessions costs no more memory than listing ten. Table and html, which
+// go-pretty lays out, keep a page of rows (1,000) and render it at once; the
+// table's columns are sized from the header and the first page.
 //
 // Row values may be nil (SQL NULL), string, bool, int, int64, float64,
 // time.Time or *time.Time, *string, *int64 and *bool (a nil pointer is NULL).

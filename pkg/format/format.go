@@ -13,7 +13,7 @@ type Format string
 // The output formats, in the order Names lists them.
 const (
 	// Table is the aligned, human-readable format cockroach and psql print on
-	// a terminal. It and HTML buffer every row; the others stream.
+	// a terminal. It and HTML keep a page of rows; the others stream.
 	Table Format = "table"
 	// TSV is tab-separated values with a header line, the format for pipes.
 	TSV Format = "tsv"
@@ -29,7 +29,7 @@ const (
 	Records Format = "records"
 	// SQL is a CREATE TABLE statement followed by one INSERT per row.
 	SQL Format = "sql"
-	// HTML is an HTML table with numbered rows; it buffers every row.
+	// HTML is an HTML table with numbered rows; it keeps a page of rows.
 	HTML Format = "html"
 	// Raw is cockroach's length-prefixed format, safe for any byte content.
 	Raw Format = "raw"
@@ -42,9 +42,9 @@ var formats = []Format{Table, TSV, CSV, JSON, NDJSON, YAML, Records, SQL, HTML, 
 // that a slow consumer sees rows soon after they are written.
 const bufferSize = 32 << 10
 
-// buffers reports whether f keeps every row until Close: the formats that
-// go-pretty lays out, which needs every value first.
-func (f Format) buffers() bool { return f == Table || f == HTML }
+// pages reports whether f keeps a page of rows (pageRows) before it writes
+// them: the formats that go-pretty lays out, which needs the values first.
+func (f Format) pages() bool { return f == Table || f == HTML }
 
 // Names returns the names of all formats, in the order the --format help
 // text should list them.

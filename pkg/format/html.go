@@ -11,12 +11,16 @@ import (
 // htmlRenderer writes cockroach's html format, a table whose first column
 // numbers the rows and whose footer counts them, with go-pretty's HTML
 // writer. The values are escaped here (appendHTML), not by go-pretty, which
-// would turn a tab into four spaces. Like the table format it keeps every
-// row until Close.
+// would turn a tab into four spaces. Like the table format it renders a
+// page of rows at a time (see gopretty.go), into one table.
 type htmlRenderer struct {
-	bw      *bufio.Writer
-	t       table.Writer
-	ncols   int
+	bw    *bufio.Writer
+	t     table.Writer
+	ncols int
+	// page holds the rows not rendered yet.
+	page []table.Row
+	// started is set once the table is open and its first page written.
+	started bool
 	scratch []byte
 }
 
@@ -50,19 +54,48 @@ func (r *htmlRenderer) row(n int, values []any) {
 		r.scratch = appendText(r.scratch[:0], v)
 		row = append(row, string(appendHTML(nil, r.scratch)))
 	}
-	r.t.AppendRow(row)
+	r.page = append(r.page, row)
+	if len(r.page) == pageRows {
+		r.renderPage()
+	}
+}
+
+// renderPage writes the rows of the page, after the table's head if it is
+// the first, and empties the page.
+func (r *htmlRenderer) renderPage() {
+	r.t.ResetRows()
+	r.t.AppendRows(r.page)
+	if r.started {
+		r.bw.WriteString(htmlBodyRows(r.t.RenderHTML()))
+	} else {
+		r.bw.WriteString(htmlUpToBodyEnd(r.t.RenderHTML()))
+	}
+	r.t.ResetRows()
+	clear(r.page)
+	r.page = r.page[:0]
+	r.started = true
 }
 
 func (r *htmlRenderer) end(rows int) {
+	if r.started && len(r.page) > 0 {
+		r.renderPage()
+	}
+	r.t.ResetRows()
+	r.t.AppendRows(r.page)
 	// One footer cell across every column: go-pretty merges equal cells.
 	footer := make(table.Row, r.ncols+1)
 	for i := range footer {
 		footer[i] = plural(rows, "row")
 	}
 	r.t.AppendFooter(footer, table.RowConfig{AutoMerge: true})
-	r.bw.WriteString(r.t.RenderHTML())
+	rendered := r.t.RenderHTML()
+	if r.started {
+		// The rows are out: close their body, then the footer.
+		r.bw.WriteString(htmlBodyClose)
+		rendered = htmlFromFooter(rendered)
+	}
+	r.bw.WriteString(rendered)
 	r.bw.WriteByte('\n')
-
 }
 
 // appendHTML appends s escaped as html.EscapeString does, with line breaks

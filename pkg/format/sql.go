@@ -5,11 +5,14 @@ import (
 	"fmt"
 	"math"
 	"strconv"
+	"strings"
 	"time"
 )
 
 // sqlRenderer writes a script that recreates the result set, like
 // cockroach's sql format:
+//
+//	SET client_encoding = 'UTF8';
 //
 //	CREATE TABLE results (
 //	  username TEXT,
@@ -24,6 +27,15 @@ import (
 // writes STRING, which PostgreSQL does not know; values keep their literal
 // form (NULL, TRUE, 42, quoted text and times) so that they convert on
 // insert.
+//
+// Values may come from anyone (a User-Agent sent to serve), so the script
+// must mean the same whatever the session it is run in: a text literal
+// with a backslash is an E'...' string with the backslash doubled, read the
+// same with standard_conforming_strings on or off (a '...' string would end
+// early at \' with it off), and the script first sets the client encoding
+// to the UTF-8 it is written in, as pg_dump does: in a client encoding such
+// as Shift JIS, a UTF-8 letter's last byte takes the backslash after it as
+// its second byte.
 type sqlRenderer struct {
 	bw      *bufio.Writer
 	noCols  bool
@@ -31,7 +43,7 @@ type sqlRenderer struct {
 }
 
 func newSQLRenderer(bw *bufio.Writer, cols []Column) *sqlRenderer {
-	bw.WriteString("CREATE TABLE results (\n")
+	bw.WriteString("SET client_encoding = 'UTF8';\n\nCREATE TABLE results (\n")
 	var name []byte
 	for i, c := range cols {
 		bw.WriteString("  ")
@@ -116,12 +128,16 @@ func appendSQLTime(dst []byte, t time.Time) []byte {
 	return append(dst, "+00'"...)
 }
 
-// appendSQLString appends s single-quoted with its quotes doubled.
+// appendSQLString appends s single-quoted with its quotes doubled, as an
+// E'...' string with its backslashes doubled too when it has any.
 func appendSQLString(dst []byte, s string) []byte {
+	if strings.IndexByte(s, '\\') >= 0 {
+		dst = append(dst, 'E')
+	}
 	dst = append(dst, '\'')
 	for i := 0; i < len(s); i++ {
-		if s[i] == '\'' {
-			dst = append(dst, '\'')
+		if s[i] == '\'' || s[i] == '\\' {
+			dst = append(dst, s[i])
 		}
 		dst = append(dst, s[i])
 	}

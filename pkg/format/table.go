@@ -19,15 +19,22 @@ import (
 //	(2 rows)
 //
 // Headers are centred (the odd space on the right, as psql), values
-// left-aligned, and the last column is not padded. Column widths depend on
-// every value, so unlike the other formats it keeps all rows until Close.
+// left-aligned, and the last column is not padded. Rows are rendered a page
+// at a time (see gopretty.go): the columns are as wide as the header and the
+// first page need, and a later page with a wider value widens them from that
+// page on.
 type tableRenderer struct {
 	bw      *bufio.Writer
 	t       table.Writer
 	headers []string
-	// widths are the columns' widths so far, for centring the headers:
-	// go-pretty puts a centred text's odd space on the left.
-	widths  []int
+	// widths are the columns' widths so far, for centring the headers
+	// (go-pretty puts a centred text's odd space on the left) and for the
+	// pages after the first.
+	widths []int
+	// page holds the rows not rendered yet.
+	page []table.Row
+	// started is set once the header and the first page are written.
+	started bool
 	scratch []byte
 }
 
@@ -90,6 +97,10 @@ func newTableRenderer(bw *bufio.Writer, cols []Column) *tableRenderer {
 }
 
 func (t *tableRenderer) row(_ int, values []any) {
+	if len(values) == 0 {
+		// No columns: there is nothing to show but the count.
+		return
+	}
 	cells := make(table.Row, len(values))
 	for i, v := range values {
 		s, ok := v.(string)
@@ -101,29 +112,42 @@ func (t *tableRenderer) row(_ int, values []any) {
 		cells[i] = s
 		t.widths[i] = max(t.widths[i], displayWidth(s))
 	}
-	t.t.AppendRow(cells)
+	t.page = append(t.page, cells)
+	if len(t.page) == pageRows {
+		t.renderPage()
+	}
 }
 
-func (t *tableRenderer) end(rows int) {
-	if len(t.headers) > 0 {
+// renderPage writes the rows of the page, after the header if it is the
+// first, and empties the page.
+func (t *tableRenderer) renderPage() {
+	t.t.ResetRows()
+	t.t.AppendRows(t.page)
+	if t.started {
+		// The columns stay at least as wide as on the pages above.
+		configs := make([]table.ColumnConfig, len(t.widths))
+		for i, w := range t.widths {
+			configs[i] = table.ColumnConfig{Number: i + 1, WidthMin: w}
+		}
+		t.t.SetColumnConfigs(configs)
+	} else {
 		header := make(table.Row, len(t.headers))
 		for i, h := range t.headers {
 			// Centred as psql centres: the odd space on the right.
 			header[i] = strings.Repeat(" ", (t.widths[i]-displayWidth(h))/2) + h
 		}
 		t.t.AppendHeader(header)
-		// Every line has one more space up front, and the rule one more
-		// dash: cockroach's table has no left border, but go-pretty's first
-		// column starts at its padding.
-		for i, line := range strings.Split(t.t.Render(), "\n") {
-			if i == 1 {
-				t.bw.WriteByte('-')
-			} else {
-				t.bw.WriteByte(' ')
-			}
-			t.bw.WriteString(line)
-			t.bw.WriteByte('\n')
-		}
+	}
+	writeTableLines(t.bw, t.t.Render(), !t.started)
+	t.t.ResetHeaders()
+	clear(t.page)
+	t.page = t.page[:0]
+	t.started = true
+}
+
+func (t *tableRenderer) end(rows int) {
+	if len(t.headers) > 0 && (!t.started || len(t.page) > 0) {
+		t.renderPage()
 	}
 	t.bw.WriteString("(" + plural(rows, "row") + ")\n")
 }

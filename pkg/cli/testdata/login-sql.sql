@@ -1,3 +1,5 @@
+SET client_encoding = 'UTF8';
+
 CREATE TABLE results (
   username TEXT,
   session_id BIGINT,

@@ -101,6 +101,9 @@ func TestSelectionFlags(t *testing.T) {
 		{args: []string{"--created-before", dayAgo}, want: "a2 a3 c1"},
 		{args: []string{"--created-after", "4h"}, want: "a1 b1 c2"},
 		{args: []string{"--created-after", "4h", "--created-before", "2h"}, want: "a1"},
+		{args: []string{"--created-after", "1970-01-01T00:00:00Z"}, want: "a1 a2 a3 b1 b2 c1 c2"},
+		{args: []string{"--created-before", "9999-12-31T23:59:59Z"}, want: "a1 a2 a3 b1 b2 c1 c2"},
+		{args: []string{"--created-after", "9999-12-31T23:59:59Z"}, want: ""},
 		{args: []string{"--idle-for", "1d"}, want: "a2 a3 c1"},
 		{args: []string{"--ip", "203.0.113.0/24"}, want: "a1 b1"},
 		{args: []string{"--ip", "203.0.113.5"}, want: "a1"},
@@ -163,6 +166,9 @@ func TestSelectionBadValues(t *testing.T) {
 		{[]string{"--created-before", "2026-11-30"}, `invalid --created-before "2026-11-30": want an RFC 3339 time with a zone`},
 		{[]string{"--created-after", "yesterday"}, `invalid --created-after "yesterday": want an RFC 3339 time`},
 		{[]string{"--created-before", "2h", "--created-after", "1h"}, `--created-before 2h and --created-after 1h select nothing`},
+		{[]string{"--ip", "203.0.113.0/24", "--created-before", "0001-01-01T00:00:00Z"}, `invalid --created-before "0001-01-01T00:00:00Z": before 1970-01-01T00:00:00Z`},
+		{[]string{"--created-after", "1969-12-31T23:59:59Z"}, `invalid --created-after "1969-12-31T23:59:59Z": before 1970-01-01T00:00:00Z`},
+		{[]string{"--created-after", "3000w"}, `invalid --created-after "3000w": before 1970-01-01T00:00:00Z`},
 		{[]string{"--ip", "300.1.1.1"}, `invalid --ip "300.1.1.1": want an IP address`},
 		{[]string{"--ip", "10.0.0.0/33"}, `invalid --ip "10.0.0.0/33"`},
 		{[]string{"--ip", "fe80::1%eth0"}, `invalid --ip "fe80::1%eth0"`},
@@ -196,6 +202,11 @@ func TestSelectionBadValues(t *testing.T) {
 		{[]string{"serve", "--insecure", "--idle-timeout", "1m"}, `--touch-interval 1m must be shorter than --idle-timeout 1m`},
 		{[]string{"revoke", "--yes", "915681813374959618", "--via", "cli"}, `give SESSION_IDs or selection flags, not both: --via cli`},
 		{[]string{"revoke", "--via", "cli"}, `revoke sessions matching --via cli: no terminal to confirm on; pass --yes`},
+		{[]string{"revoke", "--yes", "--created-after", "1970-01-01T00:00:00Z"}, `the selection picks every live session`},
+		{[]string{"revoke", "--dry-run", "--idle-for", "1s"}, `the selection picks every live session`},
+		{[]string{"revoke", "--yes", "--state", "active"}, `log everyone out with 'auth-session logout --all'`},
+		{[]string{"revoke", "--yes", "--via", "cli", "--reason", "a\x1b[2Jb"}, `invalid --reason "a\x1b[2Jb": want printable text`},
+		{[]string{"logout", "alice", "--reason", "line\nbreak"}, `invalid --reason "line\nbreak": want printable text`},
 	} {
 		r := run(t, dbURL, tt.args...)
 		if r.code != 2 || !strings.Contains(r.stderr, tt.want) {
@@ -211,7 +222,7 @@ func TestRevokeBySelection(t *testing.T) {
 	t.Parallel()
 	dbURL := newDB(t)
 	alice, bob, _ := seedSelection(t, dbURL)
-	selection := []string{"--ip", "203.0.113.0/24", "--user-agent", "curl"}
+	selection := []string{"--ip", "203.0.113.0/24", "--user-agent", "curl", "--user", alice, "--user", bob}
 
 	t.Run("dry run changes nothing", func(t *testing.T) {
 		before := tableChecksum(t, dbURL)
@@ -244,10 +255,20 @@ func TestRevokeBySelection(t *testing.T) {
 		}
 		var event, detail string
 		queryRow(t, dbURL, `SELECT event || ' ' || username, detail::TEXT FROM system.session_events`, nil, &event, &detail)
-		if event != "sessions.revoked "+alice ||
-			!strings.Contains(detail, `"reason": "incident 42"`) || !strings.Contains(detail, `"revoked": 1`) ||
-			!strings.Contains(detail, `"selection": "--ip 203.0.113.0/24 --user-agent curl"`) {
-			t.Errorf("event %s %s, want alice's sessions.revoked with count, reason and selection", event, detail)
+		var d struct {
+			Reason    string
+			Revoked   int
+			Selection map[string]any
+		}
+		wantSelection := map[string]any{"ip": "203.0.113.0/24", "user_agent": "curl", "users": []any{alice, bob}}
+		if err := json.Unmarshal([]byte(detail), &d); err != nil || event != "sessions.revoked "+alice ||
+			d.Reason != "incident 42" || d.Revoked != 1 || fmt.Sprint(d.Selection) != fmt.Sprint(wantSelection) {
+			t.Errorf("event %s %s, want alice's sessions.revoked with count, reason and selection %v", event, detail, wantSelection)
+		}
+		// events shows the selection as JSON: its users a list.
+		r = mustRun(t, dbURL, "events", "--format", "tsv")
+		if want := `""selection"":{""ip"":""203.0.113.0/24"",""user_agent"":""curl"",""users"":[""` + alice + `"",""` + bob + `""]}`; !strings.Contains(r.stdout, want) {
+			t.Errorf("events: %s\nwant %s", r, want)
 		}
 	})
 

@@ -163,6 +163,16 @@ func parseDurationOrZero(flag, value string, minimum time.Duration, zeroMeans st
 	return d, nil
 }
 
+// reasonFromFlag reads --reason, recorded with the audit events of logout
+// and revoke: printable text (see sql.CheckText), or "" for none.
+func reasonFromFlag(c *cli.Context) (string, error) {
+	v := c.String("reason")
+	if err := sql.CheckText(v); err != nil {
+		return "", usageErrorf("invalid --reason %q: %w", v, err)
+	}
+	return v, nil
+}
+
 // userFilterFlag is --user where it filters rows by the sessions' user.
 func userFilterFlag(usage string) cli.Flag {
 	return &cli.StringFlag{Name: "user", Usage: usage}

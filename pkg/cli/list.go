@@ -51,7 +51,7 @@ func listCommand(env *Env) *cli.Command {
 			}
 			opts := listOptions{env: env, conn: connFromFlags(c), filter: sql.ListFilter{Desc: c.Bool("desc")}}
 			var err error
-			if opts.filter.Selection, _, err = selectionFromFlags(c, env); err != nil {
+			if opts.filter.Selection, _, _, err = selectionFromFlags(c, env); err != nil {
 				return err
 			}
 			if c.IsSet("limit") {

@@ -51,8 +51,11 @@ func logoutCommand(env *Env) *cli.Command {
 			formatFlag(),
 		),
 		Action: func(c *cli.Context) error {
-			opts := logoutOptions{env: env, conn: connFromFlags(c), reason: c.String("reason"), dryRun: c.Bool("dry-run"), all: c.Bool("all")}
+			opts := logoutOptions{env: env, conn: connFromFlags(c), dryRun: c.Bool("dry-run"), all: c.Bool("all")}
 			var err error
+			if opts.reason, err = reasonFromFlag(c); err != nil {
+				return err
+			}
 			if opts.all {
 				err = logoutAllFromFlags(c, env, &opts)
 			} else {

@@ -19,10 +19,11 @@ type revokeOptions struct {
 	env        *Env
 	conn       ConnOptions
 	sessionIDs []int64
-	// sel picks the sessions when no id is given; described is how the
-	// flags wrote it.
+	// sel picks the sessions when no id is given; described and written
+	// are how the flags wrote it (see selectionFromFlags).
 	sel       sql.Selection
 	described string
+	written   map[string]any
 	yes       bool
 	reason    string
 	dryRun    bool
@@ -50,9 +51,12 @@ func revokeCommand(env *Env) *cli.Command {
 			formatFlag(),
 		),
 		Action: func(c *cli.Context) error {
-			opts := revokeOptions{env: env, conn: connFromFlags(c), yes: c.Bool("yes"), reason: c.String("reason"), dryRun: c.Bool("dry-run")}
+			opts := revokeOptions{env: env, conn: connFromFlags(c), yes: c.Bool("yes"), dryRun: c.Bool("dry-run")}
 			var err error
-			if opts.sel, opts.described, err = selectionFromFlags(c, env); err != nil {
+			if opts.sel, opts.described, opts.written, err = selectionFromFlags(c, env); err != nil {
+				return err
+			}
+			if opts.reason, err = reasonFromFlag(c); err != nil {
 				return err
 			}
 			switch {
@@ -192,6 +196,9 @@ func runRevokeMatching(ctx context.Context, opts revokeOptions) error {
 	what := describeSelection(opts.described)
 	if !opts.yes && !opts.dryRun {
 		sessions, users, err := sql.CountMatching(ctx, conn, opts.sel)
+		if errors.Is(err, sql.ErrPicksEveryone) {
+			return fmt.Errorf("revoke %s: %w", what, picksEveryone(err))
+		}
 		if err != nil {
 			return fmt.Errorf("count %s: %w", what, err)
 		}
@@ -210,10 +217,21 @@ func runRevokeMatching(ctx context.Context, opts revokeOptions) error {
 	by := sql.Actor{Name: caller.Username, Via: "cli", ClientAddr: hostname(opts.env)}
 	return revokeInTx(ctx, conn, opts.env, revokeRun{format: opts.format, columns: revokedColumns, dryRun: opts.dryRun, what: what,
 		change: func(tx pgx.Tx, w format.Writer) (sql.RevokeResult, error) {
-			return sql.RevokeMatching(ctx, tx, opts.sel, opts.described, by, opts.reason, func(r sql.RevokedSession) error {
+			res, err := sql.RevokeMatching(ctx, tx, opts.sel, opts.written, by, opts.reason, func(r sql.RevokedSession) error {
 				return w.WriteRow(r.Username, strconv.FormatInt(r.ID, 10), r.CreatedAt, r.RevokedAt, r.Now)
 			})
+			if errors.Is(err, sql.ErrPicksEveryone) {
+				return res, picksEveryone(err)
+			}
+			return res, err
 		}})
+}
+
+// picksEveryone is the usage error of a selection that, in effect, picks
+// everyone (sql.ErrPicksEveryone): as revoke without a selection, it says
+// how to log everyone out.
+func picksEveryone(err error) error {
+	return usageErrorf("%w: narrow it, or log everyone out with 'auth-session logout --all'", err)
 }
 
 // confirmRevoke asks on the terminal whether to revoke the sessions, once

@@ -51,46 +51,56 @@ func selectionFlags() []cli.Flag {
 }
 
 // selectionFromFlags reads the selection flags of c. described is the
-// selection as the user wrote it, flag by flag, for messages and the audit
-// trail.
-func selectionFromFlags(c *cli.Context, env *Env) (sel sql.Selection, described string, err error) {
+// selection as the user wrote it, flag by flag, for messages; written is
+// the same for the audit trail (see sql.RevokeMatching): by the HTTP API's
+// field names (--user is users, a list), each value as given.
+func selectionFromFlags(c *cli.Context, env *Env) (sel sql.Selection, described string, written map[string]any, err error) {
 	var parts []string
-	note := func(flag, value string) { parts = append(parts, "--"+flag+" "+shellQuote(value)) }
+	written = map[string]any{}
+	note := func(flag, value string) {
+		parts = append(parts, "--"+flag+" "+shellQuote(value))
+		written[strings.ReplaceAll(flag, "-", "_")] = value
+	}
+	var users []string
 	for _, raw := range repeatedValues(c, flagSelUser) {
 		name, err := parseRoleName("--"+flagSelUser, raw)
 		if err != nil {
-			return sel, "", err
+			return sel, "", nil, err
 		}
 		sel.Users = append(sel.Users, name)
-		note(flagSelUser, raw)
+		users = append(users, raw)
+		parts = append(parts, "--"+flagSelUser+" "+shellQuote(raw))
+	}
+	if len(users) > 0 {
+		written["users"] = users
 	}
 	if c.IsSet(flagUsersFrom) {
 		from := c.String(flagUsersFrom)
 		names, err := readUsernames(from, env.IO.In)
 		if err != nil {
-			return sel, "", err
+			return sel, "", nil, err
 		}
 		if len(names) == 0 {
-			return sel, "", usageErrorf("--%s %q names no user", flagUsersFrom, from)
+			return sel, "", nil, usageErrorf("--%s %q names no user", flagUsersFrom, from)
 		}
 		sel.Users = append(sel.Users, names...)
 		note(flagUsersFrom, from)
 	}
 	if sel.IdleTimeout, err = idleTimeoutFromFlags(c); err != nil {
-		return sel, "", err
+		return sel, "", nil, err
 	}
 	if c.IsSet(flagState) {
 		if sel.State, err = parseState(c.String(flagState)); err != nil {
-			return sel, "", err
+			return sel, "", nil, err
 		}
 		if sel.State == sql.StatusIdle && sel.IdleTimeout == 0 {
-			return sel, "", usageErrorf("--%s idle needs --%s (or AUTH_SESSION_IDLE_TIMEOUT): a session is idle only under serve's idle timeout", flagState, flagIdleTimeout)
+			return sel, "", nil, usageErrorf("--%s idle needs --%s (or AUTH_SESSION_IDLE_TIMEOUT): a session is idle only under serve's idle timeout", flagState, flagIdleTimeout)
 		}
 		note(flagState, c.String(flagState))
 	}
 	if c.Bool(flagActive) {
 		if c.IsSet(flagState) && sel.State != sql.StatusActive {
-			return sel, "", usageErrorf("--active and --state %s exclude each other: --active is --state active", c.String(flagState))
+			return sel, "", nil, usageErrorf("--active and --state %s exclude each other: --active is --state active", c.String(flagState))
 		}
 		if !c.IsSet(flagState) {
 			note(flagState, sql.StatusActive)
@@ -104,7 +114,7 @@ func selectionFromFlags(c *cli.Context, env *Env) (sel sql.Selection, described 
 	for _, d := range durations {
 		if c.IsSet(d.flag) {
 			if *d.dst, err = parseDuration(d.flag, c.String(d.flag), time.Second); err != nil {
-				return sel, "", err
+				return sel, "", nil, err
 			}
 			note(d.flag, c.String(d.flag))
 		}
@@ -115,36 +125,36 @@ func selectionFromFlags(c *cli.Context, env *Env) (sel sql.Selection, described 
 	}{{flagCreatedBefor, &sel.CreatedBefore}, {flagCreatedAfter, &sel.CreatedAfter}}
 	for _, in := range instants {
 		if c.IsSet(in.flag) {
-			if *in.dst, err = parseInstant(in.flag, c.String(in.flag)); err != nil {
-				return sel, "", err
+			if *in.dst, err = parseInstant(in.flag, c.String(in.flag), env.Now()); err != nil {
+				return sel, "", nil, err
 			}
 			note(in.flag, c.String(in.flag))
 		}
 	}
 	if b, a := sel.CreatedBefore, sel.CreatedAfter; !b.IsZero() && !a.IsZero() &&
 		(b.Ago == 0 && a.Ago == 0 && !b.At.After(a.At) || b.At.IsZero() && a.At.IsZero() && b.Ago >= a.Ago) {
-		return sel, "", usageErrorf("--%s %s and --%s %s select nothing: the first must be later than the second",
+		return sel, "", nil, usageErrorf("--%s %s and --%s %s select nothing: the first must be later than the second",
 			flagCreatedBefor, c.String(flagCreatedBefor), flagCreatedAfter, c.String(flagCreatedAfter))
 	}
 	if c.IsSet(flagIP) {
 		if sel.Network, err = parseNetwork(c.String(flagIP)); err != nil {
-			return sel, "", err
+			return sel, "", nil, err
 		}
 		note(flagIP, c.String(flagIP))
 	}
 	if c.IsSet(flagUserAgent) {
 		if sel.UserAgent, err = parseUserAgent(c.String(flagUserAgent)); err != nil {
-			return sel, "", err
+			return sel, "", nil, err
 		}
 		note(flagUserAgent, c.String(flagUserAgent))
 	}
 	if c.IsSet(flagVia) {
 		if sel.Via, err = parseVia(c.String(flagVia)); err != nil {
-			return sel, "", err
+			return sel, "", nil, err
 		}
 		note(flagVia, c.String(flagVia))
 	}
-	return sel, strings.Join(parts, " "), nil
+	return sel, strings.Join(parts, " "), written, nil
 }
 
 // repeated is the value of a flag given any number of times, each value
@@ -187,8 +197,21 @@ func parseVia(v string) (string, error) {
 }
 
 // parseInstant parses a time flag: an RFC 3339 time, or a duration ago
-// (by the database clock, as the session times are).
-func parseInstant(flag, v string) (sql.Instant, error) {
+// (by the database clock, as the session times are), by now from the Unix
+// epoch on (see sql.Instant.Check).
+func parseInstant(flag, v string, now time.Time) (sql.Instant, error) {
+	in, err := parseTimeOrAgo(flag, v)
+	if err != nil {
+		return in, err
+	}
+	if err := in.Check(now); err != nil {
+		return in, usageErrorf("invalid --%s %q: %w", flag, v, err)
+	}
+	return in, nil
+}
+
+// parseTimeOrAgo reads a time flag's two forms.
+func parseTimeOrAgo(flag, v string) (sql.Instant, error) {
 	if t, err := time.Parse(time.RFC3339Nano, v); err == nil {
 		return sql.Instant{At: t}, nil
 	}

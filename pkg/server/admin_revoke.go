@@ -1,11 +1,8 @@
 package server
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
-	"mime"
 	"net/http"
 	"strconv"
 	"strings"
@@ -24,17 +21,18 @@ const maxRevokeBody = 1 << 20
 
 // revokeRequest is the body of POST /api/v1/admin/sessions/revoke: the
 // selection flags of list and revoke as JSON fields, each narrowing when
-// present, and what to do.
+// present (null is absent; an empty value is no filter, and refused), and
+// what to do.
 type revokeRequest struct {
 	Users         []string `json:"users"`
-	State         string   `json:"state"`
-	ExpiredWithin string   `json:"expired_within"`
-	CreatedBefore string   `json:"created_before"`
-	CreatedAfter  string   `json:"created_after"`
-	IdleFor       string   `json:"idle_for"`
-	IP            string   `json:"ip"`
-	UserAgent     string   `json:"user_agent"`
-	Via           string   `json:"via"`
+	State         *string  `json:"state"`
+	ExpiredWithin *string  `json:"expired_within"`
+	CreatedBefore *string  `json:"created_before"`
+	CreatedAfter  *string  `json:"created_after"`
+	IdleFor       *string  `json:"idle_for"`
+	IP            *string  `json:"ip"`
+	UserAgent     *string  `json:"user_agent"`
+	Via           *string  `json:"via"`
 	DryRun        bool     `json:"dry_run"`
 	Reason        string   `json:"reason"`
 }
@@ -53,15 +51,16 @@ var errDryRun = errors.New("dry run")
 // handleAdminRevokeMatching answers POST /api/v1/admin/sessions/revoke:
 // every session the body's selection picks is revoked in one transaction,
 // with one sessions.revoked event per user, and the answer counts them. A
-// dry run counts and changes nothing. A selection of every session is a 400:
-// logging everyone out is the CLI's logout --all.
+// dry run counts and changes nothing. A selection that picks everyone (see
+// sql.ErrPicksEveryone) is a 400: logging everyone out is the CLI's logout
+// --all.
 func (s *Server) handleAdminRevokeMatching() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		req, ok := decodeRevokeRequest(w, r)
-		if !ok {
+		var req revokeRequest
+		if !decodeJSONBody(w, r, maxRevokeBody, &req) {
 			return
 		}
-		sel, described, err := req.selection()
+		sel, written, err := req.selection(time.Now())
 		if err != nil {
 			auth.WriteError(w, http.StatusBadRequest, err.Error())
 			return
@@ -74,7 +73,7 @@ func (s *Server) handleAdminRevokeMatching() http.Handler {
 		var res sql.RevokeResult
 		err = sql.RunInTx(r.Context(), s.cfg.Pool, func(tx pgx.Tx) error {
 			var err error
-			if res, err = sql.RevokeMatching(r.Context(), tx, sel, described, caller(r), req.Reason, nil); err != nil {
+			if res, err = sql.RevokeMatching(r.Context(), tx, sel, written, caller(r), req.Reason, nil); err != nil {
 				return err
 			}
 			if req.DryRun {
@@ -82,7 +81,12 @@ func (s *Server) handleAdminRevokeMatching() http.Handler {
 			}
 			return nil
 		})
-		if err != nil && !errors.Is(err, errDryRun) {
+		switch {
+		case errors.Is(err, sql.ErrPicksEveryone):
+			auth.WriteError(w, http.StatusBadRequest, err.Error()+
+				": narrow it (users, ip, created_after, ...), or log everyone out with the CLI's logout --all")
+			return
+		case err != nil && !errors.Is(err, errDryRun):
 			s.storeUnavailable(w, r, "cannot revoke the sessions", err)
 			return
 		}
@@ -100,123 +104,96 @@ func (s *Server) stillValid(r *http.Request, id auth.Identity) bool {
 	return err != nil || session.RevokedAt == nil
 }
 
-// decodeRevokeRequest reads the JSON body of a revocation, answering 400 or
-// 415 and returning false when it is not one.
-func decodeRevokeRequest(w http.ResponseWriter, r *http.Request) (revokeRequest, bool) {
-	var req revokeRequest
-	if mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type")); err != nil || mt != "application/json" {
-		auth.WriteError(w, http.StatusUnsupportedMediaType, "want a JSON body (Content-Type: application/json)")
-		return req, false
-	}
-	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxRevokeBody))
-	dec.DisallowUnknownFields()
-	err := dec.Decode(&req)
-	if err == nil && dec.Decode(&struct{}{}) != io.EOF {
-		err = errors.New("more than one JSON value")
-	}
-	if err != nil {
-		auth.WriteError(w, http.StatusBadRequest, "invalid JSON body: "+jsonError(err))
-		return req, false
-	}
-	return req, true
-}
-
-// jsonError says what is wrong with a body without echoing its content.
-func jsonError(err error) string {
-	var syntax *json.SyntaxError
-	var typ *json.UnmarshalTypeError
-	var tooLarge *http.MaxBytesError
-	switch {
-	case errors.As(err, &syntax):
-		return fmt.Sprintf("syntax error at byte %d", syntax.Offset)
-	case errors.As(err, &typ):
-		return fmt.Sprintf("field %s: want %s", typ.Field, typ.Type)
-	case errors.As(err, &tooLarge):
-		return fmt.Sprintf("larger than %d bytes", tooLarge.Limit)
-	case strings.HasPrefix(err.Error(), "json: unknown field "):
-		return "unknown field " + strings.TrimPrefix(err.Error(), "json: unknown field ") +
-			": want users, state, expired_within, created_before, created_after, idle_for, ip, user_agent, via, dry_run, reason"
-	case errors.Is(err, io.EOF):
-		return "empty body"
-	}
-	return "not a JSON object"
-}
-
-// selection reads the request's fields as a Selection, and describes it as
-// the CLI's flags would, for the audit trail. An error names the field and
-// quotes its value.
-func (req revokeRequest) selection() (sel sql.Selection, described string, err error) {
-	var parts []string
-	note := func(field, value string) { parts = append(parts, field+"="+strconv.Quote(value)) }
+// selection reads the request's fields as a Selection, and as the
+// selection written, for the audit trail: each field given, its value as
+// given, users as a list. An error names the field and quotes its value.
+// Time bounds are checked against now.
+func (req revokeRequest) selection(now time.Time) (sel sql.Selection, written map[string]any, err error) {
+	written = map[string]any{}
 	bad := func(field, value string, err error) error {
 		return fmt.Errorf("invalid %s %s: %w", field, strconv.Quote(value), err)
 	}
-	for _, u := range req.Users {
-		if u == "" || !isText(u) {
-			return sel, "", bad("users", u, errors.New("want role names, as the database spells them"))
+	if req.Users != nil {
+		if len(req.Users) == 0 {
+			return sel, nil, errors.New("invalid users []: want at least one role name; leave users out to pick anyone's sessions")
 		}
-		sel.Users = append(sel.Users, u)
-	}
-	if len(req.Users) > 0 {
-		note("users", strings.Join(req.Users, ","))
-	}
-	if req.State != "" {
-		if sel.State, err = sql.ParseState(req.State); err != nil {
-			return sel, "", bad("state", req.State, err)
+		for _, u := range req.Users {
+			if u == "" || !isText(u) {
+				return sel, nil, bad("users", u, errors.New("want role names, as the database spells them"))
+			}
 		}
-		note("state", req.State)
+		sel.Users = req.Users
+		written["users"] = req.Users
 	}
-	for _, d := range []struct {
-		field, value string
-		dst          *time.Duration
-	}{{"expired_within", req.ExpiredWithin, &sel.ExpiredWithin}, {"idle_for", req.IdleFor, &sel.IdleFor}} {
-		if d.value == "" {
-			continue
+	// Each field below is read when present; "" is a value like any
+	// other, which each parser refuses.
+	if v := req.State; v != nil {
+		if sel.State, err = sql.ParseState(*v); err != nil {
+			return sel, nil, bad("state", *v, err)
 		}
-		if *d.dst, err = positiveDuration(d.value); err != nil {
-			return sel, "", bad(d.field, d.value, err)
-		}
-		note(d.field, d.value)
+		written["state"] = *v
 	}
-	for _, in := range []struct {
-		field, value string
-		dst          *sql.Instant
-	}{{"created_before", req.CreatedBefore, &sel.CreatedBefore}, {"created_after", req.CreatedAfter, &sel.CreatedAfter}} {
-		if in.value == "" {
-			continue
+	if v := req.ExpiredWithin; v != nil {
+		if sel.ExpiredWithin, err = positiveDuration(*v); err != nil {
+			return sel, nil, bad("expired_within", *v, err)
 		}
-		if t, err := time.Parse(time.RFC3339Nano, in.value); err == nil {
-			*in.dst = sql.Instant{At: t}
-		} else if d, err := positiveDuration(in.value); err == nil && !sql.LooksLikeTime(in.value) {
-			*in.dst = sql.Instant{Ago: d}
-		} else {
-			return sel, "", bad(in.field, in.value, errors.New("want an RFC 3339 time such as 2026-11-30T12:00:00Z, or a duration ago such as 2h or 7d"))
+		written["expired_within"] = *v
+	}
+	if v := req.CreatedBefore; v != nil {
+		if sel.CreatedBefore, err = parseInstant(*v, now); err != nil {
+			return sel, nil, bad("created_before", *v, err)
 		}
-		note(in.field, in.value)
+		written["created_before"] = *v
 	}
-	if req.IP != "" {
-		if sel.Network, err = sql.ParseNetwork(req.IP); err != nil {
-			return sel, "", bad("ip", req.IP, err)
+	if v := req.CreatedAfter; v != nil {
+		if sel.CreatedAfter, err = parseInstant(*v, now); err != nil {
+			return sel, nil, bad("created_after", *v, err)
 		}
-		note("ip", req.IP)
+		written["created_after"] = *v
 	}
-	if req.UserAgent != "" {
-		if err := sql.CheckUserAgent(req.UserAgent); err != nil {
-			return sel, "", bad("user_agent", req.UserAgent, err)
+	if v := req.IdleFor; v != nil {
+		if sel.IdleFor, err = positiveDuration(*v); err != nil {
+			return sel, nil, bad("idle_for", *v, err)
 		}
-		sel.UserAgent = req.UserAgent
-		note("user_agent", req.UserAgent)
+		written["idle_for"] = *v
 	}
-	if req.Via != "" {
-		if sel.Via, err = sql.ParseVia(req.Via); err != nil {
-			return sel, "", bad("via", req.Via, err)
+	if v := req.IP; v != nil {
+		if sel.Network, err = sql.ParseNetwork(*v); err != nil {
+			return sel, nil, bad("ip", *v, err)
 		}
-		note("via", req.Via)
+		written["ip"] = *v
 	}
-	if len(req.Reason) > sql.MaxClientText || !isText(req.Reason) {
-		return sel, "", errors.New("invalid reason: want printable text of at most " + strconv.Itoa(sql.MaxClientText) + " bytes")
+	if v := req.UserAgent; v != nil {
+		if err := sql.CheckUserAgent(*v); err != nil {
+			return sel, nil, bad("user_agent", *v, err)
+		}
+		sel.UserAgent = *v
+		written["user_agent"] = *v
 	}
-	return sel, strings.Join(parts, " "), nil
+	if v := req.Via; v != nil {
+		if sel.Via, err = sql.ParseVia(*v); err != nil {
+			return sel, nil, bad("via", *v, err)
+		}
+		written["via"] = *v
+	}
+	if err := sql.CheckText(req.Reason); err != nil {
+		return sel, nil, bad("reason", req.Reason, err)
+	}
+	return sel, written, nil
+}
+
+// parseInstant parses a time bound: an RFC 3339 time, or a duration ago,
+// by now from the Unix epoch on (see sql.Instant.Check).
+func parseInstant(v string, now time.Time) (sql.Instant, error) {
+	var in sql.Instant
+	if t, err := time.Parse(time.RFC3339Nano, v); err == nil {
+		in = sql.Instant{At: t}
+	} else if d, err := positiveDuration(v); err == nil && !sql.LooksLikeTime(v) {
+		in = sql.Instant{Ago: d}
+	} else {
+		return in, errors.New("want an RFC 3339 time such as 2026-11-30T12:00:00Z, or a duration ago such as 2h or 7d")
+	}
+	return in, in.Check(now)
 }
 
 // positiveDuration parses a duration as the CLI's flags write them (90m,

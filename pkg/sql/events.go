@@ -72,23 +72,52 @@ func RecordEvents(ctx context.Context, db DBTX, events []Event) error {
 	return nil
 }
 
-// eventDetail is e.Detail as JSON, its text made storable.
+// eventDetail is e.Detail as JSON, its text made storable (see
+// storableDetail).
 func eventDetail(e Event) (string, error) {
 	if len(e.Detail) == 0 {
 		return "{}", nil
 	}
-	clean := make(map[string]any, len(e.Detail))
-	for k, v := range e.Detail {
-		if s, ok := v.(string); ok {
-			v = storable(s)
-		}
-		clean[k] = v
-	}
-	detail, err := json.Marshal(clean)
+	detail, err := json.Marshal(storableDetail(e.Detail))
 	if err != nil {
 		return "", fmt.Errorf("encode event detail: %w", err)
 	}
 	return string(detail), nil
+}
+
+// maxDetailList is the most items of one list an event's detail keeps: a
+// revocation by selection records its selection in the event of each user,
+// and a list of thousands of users in each would cost the square of their
+// number.
+const maxDetailList = 16
+
+// storableDetail is detail with every string made storable, in nested
+// objects and lists too. Lists stay lists, so that ["a,b"] and ["a","b"]
+// read apart; one longer than maxDetailList keeps its first items, and its
+// length is recorded beside it under its key with "_count" appended.
+func storableDetail(detail map[string]any) map[string]any {
+	clean := make(map[string]any, len(detail))
+	for k, v := range detail {
+		switch v := v.(type) {
+		case string:
+			clean[k] = storable(v)
+		case map[string]any:
+			clean[k] = storableDetail(v)
+		case []string:
+			if len(v) > maxDetailList {
+				clean[k+"_count"] = len(v)
+				v = v[:maxDetailList]
+			}
+			list := make([]string, len(v))
+			for i, s := range v {
+				list[i] = storable(s)
+			}
+			clean[k] = list
+		default:
+			clean[k] = v
+		}
+	}
+	return clean
 }
 
 // EventFilter narrows ListEvents.

@@ -3,12 +3,53 @@ package sql
 import (
 	"context"
 	"errors"
+	"fmt"
+	"strings"
 )
 
-// ErrEmptySelection is what RevokeMatching returns for a selection of
-// every session: that is LogOutEveryone, which also refuses logins in
-// flight.
-var ErrEmptySelection = errors.New("the selection picks every session: log everyone out instead")
+// ErrPicksEveryone is what RevokeMatching and CountMatching return for a
+// selection that, in effect, picks everyone: one without any filter, or one
+// that names no user and picks every live session (there being one), such
+// as created after 1970 or idle for a second. Logging everyone out is
+// LogOutEveryone, which also refuses logins in flight, and asked for as
+// such.
+var ErrPicksEveryone = errors.New("the selection picks every live session")
+
+// A selection's conditions (%[1]s) pick every live session when they pick
+// one and no live session fails them; a condition on a column that is NULL
+// (a CLI login has no address) fails, hence IS NOT TRUE.
+const picksEveryLive = `SELECT EXISTS (
+    SELECT 1 FROM system.web_sessions s` + joinLogouts + `
+    WHERE ` + isActive + ` AND %[1]s
+) AND NOT EXISTS (
+    SELECT 1 FROM system.web_sessions s` + joinLogouts + `
+    WHERE ` + isActive + ` AND (%[1]s) IS NOT TRUE
+)`
+
+// checkNotEveryone returns ErrPicksEveryone when sel picks everyone (see
+// there). A selection that names users never does: it says whose sessions
+// it picks, however few users have any.
+func checkNotEveryone(ctx context.Context, db DBTX, sel Selection) error {
+	if sel.IsEmpty() {
+		return ErrPicksEveryone
+	}
+	if len(sel.Users) > 0 {
+		return nil
+	}
+	var w where
+	if err := sel.add(&w); err != nil {
+		return err
+	}
+	var everyone bool
+	query := fmt.Sprintf(picksEveryLive, "("+strings.Join(w.conds, " AND ")+")")
+	if err := db.QueryRow(ctx, inSchema(query), w.args...).Scan(&everyone); err != nil {
+		return fmt.Errorf("check whether the selection picks every live session: %w", err)
+	}
+	if everyone {
+		return ErrPicksEveryone
+	}
+	return nil
+}
 
 // One statement picks the sessions of a selection as of its snapshot, with
 // their revocation time if revoked (see joinLogouts), and revokes those not
@@ -47,11 +88,13 @@ ORDER BY p.username`
 // sessions committed when the statement starts. When fn is not nil it is
 // called for each session picked, by user and in creation order. For each
 // user of whom it revoked sessions it records a sessions.revoked event with
-// the count, the selection as the caller described it, and reason when not
-// empty.
-func RevokeMatching(ctx context.Context, tx DBTX, sel Selection, described string, by Actor, reason string, fn func(RevokedSession) error) (RevokeResult, error) {
-	if sel.IsEmpty() {
-		return RevokeResult{}, ErrEmptySelection
+// the count, the selection as the caller wrote it (written: each field or
+// flag given, by the HTTP API's field names, its value as given, users as a
+// list), and reason when not empty. A selection that picks everyone is
+// ErrPicksEveryone, and changes nothing.
+func RevokeMatching(ctx context.Context, tx DBTX, sel Selection, written map[string]any, by Actor, reason string, fn func(RevokedSession) error) (RevokeResult, error) {
+	if err := checkNotEveryone(ctx, tx, sel); err != nil {
+		return RevokeResult{}, err
 	}
 	if sel.ByUsersOnly() {
 		return LogOutUsers(ctx, tx, sel.Users, 0, by, reason, fn)
@@ -90,7 +133,7 @@ func RevokeMatching(ctx context.Context, tx DBTX, sel Selection, described strin
 		return t.res, err
 	}
 	return t.record(ctx, tx, func(u string, n int64) Event {
-		detail := map[string]any{"revoked": n, "selection": described}
+		detail := map[string]any{"revoked": n, "selection": written}
 		if reason != "" {
 			detail["reason"] = reason
 		}
@@ -114,8 +157,12 @@ func eachRow(ctx context.Context, db DBTX, query string, args []any, fn func(sca
 }
 
 // CountMatching counts the sessions sel picks that are not revoked yet,
-// those RevokeMatching would revoke now, and their users.
+// those RevokeMatching would revoke now, and their users; like it, it
+// returns ErrPicksEveryone for a selection that picks everyone.
 func CountMatching(ctx context.Context, db DBTX, sel Selection) (sessions, users int64, err error) {
+	if err := checkNotEveryone(ctx, db, sel); err != nil {
+		return 0, 0, err
+	}
 	var w where
 	if err := sel.add(&w); err != nil {
 		return 0, 0, err

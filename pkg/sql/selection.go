@@ -7,8 +7,6 @@ import (
 	"strconv"
 	"strings"
 	"time"
-	"unicode"
-	"unicode/utf8"
 )
 
 // Selection picks sessions by whose they are, what state they are in and
@@ -52,6 +50,28 @@ type Instant struct {
 
 // IsZero reports whether i is unset.
 func (i Instant) IsZero() bool { return i.At.IsZero() && i.Ago == 0 }
+
+// Epoch is the earliest time a time bound may name: no session is older,
+// and an earlier time is a typo or a placeholder (0001-01-01T00:00:00Z is
+// Go's zero time), not a bound to apply.
+var Epoch = time.Unix(0, 0).UTC()
+
+// Check reports whether i, set, is a bound the selection applies as
+// written: a time, or a duration before now, from Epoch on. Every later
+// time RFC 3339 can write (up to the year 9999) is within PostgreSQL's
+// range. The error says what is accepted.
+func (i Instant) Check(now time.Time) error {
+	at := i.At
+	if i.Ago != 0 {
+		at = now.Add(-i.Ago)
+	}
+	if at.Before(Epoch) {
+		week := 7 * 24 * time.Hour
+		return fmt.Errorf("before %s: want a time from then on, or a duration ago of at most %dw",
+			Epoch.Format(time.RFC3339), now.Sub(Epoch)/week)
+	}
+	return nil
+}
 
 // sql is i as an SQL expression, its value bound in w.
 func (i Instant) sql(w *where) string {
@@ -250,18 +270,14 @@ func ParseNetwork(v string) (netip.Prefix, error) {
 	return p.Masked(), nil
 }
 
-// CheckUserAgent checks text to look for in User-Agents: printable, and
-// no longer than the server stores.
+// CheckUserAgent checks text to look for in User-Agents: not empty, and
+// text as CheckText accepts it (User-Agents are stored up to MaxClientText
+// bytes).
 func CheckUserAgent(v string) error {
-	switch {
-	case v == "":
+	if v == "" {
 		return errors.New("must not be empty")
-	case !utf8.ValidString(v) || strings.IndexFunc(v, unicode.IsControl) >= 0:
-		return errors.New("want printable text")
-	case len(v) > MaxClientText:
-		return fmt.Errorf("%d bytes long; User-Agents are stored up to %d bytes", len(v), MaxClientText)
 	}
-	return nil
+	return CheckText(v)
 }
 
 // LooksLikeTime reports whether v starts as a date does, to say which of

@@ -1,6 +1,8 @@
 package sql
 
 import (
+	"errors"
+	"fmt"
 	"net/netip"
 	"strings"
 	"unicode"
@@ -17,8 +19,7 @@ const MaxClientText = 256
 // reach terminals reading the audit trail) each become U+FFFD, and the
 // result is cut to MaxClientText bytes on a character boundary.
 func storable(s string) string {
-	clean := utf8.ValidString(s) && strings.IndexFunc(s, unicode.IsControl) < 0
-	if clean && len(s) <= MaxClientText {
+	if printable(s) && len(s) <= MaxClientText {
 		return s
 	}
 	var b strings.Builder
@@ -33,6 +34,27 @@ func storable(s string) string {
 		b.WriteRune(r)
 	}
 	return b.String()
+}
+
+// printable reports whether s is valid UTF-8 without control characters
+// (NUL, tab, newline, ESC, DEL and the C1 codes), the text storable keeps
+// as it is.
+func printable(s string) bool {
+	return utf8.ValidString(s) && strings.IndexFunc(s, unicode.IsControl) < 0
+}
+
+// CheckText checks text a caller gives to be recorded or looked for, such
+// as a revocation's reason: printable, so that nothing reaches the audit
+// trail that storable would have to change, and no longer than it keeps.
+// The error says what is accepted.
+func CheckText(v string) error {
+	switch {
+	case !printable(v):
+		return errors.New("want printable text, without control characters such as tab, newline or ESC")
+	case len(v) > MaxClientText:
+		return fmt.Errorf("%d bytes long; want at most %d", len(v), MaxClientText)
+	}
+	return nil
 }
 
 // storableAudit is a with every client-supplied field made storable.

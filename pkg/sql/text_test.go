@@ -1,6 +1,7 @@
 package sql
 
 import (
+	"encoding/json"
 	"strings"
 	"testing"
 	"unicode/utf8"
@@ -40,5 +41,21 @@ func TestRecordEventStoresAnyClientText(t *testing.T) {
 		Audit: AuditInfo{Via: "http", Actor: hostile, ClientAddr: hostile, UserAgent: hostile}})
 	if err != nil && err != ErrUserNotFound {
 		t.Fatalf("create a session with hostile audit info: %v", err)
+	}
+}
+
+// An event's detail keeps lists as lists, their text storable, and at most
+// maxDetailList items of each, with the full length beside them.
+func TestStorableDetail(t *testing.T) {
+	many := make([]string, maxDetailList+5)
+	for i := range many {
+		many[i] = "u"
+	}
+	got := storableDetail(map[string]any{"revoked": 2, "selection": map[string]any{
+		"users": []string{"a,b", "c\x1b"}, "ip": "127.0.0.1", "more": many}})
+	b, err := json.Marshal(got)
+	want := `{"revoked":2,"selection":{"ip":"127.0.0.1","more":["u","u","u","u","u","u","u","u","u","u","u","u","u","u","u","u"],"more_count":21,"users":["a,b","c` + "\uFFFD" + `"]}}`
+	if err != nil || string(b) != want {
+		t.Errorf("storableDetail = %s (%v), want %s", b, err, want)
 	}
 }

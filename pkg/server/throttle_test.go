@@ -20,17 +20,26 @@ import (
 // loginFrom posts a login form to baseURL from local address ip.
 func loginFrom(t *testing.T, ip, baseURL, username, password string) response {
 	t.Helper()
+	r, err := tryLoginFrom(ip, baseURL, username, password)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+// tryLoginFrom is loginFrom for goroutines other than the test's.
+func tryLoginFrom(ip, baseURL, username, password string) (response, error) {
 	dialer := &net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(ip)}}
 	client := &http.Client{Transport: &http.Transport{DialContext: dialer.DialContext}}
 	defer client.CloseIdleConnections()
 	form := url.Values{"username": {username}, "password": {password}}
 	resp, err := client.PostForm(baseURL+"/api/v2/login/", form)
 	if err != nil {
-		t.Fatal(err)
+		return response{}, err
 	}
 	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	return response{status: resp.StatusCode, header: resp.Header, body: string(b)}
+	b, err := io.ReadAll(resp.Body)
+	return response{status: resp.StatusCode, header: resp.Header, body: string(b)}, err
 }
 
 func TestLoginThrottleAcrossServers(t *testing.T) {
@@ -107,5 +116,28 @@ func TestLoginThrottleWindowSlides(t *testing.T) {
 	f.mustExec(t, `UPDATE system.session_events SET at = at - INTERVAL '61 seconds' WHERE event = 'login.failed'`)
 	if r := loginFrom(t, "127.0.0.1", f.url, user, "right-pw"); r.status != 200 {
 		t.Errorf("once the failures left the window: %d %s, want 200", r.status, r.body)
+	}
+}
+
+// TestLoginThrottleSurvivesEventPurge: purging the audit trail, however
+// short its retention, does not reset the throttle.
+func TestLoginThrottleSurvivesEventPurge(t *testing.T) {
+	t.Parallel()
+	limits := sql.LoginLimits{PerUserAddress: 2, Window: 24 * time.Hour}
+	f := newFixture(t, func(c *server.Config) { c.LoginLimits = limits })
+	user := f.newRole(t, "right-pw")
+	for range limits.PerUserAddress {
+		loginFrom(t, "127.0.0.1", f.url, user, "wrong")
+	}
+	if r := loginFrom(t, "127.0.0.1", f.url, user, "right-pw"); r.status != 429 {
+		t.Fatalf("after %d failures: %d, want 429", limits.PerUserAddress, r.status)
+	}
+	res, err := sql.Purge(context.Background(), f.pool, sql.PurgeOptions{OlderThan: time.Hour, Batch: 100,
+		EventsOlderThan: time.Microsecond}, nil)
+	if err != nil || res.Events == 0 {
+		t.Fatalf("purge the events: %+v, %v; want the login events purged", res, err)
+	}
+	if r := loginFrom(t, "127.0.0.1", f.url, user, "right-pw"); r.status != 429 {
+		t.Errorf("after the audit events were purged: %d %s, want 429 still", r.status, r.body)
 	}
 }

@@ -87,14 +87,18 @@ func TestLoginThrottleAcrossServers(t *testing.T) {
 		t.Errorf("unknown user past the address limit: %d %q; want the 429 a known user gets: %q", unknown.status, unknown.body, throttled[0].body)
 	}
 
-	var throttledEvents, failedEvents int
+	// The three throttled attempts are one login.throttled event of the
+	// address, that counts them.
+	var throttledEvents, throttledAttempts, failedEvents int
 	err = a.pool.QueryRow(context.Background(), `SELECT count(*) FILTER (WHERE event = 'login.throttled'),
-    count(*) FILTER (WHERE event = 'login.failed') FROM system.session_events`).Scan(&throttledEvents, &failedEvents)
+    COALESCE(sum((detail->>'attempts')::INT) FILTER (WHERE event = 'login.throttled'), 0),
+    count(*) FILTER (WHERE event = 'login.failed') FROM system.session_events`).Scan(&throttledEvents, &throttledAttempts, &failedEvents)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if throttledEvents != 3 || failedEvents != limits.PerAddress {
-		t.Errorf("%d login.throttled and %d login.failed events, want 3 and %d", throttledEvents, failedEvents, limits.PerAddress)
+	if throttledEvents != 1 || throttledAttempts != 3 || failedEvents != limits.PerAddress {
+		t.Errorf("%d login.throttled events counting %d attempts, and %d login.failed events; want 1 counting 3, and %d",
+			throttledEvents, throttledAttempts, failedEvents, limits.PerAddress)
 	}
 	if strings.Contains(a.logs.String(), "level=ERROR") {
 		t.Errorf("errors logged:\n%s", a.logs)
@@ -113,7 +117,7 @@ func TestLoginThrottleWindowSlides(t *testing.T) {
 		t.Fatalf("after 2 failures: %d, want 429", r.status)
 	}
 	// Failures older than the window no longer count.
-	f.mustExec(t, `UPDATE system.session_events SET at = at - INTERVAL '61 seconds' WHERE event = 'login.failed'`)
+	f.mustExec(t, `UPDATE system.login_attempts SET at = at - INTERVAL '61 seconds'`)
 	if r := loginFrom(t, "127.0.0.1", f.url, user, "right-pw"); r.status != 200 {
 		t.Errorf("once the failures left the window: %d %s, want 200", r.status, r.body)
 	}

@@ -157,17 +157,12 @@ func (s *Server) loginFailed(w http.ResponseWriter, r *http.Request, username, r
 	auth.WriteUnauthorized(w)
 }
 
-// loginThrottled counts the attempt in its address's login.throttled event
-// and answers 429, the same for every user name, with the seconds until the
-// client may try again. As in loginFailed, a failure to record does not
-// change the answer.
+// loginThrottled answers 429, the same for every user name, with the
+// seconds until the client may try again. The attempt is counted in its
+// address's login.throttled event, written within throttledFlushEvery.
 func (s *Server) loginThrottled(w http.ResponseWriter, r *http.Request, retryAfter time.Duration) {
+	s.countThrottled(clientAddr(r), userAgent(r))
 	seconds := max(int((retryAfter+time.Second-1)/time.Second), 1)
-	err := sql.RecordThrottledLogin(r.Context(), s.cfg.Pool, s.cfg.LoginLimits,
-		sql.ThrottledLogin{ClientAddr: clientAddr(r), UserAgent: userAgent(r)})
-	if err != nil {
-		s.storeError(r.Context(), "cannot record throttled login", err)
-	}
 	w.Header().Set("Retry-After", strconv.Itoa(seconds))
 	auth.WriteError(w, http.StatusTooManyRequests, "too many failed logins from this address; try again later")
 }

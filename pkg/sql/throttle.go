@@ -171,39 +171,43 @@ func cleanLoginThrottle(ctx context.Context, db DBTX) {
 	}
 }
 
-// ThrottledLogin is an attempt refused by the throttle, for the audit trail.
-type ThrottledLogin struct {
+// ThrottledLogins are attempts from one address refused by the throttle,
+// for the audit trail.
+type ThrottledLogins struct {
 	ClientAddr string
-	UserAgent  string
+	// UserAgent is the first attempt's.
+	UserAgent string
+	// Attempts is how many there were, at least 1.
+	Attempts int
 }
 
-// One more attempt in the address's login.throttled event of the window.
-const countThrottledLogin = `UPDATE system.session_events
-SET detail = detail || jsonb_build_object('attempts', (detail->>'attempts')::BIGINT + 1, 'last_at', now())
+// The attempts added to the address's login.throttled event of the window.
+const countThrottledLogins = `UPDATE system.session_events
+SET detail = detail || jsonb_build_object('attempts', (detail->>'attempts')::BIGINT + $3, 'last_at', now())
 WHERE id = (SELECT throttled_event_id FROM system.login_throttle WHERE client_addr = $1)
     AND event = 'login.throttled' AND at > now() - $2::BIGINT * INTERVAL '1 microsecond'`
 
 // The event names no user: the attempts it counts may name many, and none
 // of their passwords was checked. The User-Agent is the first attempt's.
 const insertThrottledEvent = `INSERT INTO system.session_events (event, actor, username, via, client_addr, user_agent, detail)
-VALUES ('login.throttled', '', '', 'http', $1, $2, jsonb_build_object('attempts', 1, 'last_at', now()))
+VALUES ('login.throttled', '', '', 'http', $1, $2, jsonb_build_object('attempts', $3::BIGINT, 'last_at', now()))
 RETURNING id`
 
 const setThrottledEvent = `UPDATE system.login_throttle SET throttled_event_id = $2 WHERE client_addr = $1`
 
-// RecordThrottledLogin records an attempt refused by the throttle in
-// bounded form: one login.throttled event per client address and window,
-// whose detail counts the attempts ("attempts") and says when the last came
-// ("last_at"). A flood of throttled attempts updates that one row instead
-// of adding a row each.
-func RecordThrottledLogin(ctx context.Context, db interface {
+// RecordThrottledLogins records attempts refused by the throttle in bounded
+// form: one login.throttled event per client address and window, whose
+// detail counts the attempts ("attempts") and says when the last were
+// recorded ("last_at"). Attempts that follow update that one row instead of
+// adding a row each.
+func RecordThrottledLogins(ctx context.Context, db interface {
 	DBTX
 	TxBeginner
-}, l LoginLimits, t ThrottledLogin) error {
+}, l LoginLimits, t ThrottledLogins) error {
 	clientAddr := storable(t.ClientAddr)
-	tag, err := db.Exec(ctx, inSchema(countThrottledLogin), clientAddr, l.Window.Microseconds())
+	tag, err := db.Exec(ctx, inSchema(countThrottledLogins), clientAddr, l.Window.Microseconds(), t.Attempts)
 	if err != nil {
-		return fmt.Errorf("count a throttled login: %w", err)
+		return fmt.Errorf("count throttled logins: %w", err)
 	}
 	if tag.RowsAffected() == 1 {
 		return nil
@@ -214,19 +218,19 @@ func RecordThrottledLogin(ctx context.Context, db interface {
 		if _, err := tx.Exec(ctx, inSchema(lockLoginAddress), clientAddr, l.Window.Microseconds()); err != nil {
 			return err
 		}
-		tag, err := tx.Exec(ctx, inSchema(countThrottledLogin), clientAddr, l.Window.Microseconds())
+		tag, err := tx.Exec(ctx, inSchema(countThrottledLogins), clientAddr, l.Window.Microseconds(), t.Attempts)
 		if err != nil || tag.RowsAffected() == 1 {
 			return err
 		}
 		var id int64
-		if err := tx.QueryRow(ctx, inSchema(insertThrottledEvent), clientAddr, storable(t.UserAgent)).Scan(&id); err != nil {
+		if err := tx.QueryRow(ctx, inSchema(insertThrottledEvent), clientAddr, storable(t.UserAgent), t.Attempts).Scan(&id); err != nil {
 			return err
 		}
 		_, err = tx.Exec(ctx, inSchema(setThrottledEvent), clientAddr, id)
 		return err
 	})
 	if err != nil {
-		return fmt.Errorf("record a throttled login: %w", err)
+		return fmt.Errorf("record throttled logins: %w", err)
 	}
 	return nil
 }

@@ -77,7 +77,7 @@ func (s *Server) handleLogin() http.Handler {
 		}
 		err = s.passwords.check(ctx, username, password)
 		<-s.logins
-		var refused *refusedAfterPassword
+		var refused *roleRefused
 		switch {
 		case errors.Is(err, errPasswordNotChecked):
 			s.log.WarnContext(ctx, "password login refused: the database accepts this role without checking a password; "+

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -8,6 +9,8 @@ import (
 	"testing"
 
 	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/auth-session/auth-session/pkg/outage"
 )
 
 // How a password check sorts the errors of its connection attempts: the
@@ -17,7 +20,7 @@ import (
 func TestRefusal(t *testing.T) {
 	const (
 		wrong    = "wrong password"
-		after    = "refused after the password"
+		after    = "role refused"
 		cannotBe = "cannot ask"
 	)
 	for _, tc := range []struct {
@@ -42,15 +45,26 @@ func TestRefusal(t *testing.T) {
 			t.Errorf("refusal(%s %q) = %v: %s; want %s", tc.code, tc.message, err, got, tc.want)
 		}
 	}
-	for _, err := range []error{io.ErrUnexpectedEOF, &net.OpError{Op: "dial", Err: errors.New("connection refused")}} {
-		if got := sortOf(refusal(err), wrong, after, cannotBe); got != cannotBe {
-			t.Errorf("refusal(%v): %s; want %s", err, got, cannotBe)
+	for _, tc := range []struct {
+		err  error
+		want string
+	}{
+		{io.ErrUnexpectedEOF, cannotBe},
+		{&net.OpError{Op: "dial", Err: errors.New("connection refused")}, cannotBe},
+		{outage.ErrUnavailable, cannotBe},
+		{context.DeadlineExceeded, cannotBe},
+		// pg_hba.conf asks for an authentication method pgx cannot use.
+		{errors.New("gss auth is not supported"), after},
+	} {
+		err := refusal(fmt.Errorf("connect: %w", tc.err))
+		if got := sortOf(err, wrong, after, cannotBe); got != tc.want {
+			t.Errorf("refusal(%v): %s; want %s", tc.err, got, tc.want)
 		}
 	}
 }
 
 func sortOf(err error, wrong, after, cannotAsk string) string {
-	var refused *refusedAfterPassword
+	var refused *roleRefused
 	switch {
 	case errors.Is(err, errWrongPassword):
 		return wrong

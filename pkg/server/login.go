@@ -28,8 +28,9 @@ type loginResponse struct {
 // password. The database checks the password (see passwordChecker); on
 // success the session is created with a session.created event in one
 // transaction, and the answer is {"session": value, ...} with a Set-Cookie.
-// A missing field is 400; every refusal is the same 401, and is recorded as
-// a login.failed event.
+// A missing field is 400; every refusal, whatever the database's reason, is
+// the same 401, recorded as a login.failed event with the reason, and
+// counted by the throttle. Only a database that cannot be asked gets 503.
 func (s *Server) handleLogin() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		ctx := r.Context()
@@ -48,13 +49,15 @@ func (s *Server) handleLogin() http.Handler {
 		}
 		// Before anything else about the attempt is looked at, so that a
 		// throttled client learns nothing, not even whether a name is valid.
-		throttle, err := sql.CheckLoginThrottle(ctx, s.cfg.Pool, s.cfg.LoginLimits, clientAddr(r), username)
+		// The attempt holds its place in the count from here on: it counts
+		// as a failure unless it makes a session.
+		attempt, err := sql.ReserveLoginAttempt(ctx, s.cfg.Pool, s.cfg.LoginLimits, clientAddr(r), username)
 		if err != nil {
 			s.storeUnavailable(w, r, "cannot check the login throttle", err)
 			return
 		}
-		if throttle.Throttled {
-			s.loginThrottled(w, r, username, throttle.RetryAfter)
+		if attempt.Throttled {
+			s.loginThrottled(w, r, attempt.RetryAfter)
 			return
 		}
 		if len(username) > maxUsernameLen || !isText(username) || strings.ContainsRune(password, 0) {
@@ -74,6 +77,7 @@ func (s *Server) handleLogin() http.Handler {
 		}
 		err = s.passwords.check(ctx, username, password)
 		<-s.logins
+		var refused *roleRefused
 		switch {
 		case errors.Is(err, errPasswordNotChecked):
 			s.log.WarnContext(ctx, "password login refused: the database accepts this role without checking a password; "+
@@ -82,6 +86,9 @@ func (s *Server) handleLogin() http.Handler {
 			return
 		case errors.Is(err, errWrongPassword):
 			s.loginFailed(w, r, username, "wrong password or unknown user")
+			return
+		case errors.As(err, &refused):
+			s.loginFailed(w, r, username, refused.Error())
 			return
 		case err != nil:
 			s.storeError(ctx, "cannot check password of "+strconv.Quote(username), err)
@@ -95,7 +102,7 @@ func (s *Server) handleLogin() http.Handler {
 			auth.WriteError(w, http.StatusInternalServerError, "internal error")
 			return
 		}
-		session, err := s.createSession(r, username, secret)
+		session, err := s.createSession(r, username, secret, attempt)
 		switch {
 		case errors.Is(err, sql.ErrUserNotFound), errors.Is(err, sql.ErrUserCannotLogin), errors.Is(err, sql.ErrUserExpired):
 			// The role changed since its password was checked.
@@ -117,9 +124,10 @@ func (s *Server) handleLogin() http.Handler {
 	})
 }
 
-// createSession inserts the session and its session.created event in one
+// createSession inserts the session and its session.created event, and
+// gives back the attempt's place in the throttle's count, in one
 // transaction.
-func (s *Server) createSession(r *http.Request, username string, secret []byte) (sql.Session, error) {
+func (s *Server) createSession(r *http.Request, username string, secret []byte, attempt sql.LoginAttempt) (sql.Session, error) {
 	ctx := r.Context()
 	by := sql.Actor{Name: username, Via: "http", ClientAddr: clientAddr(r), UserAgent: userAgent(r)}
 	var session sql.Session
@@ -128,7 +136,10 @@ func (s *Server) createSession(r *http.Request, username string, secret []byte) 
 		session, err = sql.Login(ctx, tx, sql.NewSession{
 			Username: username, HashedSecret: auth.HashSecret(secret), ExpireAfter: s.cfg.SessionLifetime,
 		}, by, s.cfg.MaxSessionsPerUser)
-		return err
+		if err != nil {
+			return err
+		}
+		return sql.ReleaseLoginAttempt(ctx, tx, attempt)
 	})
 	return session, err
 }
@@ -146,18 +157,12 @@ func (s *Server) loginFailed(w http.ResponseWriter, r *http.Request, username, r
 	auth.WriteUnauthorized(w)
 }
 
-// loginThrottled records a login.throttled event and answers 429, the same
-// for every user name, with the seconds until the client may try again. As
-// in loginFailed, a failure to record does not change the answer.
-func (s *Server) loginThrottled(w http.ResponseWriter, r *http.Request, username string, retryAfter time.Duration) {
+// loginThrottled answers 429, the same for every user name, with the
+// seconds until the client may try again. The attempt is counted in its
+// address's login.throttled event, written within throttledFlushEvery.
+func (s *Server) loginThrottled(w http.ResponseWriter, r *http.Request, retryAfter time.Duration) {
+	s.countThrottled(clientAddr(r), userAgent(r))
 	seconds := max(int((retryAfter+time.Second-1)/time.Second), 1)
-	err := sql.RecordEvent(r.Context(), s.cfg.Pool, sql.Event{
-		Event: sql.EventLoginThrottled, Actor: username, Username: username, Via: "http",
-		ClientAddr: clientAddr(r), UserAgent: userAgent(r), Detail: map[string]any{"retry_after_seconds": seconds},
-	})
-	if err != nil {
-		s.storeError(r.Context(), "cannot record throttled login of "+strconv.Quote(username), err)
-	}
 	w.Header().Set("Retry-After", strconv.Itoa(seconds))
 	auth.WriteError(w, http.StatusTooManyRequests, "too many failed logins from this address; try again later")
 }

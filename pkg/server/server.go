@@ -109,8 +109,9 @@ type Server struct {
 	verifier  *auth.Verifier
 	passwords *passwordChecker
 	// logins holds one token per password check in flight.
-	logins  chan struct{}
-	handler http.Handler
+	logins    chan struct{}
+	throttled throttledTally
+	handler   http.Handler
 }
 
 // New builds a Server from cfg.
@@ -144,6 +145,7 @@ func New(cfg Config) (*Server, error) {
 		log:       cfg.Log,
 		passwords: &passwordChecker{base: cfg.Pool.Config().ConnConfig.Config.Copy(), outage: cfg.Outage},
 		logins:    make(chan struct{}, cfg.MaxConcurrentLogins),
+		throttled: throttledTally{pending: map[string]*sql.ThrottledLogins{}},
 	}
 	s.verifier = &auth.Verifier{
 		DB: cfg.Pool, TouchInterval: cfg.TouchInterval, IdleTimeout: cfg.IdleTimeout, Log: cfg.Log,
@@ -173,7 +175,8 @@ func (s *Server) Handler() http.Handler {
 
 // Serve answers requests on ln, and runs the background jobs, until ctx is
 // canceled; then it stops accepting connections, lets requests in flight
-// finish for a while, waits for the jobs and returns nil. It returns an error
+// finish for a while, waits for the jobs, writes the throttled logins it
+// counted and returns nil. It returns an error
 // when serving fails for another reason.
 func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	srv := &http.Server{
@@ -219,6 +222,7 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	}
 	stopJobs()
 	jobs.Wait()
+	s.flushAllThrottled()
 	return err
 }
 

@@ -49,7 +49,7 @@ func newCountedServers(t *testing.T, n int, limits sql.LoginLimits) *countedServ
 			t.Fatal(err)
 		}
 		t.Cleanup(pool.Close)
-		if _, err := sql.Migrate(ctx, pool); err != nil {
+		if _, err := sql.Migrate(ctx, pool, sql.MigrateOptions{}); err != nil {
 			t.Fatal(err)
 		}
 		srv, err := server.New(server.Config{Pool: pool, LoginLimits: limits,

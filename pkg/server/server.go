@@ -219,6 +219,8 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	}
 	stopJobs()
 	jobs.Wait()
+	// The last-used times of the last requests, before the pool closes.
+	s.verifier.WaitForTouches()
 	return err
 }
 

@@ -110,6 +110,22 @@ func withSortMemory(ctx context.Context, tx DBTX) error {
 	return err
 }
 
+// touchLockTimeout is how long a touch waits for a lock on the table before
+// it gives up: long enough for the brief locks of ordinary work, short
+// enough that a CREATE INDEX or LOCK TABLE costs a skipped touch.
+const touchLockTimeout = "50ms"
+
+// skipLockedTable returns the statement that, run first in a transaction,
+// makes a statement of that transaction give up waiting for a lock after
+// touchLockTimeout, or "" where there is none. SET LOCAL ends with the
+// transaction.
+func skipLockedTable() string {
+	if CurrentDialect != PostgreSQL {
+		return ""
+	}
+	return "SET LOCAL lock_timeout = '" + touchLockTimeout + "';\n"
+}
+
 // waitForStandbys makes the commit of transaction tx wait until every
 // synchronous standby has applied it (synchronous_commit = remote_apply),
 // not only written it to disk. Revocations commit this way, so that once a

@@ -2,6 +2,7 @@ package auth
 
 import (
 	"context"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -232,25 +233,12 @@ func (v *Verifier) authenticate(r *http.Request, value string, source Source) (I
 		return v.refuse(r, "malformed session value", 0)
 	}
 	check, err := v.lookup(r.Context(), sessionID)
-	if errors.Is(err, sql.ErrSessionNotFound) {
-		// Hash anyway, so an unknown id costs what a known one does.
-		SecretMatches(secret, unknownSessionHash[:])
-		return v.refuse(r, "unknown session", sessionID)
-	}
-	if err != nil {
+	found := err == nil
+	if err != nil && !errors.Is(err, sql.ErrSessionNotFound) {
 		return Identity{}, fmt.Errorf("check session %d: %w", sessionID, err)
 	}
-	switch {
-	case !SecretMatches(secret, check.HashedSecret):
-		return v.refuse(r, "wrong secret", sessionID)
-	case check.Revoked:
-		return v.refuse(r, "revoked", sessionID)
-	case check.Expired:
-		return v.refuse(r, "expired", sessionID)
-	case check.Idle:
-		return v.refuse(r, "idle", sessionID)
-	case !check.RoleValid:
-		return v.refuse(r, "role dropped, re-created, NOLOGIN or past VALID UNTIL", sessionID)
+	if reason := refusal(secret, check, found); reason != "" {
+		return v.refuse(r, reason, sessionID)
 	}
 	if check.TouchDue {
 		// Written in the background: the answer does not depend on it, and
@@ -266,8 +254,42 @@ func (v *Verifier) authenticate(r *http.Request, value string, source Source) (I
 	}, nil
 }
 
-// unknownSessionHash stands in for a stored hash when the id is unknown.
-var unknownSessionHash [32]byte
+// refusal returns why the session of check (found false when its id is
+// unknown) does not authenticate a request presenting secret, or "" when
+// it does. An unknown id takes the path of a wrong secret: the secret is
+// hashed and compared, in constant time, with a hash of the stored size, so
+// that the two cost the same here.
+func refusal(secret []byte, check sql.SessionCheck, found bool) string {
+	matches := SecretMatches(secret, storedHash(check, found))
+	switch {
+	case !found:
+		return "unknown session"
+	case !matches:
+		return "wrong secret"
+	case check.Revoked:
+		return "revoked"
+	case check.Expired:
+		return "expired"
+	case check.Idle:
+		return "idle"
+	case !check.RoleValid:
+		return "role dropped, re-created, NOLOGIN or past VALID UNTIL"
+	}
+	return ""
+}
+
+// storedHash is the hash a presented secret is compared with: the
+// session's, or unknownSessionHash when its id is unknown.
+func storedHash(check sql.SessionCheck, found bool) []byte {
+	if !found {
+		return unknownSessionHash[:]
+	}
+	return check.HashedSecret
+}
+
+// unknownSessionHash stands in for a stored hash when the id is unknown: of
+// the stored size, and the SHA-256 of no secret anyone can find.
+var unknownSessionHash [sha256.Size]byte
 
 func (v *Verifier) refuse(r *http.Request, reason string, sessionID int64) (Identity, error) {
 	if log := v.logger(); log.Enabled(r.Context(), slog.LevelDebug) {

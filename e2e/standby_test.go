@@ -11,6 +11,7 @@ import (
 
 	"github.com/auth-session/auth-session/pkg/auth"
 	"github.com/auth-session/auth-session/pkg/pgcluster"
+	"github.com/auth-session/auth-session/pkg/pgtest"
 	"github.com/auth-session/auth-session/pkg/sql"
 )
 
@@ -94,6 +95,49 @@ func TestStandby(t *testing.T) {
 		if strings.Contains(srv.logs(), "level=WARN") || strings.Contains(srv.logs(), "level=ERROR") {
 			t.Errorf("serve warned:\n%s", srv.logs())
 		}
+	})
+
+	// Last: it pauses the standby's replay.
+	t.Run("a standby that stopped replaying: revocations say so within the bound", func(t *testing.T) {
+		onStandbySuper := rep.standby.SuperURL("postgres")
+		cli := run(t, "login", rep.user, "--url", rep.admin, "--only-cookie")
+		if cli.code != 0 {
+			t.Fatalf("login: %s", cli)
+		}
+		srv := startServe(t, "--url", onPrimary, "--insecure")
+		api := apiLogin(t, srv, rep.user, rep.password)
+		waitReplayed(t, rep)
+		pgtest.MustExec(t, onStandbySuper, "SELECT pg_wal_replay_pause()")
+		defer pgtest.MustExec(t, onStandbySuper, "SELECT pg_wal_replay_resume()")
+
+		// The API, with serve's default bound.
+		r := curl(t, "-X", "POST", "-H", auth.HeaderName+": "+api, "--max-time", "20", srv.url+"/api/v2/logout/")
+		wantStatus(t, "API logout with replay paused", r, 504)
+		for _, want := range []string{"committed on the primary", "not yet applied", `standby \"standby\"`} {
+			if !strings.Contains(r.stdout, want) {
+				t.Errorf("API logout with replay paused: want the body to say %q:\n%s", want, r)
+			}
+		}
+		// The CLI, with the bound from the environment; timeout(1) ends a
+		// command that waits for ever.
+		r = sh(t, "", "AUTH_SESSION_STANDBY_TIMEOUT=2s timeout 20 auth-session logout "+rep.user+" --url '"+rep.admin+"'")
+		for _, want := range []string{"ERROR: ", "committed on the primary", "not yet applied", `standby "standby"`, "HINT: ", "pg_wal_replay_resume()"} {
+			if r.code != 1 || !strings.Contains(r.stderr, want) {
+				t.Errorf("logout with replay paused on the synchronous standby: want exit 1 saying %q:\n%s", want, r)
+			}
+		}
+		// A superuser sees which standby is behind in pg_stat_replication;
+		// the bound from the flag.
+		if r := run(t, "login", rep.user, "--url", rep.admin); r.code != 0 {
+			t.Fatalf("login with replay paused: %s", r)
+		}
+		r = sh(t, "", "timeout 20 auth-session logout "+rep.user+" --standby-timeout 1s --url '"+rep.super+"'")
+		if want := `committed on the primary but not yet applied on the synchronous standby "standby": no confirmation within 1s`; r.code != 1 || !strings.Contains(r.stderr, want) {
+			t.Errorf("logout as a superuser with replay paused: want exit 1 saying %q:\n%s", want, r)
+		}
+		// Committed on the primary: the sessions are refused there.
+		wantStatus(t, "whoami on the primary after the API logout", curl(t, "-H", auth.HeaderName+": "+api, srv.url+"/api/v2/whoami"), 401)
+		wantStatus(t, "whoami on the primary after the CLI logout", curl(t, "-H", auth.HeaderName+": "+sessionValue(t, cli.stdout), srv.url+"/api/v2/whoami"), 401)
 	})
 }
 

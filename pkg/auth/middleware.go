@@ -2,6 +2,7 @@ package auth
 
 import (
 	"context"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -71,7 +72,8 @@ func IdentityFrom(ctx context.Context) (Identity, bool) {
 // it is safe for concurrent use.
 type Verifier struct {
 	// DB runs the lookups, usually a *pgxpool.Pool connected as a member of
-	// admin, and every write (the touches).
+	// admin, and every write: the touches, which are written in the
+	// background (see WaitForTouches).
 	DB sql.DBTX
 	// ReadDB, when set, runs the lookups instead: a pool on a standby. A
 	// session it does not find, which may be a login it has not replayed
@@ -86,7 +88,9 @@ type Verifier struct {
 	// was then asked of DB); nil logs them at warning level.
 	OnReadError func(ctx context.Context, err error)
 	// TouchInterval is how stale last_used_at may become before a request
-	// writes it again; zero means DefaultTouchInterval.
+	// has it written again; zero means DefaultTouchInterval. The write
+	// happens after the request is answered, and is skipped while the
+	// table or the session's row is locked.
 	TouchInterval time.Duration
 	// IdleTimeout, when positive, refuses a session not used for that long,
 	// as an expired one is. It should be well above TouchInterval, which is
@@ -114,6 +118,50 @@ type Verifier struct {
 	once    sync.Once
 	batcher *lookupBatcher // on DB
 	reader  *lookupBatcher // on ReadDB, if set
+	toucher *toucher       // on DB
+}
+
+// WaitForTouches returns once the last-used times that requests so far
+// asked to write are written, or given up. The touches are written in the
+// background, after the requests are answered; a server waits for them
+// before it closes its pool.
+func (v *Verifier) WaitForTouches() {
+	v.init()
+	v.toucher.wait()
+}
+
+// init makes the batchers and the toucher, once.
+func (v *Verifier) init() {
+	v.once.Do(func() {
+		max := v.MaxConcurrentLookups
+		if max <= 0 {
+			max = DefaultMaxConcurrentLookups
+		}
+		policy := sql.CheckPolicy{TouchInterval: v.touchInterval(), IdleTimeout: v.IdleTimeout}
+		v.batcher = &lookupBatcher{db: v.DB, policy: policy, max: max}
+		if v.ReadDB != nil {
+			v.reader = &lookupBatcher{db: v.ReadDB, policy: policy, max: max}
+		}
+		v.toucher = newToucher(v.DB, policy.TouchInterval, v.touchFailed)
+	})
+}
+
+func (v *Verifier) touchInterval() time.Duration {
+	if v.TouchInterval <= 0 {
+		return DefaultTouchInterval
+	}
+	return v.TouchInterval
+}
+
+// touchFailed is told of a touch statement that failed. One that met a
+// locked table is skipped, as designed: the next request writes it.
+func (v *Verifier) touchFailed(err error, sessions int) {
+	ctx := context.Background()
+	if sql.IsLockTimeout(err) {
+		v.logger().DebugContext(ctx, "last-used times not written: the sessions table is locked; a later request writes them", "sessions", sessions)
+		return
+	}
+	v.storeError(ctx, "cannot record session use", fmt.Errorf("touch %d sessions: %w", sessions, err))
 }
 
 // Middleware passes a request to next with its Identity in the context
@@ -184,37 +232,18 @@ func (v *Verifier) authenticate(r *http.Request, value string, source Source) (I
 	if err != nil {
 		return v.refuse(r, "malformed session value", 0)
 	}
-	touchInterval := v.TouchInterval
-	if touchInterval <= 0 {
-		touchInterval = DefaultTouchInterval
-	}
-	check, err := v.lookup(r.Context(), sql.CheckPolicy{TouchInterval: touchInterval, IdleTimeout: v.IdleTimeout}, sessionID)
-	if errors.Is(err, sql.ErrSessionNotFound) {
-		// Hash anyway, so an unknown id costs what a known one does.
-		SecretMatches(secret, unknownSessionHash[:])
-		return v.refuse(r, "unknown session", sessionID)
-	}
-	if err != nil {
+	check, err := v.lookup(r.Context(), sessionID)
+	found := err == nil
+	if err != nil && !errors.Is(err, sql.ErrSessionNotFound) {
 		return Identity{}, fmt.Errorf("check session %d: %w", sessionID, err)
 	}
-	switch {
-	case !SecretMatches(secret, check.HashedSecret):
-		return v.refuse(r, "wrong secret", sessionID)
-	case check.Revoked:
-		return v.refuse(r, "revoked", sessionID)
-	case check.Expired:
-		return v.refuse(r, "expired", sessionID)
-	case check.Idle:
-		return v.refuse(r, "idle", sessionID)
-	case !check.RoleValid:
-		return v.refuse(r, "role dropped, re-created, NOLOGIN or past VALID UNTIL", sessionID)
+	if reason := refusal(secret, check, found); reason != "" {
+		return v.refuse(r, reason, sessionID)
 	}
 	if check.TouchDue {
-		// A failed touch costs only the last-used time's accuracy; the
-		// request itself is authenticated.
-		if err := sql.TouchSession(r.Context(), v.DB, sessionID, touchInterval); err != nil {
-			v.storeError(r.Context(), "cannot record session use", fmt.Errorf("session %d: %w", sessionID, err))
-		}
+		// Written in the background: the answer does not depend on it, and
+		// a request must not wait on the locks the write may meet.
+		v.toucher.add(sessionID)
 	}
 	return Identity{
 		Username:  check.Username,
@@ -225,8 +254,42 @@ func (v *Verifier) authenticate(r *http.Request, value string, source Source) (I
 	}, nil
 }
 
-// unknownSessionHash stands in for a stored hash when the id is unknown.
-var unknownSessionHash [32]byte
+// refusal returns why the session of check (found false when its id is
+// unknown) does not authenticate a request presenting secret, or "" when
+// it does. An unknown id takes the path of a wrong secret: the secret is
+// hashed and compared, in constant time, with a hash of the stored size, so
+// that the two cost the same here.
+func refusal(secret []byte, check sql.SessionCheck, found bool) string {
+	matches := SecretMatches(secret, storedHash(check, found))
+	switch {
+	case !found:
+		return "unknown session"
+	case !matches:
+		return "wrong secret"
+	case check.Revoked:
+		return "revoked"
+	case check.Expired:
+		return "expired"
+	case check.Idle:
+		return "idle"
+	case !check.RoleValid:
+		return "role dropped, re-created, NOLOGIN or past VALID UNTIL"
+	}
+	return ""
+}
+
+// storedHash is the hash a presented secret is compared with: the
+// session's, or unknownSessionHash when its id is unknown.
+func storedHash(check sql.SessionCheck, found bool) []byte {
+	if !found {
+		return unknownSessionHash[:]
+	}
+	return check.HashedSecret
+}
+
+// unknownSessionHash stands in for a stored hash when the id is unknown: of
+// the stored size, and the SHA-256 of no secret anyone can find.
+var unknownSessionHash [sha256.Size]byte
 
 func (v *Verifier) refuse(r *http.Request, reason string, sessionID int64) (Identity, error) {
 	if log := v.logger(); log.Enabled(r.Context(), slog.LevelDebug) {
@@ -241,17 +304,8 @@ func (v *Verifier) refuse(r *http.Request, reason string, sessionID int64) (Iden
 
 // lookup checks session id on ReadDB when there is one, and on DB when
 // ReadDB has not found it or failed.
-func (v *Verifier) lookup(ctx context.Context, policy sql.CheckPolicy, id int64) (sql.SessionCheck, error) {
-	v.once.Do(func() {
-		max := v.MaxConcurrentLookups
-		if max <= 0 {
-			max = DefaultMaxConcurrentLookups
-		}
-		v.batcher = &lookupBatcher{db: v.DB, policy: policy, max: max}
-		if v.ReadDB != nil {
-			v.reader = &lookupBatcher{db: v.ReadDB, policy: policy, max: max}
-		}
-	})
+func (v *Verifier) lookup(ctx context.Context, id int64) (sql.SessionCheck, error) {
+	v.init()
 	if v.reader != nil {
 		check, err := v.reader.lookup(ctx, id)
 		switch {

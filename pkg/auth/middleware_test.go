@@ -271,6 +271,7 @@ func TestMiddlewareTouchesLastUsedOnlyWhenStale(t *testing.T) {
 		if rec := serve(v, newRequest(withCookie(value))); rec.Code != http.StatusOK {
 			t.Fatalf("status %d", rec.Code)
 		}
+		v.WaitForTouches()
 		if after := s.lastUsed(t, id); !after.Equal(before) {
 			t.Errorf("last_used_at moved from %v to %v within the touch interval", before, after)
 		}
@@ -282,6 +283,7 @@ func TestMiddlewareTouchesLastUsedOnlyWhenStale(t *testing.T) {
 		if rec := serve(v, newRequest(withCookie(value))); rec.Code != http.StatusOK {
 			t.Fatalf("status %d", rec.Code)
 		}
+		v.WaitForTouches()
 		if after := s.lastUsed(t, id); !after.After(before.Add(5 * time.Minute)) {
 			t.Errorf("last_used_at %v not moved on from %v", after, before)
 		}
@@ -293,6 +295,7 @@ func TestMiddlewareTouchesLastUsedOnlyWhenStale(t *testing.T) {
 		if rec := serve(v, newRequest(withCookie(otherSecret(t, value)))); rec.Code != http.StatusUnauthorized {
 			t.Fatalf("status %d", rec.Code)
 		}
+		v.WaitForTouches()
 		if after := s.lastUsed(t, id); !after.Equal(before) {
 			t.Errorf("a wrong secret moved last_used_at from %v to %v", before, after)
 		}

@@ -10,6 +10,8 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/auth-session/auth-session/pkg/sql"
 )
 
 // Exit codes.
@@ -66,9 +68,10 @@ func ExitCode(err error) int {
 // driver internals beyond what the database itself said.
 func PrintError(w io.Writer, err error) {
 	var (
-		ce    connectError
-		he    hintError
-		pgErr *pgconn.PgError
+		ce         connectError
+		he         hintError
+		pgErr      *pgconn.PgError
+		standbyErr *sql.StandbyError
 	)
 	switch {
 	case errors.As(err, &pgErr):
@@ -99,6 +102,8 @@ func PrintError(w io.Writer, err error) {
 		if he.hint != "" {
 			fmt.Fprintf(w, "HINT: %s\n", he.hint)
 		}
+	case errors.As(err, &standbyErr):
+		fmt.Fprintf(w, "ERROR: %s\nHINT: %s\n", err, standbyHint)
 	case errors.Is(err, context.Canceled):
 		fmt.Fprintln(w, "ERROR: interrupted")
 	default:
@@ -109,6 +114,14 @@ func PrintError(w io.Writer, err error) {
 		}
 	}
 }
+
+// standbyHint says what to do after a revocation that a synchronous
+// standby did not confirm.
+const standbyHint = "the sessions are revoked on the primary, and refused by serve when it checks there; " +
+	"a serve --read-url that checks sessions on that standby still accepts them until it replays the revocation. " +
+	"On the standby, SELECT pg_is_wal_replay_paused() says whether replay was paused, and SELECT pg_wal_replay_resume() resumes it; " +
+	"pg_stat_replication on the primary shows how far behind it is. If it cannot catch up soon, point serve --read-url elsewhere " +
+	"(or drop it) and remove the standby from synchronous_standby_names. Running the same revocation again is safe"
 
 // describeTarget names the server, user and database of a connection
 // attempt, never its password.

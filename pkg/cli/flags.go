@@ -186,3 +186,19 @@ func userFilter(c *cli.Context) (string, error) {
 	}
 	return parseRoleName("--user", c.String("user"))
 }
+
+// flagStandbyTimeout bounds a revocation's wait for the synchronous standbys.
+const flagStandbyTimeout = "standby-timeout"
+
+// standbyTimeoutFlag is --standby-timeout, of the commands that revoke.
+func standbyTimeoutFlag() cli.Flag {
+	return &cli.StringFlag{Name: flagStandbyTimeout, EnvVars: []string{"AUTH_SESSION_STANDBY_TIMEOUT"},
+		Value: sql.DefaultStandbyTimeout.String(),
+		Usage: "how long a revocation waits for the synchronous standbys to apply it before it fails (exit 1), committed on the primary; 0 waits as long as it takes"}
+}
+
+// standbyTimeoutFromFlags reads --standby-timeout: 0 (no bound) or at
+// least 10ms.
+func standbyTimeoutFromFlags(c *cli.Context) (time.Duration, error) {
+	return parseDurationOrZero(flagStandbyTimeout, c.String(flagStandbyTimeout), 10*time.Millisecond, "wait as long as it takes")
+}

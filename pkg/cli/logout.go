@@ -9,6 +9,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/urfave/cli/v2"
@@ -26,6 +27,8 @@ type logoutOptions struct {
 	reason   string
 	dryRun   bool
 	format   format.Format
+	// standbyTimeout bounds the commit's wait for the synchronous standbys.
+	standbyTimeout time.Duration
 }
 
 func logoutCommand(env *Env) *cli.Command {
@@ -48,11 +51,15 @@ func logoutCommand(env *Env) *cli.Command {
 			&cli.BoolFlag{Name: "yes", Aliases: []string{"y"}, Usage: "with --all: do not ask (needed without a terminal)"},
 			&cli.StringFlag{Name: "reason", Usage: "recorded with each user's user.logged_out event"},
 			&cli.BoolFlag{Name: "dry-run", Usage: "print what would be revoked and change nothing"},
+			standbyTimeoutFlag(),
 			formatFlag(),
 		),
 		Action: func(c *cli.Context) error {
 			opts := logoutOptions{env: env, conn: connFromFlags(c), dryRun: c.Bool("dry-run"), all: c.Bool("all")}
 			var err error
+			if opts.standbyTimeout, err = standbyTimeoutFromFlags(c); err != nil {
+				return err
+			}
 			if opts.reason, err = reasonFromFlag(c); err != nil {
 				return err
 			}
@@ -213,7 +220,7 @@ func runLogout(ctx context.Context, opts logoutOptions) error {
 		}
 	}
 	return revokeInTx(ctx, conn, opts.env, revokeRun{format: opts.format, columns: logoutColumns, dryRun: opts.dryRun,
-		what: "sessions of " + describeUsers(opts.usernames), change: change, printed: printed})
+		standbyTimeout: opts.standbyTimeout, what: "sessions of " + describeUsers(opts.usernames), change: change, printed: printed})
 }
 
 // revokeRun is one revoking command's transaction and what it prints.
@@ -221,6 +228,8 @@ type revokeRun struct {
 	format  format.Format
 	columns []format.Column
 	dryRun  bool
+	// standbyTimeout bounds the commit's wait for the synchronous standbys.
+	standbyTimeout time.Duration
 	// what names the sessions in messages: "sessions of 3 users".
 	what string
 	// change makes the change in tx, writing the rows to w.
@@ -240,7 +249,7 @@ func revokeInTx(ctx context.Context, conn *pgx.Conn, env *Env, r revokeRun) erro
 	out := newSpool(env.IO.Out)
 	defer out.discard()
 	var res sql.RevokeResult
-	err := sql.RunInTx(ctx, conn, func(tx pgx.Tx) error {
+	err := sql.RunRevocation(ctx, conn, r.standbyTimeout, func(tx pgx.Tx) error {
 		out.reset()
 		w := format.New(r.format, out, r.columns)
 		var err error
@@ -255,7 +264,10 @@ func revokeInTx(ctx context.Context, conn *pgx.Conn, env *Env, r revokeRun) erro
 		}
 		return nil
 	})
-	if err != nil && !errors.Is(err, errDryRun) {
+	// Committed on the primary only: the rows stand, and are printed
+	// before the error.
+	var standbyErr *sql.StandbyError
+	if err != nil && !errors.Is(err, errDryRun) && !errors.As(err, &standbyErr) {
 		return fmt.Errorf("revoke %s: %w", r.what, err)
 	}
 	if err := out.flush(); err != nil {
@@ -274,6 +286,9 @@ func revokeInTx(ctx context.Context, conn *pgx.Conn, env *Env, r revokeRun) erro
 		summary = "dry run: would have " + summary + "; nothing was changed"
 	}
 	fmt.Fprintln(env.IO.Err, summary)
+	if standbyErr != nil {
+		return fmt.Errorf("revoke %s: %w", r.what, standbyErr)
+	}
 	return nil
 }
 

@@ -40,11 +40,11 @@ func TestParseOptions(t *testing.T) {
 			loginOptions{conn: conn, username: "web_user", typed: "Web_User", expireAfter: time.Hour, cookieJar: "j.txt",
 				jarHosts: []string{".example.com"}, maxSessions: 3, format: format.TSV}},
 		{[]string{"logout", "alice", "bob", "--reason", "lost laptop", "--dry-run", "--format", "json"},
-			logoutOptions{conn: conn, usernames: []string{"alice", "bob"}, reason: "lost laptop", dryRun: true, format: format.JSON}},
+			logoutOptions{conn: conn, usernames: []string{"alice", "bob"}, reason: "lost laptop", dryRun: true, format: format.JSON, standbyTimeout: sql.DefaultStandbyTimeout}},
 		{[]string{"revoke", "--ip", "10.0.0.0/8", "--via", "http", "--yes", "--reason", "stolen"},
 			revokeOptions{conn: conn, sel: sql.Selection{Network: netip.MustParsePrefix("10.0.0.0/8"), Via: "http"},
 				described: "--ip 10.0.0.0/8 --via http", written: map[string]any{"ip": "10.0.0.0/8", "via": "http"},
-				yes: true, reason: "stolen", format: format.TSV}},
+				yes: true, reason: "stolen", format: format.TSV, standbyTimeout: sql.DefaultStandbyTimeout}},
 		{[]string{"purge", "--older-than", "7d", "--batch", "100", "--dry-run", "--schema", "app_auth"},
 			purgeOptions{conn: ConnOptions{URL: parseURL, Schema: "app_auth"},
 				purge: sql.PurgeOptions{OlderThan: 7 * 24 * time.Hour, Batch: 100, DryRun: true, Pace: 0, EventsOlderThan: 30 * 24 * time.Hour}, format: format.TSV}},
@@ -99,6 +99,9 @@ func TestParseErrors(t *testing.T) {
 		{[]string{"list", "--schema", "Bad-Name"}, `invalid schema name "Bad-Name"`},
 		{[]string{"completion", "tcsh"}, `invalid SHELL "tcsh": want bash, zsh, fish`},
 		{[]string{"serve", "--insecure", "--max-conns", "0"}, `invalid --max-conns 0`},
+		{[]string{"logout", "u", "--standby-timeout", "soon"}, `invalid --standby-timeout "soon"`},
+		{[]string{"revoke", "1", "--yes", "--standby-timeout", "-1s"}, `invalid --standby-timeout "-1s"`},
+		{[]string{"serve", "--insecure", "--standby-timeout", "1ns"}, `invalid --standby-timeout "1ns": must be at least 10ms`},
 		{[]string{"purge", "--batch", "0"}, `--batch`},
 	}
 	for _, tt := range tests {

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/urfave/cli/v2"
@@ -28,6 +29,8 @@ type revokeOptions struct {
 	reason    string
 	dryRun    bool
 	format    format.Format
+	// standbyTimeout bounds the commit's wait for the synchronous standbys.
+	standbyTimeout time.Duration
 }
 
 func revokeCommand(env *Env) *cli.Command {
@@ -48,11 +51,15 @@ func revokeCommand(env *Env) *cli.Command {
 			&cli.BoolFlag{Name: "yes", Aliases: []string{"y"}, Usage: "revoke without asking (needed without a terminal)"},
 			&cli.BoolFlag{Name: "dry-run", Usage: "print what would be revoked and change nothing"},
 			&cli.StringFlag{Name: "reason", Usage: "recorded with the revocation's audit events"},
+			standbyTimeoutFlag(),
 			formatFlag(),
 		),
 		Action: func(c *cli.Context) error {
 			opts := revokeOptions{env: env, conn: connFromFlags(c), yes: c.Bool("yes"), dryRun: c.Bool("dry-run")}
 			var err error
+			if opts.standbyTimeout, err = standbyTimeoutFromFlags(c); err != nil {
+				return err
+			}
 			if opts.sel, opts.described, opts.written, err = selectionFromFlags(c, env); err != nil {
 				return err
 			}
@@ -134,7 +141,7 @@ func runRevoke(ctx context.Context, opts revokeOptions) error {
 
 	revoked := make([]sql.Session, len(opts.sessionIDs))
 	by := sql.Actor{Name: caller.Username, Via: "cli", ClientAddr: hostname(opts.env)}
-	err = sql.RunInTx(ctx, conn, func(tx pgx.Tx) error {
+	err = sql.RunRevocation(ctx, conn, opts.standbyTimeout, func(tx pgx.Tx) error {
 		for i, id := range opts.sessionIDs {
 			s, _, err := sql.RevokeByID(ctx, tx, id, nil, by, opts.reason)
 			if errors.Is(err, sql.ErrSessionNotFound) {
@@ -157,7 +164,10 @@ func runRevoke(ctx context.Context, opts revokeOptions) error {
 	if errors.As(err, &he) {
 		return err
 	}
-	if err != nil {
+	// Committed on the primary only: the rows stand, and are printed
+	// before the error.
+	var standbyErr *sql.StandbyError
+	if err != nil && !errors.As(err, &standbyErr) {
 		return fmt.Errorf("revoke %s: %w", describeSessions(opts.sessionIDs), err)
 	}
 	w := format.New(opts.format, opts.env.IO.Out, listColumns)
@@ -171,6 +181,9 @@ func runRevoke(ctx context.Context, opts revokeOptions) error {
 	}
 	if opts.dryRun {
 		fmt.Fprintf(opts.env.IO.Err, "dry run: would have revoked %s; nothing was changed\n", describeSessions(opts.sessionIDs))
+	}
+	if standbyErr != nil {
+		return fmt.Errorf("revoke %s: %w", describeSessions(opts.sessionIDs), standbyErr)
 	}
 	return nil
 }
@@ -216,6 +229,7 @@ func runRevokeMatching(ctx context.Context, opts revokeOptions) error {
 	}
 	by := sql.Actor{Name: caller.Username, Via: "cli", ClientAddr: hostname(opts.env)}
 	return revokeInTx(ctx, conn, opts.env, revokeRun{format: opts.format, columns: revokedColumns, dryRun: opts.dryRun, what: what,
+		standbyTimeout: opts.standbyTimeout,
 		change: func(tx pgx.Tx, w format.Writer) (sql.RevokeResult, error) {
 			res, err := sql.RevokeMatching(ctx, tx, opts.sel, opts.written, by, opts.reason, func(r sql.RevokedSession) error {
 				return w.WriteRow(r.Username, strconv.FormatInt(r.ID, 10), r.CreatedAt, r.RevokedAt, r.Now)

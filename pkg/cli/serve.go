@@ -38,6 +38,7 @@ type serveOptions struct {
 	insecure        bool
 	sessionLifetime time.Duration
 	touchInterval   time.Duration
+	standbyTimeout  time.Duration
 	idleTimeout     time.Duration
 	maxSessions     int
 	maxConns        int32
@@ -66,6 +67,7 @@ func serveCommand(env *Env) *cli.Command {
 		&cli.StringFlag{Name: "touch-interval", Value: defaultTouchInterval,
 			Usage: "write a session's last_used_at at most this often"},
 		idleTimeoutFlag("refuse a session not used for `DURATION`, as an expired one; longer than --touch-interval; 0 for off"),
+		standbyTimeoutFlag(),
 		&cli.IntFlag{Name: "max-sessions-per-user", EnvVars: []string{"AUTH_SESSION_MAX_SESSIONS_PER_USER"},
 			Usage: "an API login beyond `N` live sessions of its user revokes the least recently used; 0 for no limit"},
 		&cli.IntFlag{Name: "max-conns", Value: defaultMaxConns,
@@ -131,6 +133,9 @@ func serveOptionsFromFlags(c *cli.Context, env *Env) (serveOptions, error) {
 		return opts, usageErrorf("invalid --http-addr %q: write port 0 as 0", opts.httpAddr)
 	}
 	if opts.sessionLifetime, err = parseDuration("session-lifetime", c.String("session-lifetime"), time.Second); err != nil {
+		return opts, err
+	}
+	if opts.standbyTimeout, err = standbyTimeoutFromFlags(c); err != nil {
 		return opts, err
 	}
 	if opts.touchInterval, err = parseDuration("touch-interval", c.String("touch-interval"), time.Second); err != nil {
@@ -207,6 +212,7 @@ func runServe(ctx context.Context, opts serveOptions) error {
 		Log:                log,
 		SessionLifetime:    opts.sessionLifetime,
 		TouchInterval:      opts.touchInterval,
+		StandbyTimeout:     opts.standbyTimeout,
 		IdleTimeout:        opts.idleTimeout,
 		MaxSessionsPerUser: opts.maxSessions,
 		InsecureCookies:    opts.insecure,

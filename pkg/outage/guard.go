@@ -192,6 +192,13 @@ func (g *Guard) summarizeLocked(now time.Time) {
 // IsUnavailable reports whether err says the database cannot be reached or
 // is not accepting work: a refused or failed connection, a connection cut,
 // or a server shutting down or starting up.
+//
+// A wait that ran out of time on a connection that works is not an outage:
+// a statement waiting for a lock (a CREATE INDEX holds one on the table for
+// as long as it runs), for a lock_timeout or statement_timeout, or for a
+// connection of a busy pool ends with the deadline of its context, a lock
+// or cancel error; counting it as an outage would refuse every request
+// while the database answers. A connection attempt that timed out is one.
 func IsUnavailable(err error) bool {
 	if err == nil {
 		return false
@@ -200,8 +207,12 @@ func IsUnavailable(err error) bool {
 	var netErr net.Error
 	var pgErr *pgconn.PgError
 	switch {
-	case errors.Is(err, ErrUnavailable), errors.As(err, &connectErr), errors.As(err, &netErr),
-		errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, net.ErrClosed):
+	case errors.Is(err, ErrUnavailable), errors.As(err, &connectErr):
+		return true
+	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, context.Canceled):
+		// context.DeadlineExceeded is a net.Error too.
+		return false
+	case errors.As(err, &netErr), errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, net.ErrClosed):
 		return true
 	case errors.As(err, &pgErr):
 		// 08: connection exception; 57P01-57P03: shutting down, crashed,

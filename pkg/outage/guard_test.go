@@ -30,12 +30,30 @@ func TestIsUnavailable(t *testing.T) {
 		{&pgconn.PgError{Code: "42P01"}, false},
 		{&pgconn.PgError{Code: "40001"}, false},
 		{context.Canceled, false},
+		// A statement that waited too long, on a lock or for a pool's
+		// connection, is not an outage; a connection attempt that timed
+		// out is.
+		{context.DeadlineExceeded, false},
+		{fmt.Errorf("check session 1: timeout: %w", context.DeadlineExceeded), false},
+		{&pgconn.PgError{Code: "55P03"}, false}, // lock_not_available
+		{&pgconn.PgError{Code: "57014"}, false}, // query_canceled
+		{connectError(t), true},
 		{errors.New("session not found"), false},
 	} {
 		if got := IsUnavailable(tt.err); got != tt.want {
 			t.Errorf("IsUnavailable(%v) = %v, want %v", tt.err, got, tt.want)
 		}
 	}
+}
+
+// connectError is what pgx returns when nothing listens where it connects.
+func connectError(t *testing.T) error {
+	t.Helper()
+	_, err := pgconn.Connect(context.Background(), "postgres://nobody@127.0.0.1:1/none?connect_timeout=2")
+	if err == nil {
+		t.Fatal("connected to port 1")
+	}
+	return err
 }
 
 // While down, attempts are admitted once per backoff step; a connection

@@ -71,7 +71,7 @@ func (s *Server) handleAdminRevokeMatching() http.Handler {
 			return
 		}
 		var res sql.RevokeResult
-		err = sql.RunInTx(r.Context(), s.cfg.Pool, func(tx pgx.Tx) error {
+		err = sql.RunRevocation(r.Context(), s.cfg.Pool, s.cfg.StandbyTimeout, func(tx pgx.Tx) error {
 			var err error
 			if res, err = sql.RevokeMatching(r.Context(), tx, sel, written, caller(r), req.Reason, nil); err != nil {
 				return err

@@ -71,6 +71,12 @@ type Config struct {
 	// IdleTimeout, when positive, refuses a session not used for that long
 	// (see auth.Verifier.IdleTimeout).
 	IdleTimeout time.Duration
+	// StandbyTimeout bounds how long a revocation waits for the
+	// synchronous standbys to apply it (see sql.RunRevocation); zero means
+	// sql.DefaultStandbyTimeout, a negative value no bound. A revocation
+	// they do not confirm in time is answered 504, committed on the
+	// primary.
+	StandbyTimeout time.Duration
 	// MaxSessionsPerUser, when positive, bounds each user's live sessions:
 	// an API login beyond it revokes the user's least recently used ones.
 	MaxSessionsPerUser int
@@ -127,6 +133,9 @@ func New(cfg Config) (*Server, error) {
 	}
 	if cfg.TouchInterval <= 0 {
 		cfg.TouchInterval = auth.DefaultTouchInterval
+	}
+	if cfg.StandbyTimeout == 0 {
+		cfg.StandbyTimeout = sql.DefaultStandbyTimeout
 	}
 	if cfg.MaxConcurrentLogins <= 0 {
 		cfg.MaxConcurrentLogins = DefaultMaxConcurrentLogins
@@ -223,6 +232,8 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	stopJobs()
 	jobs.Wait()
 	s.flushAllThrottled()
+	// The last-used times of the last requests, before the pool closes.
+	s.verifier.WaitForTouches()
 	return err
 }
 

@@ -132,7 +132,7 @@ func (s *Server) handleLogoutAll() http.Handler {
 // with its event by the caller (sql.LogOut), and returns how many it revoked.
 func (s *Server) logOutUser(r *http.Request, username string, keep int64) (int64, error) {
 	var revoked int64
-	err := sql.RunInTx(r.Context(), s.cfg.Pool, func(tx pgx.Tx) error {
+	err := sql.RunRevocation(r.Context(), s.cfg.Pool, s.cfg.StandbyTimeout, func(tx pgx.Tx) error {
 		var err error
 		revoked, err = sql.LogOut(r.Context(), tx, username, keep, caller(r), nil)
 		return err
@@ -144,7 +144,7 @@ func (s *Server) logOutUser(r *http.Request, username string, keep int64) (int64
 // nil, with its event by the caller (sql.RevokeByID), and returns its row.
 func (s *Server) revokeOne(r *http.Request, id int64, owner *sql.Owner) (sql.Session, error) {
 	var revoked sql.Session
-	err := sql.RunInTx(r.Context(), s.cfg.Pool, func(tx pgx.Tx) error {
+	err := sql.RunRevocation(r.Context(), s.cfg.Pool, s.cfg.StandbyTimeout, func(tx pgx.Tx) error {
 		var err error
 		revoked, _, err = sql.RevokeByID(r.Context(), tx, id, owner, caller(r), "")
 		return err
@@ -158,8 +158,16 @@ func caller(r *http.Request) sql.Actor {
 	return sql.Actor{Name: id.Username, Via: "http", ClientAddr: clientAddr(r), UserAgent: userAgent(r)}
 }
 
-// storeUnavailable reports err (see storeError) and answers 503.
+// storeUnavailable reports err (see storeError) and answers 503; or, for a
+// revocation committed on the primary that the synchronous standbys did not
+// confirm in time, 504 saying so.
 func (s *Server) storeUnavailable(w http.ResponseWriter, r *http.Request, msg string, err error) {
+	var standbyErr *sql.StandbyError
+	if errors.As(err, &standbyErr) {
+		s.log.WarnContext(r.Context(), msg, "err", err)
+		auth.WriteError(w, http.StatusGatewayTimeout, standbyErr.Error())
+		return
+	}
 	s.storeError(r.Context(), msg, err)
 	auth.WriteError(w, http.StatusServiceUnavailable, "the session store is unavailable")
 }

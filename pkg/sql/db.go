@@ -9,6 +9,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
 )
 
 // DBTX is what the queries need: a connection, a pool or a transaction.
@@ -72,6 +73,60 @@ func retry(ctx context.Context, attempt func() error) error {
 		}
 		backoff = min(2*backoff, time.Second)
 	}
+}
+
+// DefaultStandbyTimeout is how long a revocation waits for the synchronous
+// standbys to apply it when the caller sets no bound of its own.
+const DefaultStandbyTimeout = 5 * time.Second
+
+// RunRevocation is RunInTx for a transaction that revokes sessions, whose
+// commit waits for every synchronous standby to apply it (see
+// waitForStandbys). Should they not confirm within standbyTimeout, the wait
+// is cancelled and it returns a *StandbyError: the revocation is committed
+// on the primary, not yet applied on the standby. db is a *pgx.Conn or a
+// *pgxpool.Pool; on anything else, and with a standbyTimeout of zero or
+// less, the commit waits as long as it takes.
+func RunRevocation(ctx context.Context, db TxBeginner, standbyTimeout time.Duration, fn func(tx pgx.Tx) error) error {
+	if standbyTimeout <= 0 || CurrentDialect != PostgreSQL {
+		return RunInTx(ctx, db, fn)
+	}
+	return retry(ctx, func() error {
+		conn, release, err := ownConn(ctx, db)
+		if err != nil {
+			return err
+		}
+		if conn == nil {
+			return runOnce(ctx, db, fn)
+		}
+		defer release()
+		tx, err := conn.Begin(ctx)
+		if err != nil {
+			return err
+		}
+		if err := fn(tx); err != nil {
+			_ = tx.Rollback(ctx)
+			return err
+		}
+		return commitWithin(ctx, conn, tx, standbyTimeout)
+	})
+}
+
+// ownConn returns a connection of db that no one else uses until release:
+// a cancel request that commitWithin sends must reach this transaction's
+// commit and nothing else. It returns a nil connection for a db that is
+// neither a *pgx.Conn nor a *pgxpool.Pool.
+func ownConn(ctx context.Context, db TxBeginner) (conn *pgx.Conn, release func(), err error) {
+	switch db := db.(type) {
+	case *pgx.Conn:
+		return db, func() {}, nil
+	case *pgxpool.Pool:
+		c, err := db.Acquire(ctx)
+		if err != nil {
+			return nil, nil, err
+		}
+		return c.Conn(), c.Release, nil
+	}
+	return nil, nil, nil
 }
 
 func runOnce(ctx context.Context, db TxBeginner, fn func(tx pgx.Tx) error) error {

@@ -4,7 +4,12 @@ import (
 	"context"
 	"fmt"
 	"regexp"
+	"strconv"
 	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/jackc/pgx/v5"
 )
 
 // The statements that only PostgreSQL accepts sit here, behind one switch,
@@ -110,6 +115,22 @@ func withSortMemory(ctx context.Context, tx DBTX) error {
 	return err
 }
 
+// touchLockTimeout is how long a touch waits for a lock on the table before
+// it gives up: long enough for the brief locks of ordinary work, short
+// enough that a CREATE INDEX or LOCK TABLE costs a skipped touch.
+const touchLockTimeout = "50ms"
+
+// skipLockedTable returns the statement that, run first in a transaction,
+// makes a statement of that transaction give up waiting for a lock after
+// touchLockTimeout, or "" where there is none. SET LOCAL ends with the
+// transaction.
+func skipLockedTable() string {
+	if CurrentDialect != PostgreSQL {
+		return ""
+	}
+	return "SET LOCAL lock_timeout = '" + touchLockTimeout + "';\n"
+}
+
 // waitForStandbys makes the commit of transaction tx wait until every
 // synchronous standby has applied it (synchronous_commit = remote_apply),
 // not only written it to disk. Revocations commit this way, so that once a
@@ -139,4 +160,142 @@ func createTrigramExtension(ctx context.Context, tx DBTX) error {
 		return fmt.Errorf("create extension pg_trgm: %w", err)
 	}
 	return nil
+}
+
+// StandbyError means a revocation is committed on the primary, but the
+// synchronous standbys did not confirm applying it within the bound: a
+// session check there (serve --read-url) may still accept the sessions it
+// revoked, until the standby replays it.
+type StandbyError struct {
+	// Standbys names the synchronous standbys that had not confirmed, as
+	// pg_stat_replication shows them; or, when none is connected, says so
+	// with synchronous_standby_names.
+	Standbys string
+	// Waited is the bound that passed.
+	Waited time.Duration
+}
+
+func (e *StandbyError) Error() string {
+	return fmt.Sprintf("the revocation is committed on the primary but not yet applied on the synchronous %s: no confirmation within %s",
+		e.Standbys, e.Waited)
+}
+
+// commitWithin commits tx, a transaction of conn that waits for the
+// synchronous standbys, and cancels that wait after timeout. PostgreSQL
+// cannot bound the wait itself; a cancel request ends it, and the COMMIT
+// then succeeds with a warning: the transaction is committed locally, its
+// replication not confirmed. Then it returns a *StandbyError naming the
+// standbys that have not applied the commit, unless they all have by then.
+//
+// The connection is closed after a cancel request, which could otherwise
+// land on its next statement; the caller must not use it again.
+func commitWithin(ctx context.Context, conn *pgx.Conn, tx pgx.Tx, timeout time.Duration) error {
+	var cancelled atomic.Bool
+	sent := make(chan struct{})
+	timer := time.AfterFunc(timeout, func() {
+		defer close(sent)
+		cancelled.Store(true)
+		cancelCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+		defer cancel()
+		// Should the request not arrive, the commit waits on: the caller's
+		// context still bounds it.
+		_ = conn.PgConn().CancelRequest(cancelCtx)
+	})
+	err := tx.Commit(ctx)
+	if !timer.Stop() {
+		<-sent
+	}
+	if !cancelled.Load() {
+		return err
+	}
+	closeCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
+	_ = conn.Close(closeCtx)
+	if err != nil {
+		// Cancelled before the commit record was written: rolled back.
+		return err
+	}
+	standbys, err := standbysBehind(ctx, conn.Config())
+	if err != nil {
+		return fmt.Errorf("the revocation is committed on the primary; the synchronous standbys did not confirm it within %s, and which they are could not be read: %w", timeout, err)
+	}
+	if standbys == "" {
+		return nil
+	}
+	return &StandbyError{Standbys: standbys, Waited: timeout}
+}
+
+// syncStandbysBehind reads the synchronous standbys that have not replayed
+// the primary's WAL up to its current flush position, which is at or past a
+// commit that has just returned (a standby that confirms no replay position
+// counts as behind); how many synchronous standbys are connected; how many
+// walsenders it may not see the state of (without pg_read_all_stats, a
+// role sees no sync_state nor position); and synchronous_standby_names.
+const syncStandbysBehind = `SELECT
+    COALESCE(array_agg(application_name ORDER BY application_name)
+        FILTER (WHERE sync_state IN ('sync', 'quorum')
+            AND (replay_lsn IS NULL OR replay_lsn < pg_catalog.pg_current_wal_flush_lsn())), '{}'),
+    count(*) FILTER (WHERE sync_state IN ('sync', 'quorum')),
+    count(*) FILTER (WHERE sync_state IS NULL),
+    current_setting('synchronous_standby_names')
+FROM pg_catalog.pg_stat_replication`
+
+// standbysBehind describes the synchronous standbys that have not applied
+// the latest commit, `standby "s1"` or `standbys "s1", "s2"`, or "" when
+// they all have. A role that may not see which standbys those are gets the
+// ones synchronous_standby_names lists. It runs on a connection of its own:
+// see commitWithin.
+func standbysBehind(ctx context.Context, cfg *pgx.ConnConfig) (string, error) {
+	conn, err := pgx.ConnectConfig(ctx, cfg)
+	if err != nil {
+		return "", err
+	}
+	defer conn.Close(context.WithoutCancel(ctx))
+	var behind []string
+	var connected, hidden int
+	var setting string
+	if err := conn.QueryRow(ctx, syncStandbysBehind).Scan(&behind, &connected, &hidden, &setting); err != nil {
+		return "", err
+	}
+	switch {
+	case hidden > 0:
+		return nameStandbys(listedStandbys(setting)) + fmt.Sprintf(" (as synchronous_standby_names lists them: %q)", setting), nil
+	case connected == 0:
+		return nameStandbys(listedStandbys(setting)) + fmt.Sprintf(": not connected (synchronous_standby_names is %q)", setting), nil
+	case len(behind) == 0:
+		return "", nil
+	}
+	return nameStandbys(behind), nil
+}
+
+// nameStandbys writes `standby "a"` or `standbys "a", "b"`.
+func nameStandbys(names []string) string {
+	quoted := make([]string, len(names))
+	for i, n := range names {
+		quoted[i] = strconv.Quote(n)
+	}
+	if len(names) == 1 {
+		return "standby " + quoted[0]
+	}
+	return "standbys " + strings.Join(quoted, ", ")
+}
+
+// listedStandbys returns the names in synchronous_standby_names, whichever
+// of its forms it takes: "a, b", "FIRST 1 (a, b)", "ANY 2 (a, b)", "*".
+func listedStandbys(setting string) []string {
+	list := setting
+	if open := strings.IndexByte(list, '('); open >= 0 {
+		list = strings.TrimSuffix(strings.TrimSpace(list[open+1:]), ")")
+	}
+	var names []string
+	for _, n := range strings.Split(list, ",") {
+		n = strings.TrimSpace(n)
+		if unquoted, err := strconv.Unquote(n); err == nil && strings.HasPrefix(n, `"`) {
+			n = unquoted
+		}
+		if n != "" {
+			names = append(names, n)
+		}
+	}
+	return names
 }

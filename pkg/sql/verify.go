@@ -3,6 +3,8 @@ package sql
 import (
 	"context"
 	"errors"
+	"fmt"
+	"strconv"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -102,14 +104,39 @@ func CheckSessions(ctx context.Context, db DBTX, ids []int64, p CheckPolicy, fn 
 	return rows.Err()
 }
 
-// The condition is repeated in the UPDATE so that concurrent requests on the
-// same session, which all saw TouchDue, write the row once between them.
-const touchSession = `UPDATE system.web_sessions SET last_used_at = now()
-WHERE id = $1 AND last_used_at < now() - $2::BIGINT * INTERVAL '1 microsecond'`
+// touchSessions writes last_used_at of the sessions whose touch is due
+// (the condition is repeated, so that requests that all saw TouchDue write
+// a row once between them). It never waits for a row: one locked by
+// another transaction, such as a logout in progress, is skipped. The ids
+// are written into the statement (%s), so that it runs in one round trip
+// after the lock timeout (see skipLockedTable).
+const touchSessions = `UPDATE system.web_sessions SET last_used_at = now()
+WHERE id IN (
+    SELECT id FROM system.web_sessions
+    WHERE id = ANY('{%s}'::BIGINT[]) AND last_used_at < now() - %d * INTERVAL '1 microsecond'
+    FOR UPDATE SKIP LOCKED)`
 
-// TouchSession sets last_used_at of session id to now() when it is older than
-// touchInterval; otherwise it writes nothing. An unknown id is not an error.
-func TouchSession(ctx context.Context, db DBTX, id int64, touchInterval time.Duration) error {
-	_, err := db.Exec(ctx, inSchema(touchSession), id, touchInterval.Microseconds())
+// TouchSessions sets last_used_at of sessions ids to now() where it is older
+// than touchInterval, in one statement. It is best-effort and never waits:
+// rows another transaction holds are skipped, and when the table itself is
+// locked (a CREATE INDEX, say) it returns an error for which IsLockTimeout
+// is true at once rather than waiting. Unknown ids are not an error.
+func TouchSessions(ctx context.Context, db DBTX, ids []int64, touchInterval time.Duration) error {
+	list := make([]byte, 0, 20*len(ids))
+	for i, id := range ids {
+		if i > 0 {
+			list = append(list, ',')
+		}
+		list = strconv.AppendInt(list, id, 10)
+	}
+	// Without arguments, pgx sends it as one simple query: one implicit
+	// transaction, for the lock timeout to apply to.
+	_, err := db.Exec(ctx, skipLockedTable()+inSchema(fmt.Sprintf(touchSessions, list, touchInterval.Microseconds())))
 	return err
+}
+
+// IsLockTimeout reports whether err is a lock wait that lock_timeout ended
+// (SQLSTATE 55P03, lock_not_available).
+func IsLockTimeout(err error) bool {
+	return SQLState(err) == "55P03"
 }

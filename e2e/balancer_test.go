@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/auth-session/auth-session/pkg/pgcluster"
+	"github.com/auth-session/auth-session/internal/pgcluster"
 )
 
 // TestBehindHAProxy runs two serve processes over one database behind a

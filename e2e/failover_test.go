@@ -11,8 +11,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/auth-session/auth-session/pkg/pgcluster"
-	"github.com/auth-session/auth-session/pkg/pgtest"
+	"github.com/auth-session/auth-session/internal/pgcluster"
+	"github.com/auth-session/auth-session/internal/pgtest"
 )
 
 // replicated is a primary with a streaming hot standby, both real

@@ -6,8 +6,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/auth-session/auth-session/pkg/pgcluster"
-	"github.com/auth-session/auth-session/pkg/pgtest"
+	"github.com/auth-session/auth-session/internal/pgcluster"
+	"github.com/auth-session/auth-session/internal/pgtest"
 )
 
 // patroniCluster is a two-node Patroni cluster over a one-member etcd, all

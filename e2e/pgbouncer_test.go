@@ -8,8 +8,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/auth-session/auth-session/pkg/pgcluster"
-	"github.com/auth-session/auth-session/pkg/pgtest"
+	"github.com/auth-session/auth-session/internal/pgcluster"
+	"github.com/auth-session/auth-session/internal/pgtest"
 )
 
 // startBouncer starts a real pgbouncer in mode in front of the tests'

@@ -33,9 +33,9 @@ import (
 
 	"github.com/auth-session/auth-session/bench/internal/benchdb"
 	"github.com/auth-session/auth-session/bench/internal/httpload"
+	"github.com/auth-session/auth-session/internal/pgcluster"
 	"github.com/auth-session/auth-session/pkg/auth"
 	"github.com/auth-session/auth-session/pkg/cli"
-	"github.com/auth-session/auth-session/pkg/pgcluster"
 	"github.com/auth-session/auth-session/pkg/sql"
 )
 

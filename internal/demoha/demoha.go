@@ -23,7 +23,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
-	"github.com/auth-session/auth-session/pkg/pgcluster"
+	"github.com/auth-session/auth-session/internal/pgcluster"
 )
 
 // Run runs the story with the auth-session binary bin, printing to out.

@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/auth-session/auth-session/pkg/pgcluster"
+	"github.com/auth-session/auth-session/internal/pgcluster/ha"
 )
 
 // TestBehindHAProxy runs two serve processes over one database behind a
@@ -19,7 +19,7 @@ func TestBehindHAProxy(t *testing.T) {
 	a, b := startServe(t, args...), startServe(t, args...)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	lb, err := pgcluster.StartHAProxy(ctx, pgcluster.Frontend{HTTP: true, CheckPath: "/health", Backends: []pgcluster.Backend{
+	lb, err := ha.StartHAProxy(ctx, ha.Frontend{HTTP: true, CheckPath: "/health", Backends: []ha.Backend{
 		{Addr: strings.TrimPrefix(a.url, "http://")}, {Addr: strings.TrimPrefix(b.url, "http://")},
 	}})
 	if err != nil {

@@ -11,8 +11,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/auth-session/auth-session/pkg/pgcluster"
-	"github.com/auth-session/auth-session/pkg/pgtest"
+	"github.com/auth-session/auth-session/internal/pgcluster"
+	"github.com/auth-session/auth-session/internal/pgcluster/ha"
+	"github.com/auth-session/auth-session/internal/pgtest"
 )
 
 // replicated is a primary with a streaming hot standby, both real
@@ -32,7 +33,7 @@ func hostsURL(clusters []*pgcluster.Cluster, user, password, database, attrs str
 	for i, c := range clusters {
 		addrs[i] = c.Addr()
 	}
-	return pgcluster.HostsURL(addrs, user, password, database, attrs)
+	return ha.HostsURL(addrs, user, password, database, attrs)
 }
 
 // startReplicated starts a primary and a standby, synchronous or not. With
@@ -52,7 +53,7 @@ func startReplicated(t *testing.T, sync bool) *replicated {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { primary.Remove() }) //nolint:errcheck
-	standby, err := primary.StartStandby(ctx, pgcluster.StandbyOptions{Sync: sync, Settings: settings, StopWithProcess: true})
+	standby, err := ha.StartStandby(ctx, primary, ha.StandbyOptions{Sync: sync, Settings: settings, StopWithProcess: true})
 	if err != nil {
 		t.Fatal(err)
 	}

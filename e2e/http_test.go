@@ -17,8 +17,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/auth-session/auth-session/pkg/pgcluster"
-	"github.com/auth-session/auth-session/pkg/pgtest"
+	"github.com/auth-session/auth-session/internal/pgcluster"
+	"github.com/auth-session/auth-session/internal/pgtest"
 )
 
 const unauthorizedBody = `{"error":"a valid authentication cookie is required"}`

@@ -20,8 +20,8 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/auth-session/auth-session/internal/pgtest"
 	"github.com/auth-session/auth-session/internal/testbin"
-	"github.com/auth-session/auth-session/pkg/pgtest"
 )
 
 // binPath is the auth-session binary TestMain builds.

@@ -6,15 +6,15 @@ import (
 	"testing"
 	"time"
 
-	"github.com/auth-session/auth-session/pkg/pgcluster"
-	"github.com/auth-session/auth-session/pkg/pgtest"
+	"github.com/auth-session/auth-session/internal/pgcluster/ha"
+	"github.com/auth-session/auth-session/internal/pgtest"
 )
 
 // patroniCluster is a two-node Patroni cluster over a one-member etcd, all
 // real programs on loopback, with a database set up for auth-session.
 type patroniCluster struct {
-	nodes          []*pgcluster.PatroniNode
-	leader         *pgcluster.PatroniNode
+	nodes          []*ha.PatroniNode
+	leader         *ha.PatroniNode
 	super, admin   string // URLs listing both nodes, read-write
 	user, password string
 }
@@ -23,16 +23,16 @@ func startPatroni(t *testing.T, synchronous bool) *patroniCluster {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	etcd, err := pgcluster.StartEtcd(ctx)
+	etcd, err := ha.StartEtcd(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(etcd.Stop)
-	opts := pgcluster.PatroniOptions{Scope: pgtest.UniqueName("auth"), Etcd: etcd,
+	opts := ha.PatroniOptions{Scope: pgtest.UniqueName("auth"), Etcd: etcd,
 		SuperUser: "postgres", SuperPassword: "super-" + pgtest.UniqueName("pw"), Sync: synchronous}
 	pc := &patroniCluster{user: "web_user", password: "pw-" + pgtest.UniqueName("x")}
 	for _, name := range []string{"node1", "node2"} {
-		n, err := pgcluster.StartPatroni(ctx, opts, name)
+		n, err := ha.StartPatroni(ctx, opts, name)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -40,23 +40,23 @@ func startPatroni(t *testing.T, synchronous bool) *patroniCluster {
 		pc.nodes = append(pc.nodes, n)
 		if name == "node1" {
 			// The first node bootstraps; the second copies it.
-			if pc.leader, err = pgcluster.WaitForCluster(ctx, pc.nodes, 2*time.Minute); err != nil {
+			if pc.leader, err = ha.WaitForCluster(ctx, pc.nodes, 2*time.Minute); err != nil {
 				t.Fatal(err)
 			}
 		}
 	}
-	if pc.leader, err = pgcluster.WaitForCluster(ctx, pc.nodes, 2*time.Minute); err != nil {
+	if pc.leader, err = ha.WaitForCluster(ctx, pc.nodes, 2*time.Minute); err != nil {
 		t.Fatal(err)
 	}
 	addrs := []string{pc.nodes[0].Addr(), pc.nodes[1].Addr()}
-	pc.super = pgcluster.HostsURL(addrs, opts.SuperUser, opts.SuperPassword, "postgres", "read-write")
+	pc.super = ha.HostsURL(addrs, opts.SuperUser, opts.SuperPassword, "postgres", "read-write")
 	if r := run(t, "init", "--url", pc.super); r.code != 0 {
 		t.Fatalf("init: %s", r)
 	}
 	pgtest.MustExec(t, pc.super, fmt.Sprintf(
 		"CREATE ROLE web_admin LOGIN PASSWORD 'adminpw' IN ROLE admin; CREATE ROLE web_user LOGIN PASSWORD '%s'; CREATE ROLE gone_user LOGIN",
 		pc.password))
-	pc.admin = pgcluster.HostsURL(addrs, "web_admin", "adminpw", "postgres", "read-write")
+	pc.admin = ha.HostsURL(addrs, "web_admin", "adminpw", "postgres", "read-write")
 	return pc
 }
 
@@ -70,7 +70,7 @@ func TestPatroniFailover(t *testing.T) {
 	f := startFailoverLoad(srv.url, live, revoked, pc.user, pc.password)
 
 	time.Sleep(1500 * time.Millisecond)
-	var replica *pgcluster.PatroniNode
+	var replica *ha.PatroniNode
 	for _, n := range pc.nodes {
 		if n != pc.leader {
 			replica = n

@@ -8,13 +8,13 @@ import (
 	"testing"
 	"time"
 
-	"github.com/auth-session/auth-session/pkg/pgcluster"
-	"github.com/auth-session/auth-session/pkg/pgtest"
+	"github.com/auth-session/auth-session/internal/pgcluster/ha"
+	"github.com/auth-session/auth-session/internal/pgtest"
 )
 
 // startBouncer starts a real pgbouncer in mode in front of the tests'
 // server, for the length of the test.
-func startBouncer(t *testing.T, mode string) *pgcluster.Bouncer {
+func startBouncer(t *testing.T, mode string) *ha.Bouncer {
 	t.Helper()
 	u, err := url.Parse(pgtest.AdminURL())
 	if err != nil {
@@ -24,7 +24,7 @@ func startBouncer(t *testing.T, mode string) *pgcluster.Bouncer {
 	password, _ := u.User.Password()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	b, err := pgcluster.StartBouncer(ctx, pgcluster.BouncerOptions{Host: u.Hostname(), Port: port, Mode: mode,
+	b, err := ha.StartBouncer(ctx, ha.BouncerOptions{Host: u.Hostname(), Port: port, Mode: mode,
 		AuthUser: u.User.Username(), AuthPassword: password})
 	if err != nil {
 		t.Fatal(err)
@@ -35,7 +35,7 @@ func startBouncer(t *testing.T, mode string) *pgcluster.Bouncer {
 
 // throughBouncer returns dbURL with pgbouncer's address in place of the
 // server's, and nothing else changed: no extra parameters.
-func throughBouncer(dbURL string, b *pgcluster.Bouncer) string {
+func throughBouncer(dbURL string, b *ha.Bouncer) string {
 	u, err := url.Parse(dbURL)
 	if err != nil {
 		panic(err)
@@ -49,7 +49,7 @@ func throughBouncer(dbURL string, b *pgcluster.Bouncer) string {
 // command runs more than once: in transaction mode the second one gets a
 // server connection the first left prepared statements on.
 func TestThroughPgbouncer(t *testing.T) {
-	for _, mode := range []string{pgcluster.PoolSession, pgcluster.PoolTransaction} {
+	for _, mode := range []string{ha.PoolSession, ha.PoolTransaction} {
 		t.Run(mode, func(t *testing.T) {
 			t.Parallel()
 			b := startBouncer(t, mode)

@@ -5,7 +5,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/auth-session/auth-session/pkg/pgtest"
+	"github.com/auth-session/auth-session/internal/pgtest"
 )
 
 // TestSchemaFlag keeps the tables in an application's own schema: every

@@ -9,9 +9,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/auth-session/auth-session/internal/pgcluster"
+	"github.com/auth-session/auth-session/internal/pgtest"
 	"github.com/auth-session/auth-session/pkg/auth"
-	"github.com/auth-session/auth-session/pkg/pgcluster"
-	"github.com/auth-session/auth-session/pkg/pgtest"
 )
 
 // TestSchemaOwnedByOutsiderIsRefused is the attack of issue 17's first

@@ -36,7 +36,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/auth-session/auth-session/pkg/pgcluster"
+	"github.com/auth-session/auth-session/internal/pgcluster"
 )
 
 // options are the command line.

@@ -5,7 +5,7 @@
 //
 //	go run ./bench/whoami [--url SUPERUSER_URL] [--concurrency 32] [--duration 10s]
 //
-// Without --url it starts a throwaway PostgreSQL with pkg/pgcluster; with it,
+// Without --url it starts a throwaway PostgreSQL with internal/pgcluster; with it,
 // it works in a database of its own that it drops at the end. Everything
 // runs on loopback; the server runs in this process, logging every request
 // to a file as serve does to stderr.
@@ -33,9 +33,10 @@ import (
 
 	"github.com/auth-session/auth-session/bench/internal/benchdb"
 	"github.com/auth-session/auth-session/bench/internal/httpload"
+	"github.com/auth-session/auth-session/internal/pgcluster"
+	"github.com/auth-session/auth-session/internal/pgcluster/ha"
 	"github.com/auth-session/auth-session/pkg/auth"
 	"github.com/auth-session/auth-session/pkg/cli"
-	"github.com/auth-session/auth-session/pkg/pgcluster"
 	"github.com/auth-session/auth-session/pkg/sql"
 )
 
@@ -269,7 +270,7 @@ func throughBouncer(ctx context.Context, dbURL string, maxConns int) (*pgxpool.P
 	}
 	port, _ := strconv.Atoi(u.Port())
 	password, _ := u.User.Password()
-	b, err := pgcluster.StartBouncer(ctx, pgcluster.BouncerOptions{Host: u.Hostname(), Port: port, Mode: pgcluster.PoolTransaction,
+	b, err := ha.StartBouncer(ctx, ha.BouncerOptions{Host: u.Hostname(), Port: port, Mode: ha.PoolTransaction,
 		AuthUser: u.User.Username(), AuthPassword: password})
 	if err != nil {
 		return nil, nil, err

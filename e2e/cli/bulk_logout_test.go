@@ -5,7 +5,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/auth-session/auth-session/pkg/pgtest"
+	"github.com/auth-session/auth-session/internal/pgtest"
 )
 
 // tableChecksum is a digest of every row of the session, logout and event

@@ -9,7 +9,7 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/auth-session/auth-session/pkg/pgtest"
+	"github.com/auth-session/auth-session/internal/pgtest"
 )
 
 func TestNonAdminRefusal(t *testing.T) {

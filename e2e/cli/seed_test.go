@@ -8,8 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/auth-session/auth-session/internal/pgtest"
 	"github.com/auth-session/auth-session/pkg/auth"
-	"github.com/auth-session/auth-session/pkg/pgtest"
 )
 
 var secureCookie = regexp.MustCompile(`^session=([A-Za-z0-9+/]+=*); Path=/; HttpOnly; Secure$`)

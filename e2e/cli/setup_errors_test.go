@@ -8,7 +8,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/auth-session/auth-session/pkg/pgtest"
+	"github.com/auth-session/auth-session/internal/pgtest"
 )
 
 // The connection flags are applied before ~/.pgpass is read, as libpq

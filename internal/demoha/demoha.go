@@ -23,7 +23,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
-	"github.com/auth-session/auth-session/pkg/pgcluster"
+	"github.com/auth-session/auth-session/internal/pgcluster/ha"
 )
 
 // Run runs the story with the auth-session binary bin, printing to out.
@@ -38,33 +38,33 @@ func Run(ctx context.Context, out io.Writer, bin string) (err error) {
 	say := func(format string, args ...any) { fmt.Fprintf(out, format+"\n", args...) }
 
 	say("# 1. etcd, and two Patroni nodes running PostgreSQL: the first bootstraps, the second copies it")
-	etcd, err := pgcluster.StartEtcd(ctx)
+	etcd, err := ha.StartEtcd(ctx)
 	if err != nil {
 		return err
 	}
 	cleanups = append(cleanups, etcd.Stop)
 	superPassword := randomWord()
-	opts := pgcluster.PatroniOptions{Scope: "demo-ha", Etcd: etcd, SuperUser: "postgres", SuperPassword: superPassword, Sync: true}
-	var nodes []*pgcluster.PatroniNode
+	opts := ha.PatroniOptions{Scope: "demo-ha", Etcd: etcd, SuperUser: "postgres", SuperPassword: superPassword, Sync: true}
+	var nodes []*ha.PatroniNode
 	for _, name := range []string{"node1", "node2"} {
-		n, err := pgcluster.StartPatroni(ctx, opts, name)
+		n, err := ha.StartPatroni(ctx, opts, name)
 		if err != nil {
 			return err
 		}
 		cleanups = append(cleanups, n.Stop)
 		nodes = append(nodes, n)
-		if _, err := pgcluster.WaitForCluster(ctx, nodes, 2*time.Minute); err != nil {
+		if _, err := ha.WaitForCluster(ctx, nodes, 2*time.Minute); err != nil {
 			return err
 		}
 	}
-	leader, err := pgcluster.WaitForCluster(ctx, nodes, 2*time.Minute)
+	leader, err := ha.WaitForCluster(ctx, nodes, 2*time.Minute)
 	if err != nil {
 		return err
 	}
 	say("etcd at %s; %s", etcd.ClientAddr, roles(ctx, nodes))
 
 	say("\n# 2. haproxy in front of PostgreSQL (to the node whose Patroni answers /primary), pgbouncer in transaction mode in front of it")
-	pgLB, err := pgcluster.StartHAProxy(ctx, pgcluster.Frontend{CheckPath: "/primary", Backends: []pgcluster.Backend{
+	pgLB, err := ha.StartHAProxy(ctx, ha.Frontend{CheckPath: "/primary", Backends: []ha.Backend{
 		{Addr: nodes[0].Addr(), CheckAddr: fmt.Sprintf("127.0.0.1:%d", nodes[0].APIPort)},
 		{Addr: nodes[1].Addr(), CheckAddr: fmt.Sprintf("127.0.0.1:%d", nodes[1].APIPort)},
 	}})
@@ -73,7 +73,7 @@ func Run(ctx context.Context, out io.Writer, bin string) (err error) {
 	}
 	cleanups = append(cleanups, pgLB.Stop)
 	host, port := splitAddr(pgLB.Addrs[0])
-	bouncer, err := pgcluster.StartBouncer(ctx, pgcluster.BouncerOptions{Host: host, Port: port, Mode: pgcluster.PoolTransaction,
+	bouncer, err := ha.StartBouncer(ctx, ha.BouncerOptions{Host: host, Port: port, Mode: ha.PoolTransaction,
 		AuthUser: "postgres", AuthPassword: superPassword})
 	if err != nil {
 		return err
@@ -112,7 +112,7 @@ func Run(ctx context.Context, out io.Writer, bin string) (err error) {
 		cleanups = append(cleanups, stop)
 		serveAddrs = append(serveAddrs, addr)
 	}
-	webLB, err := pgcluster.StartHAProxy(ctx, pgcluster.Frontend{HTTP: true, CheckPath: "/health", Backends: []pgcluster.Backend{
+	webLB, err := ha.StartHAProxy(ctx, ha.Frontend{HTTP: true, CheckPath: "/health", Backends: []ha.Backend{
 		{Addr: serveAddrs[0]}, {Addr: serveAddrs[1]},
 	}})
 	if err != nil {
@@ -220,7 +220,7 @@ func (s shell) quiet(ctx context.Context, command string) (string, error) {
 	return strings.TrimSpace(output), err
 }
 
-func roles(ctx context.Context, nodes []*pgcluster.PatroniNode) string {
+func roles(ctx context.Context, nodes []*ha.PatroniNode) string {
 	var parts []string
 	for _, n := range nodes {
 		role := n.Role(ctx)

@@ -8,7 +8,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/auth-session/auth-session/pkg/pgtest"
+	"github.com/auth-session/auth-session/internal/pgtest"
 )
 
 // adminCommands are the commands that need a superuser or admin member,

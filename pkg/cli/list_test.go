@@ -9,8 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/auth-session/auth-session/internal/pgtest"
 	"github.com/auth-session/auth-session/pkg/format"
-	"github.com/auth-session/auth-session/pkg/pgtest"
 )
 
 // listRow is one row of list --format json.

@@ -6,7 +6,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/auth-session/auth-session/pkg/pgtest"
+	"github.com/auth-session/auth-session/internal/pgtest"
 )
 
 // TestLoginBadInput runs login with each bad input: the exit code, a

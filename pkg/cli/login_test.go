@@ -11,8 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/auth-session/auth-session/internal/pgtest"
 	"github.com/auth-session/auth-session/pkg/auth"
-	"github.com/auth-session/auth-session/pkg/pgtest"
 )
 
 // cookieLine is a login's cookie: session=<base64>; Path=/; HttpOnly[; Secure].

@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/auth-session/auth-session/pkg/pgtest"
+	"github.com/auth-session/auth-session/internal/pgtest"
 )
 
 // logoutRow is one row of logout --format json.

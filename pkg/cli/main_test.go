@@ -15,7 +15,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
-	"github.com/auth-session/auth-session/pkg/pgtest"
+	"github.com/auth-session/auth-session/internal/pgtest"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata")

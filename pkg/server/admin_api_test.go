@@ -9,7 +9,7 @@ import (
 	"strconv"
 	"testing"
 
-	"github.com/auth-session/auth-session/pkg/pgtest"
+	"github.com/auth-session/auth-session/internal/pgtest"
 )
 
 const adminSessionsPath = "/api/v1/admin/sessions"

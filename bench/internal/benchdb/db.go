@@ -11,8 +11,8 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/auth-session/auth-session/internal/pgcluster"
 	"github.com/auth-session/auth-session/pkg/auth"
-	"github.com/auth-session/auth-session/pkg/pgcluster"
 	"github.com/auth-session/auth-session/pkg/sql"
 )
 

@@ -20,20 +20,20 @@ import (
 // the data directory does not belong to another user yet.
 const serverOSUser = "postgres"
 
-// runner runs the PostgreSQL programs of one installation as the OS user that
+// Runner runs the PostgreSQL programs of one installation as the OS user that
 // owns the cluster.
-type runner struct {
+type Runner struct {
 	binDir string
 	// cred is nil when the programs run as the current user; otherwise the
 	// account they switch to, because postgres refuses to run as root.
 	cred *syscall.Credential
 }
 
-// newRunner picks the OS user for the cluster in dataDir. As root it is the
+// NewRunner picks the OS user for the cluster in dataDir. As root it is the
 // owner of an existing cluster (so a directory made by a non-root run still
 // works), else the "postgres" user.
-func newRunner(binDir, dataDir string) (runner, error) {
-	r := runner{binDir: binDir}
+func NewRunner(binDir, dataDir string) (Runner, error) {
+	r := Runner{binDir: binDir}
 	if os.Geteuid() != 0 {
 		return r, nil
 	}
@@ -56,10 +56,14 @@ func newRunner(binDir, dataDir string) (runner, error) {
 	return r, nil
 }
 
+// Credential returns the OS user the programs run as: nil when they run as
+// the current user.
+func (r Runner) Credential() *syscall.Credential { return r.cred }
+
 // command prepares a PostgreSQL program. Its working directory is / so that a
 // current directory the server user cannot enter (such as /root) does not
 // matter.
-func (r runner) command(ctx context.Context, name string, args ...string) *exec.Cmd {
+func (r Runner) command(ctx context.Context, name string, args ...string) *exec.Cmd {
 	cmd := exec.CommandContext(ctx, filepath.Join(r.binDir, name), args...)
 	cmd.Dir = "/"
 	if r.cred != nil {
@@ -71,9 +75,9 @@ func (r runner) command(ctx context.Context, name string, args ...string) *exec.
 	return cmd
 }
 
-// run runs a program, copying its output to log (may be nil); on failure the
+// Run runs a program, copying its output to log (may be nil); on failure the
 // error carries the end of that output.
-func (r runner) run(ctx context.Context, log io.Writer, name string, args ...string) error {
+func (r Runner) Run(ctx context.Context, log io.Writer, name string, args ...string) error {
 	var out bytes.Buffer
 	w := io.Writer(&out)
 	if log != nil {
@@ -82,26 +86,26 @@ func (r runner) run(ctx context.Context, log io.Writer, name string, args ...str
 	cmd := r.command(ctx, name, args...)
 	cmd.Stdout, cmd.Stderr = w, w
 	if err := cmd.Run(); err != nil {
-		return fmt.Errorf("run %s %s: %w%s", name, strings.Join(args, " "), err, indentTail(out.String()))
+		return fmt.Errorf("run %s %s: %w%s", name, strings.Join(args, " "), err, IndentTail(out.String()))
 	}
 	return nil
 }
 
 // exitCode runs a program whose exit status is its answer (pg_ctl status).
-func (r runner) exitCode(ctx context.Context, name string, args ...string) (int, error) {
+func (r Runner) exitCode(ctx context.Context, name string, args ...string) (int, error) {
 	out, err := r.command(ctx, name, args...).CombinedOutput()
 	var exitErr *exec.ExitError
 	if errors.As(err, &exitErr) {
 		return exitErr.ExitCode(), nil
 	}
 	if err != nil {
-		return 0, fmt.Errorf("run %s %s: %w%s", name, strings.Join(args, " "), err, indentTail(string(out)))
+		return 0, fmt.Errorf("run %s %s: %w%s", name, strings.Join(args, " "), err, IndentTail(string(out)))
 	}
 	return 0, nil
 }
 
-// chown gives path to the server user; a no-op when not switching users.
-func (r runner) chown(path string) error {
+// Chown gives path to the server user; a no-op when not switching users.
+func (r Runner) Chown(path string) error {
 	if r.cred == nil {
 		return nil
 	}
@@ -111,18 +115,18 @@ func (r runner) chown(path string) error {
 	return nil
 }
 
-// writeFile writes a file only the server user can read.
-func (r runner) writeFile(path, content string) error {
+// WriteFile writes a file only the server user can read.
+func (r Runner) WriteFile(path, content string) error {
 	if err := os.WriteFile(path, []byte(content), 0o600); err != nil {
 		return fmt.Errorf("write %s: %w", path, err)
 	}
-	return r.chown(path)
+	return r.Chown(path)
 }
 
-// makeTraversable adds the search (x) bit for others to every ancestor of dir
+// MakeTraversable adds the search (x) bit for others to every ancestor of dir
 // that the server user could not otherwise enter, such as the 0700 parents
 // testing.T.TempDir creates; without it postgres cannot reach its data.
-func (r runner) makeTraversable(dir string) error {
+func (r Runner) MakeTraversable(dir string) error {
 	if r.cred == nil {
 		return nil
 	}
@@ -142,7 +146,7 @@ func (r runner) makeTraversable(dir string) error {
 	}
 }
 
-func (r runner) canTraverse(st os.FileInfo) bool {
+func (r Runner) canTraverse(st os.FileInfo) bool {
 	perm := st.Mode().Perm()
 	sys, ok := st.Sys().(*syscall.Stat_t)
 	switch {
@@ -157,8 +161,8 @@ func (r runner) canTraverse(st os.FileInfo) bool {
 	}
 }
 
-// indentTail keeps the last lines of a program's output for an error message.
-func indentTail(out string) string {
+// IndentTail keeps the last lines of a program's output for an error message.
+func IndentTail(out string) string {
 	out = strings.TrimSpace(out)
 	if out == "" {
 		return ""

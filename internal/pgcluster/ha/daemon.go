@@ -1,4 +1,4 @@
-package pgcluster
+package ha
 
 import (
 	"context"
@@ -11,6 +11,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/auth-session/auth-session/internal/pgcluster"
 )
 
 // daemon is a long-running program around PostgreSQL (pgbouncer, etcd,
@@ -122,15 +124,15 @@ func (d *daemon) logTail() string {
 	if strings.TrimSpace(string(b)) == "" {
 		return ""
 	}
-	return "\n  " + d.name + " log:" + indentTail(string(b))
+	return "\n  " + d.name + " log:" + pgcluster.IndentTail(string(b))
 }
 
 // serverCredential is the OS user the PostgreSQL programs run as: nil when
 // we are not root, else the owner of the cluster in dataDir (if any) or the
 // postgres user.
 func serverCredential(dataDir string) (*syscall.Credential, error) {
-	r, err := newRunner("", dataDir)
-	return r.cred, err
+	r, err := pgcluster.NewRunner("", dataDir)
+	return r.Credential(), err
 }
 
 // workDir makes a directory the PostgreSQL OS user owns and can reach.
@@ -139,9 +141,9 @@ func workDir(prefix string) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("create work directory: %w", err)
 	}
-	r, err := newRunner("", dir)
+	r, err := pgcluster.NewRunner("", dir)
 	if err == nil {
-		err = errors.Join(r.chown(dir), r.makeTraversable(dir))
+		err = errors.Join(r.Chown(dir), r.MakeTraversable(dir))
 	}
 	if err != nil {
 		os.RemoveAll(dir)
@@ -153,9 +155,9 @@ func workDir(prefix string) (string, error) {
 // writeOwned writes a file in a work directory for the PostgreSQL OS user.
 func writeOwned(dir, name, content string) (string, error) {
 	path := filepath.Join(dir, name)
-	r, err := newRunner("", dir)
+	r, err := pgcluster.NewRunner("", dir)
 	if err != nil {
 		return "", err
 	}
-	return path, r.writeFile(path, content)
+	return path, r.WriteFile(path, content)
 }

@@ -1,4 +1,4 @@
-package pgcluster
+package ha
 
 import (
 	"context"
@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"strings"
 	"time"
+
+	"github.com/auth-session/auth-session/internal/pgcluster"
 )
 
 // Backend is one server behind an haproxy frontend.
@@ -57,7 +59,7 @@ func StartHAProxy(ctx context.Context, frontends ...Frontend) (_ *HAProxy, err e
 		"defaults", "  timeout connect 2s", "  timeout client 1m", "  timeout server 1m", "  timeout check 1s",
 	}
 	for i, f := range frontends {
-		port, err := freePort()
+		port, err := pgcluster.FreePort()
 		if err != nil {
 			return nil, err
 		}

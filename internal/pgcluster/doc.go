@@ -1,15 +1,14 @@
-// Package pgcluster starts and stops a throwaway local PostgreSQL server,
-// and the programs production runs around one, so that tests use the real
-// ones: a streaming hot standby (StartStandby, asynchronous or synchronous),
-// pgbouncer (StartBouncer), etcd and Patroni nodes (StartEtcd, StartPatroni)
-// and haproxy (StartHAProxy), all on free loopback ports, each killed with
-// the process that started it.
+// Package pgcluster starts and stops a throwaway local PostgreSQL server.
+// The programs production runs around one (standbys, pgbouncer, Patroni,
+// etcd, haproxy) are started by its subpackage ha, which only tests, the
+// benchmarks and `make demo-ha` import, so the auth-session binary does not
+// carry them.
 //
 // It drives the stock PostgreSQL programs (initdb, pg_ctl) found by BinDir: Start
 // creates a data directory when needed, tunes it for speed over durability
 // (fsync off, no full page writes) because the data is disposable, starts the
 // server on 127.0.0.1 and waits until it accepts a connection. The test helper
-// package pgtest and the CLI's demo command are its users.
+// package pgtest, the CLI's demo command and package ha are its users.
 //
 // PostgreSQL refuses to run as root, so when the current process is root the
 // programs run as the OS user that owns the data directory, or as the

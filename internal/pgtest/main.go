@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/auth-session/auth-session/pkg/pgcluster"
+	"github.com/auth-session/auth-session/internal/pgcluster"
 )
 
 // URLEnv names the environment variable that points the tests at an existing

@@ -46,10 +46,10 @@ func (c *Cluster) initdb(ctx context.Context, hostAuth string) error {
 	if err := os.MkdirAll(c.Dir, 0o700); err != nil {
 		return fmt.Errorf("create data directory: %w", err)
 	}
-	if err := c.run.chown(c.Dir); err != nil {
+	if err := c.run.Chown(c.Dir); err != nil {
 		return err
 	}
-	if err := c.run.makeTraversable(c.Dir); err != nil {
+	if err := c.run.MakeTraversable(c.Dir); err != nil {
 		return err
 	}
 	if c.SuperPassword == "" {
@@ -66,13 +66,13 @@ func (c *Cluster) initdb(ctx context.Context, hostAuth string) error {
 	if err = errors.Join(err, pwFile.Close()); err != nil {
 		return fmt.Errorf("write superuser password file: %w", err)
 	}
-	if err := c.run.chown(pwFile.Name()); err != nil {
+	if err := c.run.Chown(pwFile.Name()); err != nil {
 		return err
 	}
-	if err := c.run.makeTraversable(pwFile.Name()); err != nil {
+	if err := c.run.MakeTraversable(pwFile.Name()); err != nil {
 		return err
 	}
-	err = c.run.run(ctx, c.log, "initdb",
+	err = c.run.Run(ctx, c.log, "initdb",
 		"-D", c.Dir,
 		"-U", c.SuperUser,
 		"--pwfile="+pwFile.Name(),
@@ -85,10 +85,10 @@ func (c *Cluster) initdb(ctx context.Context, hostAuth string) error {
 	if err != nil {
 		return fmt.Errorf("initialize data directory %s: %w", c.Dir, err)
 	}
-	if err := c.run.writeFile(filepath.Join(c.Dir, superUserFile), c.SuperUser+"\n"); err != nil {
+	if err := c.run.WriteFile(filepath.Join(c.Dir, superUserFile), c.SuperUser+"\n"); err != nil {
 		return err
 	}
-	if err := c.run.writeFile(filepath.Join(c.Dir, superPasswordFile), c.SuperPassword+"\n"); err != nil {
+	if err := c.run.WriteFile(filepath.Join(c.Dir, superPasswordFile), c.SuperPassword+"\n"); err != nil {
 		return err
 	}
 	return nil
@@ -118,7 +118,7 @@ func (c *Cluster) startServer(ctx context.Context, port int) error {
 	for attempt := 1; ; attempt++ {
 		c.Port = port
 		if port == 0 {
-			p, err := freePort()
+			p, err := FreePort()
 			if err != nil {
 				return err
 			}
@@ -128,7 +128,7 @@ func (c *Cluster) startServer(ctx context.Context, port int) error {
 			return err
 		}
 		logStart := fileSize(c.LogPath())
-		err := c.run.run(ctx, c.log, "pg_ctl", "-D", c.Dir, "-l", c.LogPath(), "-w", "-t", "120", "start")
+		err := c.run.Run(ctx, c.log, "pg_ctl", "-D", c.Dir, "-l", c.LogPath(), "-w", "-t", "120", "start")
 		if err == nil {
 			return nil
 		}
@@ -173,10 +173,10 @@ func (c *Cluster) chooseSocketDir() error {
 		return fmt.Errorf("create socket directory: %w", err)
 	}
 	c.SocketDir, c.tempSocket = dir, true
-	if err := c.run.chown(dir); err != nil {
+	if err := c.run.Chown(dir); err != nil {
 		return err
 	}
-	return c.run.makeTraversable(dir)
+	return c.run.MakeTraversable(dir)
 }
 
 // writeSettings writes the settings file for this start. Durability is
@@ -185,7 +185,7 @@ func (c *Cluster) writeSettings() error {
 	settings := []string{
 		"listen_addresses = '127.0.0.1'",
 		"port = " + strconv.Itoa(c.Port),
-		"unix_socket_directories = " + confString(c.SocketDir),
+		"unix_socket_directories = " + ConfString(c.SocketDir),
 		"fsync = off",
 		"synchronous_commit = off",
 		"full_page_writes = off",
@@ -194,7 +194,7 @@ func (c *Cluster) writeSettings() error {
 	}
 	settings = append(settings, c.settings...)
 	content := "# Written by pgcluster at every start; edits are overwritten.\n" + strings.Join(settings, "\n") + "\n"
-	return c.run.writeFile(filepath.Join(c.Dir, settingsFile), content)
+	return c.run.WriteFile(filepath.Join(c.Dir, settingsFile), content)
 }
 
 // waitReady waits until the superuser can connect over TCP. pg_ctl -w has
@@ -276,7 +276,7 @@ func serverLogSection(log string) string {
 	if strings.TrimSpace(log) == "" {
 		return ""
 	}
-	return "\n  server log:" + indentTail(log)
+	return "\n  server log:" + IndentTail(log)
 }
 
 // portTaken recognizes the server's complaint about a port in use.
@@ -285,9 +285,9 @@ func portTaken(serverLog string) bool {
 		strings.Contains(serverLog, "could not create any TCP/IP sockets")
 }
 
-// freePort asks the kernel for an unused port. Another process may take it
+// FreePort asks the kernel for an unused port. Another process may take it
 // before the server binds it; startServer retries for that case.
-func freePort() (int, error) {
+func FreePort() (int, error) {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return 0, fmt.Errorf("pick a free port: %w", err)
@@ -304,8 +304,8 @@ func fileSize(path string) int64 {
 	return st.Size()
 }
 
-// confString quotes a value for postgresql.conf.
-func confString(s string) string {
+// ConfString quotes a value for postgresql.conf.
+func ConfString(s string) string {
 	return "'" + strings.ReplaceAll(s, "'", "''") + "'"
 }
 

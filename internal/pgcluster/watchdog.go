@@ -18,10 +18,10 @@ if [ "$3" = 1 ]; then rm -rf "$2"; fi
 if [ -n "$4" ]; then rmdir "$4" 2>/dev/null; fi
 exit 0`
 
-// startWatchdog starts a shell that cleans up after this process once it
+// StartWatchdog starts a shell that cleans up after this process once it
 // exits. Only the kernel closing our end of the pipe can be relied on when a
 // test binary panics or is killed; deferred functions never run then.
-func (c *Cluster) startWatchdog() error {
+func (c *Cluster) StartWatchdog() error {
 	r, w, err := os.Pipe()
 	if err != nil {
 		return fmt.Errorf("start cleanup watchdog: %w", err)
@@ -50,8 +50,8 @@ func (c *Cluster) startWatchdog() error {
 	return nil
 }
 
-// stopWatchdog lets the watchdog exit early, once cleanup is done.
-func (c *Cluster) stopWatchdog() {
+// StopWatchdog lets the watchdog exit early, once cleanup is done.
+func (c *Cluster) StopWatchdog() {
 	if c.watchdog != nil {
 		_ = c.watchdog.Close()
 		c.watchdog = nil

@@ -1,4 +1,4 @@
-package pgcluster
+package ha
 
 import (
 	"context"
@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/auth-session/auth-session/internal/pgcluster"
 )
 
 // Pool modes of pgbouncer.
@@ -44,7 +46,7 @@ func StartBouncer(ctx context.Context, opts BouncerOptions) (_ *Bouncer, err err
 	if opts.Mode != PoolSession && opts.Mode != PoolTransaction {
 		return nil, fmt.Errorf("start pgbouncer: pool mode %q is not %q or %q", opts.Mode, PoolSession, PoolTransaction)
 	}
-	port, err := freePort()
+	port, err := pgcluster.FreePort()
 	if err != nil {
 		return nil, err
 	}

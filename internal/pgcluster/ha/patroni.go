@@ -1,4 +1,4 @@
-package pgcluster
+package ha
 
 import (
 	"context"
@@ -11,6 +11,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/auth-session/auth-session/internal/pgcluster"
 )
 
 // Etcd is a one-member etcd (Debian's etcd-server) on loopback, the store
@@ -25,11 +27,11 @@ type Etcd struct {
 // StartEtcd starts etcd on free loopback ports with its data in a new
 // temporary directory.
 func StartEtcd(ctx context.Context) (_ *Etcd, err error) {
-	clientPort, err := freePort()
+	clientPort, err := pgcluster.FreePort()
 	if err != nil {
 		return nil, err
 	}
-	peerPort, err := freePort()
+	peerPort, err := pgcluster.FreePort()
 	if err != nil {
 		return nil, err
 	}
@@ -89,7 +91,7 @@ type PatroniNode struct {
 	dir           string // holds the configuration, logs and data
 	dataDir       string
 	d             *daemon
-	pg            *Cluster // the data directory, for pg_ctl and the watchdog
+	pg            *pgcluster.Cluster // the data directory, for pg_ctl and the watchdog
 }
 
 // StartPatroni starts a node of the cluster opts describes, on free ports.
@@ -100,15 +102,15 @@ func StartPatroni(ctx context.Context, opts PatroniOptions, name string) (_ *Pat
 	if opts.TTL == 0 {
 		opts.TTL = 10 * time.Second
 	}
-	binDir, err := BinDir()
+	binDir, err := pgcluster.BinDir()
 	if err != nil {
 		return nil, err
 	}
-	port, err := freePort()
+	port, err := pgcluster.FreePort()
 	if err != nil {
 		return nil, err
 	}
-	apiPort, err := freePort()
+	apiPort, err := pgcluster.FreePort()
 	if err != nil {
 		return nil, err
 	}
@@ -182,15 +184,15 @@ postgresql:
 	}
 	// The watchdog stops the node's PostgreSQL once we exit, even if we die:
 	// killing Patroni alone would leave it running.
-	if n.pg, err = adopt(binDir, n.dataDir); err != nil {
+	if n.pg, err = pgcluster.Adopt(binDir, n.dataDir); err != nil {
 		return nil, err
 	}
-	if err := n.pg.startWatchdog(); err != nil {
+	if err := n.pg.StartWatchdog(); err != nil {
 		return nil, err
 	}
 	n.d, err = startDaemon("patroni "+name, filepath.Join(dir, "patroni.log"), []string{"HOME=" + dir}, true, "patroni", confPath)
 	if err != nil {
-		n.pg.stopWatchdog()
+		n.pg.StopWatchdog()
 		return nil, err
 	}
 	if err := n.d.waitTCP(ctx, fmt.Sprintf("127.0.0.1:%d", apiPort)); err != nil {
@@ -198,15 +200,6 @@ postgresql:
 		return nil, err
 	}
 	return n, nil
-}
-
-// adopt returns a Cluster for a data directory another program runs.
-func adopt(binDir, dataDir string) (*Cluster, error) {
-	r, err := newRunner(binDir, dataDir)
-	if err != nil {
-		return nil, err
-	}
-	return &Cluster{Dir: dataDir, run: r}, nil
 }
 
 // Role is the node's role as its REST API reports it: "primary" (Patroni
@@ -281,7 +274,7 @@ func (n *PatroniNode) Kill() error {
 func (n *PatroniNode) Stop() {
 	n.d.stop(30 * time.Second)
 	_ = n.pg.Stop()
-	n.pg.stopWatchdog()
+	n.pg.StopWatchdog()
 	os.RemoveAll(n.dir)
 }
 

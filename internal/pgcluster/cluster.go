@@ -70,7 +70,7 @@ type Cluster struct {
 	// left it as it was.
 	Reused bool
 
-	run        runner
+	run        Runner
 	log        io.Writer
 	settings   []string // Options.Settings
 	tempDir    bool     // Dir was made by Start, so Remove deletes it
@@ -115,9 +115,9 @@ func Start(ctx context.Context, opts Options) (_ *Cluster, err error) {
 		if c.tempDir {
 			_ = os.RemoveAll(c.Dir) // best effort: the start error matters more
 		}
-		c.stopWatchdog()
+		c.StopWatchdog()
 	}()
-	if c.run, err = newRunner(binDir, c.Dir); err != nil {
+	if c.run, err = NewRunner(binDir, c.Dir); err != nil {
 		return nil, err
 	}
 
@@ -139,7 +139,7 @@ func Start(ctx context.Context, opts Options) (_ *Cluster, err error) {
 	if opts.StopWithProcess {
 		// Before the server starts, so that even a crash while waiting for
 		// it leaves nothing running.
-		if err := c.startWatchdog(); err != nil {
+		if err := c.StartWatchdog(); err != nil {
 			return nil, err
 		}
 	}
@@ -184,15 +184,6 @@ func (c *Cluster) URL(user, password, database string) string {
 // Addr returns the server's address, HOST:PORT.
 func (c *Cluster) Addr() string { return net.JoinHostPort("127.0.0.1", strconv.Itoa(c.Port)) }
 
-// HostsURL returns a connection URL of database on the servers at addrs
-// (HOST:PORT each), tried in order, as user, keeping the first that matches
-// targetSessionAttrs ("read-write", "any", "standby", ...).
-func HostsURL(addrs []string, user, password, database, targetSessionAttrs string) string {
-	u := url.URL{Scheme: "postgres", User: url.UserPassword(user, password), Host: strings.Join(addrs, ","),
-		Path: "/" + database, RawQuery: "sslmode=disable&target_session_attrs=" + targetSessionAttrs}
-	return u.String()
-}
-
 // SuperURL returns the superuser's connection URL for database.
 func (c *Cluster) SuperURL(database string) string {
 	return c.URL(c.SuperUser, c.SuperPassword, database)
@@ -212,7 +203,7 @@ func (c *Cluster) Stop() error {
 		return err
 	}
 	if running {
-		if err := c.run.run(ctx, c.log, "pg_ctl", "-D", c.Dir, "-m", "fast", "-w", "-t", "60", "stop"); err != nil {
+		if err := c.run.Run(ctx, c.log, "pg_ctl", "-D", c.Dir, "-m", "fast", "-w", "-t", "60", "stop"); err != nil {
 			return fmt.Errorf("stop PostgreSQL in %s: %w", c.Dir, err)
 		}
 	}
@@ -220,6 +211,25 @@ func (c *Cluster) Stop() error {
 		// Remove, not RemoveAll: the directory is empty once the server is
 		// gone, and anything else in it is not ours to delete.
 		_ = os.Remove(c.SocketDir)
+	}
+	return nil
+}
+
+// Promote makes a standby the primary (pg_ctl promote) and waits until it
+// accepts writes.
+func (c *Cluster) Promote(ctx context.Context) error {
+	if err := c.run.Run(ctx, c.log, "pg_ctl", "-D", c.Dir, "-w", "-t", "60", "promote"); err != nil {
+		return fmt.Errorf("promote the standby in %s: %w", c.Dir, err)
+	}
+	return nil
+}
+
+// Crash stops the server at once, as a crash would (pg_ctl -m immediate):
+// no checkpoint, every connection cut. Start brings it back, with crash
+// recovery.
+func (c *Cluster) Crash() error {
+	if err := c.run.Run(context.Background(), c.log, "pg_ctl", "-D", c.Dir, "-m", "immediate", "-w", "stop"); err != nil {
+		return fmt.Errorf("crash PostgreSQL in %s: %w", c.Dir, err)
 	}
 	return nil
 }
@@ -233,9 +243,32 @@ func (c *Cluster) Remove() error {
 			err = errors.Join(err, fmt.Errorf("remove data directory: %w", rmErr))
 		}
 	}
-	c.stopWatchdog()
+	c.StopWatchdog()
 	return err
 }
+
+// Adopt returns a Cluster for a data directory another program runs (a
+// Patroni node's), so that Stop, Crash and StartWatchdog work on it.
+func Adopt(binDir, dataDir string) (*Cluster, error) {
+	r, err := NewRunner(binDir, dataDir)
+	if err != nil {
+		return nil, err
+	}
+	return &Cluster{Dir: dataDir, run: r}, nil
+}
+
+// Runner returns the runner of the cluster's PostgreSQL programs, which
+// runs them as the OS user that owns Dir.
+func (c *Cluster) Runner() Runner { return c.run }
+
+// DeleteDirOnRemove makes Remove delete Dir, as it does a temporary directory
+// Start created, for a Dir its caller created for this cluster alone (a
+// standby's copy of its primary).
+func (c *Cluster) DeleteDirOnRemove() { c.tempDir = true }
+
+// LogTail returns the end of the server log, as a section of an error
+// message; empty when the log is.
+func (c *Cluster) LogTail() string { return serverLogSection(c.serverLogSince(-1)) }
 
 // running reports whether a server is running in Dir, by pg_ctl status.
 func (c *Cluster) running(ctx context.Context) (bool, error) {

@@ -1,4 +1,4 @@
-package pgcluster
+package ha
 
 import (
 	"context"
@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/auth-session/auth-session/internal/pgcluster"
 	"github.com/jackc/pgx/v5"
 )
 
@@ -21,20 +22,21 @@ type StandbyOptions struct {
 	// the primary's Settings, every commit does. Otherwise it is
 	// asynchronous.
 	Sync bool
-	// Settings are postgresql.conf lines of the standby, as Options.Settings;
+	// Settings are postgresql.conf lines of the standby, as pgcluster.Options.Settings;
 	// give it the primary's, so that it behaves alike once promoted.
 	Settings []string
 	// Log receives the output of pg_basebackup and pg_ctl.
 	Log io.Writer
-	// StopWithProcess, as Options.StopWithProcess.
+	// StopWithProcess, as pgcluster.Options.StopWithProcess.
 	StopWithProcess bool
 }
 
-// StartStandby copies c with pg_basebackup into a new temporary directory
-// and starts it as a hot standby streaming from c, on a free port. It waits
+// StartStandby copies primary with pg_basebackup into a new temporary
+// directory and starts it as a hot standby streaming from primary, on a free
+// port. It waits
 // until the standby accepts read-only connections and, when Sync, until the
 // primary counts it as its synchronous standby.
-func (c *Cluster) StartStandby(ctx context.Context, opts StandbyOptions) (_ *Cluster, err error) {
+func StartStandby(ctx context.Context, primary *pgcluster.Cluster, opts StandbyOptions) (_ *pgcluster.Cluster, err error) {
 	if opts.Name == "" {
 		opts.Name = "standby"
 	}
@@ -50,36 +52,36 @@ func (c *Cluster) StartStandby(ctx context.Context, opts StandbyOptions) (_ *Clu
 	if err := os.Chmod(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("create standby data directory: %w", err)
 	}
-	if err := c.run.chown(dir); err != nil {
+	if err := primary.Runner().Chown(dir); err != nil {
 		return nil, err
 	}
-	if err := c.run.makeTraversable(dir); err != nil {
+	if err := primary.Runner().MakeTraversable(dir); err != nil {
 		return nil, err
 	}
 	conninfo := fmt.Sprintf("host=127.0.0.1 port=%d user=%s password=%s application_name=%s",
-		c.Port, c.SuperUser, c.SuperPassword, opts.Name)
-	err = c.run.run(ctx, opts.Log, "pg_basebackup", "-d", conninfo, "-D", dir,
+		primary.Port, primary.SuperUser, primary.SuperPassword, opts.Name)
+	err = primary.Runner().Run(ctx, opts.Log, "pg_basebackup", "-d", conninfo, "-D", dir,
 		"--wal-method=stream", "--checkpoint=fast", "--no-sync")
 	if err != nil {
 		return nil, fmt.Errorf("copy the primary for a standby: %w", err)
 	}
-	if err := c.run.writeFile(filepath.Join(dir, "standby.signal"), ""); err != nil {
+	if err := primary.Runner().WriteFile(filepath.Join(dir, "standby.signal"), ""); err != nil {
 		return nil, err
 	}
 	settings := append([]string{
-		"primary_conninfo = " + confString(conninfo),
+		"primary_conninfo = " + pgcluster.ConfString(conninfo),
 		"hot_standby = on",
 		// Keep serving reads while replaying: a read is refused rather
 		// than replay delayed (the primary's revocations must apply).
 		"max_standby_streaming_delay = 1s",
 	}, opts.Settings...)
-	s, err := Start(ctx, Options{Dir: dir, Settings: settings, Log: opts.Log, StopWithProcess: opts.StopWithProcess})
+	s, err := pgcluster.Start(ctx, pgcluster.Options{Dir: dir, Settings: settings, Log: opts.Log, StopWithProcess: opts.StopWithProcess})
 	if err != nil {
 		return nil, err
 	}
-	s.tempDir = true
+	s.DeleteDirOnRemove()
 	if opts.Sync {
-		if err := c.requireSyncStandby(ctx, opts.Name); err != nil {
+		if err := requireSyncStandby(ctx, primary, opts.Name); err != nil {
 			s.Remove()
 			return nil, err
 		}
@@ -87,15 +89,15 @@ func (c *Cluster) StartStandby(ctx context.Context, opts StandbyOptions) (_ *Clu
 	return s, nil
 }
 
-// requireSyncStandby lists name in c's synchronous_standby_names and waits
-// until c reports it streaming as a synchronous standby.
-func (c *Cluster) requireSyncStandby(ctx context.Context, name string) error {
-	conn, err := pgx.Connect(ctx, c.SuperURL("postgres"))
+// requireSyncStandby lists name in primary's synchronous_standby_names and
+// waits until primary reports it streaming as a synchronous standby.
+func requireSyncStandby(ctx context.Context, primary *pgcluster.Cluster, name string) error {
+	conn, err := pgx.Connect(ctx, primary.SuperURL("postgres"))
 	if err != nil {
 		return fmt.Errorf("make %s synchronous: %w", name, err)
 	}
 	defer conn.Close(context.Background())
-	if _, err := conn.Exec(ctx, "ALTER SYSTEM SET synchronous_standby_names = "+confString(name)); err != nil {
+	if _, err := conn.Exec(ctx, "ALTER SYSTEM SET synchronous_standby_names = "+pgcluster.ConfString(name)); err != nil {
 		return fmt.Errorf("make %s synchronous: %w", name, err)
 	}
 	if _, err := conn.Exec(ctx, "SELECT pg_reload_conf()"); err != nil {
@@ -115,27 +117,8 @@ func (c *Cluster) requireSyncStandby(ctx context.Context, name string) error {
 		}
 		select {
 		case <-ctx.Done():
-			return fmt.Errorf("standby %s is not streaming as a synchronous standby after 30s%s", name, serverLogSection(c.serverLogSince(-1)))
+			return fmt.Errorf("standby %s is not streaming as a synchronous standby after 30s%s", name, primary.LogTail())
 		case <-time.After(50 * time.Millisecond):
 		}
 	}
-}
-
-// Promote makes a standby the primary (pg_ctl promote) and waits until it
-// accepts writes.
-func (c *Cluster) Promote(ctx context.Context) error {
-	if err := c.run.run(ctx, c.log, "pg_ctl", "-D", c.Dir, "-w", "-t", "60", "promote"); err != nil {
-		return fmt.Errorf("promote the standby in %s: %w", c.Dir, err)
-	}
-	return nil
-}
-
-// Crash stops the server at once, as a crash would (pg_ctl -m immediate):
-// no checkpoint, every connection cut. Start brings it back, with crash
-// recovery.
-func (c *Cluster) Crash() error {
-	if err := c.run.run(context.Background(), c.log, "pg_ctl", "-D", c.Dir, "-m", "immediate", "-w", "stop"); err != nil {
-		return fmt.Errorf("crash PostgreSQL in %s: %w", c.Dir, err)
-	}
-	return nil
 }

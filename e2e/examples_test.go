@@ -3,7 +3,6 @@ package e2e
 import (
 	"github.com/auth-session/auth-session/internal/syncbuf"
 
-	"context"
 	"fmt"
 	"os"
 	"os/exec"
@@ -13,7 +12,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/auth-session/auth-session/internal/pgcluster"
 	"github.com/auth-session/auth-session/internal/pgtest"
 )
 
@@ -21,14 +19,7 @@ import (
 // printed, against a database of its own where web_user exists.
 func TestHelpExamples(t *testing.T) {
 	t.Parallel()
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	c, err := pgcluster.Start(ctx, pgcluster.Options{StopWithProcess: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { c.Remove() }) //nolint:errcheck
-	dbURL := c.SuperURL("postgres")
+	dbURL := ownCluster(t)
 	if r := run(t, "init", "--url", dbURL); r.code != 0 {
 		t.Fatalf("init: %s", r)
 	}

@@ -20,6 +20,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/auth-session/auth-session/internal/pgcluster"
 	"github.com/auth-session/auth-session/internal/pgtest"
 	"github.com/auth-session/auth-session/internal/testbin"
 )
@@ -237,4 +238,19 @@ func sessionValue(t *testing.T, cookieLine string) string {
 	}
 	value, _, _ = strings.Cut(value, ";")
 	return value
+}
+
+// ownCluster starts a PostgreSQL of the test's own, for tests that change
+// what every database of a cluster shares (roles) or that need its default
+// database, and returns its superuser URL. It is removed when the test ends.
+func ownCluster(t *testing.T) string {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	c, err := pgcluster.Start(ctx, pgcluster.Options{StopWithProcess: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Remove() }) //nolint:errcheck
+	return c.SuperURL("postgres")
 }

@@ -1,15 +1,12 @@
 package e2e
 
 import (
-	"context"
 	"crypto/rand"
 	"fmt"
 	"net/url"
 	"strings"
 	"testing"
-	"time"
 
-	"github.com/auth-session/auth-session/internal/pgcluster"
 	"github.com/auth-session/auth-session/internal/pgtest"
 	"github.com/auth-session/auth-session/pkg/auth"
 )
@@ -144,14 +141,7 @@ func TestUntrustedObjectsAreRefused(t *testing.T) {
 // shared by every database of a cluster.
 func TestInitAdoptsAdminRoleOnlyWhenTold(t *testing.T) {
 	t.Parallel()
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	c, err := pgcluster.Start(ctx, pgcluster.Options{StopWithProcess: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { c.Remove() }) //nolint:errcheck
-	dbURL := c.SuperURL("postgres")
+	dbURL := ownCluster(t)
 	pgtest.MustExec(t, dbURL, "CREATE ROLE admin LOGIN PASSWORD 'x'; CREATE ROLE intern LOGIN IN ROLE admin")
 
 	r := run(t, "init", "--url", dbURL)

@@ -99,6 +99,37 @@ func withoutJIT(ctx context.Context, tx DBTX) error {
 	return err
 }
 
+// jitOff turns off JIT for the rest of the transaction it runs in, as SET
+// LOCAL jit = off does, but without SET LOCAL's warning when the transaction
+// is a pipeline's implicit one rather than a block begun with BEGIN.
+const jitOff = `SELECT set_config('jit', 'off', true)`
+
+// queryRowWithoutJIT runs query with args and scans its one row into dest,
+// with JIT off, in one round trip: it sends jitOff and query together, and
+// PostgreSQL runs statements sent together as one implicit transaction, so
+// the setting holds for query's planning and ends with it. A purge batch
+// runs this way: its estimate stays near its rows at any table size, but a
+// server whose JIT thresholds are low, or a generic plan, could still make
+// PostgreSQL compile a statement that then runs in milliseconds. CockroachDB
+// has no JIT.
+func queryRowWithoutJIT(ctx context.Context, db PurgeDB, query string, args []any, dest ...any) error {
+	if CurrentDialect != PostgreSQL {
+		return db.QueryRow(ctx, query, args...).Scan(dest...)
+	}
+	b := &pgx.Batch{}
+	b.Queue(jitOff)
+	b.Queue(query, args...).QueryRow(func(row pgx.Row) error { return row.Scan(dest...) })
+	return db.SendBatch(ctx, b).Close()
+}
+
+// queueWithoutJIT queues jitOff first in b, which is sent in a transaction,
+// for the rest of it: see queryRowWithoutJIT.
+func queueWithoutJIT(b *pgx.Batch) {
+	if CurrentDialect == PostgreSQL {
+		b.Queue(jitOff)
+	}
+}
+
 // sortMemory is the work_mem of a logout that reports what it revoked:
 // enough to sort a million sessions by user in memory (about 150 MB; 64 MB
 // spilled 49 MB to disk and cost logout --all two seconds) rather than

@@ -7,6 +7,8 @@ import (
 	"errors"
 	"fmt"
 	"time"
+
+	"github.com/jackc/pgx/v5"
 )
 
 // Purge defaults and limits, shared by the purge command and serve.
@@ -46,6 +48,8 @@ const stopGrace = 5 * time.Second
 type PurgeDB interface {
 	DBTX
 	TxBeginner
+	// SendBatch sends statements together, as one implicit transaction.
+	SendBatch(ctx context.Context, b *pgx.Batch) pgx.BatchResults
 }
 
 // MaxPurgePace bounds PurgeOptions.Pace: a purge busy 1% of the time.
@@ -340,8 +344,7 @@ func purgeTable(ctx context.Context, db PurgeDB, phases []phase, cutoff time.Tim
 		return nil
 	}
 	for _, t := range phases {
-		w := &indexWalk{phase: t, query: t.batchSQL(), cutoff: cutoff, batch: opts.Batch, after: walkStart, audit: audit}
-		if err := purgeBatches(ctx, db, w, opts, res, progress); err != nil {
+		if err := purgeBatches(ctx, db, newIndexWalk(t, cutoff, opts.Batch, audit), opts, res, progress); err != nil {
 			return fmt.Errorf("purge %s: %w", t.name, err)
 		}
 	}

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgtype"
 )
 
@@ -20,7 +21,8 @@ import (
 // walk started. Rows written after that are new sessions and events, which
 // the cutoff spares anyway, or rows a concurrent logout or revoke rewrote,
 // which the next run purges. A batch is one transaction: a DELETE for each
-// phase, sent together, then the batch's event with their counts.
+// phase, sent together after turning JIT off for the transaction (see
+// queryRowWithoutJIT), then the batch's event with their counts.
 type heapWalk struct {
 	phases []phase
 	// queries are the phases' heapBatchSQL.
@@ -39,22 +41,22 @@ func (w *heapWalk) next(ctx context.Context, db PurgeDB) ([]deletedRows, bool, e
 	deleted := make([]deletedRows, len(w.phases))
 	err := RunInTx(ctx, db, func(tx pgx.Tx) error {
 		b := &pgx.Batch{}
-		for _, q := range w.queries {
-			b.Queue(inSchema(q), w.cutoff, pageStart(w.from), pageStart(to))
+		queueWithoutJIT(b)
+		for i, q := range w.queries {
+			b.Queue(inSchema(q), w.cutoff, pageStart(w.from), pageStart(to)).Exec(func(tag pgconn.CommandTag) error {
+				deleted[i] = deletedRows{w.phases[i], tag.RowsAffected()}
+				return nil
+			})
 		}
-		results := tx.SendBatch(ctx, b)
-		var total int64
-		for i, t := range w.phases {
-			tag, err := results.Exec()
-			if err != nil {
-				_ = results.Close()
-				return err
-			}
-			deleted[i] = deletedRows{t, tag.RowsAffected()}
-			total += tag.RowsAffected()
-		}
-		if err := results.Close(); err != nil || total == 0 {
+		if err := tx.SendBatch(ctx, b).Close(); err != nil {
 			return err
+		}
+		var total int64
+		for _, d := range deleted {
+			total += d.rows
+		}
+		if total == 0 {
+			return nil
 		}
 		return recordBatch(ctx, tx, w.audit, w.cutoff, deleted)
 	})

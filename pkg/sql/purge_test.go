@@ -193,7 +193,7 @@ func TestPurgeBatchesBoundTheWork(t *testing.T) {
 	conn, _ := newStore(t)
 	const batch = 7
 	mustInsert(t, conn, "a", expiredLongAgo, 100)
-	mustInsert(t, conn, "b", revokedLongAgo, 28) // a multiple of batch: one more, empty batch
+	mustInsert(t, conn, "b", revokedLongAgo, 28) // a multiple of batch: no short batch
 	mustInsert(t, conn, "c", active, 10)
 	mustInsertEvents(t, conn, 40*24*time.Hour, 20)
 	mustInsertEvents(t, conn, time.Hour, 5)
@@ -222,9 +222,14 @@ func TestPurgeBatchesBoundTheWork(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// ceil(100/7) + 28/7 + 1 + ceil(20/7): a short batch ends a phase
-	// without another statement.
-	const wantStatements = 15 + 5 + 3
+	// Each phase's first statement deletes nothing and finds where its
+	// first batch ends; each batch finds where the next one ends, and one
+	// that finds none, or fewer rows than a batch, ends the phase without
+	// another statement: 1 + ceil(100/7), 1 + 28/7, 1 + ceil(20/7).
+	const (
+		phases         = 3
+		wantStatements = 1 + 15 + 1 + 4 + 1 + 3
+	)
 	if len(stmts) != wantStatements {
 		t.Errorf("%d DELETE statements, want %d", len(stmts), wantStatements)
 	}
@@ -243,8 +248,8 @@ func TestPurgeBatchesBoundTheWork(t *testing.T) {
 	if deleted["web_sessions"] != 128 || deleted["session_events"] != 20 {
 		t.Errorf("deleted %v, want 128 web_sessions and 20 session_events", deleted)
 	}
-	if res.Batches != len(stmts)-1 || len(reported) != res.Batches {
-		t.Errorf("Batches = %d and %d progress reports for %d statements (one empty), want equal",
+	if res.Batches != len(stmts)-phases || len(reported) != res.Batches {
+		t.Errorf("Batches = %d and %d progress reports for %d statements (one empty per phase), want equal",
 			res.Batches, len(reported), len(stmts))
 	}
 	for _, p := range reported {

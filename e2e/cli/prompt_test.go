@@ -6,6 +6,7 @@ import (
 	"io"
 	"os/exec"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -18,6 +19,15 @@ import (
 // the terminal showed and the standard output.
 func runOnTerminal(t *testing.T, dbURL, question, answer string, args ...string) (screen, stdout string, code int) {
 	t.Helper()
+	return typeOnTerminal(t, dbURL, question, answer+"\n", args...)
+}
+
+// typeOnTerminal is runOnTerminal with keys typed as they are: "\x03" is
+// Ctrl-C, which the terminal turns into SIGINT, "\x04" Ctrl-D, end of input.
+// The binary runs in its own session with the terminal as its controlling
+// one, as under a shell.
+func typeOnTerminal(t *testing.T, dbURL, question, keys string, args ...string) (screen, stdout string, code int) {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	ptmx, tty, err := pty.Open()
@@ -29,6 +39,7 @@ func runOnTerminal(t *testing.T, dbURL, question, answer string, args ...string)
 	cmd := exec.CommandContext(ctx, binPath, args...)
 	cmd.Env = append(cleanEnv(), "AUTH_SESSION_URL="+dbURL)
 	cmd.Stdin, cmd.Stderr, cmd.Stdout = tty, tty, &out
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true, Setctty: true}
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -44,7 +55,7 @@ func runOnTerminal(t *testing.T, dbURL, question, answer string, args ...string)
 			shown.Write(buf[:n])
 			if !answered && strings.Contains(shown.String(), question) {
 				answered = true
-				io.WriteString(ptmx, answer+"\n") //nolint:errcheck // the wait below fails instead
+				io.WriteString(ptmx, keys) //nolint:errcheck // the wait below fails instead
 			}
 			if err != nil {
 				return
@@ -73,7 +84,7 @@ func TestPromptsOnATerminal(t *testing.T) {
 
 	question := "Revoke 1 sessions of 1 users matching --ip 203.0.113.0/24? [y/N] "
 	screen, stdout, code := runOnTerminal(t, dbURL, question, "n", "revoke", "--ip", "203.0.113.0/24", "--format", "tsv")
-	if code != 1 || !strings.Contains(screen, "revoke cancelled: nothing was changed") || stdout != "" {
+	if code != 1 || !strings.Contains(screen, "revoke cancelled: nothing revoked") || stdout != "" {
 		t.Errorf("answering no: exit %d, terminal %q, stdout %q; want exit 1 and nothing changed", code, screen, stdout)
 	}
 	if tableChecksum(t, dbURL) != before {
@@ -88,11 +99,46 @@ func TestPromptsOnATerminal(t *testing.T) {
 
 	question = "Log out every user, revoking the 5 sessions not revoked yet? [y/N] "
 	screen, _, code = runOnTerminal(t, dbURL, question, "", "logout", "--all", "--format", "tsv")
-	if code != 1 || !strings.Contains(screen, "logout cancelled: nothing was changed") {
+	if code != 1 || !strings.Contains(screen, "logout cancelled: nothing revoked") {
 		t.Errorf("logout --all answered with Enter: exit %d, terminal %q; want it cancelled", code, screen)
 	}
 	screen, _, code = runOnTerminal(t, dbURL, question, "yes", "logout", "--all", "--format", "tsv")
 	if code != 0 || !strings.Contains(screen, "revoked 5 sessions of 3 users") {
 		t.Errorf("logout --all answered yes: exit %d, terminal %q", code, screen)
+	}
+}
+
+// TestPromptCancels: at a [y/N] prompt on a terminal, Ctrl-C cancels at
+// once (exit 130, one line, nothing changed), end of input means no, and no
+// is a plain "nothing revoked" with exit 1, not an ERROR.
+func TestPromptCancels(t *testing.T) {
+	t.Parallel()
+	dbURL := newDB(t)
+	seedSelection(t, dbURL)
+	before := tableChecksum(t, dbURL)
+
+	question := "Revoke 1 sessions of 1 users matching --ip 203.0.113.0/24? [y/N] "
+	for _, tt := range []struct {
+		name, keys string
+		wantCode   int
+		wantLine   string
+	}{
+		{"Ctrl-C", "\x03", 130, "revoke interrupted: nothing revoked"},
+		{"Ctrl-C then yes", "\x03y\n", 130, "revoke interrupted: nothing revoked"},
+		{"end of input", "\x04", 1, "revoke cancelled: nothing revoked"},
+		{"no", "n\n", 1, "revoke cancelled: nothing revoked"},
+	} {
+		screen, stdout, code := typeOnTerminal(t, dbURL, question, tt.keys, "revoke", "--ip", "203.0.113.0/24", "--format", "tsv")
+		// The terminal echoes what was typed (^C, n); the message is the
+		// last line.
+		lines := strings.Split(strings.TrimSpace(screen), "\n")
+		last := strings.TrimSpace(lines[len(lines)-1])
+		if code != tt.wantCode || stdout != "" || last != tt.wantLine || strings.Contains(screen, "ERROR") {
+			t.Errorf("%s: exit %d, terminal %q, stdout %q; want exit %d and the line %q, no ERROR",
+				tt.name, code, screen, stdout, tt.wantCode, tt.wantLine)
+		}
+		if tableChecksum(t, dbURL) != before {
+			t.Fatalf("%s at the prompt changed the tables", tt.name)
+		}
 	}
 }

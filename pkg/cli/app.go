@@ -19,11 +19,11 @@ func NewApp(env *Env) *cli.App {
 			"Every command except init needs a superuser or a member of the admin role.",
 		Version:         versionString(),
 		HideHelpCommand: true,
-		// Completion and suggestions are urfave/cli's (see completion.go).
-		EnableBashCompletion: true,
-		Suggest:              true,
-		Writer:               env.IO.Out,
-		ErrWriter:            env.IO.Err,
+		// Suggestions are urfave/cli's; completion is answered by Main,
+		// before urfave/cli parses anything (see completion.go).
+		Suggest:   true,
+		Writer:    env.IO.Out,
+		ErrWriter: env.IO.Err,
 		Commands: []*cli.Command{
 			initCommand(env),
 			loginCommand(env),
@@ -54,6 +54,7 @@ func NewApp(env *Env) *cli.App {
 		// categories, which then leave it out of the help: list it first.
 		cmd.Flags = append(cmd.Flags, cli.HelpFlag)
 	}
+	refuseWhileCompleting(app.Commands)
 	return app
 }
 
@@ -61,9 +62,10 @@ func NewApp(env *Env) *cli.App {
 // having printed any error to env's stderr.
 func Main(ctx context.Context, args []string, env *Env) int {
 	app := NewApp(env)
-	if completing(args) {
-		// The shell asks what may come next: urfave/cli answers.
-		return ExitCode(app.RunContext(ctx, args))
+	if words, ok := completionRequest(args); ok {
+		// The shell asks what may come next: answer, and run nothing.
+		complete(env.IO.Out, app, words)
+		return ExitOK
 	}
 	args = helpCommand(args)
 	if len(args) > 1 && !strings.HasPrefix(args[1], "-") && app.Command(args[1]) == nil {

@@ -19,7 +19,24 @@ const (
 	ExitOK      = 0
 	ExitRuntime = 1
 	ExitUsage   = 2
+	// ExitInterrupted is Ctrl-C at a prompt: 128 + SIGINT, as shells say it.
+	ExitInterrupted = 130
 )
+
+// cancelled is a command the operator called off at its prompt, by
+// answering no (or nothing) or with Ctrl-C: nothing was changed. It is a
+// plain line, not an ERROR.
+type cancelled struct {
+	command     string
+	interrupted bool
+}
+
+func (e cancelled) Error() string {
+	if e.interrupted {
+		return e.command + " interrupted: nothing revoked"
+	}
+	return e.command + " cancelled: nothing revoked"
+}
 
 // usageError marks a bad flag or argument: exit 2, nothing was attempted.
 type usageError struct{ err error }
@@ -53,12 +70,17 @@ func (e connectError) Unwrap() error { return e.err }
 
 // ExitCode returns the process exit code for err.
 func ExitCode(err error) int {
-	var ue usageError
+	var (
+		ue usageError
+		c  cancelled
+	)
 	switch {
 	case err == nil:
 		return ExitOK
 	case errors.As(err, &ue):
 		return ExitUsage
+	case errors.As(err, &c) && c.interrupted:
+		return ExitInterrupted
 	}
 	return ExitRuntime
 }
@@ -69,11 +91,14 @@ func ExitCode(err error) int {
 func PrintError(w io.Writer, err error) {
 	var (
 		ce         connectError
+		cc         cancelled
 		he         hintError
 		pgErr      *pgconn.PgError
 		standbyErr *sql.StandbyError
 	)
 	switch {
+	case errors.As(err, &cc):
+		fmt.Fprintln(w, cc)
 	case errors.As(err, &pgErr):
 		// A database error: keep our context (what we were doing), then the
 		// server's own words.

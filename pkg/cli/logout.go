@@ -176,12 +176,9 @@ func runLogout(ctx context.Context, opts logoutOptions) error {
 		if err != nil {
 			return fmt.Errorf("count the sessions not revoked yet: %w", err)
 		}
-		ok, err := confirm(opts.env.IO, fmt.Sprintf("Log out every user, revoking the %d sessions not revoked yet? [y/N] ", n))
-		if err != nil {
-			return fmt.Errorf("logout cancelled: %w", err)
-		}
-		if !ok {
-			return errors.New("logout cancelled: nothing was changed")
+		question := fmt.Sprintf("Log out every user, revoking the %d sessions not revoked yet? [y/N] ", n)
+		if err := confirm(ctx, opts.env.IO, "logout", question); err != nil {
+			return err
 		}
 	}
 

@@ -237,8 +237,8 @@ func TestLogoutAll(t *testing.T) {
 		want     string
 	}{
 		{"no terminal", false, "", nil, 2, `logout --all: no terminal to confirm on; pass --yes`},
-		{"answered no", true, "n\n", nil, 1, `(?s)Log out every user, revoking the 4 sessions not revoked yet\? \[y/N\] .*logout cancelled: nothing was changed`},
-		{"no answer", true, "", nil, 1, `logout cancelled: no answer read`},
+		{"answered no", true, "n\n", nil, 1, `(?s)Log out every user, revoking the 4 sessions not revoked yet\? \[y/N\] .*logout cancelled: nothing revoked`},
+		{"no answer", true, "", nil, 1, `logout cancelled: nothing revoked`},
 		{"with a name", false, "", []string{"web_user", "--yes"}, 2, `--all logs out every user: give it without USERNAME or --users-from`},
 	} {
 		args := append([]string{"logout", "--all", "--url", dbURL}, tt.args...)

@@ -130,12 +130,8 @@ func runRevoke(ctx context.Context, opts revokeOptions) error {
 	defer conn.Close(context.WithoutCancel(ctx))
 
 	if !opts.yes && !opts.dryRun {
-		ok, err := confirmRevoke(ctx, conn, opts)
-		if err != nil {
+		if err := confirmRevoke(ctx, conn, opts); err != nil {
 			return err
-		}
-		if !ok {
-			return errors.New("revoke cancelled: nothing was changed")
 		}
 	}
 
@@ -219,12 +215,9 @@ func runRevokeMatching(ctx context.Context, opts revokeOptions) error {
 			fmt.Fprintf(opts.env.IO.Err, "no session not revoked yet matches %s; nothing to do\n", opts.described)
 			return nil
 		}
-		ok, err := confirm(opts.env.IO, fmt.Sprintf("Revoke %d sessions of %d users matching %s? [y/N] ", sessions, users, opts.described))
-		if err != nil {
-			return fmt.Errorf("revoke cancelled: %w", err)
-		}
-		if !ok {
-			return errors.New("revoke cancelled: nothing was changed")
+		question := fmt.Sprintf("Revoke %d sessions of %d users matching %s? [y/N] ", sessions, users, opts.described)
+		if err := confirm(ctx, opts.env.IO, "revoke", question); err != nil {
+			return err
 		}
 	}
 	by := sql.Actor{Name: caller.Username, Via: "cli", ClientAddr: hostname(opts.env)}
@@ -250,16 +243,16 @@ func picksEveryone(err error) error {
 
 // confirmRevoke asks on the terminal whether to revoke the sessions, once
 // it found each of them: an unknown id is an error before any question.
-func confirmRevoke(ctx context.Context, db sql.DBTX, opts revokeOptions) (bool, error) {
+func confirmRevoke(ctx context.Context, db sql.DBTX, opts revokeOptions) error {
 	var question string
 	users := map[string]bool{}
 	for _, id := range opts.sessionIDs {
 		s, err := sql.GetSession(ctx, db, id)
 		if errors.Is(err, sql.ErrSessionNotFound) {
-			return false, sessionNotFound(id)
+			return sessionNotFound(id)
 		}
 		if err != nil {
-			return false, fmt.Errorf("look up session %d: %w", id, err)
+			return fmt.Errorf("look up session %d: %w", id, err)
 		}
 		users[s.Username] = true
 		question = fmt.Sprintf("Revoke session %d of user %q (created %s UTC)? [y/N] ",
@@ -268,23 +261,36 @@ func confirmRevoke(ctx context.Context, db sql.DBTX, opts revokeOptions) (bool, 
 	if len(opts.sessionIDs) > 1 {
 		question = fmt.Sprintf("Revoke %d sessions of %d users? [y/N] ", len(opts.sessionIDs), len(users))
 	}
-	ok, err := confirm(opts.env.IO, question)
-	if err != nil {
-		return false, fmt.Errorf("revoke cancelled: %w", err)
-	}
-	return ok, nil
+	return confirm(ctx, opts.env.IO, "revoke", question)
 }
 
-// confirm asks question on stderr and reads a yes or no from stdin.
-func confirm(io *IOStreams, question string) (bool, error) {
+// confirm asks question on stderr and reads a yes or no from stdin. It
+// returns nil for yes, and cancelled for command otherwise: for no, any
+// other answer or end of input, and at once for Ctrl-C (ctx cancelled by
+// SIGINT), which the read would otherwise outlive, taking the next line
+// typed as the answer.
+func confirm(ctx context.Context, io *IOStreams, command, question string) error {
 	fmt.Fprint(io.Err, question)
-	line, err := bufio.NewReader(io.In).ReadString('\n')
-	if err != nil && line == "" {
-		return false, errors.New("no answer read")
+	answer := make(chan string, 1)
+	go func() {
+		// Left blocked on a terminal after Ctrl-C; the process is ending.
+		line, _ := bufio.NewReader(io.In).ReadString('\n')
+		answer <- line
+	}()
+	select {
+	case <-ctx.Done():
+		// The message goes on its own line, after the terminal's ^C.
+		fmt.Fprintln(io.Err)
+		return cancelled{command: command, interrupted: true}
+	case line := <-answer:
+		switch strings.ToLower(strings.TrimSpace(line)) {
+		case "y", "yes":
+			return nil
+		}
+		if line == "" {
+			// End of input: the answer is no, on a line of its own.
+			fmt.Fprintln(io.Err)
+		}
+		return cancelled{command: command}
 	}
-	switch strings.ToLower(strings.TrimSpace(line)) {
-	case "y", "yes":
-		return true, nil
-	}
-	return false, nil
 }

@@ -6,7 +6,9 @@ package cli
 import (
 	"flag"
 	"fmt"
+	"os"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -60,9 +62,40 @@ func similar(typed, suggestion string) bool {
 	return smetrics.JaroWinkler(typed, suggestion, 0.7, 4) >= 0.8
 }
 
-// completing reports whether args are the shell asking for completions.
-func completing(args []string) bool {
-	return len(args) > 1 && args[len(args)-1] == "--generate-bash-completion"
+// valueFlags reports, for each name of cmd's flags, whether the flag takes
+// a value: the flag parser would take the next word as it.
+func valueFlags(cmd *cli.Command) map[string]bool {
+	takesValue := map[string]bool{}
+	for _, f := range cmd.Flags {
+		isBool := false
+		switch f.(type) {
+		case *cli.BoolFlag, *reentrantBoolFlag:
+			isBool = true
+		}
+		for _, name := range f.Names() {
+			takesValue[name] = !isBool
+		}
+	}
+	return takesValue
+}
+
+// refuseWhileCompleting wraps each command's action so that it fails, doing
+// nothing, in a process that was asked for completions: Main answers those
+// without running anything, and this holds should a request ever reach
+// urfave/cli all the same.
+func refuseWhileCompleting(commands []*cli.Command) {
+	for _, cmd := range commands {
+		action := cmd.Action
+		if action == nil {
+			continue
+		}
+		cmd.Action = func(c *cli.Context) error {
+			if slices.Contains(os.Args, completionFlag) || slices.Contains(c.Args().Slice(), completionFlag) {
+				return usageErrorf("%s is a request for completions, not a command to run", completionFlag)
+			}
+			return action(c)
+		}
+	}
 }
 
 // helpCommand turns "auth-session help [COMMAND]", as most command suites
@@ -87,17 +120,7 @@ func interspersed(app *cli.App, args []string) []string {
 	if cmd == nil {
 		return args
 	}
-	takesValue := map[string]bool{}
-	for _, f := range cmd.Flags {
-		isBool := false
-		switch f.(type) {
-		case *cli.BoolFlag, *reentrantBoolFlag:
-			isBool = true
-		}
-		for _, name := range f.Names() {
-			takesValue[name] = !isBool
-		}
-	}
+	takesValue := valueFlags(cmd)
 	var flags, positional []string
 	rest := args[2:]
 	for i := 0; i < len(rest); i++ {

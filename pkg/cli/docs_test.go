@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 )
 
@@ -34,13 +35,32 @@ func TestCommandDocsAreCurrent(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if string(got) != string(want) {
-			t.Errorf("%s/%s differs from the command's help: run make docs\n--- committed\n%s\n--- generated\n%s", CommandDocsDir, name, got, want)
+		if line, committed, generated, differ := firstDifference(string(got), string(want)); differ {
+			t.Errorf("%s/%s:%d differs from the command's help: run make docs\ncommitted: %s\ngenerated: %s", CommandDocsDir, name, line, committed, generated)
 		}
 	}
 	for _, name := range names {
 		if _, ok := pages[name]; !ok {
 			t.Errorf("%s/%s documents no command: run make docs", CommandDocsDir, name)
+		}
+	}
+}
+
+// firstDifference returns the first line, counted from 1, where a and b
+// differ, and that line of each.
+func firstDifference(a, b string) (line int, lineA, lineB string, differ bool) {
+	if a == b {
+		return 0, "", "", false
+	}
+	as, bs := strings.Split(a, "\n"), strings.Split(b, "\n")
+	for i := 0; ; i++ {
+		switch {
+		case i >= len(as):
+			return i + 1, "(end of file)", bs[i], true
+		case i >= len(bs):
+			return i + 1, as[i], "(end of file)", true
+		case as[i] != bs[i]:
+			return i + 1, as[i], bs[i], true
 		}
 	}
 }

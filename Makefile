@@ -8,7 +8,7 @@ DATA_DIR  ?= $(CURDIR)/.data
 AUTH_SESSION_TEST_URL ?=
 export AUTH_SESSION_TEST_URL
 
-.PHONY: all build install deps test demo demo-ha bench vet fuzz clean
+.PHONY: all build install deps test demo demo-ha bench vet fuzz docs clean
 
 all: build
 
@@ -66,6 +66,11 @@ demo: deps build
 # leader is killed mid-story. It stops everything it started.
 demo-ha: deps build
 	$(GO) run ./cmd/demo-ha -bin $(BIN)
+
+# The command reference, docs/commands, from the commands' own help;
+# pkg/cli's TestCommandDocsAreCurrent fails when it is out of date.
+docs:
+	$(GO) run ./internal/gendocs
 
 bench: deps build
 	scripts/bench.sh

@@ -216,7 +216,7 @@ func runLogout(ctx context.Context, opts logoutOptions) error {
 			fmt.Fprintf(opts.env.IO.Err, "warning: no role named %q and no sessions of it; nothing was revoked\n", u)
 		}
 	}
-	return revokeInTx(ctx, conn, opts.env, revokeRun{format: opts.format, columns: logoutColumns, dryRun: opts.dryRun,
+	return revokeInTx(ctx, conn, opts.env, revokeRun{command: "logout", format: opts.format, columns: logoutColumns, dryRun: opts.dryRun,
 		standbyTimeout: opts.standbyTimeout, what: "sessions of " + describeUsers(opts.usernames), change: change, printed: printed})
 }
 
@@ -227,6 +227,8 @@ type revokeRun struct {
 	dryRun  bool
 	// standbyTimeout bounds the commit's wait for the synchronous standbys.
 	standbyTimeout time.Duration
+	// command names the command in messages: "revoke", "logout".
+	command string
 	// what names the sessions in messages: "sessions of 3 users".
 	what string
 	// change makes the change in tx, writing the rows to w.
@@ -246,7 +248,9 @@ func revokeInTx(ctx context.Context, conn *pgx.Conn, env *Env, r revokeRun) erro
 	out := newSpool(env.IO.Out)
 	defer out.discard()
 	var res sql.RevokeResult
+	committing := false
 	err := sql.RunRevocation(ctx, conn, r.standbyTimeout, func(tx pgx.Tx) error {
+		committing = false
 		out.reset()
 		w := format.New(r.format, out, r.columns)
 		var err error
@@ -259,8 +263,12 @@ func revokeInTx(ctx context.Context, conn *pgx.Conn, env *Env, r revokeRun) erro
 		if r.dryRun {
 			return errDryRun
 		}
+		committing = true
 		return nil
 	})
+	if interruptedBeforeCommit(ctx, err, committing) {
+		return cancelled{command: r.command, interrupted: true}
+	}
 	// Committed on the primary only: the rows stand, and are printed
 	// before the error.
 	var standbyErr *sql.StandbyError
@@ -287,6 +295,14 @@ func revokeInTx(ctx context.Context, conn *pgx.Conn, env *Env, r revokeRun) erro
 		return fmt.Errorf("revoke %s: %w", r.what, standbyErr)
 	}
 	return nil
+}
+
+// interruptedBeforeCommit reports whether err ended a revocation that
+// Ctrl-C (or SIGTERM) cancelled before its commit was sent: its transaction
+// rolled back, and nothing was revoked. Once the commit is under way, an
+// interruption's outcome is the database's to say, and err stands.
+func interruptedBeforeCommit(ctx context.Context, err error, committing bool) bool {
+	return err != nil && !committing && ctx.Err() != nil && errors.Is(err, context.Canceled)
 }
 
 // describeUsers names the users of an error message: one by name, several

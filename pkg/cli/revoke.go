@@ -137,7 +137,9 @@ func runRevoke(ctx context.Context, opts revokeOptions) error {
 
 	revoked := make([]sql.Session, len(opts.sessionIDs))
 	by := sql.Actor{Name: caller.Username, Via: "cli", ClientAddr: hostname(opts.env)}
+	committing := false
 	err = sql.RunRevocation(ctx, conn, opts.standbyTimeout, func(tx pgx.Tx) error {
+		committing = false
 		for i, id := range opts.sessionIDs {
 			s, _, err := sql.RevokeByID(ctx, tx, id, nil, by, opts.reason)
 			if errors.Is(err, sql.ErrSessionNotFound) {
@@ -151,8 +153,12 @@ func runRevoke(ctx context.Context, opts revokeOptions) error {
 		if opts.dryRun {
 			return errDryRun
 		}
+		committing = true
 		return nil
 	})
+	if interruptedBeforeCommit(ctx, err, committing) {
+		return cancelled{command: "revoke", interrupted: true}
+	}
 	if errors.Is(err, errDryRun) {
 		err = nil
 	}
@@ -221,7 +227,7 @@ func runRevokeMatching(ctx context.Context, opts revokeOptions) error {
 		}
 	}
 	by := sql.Actor{Name: caller.Username, Via: "cli", ClientAddr: hostname(opts.env)}
-	return revokeInTx(ctx, conn, opts.env, revokeRun{format: opts.format, columns: revokedColumns, dryRun: opts.dryRun, what: what,
+	return revokeInTx(ctx, conn, opts.env, revokeRun{command: "revoke", format: opts.format, columns: revokedColumns, dryRun: opts.dryRun, what: what,
 		standbyTimeout: opts.standbyTimeout,
 		change: func(tx pgx.Tx, w format.Writer) (sql.RevokeResult, error) {
 			res, err := sql.RevokeMatching(ctx, tx, opts.sel, opts.written, by, opts.reason, func(r sql.RevokedSession) error {
@@ -285,6 +291,13 @@ func confirm(ctx context.Context, io *IOStreams, command, question string) error
 	case line := <-answer:
 		switch strings.ToLower(strings.TrimSpace(line)) {
 		case "y", "yes":
+			// A yes typed after Ctrl-C may be read before the signal
+			// cancels ctx; the revocation then stops before its commit
+			// (interruptedBeforeCommit).
+			if ctx.Err() != nil {
+				fmt.Fprintln(io.Err)
+				return cancelled{command: command, interrupted: true}
+			}
 			return nil
 		}
 		if line == "" {

@@ -166,3 +166,40 @@ func TestRevokeSeveral(t *testing.T) {
 		t.Errorf("%d session.revoked events, want 2", n)
 	}
 }
+
+// TestInterruptedPromptRevokesNothing: Ctrl-C at a prompt, then yes, ends
+// the command as interrupted (exit 130, one plain line) and revokes
+// nothing, also when the yes is read before the signal is handled.
+func TestInterruptedPromptRevokesNothing(t *testing.T) {
+	t.Parallel()
+	dbURL := newSessionDB(t)
+	mustInsertSessions(t, dbURL, seedSessions)
+	for _, tt := range []struct {
+		args     []string
+		wantLine string
+	}{
+		{[]string{"revoke", "790000000000000001"}, "revoke interrupted: nothing revoked"},
+		{[]string{"revoke", "--user", "web_user"}, "revoke interrupted: nothing revoked"},
+		{[]string{"logout", "--all"}, "logout interrupted: nothing revoked"},
+	} {
+		before := mustCount(t, dbURL, "system.web_sessions WHERE revoked_at IS NOT NULL")
+		env, stdout, stderr := newEnv(terminals{out: true, err: true})
+		env.IO.InIsTerminal = true
+		env.IO.In = strings.NewReader("y\n")
+		ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
+		// The signal is handled once the answer is in: the command looks
+		// up the host name it records right after the prompt.
+		env.Hostname = func() (string, error) { cancel(); return "test-host", nil }
+		code := Main(ctx, append(append([]string{"auth-session"}, tt.args...), "--url", dbURL), env)
+		cancel()
+		// The answer's echo ends the prompt's line on a terminal; here the
+		// message follows the prompt.
+		if code != ExitInterrupted || !strings.HasSuffix(stderr.String(), "] "+tt.wantLine+"\n") || stdout.Len() != 0 {
+			t.Errorf("%v: exit %d, stderr %q, stdout %q; want exit %d and the line %q",
+				tt.args, code, stderr, stdout, ExitInterrupted, tt.wantLine)
+		}
+		if after := mustCount(t, dbURL, "system.web_sessions WHERE revoked_at IS NOT NULL"); after != before {
+			t.Errorf("%v: %d sessions revoked before, %d after", tt.args, before, after)
+		}
+	}
+}

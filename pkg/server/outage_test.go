@@ -57,6 +57,9 @@ func TestOutageUnderLoad(t *testing.T) {
 	if testing.Short() {
 		t.Skip("stops and restarts a PostgreSQL of its own for 10 s")
 	}
+	// Its PostgreSQL and its pool are its own, and it asserts no seconds:
+	// the other tests may run during its outage.
+	t.Parallel()
 	ctx := context.Background()
 	cluster, err := pgcluster.Start(ctx, pgcluster.Options{StopWithProcess: true})
 	if err != nil {
@@ -69,15 +72,14 @@ func TestOutageUnderLoad(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// Dials counted, and those begun after the restart counted apart.
+	// Dials counted, and those that ended after the restart counted apart.
 	var dials, dialsBack, failedBack atomic.Int64
 	var back atomic.Bool
 	dial := poolCfg.ConnConfig.DialFunc
 	poolCfg.ConnConfig.DialFunc = func(ctx context.Context, network, addr string) (net.Conn, error) {
 		dials.Add(1)
-		afterRestart := back.Load()
 		conn, err := dial(ctx, network, addr)
-		if afterRestart {
+		if back.Load() {
 			dialsBack.Add(1)
 			if err != nil {
 				failedBack.Add(1)
@@ -141,12 +143,17 @@ func TestOutageUnderLoad(t *testing.T) {
 	}
 	t.Cleanup(func() { stopLoad(); load.Wait() })
 
-	time.Sleep(time.Second)
-	res.mu.Lock()
-	warm := res.byStatus[200]
-	res.mu.Unlock()
-	if warm == 0 {
-		t.Fatal("no 200 before the outage")
+	// Some 200s before the outage; the deadline is only against a hang.
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+		res.mu.Lock()
+		warm := res.byStatus[200]
+		res.mu.Unlock()
+		if warm >= 100 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d 200s in 30 s before the outage; want 100", warm)
+		}
 	}
 	dialsAtStop := dials.Load()
 	logsAtStop := len(logs.String())
@@ -209,7 +216,7 @@ func TestOutageUnderLoad(t *testing.T) {
 		t.Fatalf("no 200 within 30 s of the database accepting connections again; logs:\n%s", outageLogs)
 	}
 	recovery := res.first200.Sub(accepting)
-	t.Logf("first 200 %s after the database accepted connections, after %d connection attempts (%d failed) since",
+	t.Logf("first 200 %s after the database accepted connections, %d connection attempts ended since (%d failed)",
 		recovery.Round(time.Millisecond), dialsBack.Load(), failedBack.Load())
 
 	for status, n := range res.byStatus {
@@ -236,11 +243,11 @@ func TestOutageUnderLoad(t *testing.T) {
 	if accessLines > 2*int(poolCfg.MaxConns) {
 		t.Errorf("%d request lines logged during the outage, want its 503s counted, not logged", accessLines)
 	}
-	// The first attempt after the restart connects and ends the outage:
-	// nothing is left over from the outage that fails once more.
-	if n := failedBack.Load(); dialsBack.Load() == 0 || n > 0 {
-		t.Errorf("%d connection attempts after the database accepted connections, %d of them failed; want the first to connect",
-			dialsBack.Load(), n)
+	// Once the database accepts connections, the next attempt connects and
+	// ends the outage: nothing left over from the outage fails once more.
+	if n := failedBack.Load(); n > 0 {
+		t.Errorf("%d of %d connection attempts that ended after the database accepted connections failed; want none",
+			n, dialsBack.Load())
 	}
 	if !strings.Contains(outageLogs, "database available again") {
 		t.Errorf("the end of the outage was not logged:\n%s", outageLogs)

@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -141,12 +142,10 @@ func TestFailover(t *testing.T) {
 			f.finish()
 
 			firstOK := f.check(t, srv, crashed, synchronous)
-			if after := firstOK.Sub(promoted); after > time.Second {
-				t.Errorf("first 200 came %v after the promotion; want within 1s", after.Round(time.Millisecond))
-			}
 			if firstOK.Before(promoting) {
 				t.Errorf("a 200 came %v before the promotion began, from a server that was not there", promoting.Sub(firstOK))
 			}
+			checkRecoveryLogged(t, srv, promoting)
 			t.Logf("%s: unavailable for %v (crash to first 200; promoted by hand 1s after the crash), first 200 %v after the promotion",
 				name, firstOK.Sub(crashed).Round(time.Millisecond), firstOK.Sub(promoted).Round(time.Millisecond))
 			checkCommandsRecover(t, srv, rep.admin, rep.user)
@@ -312,4 +311,37 @@ func checkCommandsRecover(t *testing.T, srv *serveProc, adminURL, user string) {
 	if got := whoami(&http.Client{Timeout: 5 * time.Second}, srv.url, r.stdout); got != http.StatusOK {
 		t.Errorf("whoami with a cookie minted after the failover: %d; want 200", got)
 	}
+}
+
+var recoveryLine = regexp.MustCompile(`(?m)^time=(\S+) .*msg="database available again"`)
+
+// checkRecoveryLogged checks that serve logged the end of the outage once a
+// primary could be there, from ready on. (An end logged earlier is not an
+// error here: a connection begun before the crash can complete during it.)
+func checkRecoveryLogged(t *testing.T, srv *serveProc, ready time.Time) {
+	t.Helper()
+	// serve logs to the millisecond.
+	ready = ready.Truncate(time.Millisecond)
+	for _, m := range recoveryLine.FindAllStringSubmatch(srv.logs(), -1) {
+		at, err := time.Parse(time.RFC3339, m[1])
+		if err != nil {
+			t.Fatalf("serve's log line time=%s: %v", m[1], err)
+		}
+		if !at.Before(ready) {
+			return
+		}
+	}
+	t.Errorf("serve did not log the database available again after %s:\n%s",
+		ready.UTC().Format(time.RFC3339Nano), serveEvents(srv.logs()))
+}
+
+// serveEvents is serve's log without its request lines.
+func serveEvents(logs string) string {
+	var events []string
+	for _, line := range strings.Split(logs, "\n") {
+		if line != "" && !strings.Contains(line, `msg="http request"`) {
+			events = append(events, line)
+		}
+	}
+	return strings.Join(events, "\n")
 }

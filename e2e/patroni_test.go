@@ -95,9 +95,6 @@ func TestPatroniFailover(t *testing.T) {
 	f.finish()
 
 	firstOK := f.check(t, srv, crashed, true)
-	if after := firstOK.Sub(promoted); after > 2*time.Second {
-		t.Errorf("first 200 came %v after Patroni reported the promotion; want within 2s", after.Round(time.Millisecond))
-	}
 	t.Logf("Patroni: unavailable for %v (leader killed to first 200); Patroni promoted %s %v after the kill, first 200 %v after that",
 		firstOK.Sub(crashed).Round(time.Millisecond), replica.Name, promoted.Sub(crashed).Round(time.Millisecond),
 		firstOK.Sub(promoted).Round(time.Millisecond))

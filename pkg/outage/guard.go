@@ -54,6 +54,7 @@ const (
 // New; it is safe for concurrent use.
 type Guard struct {
 	log *slog.Logger
+	now func() time.Time // time.Now; a test's clock in the package's tests
 
 	mu          sync.Mutex
 	down        bool
@@ -68,7 +69,7 @@ type Guard struct {
 
 // New returns a Guard that logs to log, in the up state.
 func New(log *slog.Logger) *Guard {
-	return &Guard{log: log}
+	return &Guard{log: log, now: time.Now}
 }
 
 // Install makes every connection the pool of cfg opens pass through g. Call
@@ -122,7 +123,7 @@ func (g *Guard) Admit() error {
 	if !g.down {
 		return nil
 	}
-	now := time.Now()
+	now := g.now()
 	if now.Before(g.nextAttempt) {
 		g.summarizeLocked(now)
 		return ErrUnavailable
@@ -142,7 +143,7 @@ func (g *Guard) Connected() {
 		return
 	}
 	g.down = false
-	g.log.Info("database available again", "down_for", time.Since(g.since).Round(time.Millisecond),
+	g.log.Info("database available again", "down_for", g.now().Sub(g.since).Round(time.Millisecond),
 		"requests_failed", g.failedTotal, "connection_attempts", g.attemptsTotal)
 }
 
@@ -161,7 +162,7 @@ func (g *Guard) Failed(err error) bool {
 func (g *Guard) fail(err error) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	now := time.Now()
+	now := g.now()
 	if !g.down {
 		g.down, g.since, g.lastSummary = true, now, now
 		g.backoff, g.nextAttempt = firstRetry, now.Add(firstRetry)

@@ -56,27 +56,34 @@ func connectError(t *testing.T) error {
 	return err
 }
 
-// While down, attempts are admitted once per backoff step; a connection
-// ends the outage and admits everything again.
+// While down, attempts are admitted once per backoff step, on a clock of
+// the test's own; a connection ends the outage and admits everything again.
 func TestAdmitBacksOff(t *testing.T) {
 	g := New(slog.New(slog.NewTextHandler(io.Discard, nil)))
+	clock := time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
+	g.now = func() time.Time { return clock }
 	if err := g.Admit(); err != nil {
 		t.Fatalf("up: Admit = %v", err)
 	}
 	if !g.Failed(&net.OpError{Op: "dial", Err: errors.New("connection refused")}) || !g.Down() {
 		t.Fatal("a refused dial did not put the guard down")
 	}
-	admitted := 0
-	deadline := time.Now().Add(time.Second)
-	for time.Now().Before(deadline) {
+	began := clock
+	var admitted []time.Duration
+	for range 3000 {
 		if g.Admit() == nil {
-			admitted++
+			admitted = append(admitted, clock.Sub(began))
 		}
-		time.Sleep(time.Millisecond)
+		clock = clock.Add(time.Millisecond)
 	}
-	// 50+100+200+400 ms, then 500 ms: 4 or 5 in the first second.
-	if admitted < 3 || admitted > 5 {
-		t.Errorf("%d attempts admitted in the first second down, want 3 to 5", admitted)
+	// The first after 50 ms, then steps doubling from 50 ms to at most
+	// 500 ms: so an attempt comes within 500 ms of the database's return.
+	want := []time.Duration{50, 100, 200, 400, 800, 1300, 1800, 2300, 2800}
+	for i := range want {
+		want[i] *= time.Millisecond
+	}
+	if fmt.Sprint(admitted) != fmt.Sprint(want) {
+		t.Errorf("attempts admitted at %v after the outage began, want %v", admitted, want)
 	}
 	g.Connected()
 	if g.Down() || g.Admit() != nil || g.Admit() != nil {

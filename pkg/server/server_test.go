@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"os"
 	"slices"
 	"strconv"
 	"strings"
@@ -26,7 +27,11 @@ import (
 	"github.com/auth-session/auth-session/pkg/sql"
 )
 
-func TestMain(m *testing.M) { pgtest.Main(m) }
+func TestMain(m *testing.M) {
+	code := pgtest.Run(m)
+	stopChromium()
+	os.Exit(code)
+}
 
 // syncBuffer is a log destination that handlers may write concurrently.
 type syncBuffer struct {

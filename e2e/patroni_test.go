@@ -57,7 +57,23 @@ func startPatroni(t *testing.T, synchronous bool) *patroniCluster {
 		"CREATE ROLE web_admin LOGIN PASSWORD 'adminpw' IN ROLE admin; CREATE ROLE web_user LOGIN PASSWORD '%s'; CREATE ROLE gone_user LOGIN",
 		pc.password))
 	pc.admin = ha.HostsURL(addrs, "web_admin", "adminpw", "postgres", "read-write")
+	pc.waitForReplica(t, synchronous)
 	return pc
+}
+
+// waitForReplica waits until the replica has what the leader wrote, and
+// is its synchronous standby when synchronous: what the test does next
+// relies on it, not on how fast the replica started.
+func (pc *patroniCluster) waitForReplica(t *testing.T, synchronous bool) {
+	t.Helper()
+	for _, n := range pc.nodes {
+		if n == pc.leader {
+			continue
+		}
+		if err := ha.WaitForReplica(context.Background(), pc.super, n, synchronous, time.Minute); err != nil {
+			t.Fatal(err)
+		}
+	}
 }
 
 // TestPatroniFailover kills the leader of a real Patroni cluster under
@@ -76,6 +92,7 @@ func TestPatroniFailover(t *testing.T) {
 			replica = n
 		}
 	}
+	pc.waitForReplica(t, true)
 	crashed := time.Now()
 	if err := pc.leader.Kill(); err != nil {
 		t.Fatal(err)

@@ -12,6 +12,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+
 	"github.com/auth-session/auth-session/internal/pgcluster"
 )
 
@@ -280,3 +282,41 @@ func (n *PatroniNode) Stop() {
 
 // Addr returns the node's PostgreSQL address, HOST:PORT.
 func (n *PatroniNode) Addr() string { return "127.0.0.1:" + strconv.Itoa(n.Port) }
+
+// WaitForReplica waits until the leader that leaderURL reaches reports
+// replica streaming (as its synchronous standby when sync) and replayed
+// everything the leader had written when it was called. A replica that
+// Patroni reports running may still be catching up; a failover before it
+// has would lose what it has not replayed, whatever the test is about.
+func WaitForReplica(ctx context.Context, leaderURL string, replica *PatroniNode, sync bool, timeout time.Duration) error {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	conn, err := pgx.Connect(ctx, leaderURL)
+	if err != nil {
+		return fmt.Errorf("wait for replica %s: %w", replica.Name, err)
+	}
+	defer conn.Close(context.Background())
+	var lsn string
+	if err := conn.QueryRow(ctx, "SELECT pg_current_wal_lsn()::text").Scan(&lsn); err != nil {
+		return fmt.Errorf("wait for replica %s: %w", replica.Name, err)
+	}
+	for {
+		var state string
+		err := conn.QueryRow(ctx, `SELECT coalesce((SELECT state || ' ' || sync_state || ' replayed ' || coalesce(replay_lsn::text, 'nothing')
+			|| CASE WHEN replay_lsn >= $2::pg_lsn AND state = 'streaming' AND (NOT $3 OR sync_state = 'sync') THEN ' ready' ELSE '' END
+			FROM pg_stat_replication WHERE application_name = $1 LIMIT 1), 'not connected')`,
+			replica.Name, lsn, sync).Scan(&state)
+		if err != nil {
+			return fmt.Errorf("wait for replica %s: %w", replica.Name, err)
+		}
+		if strings.HasSuffix(state, " ready") {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("replica %s has not caught up with the leader's %s after %v (synchronous: %t): %s%s",
+				replica.Name, lsn, timeout, sync, state, replica.d.logTail())
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+}

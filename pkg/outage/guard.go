@@ -94,21 +94,30 @@ func (g *Guard) Install(cfg *pgxpool.Config) {
 		g.Connected()
 		return nil
 	}
-	cfg.ConnConfig.DialFunc = g.Dial(cfg.ConnConfig.DialFunc)
+	cfg.ConnConfig.DialFunc = g.dialer(cfg.ConnConfig.DialFunc, len(cfg.ConnConfig.Fallbacks) > 0)
 }
 
 // Dial wraps dial so that a failed dial puts g down, and a connection to
 // itself fails: with the database's port in the ephemeral range and nothing
 // listening there, a dial can be given that very port as its own, connect
 // to itself, and keep the database from binding its port when it restarts.
+//
+// With several servers to try (a URL listing hosts), a failed dial is not
+// an outage: after a failover each new connection tries the old primary
+// first and connects to the next one. Only the whole attempt failing is:
+// the request that asked for the connection tells Failed.
 func (g *Guard) Dial(dial pgconn.DialFunc) pgconn.DialFunc {
+	return g.dialer(dial, false)
+}
+
+func (g *Guard) dialer(dial pgconn.DialFunc, severalHosts bool) pgconn.DialFunc {
 	return func(ctx context.Context, network, addr string) (net.Conn, error) {
 		conn, err := dial(ctx, network, addr)
 		if err == nil && network == "tcp" && conn.LocalAddr().String() == conn.RemoteAddr().String() {
 			conn.Close()
 			err = fmt.Errorf("dial %s: connected to itself: nothing listens on that port", addr)
 		}
-		if err != nil {
+		if err != nil && !severalHosts {
 			g.fail(err)
 		}
 		return conn, err

@@ -13,9 +13,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/auth-session/auth-session/internal/pgcluster"
+	"github.com/auth-session/auth-session/internal/pgtest"
 	"github.com/auth-session/auth-session/pkg/auth"
 	"github.com/auth-session/auth-session/pkg/outage"
 	"github.com/auth-session/auth-session/pkg/server"
@@ -262,4 +264,92 @@ func nonRequestLines(logs string) string {
 		}
 	}
 	return strings.Join(out, "\n")
+}
+
+// TestDeadFirstHostIsNoOutage: with a URL listing two servers, the first
+// gone (as after a failover), each new connection tries the dead one first
+// and then connects to the other. That is a connection made, not an
+// outage: no request is refused and nothing is logged as unavailable.
+func TestDeadFirstHostIsNoOutage(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	migrated := pgtest.NewPool(t, func(ctx context.Context, pool *pgxpool.Pool) error {
+		_, err := sql.Migrate(ctx, pool, sql.MigrateOptions{})
+		return err
+	})
+	poolCfg, err := pgxpool.ParseConfig(migrated.Config().ConnString())
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A port nothing listens on: the old primary.
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	deadPort := uint16(l.Addr().(*net.TCPAddr).Port)
+	l.Close()
+	cc := poolCfg.ConnConfig
+	cc.Fallbacks = append([]*pgconn.FallbackConfig{{Host: cc.Host, Port: cc.Port, TLSConfig: cc.TLSConfig}}, cc.Fallbacks...)
+	cc.Host, cc.Port = "127.0.0.1", deadPort
+	poolCfg.MaxConns = 8
+	logs := &syncBuffer{}
+	log := slog.New(slog.NewTextHandler(logs, nil))
+	guard := outage.New(log)
+	guard.Install(poolCfg)
+	pool, err := pgxpool.NewWithConfig(ctx, poolCfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(pool.Close)
+	secret, err := auth.NewSecret()
+	if err != nil {
+		t.Fatal(err)
+	}
+	session, err := sql.CreateSession(ctx, migrated, sql.NewSession{Username: "postgres",
+		HashedSecret: auth.HashSecret(secret), ExpireAfter: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cookie := auth.EncodeValue(session.ID, secret)
+	srv, err := server.New(server.Config{Pool: pool, Log: log, Outage: guard})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts := httptest.NewServer(srv.Handler())
+	t.Cleanup(ts.Close)
+
+	// Bursts, the pool's connections closed before each: every new
+	// connection dials the dead server first.
+	var mu sync.Mutex
+	byStatus := map[int]int{}
+	var burst sync.WaitGroup
+	client := &http.Client{Timeout: 30 * time.Second}
+	for i := range 64 {
+		if i%16 == 0 {
+			burst.Wait()
+			pool.Reset()
+		}
+		burst.Go(func() {
+			for range 10 {
+				req, _ := http.NewRequest("GET", ts.URL+"/api/v2/whoami", nil)
+				req.Header.Set(auth.HeaderName, cookie)
+				status := 0
+				if resp, err := client.Do(req); err == nil {
+					io.Copy(io.Discard, resp.Body) //nolint:errcheck
+					resp.Body.Close()
+					status = resp.StatusCode
+				}
+				mu.Lock()
+				byStatus[status]++
+				mu.Unlock()
+			}
+		})
+	}
+	burst.Wait()
+	if byStatus[200] != 640 {
+		t.Errorf("answers by status %v; want 640 200s", byStatus)
+	}
+	if strings.Contains(logs.String(), "unavailable") {
+		t.Errorf("a dead first server was logged as an outage:\n%s", nonRequestLines(logs.String()))
+	}
 }

@@ -110,11 +110,15 @@ func TestRoleNamesAreAddressedExactly(t *testing.T) {
 		}
 	})
 
-	t.Run("logout of a name nothing matches says so and succeeds", func(t *testing.T) {
+	t.Run("logout of a name nothing matches is an error, a warning with --ignore-missing", func(t *testing.T) {
 		typo := pgtest.UniqueName("typo")
 		r := run(t, dbURL, "logout", typo)
-		if r.code != 0 || !strings.Contains(r.stderr, `no role named "`+typo+`" and no sessions of it`) {
-			t.Errorf("logout %s: %s\nwant exit 0 and a note that nothing matched", typo, r)
+		if r.code != 1 || !strings.Contains(r.stderr, `ERROR: no role named "`+typo+`" and no sessions of it`) {
+			t.Errorf("logout %s: %s\nwant exit 1 naming it", typo, r)
+		}
+		r = run(t, dbURL, "logout", typo, "--ignore-missing")
+		if r.code != 0 || !strings.Contains(r.stderr, `warning: no role named "`+typo+`" and no sessions of it`) {
+			t.Errorf("logout %s --ignore-missing: %s\nwant exit 0 and a note that nothing matched", typo, r)
 		}
 		// A dropped role with sessions is logged out without the note.
 		gone := newRole(t, dbURL, "gone", "LOGIN")

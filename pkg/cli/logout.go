@@ -26,7 +26,9 @@ type logoutOptions struct {
 	all, ask bool
 	reason   string
 	dryRun   bool
-	format   format.Format
+	// ignoreMissing logs out the others when a name matches nothing.
+	ignoreMissing bool
+	format        format.Format
 	// standbyTimeout bounds the commit's wait for the synchronous standbys.
 	standbyTimeout time.Duration
 }
@@ -40,7 +42,9 @@ func logoutCommand(env *Env) *cli.Command {
 			"their sessions with its revocation time; sessions revoked before keep their\n" +
 			"first revocation time, and revoked now tells the two apart. It works for users\n" +
 			"dropped since. Names are read as login reads them; --users-from reads one per\n" +
-			"line (blank lines and lines starting with # are skipped).\n\n" +
+			"line verbatim, as list prints them (blank lines and lines starting with # are\n" +
+			"skipped). A name that matches no role and no session is an error, suggesting\n" +
+			"the closest role, unless --ignore-missing.\n\n" +
 			"  auth-session logout web_user\n" +
 			"  auth-session logout alice bob --reason 'incident 42'\n" +
 			"  auth-session logout --all --yes --reason 'signing key rotated'\n" +
@@ -48,6 +52,7 @@ func logoutCommand(env *Env) *cli.Command {
 		Flags: append(connFlagsWithUser(),
 			&cli.StringFlag{Name: "users-from", Usage: "also log out the users named in `FILE`, one per line; - for standard input"},
 			&cli.BoolFlag{Name: "all", Usage: "log out every user, also of logins in flight; asks first on a terminal"},
+			&cli.BoolFlag{Name: "ignore-missing", Usage: "log out the other users when a name matches no role and no session, with a warning (without it: an error, nothing revoked)"},
 			&cli.BoolFlag{Name: "yes", Aliases: []string{"y"}, Usage: "with --all: do not ask (needed without a terminal)"},
 			&cli.StringFlag{Name: "reason", Usage: "recorded with each user's user.logged_out event"},
 			&cli.BoolFlag{Name: "dry-run", Usage: "print what would be revoked and change nothing"},
@@ -55,7 +60,8 @@ func logoutCommand(env *Env) *cli.Command {
 			formatFlag(),
 		),
 		Action: func(c *cli.Context) error {
-			opts := logoutOptions{env: env, conn: connFromFlags(c), dryRun: c.Bool("dry-run"), all: c.Bool("all")}
+			opts := logoutOptions{env: env, conn: connFromFlags(c), dryRun: c.Bool("dry-run"), all: c.Bool("all"),
+				ignoreMissing: c.Bool("ignore-missing")}
 			var err error
 			if opts.standbyTimeout, err = standbyTimeoutFromFlags(c); err != nil {
 				return err
@@ -123,8 +129,10 @@ func logoutUsersFromFlags(c *cli.Context, env *Env) ([]string, error) {
 }
 
 // readUsernames reads role names one per line from path, or from in for
-// "-", by parseRoleName's rules; blank lines and lines starting with # are
-// skipped, and a line may end in CRLF. An error names the line.
+// "-", verbatim: a line is the role's name exactly as list prints it, with
+// no quoting and no folding (parseVerbatimRoleName). Blank lines and lines
+// starting with # are skipped; a UTF-8 byte order mark and CRLF line ends
+// are accepted. An error names the line.
 func readUsernames(path string, in io.Reader) ([]string, error) {
 	r := in
 	if path != "-" {
@@ -139,10 +147,13 @@ func readUsernames(path string, in io.Reader) ([]string, error) {
 	lines := bufio.NewScanner(r)
 	for n := 1; lines.Scan(); n++ {
 		line := strings.TrimSuffix(lines.Text(), "\r")
+		if n == 1 {
+			line = strings.TrimPrefix(line, "\ufeff")
+		}
 		if strings.TrimSpace(line) == "" || strings.HasPrefix(line, "#") {
 			continue
 		}
-		name, err := parseRoleName(fmt.Sprintf("user name on line %d of --users-from %q", n, path), line)
+		name, err := parseVerbatimRoleName(fmt.Sprintf("user name on line %d of --users-from %q", n, path), line)
 		if err != nil {
 			return nil, err
 		}
@@ -207,9 +218,14 @@ func runLogout(ctx context.Context, opts logoutOptions) error {
 			}
 		}
 		if len(unlisted) > 0 {
-			missing, err = sql.MissingRoles(ctx, tx, unlisted)
+			if missing, err = sql.MissingRoles(ctx, tx, unlisted); err != nil {
+				return res, err
+			}
 		}
-		return res, err
+		if len(missing) > 0 && !opts.ignoreMissing {
+			return res, unknownUsers(ctx, tx, missing)
+		}
+		return res, nil
 	}
 	printed := func() {
 		for _, u := range missing {
@@ -218,6 +234,31 @@ func runLogout(ctx context.Context, opts logoutOptions) error {
 	}
 	return revokeInTx(ctx, conn, opts.env, revokeRun{command: "logout", format: opts.format, columns: logoutColumns, dryRun: opts.dryRun,
 		standbyTimeout: opts.standbyTimeout, what: "sessions of " + describeUsers(opts.usernames), change: change, printed: printed})
+}
+
+// unknownUsers is the error of a logout naming users that match no role and
+// no session: typos, until told otherwise. It suggests the closest role.
+func unknownUsers(ctx context.Context, tx pgx.Tx, missing []string) error {
+	roles, err := sql.RoleNames(ctx, tx)
+	if err != nil {
+		return err
+	}
+	var msg, hint strings.Builder
+	for i, u := range missing {
+		if i > 0 {
+			msg.WriteString(", ")
+		}
+		fmt.Fprintf(&msg, "%q", u)
+		if near := closest(u, roles); near != "" {
+			fmt.Fprintf(&hint, "for %q, did you mean %q? ", u, near)
+		}
+	}
+	what := "no role named " + msg.String() + " and no sessions of it"
+	if len(missing) > 1 {
+		what = "no roles named " + msg.String() + " and no sessions of them"
+	}
+	hint.WriteString("to log out the other users anyway, pass --ignore-missing")
+	return hintError{msg: what + ": nothing was revoked", hint: hint.String()}
 }
 
 // revokeRun is one revoking command's transaction and what it prints.
@@ -271,7 +312,14 @@ func revokeInTx(ctx context.Context, conn *pgx.Conn, env *Env, r revokeRun) erro
 	}
 	// Committed on the primary only: the rows stand, and are printed
 	// before the error.
-	var standbyErr *sql.StandbyError
+	var (
+		standbyErr *sql.StandbyError
+		he         hintError
+	)
+	if errors.As(err, &he) {
+		// Says what it is about itself.
+		return he
+	}
 	if err != nil && !errors.Is(err, errDryRun) && !errors.As(err, &standbyErr) {
 		return fmt.Errorf("revoke %s: %w", r.what, err)
 	}

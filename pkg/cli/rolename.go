@@ -58,6 +58,22 @@ func parseIdentifier(what, arg string) (string, error) {
 	return foldIdentifier(arg), nil
 }
 
+// parseVerbatimRoleName reads line, a name read from a file, as the role's
+// name exactly: no quotes, no folding. It must be valid UTF-8 without
+// control characters and fit PostgreSQL's limit.
+func parseVerbatimRoleName(what, line string) (string, error) {
+	switch {
+	case !utf8.ValidString(line):
+		return "", usageErrorf("invalid %s %q: not valid UTF-8", what, line)
+	case strings.IndexFunc(line, unicode.IsControl) >= 0:
+		return "", usageErrorf("invalid %s %q: control characters", what, line)
+	case len(line) > maxRoleNameLen:
+		return "", usageErrorf("invalid %s %q: %d bytes long, longer than PostgreSQL's limit of %d bytes for a role name",
+			what, line, len(line), maxRoleNameLen)
+	}
+	return line, nil
+}
+
 func parseQuotedRoleName(what, arg string) (string, error) {
 	inner, ok := strings.CutSuffix(arg[1:], `"`)
 	if !ok {

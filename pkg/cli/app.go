@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"io"
 	"strings"
 
 	"github.com/urfave/cli/v2"
@@ -22,7 +23,7 @@ func NewApp(env *Env) *cli.App {
 		// Suggestions are urfave/cli's; completion is answered by Main,
 		// before urfave/cli parses anything (see completion.go).
 		Suggest:   true,
-		Writer:    env.IO.Out,
+		Writer:    helpWriter(env.IO),
 		ErrWriter: env.IO.Err,
 		Commands: []*cli.Command{
 			initCommand(env),
@@ -91,6 +92,16 @@ func commandNames(app *cli.App) []string {
 
 // runCommand runs a command's parsed options with run, or hands them to
 // env.RunF when a test has set it.
+// helpWriter is where the app writes help: the standard output, wrapped to
+// the terminal's width when it is one.
+func helpWriter(io *IOStreams) io.Writer {
+	if io.OutIsTerminal && io.Width > 0 {
+		wrapHelp()
+		return termWriter{Writer: io.Out, width: io.Width}
+	}
+	return io.Out
+}
+
 func runCommand[T any](ctx context.Context, env *Env, opts T, run func(context.Context, T) error) error {
 	if env.RunF != nil {
 		return env.RunF(opts)

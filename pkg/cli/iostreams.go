@@ -17,6 +17,8 @@ type IOStreams struct {
 	InIsTerminal  bool
 	OutIsTerminal bool
 	ErrIsTerminal bool
+	// Width is the terminal's width in columns, 0 when no stream is on one.
+	Width int
 }
 
 // Env is everything a command takes from the world outside its flags.
@@ -35,6 +37,13 @@ type Env struct {
 
 // SystemEnv returns the Env of the running process.
 func SystemEnv() *Env {
+	width := 0
+	for _, f := range []*os.File{os.Stdout, os.Stderr, os.Stdin} {
+		if w, _, err := term.GetSize(int(f.Fd())); err == nil && w > 0 {
+			width = w
+			break
+		}
+	}
 	return &Env{
 		IO: &IOStreams{
 			In:            os.Stdin,
@@ -43,6 +52,7 @@ func SystemEnv() *Env {
 			InIsTerminal:  term.IsTerminal(int(os.Stdin.Fd())),
 			OutIsTerminal: term.IsTerminal(int(os.Stdout.Fd())),
 			ErrIsTerminal: term.IsTerminal(int(os.Stderr.Fd())),
+			Width:         width,
 		},
 		Now:      time.Now,
 		Hostname: os.Hostname,

@@ -156,7 +156,7 @@ func runPurge(ctx context.Context, opts purgeOptions) error {
 		if err != nil {
 			return err
 		}
-		bar = newProgressBar(stderr, todo.Total())
+		bar = newProgressBar(stderr, todo.Total(), opts.env.IO.Width)
 	}
 	began := opts.env.Now()
 	res, err := sql.Purge(ctx, conn, opts.purge, bar.update)
@@ -214,16 +214,37 @@ type progressBar struct {
 // than it can keep up slows the purge down.
 const barRedraw = 100 * time.Millisecond
 
-func newProgressBar(w io.Writer, total int64) *progressBar {
+// newProgressBar draws a bar of total rows on w, a terminal width columns
+// wide (0: unknown). Every line fits the width, so that each frame redraws
+// the last in place: a line the terminal wraps leaves a copy of the bar in
+// the scrollback at every redraw. On a narrow terminal the bar shortens,
+// then the rate and the time left give way.
+func newProgressBar(w io.Writer, total int64, width int) *progressBar {
 	p := progress.NewWriter()
 	p.SetOutputWriter(w)
 	p.SetUpdateFrequency(barRedraw)
-	p.SetTrackerLength(30)
+	trackerLen, speed, eta := 30, true, true
+	if width > 0 {
+		// Writing the last column makes some terminals wrap at once.
+		usable := width - 1
+		p.SetTerminalWidth(usable)
+		// Message, percentage and the counts take about 58 columns; the
+		// rate 18 more, the time left 13.
+		fixed := 58 + 18 + 13
+		if usable-fixed < 10 {
+			speed, fixed = false, fixed-18
+		}
+		if usable-fixed < 10 {
+			eta, fixed = false, fixed-13
+		}
+		trackerLen = min(30, max(10, usable-fixed))
+	}
+	p.SetTrackerLength(trackerLen)
 	p.SetMessageLength(16)
 	p.SetTrackerPosition(progress.PositionRight)
 	p.SetAutoStop(false)
-	p.Style().Visibility.ETA = true
-	p.Style().Visibility.Speed = true
+	p.Style().Visibility.ETA = eta
+	p.Style().Visibility.Speed = speed
 	p.Style().Visibility.ETAOverall = false
 	p.Style().Options.TimeInProgressPrecision = time.Second
 	tracker := &progress.Tracker{Message: "purging", Total: max(total, 1), Units: rowUnits}

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/auth-session/auth-session/internal/pgtest"
 	"github.com/auth-session/auth-session/pkg/sql"
@@ -150,7 +151,7 @@ func TestPurgeRejectsBadFlags(t *testing.T) {
 // done, the rows, their rate and the time left.
 func TestProgressBar(t *testing.T) {
 	var out syncbuf.Buffer
-	bar := newProgressBar(&out, 1000)
+	bar := newProgressBar(&out, 1000, 0)
 	bar.update(sql.PurgeProgress{Phase: sql.PhaseExpiredSessions, Result: sql.PurgeResult{ExpiredSessions: 10}})
 	time.Sleep(3 * barRedraw)
 	bar.finish(nil)
@@ -158,6 +159,27 @@ func TestProgressBar(t *testing.T) {
 	for _, want := range []string{"expired sessions", "1.00%", "10 rows", "rows/s", "~ETA", "done!"} {
 		if !strings.Contains(frame, want) {
 			t.Errorf("progress output %q has no %q", frame, want)
+		}
+	}
+}
+
+// TestProgressBarFitsTheTerminal: on a narrow terminal every line of the
+// bar fits its width, so each frame redraws the last one in place instead
+// of wrapping onto a new line.
+func TestProgressBarFitsTheTerminal(t *testing.T) {
+	for _, width := range []int{60, 80} {
+		var out syncbuf.Buffer
+		bar := newProgressBar(&out, 1_000_000, width)
+		for done := int64(0); done <= 500_000; done += 100_000 {
+			bar.update(sql.PurgeProgress{Phase: sql.PhaseRevokedSessions, Result: sql.PurgeResult{RevokedSessions: done}})
+			time.Sleep(barRedraw)
+		}
+		bar.finish(nil)
+		ansi := regexp.MustCompile(`\x1b\[[0-9;]*[A-Za-z]`)
+		for _, line := range strings.FieldsFunc(ansi.ReplaceAllString(out.String(), "\n"), func(r rune) bool { return r == '\n' || r == '\r' }) {
+			if n := utf8.RuneCountInString(line); n > width {
+				t.Errorf("a %d-column terminal got a line of %d columns: %q", width, n, line)
+			}
 		}
 	}
 }

@@ -18,6 +18,8 @@ type eventsOptions struct {
 	conn   ConnOptions
 	filter sql.EventFilter
 	format format.Format
+	// noPager prints straight to a terminal, not through a pager.
+	noPager bool
 }
 
 func eventsCommand(env *Env) *cli.Command {
@@ -30,6 +32,7 @@ func eventsCommand(env *Env) *cli.Command {
 			userFilterFlag("only events about this `USERNAME`"),
 			&cli.StringFlag{Name: "since", Usage: "only events of the last `D`, such as 24h or 7d"},
 			formatFlag(),
+			noPagerFlag(),
 		),
 		Action: func(c *cli.Context) error {
 			if err := exactArgs(c); err != nil {
@@ -52,6 +55,7 @@ func eventsCommand(env *Env) *cli.Command {
 				return err
 			}
 			opts.format = f
+			opts.noPager = c.Bool("no-pager")
 			return runCommand(c.Context, env, opts, runEvents)
 		},
 	}
@@ -75,6 +79,9 @@ func runEvents(ctx context.Context, opts eventsOptions) error {
 		return err
 	}
 	defer conn.Close(context.WithoutCancel(ctx))
+	var endPager func()
+	opts.env, endPager = withPager(opts.env, opts.noPager)
+	defer endPager()
 
 	w := format.New(opts.format, opts.env.IO.Out, eventsColumns)
 	err = sql.ListEvents(ctx, conn, opts.filter, func(e *sql.Event) error {

@@ -22,6 +22,8 @@ type listOptions struct {
 	// summary prints one row per user instead of one per session.
 	summary bool
 	format  format.Format
+	// noPager prints straight to a terminal, not through a pager.
+	noPager bool
 }
 
 func listCommand(env *Env) *cli.Command {
@@ -44,6 +46,7 @@ func listCommand(env *Env) *cli.Command {
 			&cli.BoolFlag{Name: "wide", Usage: "also the ip, user agent, via and actor columns, in every format"},
 			&cli.BoolFlag{Name: "summary", Usage: "one row per user: active, expired and revoked sessions and last use, most active first"},
 			formatFlag(),
+			noPagerFlag(),
 		),
 		Action: func(c *cli.Context) error {
 			if err := exactArgs(c); err != nil {
@@ -75,6 +78,7 @@ func listCommand(env *Env) *cli.Command {
 			}
 			opts.format = f
 			opts.summary = c.Bool("summary")
+			opts.noPager = c.Bool("no-pager")
 			opts.filter.Client = c.Bool("wide") || f == format.JSON || f == format.NDJSON || f == format.YAML
 			if opts.summary && c.Bool("wide") {
 				return usageErrorf("--summary and --wide exclude each other: a summary has one row per user")
@@ -123,6 +127,9 @@ func runList(ctx context.Context, opts listOptions) error {
 		return err
 	}
 	defer conn.Close(context.WithoutCancel(ctx))
+	var endPager func()
+	opts.env, endPager = withPager(opts.env, opts.noPager)
+	defer endPager()
 
 	if opts.summary {
 		return runListSummary(ctx, conn, opts)

@@ -104,8 +104,8 @@ func TestOutageUnderLoad(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	session, err := sql.CreateSession(ctx, pool, sql.NewSession{Username: cluster.SuperUser,
-		HashedSecret: auth.HashSecret(secret), ExpireAfter: time.Hour})
+	session, err := sql.NewStore(pool).Login(ctx, sql.NewSession{Username: cluster.SuperUser,
+		HashedSecret: auth.HashSecret(secret), ExpireAfter: time.Hour}, sql.Actor{}, sql.LoginOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}

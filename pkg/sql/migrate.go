@@ -142,7 +142,7 @@ func Migrate(ctx context.Context, db interface {
 	}
 	for _, m := range ms {
 		var done bool
-		err := RunInTx(ctx, db, func(tx pgx.Tx) error {
+		err := runInTx(ctx, db, func(tx pgx.Tx) error {
 			done = false
 			if _, err := tx.Exec(ctx, searchPath); err != nil {
 				return err
@@ -278,7 +278,7 @@ func bootstrapOnce(ctx context.Context, db interface {
 		}
 		adopted = append(adopted, (&ErrForeignAdminRole{Role: admin}).describe())
 	}
-	err = RunInTx(ctx, db, func(tx pgx.Tx) error {
+	err = runInTx(ctx, db, func(tx pgx.Tx) error {
 		if !admin.exists {
 			if _, err := tx.Exec(ctx, createAdminRole); err != nil {
 				return fmt.Errorf("create role admin: %w", err)

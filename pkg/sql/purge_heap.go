@@ -39,7 +39,7 @@ type heapWalk struct {
 func (w *heapWalk) next(ctx context.Context, db PurgeDB) ([]deletedRows, bool, error) {
 	to := w.from + min(w.pages, w.end-w.from)
 	deleted := make([]deletedRows, len(w.phases))
-	err := RunInTx(ctx, db, func(tx pgx.Tx) error {
+	err := runInTx(ctx, db, func(tx pgx.Tx) error {
 		b := &pgx.Batch{}
 		queueWithoutJIT(b)
 		for i, q := range w.queries {

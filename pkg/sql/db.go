@@ -87,7 +87,7 @@ const DefaultStandbyTimeout = 5 * time.Second
 // *pgxpool.Pool; on anything else, and with a standbyTimeout of zero or
 // less, the commit waits as long as it takes.
 func runRevocation(ctx context.Context, db TxBeginner, standbyTimeout time.Duration, fn func(tx pgx.Tx) error) error {
-	if standbyTimeout <= 0 || CurrentDialect != PostgreSQL {
+	if standbyTimeout <= 0 {
 		return runInTx(ctx, db, fn)
 	}
 	return retry(ctx, func() error {

@@ -30,28 +30,43 @@ func TestLogoutRefusesALoginHeldOpenAcrossIt(t *testing.T) {
 	}
 	defer conn.Close(ctx)
 
-	tx, err := conn.Begin(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer tx.Rollback(ctx) //nolint:errcheck
 	secret, err := auth.NewSecret()
 	if err != nil {
 		t.Fatal(err)
 	}
-	held, err := sql.CreateSession(ctx, tx, sql.NewSession{Username: s.user, HashedSecret: auth.HashSecret(secret), ExpireAfter: time.Hour})
-	if err != nil {
-		t.Fatal(err)
+	// The store's own login, held before its commit until the logout has
+	// returned.
+	inserted, logoutDone := make(chan sql.Session, 1), make(chan struct{})
+	loginDone := make(chan error, 1)
+	go func() {
+		_, err := sql.NewStore(conn).Login(ctx, sql.NewSession{Username: s.user, HashedSecret: auth.HashSecret(secret), ExpireAfter: time.Hour},
+			sql.Actor{Name: "e2e", Via: "cli"}, sql.LoginOptions{BeforeCommit: func(held sql.Session) error {
+				select {
+				case inserted <- held:
+				default:
+				}
+				<-logoutDone
+				return nil
+			}})
+		loginDone <- err
+	}()
+	var held sql.Session
+	select {
+	case held = <-inserted:
+	case err := <-loginDone:
+		t.Fatalf("login: %v", err)
 	}
-	if r := run(t, "logout", s.user, "--url", s.adminURL); r.code != 0 {
+	r := run(t, "logout", s.user, "--url", s.adminURL)
+	close(logoutDone)
+	if r.code != 0 {
 		t.Fatalf("logout: %s", r)
 	}
-	if err := tx.Commit(ctx); err != nil {
+	if err := <-loginDone; err != nil {
 		t.Fatal(err)
 	}
 	cookie := auth.CookieName + "=" + auth.EncodeValue(held.ID, secret)
 
-	r := curl(t, "--cookie", cookie, srv.url+"/api/v2/whoami")
+	r = curl(t, "--cookie", cookie, srv.url+"/api/v2/whoami")
 	wantStatus(t, "whoami with the session of the login held open across the logout", r, 401)
 	list := run(t, "list", "--active", "--user", s.user, "--format", "tsv", "--url", s.adminURL)
 	if list.code != 0 || strings.Contains(list.stdout, strconv.FormatInt(held.ID, 10)) {

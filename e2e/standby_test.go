@@ -158,7 +158,8 @@ func mintSessions(t *testing.T, dbURL, user string, n int) []string {
 		if err != nil {
 			t.Fatal(err)
 		}
-		s, err := sql.CreateSession(ctx, pool, sql.NewSession{Username: user, HashedSecret: auth.HashSecret(secret), ExpireAfter: time.Hour})
+		s, err := sql.NewStore(pool).Login(ctx, sql.NewSession{Username: user, HashedSecret: auth.HashSecret(secret), ExpireAfter: time.Hour},
+			sql.Actor{Via: "cli"}, sql.LoginOptions{})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -10,7 +10,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/auth-session/auth-session/pkg/sql"
@@ -118,11 +117,8 @@ func (b *bench) logoutAll(ctx context.Context, o options) ([]reportRow, error) {
 				default:
 				}
 				t0 := time.Now()
-				err := sql.RunInTx(ctx, pool, func(tx pgx.Tx) error {
-					_, err := sql.Login(ctx, tx, sql.NewSession{Username: b.db.user, HashedSecret: make([]byte, 32), ExpireAfter: time.Hour},
-						sql.Actor{Name: "bench", Via: "cli"}, 0)
-					return err
-				})
+				_, err := sql.NewStore(pool).Login(ctx, sql.NewSession{Username: b.db.user, HashedSecret: make([]byte, 32), ExpireAfter: time.Hour},
+					sql.Actor{Name: "bench", Via: "cli"}, sql.LoginOptions{})
 				mu.Lock()
 				if err != nil {
 					errs = append(errs, err)

@@ -62,10 +62,9 @@ func (s *store) newSession(t *testing.T, username string) (int64, string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	session, err := sql.CreateSession(context.Background(), s.pool, sql.NewSession{
+	session, err := sql.NewStore(s.pool).Login(context.Background(), sql.NewSession{
 		Username: username, HashedSecret: auth.HashSecret(secret), ExpireAfter: time.Hour,
-		Audit: sql.AuditInfo{Via: "cli"},
-	})
+	}, sql.Actor{Via: "cli"}, sql.LoginOptions{})
 	if err != nil {
 		t.Fatalf("create session for %s: %v", username, err)
 	}
@@ -196,7 +195,7 @@ func TestMiddlewareRefusesUniformly(t *testing.T) {
 		}},
 		{"revoked", func(t *testing.T) *http.Request {
 			id, value := s.newSession(t, s.newRole(t))
-			if _, _, err := sql.RevokeSession(context.Background(), s.pool, id); err != nil {
+			if _, err := sql.NewStore(s.pool).Revoke(context.Background(), sql.ByIDs(id), sql.RevokeOptions{}, nil); err != nil {
 				t.Fatal(err)
 			}
 			return newRequest(withCookie(value))

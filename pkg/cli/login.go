@@ -7,7 +7,6 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/jackc/pgx/v5"
 	"github.com/urfave/cli/v2"
 
 	"github.com/auth-session/auth-session/pkg/auth"
@@ -122,20 +121,16 @@ func runLogin(ctx context.Context, opts loginOptions) error {
 	}
 	defer conn.Close(context.WithoutCancel(ctx))
 
-	var session sql.Session
-	by := sql.Actor{Name: caller.Username, Via: "cli", ClientAddr: hostname(opts.env)}
-	err = sql.RunInTx(ctx, conn, func(tx pgx.Tx) error {
-		var err error
-		session, err = sql.Login(ctx, tx, sql.NewSession{
-			Username: opts.username, HashedSecret: auth.HashSecret(secret), ExpireAfter: opts.expireAfter,
-		}, by, opts.maxSessions)
-		if err != nil || jar == nil {
-			return err
+	session, err := sql.NewStore(conn).Login(ctx, sql.NewSession{
+		Username: opts.username, HashedSecret: auth.HashSecret(secret), ExpireAfter: opts.expireAfter,
+	}, cliActor(opts.env, caller), sql.LoginOptions{MaxSessions: opts.maxSessions, BeforeCommit: func(s sql.Session) error {
+		if jar == nil {
+			return nil
 		}
 		// Before the commit: a jar that cannot be written rolls the
 		// session back rather than leave one whose cookie is lost.
-		return jar.write(auth.EncodeValue(session.ID, secret), session.ExpiresAt, !opts.insecure)
-	})
+		return jar.write(auth.EncodeValue(s.ID, secret), s.ExpiresAt, !opts.insecure)
+	}})
 	if err != nil {
 		if jar != nil {
 			jar.unwrite()

@@ -11,7 +11,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/jackc/pgx/v5"
 	"github.com/urfave/cli/v2"
 
 	"github.com/auth-session/auth-session/pkg/format"
@@ -172,10 +171,6 @@ var logoutColumns = []format.Column{
 	{Header: "revoked now", Key: "revoked_now", Type: format.TypeBoolean},
 }
 
-// errDryRun rolls back a dry run's transaction, once it has printed what it
-// would have done.
-var errDryRun = errors.New("dry run")
-
 func runLogout(ctx context.Context, opts logoutOptions) error {
 	conn, caller, err := connectWriter(ctx, opts.conn)
 	if err != nil {
@@ -193,53 +188,61 @@ func runLogout(ctx context.Context, opts logoutOptions) error {
 		}
 	}
 
+	what := "sessions of " + describeUsers(opts.usernames)
+	target := sql.Everyone()
+	// Logging out a dropped user must keep working, but a typo should not
+	// pass in silence: a user with no role is warned of when none of its
+	// sessions is listed either.
 	var missing []string
-	by := sql.Actor{Name: caller.Username, Via: "cli", ClientAddr: hostname(opts.env)}
-	change := func(tx pgx.Tx, w format.Writer) (sql.RevokeResult, error) {
-		missing = nil
-		listed := map[string]bool{}
-		row := func(r sql.RevokedSession) error {
-			listed[r.Username] = true
-			return w.WriteRow(r.Username, strconv.FormatInt(r.ID, 10), r.RevokedAt, r.Now)
-		}
-		if opts.all {
-			return sql.LogOutEveryone(ctx, tx, by, opts.reason, row)
-		}
-		res, err := sql.LogOutUsers(ctx, tx, opts.usernames, 0, by, opts.reason, row)
-		if err != nil {
-			return res, err
-		}
-		// Logging out a dropped user must keep working, but a typo
-		// should not pass in silence.
-		var unlisted []string
-		for _, u := range opts.usernames {
-			if !listed[u] {
-				unlisted = append(unlisted, u)
-			}
-		}
-		if len(unlisted) > 0 {
-			if missing, err = sql.MissingRoles(ctx, tx, unlisted); err != nil {
-				return res, err
-			}
+	if !opts.all {
+		target = sql.OfUsers(opts.usernames...)
+		if missing, err = sql.MissingRoles(ctx, conn, opts.usernames); err != nil {
+			return fmt.Errorf("revoke %s: %w", what, err)
 		}
 		if len(missing) > 0 && !opts.ignoreMissing {
-			return res, unknownUsers(ctx, tx, missing)
-		}
-		return res, nil
-	}
-	printed := func() {
-		for _, u := range missing {
-			fmt.Fprintf(opts.env.IO.Err, "warning: no role named %q and no sessions of it; nothing was revoked\n", u)
+			if err := checkMissing(ctx, conn, missing); err != nil {
+				return err
+			}
 		}
 	}
-	return revokeInTx(ctx, conn, opts.env, revokeRun{command: "logout", format: opts.format, columns: logoutColumns, dryRun: opts.dryRun,
-		standbyTimeout: opts.standbyTimeout, what: "sessions of " + describeUsers(opts.usernames), change: change, printed: printed})
+	var listed map[string]bool
+	return revokeAndPrint(ctx, sql.NewStore(conn), opts.env, revokeRun{
+		command: "logout", what: what, format: opts.format, columns: logoutColumns, target: target,
+		opts: sql.RevokeOptions{By: cliActor(opts.env, caller), Reason: opts.reason, DryRun: opts.dryRun, StandbyTimeout: opts.standbyTimeout,
+			Attempt: func() { listed = map[string]bool{} }},
+		row: func(w format.Writer, r sql.RevokedSession) error {
+			listed[r.Username] = true
+			return w.WriteRow(r.Username, strconv.FormatInt(r.ID, 10), r.RevokedAt, r.Now)
+		},
+		report: func(res sql.RevokeResult) {
+			for _, u := range missing {
+				if !listed[u] {
+					fmt.Fprintf(opts.env.IO.Err, "warning: no role named %q and no sessions of it; nothing was revoked\n", u)
+				}
+			}
+			printSummary(opts.env, res, opts.dryRun)
+		},
+	})
 }
 
-// unknownUsers is the error of a logout naming users that match no role and
-// no session: typos, until told otherwise. It suggests the closest role.
-func unknownUsers(ctx context.Context, tx pgx.Tx, missing []string) error {
-	roles, err := sql.RoleNames(ctx, tx)
+// checkMissing fails a logout naming users that match no role and no
+// session, before anything is revoked: typos, until told otherwise
+// (--ignore-missing). It suggests the closest role.
+func checkMissing(ctx context.Context, db sql.DBTX, noRole []string) error {
+	owners, err := sql.UsersWithSessions(ctx, db, noRole)
+	if err != nil {
+		return err
+	}
+	var missing []string
+	for _, u := range noRole {
+		if !owners[u] {
+			missing = append(missing, u)
+		}
+	}
+	if len(missing) == 0 {
+		return nil
+	}
+	roles, err := sql.RoleNames(ctx, db)
 	if err != nil {
 		return err
 	}
@@ -261,98 +264,6 @@ func unknownUsers(ctx context.Context, tx pgx.Tx, missing []string) error {
 	return hintError{msg: what + ": nothing was revoked", hint: hint.String()}
 }
 
-// revokeRun is one revoking command's transaction and what it prints.
-type revokeRun struct {
-	format  format.Format
-	columns []format.Column
-	dryRun  bool
-	// standbyTimeout bounds the commit's wait for the synchronous standbys.
-	standbyTimeout time.Duration
-	// command names the command in messages: "revoke", "logout".
-	command string
-	// what names the sessions in messages: "sessions of 3 users".
-	what string
-	// change makes the change in tx, writing the rows to w.
-	change func(tx pgx.Tx, w format.Writer) (sql.RevokeResult, error)
-	// printed, when set, runs once the rows are out, before the summary.
-	printed func()
-}
-
-// revokeInTx runs r's change in one transaction, retried on serialization
-// failures, and prints its rows and a summary line on stderr: "revoked 3
-// sessions of 2 users (1 were already revoked)". Rows are rendered as they
-// arrive, so nothing may reach stdout before the transaction commits: a
-// retried or failed transaction would print rows twice, or rows that were
-// never revoked. The writer is therefore made per attempt over a spool that
-// is flushed at the end. A dry run does all of it and rolls back.
-func revokeInTx(ctx context.Context, conn *pgx.Conn, env *Env, r revokeRun) error {
-	out := newSpool(env.IO.Out)
-	defer out.discard()
-	var res sql.RevokeResult
-	committing := false
-	err := sql.RunRevocation(ctx, conn, r.standbyTimeout, func(tx pgx.Tx) error {
-		committing = false
-		out.reset()
-		w := format.New(r.format, out, r.columns)
-		var err error
-		if res, err = r.change(tx, w); err != nil {
-			return err
-		}
-		if err := w.Close(); err != nil {
-			return err
-		}
-		if r.dryRun {
-			return errDryRun
-		}
-		committing = true
-		return nil
-	})
-	if interruptedBeforeCommit(ctx, err, committing) {
-		return cancelled{command: r.command, interrupted: true}
-	}
-	// Committed on the primary only: the rows stand, and are printed
-	// before the error.
-	var (
-		standbyErr *sql.StandbyError
-		he         hintError
-	)
-	if errors.As(err, &he) {
-		// Says what it is about itself.
-		return he
-	}
-	if err != nil && !errors.Is(err, errDryRun) && !errors.As(err, &standbyErr) {
-		return fmt.Errorf("revoke %s: %w", r.what, err)
-	}
-	if err := out.flush(); err != nil {
-		if r.dryRun {
-			return err
-		}
-		// The revocation stands: say so, or a failed print reads as a
-		// failed revocation.
-		return fmt.Errorf("%s were revoked, but printing them failed: %w", r.what, err)
-	}
-	if r.printed != nil {
-		r.printed()
-	}
-	summary := fmt.Sprintf("revoked %d sessions of %d users (%d were already revoked)", res.Revoked, res.Users, res.AlreadyRevoked)
-	if r.dryRun {
-		summary = "dry run: would have " + summary + "; nothing was changed"
-	}
-	fmt.Fprintln(env.IO.Err, summary)
-	if standbyErr != nil {
-		return fmt.Errorf("revoke %s: %w", r.what, standbyErr)
-	}
-	return nil
-}
-
-// interruptedBeforeCommit reports whether err ended a revocation that
-// Ctrl-C (or SIGTERM) cancelled before its commit was sent: its transaction
-// rolled back, and nothing was revoked. Once the commit is under way, an
-// interruption's outcome is the database's to say, and err stands.
-func interruptedBeforeCommit(ctx context.Context, err error, committing bool) bool {
-	return err != nil && !committing && ctx.Err() != nil && errors.Is(err, context.Canceled)
-}
-
 // describeUsers names the users of an error message: one by name, several
 // by count, none as every user (--all).
 func describeUsers(usernames []string) string {
@@ -363,13 +274,4 @@ func describeUsers(usernames []string) string {
 		return strconv.Quote(usernames[0])
 	}
 	return fmt.Sprintf("%d users", len(usernames))
-}
-
-// hostname names the machine the CLI runs on, or "" when unknown.
-func hostname(env *Env) string {
-	h, err := env.Hostname()
-	if err != nil {
-		return ""
-	}
-	return h
 }

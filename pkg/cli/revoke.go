@@ -1,15 +1,12 @@
 package cli
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"fmt"
 	"strconv"
-	"strings"
 	"time"
 
-	"github.com/jackc/pgx/v5"
 	"github.com/urfave/cli/v2"
 
 	"github.com/auth-session/auth-session/pkg/format"
@@ -134,60 +131,20 @@ func runRevoke(ctx context.Context, opts revokeOptions) error {
 			return err
 		}
 	}
-
-	revoked := make([]sql.Session, len(opts.sessionIDs))
-	by := sql.Actor{Name: caller.Username, Via: "cli", ClientAddr: hostname(opts.env)}
-	committing := false
-	err = sql.RunRevocation(ctx, conn, opts.standbyTimeout, func(tx pgx.Tx) error {
-		committing = false
-		for i, id := range opts.sessionIDs {
-			s, _, err := sql.RevokeByID(ctx, tx, id, nil, by, opts.reason)
-			if errors.Is(err, sql.ErrSessionNotFound) {
-				return sessionNotFound(id)
+	what := describeSessions(opts.sessionIDs)
+	return revokeAndPrint(ctx, sql.NewStore(conn), opts.env, revokeRun{
+		command: "revoke", what: what, format: opts.format, columns: listColumns, target: sql.ByIDs(opts.sessionIDs...),
+		opts: sql.RevokeOptions{By: cliActor(opts.env, caller), Reason: opts.reason, DryRun: opts.dryRun, StandbyTimeout: opts.standbyTimeout},
+		row: func(w format.Writer, r sql.RevokedSession) error {
+			s := r.Session
+			return w.WriteRow(s.Username, strconv.FormatInt(s.ID, 10), s.CreatedAt, s.ExpiresAt, s.RevokedAt, s.LastUsedAt)
+		},
+		report: func(sql.RevokeResult) {
+			if opts.dryRun {
+				fmt.Fprintf(opts.env.IO.Err, "dry run: would have revoked %s; nothing was changed\n", what)
 			}
-			if err != nil {
-				return fmt.Errorf("session %d: %w", id, err)
-			}
-			revoked[i] = s
-		}
-		if opts.dryRun {
-			return errDryRun
-		}
-		committing = true
-		return nil
+		},
 	})
-	if interruptedBeforeCommit(ctx, err, committing) {
-		return cancelled{command: "revoke", interrupted: true}
-	}
-	if errors.Is(err, errDryRun) {
-		err = nil
-	}
-	var he hintError
-	if errors.As(err, &he) {
-		return err
-	}
-	// Committed on the primary only: the rows stand, and are printed
-	// before the error.
-	var standbyErr *sql.StandbyError
-	if err != nil && !errors.As(err, &standbyErr) {
-		return fmt.Errorf("revoke %s: %w", describeSessions(opts.sessionIDs), err)
-	}
-	w := format.New(opts.format, opts.env.IO.Out, listColumns)
-	for _, s := range revoked {
-		if err := w.WriteRow(s.Username, strconv.FormatInt(s.ID, 10), s.CreatedAt, s.ExpiresAt, s.RevokedAt, s.LastUsedAt); err != nil {
-			return err
-		}
-	}
-	if err := w.Close(); err != nil {
-		return err
-	}
-	if opts.dryRun {
-		fmt.Fprintf(opts.env.IO.Err, "dry run: would have revoked %s; nothing was changed\n", describeSessions(opts.sessionIDs))
-	}
-	if standbyErr != nil {
-		return fmt.Errorf("revoke %s: %w", describeSessions(opts.sessionIDs), standbyErr)
-	}
-	return nil
 }
 
 // revokedColumns are the rows revoke prints of a selection: the sessions
@@ -226,18 +183,14 @@ func runRevokeMatching(ctx context.Context, opts revokeOptions) error {
 			return err
 		}
 	}
-	by := sql.Actor{Name: caller.Username, Via: "cli", ClientAddr: hostname(opts.env)}
-	return revokeInTx(ctx, conn, opts.env, revokeRun{command: "revoke", format: opts.format, columns: revokedColumns, dryRun: opts.dryRun, what: what,
-		standbyTimeout: opts.standbyTimeout,
-		change: func(tx pgx.Tx, w format.Writer) (sql.RevokeResult, error) {
-			res, err := sql.RevokeMatching(ctx, tx, opts.sel, opts.written, by, opts.reason, func(r sql.RevokedSession) error {
-				return w.WriteRow(r.Username, strconv.FormatInt(r.ID, 10), r.CreatedAt, r.RevokedAt, r.Now)
-			})
-			if errors.Is(err, sql.ErrPicksEveryone) {
-				return res, picksEveryone(err)
-			}
-			return res, err
-		}})
+	return revokeAndPrint(ctx, sql.NewStore(conn), opts.env, revokeRun{
+		command: "revoke", what: what, format: opts.format, columns: revokedColumns, target: sql.Matching(opts.sel, opts.written),
+		opts: sql.RevokeOptions{By: cliActor(opts.env, caller), Reason: opts.reason, DryRun: opts.dryRun, StandbyTimeout: opts.standbyTimeout},
+		row: func(w format.Writer, r sql.RevokedSession) error {
+			return w.WriteRow(r.Username, strconv.FormatInt(r.ID, 10), r.CreatedAt, r.RevokedAt, r.Now)
+		},
+		report: func(res sql.RevokeResult) { printSummary(opts.env, res, opts.dryRun) },
+	})
 }
 
 // picksEveryone is the usage error of a selection that, in effect, picks
@@ -268,42 +221,4 @@ func confirmRevoke(ctx context.Context, db sql.DBTX, opts revokeOptions) error {
 		question = fmt.Sprintf("Revoke %d sessions of %d users? [y/N] ", len(opts.sessionIDs), len(users))
 	}
 	return confirm(ctx, opts.env.IO, "revoke", question)
-}
-
-// confirm asks question on stderr and reads a yes or no from stdin. It
-// returns nil for yes, and cancelled for command otherwise: for no, any
-// other answer or end of input, and at once for Ctrl-C (ctx cancelled by
-// SIGINT), which the read would otherwise outlive, taking the next line
-// typed as the answer.
-func confirm(ctx context.Context, io *IOStreams, command, question string) error {
-	fmt.Fprint(io.Err, question)
-	answer := make(chan string, 1)
-	go func() {
-		// Left blocked on a terminal after Ctrl-C; the process is ending.
-		line, _ := bufio.NewReader(io.In).ReadString('\n')
-		answer <- line
-	}()
-	select {
-	case <-ctx.Done():
-		// The message goes on its own line, after the terminal's ^C.
-		fmt.Fprintln(io.Err)
-		return cancelled{command: command, interrupted: true}
-	case line := <-answer:
-		switch strings.ToLower(strings.TrimSpace(line)) {
-		case "y", "yes":
-			// A yes typed after Ctrl-C may be read before the signal
-			// cancels ctx; the revocation then stops before its commit
-			// (interruptedBeforeCommit).
-			if ctx.Err() != nil {
-				fmt.Fprintln(io.Err)
-				return cancelled{command: command, interrupted: true}
-			}
-			return nil
-		}
-		if line == "" {
-			// End of input: the answer is no, on a line of its own.
-			fmt.Fprintln(io.Err)
-		}
-		return cancelled{command: command}
-	}
 }

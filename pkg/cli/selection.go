@@ -52,7 +52,7 @@ func selectionFlags() []cli.Flag {
 
 // selectionFromFlags reads the selection flags of c. described is the
 // selection as the user wrote it, flag by flag, for messages; written is
-// the same for the audit trail (see sql.RevokeMatching): by the HTTP API's
+// the same for the audit trail (see sql.Matching): by the HTTP API's
 // field names (--user is users, a list), each value as given.
 func selectionFromFlags(c *cli.Context, env *Env) (sel sql.Selection, described string, written map[string]any, err error) {
 	var parts []string

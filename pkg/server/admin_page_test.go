@@ -306,10 +306,9 @@ func TestAdminPageScreenshot(t *testing.T) {
 		"198.51.100.23", "3 hours", "12 minutes")
 	login(bob, "bob pw", "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0", "192.0.2.14", "50 minutes", "3 minutes")
 	// A session made by `auth-session login` has no address or browser.
-	cli, err := sql.CreateSession(context.Background(), f.pool, sql.NewSession{
+	cli, err := sql.NewStore(f.pool).Login(context.Background(), sql.NewSession{
 		Username: bob, HashedSecret: auth.HashSecret([]byte("not a real secret")), ExpireAfter: time.Hour,
-		Audit: sql.AuditInfo{Via: "cli", Actor: admin, ClientHost: "ops-laptop"},
-	})
+	}, sql.Actor{Name: admin, Via: "cli", ClientAddr: "ops-laptop"}, sql.LoginOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -8,7 +8,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/jackc/pgx/v5"
 	str2duration "github.com/xhit/go-str2duration/v2"
 
 	"github.com/auth-session/auth-session/pkg/auth"
@@ -45,9 +44,6 @@ type revokeResponse struct {
 	DryRun         bool  `json:"dry_run"`
 }
 
-// errDryRun rolls back the transaction of a dry run.
-var errDryRun = errors.New("dry run")
-
 // handleAdminRevokeMatching answers POST /api/v1/admin/sessions/revoke:
 // every session the body's selection picks is revoked in one transaction,
 // with one sessions.revoked event per user, and the answer counts them. A
@@ -70,23 +66,15 @@ func (s *Server) handleAdminRevokeMatching() http.Handler {
 			auth.WriteError(w, http.StatusBadRequest, "the selection picks every session: give at least one of users, state, expired_within, created_before, created_after, idle_for, ip, user_agent or via")
 			return
 		}
-		var res sql.RevokeResult
-		err = sql.RunRevocation(r.Context(), s.cfg.Pool, s.cfg.StandbyTimeout, func(tx pgx.Tx) error {
-			var err error
-			if res, err = sql.RevokeMatching(r.Context(), tx, sel, written, caller(r), req.Reason, nil); err != nil {
-				return err
-			}
-			if req.DryRun {
-				return errDryRun
-			}
-			return nil
-		})
+		opts := s.revokeOptions(r, 0)
+		opts.Reason, opts.DryRun = req.Reason, req.DryRun
+		res, err := s.store.Revoke(r.Context(), sql.Matching(sel, written), opts, nil)
 		switch {
 		case errors.Is(err, sql.ErrPicksEveryone):
 			auth.WriteError(w, http.StatusBadRequest, err.Error()+
 				": narrow it (users, ip, created_after, ...), or log everyone out with the CLI's logout --all")
 			return
-		case err != nil && !errors.Is(err, errDryRun):
+		case err != nil:
 			s.storeUnavailable(w, r, "cannot revoke the sessions", err)
 			return
 		}

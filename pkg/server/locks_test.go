@@ -28,9 +28,9 @@ func (f *fixture) mintSessions(t *testing.T, user string, n int) ([]int64, []str
 		if err != nil {
 			t.Fatal(err)
 		}
-		s, err := sql.CreateSession(context.Background(), f.pool, sql.NewSession{
-			Username: user, HashedSecret: auth.HashSecret(secret), ExpireAfter: time.Hour, Audit: sql.AuditInfo{Via: "cli"},
-		})
+		s, err := sql.NewStore(f.pool).Login(context.Background(), sql.NewSession{
+			Username: user, HashedSecret: auth.HashSecret(secret), ExpireAfter: time.Hour,
+		}, sql.Actor{Via: "cli"}, sql.LoginOptions{})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -42,19 +42,15 @@ func (f *fixture) mintSessions(t *testing.T, user string, n int) ([]int64, []str
 // lockHolder is a transaction of its own connection that holds locks until
 // release; held says whether it still does.
 type lockHolder struct {
-	tx   pgx.Tx
-	held atomic.Bool
-	once sync.Once
+	commit func() error
+	held   atomic.Bool
+	once   sync.Once
 }
 
 func holdLocks(t *testing.T, dbURL string, statements func(tx pgx.Tx) error) *lockHolder {
 	t.Helper()
 	ctx := context.Background()
-	conn, err := pgx.Connect(ctx, dbURL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { conn.Close(ctx) })
+	conn := connectOwn(t, dbURL)
 	tx, err := conn.Begin(ctx)
 	if err != nil {
 		t.Fatal(err)
@@ -62,17 +58,56 @@ func holdLocks(t *testing.T, dbURL string, statements func(tx pgx.Tx) error) *lo
 	if err := statements(tx); err != nil {
 		t.Fatal(err)
 	}
-	h := &lockHolder{tx: tx}
+	h := &lockHolder{commit: func() error { return tx.Commit(ctx) }}
 	h.held.Store(true)
 	t.Cleanup(func() { h.release(t) })
 	return h
+}
+
+// holdLogout runs the store's logout of user on a connection of its own
+// and holds its transaction, the revocation made, before the commit until
+// release.
+func holdLogout(t *testing.T, dbURL, user string, by sql.Actor) *lockHolder {
+	t.Helper()
+	ctx := context.Background()
+	conn := connectOwn(t, dbURL)
+	var made sync.Once
+	locked, commit, done := make(chan struct{}), make(chan struct{}), make(chan error, 1)
+	go func() {
+		_, err := sql.NewStore(conn).Revoke(ctx, sql.OfUsers(user), sql.RevokeOptions{By: by, BeforeCommit: func() error {
+			made.Do(func() { close(locked) })
+			<-commit
+			return nil
+		}}, nil)
+		done <- err
+	}()
+	select {
+	case <-locked:
+	case err := <-done:
+		t.Fatalf("logout of %s: %v", user, err)
+	}
+	h := &lockHolder{commit: func() error { close(commit); return <-done }}
+	h.held.Store(true)
+	t.Cleanup(func() { h.release(t) })
+	return h
+}
+
+// connectOwn opens a connection of the test's own, closed at its end.
+func connectOwn(t *testing.T, dbURL string) *pgx.Conn {
+	t.Helper()
+	conn, err := pgx.Connect(context.Background(), dbURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close(context.Background()) })
+	return conn
 }
 
 // release commits the transaction; held turns false just before.
 func (h *lockHolder) release(t *testing.T) {
 	h.once.Do(func() {
 		h.held.Store(false)
-		if err := h.tx.Commit(context.Background()); err != nil {
+		if err := h.commit(); err != nil {
 			t.Error(err)
 		}
 	})
@@ -185,10 +220,7 @@ func TestRequestsInFlightDuringALogout(t *testing.T) {
 	f.mustExec(t, "UPDATE system.web_sessions SET last_used_at = now() - INTERVAL '10 minutes' WHERE username = $1", user)
 	by := sql.Actor{Name: "test", Via: "cli"}
 
-	h := holdLocks(t, f.dbURL, func(tx pgx.Tx) error {
-		_, err := sql.LogOut(context.Background(), tx, user, 0, by, nil)
-		return err
-	})
+	h := holdLogout(t, f.dbURL, user, by)
 	inFlight := values[:3*int(f.pool.Config().MaxConns)]
 	for i, a := range f.whoamiAll(t, h, inFlight, 5*time.Second) {
 		if a.status == http.StatusOK && !a.whileHeld {
@@ -241,10 +273,7 @@ func TestRequestsInFlightDuringALogout(t *testing.T) {
 		})
 	}
 	time.Sleep(100 * time.Millisecond)
-	if err := sql.RunInTx(context.Background(), f.pool, func(tx pgx.Tx) error {
-		_, err := sql.LogOut(context.Background(), tx, second, 0, by, nil)
-		return err
-	}); err != nil {
+	if _, err := sql.NewStore(f.pool).Revoke(context.Background(), sql.OfUsers(second), sql.RevokeOptions{By: by}, nil); err != nil {
 		t.Fatal(err)
 	}
 	returned.Store(true)

@@ -8,8 +8,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/jackc/pgx/v5"
-
 	"github.com/auth-session/auth-session/pkg/auth"
 	"github.com/auth-session/auth-session/pkg/sql"
 )
@@ -130,18 +128,9 @@ func (s *Server) handleLogin() http.Handler {
 func (s *Server) createSession(r *http.Request, username string, secret []byte, attempt sql.LoginAttempt) (sql.Session, error) {
 	ctx := r.Context()
 	by := sql.Actor{Name: username, Via: "http", ClientAddr: clientAddr(r), UserAgent: userAgent(r)}
-	var session sql.Session
-	err := sql.RunInTx(ctx, s.cfg.Pool, func(tx pgx.Tx) error {
-		var err error
-		session, err = sql.Login(ctx, tx, sql.NewSession{
-			Username: username, HashedSecret: auth.HashSecret(secret), ExpireAfter: s.cfg.SessionLifetime,
-		}, by, s.cfg.MaxSessionsPerUser)
-		if err != nil {
-			return err
-		}
-		return sql.ReleaseLoginAttempt(ctx, tx, attempt)
-	})
-	return session, err
+	return s.store.Login(ctx, sql.NewSession{
+		Username: username, HashedSecret: auth.HashSecret(secret), ExpireAfter: s.cfg.SessionLifetime,
+	}, by, sql.LoginOptions{MaxSessions: s.cfg.MaxSessionsPerUser, Throttled: &attempt})
 }
 
 // loginFailed records a login.failed event and answers the uniform 401.

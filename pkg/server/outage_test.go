@@ -106,8 +106,8 @@ func TestOutageUnderLoad(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	session, err := sql.CreateSession(ctx, pool, sql.NewSession{Username: cluster.SuperUser,
-		HashedSecret: auth.HashSecret(secret), ExpireAfter: time.Hour})
+	session, err := sql.NewStore(pool).Login(ctx, sql.NewSession{Username: cluster.SuperUser,
+		HashedSecret: auth.HashSecret(secret), ExpireAfter: time.Hour}, sql.Actor{}, sql.LoginOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -305,8 +305,8 @@ func TestDeadFirstHostIsNoOutage(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	session, err := sql.CreateSession(ctx, migrated, sql.NewSession{Username: "postgres",
-		HashedSecret: auth.HashSecret(secret), ExpireAfter: time.Hour})
+	session, err := sql.NewStore(migrated).Login(ctx, sql.NewSession{Username: "postgres",
+		HashedSecret: auth.HashSecret(secret), ExpireAfter: time.Hour}, sql.Actor{}, sql.LoginOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -72,7 +72,7 @@ type Config struct {
 	// (see auth.Verifier.IdleTimeout).
 	IdleTimeout time.Duration
 	// StandbyTimeout bounds how long a revocation waits for the
-	// synchronous standbys to apply it (see sql.RunRevocation); zero means
+	// synchronous standbys to apply it (see sql.RevokeOptions.StandbyTimeout); zero means
 	// sql.DefaultStandbyTimeout, a negative value no bound. A revocation
 	// they do not confirm in time is answered 504, committed on the
 	// primary.
@@ -110,7 +110,9 @@ type Config struct {
 
 // Server is the HTTP interface. Build it with New.
 type Server struct {
-	cfg       Config
+	cfg Config
+	// store makes every change to sessions (Login, Revoke), on Pool.
+	store     *sql.Store
 	log       *slog.Logger
 	verifier  *auth.Verifier
 	passwords *passwordChecker
@@ -151,6 +153,7 @@ func New(cfg Config) (*Server, error) {
 	}
 	s := &Server{
 		cfg:       cfg,
+		store:     sql.NewStore(cfg.Pool),
 		log:       cfg.Log,
 		passwords: &passwordChecker{base: cfg.Pool.Config().ConnConfig.Config.Copy(), outage: cfg.Outage},
 		logins:    make(chan struct{}, cfg.MaxConcurrentLogins),

@@ -6,8 +6,6 @@ import (
 	"net/http"
 	"strconv"
 
-	"github.com/jackc/pgx/v5"
-
 	"github.com/auth-session/auth-session/pkg/auth"
 	"github.com/auth-session/auth-session/pkg/sql"
 )
@@ -129,27 +127,31 @@ func (s *Server) handleLogoutAll() http.Handler {
 }
 
 // logOutUser revokes every session of username except keep (0 for none),
-// with its event by the caller (sql.LogOut), and returns how many it revoked.
+// with its event by the caller, and returns how many it revoked.
 func (s *Server) logOutUser(r *http.Request, username string, keep int64) (int64, error) {
-	var revoked int64
-	err := sql.RunRevocation(r.Context(), s.cfg.Pool, s.cfg.StandbyTimeout, func(tx pgx.Tx) error {
-		var err error
-		revoked, err = sql.LogOut(r.Context(), tx, username, keep, caller(r), nil)
-		return err
+	res, err := s.store.Revoke(r.Context(), sql.OfUsers(username), s.revokeOptions(r, keep), nil)
+	return res.Revoked, err
+}
+
+// revokeOne revokes session id, only if owner owns it when owner is not
+// nil, with its event by the caller, and returns its row.
+func (s *Server) revokeOne(r *http.Request, id int64, owner *sql.Owner) (sql.Session, error) {
+	target := sql.ByIDs(id)
+	if owner != nil {
+		target = sql.OwnSession(*owner, id)
+	}
+	var revoked sql.Session
+	_, err := s.store.Revoke(r.Context(), target, s.revokeOptions(r, 0), func(rs sql.RevokedSession) error {
+		revoked = *rs.Session
+		return nil
 	})
 	return revoked, err
 }
 
-// revokeOne revokes session id, only if owner owns it when owner is not
-// nil, with its event by the caller (sql.RevokeByID), and returns its row.
-func (s *Server) revokeOne(r *http.Request, id int64, owner *sql.Owner) (sql.Session, error) {
-	var revoked sql.Session
-	err := sql.RunRevocation(r.Context(), s.cfg.Pool, s.cfg.StandbyTimeout, func(tx pgx.Tx) error {
-		var err error
-		revoked, _, err = sql.RevokeByID(r.Context(), tx, id, owner, caller(r), "")
-		return err
-	})
-	return revoked, err
+// revokeOptions are those of a revocation by the caller of r, keeping
+// session keep (0 for none), waiting for the standbys up to the bound.
+func (s *Server) revokeOptions(r *http.Request, keep int64) sql.RevokeOptions {
+	return sql.RevokeOptions{By: caller(r), KeepSession: keep, StandbyTimeout: s.cfg.StandbyTimeout}
 }
 
 // caller is who makes a change through the API, for its audit event.

@@ -14,8 +14,8 @@ import (
 // database's init, or a later one, finds the mark and uses the role. An
 // admin role without the mark was made by someone else, perhaps with LOGIN
 // and a password, perhaps with members, and init reports it and stops
-// unless told to adopt it (MigrateOptions.Adopt). CockroachDB has its own
-// built-in admin role and no role comments: there the role is taken as it is.
+// unless told to adopt it (MigrateOptions.Adopt). Role comments are
+// PostgreSQL's (see dialect.go).
 
 // adminRoleMark is the comment init puts on the admin role it creates.
 const adminRoleMark = "auth-session: members of this role manage web sessions (created by auth-session init)"
@@ -42,9 +42,6 @@ const readAdmin = `SELECT r.rolcanlogin, r.rolsuper,
 FROM pg_catalog.pg_roles r WHERE r.rolname = 'admin'`
 
 func readAdminRole(ctx context.Context, db DBTX) (AdminRole, error) {
-	if CurrentDialect != PostgreSQL {
-		return AdminRole{exists: true, marked: true}, nil
-	}
 	a := AdminRole{exists: true}
 	err := db.QueryRow(ctx, readAdmin, adminRoleMark).Scan(&a.CanLogin, &a.Superuser, &a.marked, &a.Members)
 	if err == pgx.ErrNoRows {
@@ -58,9 +55,6 @@ func readAdminRole(ctx context.Context, db DBTX) (AdminRole, error) {
 
 // markAdminRole marks the admin role as init's.
 func markAdminRole(ctx context.Context, tx DBTX) error {
-	if CurrentDialect != PostgreSQL {
-		return nil
-	}
 	if _, err := tx.Exec(ctx, "COMMENT ON ROLE admin IS '"+adminRoleMark+"'"); err != nil {
 		return fmt.Errorf("mark role admin as auth-session's: %w", err)
 	}

@@ -3,14 +3,12 @@ package sql
 import (
 	"context"
 	"time"
-
-	"github.com/jackc/pgx/v5"
 )
 
 // The changes to sessions, each written with its audit event: the
-// operation itself records the event, on the same transaction, so no caller
-// can make the change and forget the event. Run each in a transaction
-// (RunInTx), so that a failure leaves neither.
+// operation itself records the event, in the same transaction, so no caller
+// can make the change and forget the event. Store.Login and Store.Revoke run
+// them, each in a transaction of its own, so that a failure leaves neither.
 
 // Actor says who makes a change and from where, for its audit event.
 type Actor struct {
@@ -42,86 +40,30 @@ func (a Actor) audit() AuditInfo {
 	return info
 }
 
-// Login mints a session as CreateSession does, its audit info that of by,
-// and records its session.created event. When maxSessions is positive and
-// the user now has more live sessions than that, the least recently used
-// are revoked in the same transaction, each with a session.revoked event
-// whose reason is "session limit"; the new session is always kept.
-func Login(ctx context.Context, tx DBTX, ns NewSession, by Actor, maxSessions int) (Session, error) {
+// login mints a session as createSession does, its audit info that of by,
+// and records its session.created event, in transaction tx. When
+// maxSessions is positive, the user's live sessions beyond it are revoked
+// (overLimit) in tx, each with a session.revoked event whose reason is
+// ReasonSessionLimit; the new session is always kept.
+func login(ctx context.Context, tx DBTX, ns NewSession, by Actor, maxSessions int) (Session, error) {
 	ns.Audit = by.audit()
-	s, err := CreateSession(ctx, tx, ns)
+	s, err := createSession(ctx, tx, ns)
 	if err != nil {
 		return Session{}, err
 	}
 	detail := map[string]any{"expires_at": s.ExpiresAt.UTC().Format(time.RFC3339Nano)}
-	events := []Event{by.event(EventSessionCreated, s.Username, &s.ID, detail)}
+	if err := RecordEvent(ctx, tx, by.event(EventSessionCreated, s.Username, &s.ID, detail)); err != nil {
+		return Session{}, err
+	}
 	if maxSessions > 0 {
-		if err := waitForStandbys(ctx, tx); err != nil {
+		if _, err := revokeIn(ctx, tx, overLimit(s, maxSessions), RevokeOptions{By: by, Reason: ReasonSessionLimit}, nil); err != nil {
 			return Session{}, err
 		}
-		rows, err := tx.Query(ctx, inSchema(trimSessions), s.Username, s.UserID, maxSessions, s.ID)
-		if err != nil {
-			return Session{}, err
-		}
-		ids, err := pgx.CollectRows(rows, pgx.RowTo[int64])
-		if err != nil {
-			return Session{}, err
-		}
-		for _, id := range ids {
-			events = append(events, by.event(EventSessionRevoked, s.Username, &id, map[string]any{"reason": ReasonSessionLimit}))
-		}
 	}
-	return s, RecordEvents(ctx, tx, events)
+	return s, nil
 }
 
-// ReasonSessionLimit is the reason of the revocations a session limit makes.
-const ReasonSessionLimit = "session limit"
-
-// trimSessions revokes the user's live sessions beyond the most recently
-// used $3, never the new one ($4), which counts among them. Two logins of
-// one user at the same instant may each keep the other's session: the
-// limit holds again at the user's next login.
-const trimSessions = `UPDATE system.web_sessions SET revoked_at = now()
-WHERE id IN (
-    SELECT s.id FROM system.web_sessions s` + joinLogouts + `
-    WHERE s.username = $1 AND s.user_id = $2 AND s.id <> $4 AND ` + isActive + `
-    ORDER BY s.last_used_at DESC, s.id DESC
-    OFFSET $3::INT - 1)
-RETURNING id`
-
-// RevokeByID revokes session id, and only when owner owns it if owner is not
-// nil (see RevokeSession and RevokeOwnSession), and returns its row; newly
-// reports whether this call revoked it, and only then is a session.revoked
-// event recorded, with reason when not empty: a session revoked before
-// keeps its first event.
-func RevokeByID(ctx context.Context, tx DBTX, id int64, owner *Owner, by Actor, reason string) (s Session, newly bool, err error) {
-	if err := waitForStandbys(ctx, tx); err != nil {
-		return Session{}, false, err
-	}
-	if owner != nil {
-		s, newly, err = RevokeOwnSession(ctx, tx, *owner, id)
-	} else {
-		s, newly, err = RevokeSession(ctx, tx, id)
-	}
-	if err != nil || !newly {
-		return s, newly, err
-	}
-	var detail map[string]any
-	if reason != "" {
-		detail = map[string]any{"reason": reason}
-	}
-	return s, true, RecordEvent(ctx, tx, by.event(EventSessionRevoked, s.Username, &s.ID, detail))
-}
-
-// LogOut is LogOutUsers for one user, without a reason, returning how many
-// sessions this call revoked.
-func LogOut(ctx context.Context, tx DBTX, username string, keep int64, by Actor, fn func(RevokedSession) error) (int64, error) {
-	res, err := LogOutUsers(ctx, tx, []string{username}, keep, by, "", fn)
-	return res.Revoked, err
-}
-
-// RevokeResult counts what LogOutUsers, LogOutEveryone and RevokeMatching
-// did.
+// RevokeResult counts what Store.Revoke did, or would have done.
 type RevokeResult struct {
 	// Revoked counts the sessions this call revoked.
 	Revoked int64
@@ -132,7 +74,7 @@ type RevokeResult struct {
 	Users int
 }
 
-// LogOutUsers revokes every session of the users that is not revoked yet,
+// logOut revokes every session of the users that is not revoked yet,
 // except session keep (0 keeps none), including logins still in flight (see
 // joinLogouts), in a few statements whatever the number of users; sessions
 // revoked before keep their first revoked_at. It matches by name only, so
@@ -140,18 +82,7 @@ type RevokeResult struct {
 // is called, after the change, for each of the users' revoked sessions, by
 // user and in creation order. For each user of whom it revoked sessions it
 // records a user.logged_out event with the count, and reason when not
-// empty. Names given twice count once.
-func LogOutUsers(ctx context.Context, tx DBTX, usernames []string, keep int64, by Actor, reason string, fn func(RevokedSession) error) (RevokeResult, error) {
-	return logOut(ctx, tx, userSet{names: unique(usernames)}, keep, by, reason, fn)
-}
-
-// LogOutEveryone is LogOutUsers for every user: every session not revoked
-// yet, and every login in flight, also of users who had no session. It
-// records a user.logged_out event for each user of whom it revoked sessions.
-func LogOutEveryone(ctx context.Context, tx DBTX, by Actor, reason string, fn func(RevokedSession) error) (RevokeResult, error) {
-	return logOut(ctx, tx, userSet{everyone: true}, 0, by, reason, fn)
-}
-
+// empty.
 func logOut(ctx context.Context, tx DBTX, users userSet, keep int64, by Actor, reason string, fn func(RevokedSession) error) (RevokeResult, error) {
 	if !users.everyone && len(users.names) == 0 {
 		return RevokeResult{}, nil

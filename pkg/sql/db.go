@@ -42,20 +42,20 @@ var (
 	ErrSchemaTooNew = errors.New("the auth-session schema is newer than this binary")
 )
 
-// maxTxAttempts bounds RunInTx's retries; contention that outlasts this many
+// maxTxAttempts bounds runInTx's retries; contention that outlasts this many
 // attempts is better reported than hidden.
 const maxTxAttempts = 10
 
-// RunInTx runs fn in a transaction and commits it, retrying the whole
+// runInTx runs fn in a transaction and commits it, retrying the whole
 // transaction when the database reports a serialization failure or a
 // deadlock. fn must therefore be safe to run more than once.
-func RunInTx(ctx context.Context, db TxBeginner, fn func(tx pgx.Tx) error) error {
+func runInTx(ctx context.Context, db TxBeginner, fn func(tx pgx.Tx) error) error {
 	return retry(ctx, func() error { return runOnce(ctx, db, fn) })
 }
 
 // retry runs attempt until it succeeds, fails for another reason than a
 // serialization failure or a deadlock, or has failed maxTxAttempts times.
-// attempt is one transaction: RunInTx's, or a single statement run outside
+// attempt is one transaction: runInTx's, or a single statement run outside
 // a transaction block, which the database commits on its own.
 func retry(ctx context.Context, attempt func() error) error {
 	backoff := 5 * time.Millisecond
@@ -79,16 +79,16 @@ func retry(ctx context.Context, attempt func() error) error {
 // standbys to apply it when the caller sets no bound of its own.
 const DefaultStandbyTimeout = 5 * time.Second
 
-// RunRevocation is RunInTx for a transaction that revokes sessions, whose
+// runRevocation is runInTx for a transaction that revokes sessions, whose
 // commit waits for every synchronous standby to apply it (see
 // waitForStandbys). Should they not confirm within standbyTimeout, the wait
 // is cancelled and it returns a *StandbyError: the revocation is committed
 // on the primary, not yet applied on the standby. db is a *pgx.Conn or a
 // *pgxpool.Pool; on anything else, and with a standbyTimeout of zero or
 // less, the commit waits as long as it takes.
-func RunRevocation(ctx context.Context, db TxBeginner, standbyTimeout time.Duration, fn func(tx pgx.Tx) error) error {
-	if standbyTimeout <= 0 || CurrentDialect != PostgreSQL {
-		return RunInTx(ctx, db, fn)
+func runRevocation(ctx context.Context, db TxBeginner, standbyTimeout time.Duration, fn func(tx pgx.Tx) error) error {
+	if standbyTimeout <= 0 {
+		return runInTx(ctx, db, fn)
 	}
 	return retry(ctx, func() error {
 		conn, release, err := ownConn(ctx, db)

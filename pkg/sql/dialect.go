@@ -12,23 +12,24 @@ import (
 	"github.com/jackc/pgx/v5"
 )
 
-// The statements that only PostgreSQL accepts sit here, behind one switch,
-// so that a port to CockroachDB (which this project does not test: see the
-// README) has one place to look. Everything else in this package is written
-// in the SQL both accept.
-
-// Dialect is the SQL engine the statements run on.
-type Dialect int
-
-const (
-	// PostgreSQL is the engine the tests run on.
-	PostgreSQL Dialect = iota
-	// CockroachDB is untested; it skips the PostgreSQL-only statements.
-	CockroachDB
-)
-
-// CurrentDialect is the engine this process talks to.
-var CurrentDialect = PostgreSQL
+// The statements that only PostgreSQL accepts sit here, so that a port to
+// another engine (CockroachDB, which this project does not test) has one
+// place to look; everything else in this package is written in the SQL
+// both accept, or reads PostgreSQL's catalogs where only they can say:
+//
+//   - SET LOCAL jit = off, and set_config('jit', 'off', true) in a purge
+//     batch (withoutJIT, queryRowWithoutJIT, queueWithoutJIT);
+//   - SET LOCAL work_mem for a logout that reports its rows (withSortMemory);
+//   - SET LOCAL lock_timeout before a touch (skipLockedTable);
+//   - SET LOCAL synchronous_commit = remote_apply for a revocation
+//     (waitForStandbys), its cancel request and pg_stat_replication
+//     (commitWithin, standbysBehind);
+//   - CREATE EXTENSION pg_trgm (createTrigramExtension).
+//
+// Reading the catalogs: who controls the schema (trust.go), the admin
+// role's mark (COMMENT ON ROLE, adminrole.go), pg_trgm's schema
+// (migrate.go), and the table's pages for purge's heap walk (purge_heap.go,
+// which purge.go enables only on PostgreSQL 14 and later).
 
 // DefaultSchema is the schema that holds the tables unless SetSchema names
 // another: cockroach's, where system is a database rather than a schema.
@@ -81,10 +82,6 @@ func inSchema(q string) string {
 // schemaRefs rewrites the references to system; SetSchema makes it.
 var schemaRefs *strings.Replacer
 
-// usesHeapWalk reports whether purge may walk a table's pages (ctid ranges,
-// pg_class statistics, EXPLAIN (FORMAT JSON)), all PostgreSQL's own.
-func usesHeapWalk() bool { return CurrentDialect == PostgreSQL }
-
 // withoutJIT turns off PostgreSQL's JIT compilation for the rest of the
 // transaction tx. A statement whose estimated cost is high (the lookups per
 // logout in summarizeFast are estimated at millions of rows and find none)
@@ -92,9 +89,6 @@ func usesHeapWalk() bool { return CurrentDialect == PostgreSQL }
 // milliseconds. SET LOCAL ends with the transaction, so it is safe behind a
 // pooler in transaction mode. CockroachDB has no JIT.
 func withoutJIT(ctx context.Context, tx DBTX) error {
-	if CurrentDialect != PostgreSQL {
-		return nil
-	}
 	_, err := tx.Exec(ctx, `SET LOCAL jit = off`)
 	return err
 }
@@ -113,9 +107,6 @@ const jitOff = `SELECT set_config('jit', 'off', true)`
 // PostgreSQL compile a statement that then runs in milliseconds. CockroachDB
 // has no JIT.
 func queryRowWithoutJIT(ctx context.Context, db PurgeDB, query string, args []any, dest ...any) error {
-	if CurrentDialect != PostgreSQL {
-		return db.QueryRow(ctx, query, args...).Scan(dest...)
-	}
 	b := &pgx.Batch{}
 	b.Queue(jitOff)
 	b.Queue(query, args...).QueryRow(func(row pgx.Row) error { return row.Scan(dest...) })
@@ -125,9 +116,7 @@ func queryRowWithoutJIT(ctx context.Context, db PurgeDB, query string, args []an
 // queueWithoutJIT queues jitOff first in b, which is sent in a transaction,
 // for the rest of it: see queryRowWithoutJIT.
 func queueWithoutJIT(b *pgx.Batch) {
-	if CurrentDialect == PostgreSQL {
-		b.Queue(jitOff)
-	}
+	b.Queue(jitOff)
 }
 
 // sortMemory is the work_mem of a logout that reports what it revoked:
@@ -139,9 +128,6 @@ const sortMemory = `SET LOCAL work_mem = '256MB'`
 
 // withSortMemory gives the rest of transaction tx sortMemory.
 func withSortMemory(ctx context.Context, tx DBTX) error {
-	if CurrentDialect != PostgreSQL {
-		return nil
-	}
 	_, err := tx.Exec(ctx, sortMemory)
 	return err
 }
@@ -151,16 +137,10 @@ func withSortMemory(ctx context.Context, tx DBTX) error {
 // enough that a CREATE INDEX or LOCK TABLE costs a skipped touch.
 const touchLockTimeout = "50ms"
 
-// skipLockedTable returns the statement that, run first in a transaction,
-// makes a statement of that transaction give up waiting for a lock after
-// touchLockTimeout, or "" where there is none. SET LOCAL ends with the
-// transaction.
-func skipLockedTable() string {
-	if CurrentDialect != PostgreSQL {
-		return ""
-	}
-	return "SET LOCAL lock_timeout = '" + touchLockTimeout + "';\n"
-}
+// skipLockedTable is the statement that, run first in a transaction, makes
+// a statement of that transaction give up waiting for a lock after
+// touchLockTimeout. SET LOCAL ends with the transaction.
+const skipLockedTable = "SET LOCAL lock_timeout = '" + touchLockTimeout + "';\n"
 
 // waitForStandbys makes the commit of transaction tx wait until every
 // synchronous standby has applied it (synchronous_commit = remote_apply),
@@ -172,9 +152,6 @@ func skipLockedTable() string {
 // as long as it lags behind. CockroachDB's replicas are consistent without
 // it.
 func waitForStandbys(ctx context.Context, tx DBTX) error {
-	if CurrentDialect != PostgreSQL {
-		return nil
-	}
 	_, err := tx.Exec(ctx, `SET LOCAL synchronous_commit = remote_apply`)
 	return err
 }
@@ -184,9 +161,6 @@ func waitForStandbys(ctx context.Context, tx DBTX) error {
 // owns it; where it is installed already it stays. CockroachDB has trigram
 // indexes built in.
 func createTrigramExtension(ctx context.Context, tx DBTX) error {
-	if CurrentDialect != PostgreSQL {
-		return nil
-	}
 	if _, err := tx.Exec(ctx, inSchema(`CREATE EXTENSION IF NOT EXISTS pg_trgm SCHEMA system`)); err != nil {
 		return fmt.Errorf("create extension pg_trgm: %w", err)
 	}

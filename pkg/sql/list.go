@@ -115,7 +115,7 @@ func listQuery(f ListFilter) (string, []any, error) {
 const countUnrevoked = `SELECT count(*) FROM system.web_sessions WHERE revoked_at IS NULL`
 
 // CountUnrevokedSessions counts the sessions whose revoked_at is not set,
-// expired or not: those LogOutEveryone revokes.
+// expired or not: those Store.Revoke of Everyone revokes.
 func CountUnrevokedSessions(ctx context.Context, db DBTX) (int64, error) {
 	var n int64
 	err := db.QueryRow(ctx, inSchema(countUnrevoked)).Scan(&n)

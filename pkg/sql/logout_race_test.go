@@ -14,7 +14,7 @@ type heldLogin struct {
 	tx pgx.Tx
 }
 
-// beginLogin starts a login's transaction as CreateSession's callers do, and
+// beginLogin starts a login's transaction as Store.Login does, and
 // makes sure it has begun (taken its now()) before it returns.
 func beginLogin(t *testing.T, dbURL string) heldLogin {
 	t.Helper()
@@ -32,7 +32,7 @@ func beginLogin(t *testing.T, dbURL string) heldLogin {
 
 func (h heldLogin) mint(t *testing.T, username string) Session {
 	t.Helper()
-	s, err := CreateSession(testContext(t), h.tx, NewSession{Username: username, HashedSecret: []byte("x"), ExpireAfter: hour})
+	s, err := createSession(testContext(t), h.tx, NewSession{Username: username, HashedSecret: []byte("x"), ExpireAfter: hour})
 	if err != nil {
 		t.Fatalf("create session for %q: %v", username, err)
 	}
@@ -113,24 +113,24 @@ func newLoginRole(t *testing.T, dbURL string) string {
 // and the API's logout-all and admin user logout, which do not.
 var logouts = []struct {
 	name   string
-	logout func(ctx context.Context, tx pgx.Tx, username string) error
+	logout func(ctx context.Context, store *Store, username string) error
 }{
-	{"LogOut with the sessions read back (CLI)", func(ctx context.Context, tx pgx.Tx, username string) error {
-		_, err := LogOut(ctx, tx, username, 0, Actor{Via: "cli"}, func(RevokedSession) error { return nil })
+	{"LogOut with the sessions read back (CLI)", func(ctx context.Context, store *Store, username string) error {
+		_, err := store.Revoke(ctx, OfUsers(username), RevokeOptions{By: Actor{Via: "cli"}}, func(RevokedSession) error { return nil })
 		return err
 	}},
-	{"LogOut by count (API)", func(ctx context.Context, tx pgx.Tx, username string) error {
-		_, err := LogOut(ctx, tx, username, 0, Actor{Via: "http"}, nil)
+	{"LogOut by count (API)", func(ctx context.Context, store *Store, username string) error {
+		_, err := store.Revoke(ctx, OfUsers(username), RevokeOptions{By: Actor{Via: "http"}}, nil)
 		return err
 	}},
-	{"LogOutUsers of several users (bulk CLI)", func(ctx context.Context, tx pgx.Tx, username string) error {
-		_, err := LogOutUsers(ctx, tx, []string{"someone_else", username, "a_third"}, 0, Actor{Via: "cli"}, "drill", nil)
+	{"LogOutUsers of several users (bulk CLI)", func(ctx context.Context, store *Store, username string) error {
+		_, err := store.Revoke(ctx, OfUsers("someone_else", username, "a_third"), RevokeOptions{By: Actor{Via: "cli"}, Reason: "drill"}, nil)
 		return err
 	}},
 	// The user has no committed session when everyone is logged out: only
 	// the logout of everyone, not one of the user, can refuse the logins.
-	{"LogOutEveryone (logout --all)", func(ctx context.Context, tx pgx.Tx, username string) error {
-		_, err := LogOutEveryone(ctx, tx, Actor{Via: "cli"}, "drill", nil)
+	{"LogOutEveryone (logout --all)", func(ctx context.Context, store *Store, username string) error {
+		_, err := store.Revoke(ctx, Everyone(), RevokeOptions{By: Actor{Via: "cli"}, Reason: "drill"}, nil)
 		return err
 	}},
 }
@@ -150,7 +150,7 @@ func TestLogoutRefusesLoginsInFlight(t *testing.T) {
 			// Begun before the logout, inserted and committed after it.
 			begun := beginLogin(t, dbURL)
 
-			if err := RunInTx(ctx, conn, func(tx pgx.Tx) error { return lo.logout(ctx, tx, user) }); err != nil {
+			if err := lo.logout(ctx, NewStore(conn), user); err != nil {
 				t.Fatalf("logout: %v", err)
 			}
 			late := begun.mint(t, user)
@@ -179,10 +179,7 @@ func TestLogoutKeepingCurrentSessionRefusesLoginsInFlight(t *testing.T) {
 
 	held := beginLogin(t, dbURL)
 	inFlight := held.mint(t, user)
-	err := RunInTx(ctx, conn, func(tx pgx.Tx) error {
-		_, err := LogOut(ctx, tx, user, kept.ID, Actor{Via: "http"}, nil)
-		return err
-	})
+	_, err := NewStore(conn).Revoke(ctx, OfUsers(user), RevokeOptions{By: Actor{Via: "http"}, KeepSession: kept.ID}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -195,13 +192,10 @@ func TestLogOutUsersOfNobodyDoesNothing(t *testing.T) {
 	t.Parallel()
 	conn, _ := newStore(t)
 	ctx := testContext(t)
-	err := RunInTx(ctx, conn, func(tx pgx.Tx) error {
-		res, err := LogOutUsers(ctx, tx, nil, 0, Actor{Via: "cli"}, "", nil)
-		if res != (RevokeResult{}) {
-			t.Errorf("LogOutUsers of nobody = %+v, want nothing done", res)
-		}
-		return err
-	})
+	res, err := NewStore(conn).Revoke(ctx, OfUsers(), RevokeOptions{By: Actor{Via: "cli"}}, nil)
+	if res != (RevokeResult{}) {
+		t.Errorf("LogOutUsers of nobody = %+v, want nothing done", res)
+	}
 	if err != nil {
 		t.Fatal(err)
 	}

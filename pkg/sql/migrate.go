@@ -142,7 +142,7 @@ func Migrate(ctx context.Context, db interface {
 	}
 	for _, m := range ms {
 		var done bool
-		err := RunInTx(ctx, db, func(tx pgx.Tx) error {
+		err := runInTx(ctx, db, func(tx pgx.Tx) error {
 			done = false
 			if _, err := tx.Exec(ctx, searchPath); err != nil {
 				return err
@@ -211,16 +211,14 @@ func readSchemaState(ctx context.Context, db DBTX) (schemaState, error) {
 // pg_trgm's, whose operator classes 0004's index names without a schema.
 func migrationSearchPath(ctx context.Context, db DBTX) (string, error) {
 	path := []string{"pg_catalog", Schema()}
-	if CurrentDialect == PostgreSQL {
-		var trgm string
-		err := db.QueryRow(ctx, `SELECT n.nspname::TEXT FROM pg_catalog.pg_extension e
+	var trgm string
+	err := db.QueryRow(ctx, `SELECT n.nspname::TEXT FROM pg_catalog.pg_extension e
 JOIN pg_catalog.pg_namespace n ON n.oid = e.extnamespace WHERE e.extname = 'pg_trgm'`).Scan(&trgm)
-		switch {
-		case err == nil && trgm != Schema():
-			path = append(path, trgm)
-		case err != nil && err != pgx.ErrNoRows:
-			return "", fmt.Errorf("look up pg_trgm: %w", err)
-		}
+	switch {
+	case err == nil && trgm != Schema():
+		path = append(path, trgm)
+	case err != nil && err != pgx.ErrNoRows:
+		return "", fmt.Errorf("look up pg_trgm: %w", err)
 	}
 	for i, p := range path {
 		path[i] = pgx.Identifier{p}.Sanitize()
@@ -278,7 +276,7 @@ func bootstrapOnce(ctx context.Context, db interface {
 		}
 		adopted = append(adopted, (&ErrForeignAdminRole{Role: admin}).describe())
 	}
-	err = RunInTx(ctx, db, func(tx pgx.Tx) error {
+	err = runInTx(ctx, db, func(tx pgx.Tx) error {
 		if !admin.exists {
 			if _, err := tx.Exec(ctx, createAdminRole); err != nil {
 				return fmt.Errorf("create role admin: %w", err)

@@ -1,8 +1,8 @@
 package sql
 
 // The heap walk: a table's pages in disk order, once for all its phases,
-// for a purge that deletes most of the table (PostgreSQL only; see
-// usesHeapWalk).
+// for a purge that deletes most of the table (PostgreSQL 14 and later only;
+// see dialect.go).
 
 import (
 	"context"
@@ -39,7 +39,7 @@ type heapWalk struct {
 func (w *heapWalk) next(ctx context.Context, db PurgeDB) ([]deletedRows, bool, error) {
 	to := w.from + min(w.pages, w.end-w.from)
 	deleted := make([]deletedRows, len(w.phases))
-	err := RunInTx(ctx, db, func(tx pgx.Tx) error {
+	err := runInTx(ctx, db, func(tx pgx.Tx) error {
 		b := &pgx.Batch{}
 		queueWithoutJIT(b)
 		for i, q := range w.queries {
@@ -114,12 +114,9 @@ FROM pg_class c WHERE c.oid = $1::REGCLASS`
 // planHeapWalk returns the walk of the table's pages for the phases on it
 // when they delete heapWalkShare of its rows or more, by the planner's
 // estimate, and nil when the phases should walk their indexes. It is for
-// PostgreSQL 14 and later, not CockroachDB, whose rows have no place on a
-// page: there (usesHeapWalk) the phases always walk their indexes.
+// PostgreSQL 14 and later (see dialect.go), not CockroachDB, whose rows have
+// no place on a page.
 func planHeapWalk(ctx context.Context, db DBTX, phases []phase, cutoff time.Time, batch int) (*heapWalk, error) {
-	if !usesHeapWalk() {
-		return nil, nil
-	}
 	table := phases[0].table
 	var (
 		tuples       float64

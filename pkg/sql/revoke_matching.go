@@ -7,11 +7,11 @@ import (
 	"strings"
 )
 
-// ErrPicksEveryone is what RevokeMatching and CountMatching return for a
+// ErrPicksEveryone is what Store.Revoke of Matching and CountMatching return for a
 // selection that, in effect, picks everyone: one without any filter, or one
 // that names no user and picks every live session (there being one), such
 // as created after 1970 or idle for a second. Logging everyone out is
-// LogOutEveryone, which also refuses logins in flight, and asked for as
+// Revoke of Everyone, which also refuses logins in flight, and asked for as
 // such.
 var ErrPicksEveryone = errors.New("the selection picks every live session")
 
@@ -81,9 +81,9 @@ GROUP BY p.username
 ORDER BY p.username`
 )
 
-// RevokeMatching revokes every session sel picks that is not revoked yet,
+// revokeMatching revokes every session sel picks that is not revoked yet,
 // in one statement as of one snapshot; sessions revoked before keep their
-// first revoked_at. A selection by users alone is LogOutUsers, so that it
+// first revoked_at. A selection by users alone is logOut, so that it
 // also refuses those users' logins in flight; any other selection picks the
 // sessions committed when the statement starts. When fn is not nil it is
 // called for each session picked, by user and in creation order. For each
@@ -92,12 +92,12 @@ ORDER BY p.username`
 // flag given, by the HTTP API's field names, its value as given, users as a
 // list), and reason when not empty. A selection that picks everyone is
 // ErrPicksEveryone, and changes nothing.
-func RevokeMatching(ctx context.Context, tx DBTX, sel Selection, written map[string]any, by Actor, reason string, fn func(RevokedSession) error) (RevokeResult, error) {
+func revokeMatching(ctx context.Context, tx DBTX, sel Selection, written map[string]any, by Actor, reason string, fn func(RevokedSession) error) (RevokeResult, error) {
 	if err := checkNotEveryone(ctx, tx, sel); err != nil {
 		return RevokeResult{}, err
 	}
 	if sel.ByUsersOnly() {
-		return LogOutUsers(ctx, tx, sel.Users, 0, by, reason, fn)
+		return logOut(ctx, tx, userSet{names: unique(sel.Users)}, 0, by, reason, fn)
 	}
 	var w where
 	if err := sel.add(&w); err != nil {
@@ -157,7 +157,7 @@ func eachRow(ctx context.Context, db DBTX, query string, args []any, fn func(sca
 }
 
 // CountMatching counts the sessions sel picks that are not revoked yet,
-// those RevokeMatching would revoke now, and their users; like it, it
+// those Store.Revoke of Matching would revoke now, and their users; like it, it
 // returns ErrPicksEveryone for a selection that picks everyone.
 func CountMatching(ctx context.Context, db DBTX, sel Selection) (sessions, users int64, err error) {
 	if err := checkNotEveryone(ctx, db, sel); err != nil {

@@ -24,3 +24,24 @@ func RoleNames(ctx context.Context, db DBTX) ([]string, error) {
 	}
 	return names, nil
 }
+
+// usersWithSessions are those of the names that own a session, live or not.
+const usersWithSessions = `SELECT DISTINCT username FROM web_sessions WHERE username = ANY($1::TEXT[])`
+
+// UsersWithSessions returns those of usernames that own a session in the
+// table, revoked, expired or live.
+func UsersWithSessions(ctx context.Context, db DBTX, usernames []string) (map[string]bool, error) {
+	rows, err := db.Query(ctx, inSchema(usersWithSessions), usernames)
+	if err != nil {
+		return nil, fmt.Errorf("look up sessions: %w", err)
+	}
+	names, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return nil, fmt.Errorf("look up sessions: %w", err)
+	}
+	owners := map[string]bool{}
+	for _, n := range names {
+		owners[n] = true
+	}
+	return owners, nil
+}

@@ -51,7 +51,7 @@ type AuditInfo struct {
 	UserAgent string `json:"user_agent,omitempty"`
 }
 
-// NewSession is what CreateSession needs to mint a session.
+// NewSession is what Store.Login needs to mint a session.
 type NewSession struct {
 	Username     string
 	HashedSecret []byte
@@ -75,11 +75,11 @@ RETURNING id, username, user_id, created_at, expires_at, last_used_at`
 const whyNoLogin = `SELECT r.rolcanlogin, COALESCE(r.rolvaliduntil <= now(), false)
 FROM pg_catalog.pg_roles r WHERE r.rolname = $1`
 
-// CreateSession inserts a session for an existing role that may log in,
+// createSession inserts a session for an existing role that may log in,
 // with expires_at = now() + ExpireAfter on the database clock. It returns
 // ErrUserNotFound, ErrUserCannotLogin or ErrUserExpired when the role does
 // not qualify, having written nothing.
-func CreateSession(ctx context.Context, db DBTX, ns NewSession) (Session, error) {
+func createSession(ctx context.Context, db DBTX, ns NewSession) (Session, error) {
 	ns.Audit = storableAudit(ns.Audit)
 	audit, err := json.Marshal(ns.Audit)
 	if err != nil {
@@ -133,7 +133,7 @@ func explainNoLogin(ctx context.Context, db DBTX, username string) error {
 	return fmt.Errorf("role %q changed while the session was being created; try again", username)
 }
 
-// RevokedSession is one row that LogOut reports.
+// RevokedSession is one row that Store.Revoke reports.
 type RevokedSession struct {
 	ID        int64
 	Username  string
@@ -142,6 +142,9 @@ type RevokedSession struct {
 	// Now is true when this call revoked the session, false when it had
 	// been revoked before.
 	Now bool
+	// Session is the whole row, read back by a revocation by id (ByIDs,
+	// OwnSession) only; nil otherwise.
+	Session *Session
 }
 
 // One statement revokes every live row of the users but one (id <> 0
@@ -225,10 +228,10 @@ const revokeSession = `UPDATE system.web_sessions SET revoked_at = COALESCE(revo
 WHERE id = $1
 RETURNING ` + sessionColumns + `, revoked_at = now()`
 
-// RevokeSession revokes one session by id and returns its row. A session
+// revokeOne revokes one session by id and returns its row. A session
 // revoked before keeps its first revoked_at; newly reports whether this
 // call revoked it. It returns ErrSessionNotFound for an unknown id.
-func RevokeSession(ctx context.Context, db DBTX, id int64) (s Session, newly bool, err error) {
+func revokeOne(ctx context.Context, db DBTX, id int64) (s Session, newly bool, err error) {
 	err = scanSession(db.QueryRow(ctx, inSchema(revokeSession), id), &s, &newly)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return Session{}, false, ErrSessionNotFound

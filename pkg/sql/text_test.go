@@ -37,7 +37,7 @@ func TestRecordEventStoresAnyClientText(t *testing.T) {
 	if err != nil {
 		t.Fatalf("record an event of hostile text: %v", err)
 	}
-	_, err = CreateSession(ctx, conn, NewSession{Username: "postgres", HashedSecret: []byte("x"), ExpireAfter: hour,
+	_, err = createSession(ctx, conn, NewSession{Username: "postgres", HashedSecret: []byte("x"), ExpireAfter: hour,
 		Audit: AuditInfo{Via: "http", Actor: hostile, ClientAddr: hostile, UserAgent: hostile}})
 	if err != nil && err != ErrUserNotFound {
 		t.Fatalf("create a session with hostile audit info: %v", err)

@@ -72,7 +72,7 @@ VALUES ($1, $2, now() + $3::BIGINT * INTERVAL '1 microsecond') RETURNING id`
 // of l is reached. Call it before the check: the place is held in the
 // database, so however many attempts arrive at once, through however many
 // servers, at most l's limits are checked in a window. The place counts as
-// a failure until ReleaseLoginAttempt gives it back when the attempt made a
+// a failure until Store.Login gives it back when the attempt made a
 // session.
 func ReserveLoginAttempt(ctx context.Context, db interface {
 	DBTX
@@ -89,7 +89,7 @@ func ReserveLoginAttempt(ctx context.Context, db interface {
 		return LoginAttempt{Throttle: t}, err
 	}
 	var a LoginAttempt
-	err = RunInTx(ctx, db, func(tx pgx.Tx) error {
+	err = runInTx(ctx, db, func(tx pgx.Tx) error {
 		a = LoginAttempt{}
 		if _, err := tx.Exec(ctx, inSchema(lockLoginAddress), clientAddr, l.Window.Microseconds()); err != nil {
 			return err
@@ -133,11 +133,11 @@ func countAttempts(ctx context.Context, db DBTX, l LoginLimits, clientAddr, user
 
 const releaseLoginAttempt = `DELETE FROM system.login_attempts WHERE id = $1`
 
-// ReleaseLoginAttempt gives back the place of an attempt that made a
+// giveBackLoginAttempt gives back the place of an attempt that made a
 // session, so that it does not count as a failure. Call it in the
 // transaction that creates the session, so that neither happens without
 // the other.
-func ReleaseLoginAttempt(ctx context.Context, tx DBTX, a LoginAttempt) error {
+func giveBackLoginAttempt(ctx context.Context, tx DBTX, a LoginAttempt) error {
 	if a.id == 0 {
 		return nil
 	}
@@ -214,7 +214,7 @@ func RecordThrottledLogins(ctx context.Context, db interface {
 	}
 	// The first of the window: made under the address's lock, so that
 	// attempts arriving together make one event.
-	err = RunInTx(ctx, db, func(tx pgx.Tx) error {
+	err = runInTx(ctx, db, func(tx pgx.Tx) error {
 		if _, err := tx.Exec(ctx, inSchema(lockLoginAddress), clientAddr, l.Window.Microseconds()); err != nil {
 			return err
 		}

@@ -160,12 +160,8 @@ ORDER BY 1`
 // objects in it, or controls a schema on the connection's search_path; or
 // when a trigger or rule init did not create is on a table in it. A schema
 // that does not exist passes (init has not run). It reads only the
-// catalogs. CockroachDB has neither triggers nor these catalogs' owners, so
-// it is checked only on PostgreSQL.
+// catalogs: PostgreSQL's (see dialect.go).
 func CheckTrust(ctx context.Context, db DBTX, schema string) error {
-	if CurrentDialect != PostgreSQL {
-		return nil
-	}
 	rows, err := db.Query(ctx, untrustedQuery, schema)
 	if err != nil {
 		return fmt.Errorf("check who controls schema %s: %w", schema, err)

@@ -50,11 +50,11 @@ const revokeOwnSession = `UPDATE system.web_sessions SET revoked_at = COALESCE(r
 WHERE id = $1 AND username = $2 AND user_id = $3
 RETURNING ` + sessionColumns + `, revoked_at = now()`
 
-// RevokeOwnSession revokes session id if owner owns it, and returns its row.
+// revokeOwn revokes session id if owner owns it, and returns its row.
 // A session revoked before keeps its first revoked_at; newly reports whether
 // this call revoked it. It returns ErrSessionNotFound when no session with
 // that id belongs to owner, without saying whether one exists.
-func RevokeOwnSession(ctx context.Context, db DBTX, owner Owner, id int64) (s Session, newly bool, err error) {
+func revokeOwn(ctx context.Context, db DBTX, owner Owner, id int64) (s Session, newly bool, err error) {
 	err = scanSession(db.QueryRow(ctx, inSchema(revokeOwnSession), id, owner.Username, owner.UserID), &s, &newly)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return Session{}, false, ErrSessionNotFound

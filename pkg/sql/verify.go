@@ -131,7 +131,7 @@ func TouchSessions(ctx context.Context, db DBTX, ids []int64, touchInterval time
 	}
 	// Without arguments, pgx sends it as one simple query: one implicit
 	// transaction, for the lock timeout to apply to.
-	_, err := db.Exec(ctx, skipLockedTable()+inSchema(fmt.Sprintf(touchSessions, list, touchInterval.Microseconds())))
+	_, err := db.Exec(ctx, skipLockedTable+inSchema(fmt.Sprintf(touchSessions, list, touchInterval.Microseconds())))
 	return err
 }
 

@@ -60,28 +60,22 @@ func Open(ctx context.Context, adminURL, prefix string) (_ *pgx.ConnConfig, _ *p
 	return cfg, conn, closeAll, nil
 }
 
-// CreateSessions makes n sessions of an hour for role, as login does, in
-// one transaction, and returns their ids and cookie values.
-func CreateSessions(ctx context.Context, db sql.TxBeginner, role string, n int) ([]int64, []string, error) {
+// CreateSessions makes n sessions of an hour for role, as login does, each
+// with its session.created event, and returns their ids and cookie values.
+func CreateSessions(ctx context.Context, db sql.DB, role string, n int) ([]int64, []string, error) {
+	store := sql.NewStore(db)
 	ids, values := make([]int64, 0, n), make([]string, 0, n)
-	err := sql.RunInTx(ctx, db, func(tx pgx.Tx) error {
-		ids, values = ids[:0], values[:0]
-		for range n {
-			secret, err := auth.NewSecret()
-			if err != nil {
-				return err
-			}
-			s, err := sql.CreateSession(ctx, tx, sql.NewSession{Username: role, HashedSecret: auth.HashSecret(secret),
-				ExpireAfter: time.Hour, Audit: sql.AuditInfo{Via: "cli", Actor: "bench"}})
-			if err != nil {
-				return err
-			}
-			ids, values = append(ids, s.ID), append(values, auth.EncodeValue(s.ID, secret))
+	for range n {
+		secret, err := auth.NewSecret()
+		if err != nil {
+			return nil, nil, err
 		}
-		return nil
-	})
-	if err != nil {
-		return nil, nil, fmt.Errorf("create sessions: %w", err)
+		s, err := store.Login(ctx, sql.NewSession{Username: role, HashedSecret: auth.HashSecret(secret), ExpireAfter: time.Hour},
+			sql.Actor{Name: "bench", Via: "cli"}, sql.LoginOptions{})
+		if err != nil {
+			return nil, nil, fmt.Errorf("create sessions: %w", err)
+		}
+		ids, values = append(ids, s.ID), append(values, auth.EncodeValue(s.ID, secret))
 	}
 	return ids, values, nil
 }

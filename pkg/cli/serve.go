@@ -52,7 +52,7 @@ type serveOptions struct {
 }
 
 func serveCommand(env *Env) *cli.Command {
-	flags := append(connFlagsWithUser(),
+	flags := append(connFlags(), notSQLUserFlag(""),
 		&cli.StringFlag{Name: "read-url", EnvVars: []string{"AUTH_SESSION_READ_URL"},
 			Usage: "check sessions on the standby at `URL` (it may list several, as postgres://h1,h2/db?target_session_attrs=standby); " +
 				"logins, touches and revocations still go to --url, which must be the primary"},

@@ -20,6 +20,7 @@ const (
 	flagPort     = "port"
 	flagUser     = "sql-user"
 	flagDatabase = "database"
+	flagCertsDir = "certs-dir"
 	flagSchema   = "schema"
 	flagFormat   = "format"
 )
@@ -54,6 +55,13 @@ func inCategory(category string, flags ...cli.Flag) []cli.Flag {
 // connFlags are the SQL connection flags every command accepts, as
 // cockroach's commands accept its standard SQL flags.
 func connFlags() []cli.Flag {
+	return connFlagsCertsDir("connect with the certificates in `DIR`, in CockroachDB's layout: ca.crt, " +
+		"client.USER.crt and client.USER.key for the database user USER (sslrootcert, sslcert, sslkey, sslmode=verify-full)")
+}
+
+// connFlagsCertsDir is connFlags with --certs-dir described by
+// certsDirUsage: serve reads its HTTPS certificate there too.
+func connFlagsCertsDir(certsDirUsage string) []cli.Flag {
 	return inCategory(categoryConnection,
 		&cli.StringFlag{Name: flagURL, EnvVars: []string{"AUTH_SESSION_URL"},
 			Usage: "connection URL, postgres://user:password@host:port/database?sslmode=...; without it, libpq's PGHOST, PGPORT, PGUSER, PGDATABASE, PGPASSWORD, PGSSLMODE and ~/.pgpass apply"},
@@ -62,6 +70,7 @@ func connFlags() []cli.Flag {
 		&cli.StringFlag{Name: flagPort, Aliases: []string{"p"}, Usage: "database port (overrides --url)"},
 		&cli.StringFlag{Name: flagUser, Aliases: []string{"U"}, Usage: "database user to connect as (overrides --url)"},
 		&cli.StringFlag{Name: flagDatabase, Aliases: []string{"d"}, Usage: "database name (overrides --url)"},
+		&cli.StringFlag{Name: flagCertsDir, Usage: certsDirUsage},
 		&cli.StringFlag{Name: flagSchema, EnvVars: []string{"AUTH_SESSION_SCHEMA"}, Value: sql.DefaultSchema,
 			Usage: "`SCHEMA` that holds the tables, for sessions kept in an application's own schema",
 			// Checked while parsing, before the command runs.
@@ -100,6 +109,7 @@ func connFromFlags(c *cli.Context) ConnOptions {
 		Port:     c.String(flagPort),
 		User:     c.String(flagUser),
 		Database: c.String(flagDatabase),
+		CertsDir: c.String(flagCertsDir),
 		Schema:   c.String(flagSchema),
 	}
 }

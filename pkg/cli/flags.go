@@ -70,7 +70,7 @@ func connFlagsCertsDir(certsDirUsage string) []cli.Flag {
 		&cli.StringFlag{Name: flagPort, Aliases: []string{"p"}, Usage: "database port (overrides --url)"},
 		&cli.StringFlag{Name: flagUser, Aliases: []string{"U"}, Usage: "database user to connect as (overrides --url)"},
 		&cli.StringFlag{Name: flagDatabase, Aliases: []string{"d"}, Usage: "database name (overrides --url)"},
-		&cli.StringFlag{Name: flagCertsDir, Usage: certsDirUsage},
+		&cli.StringFlag{Name: flagCertsDir, TakesFile: true, Usage: certsDirUsage},
 		&cli.StringFlag{Name: flagSchema, EnvVars: []string{"AUTH_SESSION_SCHEMA"}, Value: sql.DefaultSchema,
 			Usage: "`SCHEMA` that holds the tables, for sessions kept in an application's own schema",
 			// Checked while parsing, before the command runs.

@@ -46,11 +46,27 @@ type Options struct {
 	// every start (such as "synchronous_commit = on" for a primary whose
 	// commits must wait for a synchronous standby).
 	Settings []string
+	// HBA are pg_hba.conf lines put before initdb's own, which they
+	// therefore override, such as "hostssl all all 127.0.0.1/32 cert" for
+	// client certificates over TLS. Like HostAuth, they apply only when
+	// Start runs initdb.
+	HBA []string
+	// TLS, when set, turns ssl on with its certificate, at every start.
+	TLS *TLS
 	// StopWithProcess makes a watchdog process stop the server (and delete a
 	// temporary Dir) once the calling process exits, however it exits: a
 	// test binary that panics or times out never runs its cleanup. It has no
 	// effect when Start reuses a server it did not start.
 	StopWithProcess bool
+}
+
+// TLS is the server's certificate for Options.TLS, in PEM.
+type TLS struct {
+	// Cert is the server's certificate (chain) and Key its private key.
+	Cert, Key []byte
+	// ClientCA, when set, is the CA whose client certificates the server
+	// accepts (ssl_ca_file), as pg_hba's cert method needs.
+	ClientCA []byte
 }
 
 // Cluster is a local PostgreSQL server started or found by Start. Its methods
@@ -73,6 +89,7 @@ type Cluster struct {
 	run        Runner
 	log        io.Writer
 	settings   []string // Options.Settings
+	tls        *TLS     // Options.TLS
 	tempDir    bool     // Dir was made by Start, so Remove deletes it
 	tempSocket bool     // SocketDir was made by Start outside Dir
 	watchdog   *os.File // write end of the watchdog's stdin; closing it ends the watchdog
@@ -95,7 +112,7 @@ func Start(ctx context.Context, opts Options) (_ *Cluster, err error) {
 	if err != nil {
 		return nil, err
 	}
-	c := &Cluster{SuperUser: opts.SuperUser, SuperPassword: opts.SuperPassword, log: opts.Log, settings: opts.Settings}
+	c := &Cluster{SuperUser: opts.SuperUser, SuperPassword: opts.SuperPassword, log: opts.Log, settings: opts.Settings, tls: opts.TLS}
 	if opts.Dir == "" {
 		if c.Dir, err = os.MkdirTemp("", "pgcluster-"); err != nil {
 			return nil, fmt.Errorf("create data directory: %w", err)
@@ -133,7 +150,7 @@ func Start(ctx context.Context, opts Options) (_ *Cluster, err error) {
 			}
 			return c, nil
 		}
-	} else if err := c.initdb(ctx, opts.HostAuth); err != nil {
+	} else if err := c.initdb(ctx, opts.HostAuth, opts.HBA); err != nil {
 		return nil, err
 	}
 	if opts.StopWithProcess {

@@ -27,6 +27,10 @@ const (
 	// starts without editing initdb's file again.
 	settingsFile = "pgcluster.conf"
 	includeLine  = "include_if_exists = '" + settingsFile + "'"
+	// The files of Options.TLS, rewritten at every start.
+	tlsCertFile     = "pgcluster-server.crt"
+	tlsKeyFile      = "pgcluster-server.key"
+	tlsClientCAFile = "pgcluster-client-ca.crt"
 )
 
 // socketDirPrefix names the short temporary socket directories used when the
@@ -37,8 +41,9 @@ const socketDirPrefix = "pgcluster-sock-"
 // the BSDs) with a margin.
 const maxSocketPath = 100
 
-// initdb creates the cluster in Dir.
-func (c *Cluster) initdb(ctx context.Context, hostAuth string) error {
+// initdb creates the cluster in Dir, with the pg_hba.conf lines hba
+// before initdb's.
+func (c *Cluster) initdb(ctx context.Context, hostAuth string, hba []string) error {
 	// Checked before chown, which must not take over somebody's files.
 	if entries, err := os.ReadDir(c.Dir); err == nil && len(entries) > 0 {
 		return fmt.Errorf("initialize data directory %s: it is not empty and holds no PostgreSQL cluster; choose an empty or new directory", c.Dir)
@@ -91,6 +96,18 @@ func (c *Cluster) initdb(ctx context.Context, hostAuth string) error {
 	if err := c.run.WriteFile(filepath.Join(c.Dir, superPasswordFile), c.SuperPassword+"\n"); err != nil {
 		return err
 	}
+	if len(hba) > 0 {
+		path := filepath.Join(c.Dir, "pg_hba.conf")
+		initdbHBA, err := os.ReadFile(path)
+		if err != nil {
+			return fmt.Errorf("read pg_hba.conf: %w", err)
+		}
+		// The first line that matches a connection decides.
+		content := "# Options.HBA, before initdb's lines.\n" + strings.Join(hba, "\n") + "\n\n" + string(initdbHBA)
+		if err := c.run.WriteFile(path, content); err != nil {
+			return err
+		}
+	}
 	return nil
 }
 
@@ -125,6 +142,9 @@ func (c *Cluster) startServer(ctx context.Context, port int) error {
 			c.Port = p
 		}
 		if err := c.writeSettings(); err != nil {
+			return err
+		}
+		if err := c.writeTLSFiles(); err != nil {
 			return err
 		}
 		logStart := fileSize(c.LogPath())
@@ -192,9 +212,34 @@ func (c *Cluster) writeSettings() error {
 		"max_connections = 300",
 		"shared_buffers = '128MB'",
 	}
+	if c.tls != nil {
+		settings = append(settings, "ssl = on",
+			"ssl_cert_file = "+ConfString(tlsCertFile), "ssl_key_file = "+ConfString(tlsKeyFile))
+		if len(c.tls.ClientCA) > 0 {
+			settings = append(settings, "ssl_ca_file = "+ConfString(tlsClientCAFile))
+		}
+	}
 	settings = append(settings, c.settings...)
 	content := "# Written by pgcluster at every start; edits are overwritten.\n" + strings.Join(settings, "\n") + "\n"
 	return c.run.WriteFile(filepath.Join(c.Dir, settingsFile), content)
+}
+
+// writeTLSFiles writes the files of Options.TLS into Dir, readable by the
+// server user only, as the server requires of its key.
+func (c *Cluster) writeTLSFiles() error {
+	if c.tls == nil {
+		return nil
+	}
+	files := map[string][]byte{tlsCertFile: c.tls.Cert, tlsKeyFile: c.tls.Key}
+	if len(c.tls.ClientCA) > 0 {
+		files[tlsClientCAFile] = c.tls.ClientCA
+	}
+	for name, content := range files {
+		if err := c.run.WriteFile(filepath.Join(c.Dir, name), string(content)); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // waitReady waits until the superuser can connect over TCP. pg_ctl -w has

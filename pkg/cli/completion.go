@@ -129,6 +129,9 @@ func completeCommand(cmd *cli.Command, words []string, cur string) []string {
 		if strings.HasPrefix(cur, "-") {
 			var out []string
 			for _, f := range cmd.Flags {
+				if v, ok := f.(cli.VisibleFlag); ok && !v.IsVisible() {
+					continue // such as --user where it is refused (notSQLUserFlag)
+				}
 				for _, name := range f.Names() {
 					out = append(out, dashed(name))
 				}

@@ -20,6 +20,14 @@ type ConnOptions struct {
 	Port     string
 	User     string
 	Database string
+	// CertsDir is a directory of certificates in CockroachDB's layout
+	// (--certs-dir): for the user that connects, its ca.crt,
+	// client.USER.crt and client.USER.key mean sslrootcert, sslcert and
+	// sslkey, with sslmode=verify-full (see withCertsDir).
+	CertsDir string
+	// certsIfClientCert uses CertsDir only when it holds the user's
+	// client.USER.crt: serve's --certs-dir is for its HTTPS first.
+	certsIfClientCert bool
 	// Schema holds the tables; empty means sql.DefaultSchema. The process
 	// has one: Config sets it for every statement (sql.SetSchema).
 	Schema string
@@ -58,6 +66,20 @@ func (o ConnOptions) Config() (*pgx.ConnConfig, error) {
 	cfg, err := pgx.ParseConfig(connString)
 	if err != nil {
 		return nil, parseConfigError(connString, err)
+	}
+	if o.CertsDir != "" {
+		// The files are named after the user, which may come from the
+		// URL, -U or PGUSER: parsed, the settings say which.
+		settings, err := certsDirSettings(o.CertsDir, cfg.User, o.certsIfClientCert)
+		if err != nil {
+			return nil, err
+		}
+		if settings != nil {
+			connString = appendSettings(connString, settings)
+			if cfg, err = pgx.ParseConfig(connString); err != nil {
+				return nil, parseConfigError(connString, err)
+			}
+		}
 	}
 	if cfg.ConnectTimeout == 0 {
 		cfg.ConnectTimeout = defaultConnectTimeout

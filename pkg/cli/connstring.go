@@ -5,31 +5,40 @@ import (
 	"fmt"
 	"net/url"
 	"os"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
 )
 
 // The connection settings come from --url (or AUTH_SESSION_URL), the
-// --host, --port, --sql-user and --database flags, and libpq's environment.
+// --host, --port, --sql-user and --database flags, --certs-dir, and libpq's
+// environment.
 // As with libpq, the flags are written into the connection string itself
 // rather than patched into the parsed configuration: that way the password
 // file is searched for the host, port, user and database that will really
 // be used. pgconn applies URL query parameters and later keywords over
 // earlier parts.
 
+// setting is one keyword of a connection string and its value.
+type setting struct{ key, value string }
+
 // connString returns o.URL with the flags' overrides written into it.
 func (o ConnOptions) connString() string {
-	overrides := []struct{ key, value string }{
+	return appendSettings(o.URL, []setting{
 		{"host", o.Host}, {"port", o.Port}, {"user", o.User}, {"dbname", o.Database},
-	}
-	s := o.URL
+	})
+}
+
+// appendSettings writes settings into the connection string s, a URL or
+// keyword/value pairs, after what it says; empty values are left out.
+func appendSettings(s string, settings []setting) string {
 	if isURL(s) {
 		sep := "?"
 		if strings.Contains(s, "?") {
 			sep = "&"
 		}
-		for _, kv := range overrides {
+		for _, kv := range settings {
 			if kv.value != "" {
 				s += sep + kv.key + "=" + url.QueryEscape(kv.value)
 				sep = "&"
@@ -37,12 +46,39 @@ func (o ConnOptions) connString() string {
 		}
 		return s
 	}
-	for _, kv := range overrides {
+	for _, kv := range settings {
 		if kv.value != "" {
 			s += " " + kv.key + "='" + strings.NewReplacer(`\`, `\\`, `'`, `\'`).Replace(kv.value) + "'"
 		}
 	}
 	return strings.TrimSpace(s)
+}
+
+// certsDirSettings are the TLS settings a certificate directory in
+// CockroachDB's layout gives a connection as user: sslrootcert ca.crt,
+// sslcert client.USER.crt, sslkey client.USER.key and sslmode=verify-full.
+// A missing file is a usage error that names it; with ifClientCert, a
+// directory without client.USER.crt gives no settings (nil) instead.
+func certsDirSettings(dir, user string, ifClientCert bool) ([]setting, error) {
+	ca := filepath.Join(dir, "ca.crt")
+	cert := filepath.Join(dir, "client."+user+".crt")
+	key := filepath.Join(dir, "client."+user+".key")
+	if _, err := os.Stat(cert); ifClientCert && errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	}
+	for _, f := range []string{ca, cert, key} {
+		_, err := os.Stat(f)
+		if err == nil {
+			continue
+		}
+		problem := fmt.Sprintf("has no %s", filepath.Base(f))
+		if !errors.Is(err, os.ErrNotExist) {
+			problem = fmt.Sprintf("%s: %v", filepath.Base(f), errors.Unwrap(err))
+		}
+		return nil, usageErrorf("--certs-dir %s %s (%s): to connect as database user %q it needs ca.crt (the CA of the server's certificate), "+
+			"client.%s.crt and client.%s.key, as CockroachDB names them", shellQuote(dir), problem, f, user, user, user)
+	}
+	return []setting{{"sslmode", "verify-full"}, {"sslrootcert", ca}, {"sslcert", cert}, {"sslkey", key}}, nil
 }
 
 func isURL(s string) bool {

@@ -2,10 +2,15 @@ package cli
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
 	"net"
+	"net/url"
+	"os"
+	"regexp"
 	"strings"
 
 	"github.com/jackc/pgx/v5"
@@ -116,6 +121,9 @@ func PrintError(w io.Writer, err error) {
 		case pgErr.Code == "25006": // read_only_sql_transaction: a standby
 			fmt.Fprintf(w, "HINT: the server is read-only (a hot standby?); %s\n", readOnlyHint)
 		}
+	case errors.As(err, &ce) && certificateError(ce.err) != nil:
+		fmt.Fprintf(w, "ERROR: cannot connect to %s: the server's certificate failed verification: %s\nHINT: %s\n",
+			describeTarget(ce.cfg), certificateError(ce.err), certificateHint(ce.cfg))
 	case errors.As(err, &ce):
 		fmt.Fprintf(w, "ERROR: cannot connect to %s: %s; check --url (or AUTH_SESSION_URL, PGHOST, PGPORT) and that PostgreSQL is running and accepting connections there\n",
 			describeTarget(ce.cfg), connectReason(ce.err))
@@ -187,4 +195,64 @@ func connectReason(err error) string {
 		}
 		err = next
 	}
+}
+
+// certificateError is why the server's certificate did not verify (signed
+// by another CA, expired, not naming the host), or nil when that is not
+// why a connection failed.
+func certificateError(err error) error {
+	var (
+		verify    *tls.CertificateVerificationError
+		unknownCA x509.UnknownAuthorityError
+		invalid   x509.CertificateInvalidError
+		hostname  x509.HostnameError
+	)
+	switch {
+	case errors.As(err, &verify):
+		return verify.Err
+	case errors.As(err, &unknownCA):
+		return unknownCA
+	case errors.As(err, &invalid):
+		return invalid
+	case errors.As(err, &hostname):
+		return hostname
+	}
+	return nil
+}
+
+// certificateHint says which CA the server's certificate was checked
+// against, and what to check.
+func certificateHint(cfg *pgx.ConnConfig) string {
+	ca := "the sslrootcert file"
+	if f := sslRootCert(cfg.ConnString()); f != "" {
+		ca = f
+	}
+	return fmt.Sprintf("the server's certificate (its ssl_cert_file) must be signed by the CA in %s and name the host connected to; "+
+		"check that file (ca.crt of --certs-dir) and the host in --url or --host", ca)
+}
+
+// keywordRootCert finds sslrootcert in a keyword/value connection string.
+var keywordRootCert = regexp.MustCompile(`(?:^|\s)sslrootcert\s*=\s*('(?:[^'\\]|\\.)*'|\S+)`)
+
+// sslRootCert is the sslrootcert a connection string sets (its last, as
+// pgconn reads it), else PGSSLROOTCERT's; "" when neither.
+func sslRootCert(connString string) string {
+	file := os.Getenv("PGSSLROOTCERT")
+	if isURL(connString) {
+		// The query is read alone: net/url refuses a URL with several hosts.
+		if _, query, ok := strings.Cut(connString, "?"); ok {
+			if q, err := url.ParseQuery(query); err == nil && len(q["sslrootcert"]) > 0 {
+				file = q["sslrootcert"][len(q["sslrootcert"])-1]
+			}
+		}
+		return file
+	}
+	if m := keywordRootCert.FindAllStringSubmatch(connString, -1); m != nil {
+		v := m[len(m)-1][1]
+		if strings.HasPrefix(v, "'") {
+			v = strings.NewReplacer(`\\`, `\`, `\'`, `'`).Replace(v[1 : len(v)-1])
+		}
+		file = v
+	}
+	return file
 }

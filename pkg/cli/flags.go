@@ -20,6 +20,7 @@ const (
 	flagPort     = "port"
 	flagUser     = "sql-user"
 	flagDatabase = "database"
+	flagCertsDir = "certs-dir"
 	flagSchema   = "schema"
 	flagFormat   = "format"
 )
@@ -54,13 +55,22 @@ func inCategory(category string, flags ...cli.Flag) []cli.Flag {
 // connFlags are the SQL connection flags every command accepts, as
 // cockroach's commands accept its standard SQL flags.
 func connFlags() []cli.Flag {
+	return connFlagsCertsDir("connect with the certificates in `DIR`, in CockroachDB's layout: ca.crt, " +
+		"client.USER.crt and client.USER.key for the database user USER (sslrootcert, sslcert, sslkey, sslmode=verify-full)")
+}
+
+// connFlagsCertsDir is connFlags with --certs-dir described by
+// certsDirUsage: serve reads its HTTPS certificate there too.
+func connFlagsCertsDir(certsDirUsage string) []cli.Flag {
 	return inCategory(categoryConnection,
 		&cli.StringFlag{Name: flagURL, EnvVars: []string{"AUTH_SESSION_URL"},
 			Usage: "connection URL, postgres://user:password@host:port/database?sslmode=...; without it, libpq's PGHOST, PGPORT, PGUSER, PGDATABASE, PGPASSWORD, PGSSLMODE and ~/.pgpass apply"},
+		// As psql: -p, -U and -d; --host has no short form, -h is help.
 		&cli.StringFlag{Name: flagHost, Usage: "database host or socket directory (overrides --url)"},
-		&cli.StringFlag{Name: flagPort, Usage: "database port (overrides --url)"},
-		&cli.StringFlag{Name: flagUser, Usage: "database user to connect as (overrides --url); also --user on commands where --user is not a filter"},
+		&cli.StringFlag{Name: flagPort, Aliases: []string{"p"}, Usage: "database port (overrides --url)"},
+		&cli.StringFlag{Name: flagUser, Aliases: []string{"U"}, Usage: "database user to connect as (overrides --url)"},
 		&cli.StringFlag{Name: flagDatabase, Aliases: []string{"d"}, Usage: "database name (overrides --url)"},
+		&cli.StringFlag{Name: flagCertsDir, TakesFile: true, Usage: certsDirUsage},
 		&cli.StringFlag{Name: flagSchema, EnvVars: []string{"AUTH_SESSION_SCHEMA"}, Value: sql.DefaultSchema,
 			Usage: "`SCHEMA` that holds the tables, for sessions kept in an application's own schema",
 			// Checked while parsing, before the command runs.
@@ -73,17 +83,22 @@ func connFlags() []cli.Flag {
 	)
 }
 
-// connFlagsWithUser adds --user as another name for --sql-user, for the
-// commands where --user does not name the sessions' user (list and events
-// use --user as a filter, as cockroach's and crewship's commands do).
-func connFlagsWithUser() []cli.Flag {
-	flags := connFlags()
-	for _, f := range flags {
-		if sf, ok := f.(*cli.StringFlag); ok && sf.Name == flagUser {
-			sf.Aliases = []string{"user"}
-		}
-	}
-	return flags
+// notSQLUserFlag is --user on the commands where it names no sessions'
+// user to filter by: it used to be the database user there, so it is
+// refused, pointing to -U/--sql-user, rather than read one way here and
+// another in list. It is hidden from help and completion. also, when not
+// empty, says what else the value may have meant, with %[1]s for it: the
+// argument that names the user to log out, say.
+func notSQLUserFlag(also string) cli.Flag {
+	return &cli.StringFlag{Name: "user", Hidden: true,
+		Action: func(_ *cli.Context, v string) error {
+			msg := fmt.Sprintf("--user is the sessions' user (a filter of list, events and revoke), not the database user: "+
+				"to connect as %q, use -U/--%s (-U %s)", v, flagUser, shellQuote(v))
+			if also != "" {
+				msg += "; " + fmt.Sprintf(also, shellQuote(v))
+			}
+			return usageErrorf("%s", msg)
+		}}
 }
 
 // connFromFlags reads the connection flags of c.
@@ -94,6 +109,7 @@ func connFromFlags(c *cli.Context) ConnOptions {
 		Port:     c.String(flagPort),
 		User:     c.String(flagUser),
 		Database: c.String(flagDatabase),
+		CertsDir: c.String(flagCertsDir),
 		Schema:   c.String(flagSchema),
 	}
 }

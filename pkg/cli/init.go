@@ -29,7 +29,7 @@ func initCommand(env *Env) *cli.Command {
 			"unless --adopt says to take them.",
 		Flags: append([]cli.Flag{
 			&cli.BoolFlag{Name: "adopt", Usage: "take over an existing admin role, or an existing empty schema, that init did not create (review what init reports first)"},
-		}, connFlagsWithUser()...),
+		}, append(connFlags(), notSQLUserFlag(""))...),
 		Action: func(c *cli.Context) error {
 			if err := exactArgs(c); err != nil {
 				return err

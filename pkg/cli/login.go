@@ -49,7 +49,7 @@ func loginCommand(env *Env) *cli.Command {
 			"  curl --cookie \"$(auth-session login web_user --only-cookie)\" URL\n" +
 			"or write a cookie jar that curl and wget read:\n" +
 			"  auth-session login web_user --cookie-jar jar.txt && curl --cookie jar.txt URL",
-		Flags: append(connFlagsWithUser(),
+		Flags: append(connFlags(), notSQLUserFlag("to make a session for %[1]s, name it: auth-session login %[1]s"),
 			&cli.StringFlag{Name: "expire-after", Value: defaultExpireAfter,
 				Usage: "lifetime of the session, such as 90m, 4h30m, 7d or 1w (units: " + durationUnits + ")"},
 			&cli.BoolFlag{Name: "only-cookie", Usage: "print only the cookie line (session=VALUE; attributes), for curl --cookie and other tools"},

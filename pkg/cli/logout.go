@@ -48,7 +48,7 @@ func logoutCommand(env *Env) *cli.Command {
 			"  auth-session logout alice bob --reason 'incident 42'\n" +
 			"  auth-session logout --all --yes --reason 'signing key rotated'\n" +
 			"  grep -v '^#' users.txt | auth-session logout --users-from - --dry-run",
-		Flags: append(connFlagsWithUser(),
+		Flags: append(connFlags(), notSQLUserFlag("to log out %[1]s, name it: auth-session logout %[1]s"),
 			&cli.StringFlag{Name: "users-from", Usage: "also log out the users named in `FILE`, one per line; - for standard input"},
 			&cli.BoolFlag{Name: "all", Usage: "log out every user, also of logins in flight; asks first on a terminal"},
 			&cli.BoolFlag{Name: "ignore-missing", Usage: "log out the other users when a name matches no role and no session, with a warning (without it: an error, nothing revoked)"},

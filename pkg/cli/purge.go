@@ -47,7 +47,7 @@ func purgeCommand(env *Env) *cli.Command {
 			"batch stays deleted: run it again to finish), to run twice at once, and to run\n" +
 			"alongside serve.\n" +
 			"It prints one row of counts; on a terminal, a progress bar on stderr.",
-		Flags: append(connFlagsWithUser(),
+		Flags: append(connFlags(), notSQLUserFlag(""),
 			olderThanFlag("older-than"),
 			&cli.StringFlag{Name: "batch", Value: strconv.Itoa(sql.DefaultPurgeBatch),
 				Usage: fmt.Sprintf("delete at most `N` rows per transaction (walking the table: the pages that hold about N rows), 1 to %d", sql.MaxPurgeBatch)},

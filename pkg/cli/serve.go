@@ -52,14 +52,14 @@ type serveOptions struct {
 }
 
 func serveCommand(env *Env) *cli.Command {
-	flags := append(connFlagsWithUser(),
+	flags := append(connFlagsCertsDir("serve HTTPS with the certificate and key in `DIR`/node.crt and DIR/node.key; "+
+		"when DIR also holds client.USER.crt for the database user USER, connect with it, client.USER.key and ca.crt (sslmode=verify-full)"),
+		notSQLUserFlag(""),
 		&cli.StringFlag{Name: "read-url", EnvVars: []string{"AUTH_SESSION_READ_URL"},
 			Usage: "check sessions on the standby at `URL` (it may list several, as postgres://h1,h2/db?target_session_attrs=standby); " +
 				"logins, touches and revocations still go to --url, which must be the primary"},
 		&cli.StringFlag{Name: "http-addr", Value: defaultHTTPAddr,
 			Usage: "`HOST:PORT` the HTTP interface listens on; port 0 picks a free one"},
-		&cli.StringFlag{Name: "certs-dir",
-			Usage: "serve HTTPS with the certificate and key in `DIR`/node.crt and DIR/node.key"},
 		&cli.BoolFlag{Name: "insecure",
 			Usage: "serve plain HTTP, and set cookies without the Secure attribute; for loopback and tests"},
 		&cli.StringFlag{Name: "session-lifetime", Value: defaultSessionLifetime,
@@ -115,8 +115,10 @@ func serveCommand(env *Env) *cli.Command {
 func serveOptionsFromFlags(c *cli.Context, env *Env) (serveOptions, error) {
 	opts := serveOptions{
 		env: env, conn: connFromFlags(c), readURL: c.String("read-url"), httpAddr: c.String("http-addr"),
-		certsDir: c.String("certs-dir"), insecure: c.Bool("insecure"),
+		certsDir: c.String(flagCertsDir), insecure: c.Bool("insecure"),
 	}
+	// For the database, the directory's client certificate is optional.
+	opts.conn.certsIfClientCert = true
 	switch {
 	case opts.certsDir == "" && !opts.insecure:
 		return opts, usageErrorf("serve needs --certs-dir DIR (with node.crt and node.key) for HTTPS, or --insecure for plain HTTP")
@@ -199,7 +201,7 @@ func runServe(ctx context.Context, opts serveOptions) error {
 	var readGuard *outage.Guard
 	if opts.readURL != "" {
 		readGuard = outage.New(log.With("pool", "read"))
-		if readPool, err = openReadPool(ctx, opts.readURL, opts.maxConns, readGuard, log); err != nil {
+		if readPool, err = openReadPool(ctx, opts.readURL, opts.conn.CertsDir, opts.maxConns, readGuard, log); err != nil {
 			return err
 		}
 		defer readPool.Close()
@@ -316,8 +318,8 @@ func openPool(ctx context.Context, o ConnOptions, maxConns int32, guard *outage.
 // openReadPool opens the pool of --read-url and checks it as the main one:
 // its user must be an admin and its schema current. That it is a standby is
 // not required: any server with the same data will do.
-func openReadPool(ctx context.Context, readURL string, maxConns int32, guard *outage.Guard, log *slog.Logger) (*pgxpool.Pool, error) {
-	pool, err := openPool(ctx, ConnOptions{URL: readURL}, maxConns, guard, log.With("pool", "read"))
+func openReadPool(ctx context.Context, readURL, certsDir string, maxConns int32, guard *outage.Guard, log *slog.Logger) (*pgxpool.Pool, error) {
+	pool, err := openPool(ctx, ConnOptions{URL: readURL, CertsDir: certsDir, certsIfClientCert: true}, maxConns, guard, log.With("pool", "read"))
 	if err != nil {
 		return nil, fmt.Errorf("--read-url: %w", err)
 	}

@@ -36,6 +36,7 @@ func NewApp(env *Env) *cli.App {
 			purgeCommand(env),
 			completionCommand(env),
 			manCommand(env),
+			versionCommand(env),
 		},
 		// Errors are printed once, by Main, in one format.
 		ExitErrHandler: func(*cli.Context, error) {},

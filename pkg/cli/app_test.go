@@ -204,6 +204,8 @@ func TestAppUsage(t *testing.T) {
 		{"list --help", []string{"list", "--help"}, 0, `(?s)OPTIONS:\n.*--limit.*--warn-stale-days.*Connection\n.*--url.*Output\n.*--format.*Selection\n.*--active.*--user `, ``},
 		// A test binary has build information but no VCS stamp.
 		{"--version", []string{"--version"}, 0, `^auth-session version \(devel\) \(no VCS revision: built by go run or outside a git checkout; go1\.[0-9.]+\)\n$`, ``},
+		{"version", []string{"version"}, 0, `^auth-session version \(devel\) \(no VCS revision: built by go run or outside a git checkout; go1\.[0-9.]+\)\n$`, ``},
+		{"version with an argument", []string{"version", "extra"}, 2, `^$`, `^ERROR: unexpected argument "extra": usage: auth-session version\n`},
 		{"a mistyped command", []string{"lgin"}, 2, `^$`,
 			`^ERROR: unknown command "lgin": did you mean "login"\? accepted commands are init, login, logout, list[a-z, ]*\n`},
 		{"help", []string{"help"}, 0, `(?s)auth-session - .*COMMANDS:.*login`, ``},

@@ -134,7 +134,7 @@ func TestListStale(t *testing.T) {
 	t.Parallel()
 	dbURL := newSessionDB(t)
 	mustInsertSessions(t, dbURL, seedSessions)
-	const warning = "warning: 1 active session(s) not used for 30 days or more; revoke them with 'auth-session revoke SESSION_ID'\n"
+	const warning = "warning: 1 active session not used for 30 days or more; revoke with 'auth-session revoke SESSION_ID'\n"
 	tests := []struct {
 		name       string
 		args       []string

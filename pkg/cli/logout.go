@@ -176,7 +176,7 @@ func runLogout(ctx context.Context, opts logoutOptions) error {
 		if err != nil {
 			return fmt.Errorf("count the sessions not revoked yet: %w", err)
 		}
-		question := fmt.Sprintf("Log out every user, revoking the %d sessions not revoked yet? [y/N] ", n)
+		question := fmt.Sprintf("Log out every user, revoking the %s not revoked yet? [y/N] ", plural(n, "session", "sessions"))
 		if err := confirm(ctx, opts.env.IO, "logout", question); err != nil {
 			return err
 		}
@@ -286,7 +286,7 @@ func revokeInTx(ctx context.Context, conn *pgx.Conn, env *Env, r revokeRun) erro
 	if r.printed != nil {
 		r.printed()
 	}
-	summary := fmt.Sprintf("revoked %d sessions of %d users (%d were already revoked)", res.Revoked, res.Users, res.AlreadyRevoked)
+	summary := fmt.Sprintf("revoked %s of %s (%s already revoked)", plural(res.Revoked, "session", "sessions"), plural(res.Users, "user", "users"), plural(res.AlreadyRevoked, "was", "were"))
 	if r.dryRun {
 		summary = "dry run: would have " + summary + "; nothing was changed"
 	}

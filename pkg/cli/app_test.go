@@ -194,9 +194,11 @@ func TestAppUsage(t *testing.T) {
 		wantStderr string // regexp; empty means nothing
 	}{
 		{"unknown command", []string{"frobnicate"}, 2, `^$`,
-			`^ERROR: unknown command "frobnicate": accepted commands are init, login, logout, list[a-z, ]*\nHINT: see 'auth-session --help'`},
+			`^ERROR: unknown command "frobnicate": accepted commands are init, login, logout, list[a-z, ]*\nHINT: see 'auth-session --help'\n$`},
 		{"unknown command with flags", []string{"revoke-all", "--url", "postgres://x"}, 2, `^$`, `unknown command "revoke-all"`},
-		{"unknown global flag", []string{"--bogus", "list"}, 2, `^$`, `^ERROR: unknown flag "--bogus"\n`},
+		{"unknown global flag", []string{"--bogus", "list"}, 2, `^$`, `^ERROR: unknown flag "--bogus"\nHINT: see 'auth-session --help'\n$`},
+		{"a usage error names its command in the hint", []string{"list", "--format", "bogus"}, 2, `^$`, `^ERROR: [^\n]*"bogus"[^\n]*\nHINT: see 'auth-session list --help'\n$`},
+		{"a bad argument names its command in the hint", []string{"revoke", "-1"}, 2, `^$`, `^ERROR: invalid SESSION_ID "-1"[^\n]*\nHINT: see 'auth-session revoke --help'\n$`},
 		{"no arguments shows help", nil, 0, `(?s)USAGE:.*COMMANDS:.*login.*logout.*list`, ``},
 		{"--help", []string{"--help"}, 0, `(?s)auth-session - .*init.*login.*logout.*list`, ``},
 		{"help after an argument and a flag", []string{"login", "web_user", "--url", "postgres://x@h/db", "--help"}, 0, `^NAME:\n   auth-session login - `, ``},

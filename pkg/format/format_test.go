@@ -282,3 +282,13 @@ func TestRowsDoNotAllocate(t *testing.T) {
 		})
 	}
 }
+
+// TestCSVNull: csv writes SQL NULL as an empty field, as PostgreSQL's
+// COPY ... CSV does, whatever Go value holds it.
+func TestCSVNull(t *testing.T) {
+	cols := []Column{{Header: "a", Key: "a"}, {Header: "b", Key: "b"}, {Header: "c", Key: "c"}, {Header: "d", Key: "d"}}
+	got := render(t, CSV, cols, [][]any{{"x", nil, (*time.Time)(nil), (*string)(nil)}})
+	if want := "a,b,c,d\nx,,,\n"; got != want {
+		t.Errorf("got %q, want %q", got, want)
+	}
+}

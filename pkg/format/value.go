@@ -85,6 +85,16 @@ func appendJSON(dst []byte, v any) []byte {
 	return appendJSONString(dst, fmt.Sprint(v))
 }
 
+// isNull reports whether v is SQL NULL: nil, or a nil pointer of the types
+// a nullable column is scanned into.
+func isNull(v any) bool {
+	if t, ok := v.(*time.Time); ok {
+		return t == nil
+	}
+	d, ok := deref(v)
+	return v == nil || ok && d == nil
+}
+
 // deref resolves the pointer types a nullable column is usually scanned
 // into. It reports false for anything else.
 func deref(v any) (any, bool) {

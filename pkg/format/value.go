@@ -1,6 +1,8 @@
 package format
 
 import (
+	"bytes"
+	"encoding/json"
 	"fmt"
 	"math"
 	"strconv"
@@ -45,6 +47,8 @@ func appendText(dst []byte, v any) []byte {
 		return appendTime(dst, *v, false)
 	case float64:
 		return strconv.AppendFloat(dst, v, 'g', -1, 64)
+	case json.RawMessage:
+		return append(dst, v...)
 	}
 	if d, ok := deref(v); ok {
 		return appendText(dst, d)
@@ -78,6 +82,14 @@ func appendJSON(dst []byte, v any) []byte {
 			return appendJSONString(dst, strconv.FormatFloat(v, 'g', -1, 64))
 		}
 		return strconv.AppendFloat(dst, v, 'g', -1, 64)
+	case json.RawMessage:
+		// A JSON value (a jsonb column) goes in as itself, on one line;
+		// should it not be JSON, as a string.
+		var b bytes.Buffer
+		if json.Compact(&b, v) == nil && b.Len() > 0 {
+			return append(dst, b.Bytes()...)
+		}
+		return appendJSONString(dst, string(v))
 	}
 	if d, ok := deref(v); ok {
 		return appendJSON(dst, d)

@@ -25,7 +25,7 @@ func TestHelpExamples(t *testing.T) {
 	}
 	pgtest.MustExec(t, dbURL, "CREATE ROLE web_user LOGIN")
 
-	commands := strings.Fields("init login logout list revoke events purge serve demo completion man")
+	commands := strings.Fields("init login logout list revoke events purge serve demo completion man version")
 	for _, name := range commands {
 		help := run(t, name, "--help")
 		_, examples, ok := strings.Cut(help.stdout, "\nEXAMPLES:\n")
@@ -132,7 +132,15 @@ func TestCompletion(t *testing.T) {
 		t.Errorf("completion tcsh: want exit 2 naming it and the shells: %s", r)
 	}
 	r := run(t, "man")
-	if r.code != 0 || !strings.Contains(r.stdout, ".TH auth-session") || !strings.Contains(r.stdout, "logout") {
-		t.Errorf("man: want a man page (.TH) naming the commands:\n%.400s", r.stdout)
+	if r.code != 0 || !strings.HasPrefix(r.stdout, ".TH AUTH-SESSION 1 ") || !strings.Contains(r.stdout, "logout") {
+		t.Errorf("man: want a man page of section 1 (.TH AUTH-SESSION 1) naming the commands:\n%.400s", r.stdout)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "auth-session.1"), []byte(r.stdout), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	// groff's warnings (-ww) are the page's mistakes: a bad request, an
+	// escape it does not know.
+	if g := runIn(t, dir, exec.Command("groff", "-man", "-Tutf8", "-ww", "-z", "auth-session.1")); g.code != 0 || g.stderr != "" {
+		t.Errorf("groff -man -ww: %s", g)
 	}
 }

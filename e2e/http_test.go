@@ -23,6 +23,10 @@ import (
 
 const unauthorizedBody = `{"error":"a valid authentication cookie is required"}`
 
+// loginRefusedBody is the body of every refused API login: the same for
+// an unknown user and a wrong password.
+const loginRefusedBody = `{"error":"the username and password were refused"}`
+
 func TestCurlWithTheOnlyCookieLine(t *testing.T) {
 	t.Parallel()
 	s := newSite(t)
@@ -129,8 +133,8 @@ func TestAPILoginAndLogoutWithCurl(t *testing.T) {
 	} {
 		r := sh(t, dir, "curl "+form+" "+login+curlStatus)
 		wantStatus(t, name, r, 401)
-		if first, _, _ := strings.Cut(r.stdout, "\n"); first != unauthorizedBody {
-			t.Errorf("%s: body %q; want %q", name, first, unauthorizedBody)
+		if first, _, _ := strings.Cut(r.stdout, "\n"); first != loginRefusedBody {
+			t.Errorf("%s: body %q; want %q", name, first, loginRefusedBody)
 		}
 	}
 	wantStatus(t, "login without a password", sh(t, dir, "curl -d username="+s.user+" "+login+curlStatus), 400)
@@ -192,8 +196,8 @@ func TestTrustClusterRefusesPasswordLogin(t *testing.T) {
 
 	r := sh(t, "", "curl -d username=web_user -d password=right "+srv.url+"/api/v2/login/"+curlStatus)
 	wantStatus(t, "login with the right password on a trust cluster", r, 401)
-	if first, _, _ := strings.Cut(r.stdout, "\n"); first != unauthorizedBody {
-		t.Errorf("body %q; want the uniform 401 body", first)
+	if first, _, _ := strings.Cut(r.stdout, "\n"); first != loginRefusedBody {
+		t.Errorf("body %q; want the uniform 401 body of a refused login", first)
 	}
 	logs := srv.logs()
 	if !strings.Contains(logs, "level=WARN") || !strings.Contains(logs, "without checking a password") || !strings.Contains(logs, "username=web_user") {

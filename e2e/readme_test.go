@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -19,7 +20,15 @@ type transcript struct {
 	line    int
 	command string
 	output  string
+	// block is the line of the block's opening fence when the block is
+	// marked freshMarker, 0 otherwise.
+	block int
 }
+
+// freshMarker, on the line before a code block, says that the block's
+// transcripts, errors or not, print what they show when run in order on a
+// database of their own where nothing has run yet.
+const freshMarker = "<!-- transcript checked on a new database -->"
 
 // transcriptFiles are the pages whose error transcripts are checked: the
 // README and every page of docs/ (docs/commands is the commands' help).
@@ -36,7 +45,8 @@ func transcriptFiles(t *testing.T) []string {
 // that print an error: what they print depends on nothing but the binary
 // and the database's roles, so it must be exactly what the binary prints.
 // A code block right after a line "<!-- transcript not checked: WHY -->" is
-// left out.
+// left out; every transcript of a block right after freshMarker is in,
+// error or not.
 func readmeTranscripts(t *testing.T) []transcript {
 	t.Helper()
 	var out []transcript
@@ -54,9 +64,10 @@ func readmeTranscripts(t *testing.T) []transcript {
 func fileTranscripts(file, text string) []transcript {
 	var out []transcript
 	var cur *transcript
-	inBlock, skip := false, false
+	inBlock, skip, block := false, false, 0
 	flush := func() {
-		if cur != nil && strings.HasPrefix(cur.output, "ERROR: ") && !skip {
+		if cur != nil && (block > 0 || strings.HasPrefix(cur.output, "ERROR: ") && !skip) {
+			cur.block = block
 			out = append(out, *cur)
 		}
 		cur = nil
@@ -66,8 +77,12 @@ func fileTranscripts(file, text string) []transcript {
 		switch {
 		case strings.HasPrefix(line, "```"):
 			flush()
+			block = 0
 			if !inBlock {
 				skip = i > 0 && strings.HasPrefix(lines[i-1], "<!-- transcript not checked")
+				if i > 0 && lines[i-1] == freshMarker {
+					block = i + 1
+				}
 			}
 			inBlock = !inBlock
 		case !inBlock:
@@ -104,12 +119,26 @@ func TestREADMETranscripts(t *testing.T) {
 	}
 	pgtest.MustExec(t, c.SuperURL("postgres"), "CREATE ROLE web_user LOGIN; CREATE ROLE bob LOGIN")
 	dir := t.TempDir()
+	fresh := map[string]string{} // the database of each marked block
 	for _, tr := range transcripts {
-		cmd := "AUTH_SESSION_URL='" + dbURL + "'; export AUTH_SESSION_URL; " + tr.command + " 2>&1"
+		url := dbURL
+		if tr.block > 0 {
+			key := fmt.Sprintf("%s:%d", tr.file, tr.block)
+			if fresh[key] == "" {
+				name := fmt.Sprintf("fresh_%d", len(fresh)+1)
+				pgtest.MustExec(t, c.SuperURL("postgres"), "CREATE DATABASE "+name)
+				fresh[key] = c.URL(c.SuperUser, "", name)
+			}
+			url = fresh[key]
+		}
+		cmd := "AUTH_SESSION_URL='" + url + "'; export AUTH_SESSION_URL; " + tr.command + " 2>&1"
 		r := sh(t, dir, cmd)
 		if r.stdout != tr.output {
 			t.Errorf("%s:%d: $ %s\nprints:\n%s\nthe page shows:\n%s", tr.file, tr.line, tr.command, r.stdout, tr.output)
 		}
 	}
-	t.Logf("%d transcripts of the README and docs/ checked", len(transcripts))
+	if len(fresh) == 0 {
+		t.Errorf("no block of the README or docs/ is marked %q; want at least init's", freshMarker)
+	}
+	t.Logf("%d transcripts of the README and docs/ checked, %d blocks on a new database", len(transcripts), len(fresh))
 }

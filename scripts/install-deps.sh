@@ -4,7 +4,8 @@
 # the end-to-end tests, Chromium for the admin page's browser test, and the
 # programs production runs around PostgreSQL, which the pooler, failover and
 # load-balancer tests start for real: pgbouncer, Patroni, etcd and haproxy;
-# and systemd-analyze, which checks the systemd unit in deploy/.
+# systemd-analyze, which checks the systemd unit in deploy/, and groff, which
+# checks the manual page.
 # Nothing is installed when everything is already there.
 set -euo pipefail
 
@@ -23,6 +24,8 @@ command -v etcd >/dev/null 2>&1 || need+=(etcd-server)
 command -v haproxy >/dev/null 2>&1 || [ -x /usr/sbin/haproxy ] || need+=(haproxy)
 # Node runs the admin page's unit tests (node --test, Node 18 or later).
 command -v node >/dev/null 2>&1 || need+=(nodejs)
+# groff checks the manual page that auth-session man writes.
+command -v groff >/dev/null 2>&1 || need+=(groff-base)
 # systemd-analyze checks deploy/auth-session.service.
 command -v systemd-analyze >/dev/null 2>&1 || need+=(systemd)
 if [ "${AUTH_SESSION_SKIP_BROWSER:-}" = "" ]; then

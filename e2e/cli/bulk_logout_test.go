@@ -42,7 +42,7 @@ WHERE id = (SELECT min(id) FROM system.web_sessions WHERE username = $1)`, bob)
 		before := tableChecksum(t, dbURL)
 		r := mustRun(t, dbURL, "logout", alice, bob, "--dry-run", "--format", "tsv")
 		if got := strings.Count(r.stdout, "\n") - 1; got != 6 ||
-			r.stderr != "dry run: would have revoked 5 sessions of 2 users (1 were already revoked); nothing was changed\n" {
+			r.stderr != "dry run: would have revoked 5 sessions of 2 users (1 was already revoked); nothing was changed\n" {
 			t.Errorf("dry run: %s\nwant 6 rows and the would-have summary", r)
 		}
 		if after := tableChecksum(t, dbURL); after != before {
@@ -57,7 +57,7 @@ WHERE id = (SELECT min(id) FROM system.web_sessions WHERE username = $1)`, bob)
 			t.Errorf("logout of two users: %s\nwant 5 sessions revoked now and 1 before", r)
 		}
 		wantStderr := fmt.Sprintf("warning: no role named %q and no sessions of it; nothing was revoked\n"+
-			"revoked 5 sessions of 2 users (1 were already revoked)\n", typo)
+			"revoked 5 sessions of 2 users (1 was already revoked)\n", typo)
 		if r.stderr != wantStderr {
 			t.Errorf("stderr %q, want %q", r.stderr, wantStderr)
 		}
@@ -148,7 +148,7 @@ func TestLogoutAllRevokeSeveralAndSummary(t *testing.T) {
 		t.Error("the refused logout --all changed the tables")
 	}
 	r = mustRun(t, dbURL, "logout", "--all", "--yes", "--format", "tsv")
-	if r.stderr != "revoked 2 sessions of 1 users (2 were already revoked)\n" {
+	if r.stderr != "revoked 2 sessions of 1 user (2 were already revoked)\n" {
 		t.Errorf("logout --all --yes: %s", r)
 	}
 	var live int

@@ -82,7 +82,7 @@ func TestPromptsOnATerminal(t *testing.T) {
 	seedSelection(t, dbURL)
 	before := tableChecksum(t, dbURL)
 
-	question := "Revoke 1 sessions of 1 users matching --ip 203.0.113.0/24? [y/N] "
+	question := "Revoke 1 session of 1 user matching --ip 203.0.113.0/24? [y/N] "
 	screen, stdout, code := runOnTerminal(t, dbURL, question, "n", "revoke", "--ip", "203.0.113.0/24", "--format", "tsv")
 	if code != 1 || !strings.Contains(screen, "revoke cancelled: nothing revoked") || stdout != "" {
 		t.Errorf("answering no: exit %d, terminal %q, stdout %q; want exit 1 and nothing changed", code, screen, stdout)
@@ -92,7 +92,7 @@ func TestPromptsOnATerminal(t *testing.T) {
 	}
 
 	screen, stdout, code = runOnTerminal(t, dbURL, question, "y", "revoke", "--ip", "203.0.113.0/24", "--format", "tsv")
-	if code != 0 || !strings.Contains(screen, "revoked 1 sessions of 1 users (1 were already revoked)") ||
+	if code != 0 || !strings.Contains(screen, "revoked 1 session of 1 user (1 was already revoked)") ||
 		strings.Count(stdout, "\n") != 3 {
 		t.Errorf("answering yes: exit %d, terminal %q, stdout %q; want the two sessions printed", code, screen, stdout)
 	}
@@ -117,7 +117,7 @@ func TestPromptCancels(t *testing.T) {
 	seedSelection(t, dbURL)
 	before := tableChecksum(t, dbURL)
 
-	question := "Revoke 1 sessions of 1 users matching --ip 203.0.113.0/24? [y/N] "
+	question := "Revoke 1 session of 1 user matching --ip 203.0.113.0/24? [y/N] "
 	for _, tt := range []struct {
 		name, keys string
 		wantCode   int

@@ -116,7 +116,7 @@ func TestExitCodes(t *testing.T) {
 	}{
 		{"ok", dbURL, []string{"list"}, 0, `^$`},
 		{"help", dbURL, []string{"--help"}, 0, `^$`},
-		{"usage", dbURL, []string{"list", "--bogus"}, 2, `^ERROR: unknown flag "--bogus"\nHINT: see 'auth-session --help'`},
+		{"usage", dbURL, []string{"list", "--bogus"}, 2, `^ERROR: unknown flag "--bogus"\nHINT: see 'auth-session list --help'\n$`},
 		{"refused", refused, []string{"list"}, 1, `^ERROR: cannot connect to PostgreSQL at 127\.0\.0\.1:` + port +
 			` as user "[^"]+", database "[^"]+": connection refused; check --url \(or AUTH_SESSION_URL, PGHOST, PGPORT\) and that PostgreSQL is running and accepting connections there\n$`},
 		{"schema missing", pgtest.NewDB(t), []string{"login", "web_user"}, 1,

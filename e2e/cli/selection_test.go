@@ -237,7 +237,7 @@ func TestRevokeBySelection(t *testing.T) {
 		if len(rows) != 2 || rows[0].Username != alice || !rows[0].RevokedNow || rows[1].Username != bob || rows[1].RevokedNow {
 			t.Errorf("dry run printed %+v, want alice's session revoked now and bob's revoked before", rows)
 		}
-		if want := "dry run: would have revoked 1 sessions of 1 users (1 were already revoked); nothing was changed\n"; r.stderr != want {
+		if want := "dry run: would have revoked 1 session of 1 user (1 was already revoked); nothing was changed\n"; r.stderr != want {
 			t.Errorf("stderr = %q, want %q", r.stderr, want)
 		}
 		if tableChecksum(t, dbURL) != before {
@@ -247,7 +247,7 @@ func TestRevokeBySelection(t *testing.T) {
 
 	t.Run("revokes the matching sessions alone, with its reason", func(t *testing.T) {
 		r := mustRun(t, dbURL, append([]string{"revoke", "--yes", "--reason", "incident 42", "--format", "tsv"}, selection...)...)
-		if want := "revoked 1 sessions of 1 users (1 were already revoked)\n"; r.stderr != want {
+		if want := "revoked 1 session of 1 user (1 was already revoked)\n"; r.stderr != want {
 			t.Errorf("stderr = %q, want %q", r.stderr, want)
 		}
 		if got := strings.Join(listedNames(t, dbURL, "", "--state", "revoked"), " "); got != "a1 b1" {

@@ -194,8 +194,14 @@ func (v *Verifier) Middleware(next http.Handler) http.Handler {
 
 // WriteUnauthorized answers 401 with UnauthorizedBody.
 func WriteUnauthorized(w http.ResponseWriter) {
+	WriteUnauthorizedError(w, ErrUnauthenticated.Error())
+}
+
+// WriteUnauthorizedError answers 401, with the Bearer challenge, and an
+// ErrorBody of message.
+func WriteUnauthorizedError(w http.ResponseWriter, message string) {
 	w.Header().Set("WWW-Authenticate", `Bearer realm="auth-session"`)
-	WriteError(w, http.StatusUnauthorized, ErrUnauthenticated.Error())
+	WriteError(w, http.StatusUnauthorized, message)
 }
 
 // Authenticate returns the identity of the session r presents. It returns an

@@ -37,11 +37,12 @@ func NewApp(env *Env) *cli.App {
 			purgeCommand(env),
 			completionCommand(env),
 			manCommand(env),
+			versionCommand(env),
 		},
 		// Errors are printed once, by Main, in one format.
 		ExitErrHandler: func(*cli.Context, error) {},
 		OnUsageError: func(c *cli.Context, err error, _ bool) error {
-			return usageError{flagError(c, err)}
+			return usageError{err: flagError(c, err)}
 		},
 	}
 	for _, cmd := range app.Commands {
@@ -76,6 +77,9 @@ func Main(ctx context.Context, args []string, env *Env) int {
 		return ExitCode(err)
 	}
 	err := app.RunContext(ctx, interspersed(app, args))
+	if len(args) > 1 && app.Command(args[1]) != nil {
+		err = inCommand(err, app.Command(args[1]).Name)
+	}
 	if err != nil {
 		PrintError(env.IO.Err, err)
 	}

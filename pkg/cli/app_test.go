@@ -194,9 +194,11 @@ func TestAppUsage(t *testing.T) {
 		wantStderr string // regexp; empty means nothing
 	}{
 		{"unknown command", []string{"frobnicate"}, 2, `^$`,
-			`^ERROR: unknown command "frobnicate": accepted commands are init, login, logout, list[a-z, ]*\nHINT: see 'auth-session --help'`},
+			`^ERROR: unknown command "frobnicate": accepted commands are init, login, logout, list[a-z, ]*\nHINT: see 'auth-session --help'\n$`},
 		{"unknown command with flags", []string{"revoke-all", "--url", "postgres://x"}, 2, `^$`, `unknown command "revoke-all"`},
-		{"unknown global flag", []string{"--bogus", "list"}, 2, `^$`, `^ERROR: unknown flag "--bogus"\n`},
+		{"unknown global flag", []string{"--bogus", "list"}, 2, `^$`, `^ERROR: unknown flag "--bogus"\nHINT: see 'auth-session --help'\n$`},
+		{"a usage error names its command in the hint", []string{"list", "--format", "bogus"}, 2, `^$`, `^ERROR: [^\n]*"bogus"[^\n]*\nHINT: see 'auth-session list --help'\n$`},
+		{"a bad argument names its command in the hint", []string{"revoke", "-1"}, 2, `^$`, `^ERROR: invalid SESSION_ID "-1"[^\n]*\nHINT: see 'auth-session revoke --help'\n$`},
 		{"no arguments shows help", nil, 0, `(?s)USAGE:.*COMMANDS:.*login.*logout.*list`, ``},
 		{"--help", []string{"--help"}, 0, `(?s)auth-session - .*init.*login.*logout.*list`, ``},
 		{"help after an argument and a flag", []string{"login", "web_user", "--url", "postgres://x@h/db", "--help"}, 0, `^NAME:\n   auth-session login - `, ``},
@@ -204,6 +206,8 @@ func TestAppUsage(t *testing.T) {
 		{"list --help", []string{"list", "--help"}, 0, `(?s)OPTIONS:\n.*--limit.*--warn-stale-days.*Connection\n.*--url.*Output\n.*--format.*Selection\n.*--active.*--user `, ``},
 		// A test binary has build information but no VCS stamp.
 		{"--version", []string{"--version"}, 0, `^auth-session version \(devel\) \(no VCS revision: built by go run or outside a git checkout; go1\.[0-9.]+\)\n$`, ``},
+		{"version", []string{"version"}, 0, `^auth-session version \(devel\) \(no VCS revision: built by go run or outside a git checkout; go1\.[0-9.]+\)\n$`, ``},
+		{"version with an argument", []string{"version", "extra"}, 2, `^$`, `^ERROR: unexpected argument "extra": usage: auth-session version\n`},
 		{"a mistyped command", []string{"lgin"}, 2, `^$`,
 			`^ERROR: unknown command "lgin": did you mean "login"\? accepted commands are init, login, logout, list[a-z, ]*\n`},
 		{"help", []string{"help"}, 0, `(?s)auth-session - .*COMMANDS:.*login`, ``},

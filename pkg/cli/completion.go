@@ -195,21 +195,3 @@ func completionCommand(env *Env) *cli.Command {
 		},
 	}
 }
-
-func manCommand(env *Env) *cli.Command {
-	return &cli.Command{
-		Name:  "man",
-		Usage: "print the manual page, generated from the commands' help (man -l <(auth-session man))",
-		Action: func(c *cli.Context) error {
-			if err := exactArgs(c); err != nil {
-				return err
-			}
-			page, err := c.App.ToMan()
-			if err != nil {
-				return fmt.Errorf("generate the manual page: %w", err)
-			}
-			fmt.Fprint(env.IO.Out, page)
-			return nil
-		},
-	}
-}

@@ -193,5 +193,5 @@ func parseConfigError(connString string, err error) error {
 			reason = "want postgres://user:password@host:port/database?sslmode=disable|require|verify-full"
 		}
 	}
-	return usageError{fmt.Errorf("invalid connection settings (--url, AUTH_SESSION_URL or PG* environment): %s", reason)}
+	return usageError{err: fmt.Errorf("invalid connection settings (--url, AUTH_SESSION_URL or PG* environment): %s", reason)}
 }

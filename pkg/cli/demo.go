@@ -37,8 +37,9 @@ func demoCommand(env *Env) *cli.Command {
 		Description: "demo, like 'cockroach demo', starts a PostgreSQL of its own on loopback (initdb\n" +
 			"and pg_ctl from PATH or /usr/lib/postgresql/*/bin), applies the schema, creates\n" +
 			"the admin " + demoAdmin + " and the user " + demoUser + " with passwords, starts the HTTP\n" +
-			"interface on a free loopback port and prints how to reach both. It stays up\n" +
-			"until Ctrl-C, then removes everything it made.\n\n" +
+			"interface on a free loopback port and prints how to reach both: its address\n" +
+			"leads to the admin page, where " + demoAdmin + " signs in. It stays up until\n" +
+			"Ctrl-C, then removes everything it made.\n\n" +
 			"With --run-story it instead runs, with this binary and curl, the story\n" +
 			"login -> curl whoami (200) -> logout -> curl whoami (401) -> list shows the\n" +
 			"session revoked, printing each command and its output, and exits 0 only if\n" +
@@ -130,6 +131,7 @@ func runDemo(ctx context.Context, opts demoOptions) (err error) {
 	fmt.Fprintf(out, "auth-session demo: a PostgreSQL and the HTTP interface of its own, on loopback only.\n\n")
 	fmt.Fprintf(out, "  --url      %s\n", dbURL)
 	fmt.Fprintf(out, "  HTTP       %s\n", httpURL)
+	fmt.Fprintf(out, "  %-10s password %s  (signs in to the admin page at %s/)\n", demoAdmin, adminPassword, httpURL)
 	fmt.Fprintf(out, "  %-10s password %s\n", demoUser, userPassword)
 	if opts.runStory {
 		return story.run(ctx, out, dbURL, httpURL)

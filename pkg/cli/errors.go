@@ -44,14 +44,18 @@ func (e cancelled) Error() string {
 }
 
 // usageError marks a bad flag or argument: exit 2, nothing was attempted.
-type usageError struct{ err error }
+type usageError struct {
+	err error
+	// command, when known, is the command whose help the hint points to.
+	command string
+}
 
 func (e usageError) Error() string { return e.err.Error() }
 func (e usageError) Unwrap() error { return e.err }
 
 // usageErrorf makes a usageError.
 func usageErrorf(format string, args ...any) error {
-	return usageError{fmt.Errorf(format, args...)}
+	return usageError{err: fmt.Errorf(format, args...)}
 }
 
 // hintError is a runtime error of ours with advice on what to do next.
@@ -72,6 +76,15 @@ type connectError struct {
 
 func (e connectError) Error() string { return e.err.Error() }
 func (e connectError) Unwrap() error { return e.err }
+
+// inCommand makes a usage error of command point to its help.
+func inCommand(err error, command string) error {
+	var ue usageError
+	if command == "" || !errors.As(err, &ue) {
+		return err
+	}
+	return usageError{err: err, command: command}
+}
 
 // ExitCode returns the process exit code for err.
 func ExitCode(err error) int {
@@ -143,7 +156,7 @@ func PrintError(w io.Writer, err error) {
 		fmt.Fprintf(w, "ERROR: %s\n", err)
 		var ue usageError
 		if errors.As(err, &ue) {
-			fmt.Fprintln(w, "HINT: see 'auth-session --help' or 'auth-session COMMAND --help'")
+			fmt.Fprintf(w, "HINT: see '%s --help'\n", strings.TrimSpace("auth-session "+ue.command))
 		}
 	}
 }

@@ -70,7 +70,7 @@ var eventsColumns = []format.Column{
 	{Header: "via", Key: "via"},
 	{Header: "client", Key: "client_addr"},
 	{Header: "user agent", Key: "user_agent"},
-	{Header: "detail", Key: "detail"},
+	{Header: "detail", Key: "detail", Type: format.TypeJSONB},
 }
 
 func runEvents(ctx context.Context, opts eventsOptions) error {
@@ -89,13 +89,13 @@ func runEvents(ctx context.Context, opts eventsOptions) error {
 		if e.SessionID != nil {
 			sessionID = strconv.FormatInt(*e.SessionID, 10)
 		}
-		detail := "{}"
+		detail := json.RawMessage("{}")
 		if len(e.Detail) > 0 {
 			b, err := json.Marshal(e.Detail)
 			if err != nil {
 				return err
 			}
-			detail = string(b)
+			detail = b
 		}
 		return w.WriteRow(e.At, e.Event, e.Actor, e.Username, sessionID, e.Via, e.ClientAddr, e.UserAgent, detail)
 	})

@@ -15,7 +15,8 @@ type eventRow struct {
 	SessionID *string `json:"session_id"`
 	Via       string  `json:"via"`
 	Client    string  `json:"client_addr"`
-	Detail    string  `json:"detail"`
+	// Detail is a JSON object, not a string holding one.
+	Detail json.RawMessage `json:"detail"`
 }
 
 func parseEvents(t testing.TB, out string) []eventRow {
@@ -59,8 +60,17 @@ func TestEventsRecordEveryChange(t *testing.T) {
 	if rows[0].SessionID == nil || *rows[0].SessionID != login.SessionID {
 		t.Errorf("session.created names session %v, want %s", rows[0].SessionID, login.SessionID)
 	}
-	if rows[3].SessionID != nil || rows[3].Detail != `{"keep_current":false,"revoked":1}` {
-		t.Errorf("user.logged_out = %+v, want no session id and detail {\"keep_current\":false,\"revoked\":1}", rows[3])
+	if rows[3].SessionID != nil || string(rows[3].Detail) != `{"keep_current":false,"revoked":1}` {
+		t.Errorf("user.logged_out = %+v, detail %s; want no session id and the object {\"keep_current\":false,\"revoked\":1}", rows[3], rows[3].Detail)
+	}
+	// ndjson carries the same object; the text formats its JSON text.
+	ndjson := mustRun(t, "events", "--user", user, "--format", "ndjson", "--url", dbURL).stdout
+	if !strings.Contains(ndjson, `"detail":{"keep_current":false,"revoked":1}}`) {
+		t.Errorf("events --format ndjson: want detail as an object:\n%s", ndjson)
+	}
+	tsv := mustRun(t, "events", "--user", user, "--format", "tsv", "--url", dbURL).stdout
+	if !strings.Contains(tsv, "\t\"{\"\"keep_current\"\":false,\"\"revoked\"\":1}\"\n") {
+		t.Errorf("events --format tsv: want detail as its JSON text, quoted:\n%s", tsv)
 	}
 
 	all := parseEvents(t, mustRun(t, "events", "--format", "json", "--url", dbURL).stdout)

@@ -80,6 +80,10 @@ var commandExamples = map[string][]string{
 		"# write the manual page; read it with man -l auth-session.1 (make install installs it)",
 		"auth-session man > auth-session.1",
 	},
+	"version": {
+		"# the version, and the git revision the binary was built from",
+		"auth-session version",
+	},
 }
 
 // helpWithExamples is urfave/cli's command help ending with an EXAMPLES

@@ -127,7 +127,7 @@ func formatFromFlags(c *cli.Context, io *IOStreams) (format.Format, error) {
 	}
 	f, err := format.Parse(c.String(flagFormat))
 	if err != nil {
-		return "", usageError{fmt.Errorf("--format: %w", err)}
+		return "", usageError{err: fmt.Errorf("--format: %w", err)}
 	}
 	return f, nil
 }
@@ -146,15 +146,15 @@ func parseDuration(flag, value string, minimum time.Duration) (time.Duration, er
 	d, err := str2duration.ParseDuration(value)
 	switch {
 	case !asTyped(value):
-		return 0, usageError{fmt.Errorf("invalid --%s %q: want a duration such as 90m, 4h30m, 7d or 1w, without spaces or a sign (units: %s)", flag, value, durationUnits)}
+		return 0, usageError{err: fmt.Errorf("invalid --%s %q: want a duration such as 90m, 4h30m, 7d or 1w, without spaces or a sign (units: %s)", flag, value, durationUnits)}
 	case err != nil && wellFormedDuration.MatchString(value):
-		return 0, usageError{fmt.Errorf("invalid --%s %q: too large (at most about 292 years)", flag, value)}
+		return 0, usageError{err: fmt.Errorf("invalid --%s %q: too large (at most about 292 years)", flag, value)}
 	case err != nil:
-		return 0, usageError{fmt.Errorf("invalid --%s %q: want a duration such as 90m, 4h30m, 7d or 1w (units: %s)", flag, value, durationUnits)}
+		return 0, usageError{err: fmt.Errorf("invalid --%s %q: want a duration such as 90m, 4h30m, 7d or 1w (units: %s)", flag, value, durationUnits)}
 	case d <= 0:
-		return 0, usageError{fmt.Errorf("invalid --%s %q: must be positive, such as 90m, 4h30m, 7d or 1w (units: %s)", flag, value, durationUnits)}
+		return 0, usageError{err: fmt.Errorf("invalid --%s %q: must be positive, such as 90m, 4h30m, 7d or 1w (units: %s)", flag, value, durationUnits)}
 	case d < minimum:
-		return 0, usageError{fmt.Errorf("invalid --%s %q: must be at least %s", flag, value, minimum)}
+		return 0, usageError{err: fmt.Errorf("invalid --%s %q: must be at least %s", flag, value, minimum)}
 	}
 	return d, nil
 }

@@ -172,8 +172,8 @@ func runList(ctx context.Context, opts listOptions) error {
 		return err
 	}
 	if stale > 0 && opts.env.IO.ErrIsTerminal {
-		fmt.Fprintf(opts.env.IO.Err, "warning: %d active session(s) not used for %d days or more; revoke them with 'auth-session revoke SESSION_ID'\n",
-			stale, int(opts.staleAfter.Hours()/24))
+		fmt.Fprintf(opts.env.IO.Err, "warning: %s not used for %s or more; revoke with 'auth-session revoke SESSION_ID'\n",
+			plural(stale, "active session", "active sessions"), plural(int(opts.staleAfter.Hours()/24), "day", "days"))
 	}
 	return nil
 }

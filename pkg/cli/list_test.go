@@ -58,6 +58,11 @@ func TestListFilters(t *testing.T) {
 		{"active of one user", []string{"--active", "--user", "web_user"}, []string{"790000000000000001"}},
 		{"unknown user", []string{"--user", "nobody"}, []string{}},
 		{"explicit --active=false", []string{"--active=false"}, all},
+		// A time as list prints it is read back, in UTC.
+		{"created after a printed time", []string{"--created-after", "2022-08-02 18:30:00.000000"}, all[3:]},
+		{"created before a printed time", []string{"--created-before", "2022-09-14 12:00:00.5"}, all[:5]},
+		{"created before a time without a zone", []string{"--created-before", "2022-08-02T16:50:00"}, all[:1]},
+		{"created after an RFC 3339 time", []string{"--created-after", "2022-09-14T14:30:00+02:00"}, all[5:]},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -134,7 +139,7 @@ func TestListStale(t *testing.T) {
 	t.Parallel()
 	dbURL := newSessionDB(t)
 	mustInsertSessions(t, dbURL, seedSessions)
-	const warning = "warning: 1 active session(s) not used for 30 days or more; revoke them with 'auth-session revoke SESSION_ID'\n"
+	const warning = "warning: 1 active session not used for 30 days or more; revoke with 'auth-session revoke SESSION_ID'\n"
 	tests := []struct {
 		name       string
 		args       []string

@@ -182,7 +182,7 @@ func runLogout(ctx context.Context, opts logoutOptions) error {
 		if err != nil {
 			return fmt.Errorf("count the sessions not revoked yet: %w", err)
 		}
-		question := fmt.Sprintf("Log out every user, revoking the %d sessions not revoked yet? [y/N] ", n)
+		question := fmt.Sprintf("Log out every user, revoking the %s not revoked yet? [y/N] ", plural(n, "session", "sessions"))
 		if err := confirm(ctx, opts.env.IO, "logout", question); err != nil {
 			return err
 		}

@@ -45,7 +45,7 @@ func TestLogout(t *testing.T) {
 
 	// web_user has two revoked sessions, one active and one expired.
 	r := mustRun(t, "logout", "web_user", "--format", "json", "--url", dbURL)
-	if want := "revoked 2 sessions of 1 users (2 were already revoked)\n"; r.stderr != want {
+	if want := "revoked 2 sessions of 1 user (2 were already revoked)\n"; r.stderr != want {
 		t.Errorf("stderr = %q, want %q", r.stderr, want)
 	}
 	rows := parseLogoutJSON(t, r.stdout)

@@ -197,8 +197,8 @@ func runPurge(ctx context.Context, opts purgeOptions) error {
 
 // describePurge says what a purge deleted, for people.
 func describePurge(r sql.PurgeResult) string {
-	return fmt.Sprintf("%d sessions (%d expired, %d revoked) and %d audit events",
-		r.Sessions(), r.ExpiredSessions, r.RevokedSessions, r.Events)
+	return fmt.Sprintf("%s (%d expired, %d revoked) and %s",
+		plural(r.Sessions(), "session", "sessions"), r.ExpiredSessions, r.RevokedSessions, plural(r.Events, "audit event", "audit events"))
 }
 
 // progressBar draws a purge's progress on stderr with go-pretty's progress

@@ -92,9 +92,10 @@ func revokeError(what string, err error) error {
 }
 
 // printSummary says on stderr what a revocation did, or a dry run would
-// have: "revoked 3 sessions of 2 users (1 were already revoked)".
+// have: "revoked 3 sessions of 2 users (1 was already revoked)".
 func printSummary(env *Env, res sql.RevokeResult, dryRun bool) {
-	summary := fmt.Sprintf("revoked %d sessions of %d users (%d were already revoked)", res.Revoked, res.Users, res.AlreadyRevoked)
+	summary := fmt.Sprintf("revoked %s of %s (%s already revoked)", plural(res.Revoked, "session", "sessions"),
+		plural(res.Users, "user", "users"), plural(res.AlreadyRevoked, "was", "were"))
 	if dryRun {
 		summary = "dry run: would have " + summary + "; nothing was changed"
 	}

@@ -178,7 +178,8 @@ func runRevokeMatching(ctx context.Context, opts revokeOptions) error {
 			fmt.Fprintf(opts.env.IO.Err, "no session not revoked yet matches %s; nothing to do\n", opts.described)
 			return nil
 		}
-		question := fmt.Sprintf("Revoke %d sessions of %d users matching %s? [y/N] ", sessions, users, opts.described)
+		question := fmt.Sprintf("Revoke %s of %s matching %s? [y/N] ",
+			plural(sessions, "session", "sessions"), plural(users, "user", "users"), opts.described)
 		if err := confirm(ctx, opts.env.IO, "revoke", question); err != nil {
 			return err
 		}
@@ -218,7 +219,7 @@ func confirmRevoke(ctx context.Context, db sql.DBTX, opts revokeOptions) error {
 			s.ID, s.Username, s.CreatedAt.UTC().Format("2006-01-02 15:04:05"))
 	}
 	if len(opts.sessionIDs) > 1 {
-		question = fmt.Sprintf("Revoke %d sessions of %d users? [y/N] ", len(opts.sessionIDs), len(users))
+		question = fmt.Sprintf("Revoke %d sessions of %s? [y/N] ", len(opts.sessionIDs), plural(len(users), "user", "users"))
 	}
 	return confirm(ctx, opts.env.IO, "revoke", question)
 }

@@ -148,7 +148,7 @@ func TestRevokeSeveral(t *testing.T) {
 
 	// On a terminal several ids get one question.
 	r = runCLIWithInput(t, true, "n\n", "revoke", "790000000000000001", "790000000000000002", "--url", dbURL)
-	if r.code != 1 || !strings.Contains(r.stderr, "Revoke 2 sessions of 1 users? [y/N] ") {
+	if r.code != 1 || !strings.Contains(r.stderr, "Revoke 2 sessions of 1 user? [y/N] ") {
 		t.Errorf("answered no: exit %d, stderr %q", r.code, r.stderr)
 	}
 	checkUnchanged(t, dbURL, before)

@@ -40,8 +40,8 @@ func selectionFlags() []cli.Flag {
 		&cli.StringFlag{Name: flagState, Usage: "only sessions in this `STATE`: " + strings.Join(sql.States, ", ") + " or " + stateAll},
 		&cli.BoolFlag{Name: flagActive, Usage: "another name for --state active"},
 		&cli.StringFlag{Name: flagExpiredIn, Usage: "only sessions that expired within the last `DURATION` (24h, 7d)"},
-		&cli.StringFlag{Name: flagCreatedBefor, Usage: "only sessions created before `TIME`: RFC 3339 (2026-11-30T12:00:00Z) or a duration ago (2h, 7d)"},
-		&cli.StringFlag{Name: flagCreatedAfter, Usage: "only sessions created after `TIME`: RFC 3339 or a duration ago"},
+		&cli.StringFlag{Name: flagCreatedBefor, Usage: "only sessions created before `TIME`: RFC 3339 (2026-11-30T12:00:00Z), a time as list prints it, read in UTC (2026-11-30 12:00:00), or a duration ago (2h, 7d)"},
+		&cli.StringFlag{Name: flagCreatedAfter, Usage: "only sessions created after `TIME`: RFC 3339, a time as list prints it (read in UTC), or a duration ago"},
 		&cli.StringFlag{Name: flagIdleFor, Usage: "only sessions not used for `DURATION`"},
 		&cli.StringFlag{Name: flagIP, Usage: "only sessions whose HTTP login came from `ADDR` or network ADDR/BITS (CLI logins have none)"},
 		&cli.StringFlag{Name: flagUserAgent, Usage: "only sessions whose HTTP login's User-Agent contains `TEXT`, ignoring case"},
@@ -210,13 +210,25 @@ func parseInstant(flag, v string, now time.Time) (sql.Instant, error) {
 	return in, nil
 }
 
-// parseTimeOrAgo reads a time flag's two forms.
+// utcLayouts are the times without a zone a time flag reads, in UTC: the
+// form list and events print (2026-11-30 12:00:00.000000), so that a time
+// can be pasted back, and the same with a T. time.Parse takes the
+// fractional seconds without their being in the layout.
+var utcLayouts = []string{"2006-01-02 15:04:05", "2006-01-02T15:04:05"}
+
+// parseTimeOrAgo reads a time flag's forms: a time, or a duration ago.
 func parseTimeOrAgo(flag, v string) (sql.Instant, error) {
 	if t, err := time.Parse(time.RFC3339Nano, v); err == nil {
 		return sql.Instant{At: t}, nil
 	}
+	for _, layout := range utcLayouts {
+		if t, err := time.ParseInLocation(layout, v, time.UTC); err == nil {
+			return sql.Instant{At: t}, nil
+		}
+	}
 	if sql.LooksLikeTime(v) {
-		return sql.Instant{}, usageErrorf("invalid --%s %q: want an RFC 3339 time with a zone, such as 2026-11-30T12:00:00Z or 2026-11-30T13:00:00+01:00, or a duration ago such as 2h or 7d", flag, v)
+		return sql.Instant{}, usageErrorf("invalid --%s %q: want an RFC 3339 time with a zone, such as 2026-11-30T12:00:00Z or 2026-11-30T13:00:00+01:00, "+
+			"a time as list prints it, read in UTC, such as 2026-11-30 12:00:00, or a duration ago such as 2h or 7d", flag, v)
 	}
 	d, err := parseDuration(flag, v, time.Second)
 	if err != nil {

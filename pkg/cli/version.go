@@ -3,6 +3,8 @@ package cli
 import (
 	"fmt"
 	"runtime/debug"
+
+	"github.com/urfave/cli/v2"
 )
 
 // Version, when set at build time (go build -ldflags "-X
@@ -50,4 +52,20 @@ func versionOr(moduleVersion string) string {
 		return "(devel)"
 	}
 	return moduleVersion
+}
+
+// versionCommand prints what --version prints, for those who type the
+// word as they would with go, docker or kubectl.
+func versionCommand(env *Env) *cli.Command {
+	return &cli.Command{
+		Name:  "version",
+		Usage: "print the version, as --version does",
+		Action: func(c *cli.Context) error {
+			if err := exactArgs(c); err != nil {
+				return err
+			}
+			fmt.Fprintf(env.IO.Out, "%s version %s\n", c.App.Name, c.App.Version)
+			return nil
+		},
+	}
 }

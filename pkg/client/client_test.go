@@ -171,7 +171,7 @@ func TestLoginAndLogout(t *testing.T) {
 	name, c := f.newUser(t)
 
 	_, err := client.New(f.url).Login(ctx, name, "wrong")
-	wantAPIError(t, err, http.StatusUnauthorized, "a valid authentication cookie is required")
+	wantAPIError(t, err, http.StatusUnauthorized, "the username and password were refused")
 
 	// Another client can use the session value, with its own *http.Client.
 	var requests atomic.Int32

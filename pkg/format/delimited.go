@@ -9,7 +9,8 @@ import (
 	"unicode/utf8"
 )
 
-// csvRenderer writes csv with encoding/csv's writer (RFC 4180 quoting).
+// csvRenderer writes csv with encoding/csv's writer (RFC 4180 quoting), and
+// SQL NULL as an empty field, as PostgreSQL's COPY ... CSV does.
 type csvRenderer struct {
 	w *csv.Writer
 	// record and scratch are reused from row to row; a value that is not a
@@ -38,9 +39,13 @@ func (r *csvRenderer) row(_ int, values []any) {
 		case string:
 			r.record[i] = v
 			continue
-		case nil, bool:
-			// Constant texts, no allocation.
+		case bool:
+			// A constant text, no allocation.
 			r.record[i] = constantText(v)
+			continue
+		}
+		if isNull(v) {
+			r.record[i] = ""
 			continue
 		}
 		r.scratch = appendText(r.scratch[:0], v)
@@ -172,12 +177,9 @@ func needsQuotes[T string | []byte](f T, special *[256]bool) bool {
 	return unicode.IsSpace(r)
 }
 
-// constantText is the text of nil and of a bool, as appendText writes them.
-func constantText(v any) string {
-	switch v {
-	case nil:
-		return nullText
-	case true:
+// constantText is the text of a bool, as appendText writes it.
+func constantText(b bool) string {
+	if b {
 		return "true"
 	}
 	return "false"

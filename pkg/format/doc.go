@@ -23,7 +23,9 @@
 // table's columns are sized from the header and the first page.
 //
 // Row values may be nil (SQL NULL), string, bool, int, int64, float64,
-// time.Time or *time.Time, *string, *int64 and *bool (a nil pointer is NULL).
+// time.Time or *time.Time, *string, *int64 and *bool (a nil pointer is NULL),
+// and json.RawMessage: a JSON value that json, ndjson and yaml carry as
+// itself (an object stays an object) and the other formats as its text.
 // Text formats print times in UTC as "2006-01-02 15:04:05.000000"; json,
 // ndjson and yaml print them as RFC 3339 strings with six fractional digits.
 // Any other value is printed with fmt.

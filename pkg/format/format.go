@@ -97,6 +97,7 @@ const (
 	TypeBigInt    = "BIGINT"
 	TypeBoolean   = "BOOLEAN"
 	TypeTimestamp = "TIMESTAMPTZ"
+	TypeJSONB     = "JSONB"
 )
 
 // Writer renders a result set row by row.

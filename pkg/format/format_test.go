@@ -3,6 +3,7 @@ package format
 import (
 	"bufio"
 	"bytes"
+	"encoding/json"
 	"errors"
 	"flag"
 	"os"
@@ -280,5 +281,35 @@ func TestRowsDoNotAllocate(t *testing.T) {
 				t.Errorf("WriteRow allocates %v times per row, want at most %v", allocs, want)
 			}
 		})
+	}
+}
+
+// TestCSVNull: csv writes SQL NULL as an empty field, as PostgreSQL's
+// COPY ... CSV does, whatever Go value holds it.
+func TestCSVNull(t *testing.T) {
+	cols := []Column{{Header: "a", Key: "a"}, {Header: "b", Key: "b"}, {Header: "c", Key: "c"}, {Header: "d", Key: "d"}}
+	got := render(t, CSV, cols, [][]any{{"x", nil, (*time.Time)(nil), (*string)(nil)}})
+	if want := "a,b,c,d\nx,,,\n"; got != want {
+		t.Errorf("got %q, want %q", got, want)
+	}
+}
+
+// TestJSONValue: a json.RawMessage is an object in json, ndjson and yaml,
+// not a string holding one, and its text elsewhere.
+func TestJSONValue(t *testing.T) {
+	cols := []Column{{Header: "event", Key: "event"}, {Header: "detail", Key: "detail", Type: TypeJSONB}}
+	row := [][]any{{"x", json.RawMessage(`{"reason": "a\tb", "n": 1}`)}}
+	for f, want := range map[Format]string{
+		JSON:   "[\n{\"event\":\"x\",\"detail\":{\"reason\":\"a\\tb\",\"n\":1}}\n]\n",
+		NDJSON: "{\"event\":\"x\",\"detail\":{\"reason\":\"a\\tb\",\"n\":1}}\n",
+		YAML:   "- event: \"x\"\n  detail: {\"reason\":\"a\\tb\",\"n\":1}\n",
+		CSV:    "event,detail\nx,\"{\"\"reason\"\": \"\"a\\tb\"\", \"\"n\"\": 1}\"\n",
+	} {
+		if got := render(t, f, cols, row); got != want {
+			t.Errorf("%s:\n got %q\nwant %q", f, got, want)
+		}
+	}
+	if got := render(t, SQL, cols, row); !strings.Contains(got, `detail JSONB`) || !strings.Contains(got, `E'{"reason": "a\\tb", "n": 1}'`) {
+		t.Errorf("sql: want a JSONB column and the text as a literal:\n%s", got)
 	}
 }

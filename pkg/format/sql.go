@@ -2,6 +2,7 @@ package format
 
 import (
 	"bufio"
+	"encoding/json"
 	"fmt"
 	"math"
 	"strconv"
@@ -113,6 +114,8 @@ func appendSQLValue(dst []byte, v any) []byte {
 		if !math.IsNaN(v) && !math.IsInf(v, 0) {
 			return strconv.AppendFloat(dst, v, 'g', -1, 64)
 		}
+	case json.RawMessage:
+		return appendSQLString(dst, string(v))
 	}
 	if d, ok := deref(v); ok {
 		return appendSQLValue(dst, d)

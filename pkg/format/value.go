@@ -1,6 +1,8 @@
 package format
 
 import (
+	"bytes"
+	"encoding/json"
 	"fmt"
 	"math"
 	"strconv"
@@ -45,6 +47,8 @@ func appendText(dst []byte, v any) []byte {
 		return appendTime(dst, *v, false)
 	case float64:
 		return strconv.AppendFloat(dst, v, 'g', -1, 64)
+	case json.RawMessage:
+		return append(dst, v...)
 	}
 	if d, ok := deref(v); ok {
 		return appendText(dst, d)
@@ -78,11 +82,29 @@ func appendJSON(dst []byte, v any) []byte {
 			return appendJSONString(dst, strconv.FormatFloat(v, 'g', -1, 64))
 		}
 		return strconv.AppendFloat(dst, v, 'g', -1, 64)
+	case json.RawMessage:
+		// A JSON value (a jsonb column) goes in as itself, on one line;
+		// should it not be JSON, as a string.
+		var b bytes.Buffer
+		if json.Compact(&b, v) == nil && b.Len() > 0 {
+			return append(dst, b.Bytes()...)
+		}
+		return appendJSONString(dst, string(v))
 	}
 	if d, ok := deref(v); ok {
 		return appendJSON(dst, d)
 	}
 	return appendJSONString(dst, fmt.Sprint(v))
+}
+
+// isNull reports whether v is SQL NULL: nil, or a nil pointer of the types
+// a nullable column is scanned into.
+func isNull(v any) bool {
+	if t, ok := v.(*time.Time); ok {
+		return t == nil
+	}
+	d, ok := deref(v)
+	return v == nil || ok && d == nil
 }
 
 // deref resolves the pointer types a nullable column is usually scanned

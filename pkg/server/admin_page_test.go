@@ -94,10 +94,14 @@ func TestAdminPageHeaders(t *testing.T) {
 		}
 	}
 
-	for _, path := range []string{"/admin", "/admin/"} {
+	// The root too: it is the address serve and demo print.
+	for _, path := range []string{"/", "/admin", "/admin/"} {
 		if r := get(path); r.status != http.StatusFound || r.header.Get("Location") != "/admin/sessions" {
 			t.Errorf("GET %s: %d to %q; want 302 to /admin/sessions", path, r.status, r.header.Get("Location"))
 		}
+	}
+	if r := get("/nothing-here"); r.status != http.StatusNotFound {
+		t.Errorf("GET /nothing-here: %d; want 404", r.status)
 	}
 	js := get("/admin/assets/admin.mjs")
 	if etag := js.header.Get("ETag"); etag == "" {

@@ -133,6 +133,10 @@ func (s *Server) createSession(r *http.Request, username string, secret []byte, 
 	}, by, sql.LoginOptions{MaxSessions: s.cfg.MaxSessionsPerUser, Throttled: &attempt})
 }
 
+// loginRefused is the error of every refused login, whatever the database's
+// reason: an unknown user and a wrong password read the same.
+const loginRefused = "the username and password were refused"
+
 // loginFailed records a login.failed event and answers the uniform 401.
 // A failure to record is logged, not shown: the answer must not differ.
 func (s *Server) loginFailed(w http.ResponseWriter, r *http.Request, username, reason string) {
@@ -143,7 +147,7 @@ func (s *Server) loginFailed(w http.ResponseWriter, r *http.Request, username, r
 	if err != nil {
 		s.storeError(r.Context(), "cannot record failed login of "+strconv.Quote(username), err)
 	}
-	auth.WriteUnauthorized(w)
+	auth.WriteUnauthorizedError(w, loginRefused)
 }
 
 // loginThrottled answers 429, the same for every user name, with the

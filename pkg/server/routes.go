@@ -36,6 +36,8 @@ func (s *Server) routes(mux *http.ServeMux) {
 
 	// The admin page signs in and calls the API from the browser; the page
 	// and its assets themselves need no session.
+	// The root is the address serve prints: it leads to the page.
+	mux.Handle("GET /{$}", s.handleAdminRedirect())
 	mux.Handle("GET /admin", s.handleAdminRedirect())
 	mux.Handle("GET /admin/{$}", s.handleAdminRedirect())
 	mux.Handle("GET "+adminPagePath, s.handleAdminPage())

@@ -173,6 +173,18 @@ func wantUnauthorized(t *testing.T, r response) {
 	}
 }
 
+// loginRefusedBody is the body of every refused API login, whatever the
+// reason: it says the credentials were refused, not that a cookie is
+// missing.
+const loginRefusedBody = `{"error":"the username and password were refused"}` + "\n"
+
+func wantLoginRefused(t *testing.T, r response) {
+	t.Helper()
+	if r.status != http.StatusUnauthorized || r.body != loginRefusedBody {
+		t.Errorf("got %d %q; want 401 %q", r.status, r.body, loginRefusedBody)
+	}
+}
+
 func TestLoginWithRightPassword(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t, func(c *server.Config) { c.SessionLifetime = 90 * time.Minute })
@@ -293,7 +305,7 @@ func TestLoginRefusalsAreUniform(t *testing.T) {
 			t.Parallel()
 			form, wantEventUser := tt.form(t)
 			r := f.login(t, form)
-			wantUnauthorized(t, r)
+			wantLoginRefused(t, r)
 			if r.header.Get("Set-Cookie") != "" {
 				t.Errorf("a refused login set a cookie: %q", r.header.Get("Set-Cookie"))
 			}
@@ -469,7 +481,7 @@ func TestPasswordNotCheckedIsRefused(t *testing.T) {
 	defer ts.Close()
 	trusting := &fixture{dbURL: u.String(), pool: socketPool, logs: logs, url: ts.URL}
 
-	wantUnauthorized(t, trusting.login(t, loginForm(user, "pw")))
+	wantLoginRefused(t, trusting.login(t, loginForm(user, "pw")))
 	if !strings.Contains(logs.String(), "without checking a password") {
 		t.Errorf("log does not warn about the unchecked password:\n%s", logs)
 	}

@@ -323,8 +323,8 @@ async function signIn(event) {
     await load();
   } catch (err) {
     box.className = 'notice notice-error';
-    // Every refused login gets the same 401 body, about cookies; say
-    // what it means here instead.
+    // Every refused login gets the same 401, whatever the reason; say
+    // what it may mean here.
     box.textContent = err.status === 401
       ? 'Sign-in refused: wrong user name or password, or this role may not log in.'
       : 'Sign-in failed: ' + err.message;

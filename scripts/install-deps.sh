@@ -4,7 +4,8 @@
 # the end-to-end tests, Chromium for the admin page's browser test, and the
 # programs production runs around PostgreSQL, which the pooler, failover and
 # load-balancer tests start for real: pgbouncer, Patroni, etcd and haproxy;
-# and systemd-analyze, which checks the systemd unit in deploy/.
+# nginx and Caddy, which the forward-authentication tests put in front of an
+# upstream; and systemd-analyze, which checks the systemd unit in deploy/.
 # Nothing is installed when everything is already there.
 set -euo pipefail
 
@@ -21,6 +22,8 @@ command -v pgbouncer >/dev/null 2>&1 || [ -x /usr/sbin/pgbouncer ] || need+=(pgb
 command -v patroni >/dev/null 2>&1 || need+=(patroni)
 command -v etcd >/dev/null 2>&1 || need+=(etcd-server)
 command -v haproxy >/dev/null 2>&1 || [ -x /usr/sbin/haproxy ] || need+=(haproxy)
+command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || need+=(nginx)
+command -v caddy >/dev/null 2>&1 || need+=(caddy)
 # Node runs the admin page's unit tests (node --test, Node 18 or later).
 command -v node >/dev/null 2>&1 || need+=(nodejs)
 # systemd-analyze checks deploy/auth-session.service.
@@ -41,9 +44,9 @@ export DEBIAN_FRONTEND=noninteractive
 apt-get update -qq
 apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
 # Debian's packages start services of their own where they can (etcd on
-# 2379, pgbouncer on 6432, haproxy); the tests start their own on free
-# ports, so stop them.
-for svc in etcd pgbouncer haproxy; do
+# 2379, pgbouncer on 6432, haproxy, nginx and Caddy on 80); the tests start
+# their own on free ports, so stop them.
+for svc in etcd pgbouncer haproxy nginx caddy; do
 	if command -v service >/dev/null 2>&1; then service "$svc" stop >/dev/null 2>&1 || true; fi
 done
 # Debian's postgresql package starts a cluster of its own; the project runs

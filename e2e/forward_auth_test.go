@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/auth-session/auth-session/internal/docconfig"
 	"github.com/auth-session/auth-session/internal/pgcluster"
 	"github.com/auth-session/auth-session/internal/pgcluster/ha"
 	"github.com/auth-session/auth-session/pkg/auth"
@@ -50,28 +51,13 @@ func startEchoApp(t *testing.T) *echoApp {
 	return app
 }
 
-// docConfig returns the one code block of forwardAuthDoc fenced as lang,
-// each old string of replace replaced by its new one; a string the block
-// does not hold fails the test, as the page and the test have drifted.
+// docConfig returns the ```lang block of forwardAuthDoc with the
+// replacements made (see docconfig.Block).
 func docConfig(t *testing.T, lang string, replace ...string) string {
 	t.Helper()
-	page, err := os.ReadFile(forwardAuthDoc)
+	block, err := docconfig.Block(forwardAuthDoc, lang, replace...)
 	if err != nil {
 		t.Fatal(err)
-	}
-	parts := strings.Split(string(page), "```"+lang+"\n")
-	if len(parts) != 2 {
-		t.Fatalf("%s has %d code blocks fenced ```%s; want one", forwardAuthDoc, len(parts)-1, lang)
-	}
-	block, _, ok := strings.Cut(parts[1], "```\n")
-	if !ok {
-		t.Fatalf("%s: the ```%s block does not end", forwardAuthDoc, lang)
-	}
-	for i := 0; i+1 < len(replace); i += 2 {
-		if !strings.Contains(block, replace[i]) {
-			t.Fatalf("%s: the ```%s block lacks %q, which the test replaces", forwardAuthDoc, lang, replace[i])
-		}
-		block = strings.ReplaceAll(block, replace[i], replace[i+1])
 	}
 	return block
 }

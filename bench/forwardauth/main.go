@@ -10,7 +10,8 @@
 // starts a throwaway PostgreSQL; with it, it works in a database of its own
 // that it drops at the end. Everything runs on loopback: the server in this
 // process, the application a Go handler answering a few bytes, nginx a
-// process of its own (worker_processes auto).
+// process of its own (worker_processes auto), which also proxies to the app
+// without asking serve, for the proxy's own cost.
 package main
 
 import (
@@ -117,7 +118,7 @@ func run(ctx context.Context, o options) error {
 		return err
 	}
 	defer stopApp()
-	proxy, err := startNginx(ctx, serveAddr, appAddr)
+	proxy, openAddr, err := startNginx(ctx, serveAddr, appAddr)
 	if err != nil {
 		return err
 	}
@@ -127,6 +128,9 @@ func run(ctx context.Context, o options) error {
 	defer direct.Close()
 	proxied := httpload.NewClients(proxy.Addr, o.concurrency)
 	defer proxied.Close()
+	open := httpload.NewClients(openAddr, o.concurrency)
+	defer open.Close()
+	openPage := httpload.GetRequest(openAddr, "/page")
 	whoami, forward, page := make([][]byte, len(values)), make([][]byte, len(values)), make([][]byte, len(values))
 	for i, v := range values {
 		cookie := "Cookie: " + auth.CookieName + "=" + v
@@ -144,6 +148,9 @@ func run(ctx context.Context, o options) error {
 		{name: "authenticated `GET /page` through nginx: `auth_request` to serve, then the app", op: func(_ context.Context, i int) error {
 			return proxied.Expect(i, page[i%len(page)], http.StatusOK)
 		}},
+		{name: "`GET /page` through nginx to the app without authentication (the proxy's floor)", op: func(_ context.Context, i int) error {
+			return open.Expect(i, openPage, http.StatusOK)
+		}},
 	}
 	fmt.Fprintf(os.Stderr, "measuring for %v ...\n", time.Duration(len(workloads))*(o.warmup+o.duration))
 	if err := measure(ctx, workloads, o); err != nil {
@@ -160,7 +167,9 @@ func run(ctx context.Context, o options) error {
 			w.name, s.Rate, s.P50.Round(10*time.Microsecond), s.P99.Round(10*time.Microsecond), s.Requests)
 	}
 	direct0, viaNginx := httpload.Summarize(workloads[0].latencies, o.duration), httpload.Summarize(workloads[2].latencies, o.duration)
-	fmt.Printf("\nThrough nginx with forward authentication / whoami straight to serve: **%.2f**.\n", viaNginx.Rate/direct0.Rate)
+	floor := httpload.Summarize(workloads[3].latencies, o.duration)
+	fmt.Printf("\nThrough nginx with forward authentication / whoami straight to serve: **%.2f**; / through nginx without it: **%.2f**.\n",
+		viaNginx.Rate/direct0.Rate, viaNginx.Rate/floor.Rate)
 	return nil
 }
 
@@ -180,19 +189,25 @@ func startApp() (string, func(), error) {
 }
 
 // startNginx starts nginx with the page's configuration in front of the
-// app, asking the server at serveAddr.
-func startNginx(ctx context.Context, serveAddr, appAddr string) (*ha.WebProxy, error) {
-	port, err := pgcluster.FreePort()
-	if err != nil {
-		return nil, err
+// app, asking the server at serveAddr, plus a server block of its own at
+// openAddr that proxies to the app without asking.
+func startNginx(ctx context.Context, serveAddr, appAddr string) (_ *ha.WebProxy, openAddr string, _ error) {
+	var addrs [2]string
+	for i := range addrs {
+		port, err := pgcluster.FreePort()
+		if err != nil {
+			return nil, "", err
+		}
+		addrs[i] = fmt.Sprintf("127.0.0.1:%d", port)
 	}
-	addr := fmt.Sprintf("127.0.0.1:%d", port)
 	conf, err := docconfig.Block("docs/forward-auth.md", "nginx",
-		"listen 80;", "listen "+addr+";", "127.0.0.1:8080", serveAddr, "127.0.0.1:3000", appAddr)
+		"listen 80;", "listen "+addrs[0]+";", "127.0.0.1:8080", serveAddr, "127.0.0.1:3000", appAddr)
 	if err != nil {
-		return nil, errors.Join(err, errors.New("run from the repository's root"))
+		return nil, "", errors.Join(err, errors.New("run from the repository's root"))
 	}
-	return ha.StartNginx(ctx, addr, conf)
+	conf += fmt.Sprintf("\nserver {\n    listen %s;\n    location / {\n        proxy_pass http://%s;\n    }\n}\n", addrs[1], appAddr)
+	p, err := ha.StartNginx(ctx, addrs[0], conf)
+	return p, addrs[1], err
 }
 
 // workload is one kind of request and the latencies measured for it.

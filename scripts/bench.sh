@@ -39,6 +39,10 @@ fi
 if [ -d bench/purge ]; then
 	if [ -n "$URL" ]; then bench purge "$URL"; else bench purge; fi
 fi
+# Forward authentication through nginx against whoami straight to serve.
+if [ -d bench/forwardauth ]; then
+	if [ -n "$URL" ]; then bench forwardauth -url "$URL"; else bench forwardauth; fi
+fi
 # whoami's latency while a purge runs, against the same without it.
 if [ -d bench/purgelatency ]; then
 	if [ -n "$URL" ]; then bench purgelatency "$URL"; else bench purgelatency; fi

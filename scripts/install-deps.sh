@@ -4,8 +4,9 @@
 # the end-to-end tests, Chromium for the admin page's browser test, and the
 # programs production runs around PostgreSQL, which the pooler, failover and
 # load-balancer tests start for real: pgbouncer, Patroni, etcd and haproxy;
-# systemd-analyze, which checks the systemd unit in deploy/, and groff, which
-# checks the manual page.
+# nginx and Caddy, which the forward-authentication tests put in front of an
+# upstream; systemd-analyze, which checks the systemd unit in deploy/, and
+# groff, which checks the manual page.
 # Nothing is installed when everything is already there.
 set -euo pipefail
 
@@ -22,6 +23,8 @@ command -v pgbouncer >/dev/null 2>&1 || [ -x /usr/sbin/pgbouncer ] || need+=(pgb
 command -v patroni >/dev/null 2>&1 || need+=(patroni)
 command -v etcd >/dev/null 2>&1 || need+=(etcd-server)
 command -v haproxy >/dev/null 2>&1 || [ -x /usr/sbin/haproxy ] || need+=(haproxy)
+command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || need+=(nginx)
+command -v caddy >/dev/null 2>&1 || need+=(caddy)
 # Node runs the admin page's unit tests (node --test, Node 18 or later).
 command -v node >/dev/null 2>&1 || need+=(nodejs)
 # groff checks the manual page that auth-session man writes.
@@ -44,9 +47,9 @@ export DEBIAN_FRONTEND=noninteractive
 apt-get update -qq
 apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
 # Debian's packages start services of their own where they can (etcd on
-# 2379, pgbouncer on 6432, haproxy); the tests start their own on free
-# ports, so stop them.
-for svc in etcd pgbouncer haproxy; do
+# 2379, pgbouncer on 6432, haproxy, nginx and Caddy on 80); the tests start
+# their own on free ports, so stop them.
+for svc in etcd pgbouncer haproxy nginx caddy; do
 	if command -v service >/dev/null 2>&1; then service "$svc" stop >/dev/null 2>&1 || true; fi
 done
 # Debian's postgresql package starts a cluster of its own; the project runs

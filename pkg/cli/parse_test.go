@@ -103,6 +103,11 @@ func TestParseErrors(t *testing.T) {
 		{[]string{"revoke", "1", "--yes", "--standby-timeout", "-1s"}, `invalid --standby-timeout "-1s"`},
 		{[]string{"serve", "--insecure", "--standby-timeout", "1ns"}, `invalid --standby-timeout "1ns": must be at least 10ms`},
 		{[]string{"purge", "--batch", "0"}, `--batch`},
+		{[]string{"serve", "--insecure", "--forward-auth-user-header", "X User"}, `--forward-auth-user-header: invalid forward-auth user header "X User": want a header name`},
+		{[]string{"serve", "--insecure", "--forward-auth-session-header", "Cookie"}, `--forward-auth-session-header: invalid forward-auth session header "Cookie": that header has a meaning of its own`},
+		{[]string{"serve", "--insecure", "--forward-auth-session-header", ""}, `must not be empty`},
+		{[]string{"serve", "--insecure", "--forward-auth-session-header", "x-auth-session-user"}, `both "X-Auth-Session-User"`},
+		{[]string{"serve", "--insecure", "--forward-auth-login-url", "//evil.example/"}, `--forward-auth-login-url: invalid forward-auth login URL "//evil.example/": want an absolute http or https URL`},
 	}
 	for _, tt := range tests {
 		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {

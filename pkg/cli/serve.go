@@ -44,6 +44,7 @@ type serveOptions struct {
 	maxConns        int32
 	loginLimits     sql.LoginLimits
 	logLevel        slog.Level
+	forwardAuth     server.ForwardAuth
 	// purge is the background purge, nil when --purge-interval is 0.
 	purge *sql.PurgeLoopOptions
 	// ready, when set, is called with the address served once the server
@@ -81,6 +82,7 @@ func serveCommand(env *Env) *cli.Command {
 		&cli.StringFlag{Name: "log-level", Value: "info",
 			Usage: "least level logged to stderr: debug (also says why each session was refused), info, warn or error"},
 	)
+	flags = append(flags, forwardAuthFlags()...)
 	flags = append(flags, servePurgeFlags()...)
 	return &cli.Command{
 		Name:  "serve",
@@ -92,6 +94,7 @@ func serveCommand(env *Env) *cli.Command {
 			"  POST /api/v2/logout/   revoke the calling session\n" +
 			"  GET  /health           200 when the database answers, 503 when not\n" +
 			"  /api/v1/auth/...       the caller's own sessions: list, revoke one, log out all\n" +
+			"  " + server.ForwardAuthPath + "   for nginx, Caddy, Traefik: 200 naming the user in a header, or 401\n" +
 			"  /api/v1/admin/...      every session, for members of admin\n" +
 			"  GET  /admin/sessions   the admin web page\n\n" +
 			"Connect as a superuser or a member of admin, to a database where 'auth-session init'\n" +
@@ -161,6 +164,9 @@ func serveOptionsFromFlags(c *cli.Context, env *Env) (serveOptions, error) {
 	if opts.loginLimits, err = loginLimitsFromFlags(c); err != nil {
 		return opts, err
 	}
+	if opts.forwardAuth, err = forwardAuthFromFlags(c); err != nil {
+		return opts, err
+	}
 	if err := opts.logLevel.UnmarshalText([]byte(c.String("log-level"))); err != nil {
 		return opts, usageErrorf("invalid --log-level %q: want debug, info, warn or error", c.String("log-level"))
 	}
@@ -221,6 +227,7 @@ func runServe(ctx context.Context, opts serveOptions) error {
 		TLS:                tlsConfig,
 		LoginLimits:        opts.loginLimits,
 		Outage:             guard,
+		ForwardAuth:        opts.forwardAuth,
 		BackgroundJobs:     backgroundPurge(opts, pool, log),
 	})
 	if err != nil {

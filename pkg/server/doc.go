@@ -7,7 +7,7 @@
 // JSON, written with writeJSON and writeError; the admin page
 // (/admin/sessions) is static HTML, JavaScript and CSS embedded from assets/,
 // which calls the same API from the browser. Every 401 carries the same body,
-// whatever check failed. Each request is logged in one line with log/slog,
+// whatever check failed; the forward-auth route's, for proxies, has none. Each request is logged in one line with log/slog,
 // never with a cookie, header value or secret.
 //
 // Passwords are never checked here: POST /api/v2/login/ opens a connection

@@ -20,6 +20,10 @@ func (s *Server) routes(mux *http.ServeMux) {
 	mux.Handle("POST /api/v2/logout/{$}", s.authed(s.handleLogout()))
 	mux.Handle("POST /api/v2/logout", s.authed(s.handleLogout()))
 	mux.Handle("GET /api/v2/whoami", s.authed(s.handleWhoami()))
+	// Reverse proxies' sub-requests, with any method: some send the
+	// original one. It runs the check s.authed runs, answering without a
+	// body. Non-GET methods still pass the cross-origin check in New.
+	mux.Handle(ForwardAuthPath, s.handleForwardAuth())
 
 	// The session API. s.api adds the CSRF guard to s.authed: a
 	// state-changing request authenticated by the cookie must carry

@@ -102,6 +102,10 @@ type Config struct {
 	// request. Nil means a Guard that only counts and summarizes the
 	// errors of an outage, without holding back connection attempts.
 	Outage *outage.Guard
+	// ForwardAuth configures the route reverse proxies ask for
+	// authentication (ForwardAuthPath); its zero value uses the default
+	// header names and no login URL.
+	ForwardAuth ForwardAuth
 	// BackgroundJobs run next to the HTTP interface from the start of Serve
 	// until shutdown begins, when their context is canceled; Serve waits for
 	// them to return. Periodic work such as purging old sessions goes here.
@@ -148,6 +152,11 @@ func New(cfg Config) (*Server, error) {
 	if cfg.Outage == nil {
 		cfg.Outage = outage.New(cfg.Log)
 	}
+	forwardAuth, err := cfg.ForwardAuth.withDefaults()
+	if err != nil {
+		return nil, fmt.Errorf("server: %w", err)
+	}
+	cfg.ForwardAuth = forwardAuth
 	if cfg.ReadPool != nil && cfg.ReadOutage == nil {
 		cfg.ReadOutage = outage.New(cfg.Log.With("pool", "read"))
 	}

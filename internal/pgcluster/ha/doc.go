@@ -2,7 +2,9 @@
 // tests use the real ones: a streaming hot standby of a pgcluster.Cluster
 // (StartStandby, asynchronous or synchronous), pgbouncer (StartBouncer), etcd
 // and Patroni nodes (StartEtcd, StartPatroni) and haproxy (StartHAProxy), all
-// on free loopback ports, each killed with the process that started it.
+// on free loopback ports, each killed with the process that started it; and
+// the reverse proxies put in front of applications that serve authenticates
+// for, nginx and Caddy (StartNginx, StartCaddy).
 // HostsURL makes the multi-host URL a client uses to follow a failover.
 //
 // Only tests, the bench programs and `make demo-ha` (package demoha) import

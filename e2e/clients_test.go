@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"reflect"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -66,15 +67,27 @@ func TestClients(t *testing.T) {
 		if err != nil || len(tests) == 0 {
 			t.Fatalf("no compiled tests in %s/dist/test (%v)", dir, err)
 		}
-		step(t, dir, clientEnv(user, password), "node", append([]string{"--test"}, tests...)...)
+		r := step(t, dir, clientEnv(user, password), "node", append([]string{"--test", "--test-reporter=tap"}, tests...)...)
+				if !nodeSummary.MatchString(r.stdout) {
+			t.Errorf("node --test: want every test run and passed, none skipped:\n%s", r)
+		}
 	})
 	t.Run("python", func(t *testing.T) {
 		t.Parallel()
 		user, password := newClientUser(t, s, "py_user")
 		env := append(clientEnv(user, password), "PYTHONDONTWRITEBYTECODE=1")
-		step(t, "../clients/python", env, "python3", "-m", "unittest", "discover", "-s", "tests", "-t", ".")
+		r := step(t, "../clients/python", env, "python3", "-m", "unittest", "discover", "-s", "tests", "-t", ".")
+		if !pythonSummary.MatchString(r.stderr) {
+			t.Errorf("python3 -m unittest: want every test run and passed, none skipped:\n%s", r)
+		}
 	})
 }
+
+// The summaries of runs where tests ran, none was skipped and all passed.
+var (
+	nodeSummary   = regexp.MustCompile(`(?m)^# pass [1-9][0-9]*\n# fail 0\n# cancelled 0\n# skipped 0\n# todo 0$`)
+	pythonSummary = regexp.MustCompile(`(?m)^Ran [1-9][0-9]* tests? in .*\n\nOK$`)
+)
 
 // newClientUser creates a login role for one client's tests, dropped after
 // the test, and returns its name and password.
@@ -111,7 +124,7 @@ func typescriptCopy(t *testing.T) string {
 
 // step runs one command of a client's build or tests in dir, with env
 // added, and fails the test with its output unless it succeeds.
-func step(t *testing.T, dir string, env []string, name string, args ...string) {
+func step(t *testing.T, dir string, env []string, name string, args ...string) result {
 	t.Helper()
 	cmd := exec.Command(name, args...)
 	cmd.Env = env
@@ -121,6 +134,7 @@ func step(t *testing.T, dir string, env []string, name string, args ...string) {
 		t.Fatalf("%s %s: %s", name, strings.Join(args, " "), r)
 	}
 	t.Logf("%s %s: %.1fs", name, strings.Join(args, " "), time.Since(start).Seconds())
+	return r
 }
 
 // checkGoClientFields compares the json tags of pkg/client's types with the

@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # Installs what the tests, the demo and the benchmarks need on a bare Debian
 # machine that has only Go: PostgreSQL's server binaries, curl and wget for
-# the end-to-end tests, Chromium for the admin page's browser test, and the
-# programs production runs around PostgreSQL, which the pooler, failover and
-# load-balancer tests start for real: pgbouncer, Patroni, etcd and haproxy;
-# and systemd-analyze, which checks the systemd unit in deploy/.
+# the end-to-end tests, Node, npm and Python for the clients' tests,
+# Chromium for the admin page's browser test, and the programs production
+# runs around PostgreSQL, which the pooler, failover and load-balancer tests
+# start for real: pgbouncer, Patroni, etcd and haproxy; and systemd-analyze,
+# which checks the systemd unit in deploy/.
 # Nothing is installed when everything is already there.
 set -euo pipefail
 
@@ -21,8 +22,12 @@ command -v pgbouncer >/dev/null 2>&1 || [ -x /usr/sbin/pgbouncer ] || need+=(pgb
 command -v patroni >/dev/null 2>&1 || need+=(patroni)
 command -v etcd >/dev/null 2>&1 || need+=(etcd-server)
 command -v haproxy >/dev/null 2>&1 || [ -x /usr/sbin/haproxy ] || need+=(haproxy)
-# Node runs the admin page's unit tests (node --test, Node 18 or later).
+# Node runs the admin page's unit tests (node --test, Node 18 or later) and
+# the TypeScript client's, built with the compiler npm installs (e2e
+# TestClients); python3 runs the Python client's.
 command -v node >/dev/null 2>&1 || need+=(nodejs)
+command -v npm >/dev/null 2>&1 || need+=(npm)
+command -v python3 >/dev/null 2>&1 || need+=(python3)
 # systemd-analyze checks deploy/auth-session.service.
 command -v systemd-analyze >/dev/null 2>&1 || need+=(systemd)
 if [ "${AUTH_SESSION_SKIP_BROWSER:-}" = "" ]; then

@@ -128,7 +128,7 @@ export class AuthSessionClient {
     if (this.#session !== undefined && !c.anonymous) {
       headers[sessionHeader] = this.#session;
     }
-    const query = c.query?.size ? `?${c.query}` : "";
+    const query = c.query?.toString() ? `?${c.query}` : "";
     const route = `${c.method} ${c.path}`;
     const init: RequestInit = { method: c.method, headers, signal: AbortSignal.timeout(this.#timeoutMs) };
     if (body !== undefined) {

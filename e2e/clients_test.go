@@ -68,7 +68,7 @@ func TestClients(t *testing.T) {
 			t.Fatalf("no compiled tests in %s/dist/test (%v)", dir, err)
 		}
 		r := step(t, dir, clientEnv(user, password), "node", append([]string{"--test", "--test-reporter=tap"}, tests...)...)
-				if !nodeSummary.MatchString(r.stdout) {
+		if !nodeSummary.MatchString(r.stdout) {
 			t.Errorf("node --test: want every test run and passed, none skipped:\n%s", r)
 		}
 	})

@@ -49,8 +49,8 @@ class AuthSessionClient:
     cookie jar and passes the server's CSRF guard. ``sessions`` is the
     caller's own sessions, ``admin`` the admin routes; both share the
     client's session. ``session`` may be given to present a session without
-    logging in, such as the value ``auth-session login --only-cookie``
-    prints (without ``session=``); ``timeout`` is per request, in seconds.
+    logging in, such as the value ``auth-session login USER --only-value``
+    prints; ``timeout`` is per request, in seconds.
     """
 
     def __init__(self, base_url: str, session: Optional[str] = None, timeout: float = 30.0) -> None:

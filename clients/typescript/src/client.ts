@@ -35,7 +35,7 @@ export class AuthSessionError extends Error {
 export interface ClientOptions {
   /**
    * A session value to present without logging in, such as the one
-   * `auth-session login --only-cookie` prints (without `session=`).
+   * `auth-session login USER --only-value` prints.
    */
   session?: string;
   /** How long one request may take, in milliseconds; 30000 unless set. */

@@ -73,7 +73,8 @@ class ClientTest(unittest.TestCase):
         self.assertEqual(login.username, USER)
         self.assertTrue(login.session_id.isdigit())
         self.assertGreater(login.expires_at, datetime.now(timezone.utc))
-        self.assertEqual(client.session, login.session)
+        # Compared, never printed: a session is a secret.
+        self.assertTrue(client.session == login.session, "the client does not hold the session it logged in with")
         self.assertNotIn(login.session, repr(login))
         self.assertNotIn(login.session, repr(client))
 

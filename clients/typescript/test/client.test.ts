@@ -55,7 +55,8 @@ test("login, whoami and logout", async () => {
   assert.equal(login.username, user);
   assert.match(login.session_id, /^[0-9]+$/);
   assert.ok(login.expires_at instanceof Date && login.expires_at.getTime() > Date.now());
-  assert.equal(client.session, login.session);
+  // Compared, never printed: a session is a secret.
+  assert.ok(client.session === login.session, "the client does not hold the session it logged in with");
 
   const me = await client.whoami();
   assert.deepEqual(me, { username: user, session_id: login.session_id, expires_at: login.expires_at });

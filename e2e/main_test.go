@@ -79,10 +79,12 @@ func sh(t *testing.T, dir, script string) result {
 	return runIn(t, dir, exec.Command("/bin/sh", "-c", script))
 }
 
+// runIn runs cmd in dir with commandEnv and the variables cmd.Env already
+// holds, which win.
 func runIn(t *testing.T, dir string, cmd *exec.Cmd) result {
 	t.Helper()
 	var stdout, stderr strings.Builder
-	cmd.Dir, cmd.Env, cmd.Stdout, cmd.Stderr = dir, commandEnv(), &stdout, &stderr
+	cmd.Dir, cmd.Env, cmd.Stdout, cmd.Stderr = dir, append(commandEnv(), cmd.Env...), &stdout, &stderr
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	if err := cmd.Start(); err != nil {

@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # Installs what the tests, the demo and the benchmarks need on a bare Debian
 # machine that has only Go: PostgreSQL's server binaries, curl and wget for
-# the end-to-end tests, Chromium for the admin page's browser test, and the
-# programs production runs around PostgreSQL, which the pooler, failover and
-# load-balancer tests start for real: pgbouncer, Patroni, etcd and haproxy;
-# nginx and Caddy, which the forward-authentication tests put in front of an
-# upstream; systemd-analyze, which checks the systemd unit in deploy/, and
-# groff, which checks the manual page.
+# the end-to-end tests, Node, npm and Python for the clients' tests,
+# Chromium for the admin page's browser test, and the programs production
+# runs around PostgreSQL, which the pooler, failover and load-balancer tests
+# start for real: pgbouncer, Patroni, etcd and haproxy; nginx and Caddy, which
+# the forward-authentication tests put in front of an upstream;
+# systemd-analyze, which checks the systemd unit in deploy/, and groff, which
+# checks the manual page.
 # Nothing is installed when everything is already there.
 set -euo pipefail
 
@@ -25,8 +26,12 @@ command -v etcd >/dev/null 2>&1 || need+=(etcd-server)
 command -v haproxy >/dev/null 2>&1 || [ -x /usr/sbin/haproxy ] || need+=(haproxy)
 command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || need+=(nginx)
 command -v caddy >/dev/null 2>&1 || need+=(caddy)
-# Node runs the admin page's unit tests (node --test, Node 18 or later).
+# Node runs the admin page's unit tests (node --test, Node 18 or later) and
+# the TypeScript client's, built with the compiler npm installs (e2e
+# TestClients); python3 runs the Python client's.
 command -v node >/dev/null 2>&1 || need+=(nodejs)
+command -v npm >/dev/null 2>&1 || need+=(npm)
+command -v python3 >/dev/null 2>&1 || need+=(python3)
 # groff checks the manual page that auth-session man writes.
 command -v groff >/dev/null 2>&1 || need+=(groff-base)
 # systemd-analyze checks deploy/auth-session.service.

@@ -26,7 +26,7 @@ func RoleNames(ctx context.Context, db DBTX) ([]string, error) {
 }
 
 // usersWithSessions are those of the names that own a session, live or not.
-const usersWithSessions = `SELECT DISTINCT username FROM web_sessions WHERE username = ANY($1::TEXT[])`
+const usersWithSessions = `SELECT DISTINCT username FROM system.web_sessions WHERE username = ANY($1::TEXT[])`
 
 // UsersWithSessions returns those of usernames that own a session in the
 // table, revoked, expired or live.

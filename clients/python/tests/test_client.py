@@ -41,6 +41,7 @@ PASSWORD = env("PASSWORD")
 ADMIN = env("ADMIN")
 ADMIN_PASSWORD = env("ADMIN_PASSWORD")
 REFUSED = "a valid authentication cookie is required"
+LOGIN_REFUSED = "the username and password were refused"
 
 
 def logged_in(name: str = USER, password: str = PASSWORD) -> AuthSessionClient:
@@ -64,7 +65,7 @@ class ClientTest(unittest.TestCase):
 
     def test_login_with_a_wrong_password_is_the_servers_401(self) -> None:
         client = AuthSessionClient(URL)
-        self.assert_refused(client.login, 401, REFUSED, USER, "wrong")
+        self.assert_refused(client.login, 401, LOGIN_REFUSED, USER, "wrong")
         self.assertIsNone(client.session)
 
     def test_login_whoami_logout(self) -> None:

@@ -45,7 +45,7 @@ async function rejectsWith(promise: Promise<unknown>, status: number, message: s
 
 test("login with a wrong password is the server's 401", async () => {
   const client = new AuthSessionClient(url);
-  await rejectsWith(client.login(user, "wrong"), 401, "a valid authentication cookie is required");
+  await rejectsWith(client.login(user, "wrong"), 401, "the username and password were refused");
   assert.equal(client.session, undefined);
 });
 

@@ -306,7 +306,11 @@ FROM generate_series(1, $1::INT + $2::INT) g`, purgeable, live)
 		}
 		if rows > 0 {
 			batches++
-			if estimate > 4*float64(rows) || estimate < float64(rows)/4 {
+			// Over, not under: an estimate far above the batch is what
+			// made PostgreSQL JIT-compile every batch. Under-estimates
+			// come and go with ANALYZE's random sample (2 rows for 100
+			// in some runs) and cost nothing.
+			if estimate > 4*float64(rows) {
 				off++
 			}
 		}
@@ -329,8 +333,8 @@ FROM generate_series(1, $1::INT + $2::INT) g`, purgeable, live)
 	if err := conn.QueryRow(ctx, "SHOW jit").Scan(&jit); err != nil || jit != "on" {
 		t.Errorf("jit after the purge: %q, %v; want on: the purge turns it off for its own transactions alone", jit, err)
 	}
-	// Most batches within a factor of 4 of the rows they deleted.
+	// Most batches estimated at most 4 times the rows they deleted.
 	if off*10 > batches {
-		t.Errorf("%d of %d batches estimated more than 4x off the rows they deleted, want at most a tenth", off, batches)
+		t.Errorf("%d of %d batches estimated more than 4x the rows they deleted, want at most a tenth", off, batches)
 	}
 }

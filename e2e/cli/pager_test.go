@@ -41,6 +41,13 @@ func runOnTerminalOut(t *testing.T, env []string, args ...string) (screen string
 		io.Copy(&shown, ptmx) //nolint:errcheck // ends with the terminal
 	}()
 	err = cmd.Wait()
+	// What the program wrote last may still be in the terminal: read it
+	// to the end (the read fails once the terminal is drained and closed
+	// on the program's side), and close only then.
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+	}
 	ptmx.Close()
 	<-done
 	var exitErr *exec.ExitError

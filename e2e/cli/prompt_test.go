@@ -63,6 +63,13 @@ func typeOnTerminal(t *testing.T, dbURL, question, keys string, args ...string) 
 		}
 	}()
 	err = cmd.Wait()
+	// What the program wrote last may still be in the terminal: read it
+	// to the end (the read fails once the terminal is drained and closed
+	// on the program's side), and close only then.
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+	}
 	ptmx.Close()
 	<-done
 	if exitErr, ok := err.(*exec.ExitError); ok {

@@ -32,6 +32,7 @@ func eventsCommand(env *Env) *cli.Command {
 			userFilterFlag("only events about this `USERNAME`"),
 			&cli.StringFlag{Name: "since", Usage: "only events of the last `D`, such as 24h or 7d"},
 			formatFlag(),
+			noHeadersFlag(),
 			noPagerFlag(),
 		),
 		Action: func(c *cli.Context) error {

@@ -122,12 +122,19 @@ func formatFlag() cli.Flag {
 
 // formatFromFlags parses --format, choosing the default from the streams.
 func formatFromFlags(c *cli.Context, io *IOStreams) (format.Format, error) {
-	if !c.IsSet(flagFormat) {
-		return format.Default(io.OutIsTerminal), nil
+	f := format.Default(io.OutIsTerminal)
+	if c.IsSet(flagFormat) {
+		var err error
+		if f, err = format.Parse(c.String(flagFormat)); err != nil {
+			return "", usageError{err: fmt.Errorf("--format: %w", err)}
+		}
 	}
-	f, err := format.Parse(c.String(flagFormat))
-	if err != nil {
-		return "", usageError{err: fmt.Errorf("--format: %w", err)}
+	if c.Bool(flagNoHeaders) {
+		if headerLines[f] == 0 {
+			return "", usageErrorf("--no-headers applies to --format table, tsv and csv, not %s", f)
+		}
+		// The command's one output: its rows, from here on.
+		io.Out = withoutHeaders(io.Out, f)
 	}
 	return f, nil
 }

@@ -46,6 +46,7 @@ func listCommand(env *Env) *cli.Command {
 			&cli.BoolFlag{Name: "wide", Usage: "also the ip, user agent, via and actor columns, in every format"},
 			&cli.BoolFlag{Name: "summary", Usage: "one row per user: active, expired and revoked sessions and last use, most active first"},
 			formatFlag(),
+			noHeadersFlag(),
 			noPagerFlag(),
 		),
 		Action: func(c *cli.Context) error {

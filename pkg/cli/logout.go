@@ -57,6 +57,7 @@ func logoutCommand(env *Env) *cli.Command {
 			&cli.BoolFlag{Name: "dry-run", Usage: "print what would be revoked and change nothing"},
 			standbyTimeoutFlag(),
 			formatFlag(),
+			noHeadersFlag(),
 		),
 		Action: func(c *cli.Context) error {
 			opts := logoutOptions{env: env, conn: connFromFlags(c), dryRun: c.Bool("dry-run"), all: c.Bool("all"),

@@ -55,6 +55,7 @@ func purgeCommand(env *Env) *cli.Command {
 			paceFlag("pace", "0"),
 			eventsRetentionFlag(),
 			formatFlag(),
+			noHeadersFlag(),
 		),
 		Action: func(c *cli.Context) error {
 			if err := exactArgs(c); err != nil {

@@ -50,6 +50,7 @@ func revokeCommand(env *Env) *cli.Command {
 			&cli.StringFlag{Name: "reason", Usage: "recorded with the revocation's audit events"},
 			standbyTimeoutFlag(),
 			formatFlag(),
+			noHeadersFlag(),
 		),
 		Action: func(c *cli.Context) error {
 			opts := revokeOptions{env: env, conn: connFromFlags(c), yes: c.Bool("yes"), dryRun: c.Bool("dry-run")}

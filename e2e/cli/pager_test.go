@@ -1,62 +1,17 @@
 package clie2e
 
 import (
-	"context"
-	"errors"
-	"io"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
-	"time"
-
-	"github.com/creack/pty"
 )
 
 // runOnTerminalOut runs the binary with its standard output and error on a
 // pseudo-terminal, as at a shell, and returns what the terminal showed.
 func runOnTerminalOut(t *testing.T, env []string, args ...string) (screen string, code int) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	ptmx, tty, err := pty.Open()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ptmx.Close()
-	cmd := exec.CommandContext(ctx, binPath, args...)
-	cmd.Env = append(cleanEnv(), env...)
-	cmd.Stdin, cmd.Stdout, cmd.Stderr = tty, tty, tty
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true, Setctty: true}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	tty.Close()
-	var shown strings.Builder
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		io.Copy(&shown, ptmx) //nolint:errcheck // ends with the terminal
-	}()
-	err = cmd.Wait()
-	// What the program wrote last may still be in the terminal: read it
-	// to the end (the read fails once the terminal is drained and closed
-	// on the program's side), and close only then.
-	select {
-	case <-done:
-	case <-time.After(10 * time.Second):
-	}
-	ptmx.Close()
-	<-done
-	var exitErr *exec.ExitError
-	if errors.As(err, &exitErr) {
-		code = exitErr.ExitCode()
-	} else if err != nil {
-		t.Fatalf("run on a terminal: %v", err)
-	}
-	return shown.String(), code
+	return onTerminal(t, env, nil, "", "", args...)
 }
 
 // TestPagerOnATerminal: on a terminal, list and events go through the

@@ -28,6 +28,18 @@ func runOnTerminal(t *testing.T, dbURL, question, answer string, args ...string)
 // one, as under a shell.
 func typeOnTerminal(t *testing.T, dbURL, question, keys string, args ...string) (screen, stdout string, code int) {
 	t.Helper()
+	var out bytes.Buffer
+	screen, code = onTerminal(t, []string{"AUTH_SESSION_URL=" + dbURL}, &out, question, keys, args...)
+	return screen, out.String(), code
+}
+
+// onTerminal runs the binary with env added to a clean environment, its
+// standard input and error on a pseudo-terminal, and its output on stdout,
+// or on the terminal too when stdout is nil. When the terminal shows
+// question (if not empty), it types keys. It returns what the terminal
+// showed and the exit code.
+func onTerminal(t *testing.T, env []string, stdout io.Writer, question, keys string, args ...string) (screen string, code int) {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	ptmx, tty, err := pty.Open()
@@ -35,10 +47,12 @@ func typeOnTerminal(t *testing.T, dbURL, question, keys string, args ...string) 
 		t.Fatal(err)
 	}
 	defer ptmx.Close()
-	var out bytes.Buffer
 	cmd := exec.CommandContext(ctx, binPath, args...)
-	cmd.Env = append(cleanEnv(), "AUTH_SESSION_URL="+dbURL)
-	cmd.Stdin, cmd.Stderr, cmd.Stdout = tty, tty, &out
+	cmd.Env = append(cleanEnv(), env...)
+	cmd.Stdin, cmd.Stderr, cmd.Stdout = tty, tty, stdout
+	if stdout == nil {
+		cmd.Stdout = tty
+	}
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true, Setctty: true}
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -49,7 +63,7 @@ func typeOnTerminal(t *testing.T, dbURL, question, keys string, args ...string) 
 	go func() {
 		defer close(done)
 		buf := make([]byte, 4096)
-		answered := false
+		answered := question == ""
 		for {
 			n, err := ptmx.Read(buf)
 			shown.Write(buf[:n])
@@ -77,7 +91,7 @@ func typeOnTerminal(t *testing.T, dbURL, question, keys string, args ...string) 
 	} else if err != nil {
 		t.Fatalf("run on a terminal: %v", err)
 	}
-	return shown.String(), out.String(), code
+	return shown.String(), code
 }
 
 // TestPromptsOnATerminal: revoke by selection and logout --all show the

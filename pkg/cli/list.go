@@ -128,6 +128,9 @@ func runList(ctx context.Context, opts listOptions) error {
 		return err
 	}
 	defer conn.Close(context.WithoutCancel(ctx))
+	if err := checkNames(ctx, conn, opts.filter.Selection, false, opts.env.IO.Err); err != nil {
+		return err
+	}
 	var endPager func()
 	opts.env, endPager = withPager(opts.env, opts.noPager)
 	defer endPager()

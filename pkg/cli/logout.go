@@ -21,8 +21,13 @@ type logoutOptions struct {
 	env       *Env
 	conn      ConnOptions
 	usernames []string
-	// all logs out every user; ask confirms it first, on the terminal.
+	// all logs out every user (but those except leaves out); ask confirms
+	// it first, on the terminal.
 	all, ask bool
+	except   sql.Selection
+	// exceptWritten is how the except flags were written, for the audit
+	// trail (see sql.Matching).
+	exceptWritten map[string]any
 	reason   string
 	dryRun   bool
 	// ignoreMissing logs out the others when a name matches nothing.
@@ -47,10 +52,12 @@ func logoutCommand(env *Env) *cli.Command {
 			"  auth-session logout web_user\n" +
 			"  auth-session logout alice bob --reason 'incident 42'\n" +
 			"  auth-session logout --all --yes --reason 'signing key rotated'\n" +
+			"  auth-session logout --all --except-role admin --reason 'incident 42'\n" +
 			"  grep -v '^#' users.txt | auth-session logout --users-from - --dry-run",
-		Flags: append(connFlags(), notSQLUserFlag("to log out %[1]s, name it: auth-session logout %[1]s"),
+		Flags: append(append(append(connFlags(), notSQLUserFlag("to log out %[1]s, name it: auth-session logout %[1]s"),
 			&cli.StringFlag{Name: "users-from", Usage: "also log out the users named in `FILE`, one per line; - for standard input"},
-			&cli.BoolFlag{Name: "all", Usage: "log out every user, also of logins in flight; asks first on a terminal"},
+			&cli.BoolFlag{Name: "all", Usage: "log out every user, also of logins in flight; asks first on a terminal"}),
+			exceptFlags(" from --all")...),
 			&cli.BoolFlag{Name: "ignore-missing", Usage: "log out the other users when a name matches no role and no session, with a warning (without it: an error, nothing revoked)"},
 			&cli.BoolFlag{Name: "yes", Aliases: []string{"y"}, Usage: "with --all: do not ask (needed without a terminal)"},
 			&cli.StringFlag{Name: "reason", Usage: "recorded with each user's user.logged_out event"},
@@ -71,6 +78,8 @@ func logoutCommand(env *Env) *cli.Command {
 			}
 			if opts.all {
 				err = logoutAllFromFlags(c, env, &opts)
+			} else if f := firstSet(c, flagExcept, flagExceptFrom, flagExceptRole); f != "" {
+				err = usageErrorf("--%s leaves users out of --all: give it with --all, or name the users to log out", f)
 			} else {
 				opts.usernames, err = logoutUsersFromFlags(c, env)
 			}
@@ -90,6 +99,14 @@ func logoutCommand(env *Env) *cli.Command {
 func logoutAllFromFlags(c *cli.Context, env *Env, opts *logoutOptions) error {
 	if c.NArg() > 0 || c.IsSet("users-from") {
 		return usageErrorf("--all logs out every user: give it without USERNAME or --users-from")
+	}
+	opts.exceptWritten = map[string]any{}
+	if err := exceptFromFlags(c, env, &opts.except, func(flag, value string) {
+		key := strings.ReplaceAll(flag, "-", "_")
+		list, _ := opts.exceptWritten[key].([]string)
+		opts.exceptWritten[key] = append(list, value)
+	}); err != nil {
+		return err
 	}
 	if c.Bool("yes") || opts.dryRun {
 		return nil
@@ -113,7 +130,7 @@ func logoutUsersFromFlags(c *cli.Context, env *Env) ([]string, error) {
 		usernames = append(usernames, name)
 	}
 	if from := c.String("users-from"); from != "" {
-		names, err := readUsernames(from, env.IO.In)
+		names, err := readNameFile("--users-from", from, env.IO.In)
 		if err != nil {
 			return nil, err
 		}
@@ -128,17 +145,17 @@ func logoutUsersFromFlags(c *cli.Context, env *Env) ([]string, error) {
 	return usernames, nil
 }
 
-// readUsernames reads role names one per line from path, or from in for
-// "-", verbatim: a line is the role's name exactly as list prints it, with
+// readNameFile reads role names one per line from path, given to flag, or
+// from in for "-", verbatim: a line is the role's name exactly as list prints it, with
 // no quoting and no folding (parseVerbatimRoleName). Blank lines and lines
 // starting with # are skipped; a UTF-8 byte order mark and CRLF line ends
 // are accepted. An error names the line.
-func readUsernames(path string, in io.Reader) ([]string, error) {
+func readNameFile(flag, path string, in io.Reader) ([]string, error) {
 	r := in
 	if path != "-" {
 		f, err := os.Open(path)
 		if err != nil {
-			return nil, usageErrorf("--users-from %q: %v", path, errors.Unwrap(err))
+			return nil, usageErrorf("%s %q: %v", flag, path, errors.Unwrap(err))
 		}
 		defer f.Close()
 		r = f
@@ -153,14 +170,14 @@ func readUsernames(path string, in io.Reader) ([]string, error) {
 		if strings.TrimSpace(line) == "" || strings.HasPrefix(line, "#") {
 			continue
 		}
-		name, err := parseVerbatimRoleName(fmt.Sprintf("user name on line %d of --users-from %q", n, path), line)
+		name, err := parseVerbatimRoleName(fmt.Sprintf("user name on line %d of %s %q", n, flag, path), line)
 		if err != nil {
 			return nil, err
 		}
 		names = append(names, name)
 	}
 	if err := lines.Err(); err != nil {
-		return nil, usageErrorf("--users-from %q: %v", path, err)
+		return nil, usageErrorf("%s %q: %v", flag, path, err)
 	}
 	return names, nil
 }
@@ -178,19 +195,21 @@ func runLogout(ctx context.Context, opts logoutOptions) error {
 		return err
 	}
 	defer conn.Close(context.WithoutCancel(ctx))
+	if err := checkNames(ctx, conn, opts.except, opts.ignoreMissing, opts.env.IO.Err); err != nil {
+		return err
+	}
 	if opts.ask {
-		n, err := sql.CountUnrevokedSessions(ctx, conn)
-		if err != nil {
-			return fmt.Errorf("count the sessions not revoked yet: %w", err)
-		}
-		question := fmt.Sprintf("Log out every user, revoking the %s not revoked yet? [y/N] ", plural(n, "session", "sessions"))
-		if err := confirm(ctx, opts.env.IO, "logout", question); err != nil {
+		if err := confirmLogoutAll(ctx, conn, opts); err != nil {
 			return err
 		}
 	}
 
 	what := "sessions of " + describeUsers(opts.usernames)
 	target := sql.Everyone()
+	if !opts.except.IsEmpty() {
+		what = "sessions of every user but those left out"
+		target = sql.Matching(opts.except, opts.exceptWritten)
+	}
 	// Logging out a dropped user must keep working, but a typo should not
 	// pass in silence: a user with no role is warned of when none of its
 	// sessions is listed either.
@@ -224,6 +243,36 @@ func runLogout(ctx context.Context, opts logoutOptions) error {
 			printSummary(opts.env, res, opts.dryRun)
 		},
 	})
+}
+
+// confirmLogoutAll asks on the terminal whether to log out every user, or
+// every user but those left out, saying how many sessions that revokes.
+func confirmLogoutAll(ctx context.Context, db sql.DBTX, opts logoutOptions) error {
+	if opts.except.IsEmpty() {
+		n, err := sql.CountUnrevokedSessions(ctx, db)
+		if err != nil {
+			return fmt.Errorf("count the sessions not revoked yet: %w", err)
+		}
+		question := fmt.Sprintf("Log out every user, revoking the %s not revoked yet? [y/N] ", plural(n, "session", "sessions"))
+		return confirm(ctx, opts.env.IO, "logout", question)
+	}
+	sessions, users, err := sql.CountMatching(ctx, db, opts.except)
+	if err != nil {
+		return fmt.Errorf("count the sessions not revoked yet: %w", err)
+	}
+	question := fmt.Sprintf("Log out every user but those left out, revoking %s of %s? [y/N] ",
+		plural(sessions, "session", "sessions"), plural(users, "user", "users"))
+	return confirm(ctx, opts.env.IO, "logout", question)
+}
+
+// firstSet is the first of the flags given on c's command line, or "".
+func firstSet(c *cli.Context, flags ...string) string {
+	for _, f := range flags {
+		if c.IsSet(f) {
+			return f
+		}
+	}
+	return ""
 }
 
 // checkMissing fails a logout naming users that match no role and no

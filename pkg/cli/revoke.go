@@ -166,6 +166,9 @@ func runRevokeMatching(ctx context.Context, opts revokeOptions) error {
 		return err
 	}
 	defer conn.Close(context.WithoutCancel(ctx))
+	if err := checkNames(ctx, conn, opts.sel, false, opts.env.IO.Err); err != nil {
+		return err
+	}
 	what := describeSelection(opts.described)
 	if !opts.yes && !opts.dryRun {
 		sessions, users, err := sql.CountMatching(ctx, conn, opts.sel)

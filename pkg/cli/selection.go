@@ -34,8 +34,8 @@ const stateAll = "all"
 
 // selectionFlags are the selection flags, in the order help shows them.
 func selectionFlags() []cli.Flag {
-	return inCategory(categorySelection,
-		&cli.GenericFlag{Name: flagSelUser, Value: &repeated{}, Usage: "only sessions of this `USERNAME` (repeatable; read as login reads names)"},
+	return inCategory(categorySelection, append(exceptFlags(""),
+		&cli.GenericFlag{Name: flagSelUser, Value: &repeated{}, Usage: "only sessions of this `USERNAME` (repeatable; the name as list prints it, or in double quotes)"},
 		&cli.StringFlag{Name: flagUsersFrom, Usage: "only sessions of the users named in `FILE`, one per line; - for standard input"},
 		&cli.StringFlag{Name: flagState, Usage: "only sessions in this `STATE`: " + strings.Join(sql.States, ", ") + " or " + stateAll},
 		&cli.BoolFlag{Name: flagActive, Usage: "another name for --state active"},
@@ -47,7 +47,7 @@ func selectionFlags() []cli.Flag {
 		&cli.StringFlag{Name: flagUserAgent, Usage: "only sessions whose HTTP login's User-Agent contains `TEXT`, ignoring case"},
 		&cli.StringFlag{Name: flagVia, Usage: "only sessions made `VIA` cli or http"},
 		idleTimeoutFlag("read sessions not used for `DURATION` as idle, not active, as serve --idle-timeout refuses them; 0 for off"),
-	)
+	)...)
 }
 
 // selectionFromFlags reads the selection flags of c. described is the
@@ -63,7 +63,7 @@ func selectionFromFlags(c *cli.Context, env *Env) (sel sql.Selection, described 
 	}
 	var users []string
 	for _, raw := range repeatedValues(c, flagSelUser) {
-		name, err := parseRoleName("--"+flagSelUser, raw)
+		name, err := parseListedName("--"+flagSelUser, raw)
 		if err != nil {
 			return sel, "", nil, err
 		}
@@ -76,7 +76,7 @@ func selectionFromFlags(c *cli.Context, env *Env) (sel sql.Selection, described 
 	}
 	if c.IsSet(flagUsersFrom) {
 		from := c.String(flagUsersFrom)
-		names, err := readUsernames(from, env.IO.In)
+		names, err := readNameFile("--"+flagUsersFrom, from, env.IO.In)
 		if err != nil {
 			return sel, "", nil, err
 		}
@@ -85,6 +85,14 @@ func selectionFromFlags(c *cli.Context, env *Env) (sel sql.Selection, described 
 		}
 		sel.Users = append(sel.Users, names...)
 		note(flagUsersFrom, from)
+	}
+	if err := exceptFromFlags(c, env, &sel, func(flag, value string) {
+		parts = append(parts, "--"+flag+" "+shellQuote(value))
+		key := strings.ReplaceAll(flag, "-", "_")
+		list, _ := written[key].([]string)
+		written[key] = append(list, value)
+	}); err != nil {
+		return sel, "", nil, err
 	}
 	if sel.IdleTimeout, err = idleTimeoutFromFlags(c); err != nil {
 		return sel, "", nil, err

@@ -133,6 +133,13 @@ var logouts = []struct {
 		_, err := store.Revoke(ctx, Everyone(), RevokeOptions{By: Actor{Via: "cli"}, Reason: "drill"}, nil)
 		return err
 	}},
+	// Everyone but some (logout --all --except): the user has no committed
+	// session either, and is not left out.
+	{"Matching everyone but some (logout --all --except)", func(ctx context.Context, store *Store, username string) error {
+		sel := Selection{ExceptUsers: []string{"someone_else"}, ExceptRoles: []string{"admin"}}
+		_, err := store.Revoke(ctx, Matching(sel, nil), RevokeOptions{By: Actor{Via: "cli"}, Reason: "drill"}, nil)
+		return err
+	}},
 }
 
 func TestLogoutRefusesLoginsInFlight(t *testing.T) {

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+
+	"github.com/jackc/pgx/v5"
 )
 
 // ErrPicksEveryone is what Store.Revoke of Matching and CountMatching return for a
@@ -27,13 +29,13 @@ const picksEveryLive = `SELECT EXISTS (
 )`
 
 // checkNotEveryone returns ErrPicksEveryone when sel picks everyone (see
-// there). A selection that names users never does: it says whose sessions
-// it picks, however few users have any.
+// there). A selection that names users, to pick or to leave, never does:
+// it says whose sessions it picks, however few users have any.
 func checkNotEveryone(ctx context.Context, db DBTX, sel Selection) error {
 	if sel.IsEmpty() {
 		return ErrPicksEveryone
 	}
-	if len(sel.Users) > 0 {
+	if len(sel.Users) > 0 || sel.leavesUsers() {
 		return nil
 	}
 	var w where
@@ -93,6 +95,9 @@ ORDER BY p.username`
 // list), and reason when not empty. A selection that picks everyone is
 // ErrPicksEveryone, and changes nothing.
 func revokeMatching(ctx context.Context, tx DBTX, sel Selection, written map[string]any, by Actor, reason string, fn func(RevokedSession) error) (RevokeResult, error) {
+	if sel.byExceptOnly() {
+		return logOutAllExcept(ctx, tx, sel, by, reason, fn)
+	}
 	if err := checkNotEveryone(ctx, tx, sel); err != nil {
 		return RevokeResult{}, err
 	}
@@ -171,4 +176,42 @@ func CountMatching(ctx context.Context, db DBTX, sel Selection) (sessions, users
 	err = db.QueryRow(ctx, inSchema(`SELECT count(*), count(DISTINCT s.username)
 FROM system.web_sessions s`+joinLogouts+w.String()), w.args...).Scan(&sessions, &users)
 	return sessions, users, err
+}
+
+// The users a logout of everyone but some reaches: each role that may log
+// in, and each user with a live session (a role dropped since), but those
+// the condition %[1]s on name leaves out. The live users are read from the
+// index of live sessions by user, one name at a time, rather than from
+// every live row.
+const usersToLogOutExcept = `WITH RECURSIVE live(name) AS (
+    SELECT min(username) FROM system.web_sessions WHERE revoked_at IS NULL
+  UNION ALL
+    SELECT (SELECT min(username) FROM system.web_sessions WHERE revoked_at IS NULL AND username > live.name)
+    FROM live WHERE live.name IS NOT NULL
+), everyone(name) AS (
+    SELECT name FROM live WHERE name IS NOT NULL
+  UNION
+    SELECT rolname::TEXT FROM pg_catalog.pg_roles WHERE rolcanlogin
+)
+SELECT name FROM everyone WHERE %[1]s`
+
+// logOutAllExcept logs out every user but those sel leaves out (sel picks
+// by ExceptUsers and ExceptRoles alone), as logOut of each: so that it
+// refuses their logins in flight too, which one UPDATE of the sessions of
+// everyone but some could not.
+func logOutAllExcept(ctx context.Context, tx DBTX, sel Selection, by Actor, reason string, fn func(RevokedSession) error) (RevokeResult, error) {
+	var w where
+	sel.addExcept(&w, "name")
+	rows, err := tx.Query(ctx, inSchema(fmt.Sprintf(usersToLogOutExcept, strings.Join(w.conds, " AND "))), w.args...)
+	if err != nil {
+		return RevokeResult{}, fmt.Errorf("list the users to log out: %w", err)
+	}
+	names, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return RevokeResult{}, fmt.Errorf("list the users to log out: %w", err)
+	}
+	if len(names) == 0 {
+		return RevokeResult{}, nil
+	}
+	return logOut(ctx, tx, userSet{names: names}, 0, by, reason, fn)
 }

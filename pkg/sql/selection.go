@@ -16,6 +16,10 @@ import (
 type Selection struct {
 	// Users keeps the sessions of these users.
 	Users []string
+	// ExceptUsers and ExceptRoles leave out the sessions of these users,
+	// and of these roles and their members (directly or through other
+	// roles), as of the statement.
+	ExceptUsers, ExceptRoles []string
 	// State keeps the sessions in this state: StatusActive, StatusExpired
 	// or StatusRevoked; "" keeps all.
 	State string
@@ -93,10 +97,50 @@ func (sel Selection) ByUsersOnly() bool {
 	return len(sel.Users) > 0 && !sel.narrowsBeyondUsers()
 }
 
-// narrowsBeyondUsers reports whether any field but Users is set.
+// byExceptOnly reports whether sel picks every session but those of
+// ExceptUsers, and narrows by nothing else: a logout of everyone else.
+func (sel Selection) byExceptOnly() bool {
+	rest := sel
+	rest.ExceptUsers, rest.ExceptRoles = nil, nil
+	return sel.leavesUsers() && rest.IsEmpty()
+}
+
+// leavesUsers reports whether sel names users or roles to leave out.
+func (sel Selection) leavesUsers() bool {
+	return len(sel.ExceptUsers) > 0 || len(sel.ExceptRoles) > 0
+}
+
+// The members of the roles %s (an array), and the roles themselves, by name: through
+// pg_auth_members, and not pg_has_role, to which a superuser is a member
+// of every role.
+const roleMembers = `ARRAY(WITH RECURSIVE m(oid) AS (
+        SELECT oid FROM pg_catalog.pg_roles WHERE rolname = ANY(%s::TEXT[])
+      UNION
+        SELECT am.member FROM pg_catalog.pg_auth_members am JOIN m ON am.roleid = m.oid
+    ) SELECT r.rolname::TEXT FROM pg_catalog.pg_roles r JOIN m ON r.oid = m.oid)`
+
+// addExcept adds to w the conditions that leave out sel's ExceptUsers
+// and ExceptRoles, on the user name column col.
+func (sel Selection) addExcept(w *where, col string) {
+	if len(sel.ExceptUsers) > 0 {
+		w.and(col + " <> ALL(" + w.arg(sel.ExceptUsers) + "::TEXT[])")
+	}
+	if len(sel.ExceptRoles) > 0 {
+		w.and(col + " <> ALL(" + fmt.Sprintf(roleMembers, w.arg(sel.ExceptRoles)) + ")")
+	}
+}
+
+// narrowsBeyondUsers reports whether sel has any condition but Users. It
+// asks add, the one place that turns fields into conditions, so a field
+// added there cannot be forgotten here (a selection that narrowed by it
+// would otherwise be revoked as a logout of all of its users' sessions).
+// A selection add refuses narrows too: its error comes later, from add.
 func (sel Selection) narrowsBeyondUsers() bool {
-	return sel.State != "" || sel.ExpiredWithin != 0 || !sel.CreatedBefore.IsZero() || !sel.CreatedAfter.IsZero() ||
-		sel.IdleFor != 0 || sel.Network.IsValid() || sel.UserAgent != "" || sel.Via != ""
+	rest := sel
+	rest.Users = nil
+	var w where
+	err := rest.add(&w)
+	return err != nil || len(w.conds) > 0
 }
 
 // IsEmpty reports whether sel picks every session.
@@ -144,6 +188,7 @@ func (sel Selection) add(w *where) error {
 	default:
 		w.and("s.username = ANY(" + w.arg(sel.Users) + "::TEXT[])")
 	}
+	sel.addExcept(w, "s.username")
 	switch sel.State {
 	case "":
 	case StatusActive:

@@ -1,0 +1,174 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/auth-session/auth-session/pkg/sql"
+)
+
+// "Everyone except these": the flags that leave users out of a selection
+// (list, revoke) or of logout --all. A name left out by mistake would be
+// logged out, so a name that matches no role and no session is an error.
+const (
+	flagExcept     = "except"
+	flagExceptFrom = "except-from"
+	flagExceptRole = "except-role"
+)
+
+// exceptFlags are the flags that leave users out.
+func exceptFlags(of string) []cli.Flag {
+	return []cli.Flag{
+		&cli.GenericFlag{Name: flagExcept, Value: &repeated{}, Usage: "leave out the sessions of `USERNAME`" + of + " (repeatable; the name as list prints it, or in double quotes)"},
+		&cli.StringFlag{Name: flagExceptFrom, Usage: "leave out the users named in `FILE`" + of + ", one per line as list prints them; - for standard input"},
+		&cli.GenericFlag{Name: flagExceptRole, Value: &repeated{}, Usage: "leave out the members of `ROLE`" + of + ", directly or through other roles, and ROLE itself (repeatable)"},
+	}
+}
+
+// exceptFromFlags reads the except flags into sel, and notes each as the
+// selection flags do. It refuses reading standard input twice.
+func exceptFromFlags(c *cli.Context, env *Env, sel *sql.Selection, note func(flag, value string)) error {
+	for _, raw := range repeatedValues(c, flagExcept) {
+		name, err := parseListedName("--"+flagExcept, raw)
+		if err != nil {
+			return err
+		}
+		sel.ExceptUsers = append(sel.ExceptUsers, name)
+		note(flagExcept, raw)
+	}
+	if c.IsSet(flagExceptFrom) {
+		from := c.String(flagExceptFrom)
+		if from == "-" && c.String(flagUsersFrom) == "-" {
+			return usageErrorf("--%s - and --%s - both read standard input: give one of them a file", flagUsersFrom, flagExceptFrom)
+		}
+		names, err := readNameFile("--"+flagExceptFrom, from, env.IO.In)
+		if err != nil {
+			return err
+		}
+		if len(names) == 0 {
+			return usageErrorf("--%s %q names no user", flagExceptFrom, from)
+		}
+		sel.ExceptUsers = append(sel.ExceptUsers, names...)
+		note(flagExceptFrom, from)
+	}
+	for _, raw := range repeatedValues(c, flagExceptRole) {
+		name, err := parseRoleName("--"+flagExceptRole, raw)
+		if err != nil {
+			return err
+		}
+		sel.ExceptRoles = append(sel.ExceptRoles, name)
+		note(flagExceptRole, raw)
+	}
+	return nil
+}
+
+// checkNames looks up the names a selection gives, before anything is
+// read or revoked. A role of --except-role that does not exist, or a name
+// left out that matches no role and no session, is an error: a typo would
+// leave out no one. With ignoreMissing a missing name left out is a
+// warning on errOut instead, as is always a --user that matches nothing
+// (it picks nothing). Each suggests the closest role.
+func checkNames(ctx context.Context, db sql.DBTX, sel sql.Selection, ignoreMissing bool, errOut io.Writer) error {
+	noRole, err := sql.MissingRoles(ctx, db, sel.ExceptRoles)
+	if err != nil {
+		return err
+	}
+	if len(noRole) > 0 {
+		return missingNamesError(ctx, db, "--"+flagExceptRole, noRole, "no role named %s")
+	}
+	missing, err := namesOfNothing(ctx, db, sel.ExceptUsers)
+	if err != nil {
+		return err
+	}
+	if len(missing) > 0 && !ignoreMissing {
+		return missingNamesError(ctx, db, "--"+flagExcept, missing, "no role named %s and no sessions of it")
+	}
+	warn := func(flag string, names []string) error {
+		if len(names) == 0 {
+			return nil
+		}
+		roles, err := sql.RoleNames(ctx, db)
+		if err != nil {
+			return err
+		}
+		for _, n := range names {
+			fmt.Fprintf(errOut, "warning: --%s %q: no role of that name and no sessions of it%s\n", flag, n, didYouMean(n, roles))
+		}
+		return nil
+	}
+	if err := warn(flagExcept, missing); err != nil {
+		return err
+	}
+	if missing, err = namesOfNothing(ctx, db, sel.Users); err != nil {
+		return err
+	}
+	return warn(flagSelUser, missing)
+}
+
+// namesOfNothing returns those of names that match no role and no
+// session, live or not.
+func namesOfNothing(ctx context.Context, db sql.DBTX, names []string) ([]string, error) {
+	if len(names) == 0 {
+		return nil, nil
+	}
+	noRole, err := sql.MissingRoles(ctx, db, names)
+	if err != nil || len(noRole) == 0 {
+		return nil, err
+	}
+	owners, err := sql.UsersWithSessions(ctx, db, noRole)
+	if err != nil {
+		return nil, err
+	}
+	var missing []string
+	for _, u := range noRole {
+		if !owners[u] {
+			missing = append(missing, u)
+		}
+	}
+	return missing, nil
+}
+
+// didYouMean is "; did you mean "NAME"?" for the role closest to typed,
+// or "" when none is close.
+func didYouMean(typed string, roles []string) string {
+	if near := closest(typed, roles); near != "" {
+		return fmt.Sprintf("; did you mean %q?", near)
+	}
+	return ""
+}
+
+// missingNamesError says that names, given to flag, name nothing, and
+// suggests the closest role of each.
+func missingNamesError(ctx context.Context, db sql.DBTX, flag string, names []string, format string) error {
+	roles, err := sql.RoleNames(ctx, db)
+	if err != nil {
+		return err
+	}
+	quoted := make([]string, len(names))
+	var hint strings.Builder
+	for i, n := range names {
+		quoted[i] = fmt.Sprintf("%q", n)
+		if near := closest(n, roles); near != "" {
+			fmt.Fprintf(&hint, "for %q, did you mean %q? ", n, near)
+		}
+	}
+	hint.WriteString("list shows the names of the users with sessions")
+	return hintError{msg: fmt.Sprintf("%s: "+format+": nothing was done", flag, strings.Join(quoted, ", ")), hint: hint.String()}
+}
+
+// parseListedName reads the value of a flag that names a user as list
+// prints it: verbatim, so that a name list printed (MixedCase) is the
+// same name given back, or in double quotes as SQL writes a name.
+func parseListedName(what, arg string) (string, error) {
+	if strings.HasPrefix(arg, `"`) {
+		return parseRoleName(what, arg)
+	}
+	if arg == "" {
+		return "", usageErrorf("invalid %s %q: must not be empty", what, arg)
+	}
+	return parseVerbatimRoleName(what, arg)
+}

@@ -54,7 +54,7 @@ func TestBulkRevokeWithCurl(t *testing.T) {
 	}{
 		{`{"ip":"300.1.1.1"}`, "application/json", 400, `invalid ip \"300.1.1.1\": want an IP address`},
 		{`{"state":"live"}`, "application/json", 400, `invalid state \"live\": want one of active, idle, expired, revoked or all`},
-		{`{"idle_for":"-1h"}`, "application/json", 400, `invalid idle_for \"-1h\": want a positive duration`},
+		{`{"idle_for":"-1h"}`, "application/json", 400, `invalid idle_for \"-1h\": must be positive`},
 		{`{"ip":"127.0.0.1","admin":true}`, "application/json", 400, `unknown field \"admin\"`},
 		{`{"users":"x"}`, "application/json", 400, `field users: want []string`},
 		{`{}`, "application/json", 400, `the selection picks every session`},

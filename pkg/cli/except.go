@@ -29,50 +29,15 @@ func exceptFlags(of string) []cli.Flag {
 	}
 }
 
-// exceptFromFlags reads the except flags into sel, and notes each as the
-// selection flags do. It refuses reading standard input twice.
-func exceptFromFlags(c *cli.Context, env *Env, sel *sql.Selection, note func(flag, value string)) error {
-	for _, raw := range repeatedValues(c, flagExcept) {
-		name, err := parseListedName("--"+flagExcept, raw)
-		if err != nil {
-			return err
-		}
-		sel.ExceptUsers = append(sel.ExceptUsers, name)
-		note(flagExcept, raw)
-	}
-	if c.IsSet(flagExceptFrom) {
-		from := c.String(flagExceptFrom)
-		if from == "-" && c.String(flagUsersFrom) == "-" {
-			return usageErrorf("--%s - and --%s - both read standard input: give one of them a file", flagUsersFrom, flagExceptFrom)
-		}
-		names, err := readNameFile("--"+flagExceptFrom, from, env.IO.In)
-		if err != nil {
-			return err
-		}
-		if len(names) == 0 {
-			return usageErrorf("--%s %q names no user", flagExceptFrom, from)
-		}
-		sel.ExceptUsers = append(sel.ExceptUsers, names...)
-		note(flagExceptFrom, from)
-	}
-	for _, raw := range repeatedValues(c, flagExceptRole) {
-		name, err := parseRoleName("--"+flagExceptRole, raw)
-		if err != nil {
-			return err
-		}
-		sel.ExceptRoles = append(sel.ExceptRoles, name)
-		note(flagExceptRole, raw)
-	}
-	return nil
-}
-
 // checkNames looks up the names a selection gives, before anything is
 // read or revoked. A role of --except-role that does not exist, or a name
 // left out that matches no role and no session, is an error: a typo would
 // leave out no one. With ignoreMissing a missing name left out is a
-// warning on errOut instead, as is always a --user that matches nothing
-// (it picks nothing). Each suggests the closest role.
-func checkNames(ctx context.Context, db sql.DBTX, sel sql.Selection, ignoreMissing bool, errOut io.Writer) error {
+// warning on errOut instead. A --user that matches nothing picks nothing:
+// a warning for list, an error for revoke (strictUsers), which would
+// otherwise record a logout of a name no one has. Each suggests the
+// closest role.
+func checkNames(ctx context.Context, db sql.DBTX, sel sql.Selection, ignoreMissing, strictUsers bool, errOut io.Writer) error {
 	noRole, err := sql.MissingRoles(ctx, db, sel.ExceptRoles)
 	if err != nil {
 		return err
@@ -105,6 +70,9 @@ func checkNames(ctx context.Context, db sql.DBTX, sel sql.Selection, ignoreMissi
 	}
 	if missing, err = namesOfNothing(ctx, db, sel.Users); err != nil {
 		return err
+	}
+	if len(missing) > 0 && strictUsers {
+		return missingNamesError(ctx, db, "--"+flagSelUser, missing, "no role named %s and no sessions of it")
 	}
 	return warn(flagSelUser, missing)
 }
@@ -164,11 +132,13 @@ func missingNamesError(ctx context.Context, db sql.DBTX, flag string, names []st
 // prints it: verbatim, so that a name list printed (MixedCase) is the
 // same name given back, or in double quotes as SQL writes a name.
 func parseListedName(what, arg string) (string, error) {
-	if strings.HasPrefix(arg, `"`) {
+	// Whitespace at either end is more likely a slip of the shell than a
+	// name's: such a name is given in double quotes, as SQL writes it.
+	if strings.HasPrefix(arg, `"`) || strings.TrimSpace(arg) != arg {
 		return parseRoleName(what, arg)
 	}
-	if arg == "" {
-		return "", usageErrorf("invalid %s %q: must not be empty", what, arg)
+	if err := sql.CheckRoleName(arg); err != nil {
+		return "", usageErrorf("invalid %s %q: %w", what, arg, err)
 	}
-	return parseVerbatimRoleName(what, arg)
+	return arg, nil
 }

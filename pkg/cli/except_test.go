@@ -82,6 +82,8 @@ func TestExceptTypoIsAnError(t *testing.T) {
 		{[]string{"logout", "--all", "--yes", "--except-role", "no_such_group"}, []string{`--except-role: no role named "no_such_group"`}},
 		{[]string{"revoke", "--yes", "--except", typo}, []string{`--except: no role named "` + typo + `"`}},
 		{[]string{"revoke", "--yes", "--except", strings.ToLower(f.mixed)}, []string{`did you mean "` + f.mixed + `"?`}},
+		// revoke --user of a name no one has would record a logout of it.
+		{[]string{"revoke", "--yes", "--user", typo}, []string{`--user: no role named "` + typo + `"`, `did you mean "` + f.alice + `"?`}},
 	}
 	for _, c := range cases {
 		r := runCLI(t, append(c.args, "--url", f.dbURL)...)

@@ -2,7 +2,6 @@ package cli
 
 import (
 	"fmt"
-	"regexp"
 	"strings"
 	"time"
 
@@ -140,28 +139,15 @@ func formatFromFlags(c *cli.Context, io *IOStreams) (format.Format, error) {
 }
 
 // durationUnits is what go-str2duration accepts, for error messages.
-const durationUnits = "ns, us, ms, s, m, h, d (days), w (weeks)"
+const durationUnits = sql.DurationUnits
 
-// wellFormedDuration matches what the parser would accept were the value
-// not too large, so overflow gets its own message.
-var wellFormedDuration = regexp.MustCompile(`^([0-9]*\.?[0-9]+(ns|us|µs|μs|ms|s|m|h|d|w))+$`)
-
-// parseDuration parses the value of a duration flag with go-str2duration
-// and rejects zero, negative, overflowing and sub-minimum values, quoting
-// the value and naming the accepted units.
+// parseDuration parses the value of a duration flag (sql.ParseDuration):
+// zero, negative, overflowing and sub-minimum values are usage errors that
+// quote the value and name the accepted units.
 func parseDuration(flag, value string, minimum time.Duration) (time.Duration, error) {
-	d, err := str2duration.ParseDuration(value)
-	switch {
-	case !asTyped(value):
-		return 0, usageError{err: fmt.Errorf("invalid --%s %q: want a duration such as 90m, 4h30m, 7d or 1w, without spaces or a sign (units: %s)", flag, value, durationUnits)}
-	case err != nil && wellFormedDuration.MatchString(value):
-		return 0, usageError{err: fmt.Errorf("invalid --%s %q: too large (at most about 292 years)", flag, value)}
-	case err != nil:
-		return 0, usageError{err: fmt.Errorf("invalid --%s %q: want a duration such as 90m, 4h30m, 7d or 1w (units: %s)", flag, value, durationUnits)}
-	case d <= 0:
-		return 0, usageError{err: fmt.Errorf("invalid --%s %q: must be positive, such as 90m, 4h30m, 7d or 1w (units: %s)", flag, value, durationUnits)}
-	case d < minimum:
-		return 0, usageError{err: fmt.Errorf("invalid --%s %q: must be at least %s", flag, value, minimum)}
+	d, err := sql.ParseDuration(value, minimum)
+	if err != nil {
+		return 0, usageError{err: fmt.Errorf("invalid --%s %q: %w", flag, value, err)}
 	}
 	return d, nil
 }

@@ -128,7 +128,7 @@ func runList(ctx context.Context, opts listOptions) error {
 		return err
 	}
 	defer conn.Close(context.WithoutCancel(ctx))
-	if err := checkNames(ctx, conn, opts.filter.Selection, false, opts.env.IO.Err); err != nil {
+	if err := checkNames(ctx, conn, opts.filter.Selection, false, false, opts.env.IO.Err); err != nil {
 		return err
 	}
 	var endPager func()

@@ -28,8 +28,8 @@ type logoutOptions struct {
 	// exceptWritten is how the except flags were written, for the audit
 	// trail (see sql.Matching).
 	exceptWritten map[string]any
-	reason   string
-	dryRun   bool
+	reason        string
+	dryRun        bool
 	// ignoreMissing logs out the others when a name matches nothing.
 	ignoreMissing bool
 	format        format.Format
@@ -100,12 +100,11 @@ func logoutAllFromFlags(c *cli.Context, env *Env, opts *logoutOptions) error {
 	if c.NArg() > 0 || c.IsSet("users-from") {
 		return usageErrorf("--all logs out every user: give it without USERNAME or --users-from")
 	}
-	opts.exceptWritten = map[string]any{}
-	if err := exceptFromFlags(c, env, &opts.except, func(flag, value string) {
-		key := strings.ReplaceAll(flag, "-", "_")
-		list, _ := opts.exceptWritten[key].([]string)
-		opts.exceptWritten[key] = append(list, value)
-	}); err != nil {
+	given, _, err := namesFromFlags(c, env)
+	if err != nil {
+		return err
+	}
+	if opts.except, opts.exceptWritten, err = parseSelection(given, env); err != nil {
 		return err
 	}
 	if c.Bool("yes") || opts.dryRun {
@@ -195,7 +194,7 @@ func runLogout(ctx context.Context, opts logoutOptions) error {
 		return err
 	}
 	defer conn.Close(context.WithoutCancel(ctx))
-	if err := checkNames(ctx, conn, opts.except, opts.ignoreMissing, opts.env.IO.Err); err != nil {
+	if err := checkNames(ctx, conn, opts.except, opts.ignoreMissing, false, opts.env.IO.Err); err != nil {
 		return err
 	}
 	if opts.ask {

@@ -166,7 +166,7 @@ func runRevokeMatching(ctx context.Context, opts revokeOptions) error {
 		return err
 	}
 	defer conn.Close(context.WithoutCancel(ctx))
-	if err := checkNames(ctx, conn, opts.sel, false, opts.env.IO.Err); err != nil {
+	if err := checkNames(ctx, conn, opts.sel, false, true, opts.env.IO.Err); err != nil {
 		return err
 	}
 	what := describeSelection(opts.described)

@@ -8,6 +8,8 @@ import (
 	"unicode/utf8"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/auth-session/auth-session/pkg/sql"
 )
 
 // Role names on the command line follow SQL's rules for identifiers, so that
@@ -21,9 +23,8 @@ import (
 //   - a name longer than PostgreSQL's limit is refused: the server would cut
 //     it to the limit and so address the role its first 63 bytes name.
 
-// maxRoleNameLen is PostgreSQL's identifier limit in bytes (NAMEDATALEN-1);
-// no role has a longer name.
-const maxRoleNameLen = 63
+// maxRoleNameLen is PostgreSQL's identifier limit in bytes.
+const maxRoleNameLen = sql.MaxRoleNameLen
 
 // parseRoleName reads arg, the value of what (USERNAME, --user), as a role
 // name. Errors are usage errors that quote arg and say how to quote.
@@ -59,17 +60,10 @@ func parseIdentifier(what, arg string) (string, error) {
 }
 
 // parseVerbatimRoleName reads line, a name read from a file, as the role's
-// name exactly: no quotes, no folding. It must be valid UTF-8 without
-// control characters and fit PostgreSQL's limit.
+// name exactly: no quotes, no folding (sql.CheckRoleName).
 func parseVerbatimRoleName(what, line string) (string, error) {
-	switch {
-	case !utf8.ValidString(line):
-		return "", usageErrorf("invalid %s %q: not valid UTF-8", what, line)
-	case strings.IndexFunc(line, unicode.IsControl) >= 0:
-		return "", usageErrorf("invalid %s %q: control characters", what, line)
-	case len(line) > maxRoleNameLen:
-		return "", usageErrorf("invalid %s %q: %d bytes long, longer than PostgreSQL's limit of %d bytes for a role name",
-			what, line, len(line), maxRoleNameLen)
+	if err := sql.CheckRoleName(line); err != nil {
+		return "", usageErrorf("invalid %s %q: %w", what, line, err)
 	}
 	return line, nil
 }

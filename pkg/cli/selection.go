@@ -1,8 +1,8 @@
 package cli
 
 import (
+	"errors"
 	"fmt"
-	"net/netip"
 	"strconv"
 	"strings"
 	"time"
@@ -50,119 +50,123 @@ func selectionFlags() []cli.Flag {
 	)...)
 }
 
-// selectionFromFlags reads the selection flags of c. described is the
-// selection as the user wrote it, flag by flag, for messages; written is
-// the same for the audit trail (see sql.Matching): by the HTTP API's
-// field names (--user is users, a list), each value as given.
+// selectionFromFlags reads the selection flags of c, by sql.ParseSelection:
+// the rules the admin API's JSON body and query string follow too. The CLI
+// adds its own ways of giving a value: --users-from and --except-from
+// files, --active for --state active, a name in double quotes, and
+// --except-role folded as SQL folds a name. described is the selection as
+// the user wrote it, flag by flag, for messages; written is the same for
+// the audit trail (see sql.Matching): by the HTTP API's field names, each
+// value as given.
 func selectionFromFlags(c *cli.Context, env *Env) (sel sql.Selection, described string, written map[string]any, err error) {
-	var parts []string
-	written = map[string]any{}
-	note := func(flag, value string) {
+	given, parts, err := namesFromFlags(c, env)
+	if err != nil {
+		return sel, "", nil, err
+	}
+	add := func(field, flag, value string) {
 		parts = append(parts, "--"+flag+" "+shellQuote(value))
-		written[strings.ReplaceAll(flag, "-", "_")] = value
+		given[field] = append(given[field], value)
 	}
-	var users []string
-	for _, raw := range repeatedValues(c, flagSelUser) {
-		name, err := parseListedName("--"+flagSelUser, raw)
-		if err != nil {
-			return sel, "", nil, err
+	if c.Bool(flagActive) {
+		if c.IsSet(flagState) && c.String(flagState) != sql.StatusActive {
+			return sel, "", nil, usageErrorf("--active and --state %s exclude each other: --active is --state active", c.String(flagState))
 		}
-		sel.Users = append(sel.Users, name)
-		users = append(users, raw)
-		parts = append(parts, "--"+flagSelUser+" "+shellQuote(raw))
-	}
-	if len(users) > 0 {
-		written["users"] = users
-	}
-	if c.IsSet(flagUsersFrom) {
-		from := c.String(flagUsersFrom)
-		names, err := readNameFile("--"+flagUsersFrom, from, env.IO.In)
-		if err != nil {
-			return sel, "", nil, err
+		if !c.IsSet(flagState) {
+			given["state"] = []string{sql.StatusActive}
+			parts = append(parts, "--"+flagActive)
 		}
-		if len(names) == 0 {
-			return sel, "", nil, usageErrorf("--%s %q names no user", flagUsersFrom, from)
-		}
-		sel.Users = append(sel.Users, names...)
-		note(flagUsersFrom, from)
 	}
-	if err := exceptFromFlags(c, env, &sel, func(flag, value string) {
-		parts = append(parts, "--"+flag+" "+shellQuote(value))
-		key := strings.ReplaceAll(flag, "-", "_")
-		list, _ := written[key].([]string)
-		written[key] = append(list, value)
-	}); err != nil {
+	for _, f := range sql.SelectionFields {
+		if !f.List && c.IsSet(f.Flag) {
+			add(f.Name, f.Flag, c.String(f.Flag))
+		}
+	}
+	if sel, written, err = parseSelection(given, env); err != nil {
 		return sel, "", nil, err
 	}
 	if sel.IdleTimeout, err = idleTimeoutFromFlags(c); err != nil {
 		return sel, "", nil, err
 	}
-	if c.IsSet(flagState) {
-		if sel.State, err = parseState(c.String(flagState)); err != nil {
-			return sel, "", nil, err
-		}
-		if sel.State == sql.StatusIdle && sel.IdleTimeout == 0 {
-			return sel, "", nil, usageErrorf("--%s idle needs --%s (or AUTH_SESSION_IDLE_TIMEOUT): a session is idle only under serve's idle timeout", flagState, flagIdleTimeout)
-		}
-		note(flagState, c.String(flagState))
-	}
-	if c.Bool(flagActive) {
-		if c.IsSet(flagState) && sel.State != sql.StatusActive {
-			return sel, "", nil, usageErrorf("--active and --state %s exclude each other: --active is --state active", c.String(flagState))
-		}
-		if !c.IsSet(flagState) {
-			note(flagState, sql.StatusActive)
-		}
-		sel.State = sql.StatusActive
-	}
-	durations := []struct {
-		flag string
-		dst  *time.Duration
-	}{{flagExpiredIn, &sel.ExpiredWithin}, {flagIdleFor, &sel.IdleFor}}
-	for _, d := range durations {
-		if c.IsSet(d.flag) {
-			if *d.dst, err = parseDuration(d.flag, c.String(d.flag), time.Second); err != nil {
-				return sel, "", nil, err
-			}
-			note(d.flag, c.String(d.flag))
-		}
-	}
-	instants := []struct {
-		flag string
-		dst  *sql.Instant
-	}{{flagCreatedBefor, &sel.CreatedBefore}, {flagCreatedAfter, &sel.CreatedAfter}}
-	for _, in := range instants {
-		if c.IsSet(in.flag) {
-			if *in.dst, err = parseInstant(in.flag, c.String(in.flag), env.Now()); err != nil {
-				return sel, "", nil, err
-			}
-			note(in.flag, c.String(in.flag))
-		}
-	}
-	if b, a := sel.CreatedBefore, sel.CreatedAfter; !b.IsZero() && !a.IsZero() &&
-		(b.Ago == 0 && a.Ago == 0 && !b.At.After(a.At) || b.At.IsZero() && a.At.IsZero() && b.Ago >= a.Ago) {
-		return sel, "", nil, usageErrorf("--%s %s and --%s %s select nothing: the first must be later than the second",
-			flagCreatedBefor, c.String(flagCreatedBefor), flagCreatedAfter, c.String(flagCreatedAfter))
-	}
-	if c.IsSet(flagIP) {
-		if sel.Network, err = parseNetwork(c.String(flagIP)); err != nil {
-			return sel, "", nil, err
-		}
-		note(flagIP, c.String(flagIP))
-	}
-	if c.IsSet(flagUserAgent) {
-		if sel.UserAgent, err = parseUserAgent(c.String(flagUserAgent)); err != nil {
-			return sel, "", nil, err
-		}
-		note(flagUserAgent, c.String(flagUserAgent))
-	}
-	if c.IsSet(flagVia) {
-		if sel.Via, err = parseVia(c.String(flagVia)); err != nil {
-			return sel, "", nil, err
-		}
-		note(flagVia, c.String(flagVia))
+	if sel.State == sql.StatusIdle && sel.IdleTimeout == 0 {
+		return sel, "", nil, usageErrorf("--%s idle needs --%s (or AUTH_SESSION_IDLE_TIMEOUT): a session is idle only under serve's idle timeout", flagState, flagIdleTimeout)
 	}
 	return sel, strings.Join(parts, " "), written, nil
+}
+
+// namesFromFlags reads the flags that name users (--user, --except,
+// --except-role and their files) of c, by selection field name, and the
+// flags as given, for messages. A name is read as list prints it, or in
+// double quotes (parseListedName); a role of --except-role as SQL reads a
+// name. The path a file was read from is kept under fileKey(its flag).
+func namesFromFlags(c *cli.Context, env *Env) (given map[string][]string, parts []string, err error) {
+	given = map[string][]string{}
+	stdin := ""
+	names := []struct {
+		field, flag, fromFlag string
+		parse                 func(what, arg string) (string, error)
+	}{
+		{"users", flagSelUser, flagUsersFrom, parseListedName},
+		{"except_users", flagExcept, flagExceptFrom, parseListedName},
+		{"except_roles", flagExceptRole, "", parseRoleName},
+	}
+	for _, n := range names {
+		for _, raw := range repeatedValues(c, n.flag) {
+			name, err := n.parse("--"+n.flag, raw)
+			if err != nil {
+				return nil, nil, err
+			}
+			parts = append(parts, "--"+n.flag+" "+shellQuote(raw))
+			given[n.field] = append(given[n.field], name)
+		}
+		if n.fromFlag == "" || !c.IsSet(n.fromFlag) {
+			continue
+		}
+		from := c.String(n.fromFlag)
+		if from == "-" {
+			if stdin != "" {
+				return nil, nil, usageErrorf("--%s - and --%s - both read standard input: give one of them a file", stdin, n.fromFlag)
+			}
+			stdin = n.fromFlag
+		}
+		listed, err := readNameFile("--"+n.fromFlag, from, env.IO.In)
+		if err != nil {
+			return nil, nil, err
+		}
+		if len(listed) == 0 {
+			return nil, nil, usageErrorf("--%s %q names no user", n.fromFlag, from)
+		}
+		parts = append(parts, "--"+n.fromFlag+" "+shellQuote(from))
+		given[n.field] = append(given[n.field], listed...)
+		given[fileKey(n.fromFlag)] = []string{from}
+	}
+	return given, parts, nil
+}
+
+// fileKey is the key under which namesFromFlags keeps the path a names
+// file was read from, which the audit trail records beside the names.
+func fileKey(flag string) string { return strings.ReplaceAll(flag, "-", "_") }
+
+// parseSelection is sql.ParseSelection of the values given, by field,
+// with its errors as usage errors that name the flags.
+func parseSelection(given map[string][]string, env *Env) (sql.Selection, map[string]any, error) {
+	sel, written, err := sql.ParseSelection(func(f *sql.SelectionField) []string { return given[f.Name] }, env.Now())
+	var fieldErr *sql.FieldError
+	var rangeErr *sql.EmptyRangeError
+	switch {
+	case errors.As(err, &fieldErr):
+		return sel, nil, usageErrorf("invalid --%s %q: %w", fieldErr.Field.Flag, fieldErr.Value, fieldErr.Err)
+	case errors.As(err, &rangeErr):
+		return sel, nil, usageErrorf("--%s %s and --%s %s select nothing: the first must be later than the second",
+			flagCreatedBefor, rangeErr.Before, flagCreatedAfter, rangeErr.After)
+	case err != nil:
+		return sel, nil, err
+	}
+	for _, flag := range []string{flagUsersFrom, flagExceptFrom} {
+		if from := given[fileKey(flag)]; from != nil {
+			written[fileKey(flag)] = from[0]
+		}
+	}
+	return sel, written, nil
 }
 
 // repeated is the value of a flag given any number of times, each value
@@ -184,82 +188,6 @@ func repeatedValues(c *cli.Context, name string) []string {
 		return r.values
 	}
 	return nil
-}
-
-// parseState parses --state.
-func parseState(v string) (string, error) {
-	st, err := sql.ParseState(v)
-	if err != nil {
-		return "", usageErrorf("invalid --%s %q: %w", flagState, v, err)
-	}
-	return st, nil
-}
-
-// parseVia parses --via.
-func parseVia(v string) (string, error) {
-	via, err := sql.ParseVia(v)
-	if err != nil {
-		return "", usageErrorf("invalid --%s %q: %w", flagVia, v, err)
-	}
-	return via, nil
-}
-
-// parseInstant parses a time flag: an RFC 3339 time, or a duration ago
-// (by the database clock, as the session times are), by now from the Unix
-// epoch on (see sql.Instant.Check).
-func parseInstant(flag, v string, now time.Time) (sql.Instant, error) {
-	in, err := parseTimeOrAgo(flag, v)
-	if err != nil {
-		return in, err
-	}
-	if err := in.Check(now); err != nil {
-		return in, usageErrorf("invalid --%s %q: %w", flag, v, err)
-	}
-	return in, nil
-}
-
-// utcLayouts are the times without a zone a time flag reads, in UTC: the
-// form list and events print (2026-11-30 12:00:00.000000), so that a time
-// can be pasted back, and the same with a T. time.Parse takes the
-// fractional seconds without their being in the layout.
-var utcLayouts = []string{"2006-01-02 15:04:05", "2006-01-02T15:04:05"}
-
-// parseTimeOrAgo reads a time flag's forms: a time, or a duration ago.
-func parseTimeOrAgo(flag, v string) (sql.Instant, error) {
-	if t, err := time.Parse(time.RFC3339Nano, v); err == nil {
-		return sql.Instant{At: t}, nil
-	}
-	for _, layout := range utcLayouts {
-		if t, err := time.ParseInLocation(layout, v, time.UTC); err == nil {
-			return sql.Instant{At: t}, nil
-		}
-	}
-	if sql.LooksLikeTime(v) {
-		return sql.Instant{}, usageErrorf("invalid --%s %q: want an RFC 3339 time with a zone, such as 2026-11-30T12:00:00Z or 2026-11-30T13:00:00+01:00, "+
-			"a time as list prints it, read in UTC, such as 2026-11-30 12:00:00, or a duration ago such as 2h or 7d", flag, v)
-	}
-	d, err := parseDuration(flag, v, time.Second)
-	if err != nil {
-		return sql.Instant{}, usageErrorf("invalid --%s %q: want an RFC 3339 time such as 2026-11-30T12:00:00Z, or a duration ago such as 2h or 7d (units: %s)", flag, v, durationUnits)
-	}
-	return sql.Instant{Ago: d}, nil
-}
-
-// parseNetwork parses --ip.
-func parseNetwork(v string) (netip.Prefix, error) {
-	p, err := sql.ParseNetwork(v)
-	if err != nil {
-		return p, usageErrorf("invalid --%s %q: %w", flagIP, v, err)
-	}
-	return p, nil
-}
-
-// parseUserAgent checks --user-agent.
-func parseUserAgent(v string) (string, error) {
-	if err := sql.CheckUserAgent(v); err != nil {
-		return "", usageErrorf("invalid --%s %q: %w", flagUserAgent, v, err)
-	}
-	return v, nil
 }
 
 // parseLimit parses list's --limit.

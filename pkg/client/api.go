@@ -2,6 +2,7 @@ package client
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -139,6 +140,8 @@ type AdminFilter struct {
 	Limit int
 	// Before continues a listing: the Next of the previous page.
 	Before string
+	// Selection narrows the listing as it narrows AdminRevokeMatching.
+	Selection Selection
 }
 
 // AdminPage is one page of the admin listing.
@@ -166,6 +169,7 @@ func (c *Client) AdminSessions(ctx context.Context, f AdminFilter) (AdminPage, e
 	if f.Before != "" {
 		q.Set("before", f.Before)
 	}
+	f.Selection.query(q)
 	var out struct {
 		Sessions []AdminSession `json:"sessions"`
 		Next     *string        `json:"next"`
@@ -212,7 +216,11 @@ func (c *Client) AdminLogoutUser(ctx context.Context, name string) (revoked int,
 // are RFC 3339 or a duration ago ("2h", "7d"); durations are as the CLI
 // writes them ("90m", "24h", "7d").
 type Selection struct {
-	Users         []string `json:"users,omitempty"`
+	Users []string `json:"users,omitempty"`
+	// ExceptUsers leaves out these users' sessions; ExceptRoles those of
+	// these roles' members (through other roles too) and of the roles.
+	ExceptUsers   []string `json:"except_users,omitempty"`
+	ExceptRoles   []string `json:"except_roles,omitempty"`
 	State         string   `json:"state,omitempty"` // active, expired, revoked or all
 	ExpiredWithin string   `json:"expired_within,omitempty"`
 	CreatedBefore string   `json:"created_before,omitempty"`
@@ -221,6 +229,27 @@ type Selection struct {
 	IP            string   `json:"ip,omitempty"` // an address or a CIDR network
 	UserAgent     string   `json:"user_agent,omitempty"`
 	Via           string   `json:"via,omitempty"` // cli or http
+}
+
+// query adds sel's fields to q by their JSON names, a list's values
+// repeated: the API reads a query string by the same names as a body.
+func (sel Selection) query(q url.Values) {
+	b, err := json.Marshal(sel)
+	if err != nil {
+		return // strings and lists of strings always marshal
+	}
+	var fields map[string]any
+	_ = json.Unmarshal(b, &fields)
+	for name, v := range fields {
+		switch v := v.(type) {
+		case string:
+			q.Set(name, v)
+		case []any:
+			for _, x := range v {
+				q.Add(name, fmt.Sprint(x))
+			}
+		}
+	}
 }
 
 // RevokeResult counts what AdminRevokeMatching did, or would have done.

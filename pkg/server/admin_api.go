@@ -4,6 +4,7 @@ import (
 	"errors"
 	"net/http"
 	"strconv"
+	"time"
 
 	"github.com/auth-session/auth-session/pkg/auth"
 	"github.com/auth-session/auth-session/pkg/sql"
@@ -11,6 +12,10 @@ import (
 
 // The admin API: every session of every user, for superusers and members of
 // the admin role.
+
+// errIdleWithoutTimeout answers a selection of the idle state on a server
+// without an idle timeout, where no session is idle.
+const errIdleWithoutTimeout = "invalid state \"idle\": this server has no --idle-timeout, so no session is idle"
 
 // errAdminRequired is the body of the 403 a caller who is no admin gets.
 const errAdminRequired = "admin role required"
@@ -59,9 +64,9 @@ func (s *Server) adminOnly(next http.Handler) http.Handler {
 }
 
 // handleAdminSessions answers GET /api/v1/admin/sessions with one page of
-// every user's sessions, newest first. Query parameters: user, active
-// (true or false), limit (1 to 5000, default 500) and before (the next
-// cursor of the previous page).
+// every user's sessions, newest first. Query parameters: the selection's
+// fields (see pageFilter), limit (1 to 5000, default 500) and before (the
+// next cursor of the previous page).
 func (s *Server) handleAdminSessions() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		ctx := r.Context()
@@ -71,6 +76,10 @@ func (s *Server) handleAdminSessions() http.Handler {
 			return
 		}
 		f.IdleTimeout = s.cfg.IdleTimeout
+		if f.State == sql.StatusIdle && f.IdleTimeout == 0 {
+			auth.WriteError(w, http.StatusBadRequest, errIdleWithoutTimeout)
+			return
+		}
 		page, next, err := sql.ListSessionsPage(ctx, s.cfg.Pool, f)
 		if err != nil {
 			s.storeUnavailable(w, r, "cannot list sessions", err)
@@ -93,16 +102,36 @@ func (s *Server) handleAdminSessions() http.Handler {
 func pageFilter(w http.ResponseWriter, r *http.Request) (sql.PageFilter, bool) {
 	q := r.URL.Query()
 	var f sql.PageFilter
-	if user := q.Get("user"); user != "" {
-		f.Users = []string{user}
+	// The selection's fields by their names (sql.ParseSelection, the rules
+	// of the CLI's flags and of the bulk revoke's body), a list field
+	// repeated; user is another name for users, active=true for
+	// state=active.
+	given := map[string][]string{}
+	for _, field := range sql.SelectionFields {
+		if vs, ok := q[field.Name]; ok {
+			given[field.Name] = vs
+		}
+	}
+	if vs, ok := q["user"]; ok {
+		given["users"] = append(given["users"], vs...)
 	}
 	active, ok := boolParam(w, r, "active")
 	if !ok {
 		return f, false
 	}
 	if active {
-		f.State = sql.StatusActive
+		if _, ok := given["state"]; ok {
+			auth.WriteError(w, http.StatusBadRequest, "active=true and state exclude each other: active=true is state=active")
+			return f, false
+		}
+		given["state"] = []string{sql.StatusActive}
 	}
+	sel, _, err := sql.ParseSelection(func(field *sql.SelectionField) []string { return given[field.Name] }, time.Now())
+	if err != nil {
+		auth.WriteError(w, http.StatusBadRequest, err.Error())
+		return f, false
+	}
+	f.Selection = sel
 	if raw := q.Get("limit"); raw != "" {
 		n, err := strconv.Atoi(raw)
 		if err != nil || n < 1 || n > sql.MaxPageLimit {

@@ -361,3 +361,51 @@ func TestAdminLogoutUser(t *testing.T) {
 		t.Errorf("%d events for revoking nothing", got-events)
 	}
 }
+
+// TestAdminSessionsWholeSelection: the admin listing takes every field of
+// the selection as a query parameter, read by the parser the CLI's flags
+// and the bulk revoke's body use, with the same errors.
+func TestAdminSessionsWholeSelection(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	alice := f.newRole(t, "pw")
+	bob := f.newRole(t, "pw")
+	aliceAgent := f.newSession(t, alice, "pw", "User-Agent", "alice-agent/1")
+	f.newSession(t, alice, "pw")
+	bobRevoked := f.newSession(t, bob, "pw")
+	f.mustExec(t, "UPDATE system.web_sessions SET revoked_at = now() WHERE id = $1::BIGINT", bobRevoked.id)
+	f.mustExec(t, `INSERT INTO system.web_sessions (id, hashed_secret, username, user_id, expires_at, audit_info)
+VALUES (7, '\x00', $1, 0, now() + INTERVAL '1 hour', '{"via":"cli"}')`, bob)
+	_, caller := f.newAdmin(t)
+
+	tests := []struct {
+		query url.Values
+		where string
+	}{
+		{url.Values{"user_agent": {"ALICE-agent"}}, "audit_info->>'user_agent' = 'alice-agent/1'"},
+		{url.Values{"state": {"revoked"}, "users": {bob}}, "id = " + bobRevoked.id},
+		{url.Values{"via": {"cli"}}, "id = 7"},
+		{url.Values{"users": {alice, bob}, "except_users": {alice}}, "username = '" + bob + "'"},
+		{url.Values{"created_after": {"1h"}, "users": {alice, bob}, "except_users": {alice}, "state": {"active"}}, "id = 7"},
+	}
+	for _, tt := range tests {
+		if got, want := f.adminList(t, caller, tt.query).ids(), f.sessionIDs(t, tt.where); !slices.Equal(got, want) || len(want) == 0 {
+			t.Errorf("?%s: ids %q; want %q", tt.query.Encode(), got, want)
+		}
+	}
+	if want := f.sessionIDs(t, "id = "+aliceAgent.id); len(want) != 1 {
+		t.Fatalf("alice's session with a User-Agent: %q", want)
+	}
+
+	bad := []struct{ query, wantErr string }{
+		{"ip=300.1.1.1", `invalid ip "300.1.1.1": want an IP address (203.0.113.7, 2001:db8::1) or a network in CIDR notation (203.0.113.0/24, 2001:db8::/32)`},
+		{"state=idle", `invalid state "idle": this server has no --idle-timeout, so no session is idle`},
+		{"created_before=2h&created_after=1h", `created_before 2h and created_after 1h select nothing: the first must be later than the second`},
+		{"users=", `invalid users "": must not be empty`},
+		{"state=active&state=revoked", `invalid state "active,revoked": given more than once: give it once`},
+		{"active=true&state=revoked", `active=true and state exclude each other: active=true is state=active`},
+	}
+	for _, tt := range bad {
+		wantError(t, f.asHeader(t, caller, http.MethodGet, adminSessionsPath+"?"+tt.query), http.StatusBadRequest, tt.wantErr)
+	}
+}

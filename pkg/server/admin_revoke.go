@@ -1,14 +1,12 @@
 package server
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
 	"strconv"
-	"strings"
 	"time"
-
-	str2duration "github.com/xhit/go-str2duration/v2"
 
 	"github.com/auth-session/auth-session/pkg/auth"
 	"github.com/auth-session/auth-session/pkg/sql"
@@ -19,21 +17,68 @@ import (
 const maxRevokeBody = 1 << 20
 
 // revokeRequest is the body of POST /api/v1/admin/sessions/revoke: the
-// selection flags of list and revoke as JSON fields, each narrowing when
-// present (null is absent; an empty value is no filter, and refused), and
-// what to do.
+// fields of a selection (sql.SelectionFields, by name), each narrowing
+// when present (null is absent; an empty value is no filter, and refused),
+// and what to do.
 type revokeRequest struct {
-	Users         []string `json:"users"`
-	State         *string  `json:"state"`
-	ExpiredWithin *string  `json:"expired_within"`
-	CreatedBefore *string  `json:"created_before"`
-	CreatedAfter  *string  `json:"created_after"`
-	IdleFor       *string  `json:"idle_for"`
-	IP            *string  `json:"ip"`
-	UserAgent     *string  `json:"user_agent"`
-	Via           *string  `json:"via"`
-	DryRun        bool     `json:"dry_run"`
-	Reason        string   `json:"reason"`
+	fields map[string]json.RawMessage
+}
+
+// UnmarshalJSON keeps each field as given; decodeJSONBody has checked the
+// keys against jsonFieldNames.
+func (req *revokeRequest) UnmarshalJSON(b []byte) error { return json.Unmarshal(b, &req.fields) }
+
+// jsonFieldNames are the body's fields: the selection's, then what to do.
+func (revokeRequest) jsonFieldNames() []string {
+	names := make([]string, 0, len(sql.SelectionFields)+2)
+	for _, f := range sql.SelectionFields {
+		names = append(names, f.Name)
+	}
+	return append(names, "dry_run", "reason")
+}
+
+// options reads dry_run and reason.
+func (req revokeRequest) options() (dryRun bool, reason string, err error) {
+	if raw := req.fields["dry_run"]; raw != nil && json.Unmarshal(raw, &dryRun) != nil {
+		return false, "", errors.New("invalid JSON body: field dry_run: want bool")
+	}
+	if raw := req.fields["reason"]; raw != nil && json.Unmarshal(raw, &reason) != nil {
+		return false, "", errors.New("invalid JSON body: field reason: want string")
+	}
+	if err := sql.CheckText(reason); err != nil {
+		return false, "", fmt.Errorf("invalid reason %s: %w", strconv.Quote(reason), err)
+	}
+	return dryRun, reason, nil
+}
+
+// selection reads the body's selection by sql.ParseSelection, the rules
+// of the CLI's flags and of the admin listing's query string. A list field
+// must be a list of strings, any other a string.
+func (req revokeRequest) selection(now time.Time) (sql.Selection, map[string]any, error) {
+	var typeErr error
+	values := func(f *sql.SelectionField) []string {
+		raw, ok := req.fields[f.Name]
+		if !ok || string(raw) == "null" || typeErr != nil {
+			return nil
+		}
+		if f.List {
+			vs := []string{}
+			if json.Unmarshal(raw, &vs) != nil {
+				typeErr = fmt.Errorf("invalid JSON body: field %s: want []string", f.Name)
+			}
+			return vs
+		}
+		var v string
+		if json.Unmarshal(raw, &v) != nil {
+			typeErr = fmt.Errorf("invalid JSON body: field %s: want string", f.Name)
+		}
+		return []string{v}
+	}
+	sel, written, err := sql.ParseSelection(values, now)
+	if typeErr != nil {
+		return sel, nil, typeErr
+	}
+	return sel, written, err
 }
 
 // revokeResponse counts what the revocation did, or would have done.
@@ -61,13 +106,22 @@ func (s *Server) handleAdminRevokeMatching() http.Handler {
 			auth.WriteError(w, http.StatusBadRequest, err.Error())
 			return
 		}
+		dryRun, reason, err := req.options()
+		if err != nil {
+			auth.WriteError(w, http.StatusBadRequest, err.Error())
+			return
+		}
 		sel.IdleTimeout = s.cfg.IdleTimeout
+		if sel.State == sql.StatusIdle && sel.IdleTimeout == 0 {
+			auth.WriteError(w, http.StatusBadRequest, errIdleWithoutTimeout)
+			return
+		}
 		if sel.IsEmpty() {
-			auth.WriteError(w, http.StatusBadRequest, "the selection picks every session: give at least one of users, state, expired_within, created_before, created_after, idle_for, ip, user_agent or via")
+			auth.WriteError(w, http.StatusBadRequest, "the selection picks every session: give at least one of "+sql.SelectionFieldNames())
 			return
 		}
 		opts := s.revokeOptions(r, 0)
-		opts.Reason, opts.DryRun = req.Reason, req.DryRun
+		opts.Reason, opts.DryRun = reason, dryRun
 		res, err := s.store.Revoke(r.Context(), sql.Matching(sel, written), opts, nil)
 		switch {
 		case errors.Is(err, sql.ErrPicksEveryone):
@@ -78,10 +132,10 @@ func (s *Server) handleAdminRevokeMatching() http.Handler {
 			s.storeUnavailable(w, r, "cannot revoke the sessions", err)
 			return
 		}
-		if id, _ := auth.IdentityFrom(r.Context()); !req.DryRun && res.Revoked > 0 && !s.stillValid(r, id) {
+		if id, _ := auth.IdentityFrom(r.Context()); !dryRun && res.Revoked > 0 && !s.stillValid(r, id) {
 			http.SetCookie(w, s.cookie("", -1))
 		}
-		auth.WriteJSON(w, http.StatusOK, revokeResponse{Revoked: res.Revoked, AlreadyRevoked: res.AlreadyRevoked, Users: res.Users, DryRun: req.DryRun})
+		auth.WriteJSON(w, http.StatusOK, revokeResponse{Revoked: res.Revoked, AlreadyRevoked: res.AlreadyRevoked, Users: res.Users, DryRun: dryRun})
 	})
 }
 
@@ -90,106 +144,4 @@ func (s *Server) handleAdminRevokeMatching() http.Handler {
 func (s *Server) stillValid(r *http.Request, id auth.Identity) bool {
 	session, err := sql.GetSession(r.Context(), s.cfg.Pool, id.SessionID)
 	return err != nil || session.RevokedAt == nil
-}
-
-// selection reads the request's fields as a Selection, and as the
-// selection written, for the audit trail: each field given, its value as
-// given, users as a list. An error names the field and quotes its value.
-// Time bounds are checked against now.
-func (req revokeRequest) selection(now time.Time) (sel sql.Selection, written map[string]any, err error) {
-	written = map[string]any{}
-	bad := func(field, value string, err error) error {
-		return fmt.Errorf("invalid %s %s: %w", field, strconv.Quote(value), err)
-	}
-	if req.Users != nil {
-		if len(req.Users) == 0 {
-			return sel, nil, errors.New("invalid users []: want at least one role name; leave users out to pick anyone's sessions")
-		}
-		for _, u := range req.Users {
-			if u == "" || !isText(u) {
-				return sel, nil, bad("users", u, errors.New("want role names, as the database spells them"))
-			}
-		}
-		sel.Users = req.Users
-		written["users"] = req.Users
-	}
-	// Each field below is read when present; "" is a value like any
-	// other, which each parser refuses.
-	if v := req.State; v != nil {
-		if sel.State, err = sql.ParseState(*v); err != nil {
-			return sel, nil, bad("state", *v, err)
-		}
-		written["state"] = *v
-	}
-	if v := req.ExpiredWithin; v != nil {
-		if sel.ExpiredWithin, err = positiveDuration(*v); err != nil {
-			return sel, nil, bad("expired_within", *v, err)
-		}
-		written["expired_within"] = *v
-	}
-	if v := req.CreatedBefore; v != nil {
-		if sel.CreatedBefore, err = parseInstant(*v, now); err != nil {
-			return sel, nil, bad("created_before", *v, err)
-		}
-		written["created_before"] = *v
-	}
-	if v := req.CreatedAfter; v != nil {
-		if sel.CreatedAfter, err = parseInstant(*v, now); err != nil {
-			return sel, nil, bad("created_after", *v, err)
-		}
-		written["created_after"] = *v
-	}
-	if v := req.IdleFor; v != nil {
-		if sel.IdleFor, err = positiveDuration(*v); err != nil {
-			return sel, nil, bad("idle_for", *v, err)
-		}
-		written["idle_for"] = *v
-	}
-	if v := req.IP; v != nil {
-		if sel.Network, err = sql.ParseNetwork(*v); err != nil {
-			return sel, nil, bad("ip", *v, err)
-		}
-		written["ip"] = *v
-	}
-	if v := req.UserAgent; v != nil {
-		if err := sql.CheckUserAgent(*v); err != nil {
-			return sel, nil, bad("user_agent", *v, err)
-		}
-		sel.UserAgent = *v
-		written["user_agent"] = *v
-	}
-	if v := req.Via; v != nil {
-		if sel.Via, err = sql.ParseVia(*v); err != nil {
-			return sel, nil, bad("via", *v, err)
-		}
-		written["via"] = *v
-	}
-	if err := sql.CheckText(req.Reason); err != nil {
-		return sel, nil, bad("reason", req.Reason, err)
-	}
-	return sel, written, nil
-}
-
-// parseInstant parses a time bound: an RFC 3339 time, or a duration ago,
-// by now from the Unix epoch on (see sql.Instant.Check).
-func parseInstant(v string, now time.Time) (sql.Instant, error) {
-	var in sql.Instant
-	if t, err := time.Parse(time.RFC3339Nano, v); err == nil {
-		in = sql.Instant{At: t}
-	} else if d, err := positiveDuration(v); err == nil && !sql.LooksLikeTime(v) {
-		in = sql.Instant{Ago: d}
-	} else {
-		return in, errors.New("want an RFC 3339 time such as 2026-11-30T12:00:00Z, or a duration ago such as 2h or 7d")
-	}
-	return in, in.Check(now)
-}
-
-// positiveDuration parses a duration as the CLI's flags write them (90m,
-// 7d, 1w): positive, without a sign or spaces.
-func positiveDuration(v string) (time.Duration, error) {
-	d, err := str2duration.ParseDuration(v)
-	if err != nil || d <= 0 || strings.TrimSpace(v) != v || strings.HasPrefix(v, "+") {
-		return 0, errors.New("want a positive duration such as 90m, 24h, 7d or 1w")
-	}
-	return d, nil
 }

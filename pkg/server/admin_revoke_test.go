@@ -44,7 +44,8 @@ func TestAdminRevokeMatchingRefusals(t *testing.T) {
 		{`{"users":[],"via":"http"}`, `invalid users []: want at least one role name`},
 		// A selection that picks every live session.
 		{`{"created_after":"1970-01-01T00:00:00Z","dry_run":true}`, `the selection picks every live session`},
-		{`{"idle_for":"1ns"}`, `the selection picks every live session`},
+		// A duration below the selection's one minimum (the CLI's too).
+		{`{"idle_for":"1ns"}`, `invalid idle_for "1ns": must be at least 1s`},
 		{`{"state":"active"}`, `the selection picks every live session`},
 		// A reason that is not printable.
 		{`{` + users + `,"reason":"a\u001b[2Jb"}`, `invalid reason "a\x1b[2Jb": want printable text`},

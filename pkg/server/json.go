@@ -121,8 +121,11 @@ var (
 )
 
 // jsonFields are the names the json tags of the struct dst points to give
-// its fields, in their order.
+// its fields, in their order, or those its jsonFieldNames method lists.
 func jsonFields(dst any) []string {
+	if named, ok := dst.(interface{ jsonFieldNames() []string }); ok {
+		return named.jsonFieldNames()
+	}
 	t := reflect.TypeOf(dst).Elem()
 	var names []string
 	for i := range t.NumField() {

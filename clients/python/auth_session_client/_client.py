@@ -177,6 +177,10 @@ class Selection:
     them."""
 
     users: Optional[list[str]] = None
+    #: Leaves out these users' sessions.
+    except_users: Optional[list[str]] = None
+    #: Leaves out the sessions of these roles' members, and of the roles.
+    except_roles: Optional[list[str]] = None
     #: active, idle, expired, revoked or all
     state: Optional[str] = None
     expired_within: Optional[str] = None

@@ -233,6 +233,10 @@ export interface AdminListFilter {
  */
 export interface Selection {
   users?: string[];
+  /** Leaves out these users' sessions. */
+  except_users?: string[];
+  /** Leaves out the sessions of these roles' members, and of the roles. */
+  except_roles?: string[];
   /** active, idle, expired, revoked or all */
   state?: string;
   expired_within?: string;

@@ -45,6 +45,7 @@ type serveOptions struct {
 	loginLimits     sql.LoginLimits
 	logLevel        slog.Level
 	forwardAuth     server.ForwardAuth
+	trustedProxies  server.TrustedProxies
 	// purge is the background purge, nil when --purge-interval is 0.
 	purge *sql.PurgeLoopOptions
 	// ready, when set, is called with the address served once the server
@@ -83,6 +84,7 @@ func serveCommand(env *Env) *cli.Command {
 			Usage: "least level logged to stderr: debug (also says why each session was refused), info, warn or error"},
 	)
 	flags = append(flags, forwardAuthFlags()...)
+	flags = append(flags, trustedProxiesFlags()...)
 	flags = append(flags, servePurgeFlags()...)
 	return &cli.Command{
 		Name:  "serve",
@@ -167,6 +169,9 @@ func serveOptionsFromFlags(c *cli.Context, env *Env) (serveOptions, error) {
 	if opts.forwardAuth, err = forwardAuthFromFlags(c); err != nil {
 		return opts, err
 	}
+	if opts.trustedProxies, err = trustedProxiesFromFlags(c); err != nil {
+		return opts, err
+	}
 	if err := opts.logLevel.UnmarshalText([]byte(c.String("log-level"))); err != nil {
 		return opts, usageErrorf("invalid --log-level %q: want debug, info, warn or error", c.String("log-level"))
 	}
@@ -228,6 +233,7 @@ func runServe(ctx context.Context, opts serveOptions) error {
 		LoginLimits:        opts.loginLimits,
 		Outage:             guard,
 		ForwardAuth:        opts.forwardAuth,
+		TrustedProxies:     opts.trustedProxies,
 		BackgroundJobs:     backgroundPurge(opts, pool, log),
 	})
 	if err != nil {

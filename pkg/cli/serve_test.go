@@ -125,6 +125,10 @@ func TestServePurgeRejectsBadFlags(t *testing.T) {
 		{[]string{"--events-retention", "5m"}, `invalid --events-retention "5m": must be at least 1h0m0s; or 0 to keep every event`},
 		{[]string{"--purge-pace", "-1"}, `invalid --purge-pace "-1": want a number from 0 (flat out) to 100`},
 		{[]string{"--purge-pace", "slow"}, `invalid --purge-pace "slow": want a number from 0 (flat out) to 100`},
+		// The trusted proxies (issue 19 §4).
+		{[]string{"--trusted-proxies", "10.0.0.0/8,proxy.local"}, `invalid --trusted-proxies "10.0.0.0/8,proxy.local": "proxy.local" is not an address or a network`},
+		{[]string{"--trusted-proxies", "10.0.0.1", "--forwarded-header", "x-real-ip"}, `invalid --forwarded-header "x-real-ip": want x-forwarded-for or forwarded`},
+		{[]string{"--forwarded-header", "forwarded"}, `--forwarded-header names the header of the proxies --trusted-proxies trusts: give --trusted-proxies too`},
 		// Checked also when the purge is off, so a typo shows now.
 		{[]string{"--purge-interval", "0", "--events-retention", "forever"}, `invalid --events-retention "forever": want a duration`},
 	}

@@ -102,6 +102,10 @@ type Config struct {
 	// request. Nil means a Guard that only counts and summarizes the
 	// errors of an outage, without holding back connection attempts.
 	Outage *outage.Guard
+	// TrustedProxies names the reverse proxies whose forwarding header
+	// gives the client's address (to the throttle, the sessions' recorded
+	// address and the logs); the zero value trusts none.
+	TrustedProxies TrustedProxies
 	// ForwardAuth configures the route reverse proxies ask for
 	// authentication (ForwardAuthPath); its zero value uses the default
 	// header names and no login URL.
@@ -130,6 +134,9 @@ type Server struct {
 func New(cfg Config) (*Server, error) {
 	if cfg.Pool == nil {
 		return nil, errors.New("server: Config.Pool is required")
+	}
+	if err := cfg.TrustedProxies.Validate(); err != nil {
+		return nil, err
 	}
 	if cfg.Log == nil {
 		cfg.Log = slog.Default()
@@ -184,7 +191,7 @@ func New(cfg Config) (*Server, error) {
 	crossOrigin.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		auth.WriteError(w, http.StatusForbidden, "cross-origin request refused: send it from the server's own origin")
 	}))
-	s.handler = s.logRequests(strictTransportSecurity(limitBodies(crossOrigin.Handler(refuseMalformedInput(mux)))))
+	s.handler = cfg.TrustedProxies.realClient(s.logRequests(strictTransportSecurity(limitBodies(crossOrigin.Handler(refuseMalformedInput(mux))))))
 	return s, nil
 }
 

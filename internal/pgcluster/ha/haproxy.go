@@ -30,7 +30,9 @@ type Frontend struct {
 	// for serve, /primary for Patroni (200 only on the leader). Empty
 	// checks with a TCP connect.
 	CheckPath string
-	Backends  []Backend
+	// ForwardFor adds the client's address to X-Forwarded-For (mode http).
+	ForwardFor bool
+	Backends   []Backend
 }
 
 // HAProxy is a running haproxy (Debian's package).
@@ -72,6 +74,9 @@ func StartHAProxy(ctx context.Context, frontends ...Frontend) (_ *HAProxy, err e
 		conf = append(conf, fmt.Sprintf("listen f%d", i), "  mode "+mode, "  bind "+addr)
 		if f.CheckPath != "" {
 			conf = append(conf, "  option httpchk GET "+f.CheckPath)
+		}
+		if f.ForwardFor {
+			conf = append(conf, "  option forwardfor")
 		}
 		if f.HTTP {
 			conf = append(conf, "  balance roundrobin")

@@ -50,6 +50,18 @@ var commandExamples = map[string][]string{
 		"# revoke every session from a network, without asking, with a reason",
 		"auth-session revoke --ip 203.0.113.0/24 --yes --reason 'stolen laptop'",
 	},
+	"lock": {
+		"# lock web_user out for a day after a suspected compromise: its sessions end, and it gets no new one",
+		"auth-session lock web_user --for 1d --reason 'suspected compromise'",
+	},
+	"locks": {
+		"# who is locked, by whom, why and until when",
+		"auth-session locks",
+	},
+	"unlock": {
+		"# let web_user log in again",
+		"auth-session unlock web_user --reason 'password reset'",
+	},
 	"events": {
 		"# the audit trail of web_user over the last hour",
 		"auth-session events --user web_user --since 1h",

@@ -167,6 +167,7 @@ func runLogin(ctx context.Context, opts loginOptions) error {
 // user typed as typed.
 func loginError(username, typed string, err error) error {
 	const hint = "the user must be an existing role with LOGIN; create it with: CREATE ROLE %s LOGIN PASSWORD '...'"
+	var locked *sql.LockedError
 	switch {
 	case errors.Is(err, sql.ErrUserNotFound):
 		return hintError{msg: fmt.Sprintf("create session for %q: user %q does not exist", username, username),
@@ -174,6 +175,8 @@ func loginError(username, typed string, err error) error {
 	case errors.Is(err, sql.ErrUserCannotLogin):
 		return hintError{msg: fmt.Sprintf("create session for %q: role %q is not permitted to log in (NOLOGIN)", username, username),
 			hint: fmt.Sprintf("allow it with: ALTER ROLE %s LOGIN", quoteIdent(username)), code: "28000"}
+	case errors.As(err, &locked):
+		return lockedError(username, locked.Lock)
 	case errors.Is(err, sql.ErrUserExpired):
 		return hintError{msg: fmt.Sprintf("create session for %q: role %q is past its VALID UNTIL time", username, username),
 			hint: fmt.Sprintf("extend it with: ALTER ROLE %s VALID UNTIL 'infinity'", quoteIdent(username)), code: "28000"}

@@ -106,6 +106,12 @@ func (s *Server) handleLogin() http.Handler {
 			// The role changed since its password was checked.
 			s.loginFailed(w, r, username, err.Error())
 			return
+		case errors.Is(err, sql.ErrUserLocked):
+			// Answered as a wrong password is, and only after the password
+			// was checked, so that neither the answer nor its time tells a
+			// client the user is locked; the audit trail says it.
+			s.refuseLogin(w, r, sql.EventLoginLocked, username, "user is locked")
+			return
 		case err != nil:
 			s.storeUnavailable(w, r, "cannot create session for "+strconv.Quote(username), err)
 			return
@@ -140,8 +146,14 @@ const loginRefused = "the username and password were refused"
 // loginFailed records a login.failed event and answers the uniform 401.
 // A failure to record is logged, not shown: the answer must not differ.
 func (s *Server) loginFailed(w http.ResponseWriter, r *http.Request, username, reason string) {
+	s.refuseLogin(w, r, sql.EventLoginFailed, username, reason)
+}
+
+// refuseLogin records event (login.failed, login.locked) and answers the
+// uniform 401.
+func (s *Server) refuseLogin(w http.ResponseWriter, r *http.Request, event, username, reason string) {
 	err := sql.RecordEvent(r.Context(), s.cfg.Pool, sql.Event{
-		Event: sql.EventLoginFailed, Actor: username, Username: username, Via: "http",
+		Event: event, Actor: username, Username: username, Via: "http",
 		ClientAddr: clientAddr(r), UserAgent: userAgent(r), Detail: map[string]any{"reason": reason},
 	})
 	if err != nil {

@@ -273,32 +273,42 @@ func TestLoginRefusalsAreUniform(t *testing.T) {
 		// form returns the form to send, having set up the case, and the
 		// username a login.failed event must name ("" for none).
 		form func(t *testing.T) (url.Values, string)
+		// event is the event the refusal records, login.failed unless set.
+		event string
 	}{
 		{"wrong password", func(t *testing.T) (url.Values, string) {
 			user := f.newRole(t, "right")
 			return loginForm(user, "wrong"), user
-		}},
+		}, ""},
 		{"unknown user", func(t *testing.T) (url.Values, string) {
 			user := pgtest.UniqueName("nobody")
 			return loginForm(user, "whatever"), user
-		}},
+		}, ""},
 		{"NOLOGIN role with its password", func(t *testing.T) (url.Values, string) {
 			user := f.newRole(t, "pw")
 			f.mustExec(t, "ALTER ROLE "+user+" NOLOGIN")
 			return loginForm(user, "pw"), user
-		}},
+		}, ""},
 		{"role past VALID UNTIL with its password", func(t *testing.T) (url.Values, string) {
 			user := f.newRole(t, "pw")
 			f.mustExec(t, "ALTER ROLE "+user+" VALID UNTIL '2001-01-01'")
 			return loginForm(user, "pw"), user
-		}},
+		}, ""},
+		{"locked user with its password", func(t *testing.T) (url.Values, string) {
+			user := f.newRole(t, "pw")
+			store := sql.NewStore(f.pool)
+			if _, err := store.Revoke(context.Background(), sql.OfUsers(user), sql.RevokeOptions{Lock: &sql.LockSpec{}}, nil); err != nil {
+				t.Fatal(err)
+			}
+			return loginForm(user, "pw"), user
+		}, sql.EventLoginLocked},
 		{"name longer than any role's", func(t *testing.T) (url.Values, string) {
 			return loginForm(strings.Repeat("a", 64), "pw"), ""
-		}},
+		}, ""},
 		{"password cut short by a NUL", func(t *testing.T) (url.Values, string) {
 			user := f.newRole(t, "pw")
 			return loginForm(user, "pw\x00more"), ""
-		}},
+		}, ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -312,12 +322,16 @@ func TestLoginRefusalsAreUniform(t *testing.T) {
 			if wantEventUser == "" {
 				return
 			}
+			event := tt.event
+			if event == "" {
+				event = sql.EventLoginFailed
+			}
 			found := false
 			for _, e := range f.events(t) {
-				found = found || strings.HasPrefix(e, "login.failed "+wantEventUser+" http 127.0.0.1")
+				found = found || strings.HasPrefix(e, event+" "+wantEventUser+" http 127.0.0.1")
 			}
 			if !found {
-				t.Errorf("no login.failed event for %s in %q", wantEventUser, f.events(t))
+				t.Errorf("no %s event for %s in %q", event, wantEventUser, f.events(t))
 			}
 		})
 	}

@@ -46,6 +46,11 @@ func (a Actor) audit() AuditInfo {
 // (overLimit) in tx, each with a session.revoked event whose reason is
 // ReasonSessionLimit; the new session is always kept.
 func login(ctx context.Context, tx DBTX, ns NewSession, by Actor, maxSessions int) (Session, error) {
+	// A lock committed after this check also records the user's logout
+	// instant, which refuses this login's session (see joinLogouts).
+	if err := checkNotLocked(ctx, tx, ns.Username); err != nil {
+		return Session{}, err
+	}
 	ns.Audit = by.audit()
 	s, err := createSession(ctx, tx, ns)
 	if err != nil {

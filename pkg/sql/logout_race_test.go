@@ -127,6 +127,10 @@ var logouts = []struct {
 		_, err := store.Revoke(ctx, OfUsers("someone_else", username, "a_third"), RevokeOptions{By: Actor{Via: "cli"}, Reason: "drill"}, nil)
 		return err
 	}},
+	{"Lock (lock)", func(ctx context.Context, store *Store, username string) error {
+		_, err := store.Revoke(ctx, OfUsers(username), RevokeOptions{By: Actor{Via: "cli"}, Lock: &LockSpec{}}, nil)
+		return err
+	}},
 	// The user has no committed session when everyone is logged out: only
 	// the logout of everyone, not one of the user, can refuse the logins.
 	{"LogOutEveryone (logout --all)", func(ctx context.Context, store *Store, username string) error {

@@ -102,6 +102,9 @@ func (t Target) check(opts RevokeOptions) error {
 	if opts.KeepSession != 0 && t.kind != targetUsers {
 		return errors.New("revoke: KeepSession applies to OfUsers only")
 	}
+	if opts.Lock != nil && (t.kind != targetUsers || opts.KeepSession != 0) {
+		return errors.New("revoke: Lock applies to OfUsers only, keeping no session")
+	}
 	return nil
 }
 
@@ -111,6 +114,11 @@ func revokeIn(ctx context.Context, tx DBTX, t Target, opts RevokeOptions, each f
 	case targetIDs:
 		return revokeByIDs(ctx, tx, t.ids, t.owner, opts.By, opts.Reason, each)
 	case targetUsers:
+		if opts.Lock != nil {
+			if err := lockUsers(ctx, tx, unique(t.users), *opts.Lock, opts.By, opts.Reason); err != nil {
+				return RevokeResult{}, err
+			}
+		}
 		return logOut(ctx, tx, userSet{names: unique(t.users)}, opts.KeepSession, opts.By, opts.Reason, each)
 	case targetEveryone:
 		return logOut(ctx, tx, userSet{everyone: true}, 0, opts.By, opts.Reason, each)

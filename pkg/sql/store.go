@@ -79,6 +79,9 @@ type RevokeOptions struct {
 	// KeepSession, with OfUsers, is a session of theirs to leave (the
 	// caller's own, for logout-all ?keep_current); 0 keeps none.
 	KeepSession int64
+	// Lock, with OfUsers, also locks the users (see LockSpec), in the same
+	// transaction, with a user.locked event each.
+	Lock *LockSpec
 	// StandbyTimeout bounds the commit's wait for the synchronous
 	// standbys to apply the revocation; zero or less waits as long as it
 	// takes. Past the bound, Revoke returns a *StandbyError: committed on

@@ -8,7 +8,7 @@ DATA_DIR  ?= $(CURDIR)/.data
 AUTH_SESSION_TEST_URL ?=
 export AUTH_SESSION_TEST_URL
 
-.PHONY: all build install deps test demo demo-ha bench vet fuzz docs clean
+.PHONY: all build install deb deps test demo demo-ha bench vet fuzz docs clean
 
 all: build
 
@@ -31,6 +31,13 @@ install: build
 	$(BIN) completion bash > $(DESTDIR)$(PREFIX)/share/bash-completion/completions/auth-session
 	$(BIN) completion zsh > $(DESTDIR)$(PREFIX)/share/zsh/site-functions/_auth-session
 	$(BIN) completion fish > $(DESTDIR)$(PREFIX)/share/fish/vendor_completions.d/auth-session.fish
+
+# The Debian package, dist/auth-session_VERSION_ARCH.deb, built with
+# dpkg-deb alone: apt-get install ./dist/auth-session_*.deb. DIST,
+# DEB_VERSION, GOARCH and SOURCE_DATE_EPOCH change what scripts/deb.sh
+# builds (docs/operations.md, "The Debian package").
+deb:
+	GO=$(GO) scripts/deb.sh
 
 deps:
 	@scripts/install-deps.sh
@@ -76,4 +83,4 @@ bench: deps build
 	scripts/bench.sh
 
 clean:
-	rm -rf bin
+	rm -rf bin dist

@@ -6,8 +6,8 @@
 # runs around PostgreSQL, which the pooler, failover and load-balancer tests
 # start for real: pgbouncer, Patroni, etcd and haproxy; nginx and Caddy, which
 # the forward-authentication tests put in front of an upstream;
-# systemd-analyze, which checks the systemd unit in deploy/, and groff, which
-# checks the manual page.
+# systemd-analyze, which checks the systemd unit in deploy/, and groff and
+# man, which check the manual page (man the one the Debian package installs).
 # Nothing is installed when everything is already there.
 set -euo pipefail
 
@@ -36,6 +36,9 @@ command -v python3 >/dev/null 2>&1 || need+=(python3)
 command -v groff >/dev/null 2>&1 || need+=(groff-base)
 # systemd-analyze checks deploy/auth-session.service.
 command -v systemd-analyze >/dev/null 2>&1 || need+=(systemd)
+# make deb needs dpkg-deb only (dpkg is essential); e2e TestDebianPackage
+# reads the installed manual page with man.
+command -v man >/dev/null 2>&1 || need+=(man-db)
 if [ "${AUTH_SESSION_SKIP_BROWSER:-}" = "" ]; then
 	command -v chromium >/dev/null 2>&1 || need+=(chromium)
 fi

@@ -36,6 +36,7 @@ func NewApp(env *Env) *cli.App {
 			lockCommand(env),
 			unlockCommand(env),
 			locksCommand(env),
+			throttleCommand(env),
 			eventsCommand(env),
 			purgeCommand(env),
 			completionCommand(env),

@@ -35,6 +35,16 @@ func CommandDocs(ctx context.Context) (map[string][]byte, error) {
 		page.WriteString("```text\n")
 		page.WriteString(strings.TrimRight(out.String(), "\n"))
 		page.WriteString("\n```\n")
+		// A command with subcommands (throttle show): each one's help
+		// follows on the same page.
+		for _, sub := range cmd.Subcommands {
+			out.Reset()
+			errOut.Reset()
+			if code := Main(ctx, []string{"auth-session", cmd.Name, sub.Name, "--help"}, env); code != 0 {
+				return nil, fmt.Errorf("auth-session %s %s --help: exit %d: %s", cmd.Name, sub.Name, code, errOut.String())
+			}
+			fmt.Fprintf(&page, "\n## auth-session %s %s\n\n```text\n%s\n```\n", cmd.Name, sub.Name, strings.TrimRight(out.String(), "\n"))
+		}
 		pages[cmd.Name+".md"] = page.Bytes()
 		fmt.Fprintf(&index, "| [`%s`](%s.md) | %s |\n", cmd.Name, cmd.Name, strings.ReplaceAll(cmd.Usage, "|", `\|`))
 	}

@@ -62,6 +62,12 @@ var commandExamples = map[string][]string{
 		"# let web_user log in again",
 		"auth-session unlock web_user --reason 'password reset'",
 	},
+	"throttle": {
+		"# the addresses, and the user names at an address, that the API's login throttles now",
+		"auth-session throttle show",
+		"# let an office behind one address try again after a mistyped password storm",
+		"auth-session throttle clear --ip 203.0.113.7",
+	},
 	"events": {
 		"# the audit trail of web_user over the last hour",
 		"auth-session events --user web_user --since 1h",

@@ -74,15 +74,10 @@ func serveCommand(env *Env) *cli.Command {
 			Usage: "an API login beyond `N` live sessions of its user revokes the least recently used; 0 for no limit"},
 		&cli.IntFlag{Name: "max-conns", Value: defaultMaxConns,
 			Usage: "most connections the server's pool opens to the database"},
-		&cli.IntFlag{Name: "login-fail-limit", Value: server.DefaultLoginLimits.PerUserAddress,
-			Usage: "failed logins of one user from one client address within --login-fail-window before that pair gets 429; 0 for no such limit"},
-		&cli.IntFlag{Name: "login-fail-limit-per-address", Value: server.DefaultLoginLimits.PerAddress,
-			Usage: "failed logins from one client address, of any users, within --login-fail-window before it gets 429; 0 for no such limit"},
-		&cli.StringFlag{Name: "login-fail-window", Value: "15m",
-			Usage: "how long a failed login counts against its address; 0 turns the login throttle off"},
 		&cli.StringFlag{Name: "log-level", Value: "info",
 			Usage: "least level logged to stderr: debug (also says why each session was refused), info, warn or error"},
 	)
+	flags = append(flags, loginLimitsFlags()...)
 	flags = append(flags, forwardAuthFlags()...)
 	flags = append(flags, trustedProxiesFlags()...)
 	flags = append(flags, servePurgeFlags()...)
@@ -258,6 +253,19 @@ func runServe(ctx context.Context, opts serveOptions) error {
 	}
 	log.Info("stopped")
 	return nil
+}
+
+// loginLimitsFlags are the login throttle's limits, which serve applies
+// and throttle show reads by.
+func loginLimitsFlags() []cli.Flag {
+	return []cli.Flag{
+		&cli.IntFlag{Name: "login-fail-limit", Value: server.DefaultLoginLimits.PerUserAddress,
+			Usage: "failed logins of one user from one client address within --login-fail-window before that pair gets 429; 0 for no such limit"},
+		&cli.IntFlag{Name: "login-fail-limit-per-address", Value: server.DefaultLoginLimits.PerAddress,
+			Usage: "failed logins from one client address, of any users, within --login-fail-window before it gets 429; 0 for no such limit"},
+		&cli.StringFlag{Name: "login-fail-window", Value: "15m",
+			Usage: "how long a failed login counts against its address; 0 turns the login throttle off"},
+	}
 }
 
 // loginLimitsFromFlags reads the login throttle's flags.

@@ -120,9 +120,20 @@ func interspersed(app *cli.App, args []string) []string {
 	if cmd == nil {
 		return args
 	}
+	// A command with subcommands (throttle show): the flags are the
+	// subcommand's.
+	n := 2
+	for n < len(args) && len(cmd.Subcommands) > 0 {
+		sub := cmd.Command(args[n])
+		if sub == nil {
+			break
+		}
+		cmd, n = sub, n+1
+	}
+	path := args[:n:n]
 	takesValue := valueFlags(cmd)
 	var flags, positional []string
-	rest := args[2:]
+	rest := args[n:]
 	for i := 0; i < len(rest); i++ {
 		a := rest[i]
 		if a == "--" {
@@ -142,7 +153,7 @@ func interspersed(app *cli.App, args []string) []string {
 				// A trailing flag without its value: given alone, the flag
 				// parser reports the missing value, where it would
 				// otherwise take the "--" added below as the value.
-				return []string{args[0], args[1], a}
+				return append(path, a)
 			}
 			i++
 			flags = append(flags, rest[i])
@@ -152,10 +163,10 @@ func interspersed(app *cli.App, args []string) []string {
 		if f == "--help" || f == "-h" {
 			// "login web_user --help" asks for login's help; urfave/cli
 			// would look for a help topic named web_user.
-			return []string{args[0], args[1], "--help"}
+			return append(path, "--help")
 		}
 	}
-	out := append([]string{args[0], args[1]}, flags...)
+	out := append(path, flags...)
 	if len(positional) > 0 {
 		out = append(append(out, "--"), positional...)
 	}

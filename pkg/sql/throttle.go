@@ -2,6 +2,7 @@ package sql
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -237,4 +238,89 @@ func RecordThrottledLogins(ctx context.Context, db interface {
 
 func seconds(s float64) time.Duration {
 	return max(time.Duration(s*float64(time.Second)), 0)
+}
+
+// EventThrottleCleared records a throttle show's counts cleared by hand.
+const EventThrottleCleared = "throttle.cleared"
+
+// ThrottledClient is an address, or a user name at an address, whose
+// failed logins reached a limit.
+type ThrottledClient struct {
+	ClientAddr string
+	// Username is "" for the limit of the address, whatever the names.
+	Username string
+	// Failures counts the failed logins within the window.
+	Failures int
+	// ClearsAt is when enough of them leave the window for a login to be
+	// checked again.
+	ClearsAt time.Time
+}
+
+// The addresses, and the (address, user name) pairs, with at least $1 and
+// $2 failures in the window $3; a limit of 0 picks none. A group clears
+// when its count falls below the limit: when its (count - limit + 1)th
+// oldest failure leaves the window.
+const listThrottled = `WITH w AS (
+    SELECT client_addr, username, at FROM system.login_attempts
+    WHERE at > now() - $3::BIGINT * INTERVAL '1 microsecond'
+)
+SELECT client_addr, '' AS username, count(*),
+    (array_agg(at ORDER BY at))[count(*) - $1 + 1] + $3::BIGINT * INTERVAL '1 microsecond'
+FROM w WHERE $1 > 0 GROUP BY client_addr HAVING count(*) >= $1
+UNION ALL
+SELECT client_addr, username, count(*),
+    (array_agg(at ORDER BY at))[count(*) - $2 + 1] + $3::BIGINT * INTERVAL '1 microsecond'
+FROM w WHERE $2 > 0 GROUP BY client_addr, username HAVING count(*) >= $2
+ORDER BY 1, 2`
+
+// ListThrottled returns the addresses, and the user names at an address,
+// that l throttles now.
+func ListThrottled(ctx context.Context, db DBTX, l LoginLimits) ([]ThrottledClient, error) {
+	if l.Off() {
+		return nil, nil
+	}
+	rows, err := db.Query(ctx, inSchema(listThrottled), l.PerAddress, l.PerUserAddress, l.Window.Microseconds())
+	if err != nil {
+		return nil, fmt.Errorf("list throttled clients: %w", err)
+	}
+	return pgx.CollectRows(rows, func(row pgx.CollectableRow) (ThrottledClient, error) {
+		var c ThrottledClient
+		err := row.Scan(&c.ClientAddr, &c.Username, &c.Failures, &c.ClearsAt)
+		return c, err
+	})
+}
+
+// Failed logins are deleted by address, by user name, or both; $1 or $2
+// NULL matches any.
+const clearThrottle = `DELETE FROM system.login_attempts
+WHERE ($1::TEXT IS NULL OR client_addr = $1) AND ($2::TEXT IS NULL OR username = $2)`
+
+// ClearThrottle forgets the failed logins from clientAddr, or of
+// username, or of username from clientAddr ("" matches any, not both), so
+// that they are checked again at once, with a throttle.cleared event; it
+// returns how many it forgot.
+func (s *Store) ClearThrottle(ctx context.Context, clientAddr, username string, by Actor) (int64, error) {
+	if clientAddr == "" && username == "" {
+		return 0, errors.New("clear the throttle: name an address or a user name")
+	}
+	arg := func(v string) any {
+		if v == "" {
+			return nil
+		}
+		return v
+	}
+	var n int64
+	err := runInTx(ctx, s.db, func(tx pgx.Tx) error {
+		tag, err := tx.Exec(ctx, inSchema(clearThrottle), arg(clientAddr), arg(username))
+		if err != nil {
+			return err
+		}
+		n = tag.RowsAffected()
+		detail := map[string]any{"failures": n}
+		if clientAddr != "" {
+			detail["client_addr"] = clientAddr
+		}
+		return RecordEvent(ctx, tx, by.event(EventThrottleCleared, username, nil, detail))
+	})
+	return n, err
 }

@@ -43,14 +43,14 @@ func checkNames(ctx context.Context, db sql.DBTX, sel sql.Selection, ignoreMissi
 		return err
 	}
 	if len(noRole) > 0 {
-		return missingNamesError(ctx, db, "--"+flagExceptRole, noRole, "no role named %s")
+		return missingNamesError(ctx, db, "--"+flagExceptRole, noRole, "no role named %s", "")
 	}
 	missing, err := namesOfNothing(ctx, db, sel.ExceptUsers)
 	if err != nil {
 		return err
 	}
 	if len(missing) > 0 && !ignoreMissing {
-		return missingNamesError(ctx, db, "--"+flagExcept, missing, "no role named %s and no sessions of it")
+		return missingNamesError(ctx, db, "--"+flagExcept, missing, "no role named %s and no sessions of it", listHint)
 	}
 	warn := func(flag string, names []string) error {
 		if len(names) == 0 {
@@ -72,7 +72,7 @@ func checkNames(ctx context.Context, db sql.DBTX, sel sql.Selection, ignoreMissi
 		return err
 	}
 	if len(missing) > 0 && strictUsers {
-		return missingNamesError(ctx, db, "--"+flagSelUser, missing, "no role named %s and no sessions of it")
+		return missingNamesError(ctx, db, "--"+flagSelUser, missing, "no role named %s and no sessions of it", listHint)
 	}
 	return warn(flagSelUser, missing)
 }
@@ -109,9 +109,12 @@ func didYouMean(typed string, roles []string) string {
 	return ""
 }
 
+// listHint ends the hint of a user name that matches nothing.
+const listHint = "list --summary shows the names of the users with sessions"
+
 // missingNamesError says that names, given to flag, name nothing, and
-// suggests the closest role of each.
-func missingNamesError(ctx context.Context, db sql.DBTX, flag string, names []string, format string) error {
+// suggests the closest role of each, then more.
+func missingNamesError(ctx context.Context, db sql.DBTX, flag string, names []string, format, more string) error {
 	roles, err := sql.RoleNames(ctx, db)
 	if err != nil {
 		return err
@@ -124,8 +127,8 @@ func missingNamesError(ctx context.Context, db sql.DBTX, flag string, names []st
 			fmt.Fprintf(&hint, "for %q, did you mean %q? ", n, near)
 		}
 	}
-	hint.WriteString("list shows the names of the users with sessions")
-	return hintError{msg: fmt.Sprintf("%s: "+format+": nothing was done", flag, strings.Join(quoted, ", ")), hint: hint.String()}
+	hint.WriteString(more)
+	return hintError{msg: fmt.Sprintf("%s: "+format+": nothing was done", flag, strings.Join(quoted, ", ")), hint: strings.TrimSpace(hint.String())}
 }
 
 // parseListedName reads the value of a flag that names a user as list

@@ -33,10 +33,7 @@ func listCommand(env *Env) *cli.Command {
 		Description: "list prints every session in system.web_sessions in creation order, streaming\n" +
 			"rows as they come. revoked is NULL while a session is not revoked; status is\n" +
 			"active, expired or revoked. JSON, NDJSON and YAML also carry what a session\n" +
-			"recorded of its client (ip, user_agent, via, actor); other formats with --wide.\n\n" +
-			"  auth-session list --active --format table\n" +
-			"  auth-session list --summary            # who is logged in, one row per user\n" +
-			"  auth-session list --user web_user --wide --format csv",
+			"recorded of its client (ip, user_agent, via, actor); other formats with --wide.",
 		Flags: append(append(connFlags(), selectionFlags()...),
 			&cli.StringFlag{Name: "limit", Usage: "list at most `N` sessions"},
 			&cli.StringFlag{Name: "order", Usage: "order the sessions by `COLUMN`: " + strings.Join(sql.Orders, ", ") + " (default created)"},

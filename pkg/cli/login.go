@@ -44,11 +44,9 @@ func loginCommand(env *Env) *cli.Command {
 		ArgsUsage: "USERNAME",
 		Description: "login mints a session for an existing role that may log in and prints the\n" +
 			"cookie that authenticates it to the HTTP interface. Only a hash of the\n" +
-			"session secret is stored; the cookie is shown once.\n\n" +
-			"Use the cookie with curl as:\n" +
-			"  curl --cookie \"$(auth-session login web_user --only-cookie)\" URL\n" +
-			"or write a cookie jar that curl and wget read:\n" +
-			"  auth-session login web_user --cookie-jar jar.txt && curl --cookie jar.txt URL",
+			"session secret is stored; the cookie is shown once. Give the line --only-cookie\n" +
+			"prints to curl --cookie \"$(cat FILE)\", or write a cookie jar (--cookie-jar)\n" +
+			"that curl --cookie and wget --load-cookies read.",
 		Flags: append(connFlags(), notSQLUserFlag("to make a session for %[1]s, name it: auth-session login %[1]s"),
 			&cli.StringFlag{Name: "expire-after", Value: defaultExpireAfter,
 				Usage: "lifetime of the session, such as 90m, 4h30m, 7d or 1w (units: " + durationUnits + ")"},

@@ -48,12 +48,8 @@ func logoutCommand(env *Env) *cli.Command {
 			"dropped since. Names are read as login reads them; --users-from reads one per\n" +
 			"line verbatim, as list prints them (blank lines and lines starting with # are\n" +
 			"skipped). A name that matches no role and no session is an error, suggesting\n" +
-			"the closest role, unless --ignore-missing.\n\n" +
-			"  auth-session logout web_user\n" +
-			"  auth-session logout alice bob --reason 'incident 42'\n" +
-			"  auth-session logout --all --yes --reason 'signing key rotated'\n" +
-			"  auth-session logout --all --except-role admin --reason 'incident 42'\n" +
-			"  grep -v '^#' users.txt | auth-session logout --users-from - --dry-run",
+			"the closest role, unless --ignore-missing. --all --except, --except-from and\n" +
+			"--except-role log out everyone but those users and the members of those roles.",
 		Flags: append(append(append(connFlags(), notSQLUserFlag("to log out %[1]s, name it: auth-session logout %[1]s"),
 			&cli.StringFlag{Name: "users-from", Usage: "also log out the users named in `FILE`, one per line; - for standard input"},
 			&cli.BoolFlag{Name: "all", Usage: "log out every user, also of logins in flight; asks first on a terminal"}),

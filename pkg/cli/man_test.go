@@ -62,3 +62,20 @@ func manSection(page, name string) string {
 	}
 	return rest
 }
+
+// TestExamplesLiveInOnePlace: a command's examples are in commandExamples,
+// which help, the man page and docs/commands show and e2e
+// TestHelpExamples runs; a description that holds its own command lines
+// would show them twice and let them drift untested.
+func TestExamplesLiveInOnePlace(t *testing.T) {
+	env, _, _ := newEnv(terminals{})
+	for _, cmd := range NewApp(env).Commands {
+		for _, c := range append([]*cli.Command{cmd}, cmd.Subcommands...) {
+			for _, line := range strings.Split(c.Description, "\n") {
+				if l := strings.TrimSpace(line); strings.HasPrefix(l, "auth-session ") || strings.HasPrefix(l, "$ ") || strings.Contains(l, "| auth-session") {
+					t.Errorf("%s's description holds an example, %q: move it to commandExamples", c.Name, l)
+				}
+			}
+		}
+	}
+}

@@ -39,11 +39,7 @@ func revokeCommand(env *Env) *cli.Command {
 			"them, or none when an id is not found. Instead of ids it takes the selection\n" +
 			"flags list takes, and revokes every session they match as of one instant. On a\n" +
 			"terminal it shows what it would revoke and asks unless --yes; without a terminal\n" +
-			"it needs --yes. A session revoked before keeps its first revocation time.\n\n" +
-			"  auth-session revoke 915681813374959618\n" +
-			"  auth-session revoke --yes 915681813374959618 915681814603890689\n" +
-			"  auth-session revoke --ip 203.0.113.0/24 --dry-run\n" +
-			"  auth-session revoke --created-before 2026-11-30T12:00:00Z --user-agent curl --yes --reason 'incident 42'",
+			"it needs --yes. A session revoked before keeps its first revocation time.",
 		Flags: append(append(connFlags(), selectionFlags()...),
 			&cli.BoolFlag{Name: "yes", Aliases: []string{"y"}, Usage: "revoke without asking (needed without a terminal)"},
 			&cli.BoolFlag{Name: "dry-run", Usage: "print what would be revoked and change nothing"},

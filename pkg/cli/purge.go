@@ -129,6 +129,7 @@ var purgeColumns = []format.Column{
 	{Header: "expired sessions", Key: "expired_sessions", Type: format.TypeBigInt},
 	{Header: "revoked sessions", Key: "revoked_sessions", Type: format.TypeBigInt},
 	{Header: "events", Key: "events", Type: format.TypeBigInt},
+	{Header: "logout records", Key: "logouts", Type: format.TypeBigInt},
 	{Header: "batches", Key: "batches", Type: format.TypeBigInt},
 	{Header: "dry run", Key: "dry_run", Type: format.TypeBoolean},
 }
@@ -174,7 +175,7 @@ func runPurge(ctx context.Context, opts purgeOptions) error {
 		events = res.Events
 	}
 	w := format.New(opts.format, opts.env.IO.Out, purgeColumns)
-	if err := w.WriteRow(res.ExpiredSessions, res.RevokedSessions, events, res.Batches, res.DryRun); err != nil {
+	if err := w.WriteRow(res.ExpiredSessions, res.RevokedSessions, events, res.Logouts, res.Batches, res.DryRun); err != nil {
 		return err
 	}
 	if err := w.Close(); err != nil {
@@ -198,8 +199,12 @@ func runPurge(ctx context.Context, opts purgeOptions) error {
 
 // describePurge says what a purge deleted, for people.
 func describePurge(r sql.PurgeResult) string {
-	return fmt.Sprintf("%s (%d expired, %d revoked) and %s",
+	s := fmt.Sprintf("%s (%d expired, %d revoked) and %s",
 		plural(r.Sessions(), "session", "sessions"), r.ExpiredSessions, r.RevokedSessions, plural(r.Events, "audit event", "audit events"))
+	if r.Logouts > 0 {
+		s += fmt.Sprintf(", and %s that refuse nothing any more", plural(r.Logouts, "logout record", "logout records"))
+	}
+	return s
 }
 
 // progressBar draws a purge's progress on stderr with go-pretty's progress

@@ -40,7 +40,7 @@ func sessionIDs(t *testing.T, dbURL string) string {
 
 func TestPurge(t *testing.T) {
 	t.Parallel()
-	const header = "expired sessions\trevoked sessions\tevents\tbatches\tdry run\n"
+	const header = "expired sessions\trevoked sessions\tevents\tlogout records\tbatches\tdry run\n"
 	tests := []struct {
 		name       string
 		args       []string
@@ -51,28 +51,28 @@ func TestPurge(t *testing.T) {
 		wantIDs    string
 		wantEvents int
 	}{
-		{name: "defaults", wantStdout: header + "2\t2\t2\t3\tfalse\n", wantIDs: activeIDs, wantEvents: 1},
+		{name: "defaults", wantStdout: header + "2\t2\t2\t0\t3\tfalse\n", wantIDs: activeIDs, wantEvents: 1},
 		{name: "batch of one", args: []string{"--batch", "1", "--format", "json"},
-			wantStdout: `[` + "\n" + `{"expired_sessions":2,"revoked_sessions":2,"events":2,"batches":6,"dry_run":false}` + "\n]\n",
+			wantStdout: `[` + "\n" + `{"expired_sessions":2,"revoked_sessions":2,"events":2,"logouts":0,"batches":6,"dry_run":false}` + "\n]\n",
 			wantIDs:    activeIDs, wantEvents: 1},
-		{name: "dry run", args: []string{"--dry-run"}, wantStdout: header + "2\t2\t2\t0\ttrue\n",
+		{name: "dry run", args: []string{"--dry-run"}, wantStdout: header + "2\t2\t2\t0\t0\ttrue\n",
 			wantIDs: "784428093743988737 784428586862215169 784447132063662081 784449147579924481 790000000000000001 790000000000000002", wantEvents: 3},
-		{name: "events kept", args: []string{"--events-retention", "0"}, wantStdout: header + "2\t2\tNULL\t2\tfalse\n",
+		{name: "events kept", args: []string{"--events-retention", "0"}, wantStdout: header + "2\t2\tNULL\t0\t2\tfalse\n",
 			wantIDs: activeIDs, wantEvents: 3},
 		{name: "nothing old enough", args: []string{"--older-than", "100000d", "--events-retention=100000d"},
-			wantStdout: header + "0\t0\t0\t0\tfalse\n",
+			wantStdout: header + "0\t0\t0\t0\t0\tfalse\n",
 			wantIDs:    "784428093743988737 784428586862215169 784447132063662081 784449147579924481 790000000000000001 790000000000000002", wantEvents: 3},
 		{name: "terminal", tty: terminals{out: true, err: true},
-			wantStdout: "  expired sessions | revoked sessions | events | batches | dry run\n" +
-				"-------------------+------------------+--------+---------+---------\n" +
-				"  2                | 2                | 2      | 3       | false\n(1 row)\n",
+			wantStdout: "  expired sessions | revoked sessions | events | logout records | batches | dry run\n" +
+				"-------------------+------------------+--------+----------------+---------+---------\n" +
+				"  2                | 2                | 2      | 0              | 3       | false\n(1 row)\n",
 			// go-pretty draws the bar every 100ms; a purge this small is
 			// done before the first frame, and its last frame says so.
 			wantStderr: `(?s)^.*audit events +\.\.\. done! \[6 rows in [0-9.]+[mµ]?s; [0-9,.]+[KMB]? rows/s\]\n` +
 				`purged 4 sessions \(2 expired, 2 revoked\) and 2 audit events\n$`,
 			wantIDs: activeIDs, wantEvents: 1},
 		{name: "terminal dry run", args: []string{"--dry-run", "--format", "tsv"}, tty: terminals{out: true, err: true},
-			wantStdout: header + "2\t2\t2\t0\ttrue\n",
+			wantStdout: header + "2\t2\t2\t0\t0\ttrue\n",
 			wantStderr: "dry run: would purge 4 sessions (2 expired, 2 revoked) and 2 audit events; nothing was deleted\n",
 			wantIDs:    "784428093743988737 784428586862215169 784447132063662081 784449147579924481 790000000000000001 790000000000000002", wantEvents: 3},
 	}

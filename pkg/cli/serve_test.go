@@ -67,7 +67,7 @@ func TestServePurgesInTheBackground(t *testing.T) {
 	log := stderr.String()
 	for _, want := range []string{
 		"msg=\"purging in the background\" job=purge interval=1s older_than=1h0m0s events_retention=720h0m0s\n",
-		"msg=\"purged expired and revoked sessions\" job=purge expired_sessions=2 revoked_sessions=2 events=2 batches=3 duration=",
+		"msg=\"purged expired and revoked sessions\" job=purge expired_sessions=2 revoked_sessions=2 events=2 logouts=0 batches=3 duration=",
 	} {
 		if strings.Count(log, want) != 1 {
 			t.Errorf("stderr should hold %q once:\n%s", want, log)

@@ -96,6 +96,7 @@ const (
 	PhaseExpiredSessions PurgePhase = "expired sessions"
 	PhaseRevokedSessions PurgePhase = "revoked sessions"
 	PhaseEvents          PurgePhase = "audit events"
+	PhaseLogouts         PurgePhase = "logout records"
 )
 
 // PurgeResult counts what a purge deleted, or would delete in a dry run.
@@ -109,6 +110,10 @@ type PurgeResult struct {
 	RevokedSessions int64
 	// Events counts audit events purged.
 	Events int64
+	// Logouts counts the logout records purged: those of
+	// web_session_logouts that no session left predates (see
+	// purgeLogouts).
+	Logouts int64
 	// Batches counts the transactions that deleted rows; 0 in a dry run.
 	Batches int
 	// SessionsCutoff is the database's now() minus OlderThan, taken once
@@ -124,7 +129,7 @@ type PurgeResult struct {
 func (r PurgeResult) Sessions() int64 { return r.ExpiredSessions + r.RevokedSessions }
 
 // Total returns how many rows were purged.
-func (r PurgeResult) Total() int64 { return r.Sessions() + r.Events }
+func (r PurgeResult) Total() int64 { return r.Sessions() + r.Events + r.Logouts }
 
 // PurgeProgress is reported after each committed batch, once for each phase
 // it deleted rows of (in a dry run, after each phase's count).
@@ -293,10 +298,70 @@ func Purge(ctx context.Context, db PurgeDB, opts PurgeOptions, progress func(Pur
 			break
 		}
 	}
+	if err == nil {
+		err = purgeLogouts(ctx, db, res.SessionsCutoff, opts, &res, progress)
+	}
 	if !res.DryRun && res.Total() > 0 {
 		err = errors.Join(err, recordPurge(ctx, db, opts, audit.run, res, err))
 	}
 	return res, err
+}
+
+// A logout record (web_session_logouts) refuses the sessions of its user,
+// or of everyone for '', created at or before its instant that its UPDATE
+// could not see: logins in flight. Once no session that old is left, and
+// no login transaction can still be open from before it (a day and the
+// retention have passed), the record refuses nothing and goes. Without
+// this the table grows by a row per user ever logged out. Each statement
+// deletes at most a batch of records, each checked by an index of the
+// sessions: (username, created_at), or created_at for ''.
+const (
+	logoutsCutoff = `least($1::TIMESTAMPTZ, now() - INTERVAL '1 day')`
+	// Two statements rather than one with an OR, which would keep the
+	// planner from either index.
+	staleUserLogouts = `FROM system.web_session_logouts l
+WHERE l.logged_out_at < ` + logoutsCutoff + ` AND l.username <> ''
+  AND NOT EXISTS (
+    SELECT 1 FROM system.web_sessions s WHERE s.username = l.username AND s.created_at <= l.logged_out_at)`
+	staleEveryoneLogout = `FROM system.web_session_logouts l
+WHERE l.logged_out_at < ` + logoutsCutoff + ` AND l.username = ''
+  AND NOT EXISTS (SELECT 1 FROM system.web_sessions s WHERE s.created_at <= l.logged_out_at)`
+)
+
+// staleLogouts are the two kinds of logout records purgeLogouts takes.
+var staleLogouts = []string{staleUserLogouts, staleEveryoneLogout}
+
+// purgeLogouts deletes (or, in a dry run, counts) the logout records that
+// refuse nothing any more, a batch at a time.
+func purgeLogouts(ctx context.Context, db PurgeDB, cutoff time.Time, opts PurgeOptions, res *PurgeResult, progress func(PurgeProgress)) error {
+	for _, stale := range staleLogouts {
+		if opts.DryRun {
+			var n int64
+			if err := db.QueryRow(ctx, inSchema(`SELECT count(*) `+stale), cutoff).Scan(&n); err != nil {
+				return fmt.Errorf("count the logout records to purge: %w", err)
+			}
+			res.Logouts += n
+			progress(PurgeProgress{Phase: PhaseLogouts, Rows: n, Result: *res})
+			continue
+		}
+		for {
+			tag, err := db.Exec(ctx, inSchema(`DELETE FROM system.web_session_logouts WHERE username IN (SELECT l.username `+stale+` LIMIT $2)`),
+				cutoff, opts.Batch)
+			if err != nil {
+				return fmt.Errorf("purge logout records: %w", err)
+			}
+			n := tag.RowsAffected()
+			res.Logouts += n
+			if n > 0 {
+				res.Batches++
+				progress(PurgeProgress{Phase: PhaseLogouts, Rows: n, Result: *res})
+			}
+			if n < int64(opts.Batch) {
+				break
+			}
+		}
+	}
+	return nil
 }
 
 func (o PurgeOptions) validate() error {
@@ -406,6 +471,7 @@ func recordPurge(ctx context.Context, db DBTX, opts PurgeOptions, run string, re
 		"expired_sessions": res.ExpiredSessions,
 		"revoked_sessions": res.RevokedSessions,
 		"events":           res.Events,
+		"logouts":          res.Logouts,
 		"batches":          res.Batches,
 		"older_than":       opts.OlderThan.String(),
 		"sessions_cutoff":  eventTime(res.SessionsCutoff),

@@ -56,7 +56,7 @@ func RunPurgeLoop(ctx context.Context, db PurgeDB, opts PurgeLoopOptions) error 
 		res, err := Purge(ctx, db, opts.Purge, nil)
 		attrs := []any{
 			"expired_sessions", res.ExpiredSessions, "revoked_sessions", res.RevokedSessions,
-			"events", res.Events, "batches", res.Batches, "duration", time.Since(began).Round(time.Millisecond),
+			"events", res.Events, "logouts", res.Logouts, "batches", res.Batches, "duration", time.Since(began).Round(time.Millisecond),
 		}
 		switch {
 		case err != nil && ctx.Err() != nil:

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"net/http"
 	"net/url"
 	"os"
@@ -18,6 +19,7 @@ import (
 
 	"github.com/auth-session/auth-session/internal/pgtest"
 	"github.com/auth-session/auth-session/pkg/client"
+	"github.com/auth-session/auth-session/pkg/sql"
 )
 
 // TestClients runs the tests of the TypeScript and the Python client
@@ -160,13 +162,13 @@ func checkGoClientFields(t *testing.T, serverURL, user, password, admin, adminPa
 	if len(own.Sessions) == 0 {
 		t.Fatal("no own sessions to compare")
 	}
-	wantFields[client.Session](t, "own session", own.Sessions[0])
+	wantSession[client.Session](t, "own session", own.Sessions[0], sql.OwnSessionFields, "current")
 	var page struct{ Sessions []map[string]any }
 	get(root, "GET", "/api/v1/admin/sessions?user="+url.QueryEscape(user), "", &page)
 	if len(page.Sessions) == 0 {
 		t.Fatal("no admin sessions to compare")
 	}
-	wantFields[client.AdminSession](t, "admin session", page.Sessions[0])
+	wantSession[client.AdminSession](t, "admin session", page.Sessions[0], sql.SessionFields, "active", "current")
 	body := fmt.Sprintf(`{"users":[%q],"dry_run":true}`, user)
 	wantFields[client.RevokeResult](t, "revoke by selection", get(root, "POST", "/api/v1/admin/sessions/revoke", body, nil))
 }
@@ -196,6 +198,30 @@ func getJSON(t *testing.T, serverURL, session, method, path, body string, out an
 		t.Fatalf("%s %s: HTTP %d, %v", method, path, resp.StatusCode, err)
 	}
 	return m
+}
+
+// wantSession fails the test unless body, a session as the server sends
+// it, has exactly the keys of fields and extra, and decodes as a T:
+// pkg/client reads a session by the fields of pkg/sql, as the server writes
+// it, and fails on a member missing.
+func wantSession[T any](t *testing.T, what string, body map[string]any, fields []sql.SessionField, extra ...string) {
+	t.Helper()
+	keys := slices.Clone(extra)
+	for _, f := range fields {
+		keys = append(keys, f.Key)
+	}
+	slices.Sort(keys)
+	if got := slices.Sorted(maps.Keys(body)); !slices.Equal(got, keys) {
+		t.Errorf("%s: the server sends %v; the client reads %v", what, got, keys)
+	}
+	b, err := json.Marshal(body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var session T
+	if err := json.Unmarshal(b, &session); err != nil {
+		t.Errorf("%s: client.%s does not read %s: %v", what, reflect.TypeFor[T]().Name(), b, err)
+	}
 }
 
 // wantFields fails the test unless the json tags of T are exactly the keys

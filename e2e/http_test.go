@@ -146,7 +146,7 @@ func TestAPILoginAndLogoutWithCurl(t *testing.T) {
 	wantStatus(t, "whoami after logout", r, 401)
 
 	r = run(t, "list", "--url", s.adminURL, "--user", s.user, "--format", "ndjson")
-	if r.code != 0 || !strings.Contains(r.stdout, `"session_id":"`+body.SessionID+`"`) || strings.Contains(r.stdout, `"revoked_at":null`) {
+	if r.code != 0 || !strings.Contains(r.stdout, `"id":"`+body.SessionID+`"`) || strings.Contains(r.stdout, `"revoked_at":null`) {
 		t.Errorf("list does not show session %s revoked:\n%s", body.SessionID, r)
 	}
 

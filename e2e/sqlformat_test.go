@@ -39,7 +39,7 @@ func TestSQLFormatLoadsIntoPostgreSQL(t *testing.T) {
 	var rows int
 	var types string
 	(&site{dbURL: target}).query(t, `SELECT (SELECT count(*) FROM sessions),
-		pg_typeof(session_id)::TEXT || ' ' || pg_typeof(created_at)::TEXT || ' ' || pg_typeof(stale)::TEXT || ' ' || pg_typeof(username)::TEXT
+		pg_typeof(id)::TEXT || ' ' || pg_typeof(created_at)::TEXT || ' ' || pg_typeof(stale)::TEXT || ' ' || pg_typeof(username)::TEXT
 		FROM sessions LIMIT 1`, nil, &rows, &types)
 	if rows != 2 || types != "bigint timestamp with time zone boolean text" {
 		t.Errorf("list --format sql loaded %d rows typed %q; want 2 rows typed bigint, timestamptz, boolean, text", rows, types)

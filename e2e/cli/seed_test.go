@@ -14,15 +14,33 @@ import (
 
 var secureCookie = regexp.MustCompile(`^session=([A-Za-z0-9+/]+=*); Path=/; HttpOnly; Secure$`)
 
-// session is a row of list --format json.
+// session is a row of list, logout or login --format json.
 type session struct {
 	Username   string     `json:"username"`
-	SessionID  string     `json:"session_id"`
+	SessionID  string     `json:"id"`
 	Cookie     string     `json:"cookie"`
 	CreatedAt  time.Time  `json:"created_at"`
 	ExpiresAt  time.Time  `json:"expires_at"`
 	RevokedAt  *time.Time `json:"revoked_at"`
 	LastUsedAt time.Time  `json:"last_used_at"`
+}
+
+// UnmarshalJSON reads a row of list or logout, whose session id is "id",
+// or of login, whose id is "session_id", as in the HTTP API's login.
+func (s *session) UnmarshalJSON(b []byte) error {
+	type fields session
+	var row struct {
+		fields
+		LoginID string `json:"session_id"`
+	}
+	if err := json.Unmarshal(b, &row); err != nil {
+		return err
+	}
+	*s = session(row.fields)
+	if s.SessionID == "" {
+		s.SessionID = row.LoginID
+	}
+	return nil
 }
 
 // parseJSON decodes a --format json output, an array of row objects.

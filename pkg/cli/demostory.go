@@ -180,10 +180,10 @@ func sessionRevokedIn(ndjson, id string) bool {
 	lines := bufio.NewScanner(strings.NewReader(ndjson))
 	for lines.Scan() {
 		var row struct {
-			SessionID string  `json:"session_id"`
+			ID        string  `json:"id"`
 			RevokedAt *string `json:"revoked_at"`
 		}
-		if json.Unmarshal(lines.Bytes(), &row) == nil && row.SessionID == id && row.RevokedAt != nil {
+		if json.Unmarshal(lines.Bytes(), &row) == nil && row.ID == id && row.RevokedAt != nil {
 			return true
 		}
 	}

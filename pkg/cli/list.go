@@ -3,7 +3,6 @@ package cli
 import (
 	"context"
 	"fmt"
-	"strconv"
 	"strings"
 	"time"
 
@@ -77,7 +76,7 @@ func listCommand(env *Env) *cli.Command {
 			opts.format = f
 			opts.summary = c.Bool("summary")
 			opts.noPager = c.Bool("no-pager")
-			opts.filter.Client = c.Bool("wide") || f == format.JSON || f == format.NDJSON || f == format.YAML
+			opts.filter.Client = showsClient(f, c.Bool("wide"))
 			if opts.summary && c.Bool("wide") {
 				return usageErrorf("--summary and --wide exclude each other: a summary has one row per user")
 			}
@@ -91,25 +90,35 @@ func listCommand(env *Env) *cli.Command {
 	}
 }
 
-var listColumns = []format.Column{
-	{Header: "username", Key: "username"},
-	{Header: "session ID", Key: "session_id", Type: format.TypeBigInt},
-	{Header: "created", Key: "created_at", Type: format.TypeTimestamp},
-	{Header: "expires", Key: "expires_at", Type: format.TypeTimestamp},
-	{Header: "revoked", Key: "revoked_at", Type: format.TypeTimestamp},
-	{Header: "last used", Key: "last_used_at", Type: format.TypeTimestamp},
+// A session prints as its fields (sql.SessionFields): their headers and
+// keys are the columns, and each value is read from its own field, by
+// name, never by its place in the row.
+
+// sessionColumns are the columns of fields.
+func sessionColumns(fields []sql.SessionField) []format.Column {
+	cols := make([]format.Column, len(fields))
+	for i, f := range fields {
+		cols[i] = format.Column{Header: f.Header, Key: f.Key, Type: f.Type}
+	}
+	return cols
 }
 
-var (
-	statusColumn  = format.Column{Header: "status", Key: "status"}
-	clientColumns = []format.Column{
-		{Header: "ip", Key: "ip"},
-		{Header: "user agent", Key: "user_agent"},
-		{Header: "via", Key: "via"},
-		{Header: "actor", Key: "actor"},
+// appendSession appends the values of fields in s to row.
+func appendSession(row []any, fields []sql.SessionField, s *sql.ListedSession) []any {
+	for _, f := range fields {
+		row = append(row, f.Value(s))
 	}
-	staleColumn = format.Column{Header: "stale", Key: "stale", Type: format.TypeBoolean}
-)
+	return row
+}
+
+// showsClient reports whether list in format f shows what the sessions
+// recorded of their clients: always in the formats of nested data, in the
+// others with --wide.
+func showsClient(f format.Format, wide bool) bool {
+	return wide || f == format.JSON || f == format.NDJSON || f == format.YAML
+}
+
+var staleColumn = format.Column{Header: "stale", Key: "stale", Type: format.TypeBoolean}
 
 var summaryColumns = []format.Column{
 	{Header: "username", Key: "username"},
@@ -135,10 +144,8 @@ func runList(ctx context.Context, opts listOptions) error {
 	if opts.summary {
 		return runListSummary(ctx, conn, opts)
 	}
-	cols := append(listColumns[:len(listColumns):len(listColumns)], statusColumn)
-	if opts.filter.Client {
-		cols = append(cols, clientColumns...)
-	}
+	fields := opts.filter.Fields()
+	cols := sessionColumns(fields)
 	if opts.staleAfter > 0 {
 		cols = append(cols, staleColumn)
 	}
@@ -149,14 +156,7 @@ func runList(ctx context.Context, opts listOptions) error {
 	// allocation per row.
 	row := make([]any, 0, len(cols))
 	err = sql.ListSessions(ctx, conn, opts.filter, func(s *sql.ListedSession) error {
-		var revoked any
-		if s.RevokedAt != nil {
-			revoked = *s.RevokedAt
-		}
-		row = append(row[:0], s.Username, strconv.FormatInt(s.ID, 10), s.CreatedAt, s.ExpiresAt, revoked, s.LastUsedAt, s.Status)
-		if opts.filter.Client {
-			row = append(row, s.Client.IP, s.Client.UserAgent, s.Client.Via, s.Client.Actor)
-		}
+		row = appendSession(row[:0], fields, s)
 		if opts.staleAfter > 0 {
 			isStale := s.Active && s.LastUsedAt.Before(staleBefore)
 			if isStale {

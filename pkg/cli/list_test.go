@@ -16,7 +16,7 @@ import (
 // listRow is one row of list --format json.
 type listRow struct {
 	Username   string     `json:"username"`
-	SessionID  string     `json:"session_id"`
+	SessionID  string     `json:"id"`
 	CreatedAt  time.Time  `json:"created_at"`
 	ExpiresAt  time.Time  `json:"expires_at"`
 	RevokedAt  *time.Time `json:"revoked_at"`

@@ -3,7 +3,6 @@ package cli
 import (
 	"context"
 	"fmt"
-	"strconv"
 	"strings"
 	"time"
 
@@ -110,12 +109,12 @@ func runLock(ctx context.Context, opts lockOptions) error {
 		until = "until " + opts.env.Now().Add(opts.lockFor).UTC().Format("2006-01-02 15:04:05") + " UTC"
 	}
 	return revokeAndPrint(ctx, sql.NewStore(conn), opts.env, revokeRun{
-		command: "lock", what: "sessions of " + describeUsers(opts.usernames), format: opts.format, columns: logoutColumns,
+		command: "lock", what: "sessions of " + describeUsers(opts.usernames), format: opts.format, columns: revokedColumns(logoutFields),
 		target: sql.OfUsers(opts.usernames...),
 		opts: sql.RevokeOptions{By: cliActor(opts.env, caller), Reason: opts.reason, DryRun: opts.dryRun,
 			StandbyTimeout: opts.standbyTimeout, Lock: &sql.LockSpec{For: opts.lockFor}},
 		row: func(w format.Writer, r sql.RevokedSession) error {
-			return w.WriteRow(r.Username, strconv.FormatInt(r.ID, 10), r.RevokedAt, r.Now)
+			return writeRevoked(w, logoutFields, r)
 		},
 		report: func(res sql.RevokeResult) {
 			verb := "locked"

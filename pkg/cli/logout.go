@@ -177,12 +177,9 @@ func readNameFile(flag, path string, in io.Reader) ([]string, error) {
 	return names, nil
 }
 
-var logoutColumns = []format.Column{
-	{Header: "username", Key: "username"},
-	{Header: "session ID", Key: "session_id", Type: format.TypeBigInt},
-	{Header: "revoked", Key: "revoked_at", Type: format.TypeTimestamp},
-	{Header: "revoked now", Key: "revoked_now", Type: format.TypeBoolean},
-}
+// logoutFields are what logout prints of each session, before whether
+// this command revoked it.
+var logoutFields = sql.SessionFieldsNamed("username", "id", "revoked_at")
 
 func runLogout(ctx context.Context, opts logoutOptions) error {
 	conn, caller, err := connectWriter(ctx, opts.conn)
@@ -222,12 +219,12 @@ func runLogout(ctx context.Context, opts logoutOptions) error {
 	}
 	var listed map[string]bool
 	return revokeAndPrint(ctx, sql.NewStore(conn), opts.env, revokeRun{
-		command: "logout", what: what, format: opts.format, columns: logoutColumns, target: target,
+		command: "logout", what: what, format: opts.format, columns: revokedColumns(logoutFields), target: target,
 		opts: sql.RevokeOptions{By: cliActor(opts.env, caller), Reason: opts.reason, DryRun: opts.dryRun, StandbyTimeout: opts.standbyTimeout,
 			Attempt: func() { listed = map[string]bool{} }},
 		row: func(w format.Writer, r sql.RevokedSession) error {
 			listed[r.Username] = true
-			return w.WriteRow(r.Username, strconv.FormatInt(r.ID, 10), r.RevokedAt, r.Now)
+			return writeRevoked(w, logoutFields, r)
 		},
 		report: func(res sql.RevokeResult) {
 			for _, u := range missing {

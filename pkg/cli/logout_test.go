@@ -15,7 +15,7 @@ import (
 // logoutRow is one row of logout --format json.
 type logoutRow struct {
 	Username  string    `json:"username"`
-	SessionID string    `json:"session_id"`
+	SessionID string    `json:"id"`
 	RevokedAt time.Time `json:"revoked_at"`
 }
 

@@ -77,6 +77,17 @@ func revokeAndPrint(ctx context.Context, store *sql.Store, env *Env, r revokeRun
 	return nil
 }
 
+// revokedColumns are the columns of a revocation's rows: the fields of
+// each session, then whether this command revoked it.
+func revokedColumns(fields []sql.SessionField) []format.Column {
+	return append(sessionColumns(fields), format.Column{Header: "revoked now", Key: "revoked_now", Type: format.TypeBoolean})
+}
+
+// writeRevoked writes r as revokedColumns(fields) has it.
+func writeRevoked(w format.Writer, fields []sql.SessionField, r sql.RevokedSession) error {
+	return w.WriteRow(append(appendSession(nil, fields, &r.ListedSession), r.Now)...)
+}
+
 // revokeError is the command's error for a revocation of what that failed:
 // an unknown session id says how to find one, and a selection that picks
 // everyone how to log everyone out.

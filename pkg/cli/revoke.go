@@ -129,12 +129,14 @@ func runRevoke(ctx context.Context, opts revokeOptions) error {
 		}
 	}
 	what := describeSessions(opts.sessionIDs)
+	// The sessions print as list prints them, but for its stale column:
+	// the same fields, read back by the revocation.
+	fields := sql.ListFilter{Client: showsClient(opts.format, false)}.Fields()
 	return revokeAndPrint(ctx, sql.NewStore(conn), opts.env, revokeRun{
-		command: "revoke", what: what, format: opts.format, columns: listColumns, target: sql.ByIDs(opts.sessionIDs...),
+		command: "revoke", what: what, format: opts.format, columns: sessionColumns(fields), target: sql.ByIDs(opts.sessionIDs...),
 		opts: sql.RevokeOptions{By: cliActor(opts.env, caller), Reason: opts.reason, DryRun: opts.dryRun, StandbyTimeout: opts.standbyTimeout},
 		row: func(w format.Writer, r sql.RevokedSession) error {
-			s := r.Session
-			return w.WriteRow(s.Username, strconv.FormatInt(s.ID, 10), s.CreatedAt, s.ExpiresAt, s.RevokedAt, s.LastUsedAt)
+			return w.WriteRow(appendSession(nil, fields, &r.ListedSession)...)
 		},
 		report: func(sql.RevokeResult) {
 			if opts.dryRun {
@@ -144,15 +146,9 @@ func runRevoke(ctx context.Context, opts revokeOptions) error {
 	})
 }
 
-// revokedColumns are the rows revoke prints of a selection: the sessions
-// and whether this command revoked each.
-var revokedColumns = []format.Column{
-	{Header: "username", Key: "username"},
-	{Header: "session ID", Key: "session_id", Type: format.TypeBigInt},
-	{Header: "created", Key: "created_at", Type: format.TypeTimestamp},
-	{Header: "revoked", Key: "revoked_at", Type: format.TypeTimestamp},
-	{Header: "revoked now", Key: "revoked_now", Type: format.TypeBoolean},
-}
+// revokedFields are what revoke prints of each session of a selection,
+// before whether this command revoked it.
+var revokedFields = sql.SessionFieldsNamed("username", "id", "created_at", "revoked_at")
 
 // runRevokeMatching revokes every session the selection picks, in one
 // transaction, printing them once it commits.
@@ -185,10 +181,10 @@ func runRevokeMatching(ctx context.Context, opts revokeOptions) error {
 		}
 	}
 	return revokeAndPrint(ctx, sql.NewStore(conn), opts.env, revokeRun{
-		command: "revoke", what: what, format: opts.format, columns: revokedColumns, target: sql.Matching(opts.sel, opts.written),
+		command: "revoke", what: what, format: opts.format, columns: revokedColumns(revokedFields), target: sql.Matching(opts.sel, opts.written),
 		opts: sql.RevokeOptions{By: cliActor(opts.env, caller), Reason: opts.reason, DryRun: opts.dryRun, StandbyTimeout: opts.standbyTimeout},
 		row: func(w format.Writer, r sql.RevokedSession) error {
-			return w.WriteRow(r.Username, strconv.FormatInt(r.ID, 10), r.CreatedAt, r.RevokedAt, r.Now)
+			return writeRevoked(w, revokedFields, r)
 		},
 		report: func(res sql.RevokeResult) { printSummary(opts.env, res, opts.dryRun) },
 	})

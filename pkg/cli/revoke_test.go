@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/auth-session/auth-session/internal/pgtest"
 )
 
 // runCLIWithInput runs the app with stdin holding input and every stream
@@ -201,5 +203,33 @@ func TestInterruptedPromptRevokesNothing(t *testing.T) {
 		if after := mustCount(t, dbURL, "system.web_sessions WHERE revoked_at IS NOT NULL"); after != before {
 			t.Errorf("%v: %d sessions revoked before, %d after", tt.args, before, after)
 		}
+	}
+}
+
+// TestRevokePrintsAsList: revoke SESSION_ID prints the sessions it revoked
+// as list prints them, but for list's stale column: in every format, the
+// same columns and the same values, the row read back in the revocation's
+// transaction and list's after it. Before, revoke took list's columns and
+// filled its rows by position with a row type of its own, so that a column
+// added to list made revoke fail, after its commit.
+func TestRevokePrintsAsList(t *testing.T) {
+	t.Parallel()
+	dbURL := newSessionDB(t)
+	pgtest.MustExec(t, dbURL, `INSERT INTO system.web_sessions (hashed_secret, username, user_id, expires_at, audit_info)
+VALUES ('\x00', 'web_user', 10, now() + INTERVAL '1 hour',
+    '{"via": "http", "actor": "web_user", "client_addr": "203.0.113.7", "user_agent": "curl/8.5.0"}')`)
+	var id string
+	mustQueryRow(t, dbURL, "SELECT id::TEXT FROM system.web_sessions", nil, &id)
+	for _, f := range outputFormats {
+		t.Run(f, func(t *testing.T) {
+			revoked := mustRun(t, "revoke", id, "--yes", "--format", f, "--url", dbURL).stdout
+			listed := mustRun(t, "list", "--format", f, "--warn-stale-days", "0", "--url", dbURL).stdout
+			if revoked != listed {
+				t.Errorf("revoke %s --format %s printed:\n%s\nlist then printed:\n%s", id, f, revoked, listed)
+			}
+			if !strings.Contains(revoked, "revoked") {
+				t.Errorf("revoke --format %s printed no revoked status:\n%s", f, revoked)
+			}
+		})
 	}
 }

@@ -8,27 +8,67 @@ import (
 	"net/url"
 	"strconv"
 	"time"
+
+	"github.com/auth-session/auth-session/pkg/sql"
 )
 
 // Identity is the caller of a request, as GET /api/v2/whoami reports it.
 type Identity struct {
 	Username  string    `json:"username"`
-	SessionID string    `json:"session_id"`
+	SessionID int64     `json:"session_id,string"`
 	ExpiresAt time.Time `json:"expires_at"`
 }
 
-// Session is one of the caller's active sessions.
+// Session is one of the caller's active sessions: of the fields of a
+// listed session, those the self-service API shows (sql.OwnSessionFields:
+// ID, CreatedAt, LastUsedAt, ExpiresAt, IP and UserAgent, the last two ""
+// for a session made by the CLI); the others are zero.
 type Session struct {
-	ID         string    `json:"id"`
-	CreatedAt  time.Time `json:"created_at"`
-	LastUsedAt time.Time `json:"last_used_at"`
-	ExpiresAt  time.Time `json:"expires_at"`
-	// IP is the address the session was made from over HTTP; "" for a
-	// session made by the CLI.
-	IP        string `json:"ip"`
-	UserAgent string `json:"user_agent"`
+	sql.ListedSession
 	// Current marks the session the client presents.
-	Current bool `json:"current"`
+	Current bool
+}
+
+// UnmarshalJSON reads a session as the self-service API writes it.
+func (s *Session) UnmarshalJSON(b []byte) error {
+	return decodeSession(b, &s.ListedSession, sql.OwnSessionFields, map[string]any{"current": &s.Current})
+}
+
+// AdminSession is a session as the admin API shows it: every field of a
+// listed session, as auth-session list shows them (RevokedAt is nil for a
+// session not revoked; Via is how it was made, "http" or "cli").
+type AdminSession struct {
+	sql.ListedSession
+	// Current marks the session the client presents.
+	Current bool
+}
+
+// UnmarshalJSON reads a session as the admin API writes it.
+func (s *AdminSession) UnmarshalJSON(b []byte) error {
+	return decodeSession(b, &s.ListedSession, sql.SessionFields, map[string]any{"active": &s.Active, "current": &s.Current})
+}
+
+// decodeSession reads the JSON object of a session: its fields, then the
+// members of extra, each into its pointer. A member missing is an error
+// naming it, as a field of another type is.
+func decodeSession(b []byte, s *sql.ListedSession, fields []sql.SessionField, extra map[string]any) error {
+	var object map[string]json.RawMessage
+	if err := json.Unmarshal(b, &object); err != nil {
+		return err
+	}
+	if err := sql.DecodeSessionJSON(object, s, fields); err != nil {
+		return err
+	}
+	for key, dst := range extra {
+		raw, ok := object[key]
+		if !ok {
+			return fmt.Errorf("session member %s: missing", key)
+		}
+		if err := json.Unmarshal(raw, dst); err != nil {
+			return fmt.Errorf("session member %s: %w", key, err)
+		}
+	}
+	return nil
 }
 
 // Login signs in with a password (POST /api/v2/login/, checked by the
@@ -81,13 +121,13 @@ func (c *Client) Sessions(ctx context.Context) ([]Session, error) {
 // Revoke revokes one of the caller's own sessions by id. isCurrent is true
 // when that was the client's own session, which then no longer works. An
 // id that does not exist or is someone else's is an *Error with status 404.
-func (c *Client) Revoke(ctx context.Context, id string) (isCurrent bool, err error) {
+func (c *Client) Revoke(ctx context.Context, id int64) (isCurrent bool, err error) {
 	var out struct {
 		IsCurrent bool `json:"is_current"`
 	}
-	path := "/api/v1/auth/sessions/" + url.PathEscape(id)
+	path := "/api/v1/auth/sessions/" + strconv.FormatInt(id, 10)
 	if err := c.do(ctx, request{method: http.MethodDelete, path: path}, &out); err != nil {
-		return false, fmt.Errorf("revoke session %s: %w", id, err)
+		return false, fmt.Errorf("revoke session %d: %w", id, err)
 	}
 	return out.IsCurrent, nil
 }
@@ -109,25 +149,6 @@ func (c *Client) LogoutAll(ctx context.Context, keepCurrent bool) (revoked int, 
 	return out.Revoked, nil
 }
 
-// AdminSession is a session as the admin API shows it.
-type AdminSession struct {
-	ID        string    `json:"id"`
-	Username  string    `json:"username"`
-	CreatedAt time.Time `json:"created_at"`
-	ExpiresAt time.Time `json:"expires_at"`
-	// RevokedAt is nil for a session not revoked.
-	RevokedAt  *time.Time `json:"revoked_at"`
-	LastUsedAt time.Time  `json:"last_used_at"`
-	IP         string     `json:"ip"`
-	UserAgent  string     `json:"user_agent"`
-	// Via is how the session was made: "http" or "cli".
-	Via string `json:"via"`
-	// Active is true when the session is neither revoked nor expired.
-	Active bool `json:"active"`
-	// Current marks the session the client presents.
-	Current bool `json:"current"`
-}
-
 // AdminFilter selects a page of the admin listing. The zero value asks for
 // the first page of every session, of the server's default size.
 type AdminFilter struct {
@@ -139,7 +160,7 @@ type AdminFilter struct {
 	// the server (500).
 	Limit int
 	// Before continues a listing: the Next of the previous page.
-	Before string
+	Before int64
 	// Selection narrows the listing as it narrows AdminRevokeMatching.
 	Selection Selection
 }
@@ -148,8 +169,8 @@ type AdminFilter struct {
 type AdminPage struct {
 	// Sessions are newest first.
 	Sessions []AdminSession
-	// Next is the Before of the page that follows, "" on the last page.
-	Next string
+	// Next is the Before of the page that follows, 0 on the last page.
+	Next int64
 }
 
 // AdminSessions returns one page of every user's sessions, newest first,
@@ -166,8 +187,8 @@ func (c *Client) AdminSessions(ctx context.Context, f AdminFilter) (AdminPage, e
 	if f.Limit != 0 {
 		q.Set("limit", strconv.Itoa(f.Limit))
 	}
-	if f.Before != "" {
-		q.Set("before", f.Before)
+	if f.Before != 0 {
+		q.Set("before", strconv.FormatInt(f.Before, 10))
 	}
 	f.Selection.query(q)
 	var out struct {
@@ -179,7 +200,11 @@ func (c *Client) AdminSessions(ctx context.Context, f AdminFilter) (AdminPage, e
 	}
 	page := AdminPage{Sessions: out.Sessions}
 	if out.Next != nil {
-		page.Next = *out.Next
+		next, err := strconv.ParseInt(*out.Next, 10, 64)
+		if err != nil {
+			return AdminPage{}, fmt.Errorf("list all sessions: next %q: %w", *out.Next, err)
+		}
+		page.Next = next
 	}
 	return page, nil
 }
@@ -187,13 +212,13 @@ func (c *Client) AdminSessions(ctx context.Context, f AdminFilter) (AdminPage, e
 // AdminRevoke revokes any user's session by id and returns its row. A
 // session revoked before keeps its first revocation time; an unknown id is
 // an *Error with status 404.
-func (c *Client) AdminRevoke(ctx context.Context, id string) (AdminSession, error) {
+func (c *Client) AdminRevoke(ctx context.Context, id int64) (AdminSession, error) {
 	var out struct {
 		Session AdminSession `json:"session"`
 	}
-	path := "/api/v1/admin/sessions/" + url.PathEscape(id)
+	path := "/api/v1/admin/sessions/" + strconv.FormatInt(id, 10)
 	if err := c.do(ctx, request{method: http.MethodDelete, path: path}, &out); err != nil {
-		return AdminSession{}, fmt.Errorf("revoke session %s: %w", id, err)
+		return AdminSession{}, fmt.Errorf("revoke session %d: %w", id, err)
 	}
 	return out.Session, nil
 }

@@ -99,7 +99,7 @@ func TestSelfService(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if me.Username != name || me.SessionID == "" || time.Until(me.ExpiresAt) <= 0 {
+	if me.Username != name || me.SessionID == 0 || time.Until(me.ExpiresAt) <= 0 {
 		t.Errorf("WhoAmI: %+v", me)
 	}
 	sessions, err := c.Sessions(ctx)
@@ -108,15 +108,15 @@ func TestSelfService(t *testing.T) {
 	}
 	phoneID := mustWhoAmI(t, phone).SessionID
 	laptopID := mustWhoAmI(t, laptop).SessionID
-	var ids []string
+	var ids []int64
 	for _, s := range sessions {
 		ids = append(ids, s.ID)
 		if s.Current != (s.ID == me.SessionID) || s.IP != "127.0.0.1" || s.CreatedAt.IsZero() {
 			t.Errorf("session %+v", s)
 		}
 	}
-	if want := []string{phoneID, laptopID, me.SessionID}; !slices.Equal(ids, want) {
-		t.Errorf("Sessions: ids %q; want newest first %q", ids, want)
+	if want := []int64{phoneID, laptopID, me.SessionID}; !slices.Equal(ids, want) {
+		t.Errorf("Sessions: ids %v; want newest first %v", ids, want)
 	}
 
 	if isCurrent, err := c.Revoke(ctx, laptopID); err != nil || isCurrent {
@@ -125,8 +125,8 @@ func TestSelfService(t *testing.T) {
 	_, err = laptop.WhoAmI(ctx)
 	wantAPIError(t, err, http.StatusUnauthorized, "a valid authentication cookie is required")
 
-	// Someone else's id and one that does not exist look the same.
-	for _, id := range []string{mustWhoAmI(t, stranger).SessionID, "1", "not-an-id"} {
+	// Someone else's id and ones that do not exist look the same.
+	for _, id := range []int64{mustWhoAmI(t, stranger).SessionID, 1, 0} {
 		_, err := c.Revoke(ctx, id)
 		wantAPIError(t, err, http.StatusNotFound, "session not found")
 	}
@@ -213,7 +213,7 @@ func TestAdmin(t *testing.T) {
 	third := f.login(t, user)
 
 	// Walk every session of user, two at a time.
-	var walked []string
+	var walked []int64
 	filter := client.AdminFilter{User: user, Active: true, Limit: 2}
 	for {
 		page, err := admin.AdminSessions(ctx, filter)
@@ -226,21 +226,21 @@ func TestAdmin(t *testing.T) {
 				t.Errorf("session %+v", s)
 			}
 		}
-		if page.Next == "" {
+		if page.Next == 0 {
 			break
 		}
 		filter.Before = page.Next
 	}
-	want := []string{mustWhoAmI(t, third).SessionID, mustWhoAmI(t, second).SessionID, mustWhoAmI(t, userClient).SessionID}
+	want := []int64{mustWhoAmI(t, third).SessionID, mustWhoAmI(t, second).SessionID, mustWhoAmI(t, userClient).SessionID}
 	if !slices.Equal(walked, want) {
-		t.Errorf("walked %q; want %q", walked, want)
+		t.Errorf("walked %v; want %v", walked, want)
 	}
 
 	s, err := admin.AdminRevoke(ctx, want[0])
 	if err != nil || s.ID != want[0] || s.RevokedAt == nil || s.Active {
 		t.Errorf("AdminRevoke: %+v, %v", s, err)
 	}
-	_, err = admin.AdminRevoke(ctx, "1")
+	_, err = admin.AdminRevoke(ctx, 1)
 	wantAPIError(t, err, http.StatusNotFound, "session not found")
 
 	revoked, err := admin.AdminLogoutUser(ctx, user)

@@ -23,6 +23,8 @@
 //		...
 //	}
 //
-// Session ids are strings: they exceed 2^53, beyond which JSON numbers lose
-// digits in many languages.
+// Session ids are int64 here and decimal strings on the wire: they exceed
+// 2^53, beyond which JSON numbers lose digits in many languages. A session
+// is pkg/sql's ListedSession, read with the field declarations the server
+// writes it with (sql.SessionFields).
 package client

@@ -2,6 +2,7 @@ package server
 
 import (
 	"errors"
+	"fmt"
 	"net/http"
 	"strconv"
 	"time"
@@ -20,28 +21,27 @@ const errIdleWithoutTimeout = "invalid state \"idle\": this server has no --idle
 // errAdminRequired is the body of the 403 a caller who is no admin gets.
 const errAdminRequired = "admin role required"
 
-type adminSessionJSON struct {
-	ID         string  `json:"id"`
-	Username   string  `json:"username"`
-	CreatedAt  string  `json:"created_at"`
-	ExpiresAt  string  `json:"expires_at"`
-	RevokedAt  *string `json:"revoked_at"`
-	LastUsedAt string  `json:"last_used_at"`
-	IP         string  `json:"ip"`
-	UserAgent  string  `json:"user_agent"`
-	Via        string  `json:"via"`
-	Active     bool    `json:"active"`
-	Current    bool    `json:"current"`
+// adminSession is a session as the admin API shows it: every field of a
+// listed session (sql.SessionFields), whether it is active, and whether it
+// is the caller's own.
+type adminSession struct {
+	session sql.ListedSession
+	current bool
+}
+
+func (a adminSession) MarshalJSON() ([]byte, error) {
+	b := sql.AppendSessionJSON([]byte{'{'}, &a.session, sql.SessionFields)
+	return fmt.Appendf(b, `,"active":%t,"current":%t}`, a.session.Active, a.current), nil
 }
 
 type adminSessionsResponse struct {
-	Sessions []adminSessionJSON `json:"sessions"`
+	Sessions []adminSession `json:"sessions"`
 	// Next is the before cursor of the next page, null on the last one.
 	Next *string `json:"next"`
 }
 
 type adminRevokeResponse struct {
-	Session adminSessionJSON `json:"session"`
+	Session adminSession `json:"session"`
 }
 
 // adminOnly passes a request to next only when its caller is, now, a
@@ -85,9 +85,9 @@ func (s *Server) handleAdminSessions() http.Handler {
 			s.storeUnavailable(w, r, "cannot list sessions", err)
 			return
 		}
-		out := adminSessionsResponse{Sessions: make([]adminSessionJSON, 0, len(page))}
+		out := adminSessionsResponse{Sessions: make([]adminSession, 0, len(page))}
 		for _, session := range page {
-			out.Sessions = append(out.Sessions, adminSession(session, id.SessionID))
+			out.Sessions = append(out.Sessions, adminSession{session: session, current: session.ID == id.SessionID})
 		}
 		if next != 0 {
 			cursor := jsonID(next)
@@ -178,7 +178,7 @@ func (s *Server) handleAdminRevoke() http.Handler {
 			http.SetCookie(w, s.cookie("", -1))
 		}
 		auth.WriteJSON(w, http.StatusOK, adminRevokeResponse{
-			Session: adminSession(revoked.Listed(sql.StatusRevoked), id.SessionID),
+			Session: adminSession{session: revoked, current: revoked.ID == id.SessionID},
 		})
 	})
 }
@@ -199,26 +199,4 @@ func (s *Server) handleAdminLogoutUser() http.Handler {
 		}
 		auth.WriteJSON(w, http.StatusOK, logoutAllResponse{Revoked: revoked})
 	})
-}
-
-// adminSession renders a session for the admin API; current marks the
-// session with id currentID.
-func adminSession(s sql.ListedSession, currentID int64) adminSessionJSON {
-	out := adminSessionJSON{
-		ID:         jsonID(s.ID),
-		Username:   s.Username,
-		CreatedAt:  jsonTime(s.CreatedAt),
-		ExpiresAt:  jsonTime(s.ExpiresAt),
-		LastUsedAt: jsonTime(s.LastUsedAt),
-		IP:         s.Client.IP,
-		UserAgent:  s.Client.UserAgent,
-		Via:        s.Client.Via,
-		Active:     s.Active,
-		Current:    s.ID == currentID,
-	}
-	if s.RevokedAt != nil {
-		t := jsonTime(*s.RevokedAt)
-		out.RevokedAt = &t
-	}
-	return out
 }

@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/auth-session/auth-session/internal/pgtest"
+	"github.com/auth-session/auth-session/pkg/sql"
 )
 
 const adminSessionsPath = "/api/v1/admin/sessions"
@@ -139,12 +140,26 @@ VALUES (7, '\x00', $1, 0, now() - INTERVAL '1 minute', '{"via":"cli","actor":"ro
 			if all.Next != nil {
 				t.Errorf("next %q on the only page; want null", *all.Next)
 			}
-			wantKeys := []string{"active", "created_at", "current", "expires_at", "id", "ip", "last_used_at",
+			// Every field of a listed session, and whether it is active
+			// and the caller's; among them, those the page and the
+			// clients read.
+			wantKeys := []string{"active", "current"}
+			for _, field := range sql.SessionFields {
+				wantKeys = append(wantKeys, field.Key)
+			}
+			slices.Sort(wantKeys)
+			read := []string{"active", "created_at", "current", "expires_at", "id", "ip", "last_used_at",
 				"revoked_at", "user_agent", "username", "via"}
 			currents := 0
 			for _, s := range all.Sessions {
-				if keys := slices.Sorted(maps.Keys(s)); !slices.Equal(keys, wantKeys) {
+				keys := slices.Sorted(maps.Keys(s))
+				if !slices.Equal(keys, wantKeys) {
 					t.Errorf("session keys %q; want %q", keys, wantKeys)
+				}
+				for _, key := range read {
+					if !slices.Contains(keys, key) {
+						t.Errorf("session keys %q lack %q", keys, key)
+					}
 				}
 				if s["current"] == true {
 					currents++
@@ -161,7 +176,8 @@ VALUES (7, '\x00', $1, 0, now() - INTERVAL '1 minute', '{"via":"cli","actor":"ro
 			if revoked := all.byID(bobRevoked.id); revoked["active"] != false || revoked["revoked_at"] == nil {
 				t.Errorf("bob's revoked session: %v", revoked)
 			}
-			if cli := all.byID("7"); cli["via"] != "cli" || cli["ip"] != "" || cli["active"] != false || cli["revoked_at"] != nil {
+			if cli := all.byID("7"); cli["via"] != "cli" || cli["ip"] != "" || cli["active"] != false || cli["revoked_at"] != nil ||
+				cli["status"] != sql.StatusExpired || cli["actor"] != "root" {
 				t.Errorf("bob's expired CLI session: %v", cli)
 			}
 

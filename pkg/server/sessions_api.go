@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"strconv"
 
@@ -17,18 +18,21 @@ import (
 // malformed or someone else's.
 const errNotFound = "session not found"
 
-type ownSessionJSON struct {
-	ID         string `json:"id"`
-	CreatedAt  string `json:"created_at"`
-	LastUsedAt string `json:"last_used_at"`
-	ExpiresAt  string `json:"expires_at"`
-	IP         string `json:"ip"`
-	UserAgent  string `json:"user_agent"`
-	Current    bool   `json:"current"`
+// ownSession is one of the caller's sessions as the self-service API shows
+// it: the fields of sql.OwnSessionFields, and whether it is the one making
+// the request.
+type ownSession struct {
+	session sql.ListedSession
+	current bool
+}
+
+func (o ownSession) MarshalJSON() ([]byte, error) {
+	b := sql.AppendSessionJSON([]byte{'{'}, &o.session, sql.OwnSessionFields)
+	return fmt.Appendf(b, `,"current":%t}`, o.current), nil
 }
 
 type ownSessionsResponse struct {
-	Sessions []ownSessionJSON `json:"sessions"`
+	Sessions []ownSession `json:"sessions"`
 }
 
 type revokedCurrentResponse struct {
@@ -50,17 +54,9 @@ func (s *Server) handleOwnSessions() http.Handler {
 			s.storeUnavailable(w, r, "cannot list sessions", err)
 			return
 		}
-		out := ownSessionsResponse{Sessions: make([]ownSessionJSON, 0, len(sessions))}
+		out := ownSessionsResponse{Sessions: make([]ownSession, 0, len(sessions))}
 		for _, session := range sessions {
-			out.Sessions = append(out.Sessions, ownSessionJSON{
-				ID:         jsonID(session.ID),
-				CreatedAt:  jsonTime(session.CreatedAt),
-				LastUsedAt: jsonTime(session.LastUsedAt),
-				ExpiresAt:  jsonTime(session.ExpiresAt),
-				IP:         session.Audit.ClientAddr,
-				UserAgent:  session.Audit.UserAgent,
-				Current:    session.ID == id.SessionID,
-			})
+			out.Sessions = append(out.Sessions, ownSession{session: session, current: session.ID == id.SessionID})
 		}
 		auth.WriteJSON(w, http.StatusOK, out)
 	})
@@ -135,14 +131,14 @@ func (s *Server) logOutUser(r *http.Request, username string, keep int64) (int64
 
 // revokeOne revokes session id, only if owner owns it when owner is not
 // nil, with its event by the caller, and returns its row.
-func (s *Server) revokeOne(r *http.Request, id int64, owner *sql.Owner) (sql.Session, error) {
+func (s *Server) revokeOne(r *http.Request, id int64, owner *sql.Owner) (sql.ListedSession, error) {
 	target := sql.ByIDs(id)
 	if owner != nil {
 		target = sql.OwnSession(*owner, id)
 	}
-	var revoked sql.Session
+	var revoked sql.ListedSession
 	_, err := s.store.Revoke(r.Context(), target, s.revokeOptions(r, 0), func(rs sql.RevokedSession) error {
-		revoked = *rs.Session
+		revoked = rs.ListedSession
 		return nil
 	})
 	return revoked, err

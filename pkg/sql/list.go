@@ -3,17 +3,161 @@ package sql
 import (
 	"context"
 	"fmt"
+	"slices"
+	"strconv"
 	"strings"
 	"time"
-
-	"github.com/jackc/pgx/v5"
 )
+
+// A listed session and its fields, declared once, beside the query that
+// reads them: every query that reads sessions for a listing (list, the admin
+// API's pages, a user's own sessions, a revocation by id) selects them by
+// their keys and scans them into their fields, and the CLI's formats, the
+// HTTP API's JSON and pkg/client take their keys, headers and values from
+// SessionFields. A field added there is a column of list and of revoke
+// SESSION_ID, and a key of the admin API.
+
+// ListedSession is one session as a listing reads it.
+type ListedSession struct {
+	ID         int64
+	Username   string
+	CreatedAt  time.Time
+	ExpiresAt  time.Time
+	RevokedAt  *time.Time
+	LastUsedAt time.Time
+	// Status is StatusRevoked, StatusExpired, StatusIdle or StatusActive,
+	// in that order of precedence.
+	Status string
+	// Active is true when the session is neither revoked nor expired (nor
+	// idle, under an idle timeout), by the database clock: Status is
+	// StatusActive.
+	Active bool
+	// What the session recorded of the client that made it: the address
+	// and User-Agent of an HTTP login, how it was made (cli or http), and
+	// who made it. A listing reads them when ListFilter.Client is set.
+	IP, UserAgent, Via, Actor string
+}
+
+// SessionField is one field of a ListedSession.
+type SessionField struct {
+	// Key names the field in JSON (the CLI's and the HTTP API's alike),
+	// YAML and the sql format, and is its alias in the SELECT.
+	Key string
+	// Header names it in the human formats (table, tsv, csv, records).
+	Header string
+	// Type is its SQL type, as the sql format declares it.
+	Type string
+	// Client marks what the session recorded of its client, which list
+	// reads only when ListFilter.Client is set.
+	Client bool
+	// expr is its SQL, over s (system.web_sessions) joined with
+	// joinLogouts; it may bind arguments to w, and the status depends on
+	// the idle timeout.
+	expr func(w *where, idle time.Duration) string
+	// in is where the field is in a row: what a scan fills, and what the
+	// formats and the JSON read.
+	in func(s *ListedSession) any
+}
+
+// SessionFields are the fields of a listed session, in the order list
+// prints them.
+var SessionFields = []SessionField{
+	{Key: "username", Header: "username", Type: "TEXT", expr: sqlText("s.username"),
+		in: func(s *ListedSession) any { return &s.Username }},
+	{Key: "id", Header: "session ID", Type: "BIGINT", expr: sqlText("s.id"),
+		in: func(s *ListedSession) any { return &s.ID }},
+	{Key: "created_at", Header: "created", Type: "TIMESTAMPTZ", expr: sqlText("s.created_at"),
+		in: func(s *ListedSession) any { return &s.CreatedAt }},
+	{Key: "expires_at", Header: "expires", Type: "TIMESTAMPTZ", expr: sqlText("s.expires_at"),
+		in: func(s *ListedSession) any { return &s.ExpiresAt }},
+	{Key: "revoked_at", Header: "revoked", Type: "TIMESTAMPTZ", expr: sqlText(revokedAtOf),
+		in: func(s *ListedSession) any { return &s.RevokedAt }},
+	{Key: "last_used_at", Header: "last used", Type: "TIMESTAMPTZ", expr: sqlText("s.last_used_at"),
+		in: func(s *ListedSession) any { return &s.LastUsedAt }},
+	{Key: "status", Header: "status", Type: "TEXT", expr: statusExpr,
+		in: func(s *ListedSession) any { return &s.Status }},
+	{Key: "ip", Header: "ip", Type: "TEXT", Client: true, expr: sqlText("COALESCE(s.audit_info->>'client_addr', '')"),
+		in: func(s *ListedSession) any { return &s.IP }},
+	{Key: "user_agent", Header: "user agent", Type: "TEXT", Client: true, expr: sqlText("COALESCE(s.audit_info->>'user_agent', '')"),
+		in: func(s *ListedSession) any { return &s.UserAgent }},
+	{Key: "via", Header: "via", Type: "TEXT", Client: true, expr: sqlText("COALESCE(s.audit_info->>'via', '')"),
+		in: func(s *ListedSession) any { return &s.Via }},
+	{Key: "actor", Header: "actor", Type: "TEXT", Client: true, expr: sqlText("COALESCE(s.audit_info->>'actor', '')"),
+		in: func(s *ListedSession) any { return &s.Actor }},
+}
+
+// OwnSessionFields are those of SessionFields the self-service API shows a
+// user of their own sessions, all of them active. A field added to
+// SessionFields is not shown there unless named here: how a session was
+// made (actor) is for the admins to see.
+var OwnSessionFields = SessionFieldsNamed("id", "created_at", "last_used_at", "expires_at", "ip", "user_agent")
+
+// sqlText is the expr of a field whose SQL is text alone.
+func sqlText(text string) func(*where, time.Duration) string {
+	return func(*where, time.Duration) string { return text }
+}
+
+// SessionFieldsNamed returns the fields of SessionFields with these keys,
+// in this order. It panics on a key that names none: the keys are the
+// caller's constants, and the first test that runs the caller finds it.
+func SessionFieldsNamed(keys ...string) []SessionField {
+	fields := make([]SessionField, 0, len(keys))
+	for _, key := range keys {
+		i := slices.IndexFunc(SessionFields, func(f SessionField) bool { return f.Key == key })
+		if i < 0 {
+			panic("sql: no session field " + strconv.Quote(key))
+		}
+		fields = append(fields, SessionFields[i])
+	}
+	return fields
+}
+
+// Value is the field of s as pkg/format renders it: a pointer to it, with
+// a time not set a nil *time.Time, and a 64-bit integer its decimal text,
+// which JSON keeps exact (JavaScript's numbers lose digits beyond 2^53).
+func (f SessionField) Value(s *ListedSession) any {
+	switch p := f.in(s).(type) {
+	case *int64:
+		return strconv.FormatInt(*p, 10)
+	case **time.Time:
+		return *p
+	default:
+		return p
+	}
+}
+
+// selectFields is the SELECT list of fields, each aliased by its key,
+// binding what they need to w.
+func selectFields(w *where, fields []SessionField, idle time.Duration) string {
+	var b strings.Builder
+	for i, f := range fields {
+		if i > 0 {
+			b.WriteString(",\n    ")
+		}
+		b.WriteString(f.expr(w, idle))
+		b.WriteString(` AS "`)
+		b.WriteString(f.Key)
+		b.WriteByte('"')
+	}
+	return b.String()
+}
+
+// scanTargets returns where a scan of fields puts each column in s: its
+// field's place, so that the SELECT and the scan, both made from fields,
+// cannot disagree.
+func scanTargets(fields []SessionField, s *ListedSession) []any {
+	dest := make([]any, len(fields))
+	for i, f := range fields {
+		dest[i] = f.in(s)
+	}
+	return dest
+}
 
 // ListFilter picks and orders the rows of ListSessions.
 type ListFilter struct {
 	Selection
 	// Client also reads what the session recorded of its client: the
-	// fields of ListedSession.Client.
+	// fields marked Client.
 	Client bool
 	// Order is the column the rows come in order of: OrderCreated (the
 	// default when empty), OrderExpires or OrderLastUsed; the id splits
@@ -22,6 +166,21 @@ type ListFilter struct {
 	Desc  bool
 	// Limit is the most rows to list; 0 lists all.
 	Limit int
+}
+
+// Fields are the fields ListSessions reads for f, in list's order: every
+// one, or, unless f.Client, all but those of the client.
+func (f ListFilter) Fields() []SessionField {
+	if f.Client {
+		return SessionFields
+	}
+	var fields []SessionField
+	for _, field := range SessionFields {
+		if !field.Client {
+			fields = append(fields, field)
+		}
+	}
+	return fields
 }
 
 // Orders of ListFilter.
@@ -51,48 +210,14 @@ const (
 	StatusRevoked = "revoked"
 )
 
-// ListedSession is one row that ListSessions and ListSessionsPage report.
-type ListedSession struct {
-	ID         int64
-	Username   string
-	CreatedAt  time.Time
-	ExpiresAt  time.Time
-	RevokedAt  *time.Time
-	LastUsedAt time.Time
-	// Active is true when the session is neither revoked nor expired (nor
-	// idle, under an idle timeout), by the database clock.
-	Active bool
-	// Status is StatusRevoked, StatusExpired, StatusIdle or StatusActive,
-	// in that order of precedence.
-	Status string
-	// Client is what the session recorded of how it was made; set when
-	// ListFilter.Client is.
-	Client ClientInfo
-}
-
-// ClientInfo is what a session recorded of the client that made it: the
-// address and User-Agent of an HTTP login, how it was made (cli or http),
-// and who made it.
-type ClientInfo struct {
-	IP, UserAgent, Via, Actor string
-}
-
-const (
-	listSessions = `SELECT s.id, s.username, s.created_at, s.expires_at, ` + revokedAtOf + `, s.last_used_at, `
-	listClient   = `,
-    COALESCE(s.audit_info->>'client_addr', ''), COALESCE(s.audit_info->>'user_agent', ''),
-    COALESCE(s.audit_info->>'via', ''), COALESCE(s.audit_info->>'actor', '')`
-	listFrom = `
+// listFrom is what the fields are read from.
+const listFrom = `
 FROM system.web_sessions s` + joinLogouts
-)
 
 // listQuery builds the statement for f.
 func listQuery(f ListFilter) (string, []any, error) {
 	var w where
-	q := listSessions + statusExpr(&w, f.IdleTimeout)
-	if f.Client {
-		q += listClient
-	}
+	q := "SELECT " + selectFields(&w, f.Fields(), f.IdleTimeout) + listFrom
 	if err := f.add(&w); err != nil {
 		return "", nil, err
 	}
@@ -104,7 +229,7 @@ func listQuery(f ListFilter) (string, []any, error) {
 	if f.Desc {
 		dir = " DESC"
 	}
-	q += listFrom + w.String() + "\nORDER BY " + col + dir + ", s.id" + dir
+	q += w.String() + "\nORDER BY " + col + dir + ", s.id" + dir
 	if f.Limit > 0 {
 		q += " LIMIT " + w.arg(f.Limit)
 	}
@@ -122,163 +247,34 @@ func CountUnrevokedSessions(ctx context.Context, db DBTX) (int64, error) {
 	return n, err
 }
 
-// ListSessions calls fn for every session that matches f, in creation
-// order, streaming: it never holds more than one row.
+// ListSessions calls fn for every session that matches f, with the fields
+// of f.Fields, in the order f asks for, streaming: it never holds more than
+// one row.
 func ListSessions(ctx context.Context, db DBTX, f ListFilter, fn func(*ListedSession) error) error {
 	q, args, err := listQuery(f)
 	if err != nil {
 		return err
 	}
-	rows, err := db.Query(ctx, inSchema(q), args...)
+	return eachListed(ctx, db, q, args, f.Fields(), fn)
+}
+
+// eachListed runs query, whose SELECT list is that of fields, and calls fn
+// with each row, streaming: the row passed is the same from call to call.
+func eachListed(ctx context.Context, db DBTX, query string, args []any, fields []SessionField, fn func(*ListedSession) error) error {
+	rows, err := db.Query(ctx, inSchema(query), args...)
 	if err != nil {
 		return err
 	}
 	defer rows.Close()
 	var s ListedSession
+	dest := scanTargets(fields, &s)
 	for rows.Next() {
 		s = ListedSession{}
-		if err := scanListed(rows, &s, f.Client); err != nil {
+		if err := rows.Scan(dest...); err != nil {
 			return err
 		}
+		s.Active = s.Status == StatusActive
 		if err := fn(&s); err != nil {
-			return err
-		}
-	}
-	return rows.Err()
-}
-
-// Listed is s as a listing shows it, in the given status (one of the
-// Status constants), for an answer about a session just changed.
-func (s Session) Listed(status string) ListedSession {
-	return ListedSession{
-		ID: s.ID, Username: s.Username, CreatedAt: s.CreatedAt, ExpiresAt: s.ExpiresAt, RevokedAt: s.RevokedAt,
-		LastUsedAt: s.LastUsedAt, Active: status == StatusActive, Status: status,
-		Client: ClientInfo{IP: s.Audit.ClientAddr, UserAgent: s.Audit.UserAgent, Via: s.Audit.Via, Actor: s.Audit.Actor},
-	}
-}
-
-// scanListed reads the columns of listSessions and statusExpr, and of
-// listClient when client is set.
-func scanListed(row pgx.Row, s *ListedSession, client bool) error {
-	dest := []any{&s.ID, &s.Username, &s.CreatedAt, &s.ExpiresAt, &s.RevokedAt, &s.LastUsedAt, &s.Status}
-	if client {
-		dest = append(dest, &s.Client.IP, &s.Client.UserAgent, &s.Client.Via, &s.Client.Actor)
-	}
-	if err := row.Scan(dest...); err != nil {
-		return err
-	}
-	s.Active = s.Status == StatusActive
-	return nil
-}
-
-// UserSummary counts one user's sessions by state.
-type UserSummary struct {
-	Username                 string
-	Active, Expired, Revoked int64
-	// LastUsed is the latest last_used_at of the user's sessions.
-	LastUsed time.Time
-}
-
-// One row per user, most active sessions first, then most recently used.
-// This form reads every session through joinLogouts; summarizeFast gives
-// the same counts without the join, and serves selections that do not
-// depend on the state.
-const summarizeUsers = `SELECT s.username,
-    count(CASE WHEN ` + isActive + ` THEN 1 END),
-    count(CASE WHEN NOT ` + isRevoked + ` AND s.expires_at <= now() THEN 1 END),
-    count(CASE WHEN ` + isRevoked + ` THEN 1 END),
-    max(s.last_used_at)
-FROM system.web_sessions s` + joinLogouts
-
-const summaryGrouping = `
-GROUP BY s.username
-ORDER BY 2 DESC, 5 DESC, 1`
-
-// summarizeFast counts by the plain columns, then moves to revoked the few
-// sessions a logout revoked without seeing their rows (logins in flight;
-// see joinLogouts): those not revoked whose login began at or before their
-// user's logout or the logout of everyone, found through the logouts and
-// two partial indexes of the live sessions rather than by joining every
-// session; OFFSET 0 keeps the planner from turning the lookups per logout
-// into a scan of the sessions. %[1]s is the selection's conditions, each
-// starting with AND.
-const summarizeFast = `WITH revoked_unseen AS (
-    SELECT s.id, s.username, s.live
-    FROM system.web_session_logouts l
-    CROSS JOIN LATERAL (
-        SELECT s.id, s.username, s.expires_at > now() AS live
-        FROM system.web_sessions s
-        WHERE s.username = l.username AND s.created_at <= l.logged_out_at AND s.id <> l.kept_session_id
-          AND s.revoked_at IS NULL%[1]s
-        OFFSET 0) s
-    WHERE l.username <> ''
-    UNION
-    SELECT s.id, s.username, s.expires_at > now()
-    FROM system.web_session_logouts g
-    JOIN system.web_sessions s ON s.created_at <= g.logged_out_at
-    WHERE g.username = '' AND s.revoked_at IS NULL%[1]s
-), fix AS (
-    SELECT username, count(*) FILTER (WHERE live) AS live, count(*) FILTER (WHERE NOT live) AS dead
-    FROM revoked_unseen GROUP BY username
-)
-SELECT t.username, t.active - COALESCE(f.live, 0), t.expired - COALESCE(f.dead, 0),
-    t.revoked + COALESCE(f.live, 0) + COALESCE(f.dead, 0), t.last_used
-FROM (
-    SELECT s.username,
-        count(*) FILTER (WHERE s.revoked_at IS NULL AND s.expires_at > now()) AS active,
-        count(*) FILTER (WHERE s.revoked_at IS NULL AND s.expires_at <= now()) AS expired,
-        count(*) FILTER (WHERE s.revoked_at IS NOT NULL) AS revoked,
-        max(s.last_used_at) AS last_used
-    FROM system.web_sessions s
-    WHERE true%[1]s
-    GROUP BY s.username
-) t
-LEFT JOIN fix f ON f.username = t.username
-ORDER BY 2 DESC, 5 DESC, 1`
-
-// summaryQuery builds the statement of SummarizeUsers for sel.
-func summaryQuery(sel Selection) (string, []any, error) {
-	var w where
-	if err := sel.add(&w); err != nil {
-		return "", nil, err
-	}
-	if sel.State != "" {
-		return summarizeUsers + w.String() + summaryGrouping, w.args, nil
-	}
-	conds := ""
-	for _, c := range w.conds {
-		conds += "\n      AND " + c
-	}
-	return fmt.Sprintf(summarizeFast, conds), w.args, nil
-}
-
-// SummarizeUsers calls fn for each user with sessions in sel, most active
-// first. One row per user: it holds no more than one. It reads in a
-// transaction of its own, or a savepoint of tx when db is one.
-func SummarizeUsers(ctx context.Context, db TxBeginner, sel Selection, fn func(*UserSummary) error) error {
-	q, args, err := summaryQuery(sel)
-	if err != nil {
-		return err
-	}
-	tx, err := db.Begin(ctx)
-	if err != nil {
-		return err
-	}
-	defer tx.Rollback(context.WithoutCancel(ctx)) //nolint:errcheck // read only: nothing to undo
-	if err := withoutJIT(ctx, tx); err != nil {
-		return err
-	}
-	rows, err := tx.Query(ctx, inSchema(q), args...)
-	if err != nil {
-		return err
-	}
-	defer rows.Close()
-	var u UserSummary
-	for rows.Next() {
-		if err := rows.Scan(&u.Username, &u.Active, &u.Expired, &u.Revoked, &u.LastUsed); err != nil {
-			return err
-		}
-		if err := fn(&u); err != nil {
 			return err
 		}
 	}

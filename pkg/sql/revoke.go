@@ -141,24 +141,16 @@ func revokeByIDs(ctx context.Context, tx DBTX, ids []int64, owner *Owner, by Act
 	var t tally
 	var events []Event
 	for _, id := range ids {
-		var s Session
-		var newly bool
-		var err error
-		if owner != nil {
-			s, newly, err = revokeOwn(ctx, tx, *owner, id)
-		} else {
-			s, newly, err = revokeOne(ctx, tx, id)
-		}
+		r, err := revokeOne(ctx, tx, id, owner)
 		if errors.Is(err, ErrSessionNotFound) {
 			return t.res, &SessionNotFoundError{ID: id}
 		}
 		if err != nil {
 			return t.res, fmt.Errorf("session %d: %w", id, err)
 		}
-		r := RevokedSession{ID: s.ID, Username: s.Username, CreatedAt: s.CreatedAt, RevokedAt: *s.RevokedAt, Now: newly, Session: &s}
 		t.session(r)
-		if newly {
-			events = append(events, by.event(EventSessionRevoked, s.Username, &s.ID, reasonDetail(reason)))
+		if r.Now {
+			events = append(events, by.event(EventSessionRevoked, r.Username, &r.ID, reasonDetail(reason)))
 		}
 		if each != nil {
 			if err := each(r); err != nil {

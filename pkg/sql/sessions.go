@@ -25,16 +25,9 @@ type Session struct {
 // sessionColumns are the columns scanned by scanSession, in its order.
 const sessionColumns = `id, username, user_id, created_at, expires_at, revoked_at, last_used_at, audit_info`
 
-// sessionColumnsOf are sessionColumns of the table aliased s joined with
-// joinLogouts, with the revocation time that join gives.
-const sessionColumnsOf = `s.id, s.username, s.user_id, s.created_at, s.expires_at, ` + revokedAtOf +
-	`, s.last_used_at, s.audit_info`
-
-// scanSession reads the columns of sessionColumns, followed by extra.
-func scanSession(row pgx.Row, s *Session, extra ...any) error {
-	dest := append([]any{&s.ID, &s.Username, &s.UserID, &s.CreatedAt, &s.ExpiresAt,
-		&s.RevokedAt, &s.LastUsedAt, &s.Audit}, extra...)
-	return row.Scan(dest...)
+// scanSession reads the columns of sessionColumns.
+func scanSession(row pgx.Row, s *Session) error {
+	return row.Scan(&s.ID, &s.Username, &s.UserID, &s.CreatedAt, &s.ExpiresAt, &s.RevokedAt, &s.LastUsedAt, &s.Audit)
 }
 
 // AuditInfo records how and by whom a session was minted.
@@ -133,18 +126,14 @@ func explainNoLogin(ctx context.Context, db DBTX, username string) error {
 	return fmt.Errorf("role %q changed while the session was being created; try again", username)
 }
 
-// RevokedSession is one row that Store.Revoke reports.
+// RevokedSession is one row that Store.Revoke reports: a revocation by id
+// (ByIDs, OwnSession) reads every field, as list would now; the others
+// read ID, Username, CreatedAt and RevokedAt.
 type RevokedSession struct {
-	ID        int64
-	Username  string
-	CreatedAt time.Time
-	RevokedAt time.Time
+	ListedSession
 	// Now is true when this call revoked the session, false when it had
 	// been revoked before.
 	Now bool
-	// Session is the whole row, read back by a revocation by id (ByIDs,
-	// OwnSession) only; nil otherwise.
-	Session *Session
 }
 
 // One statement revokes every live row of the users but one (id <> 0
@@ -224,19 +213,40 @@ func revokeUserSessions(ctx context.Context, db DBTX, users userSet, keep int64,
 	return revoked, err
 }
 
-const revokeSession = `UPDATE system.web_sessions SET revoked_at = COALESCE(revoked_at, now())
-WHERE id = $1
-RETURNING ` + sessionColumns + `, revoked_at = now()`
+// revokeByID revokes session id, and reads it back with every field, in
+// one statement. One statement too whatever the id and the owner: for the
+// self-service API, a missing id, someone else's and a malformed one
+// (passed as 0) take the same path, so the answer's timing does not tell
+// them apart. COALESCE keeps the first revoked_at. %[1]s is the SELECT
+// list of the fields, %[2]s the conditions beyond the id.
+const revokeByID = `WITH s AS (
+    UPDATE system.web_sessions SET revoked_at = COALESCE(revoked_at, now())
+    WHERE id = $1%[2]s
+    RETURNING *, revoked_at = now() AS revoked_now
+)
+SELECT %[1]s, s.revoked_now
+FROM s` + joinLogouts
 
-// revokeOne revokes one session by id and returns its row. A session
-// revoked before keeps its first revoked_at; newly reports whether this
-// call revoked it. It returns ErrSessionNotFound for an unknown id.
-func revokeOne(ctx context.Context, db DBTX, id int64) (s Session, newly bool, err error) {
-	err = scanSession(db.QueryRow(ctx, inSchema(revokeSession), id), &s, &newly)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return Session{}, false, ErrSessionNotFound
+// revokeOne revokes session id, only if owner owns it when owner is not
+// nil, and returns its row with every field, as list would show it now. A
+// session revoked before keeps its first revoked_at; Now reports whether
+// this call revoked it. It returns ErrSessionNotFound when no session with
+// that id is there (for owner), without saying whether one exists.
+func revokeOne(ctx context.Context, db DBTX, id int64, owner *Owner) (RevokedSession, error) {
+	w := where{args: []any{id}}
+	fields := selectFields(&w, SessionFields, 0)
+	mine := ""
+	if owner != nil {
+		mine = " AND username = " + w.arg(owner.Username) + " AND user_id = " + w.arg(owner.UserID)
 	}
-	return s, newly, err
+	var r RevokedSession
+	dest := append(scanTargets(SessionFields, &r.ListedSession), &r.Now)
+	err := db.QueryRow(ctx, inSchema(fmt.Sprintf(revokeByID, fields, mine)), w.args...).Scan(dest...)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return RevokedSession{}, ErrSessionNotFound
+	}
+	r.Active = r.Status == StatusActive
+	return r, err
 }
 
 const getSession = `SELECT ` + sessionColumns + `

@@ -2,10 +2,7 @@ package sql
 
 import (
 	"context"
-	"errors"
 	"fmt"
-
-	"github.com/jackc/pgx/v5"
 )
 
 // Queries of the self-service and admin HTTP API: a user's own sessions,
@@ -19,47 +16,26 @@ type Owner struct {
 	UserID   int64
 }
 
-const listOwnSessions = `SELECT ` + sessionColumnsOf + `
-FROM system.web_sessions s` + joinLogouts + `
-WHERE s.username = $1 AND s.user_id = $2 AND ` + isActive + `
-ORDER BY s.created_at DESC, s.id DESC`
-
-// ListOwnSessions returns the active sessions of owner (neither revoked nor
-// expired, by the database clock), newest first.
-func ListOwnSessions(ctx context.Context, db DBTX, owner Owner) ([]Session, error) {
-	rows, err := db.Query(ctx, inSchema(listOwnSessions), owner.Username, owner.UserID)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []Session
-	for rows.Next() {
-		var s Session
-		if err := scanSession(rows, &s); err != nil {
-			return nil, err
-		}
-		out = append(out, s)
-	}
-	return out, rows.Err()
+// ownSessionsQuery is the statement of ListOwnSessions.
+func ownSessionsQuery(owner Owner) (string, []any) {
+	var w where
+	q := "SELECT " + selectFields(&w, SessionFields, 0) + listFrom
+	w.and("s.username = " + w.arg(owner.Username))
+	w.and("s.user_id = " + w.arg(owner.UserID))
+	w.and(isActive)
+	return q + w.String() + "\nORDER BY s.created_at DESC, s.id DESC", w.args
 }
 
-// One statement, whatever the id: a missing id, someone else's and a
-// malformed one (passed as 0) take the same path, so the answer's timing
-// does not tell them apart. COALESCE keeps the first revoked_at.
-const revokeOwnSession = `UPDATE system.web_sessions SET revoked_at = COALESCE(revoked_at, now())
-WHERE id = $1 AND username = $2 AND user_id = $3
-RETURNING ` + sessionColumns + `, revoked_at = now()`
-
-// revokeOwn revokes session id if owner owns it, and returns its row.
-// A session revoked before keeps its first revoked_at; newly reports whether
-// this call revoked it. It returns ErrSessionNotFound when no session with
-// that id belongs to owner, without saying whether one exists.
-func revokeOwn(ctx context.Context, db DBTX, owner Owner, id int64) (s Session, newly bool, err error) {
-	err = scanSession(db.QueryRow(ctx, inSchema(revokeOwnSession), id, owner.Username, owner.UserID), &s, &newly)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return Session{}, false, ErrSessionNotFound
-	}
-	return s, newly, err
+// ListOwnSessions returns the active sessions of owner (neither revoked nor
+// expired, by the database clock), newest first, with every field.
+func ListOwnSessions(ctx context.Context, db DBTX, owner Owner) ([]ListedSession, error) {
+	q, args := ownSessionsQuery(owner)
+	var out []ListedSession
+	err := eachListed(ctx, db, q, args, SessionFields, func(s *ListedSession) error {
+		out = append(out, *s)
+		return nil
+	})
+	return out, err
 }
 
 // Bounds of one page of ListSessionsPage.
@@ -81,12 +57,10 @@ type PageFilter struct {
 
 // pageQuery builds the statement for f: its selection, and a keyset on the
 // primary key for the cursor, so a page costs the same however deep into
-// millions of rows it starts.
-// The columns are list's, with the client's, so that one row type and one
-// scanner serve both.
+// millions of rows it starts. It reads every field.
 func pageQuery(f PageFilter, limit int) (string, []any, error) {
 	var w where
-	q := listSessions + statusExpr(&w, f.IdleTimeout) + listClient + listFrom
+	q := "SELECT " + selectFields(&w, SessionFields, f.IdleTimeout) + listFrom
 	if err := f.add(&w); err != nil {
 		return "", nil, err
 	}
@@ -112,19 +86,11 @@ func ListSessionsPage(ctx context.Context, db DBTX, f PageFilter) (page []Listed
 	if err != nil {
 		return nil, 0, err
 	}
-	rows, err := db.Query(ctx, inSchema(q), args...)
+	err = eachListed(ctx, db, q, args, SessionFields, func(s *ListedSession) error {
+		page = append(page, *s)
+		return nil
+	})
 	if err != nil {
-		return nil, 0, err
-	}
-	defer rows.Close()
-	for rows.Next() {
-		var s ListedSession
-		if err := scanListed(rows, &s, true); err != nil {
-			return nil, 0, err
-		}
-		page = append(page, s)
-	}
-	if err := rows.Err(); err != nil {
 		return nil, 0, err
 	}
 	if len(page) > limit {

@@ -72,10 +72,14 @@ class AdminSession:
     #: None while the session is not revoked.
     revoked_at: Optional[datetime]
     last_used_at: datetime
+    #: "active", "idle", "expired" or "revoked", as ``auth-session list`` shows it.
+    status: str
     ip: str
     user_agent: str
     #: How the session was made: "cli" or "http".
     via: str
+    #: Who made it: the admin for "cli", the user for "http".
+    actor: str
     #: Neither revoked nor expired.
     active: bool
     #: The session the client presents.

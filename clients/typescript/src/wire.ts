@@ -47,10 +47,14 @@ export interface AdminSession {
   /** null while the session is not revoked. */
   revoked_at: Date | null;
   last_used_at: Date;
+  /** "active", "idle", "expired" or "revoked", as `auth-session list` shows it. */
+  status: string;
   ip: string;
   user_agent: string;
   /** How the session was made: "cli" or "http". */
   via: string;
+  /** Who made it: the admin for "cli", the user for "http". */
+  actor: string;
   /** Neither revoked nor expired. */
   active: boolean;
   /** The session the client presents. */
@@ -138,9 +142,11 @@ const adminSession: Spec<AdminSession> = {
   expires_at: "time",
   revoked_at: "time?",
   last_used_at: "time",
+  status: "string",
   ip: "string",
   user_agent: "string",
   via: "string",
+  actor: "string",
   active: "boolean",
   current: "boolean",
 };

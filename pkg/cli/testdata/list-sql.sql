@@ -2,7 +2,7 @@ SET client_encoding = 'UTF8';
 
 CREATE TABLE results (
   username TEXT,
-  session_id BIGINT,
+  id BIGINT,
   created_at TIMESTAMPTZ,
   expires_at TIMESTAMPTZ,
   revoked_at TIMESTAMPTZ,

@@ -69,9 +69,19 @@ func TestRoleNamesAreAddressedExactly(t *testing.T) {
 			if sessionsOf(t, dbURL, tt.role) != before+1 {
 				t.Errorf("login %q: %s\nwant a session for %q", tt.arg, r, tt.role)
 			}
-			list := mustRun(t, dbURL, "list", "--user", tt.arg, "--format", "tsv")
+			// list's --user takes the name as list prints it, or quoted:
+			// an unquoted WEB_USER is that name, not web_user (issue 20 §3).
+			listArg := tt.arg
+			if !strings.HasPrefix(tt.arg, `"`) {
+				listArg = tt.role
+				if r := mustRun(t, dbURL, "list", "--user", tt.arg, "--format", "tsv"); strings.Count(r.stdout, "\n") != 1 ||
+					!strings.Contains(r.stderr, `did you mean "`+tt.role+`"?`) {
+					t.Errorf("list --user %q: %s\nwant no session and a warning suggesting %q", tt.arg, r, tt.role)
+				}
+			}
+			list := mustRun(t, dbURL, "list", "--user", listArg, "--format", "tsv")
 			if got := strings.Count(list.stdout, "\n") - 1; got != before+1 {
-				t.Errorf("list --user %q: %d sessions, want %d:\n%s", tt.arg, got, before+1, list.stdout)
+				t.Errorf("list --user %q: %d sessions, want %d:\n%s", listArg, got, before+1, list.stdout)
 			}
 			events := mustRun(t, dbURL, "events", "--user", tt.arg, "--format", "tsv")
 			if !strings.Contains(events.stdout, "session.created") {

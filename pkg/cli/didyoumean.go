@@ -1,12 +1,21 @@
 package cli
 
-import "unicode/utf8"
+import (
+	"strings"
+	"unicode/utf8"
+)
 
 // closest returns the name among names nearest to typed by edit distance
 // (letters inserted, deleted, replaced or two swapped), when near enough to
-// be a typo: at most 2 edits, and at most a third of typed's letters. It
+// be a typo: at most 2 edits, and at most a third of typed's letters. A
+// name that differs only in case comes first: WEB_USER meant web_user. It
 // returns "" when none is.
 func closest(typed string, names []string) string {
+	for _, name := range names {
+		if name != typed && strings.EqualFold(name, typed) {
+			return name
+		}
+	}
 	limit := min(2, utf8.RuneCountInString(typed)/3)
 	best, bestDist := "", limit+1
 	for _, name := range names {

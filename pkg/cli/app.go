@@ -43,6 +43,8 @@ func NewApp(env *Env) *cli.App {
 			manCommand(env),
 			versionCommand(env),
 		},
+		// For what a command reads from its flags alone: see passwordTerminal.
+		Metadata: map[string]any{metadataEnv: env},
 		// Errors are printed once, by Main, in one format.
 		ExitErrHandler: func(*cli.Context, error) {},
 		OnUsageError: func(c *cli.Context, err error, _ bool) error {
@@ -63,6 +65,9 @@ func NewApp(env *Env) *cli.App {
 	refuseWhileCompleting(app.Commands)
 	return app
 }
+
+// metadataEnv is the key of the app's Env in its Metadata.
+const metadataEnv = "env"
 
 // Main runs the application with args (os.Args) and returns the exit code,
 // having printed any error to env's stderr.

@@ -41,7 +41,7 @@ func TestComplete(t *testing.T) {
 	}{
 		{[]string{""}, "init login logout list serve demo revoke lock unlock locks throttle events purge completion man version"},
 		{[]string{"-"}, "--help --version"},
-		{[]string{"logout", "victim", "--"}, "--url --host --port -p --sql-user -U --database -d --certs-dir --schema --users-from --all --except --except-from --except-role --ignore-missing --yes -y --reason --dry-run --standby-timeout --format --no-headers --help -h"},
+		{[]string{"logout", "victim", "--"}, "--url --host --port -p --sql-user -U --database -d --certs-dir --password -W --no-password -w --schema --users-from --all --except --except-from --except-role --ignore-missing --yes -y --reason --dry-run --standby-timeout --format --no-headers --help -h"},
 		{[]string{"list", "--format", ""}, "table tsv csv json ndjson yaml records sql html raw"},
 		{[]string{"list", "--format", "="}, "table tsv csv json ndjson yaml records sql html raw"},
 		{[]string{"list", "--format=t"}, "--format=table --format=tsv --format=csv --format=json --format=ndjson --format=yaml --format=records --format=sql --format=html --format=raw"},

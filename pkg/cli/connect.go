@@ -31,6 +31,17 @@ type ConnOptions struct {
 	// Schema holds the tables; empty means sql.DefaultSchema. The process
 	// has one: Config sets it for every statement (sql.SetSchema).
 	Schema string
+	// Password says when the password is asked for on the terminal (-W,
+	// -w; see connectAsking).
+	Password PasswordPrompt
+	// terminal is where the password may be asked for: the command's
+	// streams, when its standard input and error are a terminal
+	// (connFromFlags); nil never asks.
+	terminal *IOStreams
+	// noPasswordFlags leaves -W out of the advice on a missing password,
+	// for a connection that the flags do not describe (serve's
+	// --read-url).
+	noPasswordFlags bool
 }
 
 // defaultConnectTimeout bounds a connection attempt when neither the URL
@@ -123,7 +134,7 @@ func (o ConnOptions) Connect(ctx context.Context) (*pgx.Conn, error) {
 	if err != nil {
 		return nil, err
 	}
-	return connectConfig(ctx, cfg)
+	return o.connectAsking(ctx, cfg)
 }
 
 // connectConfig connects with cfg. A connection pooler that does not pass

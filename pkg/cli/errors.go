@@ -34,10 +34,16 @@ const (
 type cancelled struct {
 	command     string
 	interrupted bool
+	// atPassword is Ctrl-C at the database password prompt, before
+	// anything was read or written; its command is set by inCommand.
+	atPassword bool
 }
 
 func (e cancelled) Error() string {
-	if e.interrupted {
+	switch {
+	case e.atPassword:
+		return e.command + " interrupted at the password prompt: nothing changed"
+	case e.interrupted:
 		return e.command + " interrupted: nothing revoked"
 	}
 	return e.command + " cancelled: nothing revoked"
@@ -77,13 +83,24 @@ type connectError struct {
 func (e connectError) Error() string { return e.err.Error() }
 func (e connectError) Unwrap() error { return e.err }
 
-// inCommand makes a usage error of command point to its help.
+// inCommand makes a usage error of command point to its help, and names
+// command in a cancellation at the password prompt, which the connection
+// code cannot name.
 func inCommand(err error, command string) error {
-	var ue usageError
-	if command == "" || !errors.As(err, &ue) {
+	var (
+		ue usageError
+		c  cancelled
+	)
+	switch {
+	case command == "":
 		return err
+	case errors.As(err, &c) && c.command == "":
+		c.command = command
+		return c
+	case errors.As(err, &ue):
+		return usageError{err: err, command: command}
 	}
-	return usageError{err: err, command: command}
+	return err
 }
 
 // ExitCode returns the process exit code for err.

@@ -24,6 +24,12 @@ const (
 	flagFormat   = "format"
 )
 
+// psql's -W and -w, of every command that connects.
+const (
+	flagPassword   = "password"
+	flagNoPassword = "no-password"
+)
+
 // Categories of the flags in help: a command's own flags come first, then
 // these.
 const (
@@ -70,6 +76,13 @@ func connFlagsCertsDir(certsDirUsage string) []cli.Flag {
 		&cli.StringFlag{Name: flagUser, Aliases: []string{"U"}, Usage: "database user to connect as (overrides --url)"},
 		&cli.StringFlag{Name: flagDatabase, Aliases: []string{"d"}, Usage: "database name (overrides --url)"},
 		&cli.StringFlag{Name: flagCertsDir, TakesFile: true, Usage: certsDirUsage},
+		// As psql: -W and -w. Without either, the password is asked for
+		// when the server wants one and no setting gave it.
+		&cli.BoolFlag{Name: flagPassword, Aliases: []string{"W"}, Action: checkPasswordFlags,
+			Usage: "ask for the database password on the terminal before connecting; without -W or -w it is asked for on a terminal " +
+				"when the server wants one that --url, PGPASSWORD and ~/.pgpass did not give"},
+		&cli.BoolFlag{Name: flagNoPassword, Aliases: []string{"w"}, Action: checkPasswordFlags,
+			Usage: "never ask for the database password; fail if the server wants one that --url, PGPASSWORD and ~/.pgpass did not give"},
 		&cli.StringFlag{Name: flagSchema, EnvVars: []string{"AUTH_SESSION_SCHEMA"}, Value: sql.DefaultSchema,
 			Usage: "`SCHEMA` that holds the tables, for sessions kept in an application's own schema",
 			// Checked while parsing, before the command runs.
@@ -100,9 +113,33 @@ func notSQLUserFlag(also string) cli.Flag {
 		}}
 }
 
+// checkPasswordFlags refuses -W with -w, and -W where there is no
+// terminal to ask on, before anything runs.
+func checkPasswordFlags(c *cli.Context, _ bool) error {
+	switch {
+	case c.Bool(flagPassword) && c.Bool(flagNoPassword):
+		return usageErrorf("-W/--%s and -w/--%s exclude each other: ask for the password, or never", flagPassword, flagNoPassword)
+	case c.Bool(flagPassword) && passwordTerminal(c) == nil:
+		return usageErrorf("-W/--%s asks for the password on a terminal, and standard input or standard error is not one: "+
+			"give the password in PGPASSWORD or ~/.pgpass instead", flagPassword)
+	}
+	return nil
+}
+
+// passwordTerminal is where c's command may ask for the password: its
+// streams when standard input and error are terminals whose echo can be
+// turned off, else nil.
+func passwordTerminal(c *cli.Context) *IOStreams {
+	env, _ := c.App.Metadata[metadataEnv].(*Env)
+	if env == nil || !env.IO.InIsTerminal || !env.IO.ErrIsTerminal || !canHideInput {
+		return nil
+	}
+	return env.IO
+}
+
 // connFromFlags reads the connection flags of c.
 func connFromFlags(c *cli.Context) ConnOptions {
-	return ConnOptions{
+	o := ConnOptions{
 		URL:      c.String(flagURL),
 		Host:     c.String(flagHost),
 		Port:     c.String(flagPort),
@@ -110,7 +147,15 @@ func connFromFlags(c *cli.Context) ConnOptions {
 		Database: c.String(flagDatabase),
 		CertsDir: c.String(flagCertsDir),
 		Schema:   c.String(flagSchema),
+		terminal: passwordTerminal(c),
 	}
+	switch {
+	case c.Bool(flagPassword):
+		o.Password = PasswordFirst
+	case c.Bool(flagNoPassword):
+		o.Password = PasswordNever
+	}
+	return o
 }
 
 // formatFlag is --format; its default depends on whether stdout is a terminal.

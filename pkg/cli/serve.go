@@ -300,8 +300,9 @@ func openPool(ctx context.Context, o ConnOptions, maxConns int32, guard *outage.
 		return nil, err
 	}
 	// The first connection also settles whether search_path can be set at
-	// connect (see connectConfig) for the pool's connections.
-	conn, err := connectConfig(ctx, connCfg)
+	// connect (see connectConfig) for the pool's connections, and the
+	// password typed at its prompt, if any, is theirs too.
+	conn, err := o.connectAsking(ctx, connCfg)
 	if err != nil {
 		return nil, err
 	}
@@ -340,7 +341,7 @@ func openPool(ctx context.Context, o ConnOptions, maxConns int32, guard *outage.
 // its user must be an admin and its schema current. That it is a standby is
 // not required: any server with the same data will do.
 func openReadPool(ctx context.Context, readURL, certsDir string, maxConns int32, guard *outage.Guard, log *slog.Logger) (*pgxpool.Pool, error) {
-	pool, err := openPool(ctx, ConnOptions{URL: readURL, CertsDir: certsDir, certsIfClientCert: true}, maxConns, guard, log.With("pool", "read"))
+	pool, err := openPool(ctx, ConnOptions{URL: readURL, CertsDir: certsDir, certsIfClientCert: true, noPasswordFlags: true}, maxConns, guard, log.With("pool", "read"))
 	if err != nil {
 		return nil, fmt.Errorf("--read-url: %w", err)
 	}

@@ -179,6 +179,7 @@ var (
 	flagUndefined = regexp.MustCompile(`^flag provided but not defined: -+(.*)$`)
 	flagNoValue   = regexp.MustCompile(`^flag needs an argument: -+(.*)$`)
 	flagBadValue  = regexp.MustCompile(`^invalid value (".*") for flag -+([^:]*): (.*)$`)
+	flagBadBool   = regexp.MustCompile(`^invalid boolean value ".*" for -+([^:]*): `)
 )
 
 // flagError rewrites the flag parser's messages in our words: the flag as
@@ -195,6 +196,12 @@ func flagError(c *cli.Context, err error) error {
 	}
 	if m := flagNoValue.FindStringSubmatch(msg); m != nil {
 		return fmt.Errorf("flag %s needs a value", dashed(m[1]))
+	}
+	if m := flagBadBool.FindStringSubmatch(msg); m != nil && (m[1] == flagPassword || m[1] == "W") {
+		// --password=SECRET: the value is not repeated, as it may be the
+		// password itself.
+		return fmt.Errorf("%s takes no value: it asks for the password on the terminal; a password given without a prompt goes in PGPASSWORD or ~/.pgpass",
+			dashed(m[1]))
 	}
 	if m := flagBadValue.FindStringSubmatch(msg); m != nil {
 		reason := m[3]

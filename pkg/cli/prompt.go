@@ -8,7 +8,20 @@ import (
 	"io"
 	"os"
 	"strings"
+	"time"
 )
+
+// settleAfterInterrupt waits a moment after a Ctrl-C at a terminal before
+// anything is written: Linux's terminal driver sends SIGINT first and only
+// then discards the output not yet read (unless NOFLSH, which the yes/no
+// prompt leaves off, so that what was typed after ^C is discarded too), so a
+// message written at once could be discarded with it (e2e TestPromptCancels
+// lost its last line about 1 run in 100).
+func settleAfterInterrupt(io *IOStreams) {
+	if io.ErrIsTerminal {
+		time.Sleep(50 * time.Millisecond)
+	}
+}
 
 // confirm asks question on stderr and reads a yes or no from stdin. It
 // returns nil for yes, and cancelled for command otherwise: for no, any
@@ -26,6 +39,7 @@ func confirm(ctx context.Context, io *IOStreams, command, question string) error
 	select {
 	case <-ctx.Done():
 		// The message goes on its own line, after the terminal's ^C.
+		settleAfterInterrupt(io)
 		fmt.Fprintln(io.Err)
 		return cancelled{command: command, interrupted: true}
 	case line := <-answer:
@@ -35,6 +49,7 @@ func confirm(ctx context.Context, io *IOStreams, command, question string) error
 			// cancels ctx; the revocation then stops before its commit
 			// (sql.ErrInterrupted).
 			if ctx.Err() != nil {
+				settleAfterInterrupt(io)
 				fmt.Fprintln(io.Err)
 				return cancelled{command: command, interrupted: true}
 			}

@@ -308,13 +308,13 @@ func Purge(ctx context.Context, db PurgeDB, opts PurgeOptions, progress func(Pur
 }
 
 // A logout record (web_session_logouts) refuses the sessions of its user,
-// or of everyone for '', created at or before its instant that its UPDATE
+// or of everyone for ”, created at or before its instant that its UPDATE
 // could not see: logins in flight. Once no session that old is left, and
 // no login transaction can still be open from before it (a day and the
 // retention have passed), the record refuses nothing and goes. Without
 // this the table grows by a row per user ever logged out. Each statement
 // deletes at most a batch of records, each checked by an index of the
-// sessions: (username, created_at), or created_at for ''.
+// sessions: (username, created_at), or created_at for ”.
 const (
 	logoutsCutoff = `least($1::TIMESTAMPTZ, now() - INTERVAL '1 day')`
 	// Two statements rather than one with an OR, which would keep the

@@ -1,7 +1,8 @@
 // Command whoami measures the HTTP interface's authenticated hot path: the
 // rate of GET /api/v2/whoami requests, each presenting a session cookie,
 // against the rate of the same session lookup issued straight through pgx,
-// at the same concurrency, in the same run and on the same database.
+// at the same concurrency, in the same run and on the same database; and
+// whoami with the server's metrics on against the same server with them off.
 //
 //	go run ./bench/whoami [--url SUPERUSER_URL] [--concurrency 32] [--duration 10s]
 //
@@ -37,6 +38,7 @@ import (
 	"github.com/auth-session/auth-session/internal/pgcluster/ha"
 	"github.com/auth-session/auth-session/pkg/auth"
 	"github.com/auth-session/auth-session/pkg/cli"
+	"github.com/auth-session/auth-session/pkg/server"
 	"github.com/auth-session/auth-session/pkg/sql"
 )
 
@@ -146,6 +148,15 @@ func run(ctx context.Context, o options) error {
 	defer stopServer()
 	clients := httpload.NewClients(addr, o.concurrency)
 	defer clients.Close()
+	// The same server without its metrics (serve --metrics=false).
+	unmeteredAddr, stopUnmetered, err := httpload.StartServer(ctx, pool, o.maxLookups,
+		func(c *server.Config) { c.DisableMetrics = true })
+	if err != nil {
+		return err
+	}
+	defer stopUnmetered()
+	unmeteredClients := httpload.NewClients(unmeteredAddr, o.concurrency)
+	defer unmeteredClients.Close()
 	// The same server in the statement mode serve uses behind pgbouncer.
 	preparedAddr, stopPrepared, err := httpload.StartServer(ctx, pooledPool, o.maxLookups)
 	if err != nil {
@@ -194,7 +205,22 @@ func run(ctx context.Context, o options) error {
 	if maxLookups <= 0 {
 		maxLookups = auth.DefaultMaxConcurrentLookups
 	}
-	fmt.Fprintf(os.Stderr, "measuring for %v ...\n", time.Duration(len(workloads))*(o.warmup+o.duration))
+	// What the metrics cost: whoami on the server above against the same
+	// server without metrics, measured apart, in rounds that alternate
+	// which goes first, since a workload run right after another kind
+	// (the raw lookups, say) measured up to a third slower.
+	metricsPair := []workload{
+		{name: "authenticated `GET /api/v2/whoami`, metrics on (serve's default)", op: func(_ context.Context, i int) error {
+			return clients.Expect(i, whoamiRequests[i%len(whoamiRequests)], http.StatusOK)
+		}},
+		{name: "authenticated `GET /api/v2/whoami`, metrics off (`serve --metrics=false`)", op: func(_ context.Context, i int) error {
+			return unmeteredClients.Expect(i, whoamiRequests[i%len(whoamiRequests)], http.StatusOK)
+		}},
+	}
+	pairRounds := o
+	pairRounds.rounds = 2 * o.rounds
+
+	fmt.Fprintf(os.Stderr, "measuring for %v ...\n", time.Duration(len(workloads)+len(metricsPair))*(o.warmup+o.duration))
 	if o.cpuProfile != "" {
 		f, err := os.Create(o.cpuProfile)
 		if err != nil {
@@ -206,26 +232,40 @@ func run(ctx context.Context, o options) error {
 		}
 		defer pprof.StopCPUProfile()
 	}
-	if err := measure(ctx, workloads, o); err != nil {
+	if err := measure(ctx, workloads, o, false); err != nil {
+		return err
+	}
+	if err := measure(ctx, metricsPair, pairRounds, true); err != nil {
 		return err
 	}
 	fmt.Printf("%d concurrent clients, %d sessions, pool of %d connections, at most %d lookup statements at once in the server, "+
 		"%v per measurement in %d interleaved rounds, all on loopback, %d CPUs.\n\n",
 		o.concurrency, o.sessions, o.maxConns, maxLookups, o.duration, o.rounds, runtime.NumCPU())
-	fmt.Println("| measurement | req/s | p50 | p99 | requests |")
-	fmt.Println("| --- | ---: | ---: | ---: | ---: |")
-	for _, w := range workloads {
-		s := w.stats(o.duration)
-		fmt.Printf("| %s | %.0f | %v | %v | %d |\n",
-			w.name, s.Rate, s.P50.Round(10*time.Microsecond), s.P99.Round(10*time.Microsecond), s.Requests)
-	}
+	printTable(workloads, o.duration)
 	raw, viaHTTP := workloads[0].stats(o.duration), workloads[1].stats(o.duration)
 	prepared, bounced := workloads[2].stats(o.duration), workloads[3].stats(o.duration)
 	fmt.Printf("\nAuthenticated whoami / raw lookup: **%.2f** (target: at least 0.80).\n", viaHTTP.Rate/raw.Rate)
 	fmt.Printf("Authenticated whoami without prepared statements (%v, serve's mode behind a pooler) / with them (on a direct connection): **%.2f**.\n",
 		cli.PoolerQueryExecMode, prepared.Rate/viaHTTP.Rate)
 	fmt.Printf("Authenticated whoami through pgbouncer in transaction mode / direct: **%.2f**.\n", bounced.Rate/viaHTTP.Rate)
+
+	fmt.Printf("\nMetrics on and off, apart: %v each in %d rounds, each round starting with the other.\n\n", o.duration, pairRounds.rounds)
+	printTable(metricsPair, o.duration)
+	metered, unmetered := metricsPair[0].stats(o.duration), metricsPair[1].stats(o.duration)
+	fmt.Printf("\nAuthenticated whoami with metrics / without: **%.3f**.\n", metered.Rate/unmetered.Rate)
 	return nil
+}
+
+// printTable prints the workloads' figures, measured for d each, as a
+// markdown table.
+func printTable(workloads []workload, d time.Duration) {
+	fmt.Println("| measurement | req/s | p50 | p99 | requests |")
+	fmt.Println("| --- | ---: | ---: | ---: | ---: |")
+	for _, w := range workloads {
+		s := w.stats(d)
+		fmt.Printf("| %s | %.0f | %v | %v | %d |\n",
+			w.name, s.Rate, s.P50.Round(10*time.Microsecond), s.P99.Round(10*time.Microsecond), s.Requests)
+	}
 }
 
 // workload is one kind of request and the latencies measured for it.
@@ -241,16 +281,21 @@ func (w *workload) stats(d time.Duration) httpload.Stats {
 
 // measure warms each workload up, then runs them in turn, o.rounds times for
 // o.duration/o.rounds each, so that whatever else the machine does in the
-// meantime weighs on all of them alike.
-func measure(ctx context.Context, workloads []workload, o options) error {
+// meantime weighs on all of them alike; with alternate, every other round
+// runs them in reverse order.
+func measure(ctx context.Context, workloads []workload, o options, alternate bool) error {
 	for _, w := range workloads {
 		if _, err := (httpload.Load{Concurrency: o.concurrency, Duration: o.warmup}).Run(ctx, w.op); err != nil {
 			return fmt.Errorf("%s: %w", w.name, err)
 		}
 	}
 	slice := o.duration / time.Duration(o.rounds)
-	for range o.rounds {
-		for i := range workloads {
+	for round := range o.rounds {
+		for j := range workloads {
+			i := j
+			if alternate && round%2 == 1 {
+				i = len(workloads) - 1 - j
+			}
 			latencies, err := (httpload.Load{Concurrency: o.concurrency, Duration: slice}).Run(ctx, workloads[i].op)
 			if err != nil {
 				return fmt.Errorf("%s: %w", workloads[i].name, err)

@@ -110,6 +110,11 @@ type Verifier struct {
 	// {"error":"the session store is unavailable"}). It must not reveal err
 	// to the client: the 401s are alike on purpose.
 	WriteError func(w http.ResponseWriter, r *http.Request, status int, err error)
+	// OnCheck, when set, is told what each check found: once per session
+	// value looked up, and once (CheckAbsent) per request that presents
+	// none. It runs on the request's goroutine, before the answer: it must
+	// be quick. A server counts them in its metrics here.
+	OnCheck func(CheckOutcome)
 	// MaxConcurrentLookups bounds the lookup statements running at once;
 	// zero means DefaultMaxConcurrentLookups. Requests that arrive while
 	// that many run are looked up together by the next statement.
@@ -217,7 +222,7 @@ func WriteUnauthorizedError(w http.ResponseWriter, message string) {
 func (v *Verifier) Authenticate(r *http.Request) (Identity, error) {
 	values, source := presented(r)
 	if source == "" {
-		return v.refuse(r, "no session presented", 0)
+		return v.refuse(r, CheckAbsent, 0)
 	}
 	for _, value := range values {
 		id, err := v.authenticate(r, value, source)
@@ -236,16 +241,18 @@ const MaxSessionCookies = 4
 func (v *Verifier) authenticate(r *http.Request, value string, source Source) (Identity, error) {
 	sessionID, secret, err := DecodeValue(value)
 	if err != nil {
-		return v.refuse(r, "malformed session value", 0)
+		return v.refuse(r, CheckMalformed, 0)
 	}
 	check, err := v.lookup(r.Context(), sessionID)
 	found := err == nil
 	if err != nil && !errors.Is(err, sql.ErrSessionNotFound) {
+		v.told(CheckUnavailable)
 		return Identity{}, fmt.Errorf("check session %d: %w", sessionID, err)
 	}
-	if reason := refusal(secret, check, found); reason != "" {
-		return v.refuse(r, reason, sessionID)
+	if outcome := refusal(secret, check, found); outcome != CheckValid {
+		return v.refuse(r, outcome, sessionID)
 	}
+	v.told(CheckValid)
 	if check.TouchDue {
 		// Written in the background: the answer does not depend on it, and
 		// a request must not wait on the locks the write may meet.
@@ -261,27 +268,27 @@ func (v *Verifier) authenticate(r *http.Request, value string, source Source) (I
 }
 
 // refusal returns why the session of check (found false when its id is
-// unknown) does not authenticate a request presenting secret, or "" when
-// it does. An unknown id takes the path of a wrong secret: the secret is
-// hashed and compared, in constant time, with a hash of the stored size, so
-// that the two cost the same here.
-func refusal(secret []byte, check sql.SessionCheck, found bool) string {
+// unknown) does not authenticate a request presenting secret, or CheckValid
+// when it does. An unknown id takes the path of a wrong secret: the secret
+// is hashed and compared, in constant time, with a hash of the stored size,
+// so that the two cost the same here.
+func refusal(secret []byte, check sql.SessionCheck, found bool) CheckOutcome {
 	matches := SecretMatches(secret, storedHash(check, found))
 	switch {
 	case !found:
-		return "unknown session"
+		return CheckUnknown
 	case !matches:
-		return "wrong secret"
+		return CheckWrongSecret
 	case check.Revoked:
-		return "revoked"
+		return CheckRevoked
 	case check.Expired:
-		return "expired"
+		return CheckExpired
 	case check.Idle:
-		return "idle"
+		return CheckIdle
 	case !check.RoleValid:
-		return "role dropped, re-created, NOLOGIN or past VALID UNTIL"
+		return CheckRoleInvalid
 	}
-	return ""
+	return CheckValid
 }
 
 // storedHash is the hash a presented secret is compared with: the
@@ -297,15 +304,25 @@ func storedHash(check sql.SessionCheck, found bool) []byte {
 // the stored size, and the SHA-256 of no secret anyone can find.
 var unknownSessionHash [sha256.Size]byte
 
-func (v *Verifier) refuse(r *http.Request, reason string, sessionID int64) (Identity, error) {
+// refuse tells OnCheck the outcome, logs its reason at debug level and
+// returns ErrUnauthenticated.
+func (v *Verifier) refuse(r *http.Request, outcome CheckOutcome, sessionID int64) (Identity, error) {
+	v.told(outcome)
 	if log := v.logger(); log.Enabled(r.Context(), slog.LevelDebug) {
-		attrs := []any{"reason", reason}
+		attrs := []any{"reason", refusalReasons[outcome]}
 		if sessionID != 0 {
 			attrs = append(attrs, "session_id", sessionID)
 		}
 		log.DebugContext(r.Context(), "session refused", attrs...)
 	}
 	return Identity{}, ErrUnauthenticated
+}
+
+// told tells OnCheck the outcome of a check, if it listens.
+func (v *Verifier) told(outcome CheckOutcome) {
+	if v.OnCheck != nil {
+		v.OnCheck(outcome)
+	}
 }
 
 // lookup checks session id on ReadDB when there is one, and on DB when

@@ -22,20 +22,20 @@ func TestUnknownIDComparesLikeAWrongSecret(t *testing.T) {
 	}
 	known := sql.SessionCheck{ID: 7, HashedSecret: HashSecret(other), RoleValid: true}
 	for _, tt := range []struct {
-		name   string
-		check  sql.SessionCheck
-		found  bool
-		reason string
+		name  string
+		check sql.SessionCheck
+		found bool
+		want  CheckOutcome
 	}{
-		{"unknown id", sql.SessionCheck{}, false, "unknown session"},
-		{"wrong secret", known, true, "wrong secret"},
+		{"unknown id", sql.SessionCheck{}, false, CheckUnknown},
+		{"wrong secret", known, true, CheckWrongSecret},
 	} {
 		hashed := storedHash(tt.check, tt.found)
 		if len(hashed) != sha256.Size {
 			t.Errorf("%s: compared with %d bytes; want a %d-byte hash, as stored, so the comparison runs in full", tt.name, len(hashed), sha256.Size)
 		}
-		if got := refusal(secret, tt.check, tt.found); got != tt.reason {
-			t.Errorf("%s: refusal %q; want %q", tt.name, got, tt.reason)
+		if got := refusal(secret, tt.check, tt.found); got != tt.want {
+			t.Errorf("%s: refusal %v; want %v", tt.name, got, tt.want)
 		}
 	}
 	unknownAllocs := testing.AllocsPerRun(100, func() { refusal(secret, sql.SessionCheck{}, false) })
@@ -43,7 +43,7 @@ func TestUnknownIDComparesLikeAWrongSecret(t *testing.T) {
 	if unknownAllocs != wrongAllocs {
 		t.Errorf("allocations: unknown id %v, wrong secret %v; want the same work", unknownAllocs, wrongAllocs)
 	}
-	if got := refusal(other, known, true); got != "" {
-		t.Errorf("right secret refused: %q", got)
+	if got := refusal(other, known, true); got != CheckValid {
+		t.Errorf("right secret refused: %v", got)
 	}
 }

@@ -46,6 +46,9 @@ type serveOptions struct {
 	logLevel        slog.Level
 	forwardAuth     server.ForwardAuth
 	trustedProxies  server.TrustedProxies
+	// metrics is false with --metrics=false; metricsAddr is --metrics-addr.
+	metrics     bool
+	metricsAddr string
 	// purge is the background purge, nil when --purge-interval is 0.
 	purge *sql.PurgeLoopOptions
 	// ready, when set, is called with the address served once the server
@@ -80,6 +83,7 @@ func serveCommand(env *Env) *cli.Command {
 	flags = append(flags, loginLimitsFlags()...)
 	flags = append(flags, forwardAuthFlags()...)
 	flags = append(flags, trustedProxiesFlags()...)
+	flags = append(flags, metricsFlags()...)
 	flags = append(flags, servePurgeFlags()...)
 	return &cli.Command{
 		Name:  "serve",
@@ -90,6 +94,7 @@ func serveCommand(env *Env) *cli.Command {
 			"  POST /api/v2/login/    form fields username and password; the database checks the password\n" +
 			"  POST /api/v2/logout/   revoke the calling session\n" +
 			"  GET  /health           200 when the database answers, 503 when not\n" +
+			"  GET  " + server.MetricsPath + "          Prometheus metrics, without per-user data (or on --metrics-addr)\n" +
 			"  /api/v1/auth/...       the caller's own sessions: list, revoke one, log out all\n" +
 			"  " + server.ForwardAuthPath + "   for nginx, Caddy, Traefik: 200 naming the user in a header, or 401\n" +
 			"  /api/v1/admin/...      every session, for members of admin\n" +
@@ -125,15 +130,13 @@ func serveOptionsFromFlags(c *cli.Context, env *Env) (serveOptions, error) {
 	case opts.certsDir != "" && opts.insecure:
 		return opts, usageErrorf("--certs-dir and --insecure exclude each other: choose HTTPS or plain HTTP")
 	}
-	_, port, err := net.SplitHostPort(opts.httpAddr)
-	if err != nil {
-		return opts, usageErrorf("invalid --http-addr %q: want HOST:PORT, such as 127.0.0.1:8080", opts.httpAddr)
+	if err := checkListenAddr("http-addr", opts.httpAddr); err != nil {
+		return opts, err
 	}
-	if n, err := strconv.ParseUint(port, 10, 16); err != nil {
-		return opts, usageErrorf("invalid --http-addr %q: port %q is not 0 to 65535 (0 picks a free port)", opts.httpAddr, port)
-	} else if n == 0 && port != "0" {
-		return opts, usageErrorf("invalid --http-addr %q: write port 0 as 0", opts.httpAddr)
+	if err := metricsFromFlags(c, &opts); err != nil {
+		return opts, err
 	}
+	var err error
 	if opts.sessionLifetime, err = parseDuration("session-lifetime", c.String("session-lifetime"), time.Second); err != nil {
 		return opts, err
 	}
@@ -180,6 +183,21 @@ func serveOptionsFromFlags(c *cli.Context, env *Env) (serveOptions, error) {
 	return opts, nil
 }
 
+// checkListenAddr refuses a value of flag that is not HOST:PORT with a
+// port from 0 to 65535.
+func checkListenAddr(flag, addr string) error {
+	_, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return usageErrorf("invalid --%s %q: want HOST:PORT, such as 127.0.0.1:8080", flag, addr)
+	}
+	if n, err := strconv.ParseUint(port, 10, 16); err != nil {
+		return usageErrorf("invalid --%s %q: port %q is not 0 to 65535 (0 picks a free port)", flag, addr, port)
+	} else if n == 0 && port != "0" {
+		return usageErrorf("invalid --%s %q: write port 0 as 0", flag, addr)
+	}
+	return nil
+}
+
 func runServe(ctx context.Context, opts serveOptions) error {
 	log := slog.New(slog.NewTextHandler(opts.env.IO.Err, &slog.HandlerOptions{Level: opts.logLevel}))
 	var tlsConfig *tls.Config
@@ -213,6 +231,14 @@ func runServe(ctx context.Context, opts serveOptions) error {
 		defer readPool.Close()
 	}
 
+	var metricsLn net.Listener
+	if opts.metricsAddr != "" {
+		if metricsLn, err = listen(flagMetricsAddr, opts.metricsAddr); err != nil {
+			return err
+		}
+		// Serve closes it; an error before Serve leaves it to this.
+		defer metricsLn.Close()
+	}
 	srv, err := server.New(server.Config{
 		Pool:               pool,
 		ReadPool:           readPool,
@@ -229,19 +255,23 @@ func runServe(ctx context.Context, opts serveOptions) error {
 		Outage:             guard,
 		ForwardAuth:        opts.forwardAuth,
 		TrustedProxies:     opts.trustedProxies,
-		BackgroundJobs:     backgroundPurge(opts, pool, log),
+		Purge:              backgroundPurge(opts),
+		DisableMetrics:     !opts.metrics,
+		MetricsListener:    metricsLn,
 	})
 	if err != nil {
 		return err
 	}
-	ln, err := net.Listen("tcp", opts.httpAddr)
+	ln, err := listen("http-addr", opts.httpAddr)
 	if err != nil {
-		return hintError{msg: fmt.Sprintf("listen on %s: %s", opts.httpAddr, listenReason(err)),
-			hint: "choose another address with --http-addr, or stop the process using it"}
+		return err
 	}
 	scheme := "https"
 	if opts.insecure {
 		scheme = "http"
+	}
+	if metricsLn != nil {
+		log.Info("serving metrics", "url", scheme+"://"+metricsLn.Addr().String()+server.MetricsPath)
 	}
 	log.Info("serving HTTP", "url", scheme+"://"+ln.Addr().String(), "db_user", caller.Username,
 		"schema_version", caller.SchemaVersion, "session_lifetime", opts.sessionLifetime)
@@ -253,6 +283,16 @@ func runServe(ctx context.Context, opts serveOptions) error {
 	}
 	log.Info("stopped")
 	return nil
+}
+
+// listen opens the listener of flag's addr, or says why it cannot.
+func listen(flag, addr string) (net.Listener, error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, hintError{msg: fmt.Sprintf("listen on %s: %s", addr, listenReason(err)),
+			hint: "choose another address with --" + flag + ", or stop the process using it"}
+	}
+	return ln, nil
 }
 
 // loginLimitsFlags are the login throttle's limits, which serve applies
@@ -439,22 +479,14 @@ func servePurgeOptions(interval, olderThan, pace, eventsRetention string) (sql.P
 	return opts, nil
 }
 
-// backgroundPurge is serve's one background job, the purge loop, run until
-// shutdown; none when opts.purge is nil. The loop logs one line per run
+// backgroundPurge is serve's background purge, which the server runs until
+// shutdown; nil when opts.purge is nil. The loop logs one line per run
 // with its counts, never a session's secret or id.
-func backgroundPurge(opts serveOptions, pool *pgxpool.Pool, log *slog.Logger) []func(ctx context.Context) {
+func backgroundPurge(opts serveOptions) *sql.PurgeLoopOptions {
 	if opts.purge == nil {
 		return nil
 	}
 	loop := *opts.purge
 	loop.Purge.Audit = sql.PurgeAudit{Via: "serve", ClientAddr: hostname(opts.env)}
-	loop.Logger = log.With("job", "purge")
-	return []func(ctx context.Context){func(ctx context.Context) {
-		loop.Logger.Info("purging in the background", "interval", loop.Interval, "older_than", loop.Purge.OlderThan,
-			"events_retention", loop.Purge.EventsOlderThan)
-		if err := sql.RunPurgeLoop(ctx, pool, loop); err != nil {
-			// The flags were checked before the server started; this is a bug.
-			loop.Logger.Error("background purge not started", "err", err)
-		}
-	}}
+	return &loop
 }

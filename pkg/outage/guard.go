@@ -65,6 +65,10 @@ type Guard struct {
 	// Counts since the last line logged, and over the whole outage.
 	failed, attempts           int
 	failedTotal, attemptsTotal int
+	// Since New: how many outages began, and the time spent down in those
+	// that ended.
+	outages   int64
+	downEnded time.Duration
 }
 
 // New returns a Guard that logs to log, in the up state.
@@ -152,7 +156,9 @@ func (g *Guard) Connected() {
 		return
 	}
 	g.down = false
-	g.log.Info("database available again", "down_for", g.now().Sub(g.since).Round(time.Millisecond),
+	downFor := g.now().Sub(g.since)
+	g.downEnded += downFor
+	g.log.Info("database available again", "down_for", downFor.Round(time.Millisecond),
 		"requests_failed", g.failedTotal, "connection_attempts", g.attemptsTotal)
 }
 
@@ -174,6 +180,7 @@ func (g *Guard) fail(err error) {
 	now := g.now()
 	if !g.down {
 		g.down, g.since, g.lastSummary = true, now, now
+		g.outages++
 		g.backoff, g.nextAttempt = firstRetry, now.Add(firstRetry)
 		g.failed, g.attempts, g.failedTotal, g.attemptsTotal = 0, 0, 0, 0
 		g.log.Error("database unavailable: answering 503 and retrying the connection with backoff", "err", err)
@@ -188,6 +195,29 @@ func (g *Guard) Down() bool {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	return g.down
+}
+
+// Stats are a Guard's state and history, for metrics.
+type Stats struct {
+	// Down is true during an outage, and DownFor how long it has lasted.
+	Down    bool
+	DownFor time.Duration
+	// Outages counts the outages that began since New, and TotalDown is
+	// the time spent down since, the current outage included.
+	Outages   int64
+	TotalDown time.Duration
+}
+
+// Stats returns g's state and history.
+func (g *Guard) Stats() Stats {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	st := Stats{Down: g.down, Outages: g.outages, TotalDown: g.downEnded}
+	if g.down {
+		st.DownFor = g.now().Sub(g.since)
+		st.TotalDown += st.DownFor
+	}
+	return st
 }
 
 func (g *Guard) summarizeLocked(now time.Time) {

@@ -110,3 +110,33 @@ type selfConn struct{ net.Conn }
 func (selfConn) LocalAddr() net.Addr  { return &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 40000} }
 func (selfConn) RemoteAddr() net.Addr { return &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 40000} }
 func (selfConn) Close() error         { return nil }
+
+// Stats count the outages and the time spent down, the current outage
+// included, on a clock of the test's own.
+func TestStatsCountOutagesAndTimeDown(t *testing.T) {
+	g := New(slog.New(slog.NewTextHandler(io.Discard, nil)))
+	clock := time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
+	g.now = func() time.Time { return clock }
+	if st := g.Stats(); st != (Stats{}) {
+		t.Errorf("before any outage: %+v, want zeros", st)
+	}
+	refused := &net.OpError{Op: "dial", Err: errors.New("connection refused")}
+	g.Failed(refused)
+	clock = clock.Add(3 * time.Second)
+	g.Failed(refused) // the same outage
+	if st, want := g.Stats(), (Stats{Down: true, DownFor: 3 * time.Second, Outages: 1, TotalDown: 3 * time.Second}); st != want {
+		t.Errorf("3s into the first outage: %+v, want %+v", st, want)
+	}
+	clock = clock.Add(time.Second)
+	g.Connected()
+	clock = clock.Add(time.Minute)
+	g.Failed(refused)
+	clock = clock.Add(2 * time.Second)
+	if st, want := g.Stats(), (Stats{Down: true, DownFor: 2 * time.Second, Outages: 2, TotalDown: 6 * time.Second}); st != want {
+		t.Errorf("2s into the second outage: %+v, want %+v", st, want)
+	}
+	g.Connected()
+	if st, want := g.Stats(), (Stats{Outages: 2, TotalDown: 6 * time.Second}); st != want {
+		t.Errorf("after both: %+v, want %+v", st, want)
+	}
+}

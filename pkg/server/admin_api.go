@@ -165,7 +165,7 @@ func (s *Server) handleAdminRevoke() http.Handler {
 			auth.WriteError(w, http.StatusNotFound, errNotFound)
 			return
 		}
-		revoked, err := s.revokeOne(r, sessionID, nil)
+		revoked, err := s.revokeOne(r, revokedByAdminID, sessionID, nil)
 		switch {
 		case errors.Is(err, sql.ErrSessionNotFound):
 			auth.WriteError(w, http.StatusNotFound, errNotFound)
@@ -189,7 +189,7 @@ func (s *Server) handleAdminRevoke() http.Handler {
 func (s *Server) handleAdminLogoutUser() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		id, _ := auth.IdentityFrom(r.Context())
-		revoked, err := s.logOutUser(r, r.PathValue("name"), 0)
+		revoked, err := s.logOutUser(r, revokedByAdminUser, r.PathValue("name"), 0)
 		if err != nil {
 			s.storeUnavailable(w, r, "cannot revoke the user's sessions", err)
 			return

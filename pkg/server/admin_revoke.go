@@ -123,6 +123,9 @@ func (s *Server) handleAdminRevokeMatching() http.Handler {
 		opts := s.revokeOptions(r, 0)
 		opts.Reason, opts.DryRun = reason, dryRun
 		res, err := s.store.Revoke(r.Context(), sql.Matching(sel, written), opts, nil)
+		if !dryRun {
+			s.metrics.revocation(revokedByAdminSelection, res.Revoked, err)
+		}
 		switch {
 		case errors.Is(err, sql.ErrPicksEveryone):
 			auth.WriteError(w, http.StatusBadRequest, err.Error()+

@@ -9,9 +9,12 @@ import (
 	"time"
 )
 
-// requestNote collects what handlers learn about a request for its log line.
+// requestNote collects what handlers learn about a request for its log line
+// and its metrics.
 type requestNote struct {
 	username string
+	// route is the metrics of the route that answered, nil until one does.
+	route *routeMetrics
 }
 
 type requestNoteKey struct{}
@@ -23,9 +26,17 @@ func noteUser(ctx context.Context, username string) {
 	}
 }
 
+// noteRoute names the route answering the request in its metrics.
+func noteRoute(ctx context.Context, route *routeMetrics) {
+	if n, ok := ctx.Value(requestNoteKey{}).(*requestNote); ok {
+		n.route = route
+	}
+}
+
 // logRequests writes one line per request: method, path, status, duration,
-// client address, and the user when one was authenticated. Query strings
-// and header values are left out, as they may carry credentials. A handler
+// client address, and the user when one was authenticated, and counts it in
+// the metrics. Query strings and header values are left out, as they may
+// carry credentials. A handler
 // that panics is answered with 500 and logged, rather than taking the
 // connection down with it.
 func (s *Server) logRequests(next http.Handler) http.Handler {
@@ -46,6 +57,8 @@ func (s *Server) logRequests(next http.Handler) http.Handler {
 			if rec.status == 0 {
 				rec.status = http.StatusOK
 			}
+			duration := time.Since(start)
+			s.metrics.request(note.route, rec.status, duration)
 			if rec.status == http.StatusServiceUnavailable && s.cfg.Outage.Down() {
 				// Counted in the outage's summary lines instead.
 				return
@@ -54,7 +67,7 @@ func (s *Server) logRequests(next http.Handler) http.Handler {
 				slog.String("method", r.Method),
 				slog.String("path", r.URL.Path),
 				slog.Int("status", rec.status),
-				slog.Duration("duration", time.Since(start)),
+				slog.Duration("duration", duration),
 				slog.String("remote", clientAddr(r)),
 			}
 			if note.username != "" {

@@ -36,12 +36,15 @@ func (s *Server) handleLogin() http.Handler {
 		var tooLarge *http.MaxBytesError
 		switch {
 		case errors.As(err, &tooLarge):
+			s.metrics.login(loginOutcomeInvalid)
 			auth.WriteError(w, http.StatusRequestEntityTooLarge, "request body too large")
 			return
 		case err != nil:
+			s.metrics.login(loginOutcomeInvalid)
 			auth.WriteError(w, http.StatusBadRequest, "invalid form: "+err.Error())
 			return
 		case username == "" || password == "":
+			s.metrics.login(loginOutcomeInvalid)
 			auth.WriteError(w, http.StatusBadRequest, "form fields username and password are required")
 			return
 		}
@@ -51,6 +54,7 @@ func (s *Server) handleLogin() http.Handler {
 		// as a failure unless it makes a session.
 		attempt, err := sql.ReserveLoginAttempt(ctx, s.cfg.Pool, s.cfg.LoginLimits, clientAddr(r), username)
 		if err != nil {
+			s.metrics.login(loginOutcomeError)
 			s.storeUnavailable(w, r, "cannot check the login throttle", err)
 			return
 		}
@@ -62,7 +66,7 @@ func (s *Server) handleLogin() http.Handler {
 			// No such role can exist, and the wire protocol would cut a
 			// name or password at a NUL: refuse without asking the
 			// database, but record the attempt like any other.
-			s.loginFailed(w, r, username, "no role can have this name, or the password holds NUL")
+			s.loginFailed(w, r, username, loginOutcomeWrongPassword, "no role can have this name, or the password holds NUL")
 			return
 		}
 
@@ -70,6 +74,7 @@ func (s *Server) handleLogin() http.Handler {
 		case s.logins <- struct{}{}:
 		case <-ctx.Done():
 			// The client left while waiting its turn.
+			s.metrics.login(loginOutcomeError)
 			auth.WriteError(w, http.StatusServiceUnavailable, "too many logins at once")
 			return
 		}
@@ -80,15 +85,16 @@ func (s *Server) handleLogin() http.Handler {
 		case errors.Is(err, errPasswordNotChecked):
 			s.log.WarnContext(ctx, "password login refused: the database accepts this role without checking a password; "+
 				"require scram-sha-256 for it in pg_hba.conf", "username", username)
-			s.loginFailed(w, r, username, "password not checked by the database")
+			s.loginFailed(w, r, username, loginOutcomeRefused, "password not checked by the database")
 			return
 		case errors.Is(err, errWrongPassword):
-			s.loginFailed(w, r, username, "wrong password or unknown user")
+			s.loginFailed(w, r, username, loginOutcomeWrongPassword, "wrong password or unknown user")
 			return
 		case errors.As(err, &refused):
-			s.loginFailed(w, r, username, refused.Error())
+			s.loginFailed(w, r, username, loginOutcomeRefused, refused.Error())
 			return
 		case err != nil:
+			s.metrics.login(loginOutcomeError)
 			s.storeError(ctx, "cannot check password of "+strconv.Quote(username), err)
 			auth.WriteError(w, http.StatusServiceUnavailable, "the database is unavailable")
 			return
@@ -96,6 +102,7 @@ func (s *Server) handleLogin() http.Handler {
 
 		secret, err := auth.NewSecret()
 		if err != nil {
+			s.metrics.login(loginOutcomeError)
 			s.log.ErrorContext(ctx, "cannot make a session secret", "err", err)
 			auth.WriteError(w, http.StatusInternalServerError, "internal error")
 			return
@@ -104,18 +111,21 @@ func (s *Server) handleLogin() http.Handler {
 		switch {
 		case errors.Is(err, sql.ErrUserNotFound), errors.Is(err, sql.ErrUserCannotLogin), errors.Is(err, sql.ErrUserExpired):
 			// The role changed since its password was checked.
-			s.loginFailed(w, r, username, err.Error())
+			s.loginFailed(w, r, username, loginOutcomeRefused, err.Error())
 			return
 		case errors.Is(err, sql.ErrUserLocked):
 			// Answered as a wrong password is, and only after the password
 			// was checked, so that neither the answer nor its time tells a
 			// client the user is locked; the audit trail says it.
+			s.metrics.login(loginOutcomeLocked)
 			s.refuseLogin(w, r, sql.EventLoginLocked, username, "user is locked")
 			return
 		case err != nil:
+			s.metrics.login(loginOutcomeError)
 			s.storeUnavailable(w, r, "cannot create session for "+strconv.Quote(username), err)
 			return
 		}
+		s.metrics.login(loginOutcomeOK)
 		noteUser(ctx, session.Username)
 		value := auth.EncodeValue(session.ID, secret)
 		http.SetCookie(w, s.cookie(value, int(s.cfg.SessionLifetime/time.Second)))
@@ -134,18 +144,23 @@ func (s *Server) handleLogin() http.Handler {
 func (s *Server) createSession(r *http.Request, username string, secret []byte, attempt sql.LoginAttempt) (sql.Session, error) {
 	ctx := r.Context()
 	by := sql.Actor{Name: username, Via: "http", ClientAddr: clientAddr(r), UserAgent: userAgent(r)}
-	return s.store.Login(ctx, sql.NewSession{
+	var limitRevoked int64
+	session, err := s.store.Login(ctx, sql.NewSession{
 		Username: username, HashedSecret: auth.HashSecret(secret), ExpireAfter: s.cfg.SessionLifetime,
-	}, by, sql.LoginOptions{MaxSessions: s.cfg.MaxSessionsPerUser, Throttled: &attempt})
+	}, by, sql.LoginOptions{MaxSessions: s.cfg.MaxSessionsPerUser, Throttled: &attempt, LimitRevoked: &limitRevoked})
+	s.metrics.revocation(revokedBySessionLimit, limitRevoked, err)
+	return session, err
 }
 
 // loginRefused is the error of every refused login, whatever the database's
 // reason: an unknown user and a wrong password read the same.
 const loginRefused = "the username and password were refused"
 
-// loginFailed records a login.failed event and answers the uniform 401.
-// A failure to record is logged, not shown: the answer must not differ.
-func (s *Server) loginFailed(w http.ResponseWriter, r *http.Request, username, reason string) {
+// loginFailed records a login.failed event, counts the outcome and answers
+// the uniform 401. A failure to record is logged, not shown: the answer must
+// not differ.
+func (s *Server) loginFailed(w http.ResponseWriter, r *http.Request, username string, outcome loginOutcome, reason string) {
+	s.metrics.login(outcome)
 	s.refuseLogin(w, r, sql.EventLoginFailed, username, reason)
 }
 
@@ -166,6 +181,7 @@ func (s *Server) refuseLogin(w http.ResponseWriter, r *http.Request, event, user
 // seconds until the client may try again. The attempt is counted in its
 // address's login.throttled event, written within throttledFlushEvery.
 func (s *Server) loginThrottled(w http.ResponseWriter, r *http.Request, retryAfter time.Duration) {
+	s.metrics.login(loginOutcomeThrottled)
 	s.countThrottled(clientAddr(r), userAgent(r))
 	seconds := max(int((retryAfter+time.Second-1)/time.Second), 1)
 	w.Header().Set("Retry-After", strconv.Itoa(seconds))

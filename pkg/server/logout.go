@@ -23,7 +23,7 @@ func (s *Server) handleLogout() http.Handler {
 		ctx := r.Context()
 		id, _ := auth.IdentityFrom(ctx)
 		// Revoked by someone else meanwhile, it keeps their event.
-		revoked, err := s.revokeOne(r, id.SessionID, nil)
+		revoked, err := s.revokeOne(r, revokedByLogout, id.SessionID, nil)
 		if errors.Is(err, sql.ErrSessionNotFound) {
 			// Purged between the check and now.
 			auth.WriteUnauthorized(w)

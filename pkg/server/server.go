@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"slices"
 	"sync"
 	"time"
 
@@ -110,10 +111,21 @@ type Config struct {
 	// authentication (ForwardAuthPath); its zero value uses the default
 	// header names and no login URL.
 	ForwardAuth ForwardAuth
+	// Purge, when set, is the background purge of old sessions and events
+	// (sql.RunPurgeLoop), run as a background job on Pool, its progress
+	// counted in the metrics; a nil Logger means Log with job=purge.
+	Purge *sql.PurgeLoopOptions
 	// BackgroundJobs run next to the HTTP interface from the start of Serve
 	// until shutdown begins, when their context is canceled; Serve waits for
-	// them to return. Periodic work such as purging old sessions goes here.
+	// them to return.
 	BackgroundJobs []func(ctx context.Context)
+	// DisableMetrics leaves the Prometheus metrics out: no MetricsPath,
+	// and nothing counted (serve --metrics=false).
+	DisableMetrics bool
+	// MetricsListener, when set, is where Serve answers GET MetricsPath,
+	// with TLS as the main listener, instead of on the main listener,
+	// which then answers it 404 (serve --metrics-addr).
+	MetricsListener net.Listener
 }
 
 // Server is the HTTP interface. Build it with New.
@@ -128,6 +140,8 @@ type Server struct {
 	logins    chan struct{}
 	throttled throttledTally
 	handler   http.Handler
+	// metrics is nil with Config.DisableMetrics.
+	metrics *metrics
 }
 
 // New builds a Server from cfg.
@@ -137,6 +151,9 @@ func New(cfg Config) (*Server, error) {
 	}
 	if err := cfg.TrustedProxies.Validate(); err != nil {
 		return nil, err
+	}
+	if cfg.DisableMetrics && cfg.MetricsListener != nil {
+		return nil, errors.New("server: Config.MetricsListener is set, but DisableMetrics leaves no metrics to serve there")
 	}
 	if cfg.Log == nil {
 		cfg.Log = slog.Default()
@@ -182,6 +199,17 @@ func New(cfg Config) (*Server, error) {
 	if cfg.ReadPool != nil {
 		s.verifier.ReadDB, s.verifier.OnReadError = cfg.ReadPool, s.readError
 	}
+	if !cfg.DisableMetrics {
+		dbs := []database{{name: "primary", pool: cfg.Pool, guard: cfg.Outage}}
+		if cfg.ReadPool != nil {
+			dbs = append(dbs, database{name: "read", pool: cfg.ReadPool, guard: cfg.ReadOutage})
+		}
+		s.metrics = newMetrics(dbs)
+		s.verifier.OnCheck = s.metrics.check
+	}
+	if cfg.Purge != nil {
+		s.cfg.BackgroundJobs = append(slices.Clip(cfg.BackgroundJobs), s.purgeJob(*cfg.Purge))
+	}
 	mux := http.NewServeMux()
 	s.routes(mux)
 	// Cross-origin state changes are refused on every route by the
@@ -201,21 +229,19 @@ func (s *Server) Handler() http.Handler {
 	return s.handler
 }
 
-// Serve answers requests on ln, and runs the background jobs, until ctx is
-// canceled; then it stops accepting connections, lets requests in flight
-// finish for a while, waits for the jobs, writes the throttled logins it
-// counted and returns nil. It returns an error
-// when serving fails for another reason.
+// Serve answers requests on ln, the metrics on Config.MetricsListener if
+// set, and runs the background jobs, until ctx is canceled; then it stops
+// accepting connections, lets requests in flight finish for a while, waits
+// for the jobs, writes the throttled logins it counted and returns nil. It
+// returns an error when serving fails for another reason.
 func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
-	srv := &http.Server{
-		Handler:           s.handler,
-		ReadHeaderTimeout: readHeaderTimeout,
-		ReadTimeout:       readTimeout,
-		WriteTimeout:      writeTimeout,
-		IdleTimeout:       idleTimeout,
-		MaxHeaderBytes:    maxHeaderBytes,
-		TLSConfig:         s.cfg.TLS,
-		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
+	listeners := []net.Listener{ln}
+	servers := []*http.Server{s.httpServer(s.handler)}
+	if s.cfg.MetricsListener != nil && s.metrics != nil {
+		mux := http.NewServeMux()
+		mux.Handle("GET "+MetricsPath, s.metrics.handler(s.log))
+		listeners = append(listeners, s.cfg.MetricsListener)
+		servers = append(servers, s.httpServer(mux))
 	}
 
 	jobsCtx, stopJobs := context.WithCancel(ctx)
@@ -225,28 +251,43 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 		jobs.Go(func() { job(jobsCtx) })
 	}
 
-	served := make(chan error, 1)
-	go func() {
-		if s.cfg.TLS != nil {
-			// The certificates are in TLSConfig already.
-			served <- srv.ServeTLS(ln, "", "")
-		} else {
-			served <- srv.Serve(ln)
-		}
-	}()
+	served := make(chan error, len(servers))
+	for i, srv := range servers {
+		go func() {
+			var err error
+			if s.cfg.TLS != nil {
+				// The certificates are in TLSConfig already.
+				err = srv.ServeTLS(listeners[i], "", "")
+			} else {
+				err = srv.Serve(listeners[i])
+			}
+			if !errors.Is(err, http.ErrServerClosed) {
+				err = fmt.Errorf("serve HTTP on %s: %w", listeners[i].Addr(), err)
+			}
+			served <- err
+		}()
+	}
 
 	var err error
 	select {
 	case err = <-served:
-		err = fmt.Errorf("serve HTTP on %s: %w", ln.Addr(), err)
+		// One server failed: the others stop too.
+		for _, srv := range servers {
+			srv.Close()
+		}
 	case <-ctx.Done():
 		s.log.Info("shutting down: finishing requests in flight", "timeout", shutdownTimeout)
 		shutdownCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), shutdownTimeout)
 		defer cancel()
-		if shutdownErr := srv.Shutdown(shutdownCtx); shutdownErr != nil {
-			err = fmt.Errorf("shut down HTTP server: %w", shutdownErr)
+		for _, srv := range servers {
+			if shutdownErr := srv.Shutdown(shutdownCtx); shutdownErr != nil && err == nil {
+				err = fmt.Errorf("shut down HTTP server: %w", shutdownErr)
+			}
 		}
 		<-served // http.ErrServerClosed, once Shutdown has begun
+	}
+	for range len(servers) - 1 {
+		<-served
 	}
 	stopJobs()
 	jobs.Wait()
@@ -254,6 +295,20 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	// The last-used times of the last requests, before the pool closes.
 	s.verifier.WaitForTouches()
 	return err
+}
+
+// httpServer is an HTTP server of handler with the server's limits.
+func (s *Server) httpServer(handler http.Handler) *http.Server {
+	return &http.Server{
+		Handler:           handler,
+		ReadHeaderTimeout: readHeaderTimeout,
+		ReadTimeout:       readTimeout,
+		WriteTimeout:      writeTimeout,
+		IdleTimeout:       idleTimeout,
+		MaxHeaderBytes:    maxHeaderBytes,
+		TLSConfig:         s.cfg.TLS,
+		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
+	}
 }
 
 // hstsMaxAge is how long a browser that reached the server over TLS keeps

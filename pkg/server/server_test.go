@@ -61,6 +61,17 @@ type fixture struct {
 
 func newFixture(t *testing.T, configure ...func(*server.Config)) *fixture {
 	t.Helper()
+	f, srv := newFixtureServer(t, configure...)
+	ts := httptest.NewServer(srv.Handler())
+	t.Cleanup(ts.Close)
+	f.url = ts.URL
+	return f
+}
+
+// newFixtureServer makes the fixture's database and server, not serving
+// yet: f.url is empty.
+func newFixtureServer(t *testing.T, configure ...func(*server.Config)) (*fixture, *server.Server) {
+	t.Helper()
 	pool := pgtest.NewPool(t, func(ctx context.Context, pool *pgxpool.Pool) error {
 		_, err := sql.Migrate(ctx, pool, sql.MigrateOptions{})
 		return err
@@ -77,10 +88,7 @@ func newFixture(t *testing.T, configure ...func(*server.Config)) *fixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ts := httptest.NewServer(srv.Handler())
-	t.Cleanup(ts.Close)
-	f.url = ts.URL
-	return f
+	return f, srv
 }
 
 func (f *fixture) mustExec(t *testing.T, query string, args ...any) {

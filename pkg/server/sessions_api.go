@@ -78,7 +78,7 @@ func (s *Server) handleRevokeOwnSession() http.Handler {
 			sessionID = 0
 		}
 		caller := owner(id)
-		_, err = s.revokeOne(r, sessionID, &caller)
+		_, err = s.revokeOne(r, revokedOwnSession, sessionID, &caller)
 		switch {
 		case errors.Is(err, sql.ErrSessionNotFound):
 			auth.WriteError(w, http.StatusNotFound, errNotFound)
@@ -110,7 +110,7 @@ func (s *Server) handleLogoutAll() http.Handler {
 		if keepCurrent {
 			keep = id.SessionID
 		}
-		revoked, err := s.logOutUser(r, id.Username, keep)
+		revoked, err := s.logOutUser(r, revokedLogoutAll, id.Username, keep)
 		if err != nil {
 			s.storeUnavailable(w, r, "cannot revoke the caller's sessions", err)
 			return
@@ -123,24 +123,28 @@ func (s *Server) handleLogoutAll() http.Handler {
 }
 
 // logOutUser revokes every session of username except keep (0 for none),
-// with its event by the caller, and returns how many it revoked.
-func (s *Server) logOutUser(r *http.Request, username string, keep int64) (int64, error) {
+// with its event by the caller, and returns how many it revoked, counted
+// in the metrics under path.
+func (s *Server) logOutUser(r *http.Request, path revocationPath, username string, keep int64) (int64, error) {
 	res, err := s.store.Revoke(r.Context(), sql.OfUsers(username), s.revokeOptions(r, keep), nil)
+	s.metrics.revocation(path, res.Revoked, err)
 	return res.Revoked, err
 }
 
 // revokeOne revokes session id, only if owner owns it when owner is not
-// nil, with its event by the caller, and returns its row.
-func (s *Server) revokeOne(r *http.Request, id int64, owner *sql.Owner) (sql.ListedSession, error) {
+// nil, with its event by the caller, and returns its row; counted in the
+// metrics under path.
+func (s *Server) revokeOne(r *http.Request, path revocationPath, id int64, owner *sql.Owner) (sql.ListedSession, error) {
 	target := sql.ByIDs(id)
 	if owner != nil {
 		target = sql.OwnSession(*owner, id)
 	}
 	var revoked sql.ListedSession
-	_, err := s.store.Revoke(r.Context(), target, s.revokeOptions(r, 0), func(rs sql.RevokedSession) error {
+	res, err := s.store.Revoke(r.Context(), target, s.revokeOptions(r, 0), func(rs sql.RevokedSession) error {
 		revoked = rs.ListedSession
 		return nil
 	})
+	s.metrics.revocation(path, res.Revoked, err)
 	return revoked, err
 }
 

@@ -44,28 +44,30 @@ func (a Actor) audit() AuditInfo {
 // and records its session.created event, in transaction tx. When
 // maxSessions is positive, the user's live sessions beyond it are revoked
 // (overLimit) in tx, each with a session.revoked event whose reason is
-// ReasonSessionLimit; the new session is always kept.
-func login(ctx context.Context, tx DBTX, ns NewSession, by Actor, maxSessions int) (Session, error) {
+// ReasonSessionLimit, and counted in limitRevoked; the new session is
+// always kept.
+func login(ctx context.Context, tx DBTX, ns NewSession, by Actor, maxSessions int) (s Session, limitRevoked int64, err error) {
 	// A lock committed after this check also records the user's logout
 	// instant, which refuses this login's session (see joinLogouts).
 	if err := checkNotLocked(ctx, tx, ns.Username); err != nil {
-		return Session{}, err
+		return Session{}, 0, err
 	}
 	ns.Audit = by.audit()
-	s, err := createSession(ctx, tx, ns)
-	if err != nil {
-		return Session{}, err
+	if s, err = createSession(ctx, tx, ns); err != nil {
+		return Session{}, 0, err
 	}
 	detail := map[string]any{"expires_at": s.ExpiresAt.UTC().Format(time.RFC3339Nano)}
 	if err := RecordEvent(ctx, tx, by.event(EventSessionCreated, s.Username, &s.ID, detail)); err != nil {
-		return Session{}, err
+		return Session{}, 0, err
 	}
 	if maxSessions > 0 {
-		if _, err := revokeIn(ctx, tx, overLimit(s, maxSessions), RevokeOptions{By: by, Reason: ReasonSessionLimit}, nil); err != nil {
-			return Session{}, err
+		res, err := revokeIn(ctx, tx, overLimit(s, maxSessions), RevokeOptions{By: by, Reason: ReasonSessionLimit}, nil)
+		if err != nil {
+			return Session{}, 0, err
 		}
+		limitRevoked = res.Revoked
 	}
-	return s, nil
+	return s, limitRevoked, nil
 }
 
 // RevokeResult counts what Store.Revoke did, or would have done.

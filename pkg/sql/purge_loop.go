@@ -20,6 +20,11 @@ type PurgeLoopOptions struct {
 	Jitter float64
 	// Logger receives one line per run; nil means slog.Default().
 	Logger *slog.Logger
+	// Progress, when set, is told of each batch a run commits (see
+	// PurgeProgress), and Ran of each run's end, with its totals and its
+	// error (nil when it completed): for a server's metrics.
+	Progress func(PurgeProgress)
+	Ran      func(PurgeResult, error)
 }
 
 // RunPurgeLoop runs Purge every opts.Interval (jittered) until ctx is
@@ -53,7 +58,10 @@ func RunPurgeLoop(ctx context.Context, db PurgeDB, opts PurgeLoopOptions) error 
 		case <-timer.C:
 		}
 		began := time.Now()
-		res, err := Purge(ctx, db, opts.Purge, nil)
+		res, err := Purge(ctx, db, opts.Purge, opts.Progress)
+		if opts.Ran != nil {
+			opts.Ran(res, err)
+		}
 		attrs := []any{
 			"expired_sessions", res.ExpiredSessions, "revoked_sessions", res.RevokedSessions,
 			"events", res.Events, "logouts", res.Logouts, "batches", res.Batches, "duration", time.Since(began).Round(time.Millisecond),

@@ -42,6 +42,9 @@ type LoginOptions struct {
 	// commit; an error rolls the login back. It runs again when the
 	// transaction is retried.
 	BeforeCommit func(Session) error
+	// LimitRevoked, when set, receives how many sessions MaxSessions
+	// revoked, once the login committed (for a server's metrics).
+	LimitRevoked *int64
 }
 
 // Login mints a session for ns.Username, its audit info that of by, and
@@ -50,9 +53,10 @@ type LoginOptions struct {
 // not qualify, having written nothing.
 func (s *Store) Login(ctx context.Context, ns NewSession, by Actor, opts LoginOptions) (Session, error) {
 	var session Session
+	var limitRevoked int64
 	err := runInTx(ctx, s.db, func(tx pgx.Tx) error {
 		var err error
-		if session, err = login(ctx, tx, ns, by, opts.MaxSessions); err != nil {
+		if session, limitRevoked, err = login(ctx, tx, ns, by, opts.MaxSessions); err != nil {
 			return err
 		}
 		if opts.Throttled != nil {
@@ -65,6 +69,9 @@ func (s *Store) Login(ctx context.Context, ns NewSession, by Actor, opts LoginOp
 		}
 		return nil
 	})
+	if err == nil && opts.LimitRevoked != nil {
+		*opts.LimitRevoked = limitRevoked
+	}
 	return session, err
 }
 

@@ -22,8 +22,9 @@ import (
 // StartServer serves the HTTP interface over pool on a free loopback port,
 // logging every request to a temporary file as serve logs to stderr, with
 // at most maxLookups session lookup statements at once (0: the server's
-// default). stop shuts the server down and removes the log.
-func StartServer(ctx context.Context, pool *pgxpool.Pool, maxLookups int) (addr string, stop func(), err error) {
+// default), and the configuration configure changes. stop shuts the server
+// down and removes the log.
+func StartServer(ctx context.Context, pool *pgxpool.Pool, maxLookups int, configure ...func(*server.Config)) (addr string, stop func(), err error) {
 	logFile, err := os.CreateTemp("", "auth-session-bench-*.log")
 	if err != nil {
 		return "", nil, err
@@ -32,8 +33,12 @@ func StartServer(ctx context.Context, pool *pgxpool.Pool, maxLookups int) (addr 
 		logFile.Close()
 		os.Remove(logFile.Name())
 	}
-	srv, err := server.New(server.Config{Pool: pool, Log: slog.New(slog.NewTextHandler(logFile, nil)),
-		InsecureCookies: true, MaxConcurrentLookups: maxLookups})
+	cfg := server.Config{Pool: pool, Log: slog.New(slog.NewTextHandler(logFile, nil)),
+		InsecureCookies: true, MaxConcurrentLookups: maxLookups}
+	for _, c := range configure {
+		c(&cfg)
+	}
+	srv, err := server.New(cfg)
 	if err != nil {
 		removeLog()
 		return "", nil, err

@@ -122,8 +122,8 @@ func TestCompletion(t *testing.T) {
 		}
 		return strings.TrimSpace(r.stdout)
 	}
-	if got := complete("auth-session", "lo"); got != "login logout" {
-		t.Errorf("completing 'auth-session lo': %q; want \"login logout\"", got)
+	if got := complete("auth-session", "log"); got != "login logout" {
+		t.Errorf("completing 'auth-session log': %q; want \"login logout\"", got)
 	}
 	if got := complete("auth-session", "login", "--only"); got != "--only-cookie --only-value" {
 		t.Errorf("completing 'auth-session login --only': %q; want \"--only-cookie --only-value\"", got)

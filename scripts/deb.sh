@@ -121,7 +121,18 @@ install -m 0644 deploy/deb/lintian-overrides "$root/usr/share/lintian/overrides/
 		lic=$(find "$dir" -maxdepth 1 -type f \( -iname 'LICENSE*' -o -iname 'LICENCE*' -o -iname 'COPYING*' \) | sort | head -1)
 		[ -n "$lic" ] || die "module $path $ver has no LICENSE file in $dir"
 		printf '\n%s\n%s %s\n%s\n\n' '------------------------------------------------------------------------' "$path" "$ver" "$(basename "$lic"):"
-		cat "$lic"
+		if grep -q 'Apache License' "$lic" && grep -q 'Version 2.0' "$lic"; then
+			# Debian's policy: point to the common copy of the Apache
+			# licence (lintian refuses its full text), and keep the
+			# module's NOTICE, which the licence asks to pass on.
+			echo "Licensed under the Apache License, Version 2.0. On Debian systems, the"
+			echo "full text is in /usr/share/common-licenses/Apache-2.0."
+			for notice in "$dir"/NOTICE*; do
+				[ -f "$notice" ] && { echo; cat "$notice"; }
+			done
+		else
+			cat "$lic"
+		fi
 	done
 	printf '\n%s\n%s %s\n\n' '------------------------------------------------------------------------' "Go's standard library" "$($GO env GOVERSION)"
 	cat "$($GO env GOROOT)/LICENSE"

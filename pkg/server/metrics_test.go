@@ -292,12 +292,14 @@ func TestMetricsCountAScriptedSequence(t *testing.T) {
 
 	// The first session, revoked, expired two hours ago: the purge
 	// (older than an hour) deletes it, and only it.
-	f.mustExec(t, "UPDATE system.web_sessions SET expires_at = now() - interval '2 hours' WHERE id = $1", sessionID(t, first))
+	// Scraped before the change: a purge run may start as soon as it is
+	// made.
 	beforePurge := scrapeMetrics(t, metricsURL)
+	f.mustExec(t, "UPDATE system.web_sessions SET expires_at = now() - interval '2 hours' WHERE id = $1", sessionID(t, first))
 	deadline := time.Now().Add(30 * time.Second)
 	for {
 		m := scrapeMetrics(t, metricsURL)
-		if m.value("auth_session_purge_deleted_total") > 0 && m.value("auth_session_purge_runs_total", "result", "ok") > beforePurge.value("auth_session_purge_runs_total", "result", "ok")+1 {
+		if m.value("auth_session_purge_deleted_total") > beforePurge.value("auth_session_purge_deleted_total") && m.value("auth_session_purge_runs_total", "result", "ok") > beforePurge.value("auth_session_purge_runs_total", "result", "ok")+1 {
 			wantMoved(t, beforePurge, m, []moved{
 				{"auth_session_purge_deleted_total", []string{"phase", "expired_sessions"}, 1},
 				{"auth_session_purge_deleted_total", nil, 1},

@@ -5,6 +5,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/http"
 	"net/http/httptest"
 	"sync"
 	"sync/atomic"
@@ -133,8 +134,15 @@ func TestLoginBurstIsThrottled(t *testing.T) {
 	if byStatus[401] != failed || byStatus[200] != created || byStatus[429] != burst+1-failed-created {
 		t.Errorf("statuses %v; want a 401 per failure, a 200 per session and 429 for the rest", byStatus)
 	}
-	if r := loginFrom(t, "127.0.0.1", c.urls[1], user, "right-pw"); r.status != 429 {
-		t.Errorf("the right password after the burst: %d %s, want 429", r.status, r.body)
+	// The right password, checked while the wrong ones held places and
+	// then giving its own back, can leave the count one short of the
+	// limit: then the next attempt is checked, as it should be.
+	want := http.StatusTooManyRequests
+	if failed < limits.PerUserAddress {
+		want = http.StatusOK
+	}
+	if r := loginFrom(t, "127.0.0.1", c.urls[1], user, "right-pw"); r.status != want {
+		t.Errorf("the right password after the burst (%d failures counted): %d %s, want %d", failed, r.status, r.body, want)
 	}
 }
 

@@ -65,6 +65,10 @@ type ListedSession struct {
 	// Status is StatusRevoked, StatusExpired, StatusIdle or StatusActive,
 	// in that order of precedence.
 	Status string
+	// RevokeReason is why the credential check revoked the session (one
+	// of the Reason constants of CredentialsChanged); "" for any other
+	// revocation, whose reason is in its audit event.
+	RevokeReason string
 	// Client is what the session recorded of how it was made; set when
 	// ListFilter.Client is.
 	Client ClientInfo
@@ -79,7 +83,9 @@ type ClientInfo struct {
 
 const (
 	listSessions = `SELECT s.id, s.username, s.created_at, s.expires_at, ` + revokedAtOf + `, s.last_used_at, `
-	listClient   = `,
+	// listReason follows the state.
+	listReason = `, COALESCE(s.revoke_reason, '')`
+	listClient = `,
     COALESCE(s.audit_info->>'client_addr', ''), COALESCE(s.audit_info->>'user_agent', ''),
     COALESCE(s.audit_info->>'via', ''), COALESCE(s.audit_info->>'actor', '')`
 	listFrom = `
@@ -89,7 +95,7 @@ FROM system.web_sessions s` + joinLogouts
 // listQuery builds the statement for f.
 func listQuery(f ListFilter) (string, []any, error) {
 	var w where
-	q := listSessions + statusExpr(&w, f.IdleTimeout)
+	q := listSessions + statusExpr(&w, f.IdleTimeout) + listReason
 	if f.Client {
 		q += listClient
 	}
@@ -157,10 +163,10 @@ func (s Session) Listed(status string) ListedSession {
 	}
 }
 
-// scanListed reads the columns of listSessions and statusExpr, and of
-// listClient when client is set.
+// scanListed reads the columns of listSessions, statusExpr and listReason,
+// and of listClient when client is set.
 func scanListed(row pgx.Row, s *ListedSession, client bool) error {
-	dest := []any{&s.ID, &s.Username, &s.CreatedAt, &s.ExpiresAt, &s.RevokedAt, &s.LastUsedAt, &s.Status}
+	dest := []any{&s.ID, &s.Username, &s.CreatedAt, &s.ExpiresAt, &s.RevokedAt, &s.LastUsedAt, &s.Status, &s.RevokeReason}
 	if client {
 		dest = append(dest, &s.Client.IP, &s.Client.UserAgent, &s.Client.Via, &s.Client.Actor)
 	}

@@ -86,7 +86,7 @@ type PageFilter struct {
 // scanner serve both.
 func pageQuery(f PageFilter, limit int) (string, []any, error) {
 	var w where
-	q := listSessions + statusExpr(&w, f.IdleTimeout) + listClient + listFrom
+	q := listSessions + statusExpr(&w, f.IdleTimeout) + listReason + listClient + listFrom
 	if err := f.add(&w); err != nil {
 		return "", nil, err
 	}

@@ -110,6 +110,12 @@ type Verifier struct {
 	// {"error":"the session store is unavailable"}). It must not reveal err
 	// to the client: the 401s are alike on purpose.
 	WriteError func(w http.ResponseWriter, r *http.Request, status int, err error)
+	// OnCredentialsChanged, when set, is called (and must return at once)
+	// when a session is refused for good because its role changed since
+	// login, or may no longer log in (sql.SessionCheck.EndsForGood): a
+	// server runs the sweep that records it (sql.CredentialsChanged) in the
+	// background.
+	OnCredentialsChanged func()
 	// MaxConcurrentLookups bounds the lookup statements running at once;
 	// zero means DefaultMaxConcurrentLookups. Requests that arrive while
 	// that many run are looked up together by the next statement.
@@ -244,6 +250,9 @@ func (v *Verifier) authenticate(r *http.Request, value string, source Source) (I
 		return Identity{}, fmt.Errorf("check session %d: %w", sessionID, err)
 	}
 	if reason := refusal(secret, check, found); reason != "" {
+		if reason == refusedForGood && v.OnCredentialsChanged != nil {
+			v.OnCredentialsChanged()
+		}
 		return v.refuse(r, reason, sessionID)
 	}
 	if check.TouchDue {
@@ -278,11 +287,18 @@ func refusal(secret []byte, check sql.SessionCheck, found bool) string {
 		return "expired"
 	case check.Idle:
 		return "idle"
+	case !check.RoleValid && check.EndsForGood:
+		return refusedForGood
 	case !check.RoleValid:
 		return "role dropped, re-created, NOLOGIN or past VALID UNTIL"
 	}
 	return ""
 }
+
+// refusedForGood is the refusal of a session whose role changed since its
+// login, or may no longer log in, while sessions end with their
+// credentials: the sweep revokes it.
+const refusedForGood = "role changed since login, dropped, NOLOGIN or past VALID UNTIL: ended for good"
 
 // storedHash is the hash a presented secret is compared with: the
 // session's, or unknownSessionHash when its id is unknown.

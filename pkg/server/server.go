@@ -123,7 +123,9 @@ type Server struct {
 	// logins holds one token per password check in flight.
 	logins    chan struct{}
 	throttled throttledTally
-	handler   http.Handler
+	// sweeper records the sessions whose role changed as revoked.
+	sweeper *credentialSweeper
+	handler http.Handler
 }
 
 // New builds a Server from cfg.
@@ -168,9 +170,11 @@ func New(cfg Config) (*Server, error) {
 		logins:    make(chan struct{}, cfg.MaxConcurrentLogins),
 		throttled: throttledTally{pending: map[string]*sql.ThrottledLogins{}},
 	}
+	s.sweeper = &credentialSweeper{s: s}
 	s.verifier = &auth.Verifier{
 		DB: cfg.Pool, TouchInterval: cfg.TouchInterval, IdleTimeout: cfg.IdleTimeout, Log: cfg.Log,
 		MaxConcurrentLookups: cfg.MaxConcurrentLookups, OnStoreError: s.storeError,
+		OnCredentialsChanged: s.sweeper.kick,
 	}
 	if cfg.ReadPool != nil {
 		s.verifier.ReadDB, s.verifier.OnReadError = cfg.ReadPool, s.readError
@@ -214,7 +218,7 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	jobsCtx, stopJobs := context.WithCancel(ctx)
 	defer stopJobs()
 	var jobs sync.WaitGroup
-	for _, job := range s.cfg.BackgroundJobs {
+	for _, job := range append(s.cfg.BackgroundJobs, s.sweeper.loop) {
 		jobs.Go(func() { job(jobsCtx) })
 	}
 
@@ -243,6 +247,8 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	}
 	stopJobs()
 	jobs.Wait()
+	// No request is left to ask for a sweep.
+	s.sweeper.wait()
 	s.flushAllThrottled()
 	// The last-used times of the last requests, before the pool closes.
 	s.verifier.WaitForTouches()

@@ -35,6 +35,7 @@ func NewApp(env *Env) *cli.App {
 			revokeCommand(env),
 			eventsCommand(env),
 			purgeCommand(env),
+			settingsCommand(env),
 			completionCommand(env),
 			manCommand(env),
 			versionCommand(env),

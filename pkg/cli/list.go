@@ -104,7 +104,10 @@ var listColumns = []format.Column{
 }
 
 var (
-	statusColumn  = format.Column{Header: "status", Key: "status"}
+	statusColumn = format.Column{Header: "status", Key: "status"}
+	// reasonColumn is why the credential check revoked a session (NULL
+	// for any other revocation, whose reason is in the audit trail).
+	reasonColumn  = format.Column{Header: "reason", Key: "revoke_reason"}
 	clientColumns = []format.Column{
 		{Header: "ip", Key: "ip"},
 		{Header: "user agent", Key: "user_agent"},
@@ -123,11 +126,14 @@ var summaryColumns = []format.Column{
 }
 
 func runList(ctx context.Context, opts listOptions) error {
-	conn, _, err := connectAdmin(ctx, opts.conn)
+	conn, caller, err := connectAdmin(ctx, opts.conn)
 	if err != nil {
 		return err
 	}
 	defer conn.Close(context.WithoutCancel(ctx))
+	if err := endChangedCredentials(ctx, opts.env, conn, caller, "list", false); err != nil {
+		return err
+	}
 	var endPager func()
 	opts.env, endPager = withPager(opts.env, opts.noPager)
 	defer endPager()
@@ -135,7 +141,7 @@ func runList(ctx context.Context, opts listOptions) error {
 	if opts.summary {
 		return runListSummary(ctx, conn, opts)
 	}
-	cols := append(listColumns[:len(listColumns):len(listColumns)], statusColumn)
+	cols := append(listColumns[:len(listColumns):len(listColumns)], statusColumn, reasonColumn)
 	if opts.filter.Client {
 		cols = append(cols, clientColumns...)
 	}
@@ -153,7 +159,11 @@ func runList(ctx context.Context, opts listOptions) error {
 		if s.RevokedAt != nil {
 			revoked = *s.RevokedAt
 		}
-		row = append(row[:0], s.Username, strconv.FormatInt(s.ID, 10), s.CreatedAt, s.ExpiresAt, revoked, s.LastUsedAt, s.Status)
+		var reason any
+		if s.RevokeReason != "" {
+			reason = s.RevokeReason
+		}
+		row = append(row[:0], s.Username, strconv.FormatInt(s.ID, 10), s.CreatedAt, s.ExpiresAt, revoked, s.LastUsedAt, s.Status, reason)
 		if opts.filter.Client {
 			row = append(row, s.Client.IP, s.Client.UserAgent, s.Client.Via, s.Client.Actor)
 		}

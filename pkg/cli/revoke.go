@@ -132,6 +132,9 @@ func runRevoke(ctx context.Context, opts revokeOptions) error {
 			return err
 		}
 	}
+	if err := endChangedCredentials(ctx, opts.env, conn, caller, "revoke", opts.dryRun); err != nil {
+		return err
+	}
 	what := describeSessions(opts.sessionIDs)
 	return revokeAndPrint(ctx, sql.NewStore(conn), opts.env, revokeRun{
 		command: "revoke", what: what, format: opts.format, columns: listColumns, target: sql.ByIDs(opts.sessionIDs...),
@@ -184,6 +187,9 @@ func runRevokeMatching(ctx context.Context, opts revokeOptions) error {
 		if err := confirm(ctx, opts.env.IO, "revoke", question); err != nil {
 			return err
 		}
+	}
+	if err := endChangedCredentials(ctx, opts.env, conn, caller, "revoke", opts.dryRun); err != nil {
+		return err
 	}
 	return revokeAndPrint(ctx, sql.NewStore(conn), opts.env, revokeRun{
 		command: "revoke", what: what, format: opts.format, columns: revokedColumns, target: sql.Matching(opts.sel, opts.written),

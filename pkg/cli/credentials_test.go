@@ -108,3 +108,19 @@ FROM system.session_events WHERE event = 'setting.changed' AND detail->>'setting
 		t.Errorf("setting.changed events: %q; want the set and the reset, from the CLI", details)
 	}
 }
+
+// TestViewOwnerMustStayASuperuser: a role_credentials view whose owner is
+// no superuser cannot read pg_authid, so no session could be checked: the
+// commands refuse to start, naming the owner and the fix.
+func TestViewOwnerMustStayASuperuser(t *testing.T) {
+	t.Parallel()
+	dbURL := newSessionDB(t)
+	owner := mustCreateRole(t, dbURL, "demoted", "NOLOGIN IN ROLE admin")
+	pgtest.MustExec(t, dbURL, "ALTER VIEW system.role_credentials OWNER TO "+owner)
+	t.Cleanup(func() { pgtest.MustExec(t, dbURL, "DROP OWNED BY "+owner) })
+	r := runCLI(t, "list", "--url", dbURL)
+	if r.code != 1 || !strings.Contains(r.stderr, "system.role_credentials is owned by "+owner+", which is not a superuser") ||
+		!strings.Contains(r.stderr, "SQLSTATE: 42501") || !strings.Contains(r.stderr, "HINT: have a superuser run: ALTER VIEW system.role_credentials OWNER TO") {
+		t.Errorf("list with the view owned by %s: exit %d, stderr:\n%s", owner, r.code, r.stderr)
+	}
+}

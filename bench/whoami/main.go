@@ -232,7 +232,7 @@ func run(ctx context.Context, o options) error {
 	return nil
 }
 
-// lookupWithoutStamp is the session lookup as it was before schema 6: the
+// lookupWithoutStamp is the session lookup as it was before schema 7: the
 // role read from pg_roles, without the stamp of its row nor the setting
 // (issue 19). It stays here to measure what the credential check costs.
 func lookupWithoutStamp(ctx context.Context, db *pgxpool.Pool, id int64) error {

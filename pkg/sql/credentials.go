@@ -10,7 +10,7 @@ import (
 )
 
 // Sessions end with their credentials. A session records at login a stamp
-// of its role's row in pg_authid (schema 0006): role_version, the row's
+// of its role's row in pg_authid (schema 0007): role_version, the row's
 // xmin, which every ALTER ROLE replaces, and password_tag, a keyed digest of
 // the password verifier. The session check compares the stamp with the row
 // in its one statement, so a session whose role changed since login is

@@ -273,7 +273,7 @@ func TestSessionsFromBeforeTheStamps(t *testing.T) {
 	t.Parallel()
 	dbURL := pgtest.NewDB(t)
 	conn := mustConnect(t, dbURL)
-	if _, err := migrateTo(testContext(t), conn, MigrateOptions{}, 5); err != nil {
+	if _, err := migrateTo(testContext(t), conn, MigrateOptions{}, 6); err != nil {
 		t.Fatal(err)
 	}
 	kept, changed, gone := newLoginRole(t, dbURL), newLoginRole(t, dbURL), newLoginRole(t, dbURL)
@@ -375,13 +375,13 @@ func TestCredentialViewShowsNoSecret(t *testing.T) {
 }
 
 // TestStampsNeedASuperuserToInstall: a member of admin upgrading a schema
-// of version 5 is refused before anything of version 6 is made: the view
+// of version 6 is refused before anything of version 7 is made: the view
 // it would own could not read pg_authid.
 func TestStampsNeedASuperuserToInstall(t *testing.T) {
 	t.Parallel()
 	dbURL := pgtest.NewDB(t)
 	conn := mustConnect(t, dbURL)
-	if _, err := migrateTo(testContext(t), conn, MigrateOptions{}, 5); err != nil {
+	if _, err := migrateTo(testContext(t), conn, MigrateOptions{}, 6); err != nil {
 		t.Fatal(err)
 	}
 	var db string
@@ -397,8 +397,8 @@ func TestStampsNeedASuperuserToInstall(t *testing.T) {
 	if SQLState(err) != "42501" || !strings.Contains(err.Error(), "must be applied by a superuser") {
 		t.Errorf("migrate as a member of admin: %v; want 42501 saying a superuser must apply it", err)
 	}
-	if v, _ := schemaVersion(testContext(t), conn); v != 5 {
-		t.Errorf("schema version %d after the refusal; want 5", v)
+	if v, _ := schemaVersion(testContext(t), conn); v != 6 {
+		t.Errorf("schema version %d after the refusal; want 6", v)
 	}
 }
 

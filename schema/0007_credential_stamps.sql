@@ -15,7 +15,7 @@
 DO $$
 BEGIN
     IF NOT COALESCE((SELECT rolsuper FROM pg_catalog.pg_roles WHERE rolname = current_user), false) THEN
-        RAISE EXCEPTION 'schema version 6 must be applied by a superuser: it installs system.role_credentials, a view of pg_authid, which only superusers can read'
+        RAISE EXCEPTION 'schema version 7 must be applied by a superuser: it installs system.role_credentials, a view of pg_authid, which only superusers can read'
             USING ERRCODE = 'insufficient_privilege';
     END IF;
 END

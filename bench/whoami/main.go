@@ -184,6 +184,9 @@ func run(ctx context.Context, o options) error {
 			_, err := sql.CheckSession(ctx, pool, ids[i%len(ids)], sql.CheckPolicy{TouchInterval: auth.DefaultTouchInterval})
 			return err
 		}},
+		{name: "the session lookup SELECT as before the credential stamps (pg_roles, no stamp), straight through pgx", op: func(ctx context.Context, i int) error {
+			return lookupWithoutStamp(ctx, pool, ids[i%len(ids)])
+		}},
 		{name: "authenticated `GET /api/v2/whoami`", op: func(_ context.Context, i int) error {
 			return clients.Expect(i, whoamiRequests[i%len(whoamiRequests)], http.StatusOK)
 		}},
@@ -242,9 +245,10 @@ func run(ctx context.Context, o options) error {
 		"%v per measurement in %d interleaved rounds, all on loopback, %d CPUs.\n\n",
 		o.concurrency, o.sessions, o.maxConns, maxLookups, o.duration, o.rounds, runtime.NumCPU())
 	printTable(workloads, o.duration)
-	raw, viaHTTP := workloads[0].stats(o.duration), workloads[1].stats(o.duration)
-	prepared, bounced := workloads[2].stats(o.duration), workloads[3].stats(o.duration)
+	raw, unstamped := workloads[0].stats(o.duration), workloads[1].stats(o.duration)
+	viaHTTP, prepared, bounced := workloads[2].stats(o.duration), workloads[3].stats(o.duration), workloads[4].stats(o.duration)
 	fmt.Printf("\nAuthenticated whoami / raw lookup: **%.2f** (target: at least 0.80).\n", viaHTTP.Rate/raw.Rate)
+	fmt.Printf("Raw lookup with the credential stamp / as before it: **%.2f**.\n", raw.Rate/unstamped.Rate)
 	fmt.Printf("Authenticated whoami without prepared statements (%v, serve's mode behind a pooler) / with them (on a direct connection): **%.2f**.\n",
 		cli.PoolerQueryExecMode, prepared.Rate/viaHTTP.Rate)
 	fmt.Printf("Authenticated whoami through pgbouncer in transaction mode / direct: **%.2f**.\n", bounced.Rate/viaHTTP.Rate)
@@ -266,6 +270,28 @@ func printTable(workloads []workload, d time.Duration) {
 		fmt.Printf("| %s | %.0f | %v | %v | %d |\n",
 			w.name, s.Rate, s.P50.Round(10*time.Microsecond), s.P99.Round(10*time.Microsecond), s.Requests)
 	}
+}
+
+// lookupWithoutStamp is the session lookup as it was before schema 8: the
+// role read from pg_roles, without the stamp of its row nor the setting
+// (issue 19). It stays here to measure what the credential check costs.
+func lookupWithoutStamp(ctx context.Context, db *pgxpool.Pool, id int64) error {
+	const q = `SELECT s.id, s.username, s.user_id, s.hashed_secret, s.expires_at,
+    (s.revoked_at IS NOT NULL OR l.username IS NOT NULL OR g.username IS NOT NULL),
+    s.expires_at <= now(),
+    COALESCE(r.rolcanlogin AND (r.rolvaliduntil IS NULL OR r.rolvaliduntil > now()), false),
+    s.last_used_at < now() - $2::BIGINT * INTERVAL '1 microsecond',
+    $3::BIGINT > 0 AND s.last_used_at <= now() - $3::BIGINT * INTERVAL '1 microsecond'
+FROM system.web_sessions s
+LEFT JOIN system.web_session_logouts l
+    ON l.username = s.username AND s.created_at <= l.logged_out_at AND s.id <> l.kept_session_id
+LEFT JOIN system.web_session_logouts g
+    ON g.username = '' AND s.created_at <= g.logged_out_at
+LEFT JOIN pg_catalog.pg_roles r ON r.oid = s.user_id::OID AND r.rolname = s.username
+WHERE s.id = $1`
+	var c sql.SessionCheck
+	return db.QueryRow(ctx, q, id, auth.DefaultTouchInterval.Microseconds(), int64(0)).Scan(&c.ID, &c.Username, &c.UserID,
+		&c.HashedSecret, &c.ExpiresAt, &c.Revoked, &c.Expired, &c.RoleValid, &c.TouchDue, &c.Idle)
 }
 
 // workload is one kind of request and the latencies measured for it.

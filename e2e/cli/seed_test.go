@@ -126,8 +126,9 @@ func TestSeedExamples(t *testing.T) {
 	// $ auth-session list  — active, revoked and expired, NULL while not revoked.
 	r = mustRun(t, dbURL, "list", "--format=table", "--warn-stale-days=0")
 	table := strings.Split(strings.TrimSuffix(r.stdout, "\n"), "\n")
-	// cockroach's six columns, then the status.
-	if !regexp.MustCompile(`^\s+username\s+\|\s+session ID\s+\|\s+created\s+\|\s+expires\s+\|\s+revoked\s+\|\s+last used\s+\|\s+status$`).MatchString(table[0]) ||
+	// cockroach's six columns, then the status and the credential check's
+	// reason.
+	if !regexp.MustCompile(`^\s+username\s+\|\s+session ID\s+\|\s+created\s+\|\s+expires\s+\|\s+revoked\s+\|\s+last used\s+\|\s+status\s+\|\s+reason$`).MatchString(table[0]) ||
 		table[len(table)-1] != "(5 rows)" {
 		t.Fatalf("list --format=table:\n%s", r.stdout)
 	}

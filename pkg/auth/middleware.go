@@ -115,6 +115,12 @@ type Verifier struct {
 	// none. It runs on the request's goroutine, before the answer: it must
 	// be quick. A server counts them in its metrics here.
 	OnCheck func(CheckOutcome)
+	// OnCredentialsChanged, when set, is called (and must return at once)
+	// when a session is refused for good because its role changed since
+	// login, or may no longer log in (sql.SessionCheck.EndsForGood): a
+	// server runs the sweep that records it (sql.CredentialsChanged) in the
+	// background.
+	OnCredentialsChanged func()
 	// MaxConcurrentLookups bounds the lookup statements running at once;
 	// zero means DefaultMaxConcurrentLookups. Requests that arrive while
 	// that many run are looked up together by the next statement.
@@ -250,6 +256,11 @@ func (v *Verifier) authenticate(r *http.Request, value string, source Source) (I
 		return Identity{}, fmt.Errorf("check session %d: %w", sessionID, err)
 	}
 	if outcome := refusal(secret, check, found); outcome != CheckValid {
+		// A session its role's change ended for good is recorded as
+		// revoked by the sweep, which the server runs in the background.
+		if outcome == CheckRoleInvalid && check.EndsForGood && v.OnCredentialsChanged != nil {
+			v.OnCredentialsChanged()
+		}
 		return v.refuse(r, outcome, sessionID)
 	}
 	v.told(CheckValid)

@@ -52,5 +52,5 @@ func (o CheckOutcome) String() string {
 var refusalReasons = [NumCheckOutcomes]string{
 	CheckAbsent: "no session presented", CheckMalformed: "malformed session value", CheckUnknown: "unknown session",
 	CheckWrongSecret: "wrong secret", CheckRevoked: "revoked", CheckExpired: "expired", CheckIdle: "idle",
-	CheckRoleInvalid: "role dropped, re-created, NOLOGIN or past VALID UNTIL",
+	CheckRoleInvalid: "role dropped, re-created, changed since login, NOLOGIN or past VALID UNTIL",
 }

@@ -39,6 +39,7 @@ func NewApp(env *Env) *cli.App {
 			throttleCommand(env),
 			eventsCommand(env),
 			purgeCommand(env),
+			settingsCommand(env),
 			completionCommand(env),
 			manCommand(env),
 			versionCommand(env),

@@ -235,6 +235,12 @@ func checkCaller(ctx context.Context, db sql.DBTX) (sql.Caller, error) {
 		}
 		return caller, hintError{msg: err.Error(), hint: hint}
 	}
+	if caller.CredentialsOwner != "" {
+		view := sql.Schema() + ".role_credentials"
+		return caller, hintError{code: "42501",
+			msg:  fmt.Sprintf("%s is owned by %s, which is not a superuser: it cannot read pg_authid, so no session can be checked", view, quoteIdent(caller.CredentialsOwner)),
+			hint: fmt.Sprintf("have a superuser run: ALTER VIEW %s OWNER TO a superuser (see docs/security.md)", view)}
+	}
 	return caller, nil
 }
 

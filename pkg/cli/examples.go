@@ -86,6 +86,14 @@ var commandExamples = map[string][]string{
 		"# delete sessions dead for a week, and audit events older than 90 days",
 		"auth-session purge --older-than 7d --events-retention 90d",
 	},
+	"settings": {
+		"# every setting, its value and where the value comes from",
+		"auth-session settings",
+		"# keep sessions of a role whose password changes, as before (recorded in the audit trail)",
+		"auth-session settings set end-sessions-on-credential-change false",
+		"# back to the default: sessions end with their credentials",
+		"auth-session settings reset end-sessions-on-credential-change",
+	},
 	"serve": {
 		"# plain HTTP on loopback (a proxy in front terminates TLS)",
 		"auth-session serve --insecure --http-addr 127.0.0.1:8080",

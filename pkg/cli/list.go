@@ -129,11 +129,14 @@ var summaryColumns = []format.Column{
 }
 
 func runList(ctx context.Context, opts listOptions) error {
-	conn, _, err := connectAdmin(ctx, opts.conn)
+	conn, caller, err := connectAdmin(ctx, opts.conn)
 	if err != nil {
 		return err
 	}
 	defer conn.Close(context.WithoutCancel(ctx))
+	if err := endChangedCredentials(ctx, opts.env, conn, caller, "list", false); err != nil {
+		return err
+	}
 	if err := checkNames(ctx, conn, opts.filter.Selection, false, false, opts.env.IO.Err); err != nil {
 		return err
 	}

@@ -107,13 +107,13 @@ func TestListLiveSessions(t *testing.T) {
 
 	r := mustRun(t, "list", "--url", dbURL, "--format=tsv", "--warn-stale-days=0")
 	lines := strings.Split(strings.TrimSuffix(r.stdout, "\n"), "\n")
-	if lines[0] != "username\tsession ID\tcreated\texpires\trevoked\tlast used\tstatus" || len(lines) != 4 {
+	if lines[0] != "username\tsession ID\tcreated\texpires\trevoked\tlast used\tstatus\treason" || len(lines) != 4 {
 		t.Fatalf("list output:\n%s\nwant the header and 3 rows", r.stdout)
 	}
 	wantRows := []*regexp.Regexp{
-		regexp.MustCompile(`^` + alice + `\t` + made[0] + `\t\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{6}\t[0-9-: .]{26}\tNULL\t[0-9-: .]{26}\tactive$`),
-		regexp.MustCompile(`^` + bob + `\t` + made[1] + `\t[0-9-: .]{26}\t[0-9-: .]{26}\t[0-9-: .]{26}\t[0-9-: .]{26}\trevoked$`),
-		regexp.MustCompile(`^` + alice + `\t` + made[2] + `\t[0-9-: .]{26}\t[0-9-: .]{26}\tNULL\t[0-9-: .]{26}\texpired$`),
+		regexp.MustCompile(`^` + alice + `\t` + made[0] + `\t\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{6}\t[0-9-: .]{26}\tNULL\t[0-9-: .]{26}\tactive\tNULL$`),
+		regexp.MustCompile(`^` + bob + `\t` + made[1] + `\t[0-9-: .]{26}\t[0-9-: .]{26}\t[0-9-: .]{26}\t[0-9-: .]{26}\trevoked\tNULL$`),
+		regexp.MustCompile(`^` + alice + `\t` + made[2] + `\t[0-9-: .]{26}\t[0-9-: .]{26}\tNULL\t[0-9-: .]{26}\texpired\tNULL$`),
 	}
 	for i, re := range wantRows {
 		if !re.MatchString(lines[i+1]) {
@@ -320,8 +320,8 @@ VALUES ('\x00', 'web_user', 10, now() + INTERVAL '1 hour',
     '{"via": "http", "actor": "web_user", "client_addr": "203.0.113.7", "user_agent": "curl/8.5.0"}')`)
 	r := mustRun(t, "list", "--wide", "--format", "tsv", "--warn-stale-days", "0", "--url", dbURL)
 	lines := strings.Split(strings.TrimSpace(r.stdout), "\n")
-	if len(lines) != 2 || !strings.HasSuffix(lines[0], "\tstatus\tip\tuser agent\tvia\tactor") ||
-		!strings.HasSuffix(lines[1], "\tactive\t203.0.113.7\tcurl/8.5.0\thttp\tweb_user") {
+	if len(lines) != 2 || !strings.HasSuffix(lines[0], "\tstatus\treason\tip\tuser agent\tvia\tactor") ||
+		!strings.HasSuffix(lines[1], "\tactive\tNULL\t203.0.113.7\tcurl/8.5.0\thttp\tweb_user") {
 		t.Errorf("list --wide:\n%s", r.stdout)
 	}
 	// Without --wide the table leaves them out, JSON keeps them.

@@ -145,6 +145,9 @@ func runPurge(ctx context.Context, opts purgeOptions) error {
 		return err
 	}
 	defer conn.Close(context.WithoutCancel(ctx))
+	if err := endChangedCredentials(ctx, opts.env, conn, caller, "purge", opts.purge.DryRun); err != nil {
+		return err
+	}
 	opts.purge.Audit = sql.PurgeAudit{Actor: caller.Username, Via: "cli", ClientAddr: hostname(opts.env)}
 
 	stderr := opts.env.IO.Err

@@ -128,6 +128,9 @@ func runRevoke(ctx context.Context, opts revokeOptions) error {
 			return err
 		}
 	}
+	if err := endChangedCredentials(ctx, opts.env, conn, caller, "revoke", opts.dryRun); err != nil {
+		return err
+	}
 	what := describeSessions(opts.sessionIDs)
 	// The sessions print as list prints them, but for its stale column:
 	// the same fields, read back by the revocation.
@@ -179,6 +182,9 @@ func runRevokeMatching(ctx context.Context, opts revokeOptions) error {
 		if err := confirm(ctx, opts.env.IO, "revoke", question); err != nil {
 			return err
 		}
+	}
+	if err := endChangedCredentials(ctx, opts.env, conn, caller, "revoke", opts.dryRun); err != nil {
+		return err
 	}
 	return revokeAndPrint(ctx, sql.NewStore(conn), opts.env, revokeRun{
 		command: "revoke", what: what, format: opts.format, columns: revokedColumns(revokedFields), target: sql.Matching(opts.sel, opts.written),

@@ -70,6 +70,14 @@ func (s *Server) handleLogin() http.Handler {
 			return
 		}
 
+		// The role's row as it is before its password is checked: a change
+		// of the role meanwhile (its password, say) makes no session.
+		roleVersion, err := sql.RoleVersion(ctx, s.cfg.Pool, username)
+		if err != nil {
+			s.storeUnavailable(w, r, "cannot read role "+strconv.Quote(username), err)
+			return
+		}
+
 		select {
 		case s.logins <- struct{}{}:
 		case <-ctx.Done():
@@ -107,9 +115,10 @@ func (s *Server) handleLogin() http.Handler {
 			auth.WriteError(w, http.StatusInternalServerError, "internal error")
 			return
 		}
-		session, err := s.createSession(r, username, secret, attempt)
+		session, err := s.createSession(r, username, secret, roleVersion, attempt)
 		switch {
-		case errors.Is(err, sql.ErrUserNotFound), errors.Is(err, sql.ErrUserCannotLogin), errors.Is(err, sql.ErrUserExpired):
+		case errors.Is(err, sql.ErrUserNotFound), errors.Is(err, sql.ErrUserCannotLogin), errors.Is(err, sql.ErrUserExpired),
+			errors.Is(err, sql.ErrRoleChanged):
 			// The role changed since its password was checked.
 			s.loginFailed(w, r, username, loginOutcomeRefused, err.Error())
 			return
@@ -140,13 +149,13 @@ func (s *Server) handleLogin() http.Handler {
 
 // createSession inserts the session and its session.created event, and
 // gives back the attempt's place in the throttle's count, in one
-// transaction.
-func (s *Server) createSession(r *http.Request, username string, secret []byte, attempt sql.LoginAttempt) (sql.Session, error) {
+// transaction; the role must still be at roleVersion (sql.NewSession).
+func (s *Server) createSession(r *http.Request, username string, secret []byte, roleVersion int64, attempt sql.LoginAttempt) (sql.Session, error) {
 	ctx := r.Context()
 	by := sql.Actor{Name: username, Via: "http", ClientAddr: clientAddr(r), UserAgent: userAgent(r)}
 	var limitRevoked int64
 	session, err := s.store.Login(ctx, sql.NewSession{
-		Username: username, HashedSecret: auth.HashSecret(secret), ExpireAfter: s.cfg.SessionLifetime,
+		Username: username, HashedSecret: auth.HashSecret(secret), ExpireAfter: s.cfg.SessionLifetime, RoleVersion: roleVersion,
 	}, by, sql.LoginOptions{MaxSessions: s.cfg.MaxSessionsPerUser, Throttled: &attempt, LimitRevoked: &limitRevoked})
 	s.metrics.revocation(revokedBySessionLimit, limitRevoked, err)
 	return session, err

@@ -142,6 +142,8 @@ type Server struct {
 	handler   http.Handler
 	// metrics is nil with Config.DisableMetrics.
 	metrics *metrics
+	// sweeper records the sessions whose role changed as revoked.
+	sweeper *credentialSweeper
 }
 
 // New builds a Server from cfg.
@@ -192,9 +194,11 @@ func New(cfg Config) (*Server, error) {
 		logins:    make(chan struct{}, cfg.MaxConcurrentLogins),
 		throttled: throttledTally{pending: map[string]*sql.ThrottledLogins{}},
 	}
+	s.sweeper = &credentialSweeper{s: s}
 	s.verifier = &auth.Verifier{
 		DB: cfg.Pool, TouchInterval: cfg.TouchInterval, IdleTimeout: cfg.IdleTimeout, Log: cfg.Log,
 		MaxConcurrentLookups: cfg.MaxConcurrentLookups, OnStoreError: s.storeError,
+		OnCredentialsChanged: s.sweeper.kick,
 	}
 	if cfg.ReadPool != nil {
 		s.verifier.ReadDB, s.verifier.OnReadError = cfg.ReadPool, s.readError
@@ -247,7 +251,7 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	jobsCtx, stopJobs := context.WithCancel(ctx)
 	defer stopJobs()
 	var jobs sync.WaitGroup
-	for _, job := range s.cfg.BackgroundJobs {
+	for _, job := range append(s.cfg.BackgroundJobs, s.sweeper.loop) {
 		jobs.Go(func() { job(jobsCtx) })
 	}
 
@@ -291,6 +295,8 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	}
 	stopJobs()
 	jobs.Wait()
+	// No request is left to ask for a sweep.
+	s.sweeper.wait()
 	s.flushAllThrottled()
 	// The last-used times of the last requests, before the pool closes.
 	s.verifier.WaitForTouches()

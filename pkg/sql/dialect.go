@@ -24,12 +24,18 @@ import (
 //   - SET LOCAL synchronous_commit = remote_apply for a revocation
 //     (waitForStandbys), its cancel request and pg_stat_replication
 //     (commitWithin, standbysBehind);
-//   - CREATE EXTENSION pg_trgm (createTrigramExtension).
+//   - CREATE EXTENSION pg_trgm (createTrigramExtension);
+//   - pg_advisory_xact_lock, which makes credential sweeps one at a time
+//     (beginSweep).
 //
 // Reading the catalogs: who controls the schema (trust.go), the admin
 // role's mark (COMMENT ON ROLE, adminrole.go), pg_trgm's schema
 // (migrate.go), and the table's pages for purge's heap walk (purge_heap.go,
-// which purge.go enables only on PostgreSQL 14 and later).
+// which purge.go enables only on PostgreSQL 14 and later). Schema 0008
+// installs system.role_credentials, a view of pg_authid with the xmin of
+// each role's row, which the session check, the login and the credential
+// sweep read (credentials.go), and a DO block that refuses to install it
+// as anyone but a superuser; CockroachDB has neither pg_authid nor xmin.
 
 // DefaultSchema is the schema that holds the tables unless SetSchema names
 // another: cockroach's, where system is a database rather than a schema.

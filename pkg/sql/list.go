@@ -28,6 +28,10 @@ type ListedSession struct {
 	// Status is StatusRevoked, StatusExpired, StatusIdle or StatusActive,
 	// in that order of precedence.
 	Status string
+	// RevokeReason is why the credential check revoked the session (one
+	// of the Reason constants of CredentialsChanged); "" for any other
+	// revocation, whose reason is in its audit event.
+	RevokeReason string
 	// Active is true when the session is neither revoked nor expired (nor
 	// idle, under an idle timeout), by the database clock: Status is
 	// StatusActive.
@@ -76,6 +80,8 @@ var SessionFields = []SessionField{
 		in: func(s *ListedSession) any { return &s.LastUsedAt }},
 	{Key: "status", Header: "status", Type: "TEXT", expr: statusExpr,
 		in: func(s *ListedSession) any { return &s.Status }},
+	{Key: "revoke_reason", Header: "reason", Type: "TEXT", expr: sqlText("COALESCE(s.revoke_reason, '')"),
+		in: func(s *ListedSession) any { return &s.RevokeReason }},
 	{Key: "ip", Header: "ip", Type: "TEXT", Client: true, expr: sqlText("COALESCE(s.audit_info->>'client_addr', '')"),
 		in: func(s *ListedSession) any { return &s.IP }},
 	{Key: "user_agent", Header: "user agent", Type: "TEXT", Client: true, expr: sqlText("COALESCE(s.audit_info->>'user_agent', '')"),

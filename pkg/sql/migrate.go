@@ -105,10 +105,22 @@ func Migrate(ctx context.Context, db interface {
 	DBTX
 	TxBeginner
 }, opts MigrateOptions) (MigrateResult, error) {
+	return migrateTo(ctx, db, opts, 0)
+}
+
+// migrateTo is Migrate up to version upTo, or to the latest when upTo is 0:
+// the tests use it to make a database as an older binary left it.
+func migrateTo(ctx context.Context, db interface {
+	DBTX
+	TxBeginner
+}, opts MigrateOptions, upTo int) (MigrateResult, error) {
 	var res MigrateResult
 	ms, err := Migrations()
 	if err != nil {
 		return res, err
+	}
+	if upTo > 0 {
+		ms = slices.DeleteFunc(ms, func(m Migration) bool { return m.Version > upTo })
 	}
 	latest := ms[len(ms)-1].Version
 	if err := CheckTrust(ctx, db, Schema()); err != nil {

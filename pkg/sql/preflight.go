@@ -20,6 +20,11 @@ type Caller struct {
 	// ReadOnly is true when the connection cannot write: a hot standby, or
 	// default_transaction_read_only on.
 	ReadOnly bool
+	// CredentialsOwner names the owner of system.role_credentials when it
+	// is not a superuser (any more): the view then cannot read pg_authid,
+	// and every session check fails. "" when it is one, or the view is
+	// not there.
+	CredentialsOwner string
 }
 
 // The admin role may not exist (init has not run), and pg_has_role fails on a
@@ -33,14 +38,16 @@ const preflightQuery = `SELECT current_user,
     EXISTS (SELECT 1 FROM pg_catalog.pg_roles a
             WHERE a.rolname = 'admin' AND pg_has_role(current_user, a.oid, 'MEMBER')),
     (SELECT COALESCE(max(version), 0) FROM system.schema_migrations),
-    current_setting('transaction_read_only') = 'on'`
+    current_setting('transaction_read_only') = 'on',
+    COALESCE((SELECT r.rolname::TEXT FROM pg_catalog.pg_class c JOIN pg_catalog.pg_roles r ON r.oid = c.relowner
+              WHERE c.oid = pg_catalog.to_regclass('system.role_credentials') AND NOT r.rolsuper), '')`
 
 // Preflight reads who is connected, which schema version the database has
 // and whether it can write, in one round trip. It returns ErrSchemaMissing when init has not run.
 func Preflight(ctx context.Context, db DBTX) (Caller, error) {
 	var c Caller
 	var member bool
-	err := db.QueryRow(ctx, inSchema(preflightQuery)).Scan(&c.Username, &c.IsAdmin, &member, &c.SchemaVersion, &c.ReadOnly)
+	err := db.QueryRow(ctx, inSchema(preflightQuery)).Scan(&c.Username, &c.IsAdmin, &member, &c.SchemaVersion, &c.ReadOnly, &c.CredentialsOwner)
 	c.NoInherit = member && !c.IsAdmin
 	switch SQLState(err) {
 	case "":

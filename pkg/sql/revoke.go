@@ -39,10 +39,11 @@ const (
 	targetEveryone
 	targetMatching
 	targetOverLimit
+	targetCredentials
 )
 
 // Target is what a revocation picks; make one with ByIDs, OwnSession,
-// OfUsers, Everyone or Matching.
+// OfUsers, Everyone, Matching or CredentialsChanged.
 type Target struct {
 	kind    targetKind
 	ids     []int64
@@ -97,13 +98,16 @@ func overLimit(fresh Session, limit int) Target {
 // that do not apply to it.
 func (t Target) check(opts RevokeOptions) error {
 	if t.kind == noTarget {
-		return errors.New("revoke: no sessions picked: make the Target with ByIDs, OwnSession, OfUsers, Everyone or Matching")
+		return errors.New("revoke: no sessions picked: make the Target with ByIDs, OwnSession, OfUsers, Everyone, Matching or CredentialsChanged")
 	}
 	if opts.KeepSession != 0 && t.kind != targetUsers {
 		return errors.New("revoke: KeepSession applies to OfUsers only")
 	}
 	if opts.Lock != nil && (t.kind != targetUsers || opts.KeepSession != 0) {
 		return errors.New("revoke: Lock applies to OfUsers only, keeping no session")
+	}
+	if opts.Reason != "" && t.kind == targetCredentials {
+		return errors.New("revoke: CredentialsChanged records each session's own reason; leave Reason empty")
 	}
 	return nil
 }
@@ -126,6 +130,8 @@ func revokeIn(ctx context.Context, tx DBTX, t Target, opts RevokeOptions, each f
 		return revokeMatching(ctx, tx, t.sel, t.written, opts.By, opts.Reason, each)
 	case targetOverLimit:
 		return revokeOverLimit(ctx, tx, t.fresh, t.limit, opts.By, opts.Reason)
+	case targetCredentials:
+		return endChangedCredentials(ctx, tx, opts.By, each)
 	}
 	return RevokeResult{}, t.check(opts)
 }

@@ -50,17 +50,26 @@ type NewSession struct {
 	HashedSecret []byte
 	ExpireAfter  time.Duration
 	Audit        AuditInfo
+	// RoleVersion, when not 0, is the version of the role's row read
+	// (RoleVersion) before its password was checked: a role changed since,
+	// its password perhaps, gets no session (ErrRoleChanged), so that a
+	// password checked before a change cannot make a session that outlives
+	// it.
+	RoleVersion int64
 }
 
 // The role is checked and the row inserted in one statement, so a role
 // dropped between check and insert cannot slip through. Both timestamps use
 // the transaction's now(), so expires_at - created_at is exactly ExpireAfter.
+// The session records its role's stamp (see CredentialsChanged).
 const insertSession = `INSERT INTO system.web_sessions
-    (hashed_secret, username, user_id, expires_at, audit_info, client_ip)
-SELECT $1::BYTEA, r.rolname, r.oid::BIGINT, now() + $2::BIGINT * INTERVAL '1 microsecond', $3::JSONB, $5::INET
-FROM pg_catalog.pg_roles r
+    (hashed_secret, username, user_id, expires_at, audit_info, client_ip, role_version, password_tag)
+SELECT $1::BYTEA, r.rolname, r.oid::BIGINT, now() + $2::BIGINT * INTERVAL '1 microsecond', $3::JSONB, $5::INET,
+    r.row_version, r.password_tag
+FROM system.role_credentials r
 WHERE r.rolname = $4 AND r.rolcanlogin
   AND (r.rolvaliduntil IS NULL OR r.rolvaliduntil > now())
+  AND ($6::BIGINT = 0 OR r.row_version = $6::BIGINT)
 RETURNING id, username, user_id, created_at, expires_at, last_used_at`
 
 // whyNoLogin explains an empty insert. rolvaliduntil may be 'infinity',
@@ -71,7 +80,8 @@ FROM pg_catalog.pg_roles r WHERE r.rolname = $1`
 // createSession inserts a session for an existing role that may log in,
 // with expires_at = now() + ExpireAfter on the database clock. It returns
 // ErrUserNotFound, ErrUserCannotLogin or ErrUserExpired when the role does
-// not qualify, having written nothing.
+// not qualify, and ErrRoleChanged when it is not at ns.RoleVersion, having
+// written nothing.
 func createSession(ctx context.Context, db DBTX, ns NewSession) (Session, error) {
 	ns.Audit = storableAudit(ns.Audit)
 	audit, err := json.Marshal(ns.Audit)
@@ -80,10 +90,10 @@ func createSession(ctx context.Context, db DBTX, ns NewSession) (Session, error)
 	}
 	s := Session{Audit: ns.Audit}
 	err = db.QueryRow(ctx, inSchema(insertSession), ns.HashedSecret, ns.ExpireAfter.Microseconds(), string(audit), ns.Username,
-		clientIP(ns.Audit.ClientAddr)).
+		clientIP(ns.Audit.ClientAddr), ns.RoleVersion).
 		Scan(&s.ID, &s.Username, &s.UserID, &s.CreatedAt, &s.ExpiresAt, &s.LastUsedAt)
 	if errors.Is(err, pgx.ErrNoRows) {
-		return Session{}, explainNoLogin(ctx, db, ns.Username)
+		return Session{}, explainNoLogin(ctx, db, ns.Username, ns.RoleVersion != 0)
 	}
 	if err != nil {
 		return Session{}, err
@@ -108,7 +118,7 @@ func MissingRoles(ctx context.Context, db DBTX, usernames []string) ([]string, e
 	return missing, nil
 }
 
-func explainNoLogin(ctx context.Context, db DBTX, username string) error {
+func explainNoLogin(ctx context.Context, db DBTX, username string, versioned bool) error {
 	var canLogin, expired bool
 	err := db.QueryRow(ctx, inSchema(whyNoLogin), username).Scan(&canLogin, &expired)
 	switch {
@@ -120,6 +130,8 @@ func explainNoLogin(ctx context.Context, db DBTX, username string) error {
 		return ErrUserCannotLogin
 	case expired:
 		return ErrUserExpired
+	case versioned:
+		return ErrRoleChanged
 	}
 	// The role qualified a moment later (created concurrently): say what
 	// happened rather than guess.

@@ -108,8 +108,10 @@ type RevokeOptions struct {
 // Revoke revokes the sessions t picks, in one transaction, and records its
 // audit events in it: a session.revoked event per session for ByIDs and
 // OwnSession, a user.logged_out event per user for OfUsers and Everyone, a
-// sessions.revoked event per user for Matching; each with opts.Reason. The
-// commit waits for the synchronous standbys (see opts.StandbyTimeout).
+// sessions.revoked event per user for Matching, each with opts.Reason; a
+// sessions.revoked event per user with the sessions' own reasons for
+// CredentialsChanged. The commit waits for the synchronous standbys (see
+// opts.StandbyTimeout).
 //
 // When each is not nil it is called for every session picked, revoked now
 // or before, in the order t says. The transaction is retried on

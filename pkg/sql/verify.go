@@ -28,10 +28,18 @@ type SessionCheck struct {
 	// timeout, if it has one.
 	Idle bool
 	// RoleValid is true when a role with the session's name and OID still
-	// exists, may log in and is not past its VALID UNTIL. A role dropped and
-	// re-created under the same name has a new OID, so it does not inherit
-	// the old role's sessions.
+	// exists, may log in, is not past its VALID UNTIL, and (while sessions
+	// end with their credentials) its row is the one the session was
+	// minted with (see CredentialsChanged). A role dropped and re-created
+	// under the same name has a new OID, so it does not inherit the old
+	// role's sessions.
 	RoleValid bool
+	// EndsForGood is true when a refusal for the role's sake is final: the
+	// session carries its role's stamp and the setting
+	// SettingEndSessionsOnCredentialChange is on, so the sweep
+	// (CredentialsChanged) revokes it. Otherwise a role that may log in
+	// again gets the session back.
+	EndsForGood bool
 	// TouchDue is true when last_used_at is older than the touch interval
 	// passed to CheckSession.
 	TouchDue bool
@@ -39,16 +47,33 @@ type SessionCheck struct {
 
 // checkColumns reads a session and the current state of its role. The role
 // is found through its OID (the catalog's primary key) and must still carry
-// the session's name. rolvaliduntil may be 'infinity', which does not scan
-// into time.Time, so only the comparison is read.
+// the session's name; while sessions end with their credentials (c.on), its
+// row must also be the version the session was minted with, unless the
+// session has none (0: made by an older binary). The role's state is one
+// number (roleState): the first case, a role unchanged since login, is the
+// common one and needs no look at the setting, whose lookup then never runs.
+// rolvaliduntil may be 'infinity', which does not scan into time.Time, so
+// only the comparison is read.
 const checkColumns = `SELECT s.id, s.username, s.user_id, s.hashed_secret, s.expires_at,
     ` + isRevoked + `,
     s.expires_at <= now(),
-    COALESCE(r.rolcanlogin AND (r.rolvaliduntil IS NULL OR r.rolvaliduntil > now()), false),
+    CASE WHEN r.rolcanlogin AND (r.rolvaliduntil IS NULL OR r.rolvaliduntil > now()) AND s.role_version = r.row_version THEN 0
+        WHEN s.role_version <> 0 AND c.on THEN 2
+        WHEN r.rolcanlogin AND (r.rolvaliduntil IS NULL OR r.rolvaliduntil > now()) THEN 0
+        ELSE 1 END,
     s.last_used_at < now() - $2::BIGINT * INTERVAL '1 microsecond',
     $3::BIGINT > 0 AND s.last_used_at <= now() - $3::BIGINT * INTERVAL '1 microsecond'
 FROM system.web_sessions s` + joinLogouts + `
-LEFT JOIN pg_catalog.pg_roles r ON r.oid = s.user_id::OID AND r.rolname = s.username`
+LEFT JOIN system.role_credentials r ON r.oid = s.user_id::OID AND r.rolname = s.username
+CROSS JOIN (` + endingOn + `) c`
+
+// The role states checkColumns reads: valid, refused while the role cannot
+// log in, refused for good (see SessionCheck.EndsForGood).
+const (
+	roleValid     = 0
+	roleRefused   = 1
+	roleEndedGood = 2
+)
 
 const (
 	checkSession  = checkColumns + "\nWHERE s.id = $1"
@@ -57,8 +82,10 @@ const (
 
 func scanCheck(row pgx.Row) (SessionCheck, error) {
 	var c SessionCheck
+	var state int32
 	err := row.Scan(&c.ID, &c.Username, &c.UserID, &c.HashedSecret, &c.ExpiresAt,
-		&c.Revoked, &c.Expired, &c.RoleValid, &c.TouchDue, &c.Idle)
+		&c.Revoked, &c.Expired, &state, &c.TouchDue, &c.Idle)
+	c.RoleValid, c.EndsForGood = state == roleValid, state == roleEndedGood
 	return c, err
 }
 

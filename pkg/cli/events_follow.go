@@ -14,9 +14,10 @@ import (
 
 // runFollow is events --follow: the events matching the filter (those
 // already committed first when --since is given), then each new one as it
-// commits, until ctx is done (Ctrl-C, SIGTERM), which ends it with exit 0
-// as journalctl -f does: stopping a follow is how it is meant to end, and
-// a log shipper's unit stopped by systemd should not read as failed. Rows
+// commits, until ctx is done (Ctrl-C, SIGTERM), which ends it with exit 0:
+// stopping a follow is how it is meant to end. tail -f, killed by the
+// signal, reports 130 to the shell; 0 lets a log shipper's unit stopped by
+// systemd read as a success, and a pipeline under pipefail not fail. Rows
 // are written out after each read; a table keeps the widths of its first
 // rows (a wider value widens the rows from there on). No pager: it would
 // hold the rows back.

@@ -55,7 +55,13 @@ func TestHelpExamples(t *testing.T) {
 func runExample(t *testing.T, command, dbURL string) {
 	t.Helper()
 	dir := t.TempDir()
-	cmd := exec.Command("/bin/sh", "-c", command)
+	script := command
+	if strings.Contains(command, " --follow") {
+		// The exit status checked is the command's, not that of sh
+		// killed by the same signal.
+		script = "exec " + command
+	}
+	cmd := exec.Command("/bin/sh", "-c", script)
 	cmd.Dir = dir
 	cmd.Env = append(commandEnv(), "AUTH_SESSION_URL="+dbURL, "STANDBY_URL="+dbURL, "HOME="+dir)
 	var out syncbuf.Buffer

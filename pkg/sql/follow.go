@@ -5,7 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"net"
+	"slices"
 	"strings"
 	"time"
 
@@ -17,6 +19,11 @@ import (
 // an event also notifies eventsChannel, which PostgreSQL delivers when, and
 // only if, its transaction commits, in commit order. A follower LISTENs,
 // and on each notification reads the events committed since its last read.
+// The writers notify only while a follower is enrolled (event_followers,
+// schema/0007): PostgreSQL makes the commits of notifying transactions
+// wait for each other, WAL flush included, which cut the commits per
+// second of 8 concurrent writers 5 to 10 times with fsync on. A follower
+// renews its enrolment as it polls, and removes it when it ends.
 //
 // "Since its last read" is by commit, not by id or time: both are assigned
 // when the row is written, before the commit, so a transaction that
@@ -42,12 +49,24 @@ import (
 // vain, reads, and finds nothing of its own.
 const eventsChannel = "auth_session_events"
 
-// notifyEvents wakes the followers of the trail when the transaction it
-// runs in commits. It follows every write of an event: RecordEvents' and
-// the throttle's statements, and purge's batches (batchEventSQL).
-// Notifications of one transaction with the same channel and payload are
-// delivered once.
-const notifyEvents = `SELECT pg_notify('` + eventsChannel + `', '')`
+// notifyEvents wakes the followers of the trail, if any is enrolled, when
+// the transaction it runs in commits. It follows every write of an event:
+// RecordEvents' and the throttle's statements, and purge's batches
+// (batchEventSQL). Notifications of one transaction with the same channel
+// and payload are delivered once.
+const notifyEvents = `SELECT pg_notify('` + eventsChannel + `', '')
+WHERE EXISTS (SELECT 1 FROM system.event_followers WHERE until > now())`
+
+// enrollFollower enrolls follower $1 until $2 microseconds from now, or
+// renews its enrolment; dropExpiredFollowers deletes the enrolments of
+// followers that died; leaveFollowers deletes follower $1's.
+const (
+	enrollFollower = `INSERT INTO system.event_followers (id, until)
+VALUES ($1, now() + $2::BIGINT * INTERVAL '1 microsecond')
+ON CONFLICT (id) DO UPDATE SET until = EXCLUDED.until`
+	dropExpiredFollowers = `DELETE FROM system.event_followers WHERE until < now()`
+	leaveFollowers       = `DELETE FROM system.event_followers WHERE id = $1`
+)
 
 // EventsSnapshot is where a follower of the trail is in its commit order:
 // a pg_snapshot, as text. The zero value is before every event.
@@ -155,11 +174,14 @@ type FollowOptions struct {
 	Poll time.Duration
 }
 
-// Backoff of FollowEvents' reconnections, and its poll.
+// Backoff of FollowEvents' reconnections, and its polls.
 const (
 	followFirstRetry  = 250 * time.Millisecond
 	followMaxRetry    = 10 * time.Second
 	DefaultFollowPoll = 30 * time.Second
+	// settlePoll is the poll while transactions that may not notify run
+	// (see follower.settling).
+	settlePoll = 100 * time.Millisecond
 	// followReadTimeout bounds one read, so that a connection that died
 	// without a word is found out.
 	followReadTimeout = time.Minute
@@ -184,94 +206,196 @@ func FollowEvents(ctx context.Context, o FollowOptions, fn func(*Event) error) e
 	if err != nil {
 		return err
 	}
-	defer func() { conn.Close(context.WithoutCancel(ctx)) }() //nolint:errcheck // closing: nothing to do about it
-	var snap EventsSnapshot
-	// LISTEN first: a commit after it is notified, one before it is in the
-	// snapshot that follows.
-	err = listen(ctx, conn)
-	if err == nil {
-		if o.History {
-			snap, err = ListEventsAfter(ctx, conn, o.Filter, "", fn)
-		} else {
-			snap, err = CurrentEventsSnapshot(ctx, conn)
-		}
-	}
-	if err == nil && o.History {
-		err = o.Flush()
-	}
-	if err != nil {
+	f := &follower{o: o, fn: fn, id: rand.Int64(), shown: map[int64]bool{}}
+	defer func() { f.leave(ctx) }()
+	if err := f.start(ctx, conn, o.History); err != nil {
 		return done(ctx, err)
 	}
 	for {
-		// A read after each wake-up and each poll.
-		err := waitForEvents(ctx, conn, o.Poll)
-		if err == nil {
-			var n int
-			readCtx, cancel := context.WithTimeout(ctx, followReadTimeout)
-			snap, err = ListEventsAfter(readCtx, conn, o.Filter, snap, func(e *Event) error {
-				n++
-				return fn(e)
-			})
-			cancel()
-			if err == nil && n > 0 {
-				err = o.Flush()
-			}
-		}
+		err := f.step(ctx)
 		if err == nil {
 			continue
 		}
 		if ctx.Err() != nil || !IsOutage(err) {
 			return done(ctx, err)
 		}
-		conn.Close(context.WithoutCancel(ctx)) //nolint:errcheck // lost already
-		if conn, err = reconnect(ctx, o, err, &snap, fn); err != nil {
+		if err := f.reconnect(ctx, err); err != nil {
 			return done(ctx, err)
 		}
 	}
 }
 
+// follower is the state of one FollowEvents.
+type follower struct {
+	o    FollowOptions
+	fn   func(*Event) error
+	id   int64 // its row in event_followers
+	conn *pgx.Conn
+	snap EventsSnapshot
+	// enrolled is when its enrolment was last renewed.
+	enrolled time.Time
+	// settling are the transactions running when it enrolled: they may
+	// have looked for followers before, found none and will not notify, so
+	// the follower reads every settlePoll until they have ended.
+	settling []string
+	// shown are the events given to fn by reads that did not complete:
+	// the next read, from the same snapshot, lists them again, and skips
+	// them. Emptied by each read that completes, it holds the ids of one
+	// read (all of a logout of a million users: some 40 MB, for a moment).
+	// The history is not kept here: a failure there ends the follow.
+	shown map[int64]bool
+}
+
+// start begins following on conn: LISTEN first (a commit after it is
+// notified), enroll, then read: with history, every event matching; when
+// following already (a reconnection), those committed since its last
+// read; else nothing, taking the snapshot of now.
+func (f *follower) start(ctx context.Context, conn *pgx.Conn, history bool) error {
+	f.conn = conn
+	if err := listen(ctx, conn); err != nil {
+		return err
+	}
+	if err := f.enroll(ctx); err != nil {
+		return err
+	}
+	if f.snap == "" && !history {
+		snap, err := CurrentEventsSnapshot(ctx, conn)
+		if err != nil {
+			return err
+		}
+		f.snap, f.settling = snap, snapshotXip(snap)
+		return nil
+	}
+	return f.read(ctx)
+}
+
+// step waits for a notification or the poll, then reads.
+func (f *follower) step(ctx context.Context) error {
+	poll := f.o.Poll
+	if len(f.settling) > 0 {
+		poll = settlePoll
+	}
+	if err := waitForEvents(ctx, f.conn, poll); err != nil {
+		return err
+	}
+	if time.Since(f.enrolled) >= f.o.Poll {
+		if err := f.enroll(ctx); err != nil {
+			return err
+		}
+	}
+	readCtx, cancel := context.WithTimeout(ctx, followReadTimeout)
+	defer cancel()
+	return f.read(readCtx)
+}
+
+// read lists the events committed since f.snap (every one matching when
+// f.snap is empty) and writes them out.
+func (f *follower) read(ctx context.Context) error {
+	n, history := 0, f.snap == ""
+	snap, err := ListEventsAfter(ctx, f.conn, f.o.Filter, f.snap, func(e *Event) error {
+		if !history {
+			if f.shown[e.ID] {
+				return nil
+			}
+			f.shown[e.ID] = true
+		}
+		n++
+		return f.fn(e)
+	})
+	if err != nil {
+		return err
+	}
+	clear(f.shown)
+	f.snap = snap
+	f.settling = stillRunning(f.settling, snap)
+	if n > 0 {
+		return f.o.Flush()
+	}
+	return nil
+}
+
+// enroll enrolls the follower, or renews its enrolment, for long enough to
+// renew it at the next poll, a read in between: writers notify while it
+// lasts. It deletes the enrolments of followers that died.
+func (f *follower) enroll(ctx context.Context) error {
+	lease := 2*f.o.Poll + followReadTimeout
+	if _, err := f.conn.Exec(ctx, inSchema(dropExpiredFollowers)); err != nil {
+		return fmt.Errorf("enroll as a follower of the audit trail: %w", err)
+	}
+	if _, err := f.conn.Exec(ctx, inSchema(enrollFollower), f.id, lease.Microseconds()); err != nil {
+		return fmt.Errorf("enroll as a follower of the audit trail: %w", err)
+	}
+	f.enrolled = time.Now()
+	return nil
+}
+
+// leave removes the follower's enrolment, if its connection still works
+// (else the enrolment expires), and closes the connection.
+func (f *follower) leave(ctx context.Context) {
+	if f.conn == nil {
+		return
+	}
+	c, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
+	if !f.conn.IsClosed() {
+		_, _ = f.conn.Exec(c, inSchema(leaveFollowers), f.id)
+	}
+	_ = f.conn.Close(c)
+}
+
 // reconnect connects again after err ended the connection, with backoff,
-// listens, and reads what was committed since snap; it returns the new
-// connection once it has.
-func reconnect(ctx context.Context, o FollowOptions, err error, snap *EventsSnapshot, fn func(*Event) error) (*pgx.Conn, error) {
+// and starts following on the new connection from where it left off.
+func (f *follower) reconnect(ctx context.Context, err error) error {
+	_ = f.conn.Close(context.WithoutCancel(ctx))
 	since := time.Now()
 	wait := followFirstRetry
 	for {
-		o.Lost(err, wait)
+		f.o.Lost(err, wait)
 		select {
 		case <-ctx.Done():
-			return nil, ctx.Err()
+			return ctx.Err()
 		case <-time.After(wait):
 		}
 		wait = min(2*wait, followMaxRetry)
 		var conn *pgx.Conn
-		conn, err = o.Connect(ctx)
-		if err != nil {
-			if ctx.Err() != nil || !IsOutage(err) {
-				return nil, err
+		if conn, err = f.o.Connect(ctx); err == nil {
+			if err = f.start(ctx, conn, false); err == nil {
+				f.o.Back(time.Since(since))
+				return nil
 			}
-			continue
+			_ = conn.Close(context.WithoutCancel(ctx))
 		}
-		var n int
-		err = listen(ctx, conn)
-		if err == nil {
-			*snap, err = ListEventsAfter(ctx, conn, o.Filter, *snap, func(e *Event) error {
-				n++
-				return fn(e)
-			})
-		}
-		if err == nil && n > 0 {
-			err = o.Flush()
-		}
-		if err == nil {
-			o.Back(time.Since(since))
-			return conn, nil
-		}
-		conn.Close(context.WithoutCancel(ctx)) //nolint:errcheck // failed already
 		if ctx.Err() != nil || !IsOutage(err) {
-			return nil, err
+			return err
 		}
 	}
+}
+
+// snapshotXip returns the transactions running when snap was taken: its
+// xip list, of "xmin:xmax:xip,xip,...".
+func snapshotXip(snap EventsSnapshot) []string {
+	parts := strings.SplitN(string(snap), ":", 3)
+	if len(parts) < 3 || parts[2] == "" {
+		return nil
+	}
+	return strings.Split(parts[2], ",")
+}
+
+// stillRunning returns those of xids that were running when snap was
+// taken. Each began before snap was (they were running at an earlier
+// one), so one not in snap's xip list had ended.
+func stillRunning(xids []string, snap EventsSnapshot) []string {
+	if len(xids) == 0 {
+		return nil
+	}
+	running := snapshotXip(snap)
+	var out []string
+	for _, x := range xids {
+		if slices.Contains(running, x) {
+			out = append(out, x)
+		}
+	}
+	return out
 }
 
 // done is err as FollowEvents returns it: nil once ctx is done, which is
@@ -335,5 +459,5 @@ func isConnError(err error) bool {
 	if errors.As(err, &connectErr) {
 		return true
 	}
-	return strings.Contains(err.Error(), "conn closed") || strings.Contains(err.Error(), "conn busy")
+	return strings.Contains(err.Error(), "conn closed")
 }

@@ -292,3 +292,160 @@ func TestFollowEventsWithHistory(t *testing.T) {
 		t.Error("FollowEvents with an Until: no error")
 	}
 }
+
+// nextNotification returns the payload of the next notification on conn.
+func nextNotification(t *testing.T, conn *pgx.Conn) string {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(testContext(t), 30*time.Second)
+	defer cancel()
+	n, err := conn.WaitForNotification(ctx)
+	if err != nil {
+		t.Fatalf("waiting for a notification: %v", err)
+	}
+	return n.Payload
+}
+
+// TestWritersNotifyOnlyFollowers: a statement that writes events notifies
+// only while a follower is enrolled, and only once it committed. Each
+// check ends with a marker notified after the write committed:
+// notifications come in commit order, so a write that notified is heard
+// before the marker, one that did not, not at all.
+func TestWritersNotifyOnlyFollowers(t *testing.T) {
+	t.Parallel()
+	writer, dbURL := newStore(t)
+	ctx := testContext(t)
+	listener := mustConnect(t, dbURL)
+	if err := listen(ctx, listener); err != nil {
+		t.Fatal(err)
+	}
+	marker := func(name string) {
+		t.Helper()
+		if _, err := writer.Exec(ctx, "SELECT pg_notify('"+eventsChannel+"', $1)", name); err != nil {
+			t.Fatal(err)
+		}
+	}
+	heard := func(what string, write func()) bool {
+		t.Helper()
+		write()
+		marker(what)
+		// A purge commits a transaction per batch: one notification each.
+		wrote := false
+		for {
+			switch got := nextNotification(t, listener); got {
+			case "":
+				wrote = true
+			case what:
+				return wrote
+			default:
+				t.Fatalf("%s: heard %q, want the write's notifications, then the marker", what, got)
+			}
+		}
+	}
+	event := Event{Event: EventSessionCreated, Actor: "a", Username: "u", Via: "cli"}
+	purge := func() {
+		t.Helper()
+		mustInsert(t, writer, "gone", expiredLongAgo, 3)
+		if _, err := Purge(ctx, writer, purgeOpts(100), nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	throttle := func() {
+		t.Helper()
+		if err := RecordThrottledLogins(ctx, writer, LoginLimits{Window: time.Minute}, ThrottledLogins{ClientAddr: "192.0.2.1", Attempts: 1}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if heard("no follower", func() { mustRecord(t, writer, event) }) {
+		t.Error("an event written with no follower enrolled notified")
+	}
+	if _, err := writer.Exec(ctx, inSchema(enrollFollower), 42, time.Hour.Microseconds()); err != nil {
+		t.Fatal(err)
+	}
+	if !heard("a follower", func() { mustRecord(t, writer, event) }) {
+		t.Error("an event written while a follower is enrolled did not notify")
+	}
+	if !heard("purge", purge) {
+		t.Error("purge's batch event did not notify a follower")
+	}
+	if !heard("throttle", throttle) {
+		t.Error("the throttle's event did not notify a follower")
+	}
+	// Rolled back: nothing to hear.
+	tx, err := writer.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := RecordEvent(ctx, tx, event); err != nil {
+		t.Fatal(err)
+	}
+	if heard("rolled back", func() { _ = tx.Rollback(ctx) }) {
+		t.Error("a write rolled back notified")
+	}
+	if _, err := writer.Exec(ctx, `UPDATE system.event_followers SET until = now() - INTERVAL '1 second'`); err != nil {
+		t.Fatal(err)
+	}
+	if heard("expired", func() { mustRecord(t, writer, event) }) {
+		t.Error("an event written once the only enrolment expired notified")
+	}
+}
+
+// TestFollowEventsEnrolsAndLeaves: a follower enrols at the start, deleting
+// the enrolments that expired, and leaves at the end.
+func TestFollowEventsEnrolsAndLeaves(t *testing.T) {
+	t.Parallel()
+	writer, dbURL := newStore(t)
+	if _, err := writer.Exec(testContext(t), `INSERT INTO system.event_followers VALUES (1, now() - INTERVAL '1 minute'), (2, now() + INTERVAL '1 hour')`); err != nil {
+		t.Fatal(err)
+	}
+	app := "enrol_" + fmt.Sprint(time.Now().UnixNano())
+	fw := startFollow(t, dbURL, app, EventFilter{}, false)
+	waitListening(t, writer, app)
+	var ids []int64
+	rows, err := writer.Query(testContext(t), `SELECT id FROM system.event_followers WHERE until > now() ORDER BY id`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for rows.Next() {
+		var id int64
+		_ = rows.Scan(&id)
+		ids = append(ids, id)
+	}
+	if len(ids) != 2 || ids[0] != 2 || mustCount(t, writer, "system.event_followers") != 2 {
+		t.Errorf("enrolments while following: %v, want 2 and the follower's; the expired one deleted", ids)
+	}
+	fw.stop()
+	if err := <-fw.done; err != nil {
+		t.Fatal(err)
+	}
+	if n := mustCount(t, writer, "system.event_followers WHERE id <> 2"); n != 0 {
+		t.Errorf("%d enrolments left by the follower after it ended", n)
+	}
+}
+
+// TestFollowEventsHearsAWriterThatStartedFirst: a transaction that wrote
+// its event before the follower enrolled did not notify, and commits
+// after the follower began: the follower still lists it then, not at its
+// next poll (an hour here), because it reads often until the transactions
+// running when it enrolled have ended.
+func TestFollowEventsHearsAWriterThatStartedFirst(t *testing.T) {
+	t.Parallel()
+	writer, dbURL := newStore(t)
+	ctx := testContext(t)
+	early, err := mustConnect(t, dbURL).Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer early.Rollback(ctx) //nolint:errcheck
+	if err := RecordEvent(ctx, early, Event{Event: EventSessionCreated, Actor: "a", Username: "early", Via: "cli"}); err != nil {
+		t.Fatal(err)
+	}
+	app := "early_" + fmt.Sprint(time.Now().UnixNano())
+	fw := startFollow(t, dbURL, app, EventFilter{}, false)
+	waitListening(t, writer, app)
+	if err := early.Commit(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if e := fw.next(t, "the early writer's event"); e.Username != "early" {
+		t.Errorf("listed %+v, want the early writer's event", e)
+	}
+}

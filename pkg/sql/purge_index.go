@@ -175,7 +175,7 @@ func (t phase) batchEventSQL() string {
 		"    SELECT '" + EventRetentionBatch + "', $5, '', $6, $7,\n" +
 		"        jsonb_build_object('run', $8::TEXT, 'table', '" + t.table + "', 'cutoff', $9::TEXT, '" + t.detailKey + "', n)\n" +
 		"    FROM counted WHERE n > 0\n" +
-		"    RETURNING pg_notify('" + eventsChannel + "', '')"
+		"    RETURNING (" + notifyEvents + ")"
 }
 
 // batchEnd is the (key, id) of a batch's last row, where the next one starts.

@@ -227,7 +227,7 @@ func RecordThrottledLogins(ctx context.Context, db interface {
 		if err := tx.QueryRow(ctx, inSchema(insertThrottledEvent), clientAddr, storable(t.UserAgent), t.Attempts, clientIP(clientAddr)).Scan(&id); err != nil {
 			return err
 		}
-		if _, err := tx.Exec(ctx, notifyEvents); err != nil {
+		if _, err := tx.Exec(ctx, inSchema(notifyEvents)); err != nil {
 			return err
 		}
 		_, err = tx.Exec(ctx, inSchema(setThrottledEvent), clientAddr, id)

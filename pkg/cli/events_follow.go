@@ -37,7 +37,7 @@ func runFollow(ctx context.Context, opts eventsOptions) error {
 				strings.ReplaceAll(err.Error(), "\n", "; "), retryIn.Round(time.Millisecond))
 		},
 		Back: func(down time.Duration) {
-			fmt.Fprintf(stderr, "events: connected again after %s; the events written meanwhile are above\n", down.Round(time.Millisecond))
+			fmt.Fprintf(stderr, "events: connected again after %s, having printed the events written meanwhile\n", down.Round(time.Millisecond))
 		},
 	}, func(e *sql.Event) error { return writeEvent(w, e) })
 	if err != nil {

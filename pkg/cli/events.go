@@ -3,6 +3,7 @@ package cli
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -81,52 +82,39 @@ func eventsCommand(env *Env) *cli.Command {
 	}
 }
 
-// eventFilterFromFlags reads the flags of events that narrow the trail.
+// eventFilterFromFlags reads the flags of events that narrow the trail, by
+// sql.ParseEventFilter: the rules of the admin events route's query string
+// too, whose parameters are the flags' names. The CLI reads --user and
+// --actor as login reads a role name (parseRoleName) first.
 func eventFilterFromFlags(c *cli.Context, env *Env) (sql.EventFilter, error) {
-	var f sql.EventFilter
-	var err error
-	if f.Username, err = userFilter(c); err != nil {
-		return f, err
-	}
-	for _, v := range repeatedValues(c, flagEvent) {
-		e, err := sql.ParseEventType(v)
-		if err != nil {
-			return f, usageErrorf("invalid --%s %q: %w", flagEvent, v, err)
-		}
-		f.Events = append(f.Events, e)
-	}
-	if c.IsSet(flagSession) {
-		v := c.String(flagSession)
-		id, err := strconv.ParseInt(v, 10, 64)
-		if err != nil || id < 1 || v[0] == '+' {
-			return f, usageErrorf("invalid --%s %q: want a session id, a whole number from 1 up, as list prints it", flagSession, v)
-		}
-		f.SessionID = id
-	}
-	if c.IsSet(flagIP) {
-		if f.Network, err = parseNetwork(c.String(flagIP)); err != nil {
-			return f, err
+	given := map[string][]string{}
+	for _, field := range sql.EventFields {
+		switch {
+		case field.List:
+			given[field.Name] = repeatedValues(c, field.Name)
+		case c.IsSet(field.Name):
+			given[field.Name] = []string{c.String(field.Name)}
 		}
 	}
-	if c.IsSet(flagActor) {
-		if f.Actor, err = parseRoleName("--"+flagActor, c.String(flagActor)); err != nil {
-			return f, err
+	for _, name := range []string{"user", flagActor} {
+		if vs := given[name]; vs != nil {
+			role, err := parseRoleName("--"+name, vs[0])
+			if err != nil {
+				return sql.EventFilter{}, err
+			}
+			given[name] = []string{role}
 		}
 	}
-	if c.IsSet(flagSince) {
-		if f.Since, err = parseInstant(flagSince, c.String(flagSince), env.Now()); err != nil {
-			return f, err
-		}
+	f, err := sql.ParseEventFilter(func(field *sql.EventField) []string { return given[field.Name] }, env.Now())
+	var fieldErr *sql.EventFieldError
+	var rangeErr *sql.EventRangeError
+	switch {
+	case errors.As(err, &fieldErr):
+		return f, usageErrorf("invalid --%s %q: %w", fieldErr.Field.Name, fieldErr.Value, fieldErr.Err)
+	case errors.As(err, &rangeErr):
+		return f, usageErrorf("--%s %s is not later than --%s %s: no event is in between", flagUntil, rangeErr.Until, flagSince, rangeErr.Since)
 	}
-	if c.IsSet(flagUntil) {
-		if f.Until, err = parseInstant(flagUntil, c.String(flagUntil), env.Now()); err != nil {
-			return f, err
-		}
-	}
-	if err := f.CheckRange(env.Now()); err != nil {
-		return f, usageErrorf("--%s %s is not later than --%s %s: no event is in between", flagUntil, c.String(flagUntil), flagSince, c.String(flagSince))
-	}
-	return f, nil
+	return f, err
 }
 
 var eventsColumns = []format.Column{

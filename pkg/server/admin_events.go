@@ -2,7 +2,6 @@ package server
 
 import (
 	"encoding/json"
-	"errors"
 	"fmt"
 	"net/http"
 	"slices"
@@ -37,9 +36,6 @@ type adminEventsResponse struct {
 	Next *string `json:"next"`
 }
 
-// eventParams are the query parameters the route accepts.
-var eventParams = []string{"user", "event", "session", "ip", "actor", "since", "until", "limit", "before"}
-
 // handleAdminEvents answers GET /api/v1/admin/events with one page of the
 // audit trail, newest first. Query parameters: user, event (repeatable),
 // session, ip, actor, since and until (an RFC 3339 time or a duration
@@ -69,76 +65,34 @@ func (s *Server) handleAdminEvents() http.Handler {
 	})
 }
 
-// eventsQuery reads the route's query parameters; an error names the
-// parameter, quotes its value and says what is accepted.
+// eventsQuery reads the route's query parameters: the filters by
+// sql.ParseEventFilter (the rules of the events command's flags, which
+// share their names), limit and before. An error names the parameter,
+// quotes its value and says what is accepted.
 func eventsQuery(r *http.Request, now time.Time) (f sql.EventFilter, before int64, limit int, err error) {
 	q := r.URL.Query()
-	bad := func(name, value, want string) error {
-		return fmt.Errorf("invalid %s %s: %s", name, strconv.Quote(value), want)
-	}
+	params := append(sql.EventFieldNames(), "limit", "before")
 	for name, values := range q {
-		if !slices.Contains(eventParams, name) {
-			return f, 0, 0, fmt.Errorf("unknown query parameter %s: want %s", strconv.Quote(name), strings.Join(eventParams, ", "))
+		if !slices.Contains(params, name) {
+			return f, 0, 0, fmt.Errorf("unknown query parameter %s: want %s", strconv.Quote(name), strings.Join(params, ", "))
 		}
-		if len(values) > 1 && name != "event" {
-			return f, 0, 0, fmt.Errorf("query parameter %s given %d times: want it once (event alone repeats)", name, len(values))
-		}
-	}
-	// Each parameter is read when present; "" is a value like any other,
-	// which each parser refuses.
-	if q.Has("user") {
-		if f.Username = q.Get("user"); f.Username == "" {
-			return f, 0, 0, bad("user", "", "want a role name, as the database spells it")
+		if len(values) > 1 && (name == "limit" || name == "before") {
+			return f, 0, 0, fmt.Errorf("invalid %s %s: given more than once: give it once", name, strconv.Quote(strings.Join(values, ",")))
 		}
 	}
-	for _, v := range q["event"] {
-		e, err := sql.ParseEventType(v)
-		if err != nil {
-			return f, 0, 0, bad("event", v, err.Error())
-		}
-		f.Events = append(f.Events, e)
-	}
-	if q.Has("session") {
-		v := q.Get("session")
-		if f.SessionID, err = strconv.ParseInt(v, 10, 64); err != nil || f.SessionID < 1 || strings.HasPrefix(v, "+") {
-			return f, 0, 0, bad("session", v, "want a session id, a whole number from 1 up")
-		}
-	}
-	if q.Has("ip") {
-		v := q.Get("ip")
-		if f.Network, err = sql.ParseNetwork(v); err != nil {
-			return f, 0, 0, bad("ip", v, err.Error())
-		}
-	}
-	if q.Has("actor") {
-		if f.Actor = q.Get("actor"); f.Actor == "" {
-			return f, 0, 0, bad("actor", "", "want a role name, as the database spells it")
-		}
-	}
-	for _, p := range []struct {
-		name string
-		dst  *sql.Instant
-	}{{"since", &f.Since}, {"until", &f.Until}} {
-		if q.Has(p.name) {
-			v := q.Get(p.name)
-			if *p.dst, err = sql.ParseInstant(v, now); err != nil {
-				return f, 0, 0, bad(p.name, v, err.Error())
-			}
-		}
-	}
-	if errors.Is(f.CheckRange(now), sql.ErrEmptyRange) {
-		return f, 0, 0, fmt.Errorf("until %s is not later than since %s: no event is in between", strconv.Quote(q.Get("until")), strconv.Quote(q.Get("since")))
+	if f, err = sql.ParseEventFilter(func(field *sql.EventField) []string { return q[field.Name] }, now); err != nil {
+		return f, 0, 0, err
 	}
 	if q.Has("limit") {
 		v := q.Get("limit")
 		if limit, err = strconv.Atoi(v); err != nil || limit < 1 || limit > sql.MaxPageLimit {
-			return f, 0, 0, bad("limit", v, "want a whole number from 1 to "+strconv.Itoa(sql.MaxPageLimit))
+			return f, 0, 0, fmt.Errorf("invalid limit %s: want a whole number from 1 to %d", strconv.Quote(v), sql.MaxPageLimit)
 		}
 	}
 	if q.Has("before") {
 		v := q.Get("before")
 		if before, err = strconv.ParseInt(v, 10, 64); err != nil || before < 1 {
-			return f, 0, 0, bad("before", v, "want an event id, as in the next field of the previous page")
+			return f, 0, 0, fmt.Errorf("invalid before %s: want an event id, as in the next field of the previous page", strconv.Quote(v))
 		}
 	}
 	return f, before, limit, nil

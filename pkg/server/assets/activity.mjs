@@ -60,9 +60,9 @@ export function describeDetail(detail) {
 
 // eventKind is the colour class of an event type: what it did to access.
 export function eventKind(type) {
-  if (type === 'session.created') return 'granted';
-  if (type === 'login.failed' || type === 'login.throttled') return 'refused';
-  if (type.startsWith('retention.')) return 'housekeeping';
+  if (type === 'session.created' || type === 'user.unlocked') return 'granted';
+  if (type.startsWith('login.')) return 'refused';
+  if (type.startsWith('retention.') || type === 'throttle.cleared') return 'housekeeping';
   return 'ended';
 }
 

@@ -32,8 +32,8 @@ test('describeDetail: one line, words for keys, times in UTC, objects as JSON', 
 });
 
 test('eventKind: granted, ended, refused or housekeeping', () => {
-  assert.equal(eventKind('session.created'), 'granted');
-  for (const t of ['session.revoked', 'sessions.revoked', 'user.logged_out']) assert.equal(eventKind(t), 'ended', t);
-  for (const t of ['login.failed', 'login.throttled']) assert.equal(eventKind(t), 'refused', t);
-  for (const t of ['retention.batch', 'retention.purged']) assert.equal(eventKind(t), 'housekeeping', t);
+  for (const t of ['session.created', 'user.unlocked']) assert.equal(eventKind(t), 'granted', t);
+  for (const t of ['session.revoked', 'sessions.revoked', 'user.logged_out', 'user.locked']) assert.equal(eventKind(t), 'ended', t);
+  for (const t of ['login.failed', 'login.locked', 'login.throttled']) assert.equal(eventKind(t), 'refused', t);
+  for (const t of ['retention.batch', 'retention.purged', 'throttle.cleared']) assert.equal(eventKind(t), 'housekeeping', t);
 });

@@ -253,7 +253,9 @@ func TestEventsFollow(t *testing.T) {
 	env.IO.Out, env.IO.Err = out, errOut
 	ctx, cancel := context.WithCancel(t.Context())
 	code := make(chan int, 1)
-	go func() { code <- Main(ctx, []string{"auth-session", "events", "--follow", "--format", "ndjson", "--user", user, "--url", followURL}, env) }()
+	go func() {
+		code <- Main(ctx, []string{"auth-session", "events", "--follow", "--format", "ndjson", "--user", user, "--url", followURL}, env)
+	}()
 	defer cancel()
 	waitForBackend(t, dbURL, app, "SELECT pg_current_snapshot()")
 

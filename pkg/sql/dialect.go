@@ -25,7 +25,7 @@ import (
 //     (waitForStandbys), its cancel request and pg_stat_replication
 //     (commitWithin, standbysBehind);
 //   - CREATE EXTENSION pg_trgm (createTrigramExtension);
-//   - following the audit trail (follow.go): pg_notify after every write
+//   - following the audit trail (follow.go, follower.go): pg_notify after every write
 //     of an event (notifyEvents: RecordEvents, the throttle's event,
 //     purge's batch event), LISTEN, and the reads by snapshot
 //     (pg_current_snapshot, pg_snapshot_xmax, pg_snapshot_xip) of the

@@ -49,11 +49,19 @@ func TestHelpExamples(t *testing.T) {
 }
 
 // runExample runs one example with sh in a directory and home of its own.
-// serve's run until stopped: they must start serving.
+// serve's run until stopped: they must start serving; events --follow's
+// too: they must print the events of their --since (the examples before
+// made some), and end with exit 0 at SIGTERM.
 func runExample(t *testing.T, command, dbURL string) {
 	t.Helper()
 	dir := t.TempDir()
-	cmd := exec.Command("/bin/sh", "-c", command)
+	script := command
+	if strings.Contains(command, " --follow") {
+		// The exit status checked is the command's, not that of sh
+		// killed by the same signal.
+		script = "exec " + command
+	}
+	cmd := exec.Command("/bin/sh", "-c", script)
 	cmd.Dir = dir
 	cmd.Env = append(commandEnv(), "AUTH_SESSION_URL="+dbURL, "STANDBY_URL="+dbURL, "HOME="+dir)
 	var out syncbuf.Buffer
@@ -65,23 +73,33 @@ func runExample(t *testing.T, command, dbURL string) {
 	}
 	done := make(chan error, 1)
 	go func() { done <- cmd.Wait() }()
-	if strings.Contains(command, " serve ") {
+	ready := "" // what a command that runs until stopped prints once it is up
+	switch {
+	case strings.Contains(command, " serve "):
+		ready = "serving HTTP"
+	case strings.Contains(command, " --follow"):
+		ready = "\n"
+	}
+	if ready != "" {
 		deadline := time.After(20 * time.Second)
-		for !strings.Contains(out.String(), "serving HTTP") {
+		for !strings.Contains(out.String(), ready) {
 			select {
 			case err := <-done:
-				t.Errorf("example %q exited before serving (%v):\n%s", command, err, out.String())
+				t.Errorf("example %q exited before it was up (%v):\n%s", command, err, out.String())
 				return
 			case <-deadline:
 				syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) //nolint:errcheck
-				t.Errorf("example %q did not serve within 20s:\n%s", command, out.String())
+				t.Errorf("example %q was not up within 20s (no %q):\n%s", command, ready, out.String())
 				return
 			case <-time.After(50 * time.Millisecond):
 			}
 		}
 		syscall.Kill(-cmd.Process.Pid, syscall.SIGTERM) //nolint:errcheck
 		select {
-		case <-done:
+		case err := <-done:
+			if err != nil && strings.Contains(command, " --follow") {
+				t.Errorf("example %q ended at SIGTERM with %v, want exit 0:\n%s", command, err, out.String())
+			}
 		case <-time.After(20 * time.Second):
 			syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) //nolint:errcheck
 			t.Errorf("example %q did not stop within 20s of SIGTERM", command)

@@ -156,6 +156,8 @@ func flagValues(name string) []string {
 		return sql.Orders
 	case flagVia:
 		return sql.Vias
+	case flagEvent:
+		return sql.EventTypes
 	case "log-level":
 		return []string{"debug", "info", "warn", "error"}
 	}

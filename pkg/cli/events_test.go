@@ -1,9 +1,19 @@
 package cli
 
 import (
+	"context"
 	"encoding/json"
+	"net/netip"
+	"reflect"
+	"regexp"
 	"strings"
+	"sync"
 	"testing"
+	"time"
+
+	"github.com/auth-session/auth-session/internal/pgtest"
+	"github.com/auth-session/auth-session/pkg/format"
+	"github.com/auth-session/auth-session/pkg/sql"
 )
 
 // eventRow is one row of events --format json.
@@ -122,5 +132,228 @@ func TestEventsBadInput(t *testing.T) {
 		if r.code != 2 || r.stdout != "" || !strings.HasPrefix(r.stderr, "ERROR: ") {
 			t.Errorf("%v: exit %d, stdout %q, stderr %q; want a usage error", args, r.code, r.stdout, r.stderr)
 		}
+	}
+}
+
+// TestParseEventsFlags: what the filter flags of events become.
+func TestParseEventsFlags(t *testing.T) {
+	conn := ConnOptions{URL: parseURL, Schema: sql.DefaultSchema}
+	got, code, stderr := parse(t, "events", "--user", "Alice", "--event", "session.created", "--event", "login.failed",
+		"--session", "917162776906956801", "--ip", "::ffff:203.0.113.0/120", "--actor", "root", "--since", "2022-09-01 12:00:00",
+		"--until", "1h", "--format", "ndjson", "--url", parseURL)
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	opts := got.(eventsOptions)
+	opts.env = nil
+	want := eventsOptions{conn: conn, format: format.NDJSON, filter: sql.EventFilter{
+		Username: "alice", Events: []string{"session.created", "login.failed"}, SessionID: 917162776906956801,
+		Network: netip.MustParsePrefix("203.0.113.0/24"), Actor: "root",
+		Since: sql.Instant{At: time.Date(2022, 9, 1, 12, 0, 0, 0, time.UTC)}, Until: sql.Instant{Ago: time.Hour},
+	}}
+	if !reflect.DeepEqual(opts, want) {
+		t.Errorf("options\n%+v\nwant\n%+v", opts, want)
+	}
+	got, code, stderr = parse(t, "events", "-f", "--since", "10m", "--url", parseURL)
+	if opts := got.(eventsOptions); code != 0 || !opts.follow || opts.filter.Since != (sql.Instant{Ago: 10 * time.Minute}) {
+		t.Errorf("events -f --since 10m: exit %d, %+v, %s", code, got, stderr)
+	}
+}
+
+// TestParseEventsErrors: each bad value is exit 2 naming it and what is
+// accepted, before anything connects.
+func TestParseEventsErrors(t *testing.T) {
+	for _, tt := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--event", "session.deleted"}, `ERROR: invalid --event "session.deleted": want one of session.created, session.revoked, sessions.revoked, user.logged_out, user.locked, user.unlocked, login.failed, login.locked, login.throttled, throttle.cleared, retention.batch, retention.purged`},
+		{[]string{"--event", ""}, `ERROR: invalid --event "": want one of session.created,`},
+		{[]string{"--session", "0"}, `ERROR: invalid --session "0": want a session id, a whole number from 1 up, as list prints it`},
+		{[]string{"--session", "-5"}, `ERROR: invalid --session "-5": want a session id`},
+		{[]string{"--session", "abc"}, `ERROR: invalid --session "abc": want a session id`},
+		{[]string{"--session", "+5"}, `ERROR: invalid --session "+5": want a session id`},
+		{[]string{"--ip", "300.1.1.1"}, `ERROR: invalid --ip "300.1.1.1": want an IP address (203.0.113.7, 2001:db8::1) or a network in CIDR notation`},
+		{[]string{"--actor", " root"}, `ERROR: invalid --actor " root": whitespace at either end`},
+		{[]string{"--until", "soon"}, `ERROR: invalid --until "soon": want an RFC 3339 time`},
+		{[]string{"--since", "1h", "--until", "2h"}, `ERROR: --until 2h is not later than --since 1h: no event is in between`},
+		{[]string{"--since", "2022-08-30T12:00:00Z", "--until", "2022-08-30 11:00:00"}, `ERROR: --until 2022-08-30 11:00:00 is not later than --since 2022-08-30T12:00:00Z`},
+		{[]string{"--follow", "--until", "1h"}, `ERROR: --follow and --until exclude each other: --follow prints events until interrupted`},
+	} {
+		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
+			ran, code, stderr := parse(t, append(append([]string{"events"}, tt.args...), "--url", parseURL)...)
+			if code != ExitUsage || !strings.HasPrefix(stderr, tt.want) || ran != nil {
+				t.Errorf("exit %d, stderr %q, ran %v; want exit 2, %q, not run", code, stderr, ran != nil, tt.want)
+			}
+		})
+	}
+}
+
+// TestEventsFilters narrows a real trail by each new flag.
+func TestEventsFilters(t *testing.T) {
+	t.Parallel()
+	dbURL := newSessionDB(t)
+	user := mustCreateRole(t, dbURL, "ev_user", "LOGIN")
+	other := mustCreateRole(t, dbURL, "ev_other", "LOGIN")
+	first := parseLogin(t, "json", mustRun(t, "login", user, "--format", "json", "--url", dbURL).stdout)
+	mustRun(t, "login", other, "--url", dbURL)
+	mustRun(t, "revoke", first.SessionID, "--yes", "--url", dbURL)
+	conn := mustConnect(t, dbURL)
+	if _, err := conn.Exec(t.Context(), `INSERT INTO system.session_events (event, actor, username, via, client_addr, client_ip)
+VALUES ('login.failed', '', $1, 'http', '192.0.2.10', '192.0.2.10')`, other); err != nil {
+		t.Fatal(err)
+	}
+	names := func(args ...string) string {
+		t.Helper()
+		var out []string
+		for _, e := range parseEvents(t, mustRun(t, append(append([]string{"events", "--format", "json"}, args...), "--url", dbURL)...).stdout) {
+			out = append(out, e.Event+"/"+strings.TrimPrefix(strings.TrimPrefix(e.Username, user), other))
+		}
+		return strings.Join(out, " ")
+	}
+	for _, tt := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--session", first.SessionID}, "session.created/ session.revoked/"},
+		{[]string{"--event", "session.created"}, "session.created/ session.created/"},
+		{[]string{"--event", "session.revoked", "--event", "login.failed"}, "session.revoked/ login.failed/"},
+		{[]string{"--ip", "192.0.2.0/24"}, "login.failed/"},
+		{[]string{"--actor", "postgres", "--user", other}, "session.created/"},
+		{[]string{"--since", "1h", "--until", "2999-01-01T00:00:00Z", "--event", "login.failed"}, "login.failed/"},
+		{[]string{"--until", "1h"}, ""},
+	} {
+		if got := names(tt.args...); got != tt.want {
+			t.Errorf("events %s: %q, want %q", strings.Join(tt.args, " "), got, tt.want)
+		}
+	}
+	// Each row carries the event's id.
+	rows := mustRun(t, "events", "--session", first.SessionID, "--format", "ndjson", "--url", dbURL).stdout
+	if !regexp.MustCompile(`^\{"id":"[0-9]+","at":`).MatchString(rows) {
+		t.Errorf("events --format ndjson: want each object to start with the event's id as text:\n%s", rows)
+	}
+}
+
+// TestEventsFollow runs events --follow as serve's operators would, with
+// ndjson: a login appears as one line, the follower's backend is
+// terminated while a logout is written, the logout still appears, once,
+// stderr says what happened, and cancelling (Ctrl-C) ends it with exit 0
+// and a complete output.
+func TestEventsFollow(t *testing.T) {
+	t.Parallel()
+	dbURL := newSessionDB(t)
+	user := mustCreateRole(t, dbURL, "follow_user", "LOGIN")
+	app := pgtest.UniqueName("follow")
+	followURL := dbURL + "&application_name=" + app
+	if !strings.Contains(dbURL, "?") {
+		followURL = dbURL + "?application_name=" + app
+	}
+	env, _, _ := newEnv(terminals{})
+	out, errOut := newLineBuffer(), newLineBuffer()
+	env.IO.Out, env.IO.Err = out, errOut
+	ctx, cancel := context.WithCancel(t.Context())
+	code := make(chan int, 1)
+	go func() {
+		code <- Main(ctx, []string{"auth-session", "events", "--follow", "--format", "ndjson", "--user", user, "--url", followURL}, env)
+	}()
+	defer cancel()
+	waitForBackend(t, dbURL, app, "SELECT pg_current_snapshot()")
+
+	login := parseLogin(t, "json", mustRun(t, "login", user, "--format", "json", "--url", dbURL).stdout)
+	line := out.next(t, "the login's event")
+	if !strings.Contains(line, `"event":"session.created"`) || !strings.Contains(line, `"session_id":"`+login.SessionID+`"`) {
+		t.Fatalf("first line %s, want the login's session.created", line)
+	}
+	mustQueryRow(t, dbURL, "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE application_name = $1", []any{app}, new(int))
+	mustRun(t, "logout", user, "--url", dbURL)
+	lost := errOut.next(t, "the message of the outage")
+	if !strings.HasPrefix(lost, "events: no connection to the database (FATAL: terminating connection due to administrator command (SQLSTATE 57P01)); trying again in ") {
+		t.Errorf("stderr: %q", lost)
+	}
+	line = out.next(t, "the logout's event")
+	if !strings.Contains(line, `"event":"user.logged_out"`) {
+		t.Errorf("second line %s, want the logout's user.logged_out", line)
+	}
+	if back := errOut.next(t, "the message of the reconnection"); !strings.HasPrefix(back, "events: connected again after ") {
+		t.Errorf("stderr: %q", back)
+	}
+	cancel()
+	select {
+	case c := <-code:
+		if c != 0 {
+			t.Errorf("exit %d after the interrupt, want 0; stderr:\n%s", c, errOut.all())
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("events --follow did not end within 30s of its interrupt")
+	}
+	if rest := out.all(); strings.Count(rest, "\n") != 2 {
+		t.Errorf("output: want the two events, each once:\n%s", rest)
+	}
+}
+
+// lineBuffer is an output whose lines a test reads as they are written.
+type lineBuffer struct {
+	mu    sync.Mutex
+	buf   strings.Builder
+	read  int
+	wrote chan struct{}
+}
+
+func newLineBuffer() *lineBuffer { return &lineBuffer{wrote: make(chan struct{}, 1)} }
+
+func (b *lineBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.buf.Write(p)
+	select {
+	case b.wrote <- struct{}{}:
+	default:
+	}
+	return len(p), nil
+}
+
+func (b *lineBuffer) all() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// next returns the next whole line written, without its newline.
+func (b *lineBuffer) next(t *testing.T, what string) string {
+	t.Helper()
+	deadline := time.After(30 * time.Second)
+	for {
+		b.mu.Lock()
+		rest := b.buf.String()[b.read:]
+		if i := strings.IndexByte(rest, '\n'); i >= 0 {
+			b.read += i + 1
+			b.mu.Unlock()
+			return rest[:i]
+		}
+		b.mu.Unlock()
+		select {
+		case <-b.wrote:
+		case <-deadline:
+			t.Fatalf("waiting for %s: no line within 30s; written so far:\n%s", what, b.all())
+		}
+	}
+}
+
+// waitForBackend waits until the backend of application app is idle after
+// a statement starting with query.
+func waitForBackend(t *testing.T, dbURL, app, query string) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		var n int
+		mustQueryRow(t, dbURL, `SELECT count(*) FROM pg_stat_activity WHERE application_name = $1 AND state = 'idle' AND query LIKE $2`,
+			[]any{app, query + "%"}, &n)
+		if n > 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no idle backend of %s after %s... within 30s", app, query)
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
 }

@@ -79,6 +79,10 @@ var commandExamples = map[string][]string{
 	"events": {
 		"# the audit trail of web_user over the last hour",
 		"auth-session events --user web_user --since 1h",
+		"# one session's history",
+		"auth-session events --session 917162776906956801",
+		"# the last 10 minutes, then every new event as it commits, one JSON line each, until Ctrl-C",
+		"auth-session events --follow --since 10m --format ndjson",
 	},
 	"purge": {
 		"# count what a purge would delete",

@@ -48,7 +48,7 @@ func writeMan(w io.Writer, app *cli.App) {
 		code int
 		what string
 	}{
-		{ExitOK, "done"},
+		{ExitOK, "done; also events --follow ended by Ctrl-C or SIGTERM, its usual end"},
 		{ExitRuntime, "failed, or the answer at a prompt was no"},
 		{ExitUsage, "bad usage: an unknown command or flag, a bad flag value or argument"},
 		{ExitInterrupted, "interrupted (Ctrl-C) at a prompt; nothing was changed"},

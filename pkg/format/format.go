@@ -106,6 +106,10 @@ type Writer interface {
 	// column. Write errors from the underlying io.Writer may surface on a
 	// later call, since output is buffered.
 	WriteRow(values ...any) error
+	// Flush writes out the rows written so far, for output whose reader
+	// waits for each row (events --follow). Table and html render the rows
+	// of the page they keep, in the columns' widths so far.
+	Flush() error
 	// Close writes the footer (row count, closing bracket, ...) and flushes
 	// the output. It must be called exactly once, also when no row was
 	// written, because most formats need a footer even then.
@@ -187,6 +191,24 @@ func (s *stream) WriteRow(values ...any) error {
 	return nil
 }
 
+// pageFlusher is a renderer that keeps a page of rows: flushPage renders
+// the rows it holds.
+type pageFlusher interface{ flushPage() }
+
+// Flush implements Writer.
+func (s *stream) Flush() error {
+	if s.closed {
+		return fmt.Errorf("flush %s output: writer is already closed", s.format)
+	}
+	if p, ok := s.r.(pageFlusher); ok {
+		p.flushPage()
+	}
+	if err := s.bw.Flush(); err != nil {
+		return fmt.Errorf("write %s output: %w", s.format, err)
+	}
+	return nil
+}
+
 // Close implements Writer.
 func (s *stream) Close() error {
 	if s.closed {
@@ -205,6 +227,9 @@ type errWriter struct{ err error }
 
 // WriteRow implements Writer.
 func (e errWriter) WriteRow(...any) error { return e.err }
+
+// Flush implements Writer.
+func (e errWriter) Flush() error { return e.err }
 
 // Close implements Writer.
 func (e errWriter) Close() error { return e.err }

@@ -76,6 +76,12 @@ func (r *htmlRenderer) renderPage() {
 	r.started = true
 }
 
+func (r *htmlRenderer) flushPage() {
+	if len(r.page) > 0 {
+		r.renderPage()
+	}
+}
+
 func (r *htmlRenderer) end(rows int) {
 	if r.started && len(r.page) > 0 {
 		r.renderPage()

@@ -111,3 +111,58 @@ func TestPagedFormatsKeepMemoryBounded(t *testing.T) {
 		})
 	}
 }
+
+// TestFlushWritesTheRowsSoFar: every format writes out what it was given
+// at Flush, for a reader that waits on each row (events --follow); table
+// and html render their page so far, the header once, and go on from there
+// as if the rows had come in one piece.
+func TestFlushWritesTheRowsSoFar(t *testing.T) {
+	rows := pagedRows(5, 0)
+	for _, f := range formats {
+		t.Run(string(f), func(t *testing.T) {
+			var out strings.Builder
+			w := New(f, &out, testCols)
+			var seen []int
+			for i, r := range rows {
+				if err := w.WriteRow(r...); err != nil {
+					t.Fatal(err)
+				}
+				if i == 1 || i == 3 {
+					if err := w.Flush(); err != nil {
+						t.Fatal(err)
+					}
+					seen = append(seen, out.Len())
+					if id := fmt.Sprint(rows[i][1]); !strings.Contains(out.String(), id) {
+						t.Errorf("after Flush, row %d (id %s) is not written out:\n%s", i+1, id, out.String())
+					}
+				}
+			}
+			if err := w.Close(); err != nil {
+				t.Fatal(err)
+			}
+			if seen[0] == 0 || seen[1] <= seen[0] {
+				t.Errorf("written out at the two flushes: %d and %d bytes, want some, then more", seen[0], seen[1])
+			}
+			switch f {
+			case Table:
+				// The header once, and every row on a line of its own.
+				if n := strings.Count(out.String(), "session ID"); n != 1 {
+					t.Errorf("%d headers, want 1:\n%s", n, out.String())
+				}
+				if n := strings.Count(out.String(), "\n"); n != len(rows)+3 {
+					t.Errorf("%d lines, want %d:\n%s", n, len(rows)+3, out.String())
+				}
+			case HTML:
+				if n := strings.Count(out.String(), "<table "); n != 1 {
+					t.Errorf("%d tables, want 1:\n%s", n, out.String())
+				}
+			default:
+				// The rest do not lay rows out: flushed, the output is
+				// the same as written at once.
+				if whole := render(t, f, testCols, rows); out.String() != whole {
+					t.Errorf("flushed output differs from the output written at once:\n%s\nwant:\n%s", out.String(), whole)
+				}
+			}
+		})
+	}
+}

@@ -145,6 +145,12 @@ func (t *tableRenderer) renderPage() {
 	t.started = true
 }
 
+func (t *tableRenderer) flushPage() {
+	if len(t.page) > 0 {
+		t.renderPage()
+	}
+}
+
 func (t *tableRenderer) end(rows int) {
 	if len(t.headers) > 0 && (!t.started || len(t.page) > 0) {
 		t.renderPage()

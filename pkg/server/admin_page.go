@@ -9,6 +9,7 @@ import (
 	"io/fs"
 	"net/http"
 	"path"
+	"strings"
 	"time"
 
 	"github.com/auth-session/auth-session/pkg/sql"
@@ -80,7 +81,8 @@ var adminAssets = loadAssets()
 
 // adminPageBody is admin.html with the constants the page shares with the
 // server filled in, so that they are written once, here: the CSRF header
-// the API requires and the most sessions a page may ask for.
+// the API requires, the most rows a page may ask for, and the event types
+// the Activity view filters by.
 var adminPageBody = func() *asset {
 	page := adminAssets["admin.html"]
 	tmpl := template.Must(template.New("admin.html").Parse(string(page.body)))
@@ -88,7 +90,8 @@ var adminPageBody = func() *asset {
 	if err := tmpl.Execute(&b, struct {
 		CSRFHeader   string
 		MaxPageLimit int
-	}{csrfHeader, sql.MaxPageLimit}); err != nil {
+		EventTypes   string
+	}{csrfHeader, sql.MaxPageLimit, strings.Join(sql.EventTypes, " ")}); err != nil {
 		panic("server: fill in admin.html: " + err.Error())
 	}
 	return &asset{name: page.name, body: b.Bytes(), contentType: page.contentType}

@@ -425,3 +425,49 @@ func TestAdminPageRevokeMatching(t *testing.T) {
 	}
 	b.checkClean(t)
 }
+
+// TestAdminPageActivity shows the audit trail in the Activity view: the
+// events of a login, a refused login made after the page loaded once the
+// admin refreshes, a filter by event type, and the way back to Sessions.
+func TestAdminPageActivity(t *testing.T) {
+	chromium := needBrowser(t)
+	t.Parallel()
+	f := newFixture(t, func(c *server.Config) { c.InsecureCookies = true })
+	admin := newBrowserTestRole(t, f, pgtest.UniqueName("page_admin"), "admin pw", true)
+	user := newBrowserTestRole(t, f, pgtest.UniqueName("web_user"), "user pw", false)
+	sessionID := f.login(t, loginForm(user, "user pw"), "User-Agent", "curl/8.5.0").json(t)["session_id"]
+
+	b := newBrowser(t, chromium, f.url)
+	b.do(t, chromedp.Navigate(f.url+"/admin/sessions#activity"),
+		chromedp.SendKeys(chromedp.ID("signin-username"), admin),
+		chromedp.SendKeys(chromedp.ID("signin-password"), "admin pw"+kb.Enter))
+	b.waitFor(t, "the activity: the user's login, then the admin's", fmt.Sprintf(`(() => {
+		const rows = [...document.querySelectorAll('#activity-rows tr')];
+		return !document.getElementById('activity-view').hidden && document.getElementById('sessions-view').hidden &&
+			rows.length === 2 && rows[1].querySelector('[data-part="type"]').textContent === 'session.created' &&
+			rows[1].querySelector('[data-part="user"]').textContent === '%s' &&
+			rows[1].querySelector('[data-part="session"]').textContent === '%s' &&
+			rows[1].querySelector('[data-part="client"]').textContent === '127.0.0.1' &&
+			rows[1].querySelector('[data-part="detail"]').textContent.startsWith('expires at: ') &&
+			document.querySelector('#views a[aria-current="page"]').dataset.view === 'activity';
+	})()`, user, sessionID))
+
+	if r := f.login(t, loginForm(user, "wrong")); r.status != http.StatusUnauthorized {
+		t.Fatalf("a wrong password: %d", r.status)
+	}
+	b.do(t, chromedp.Click(chromedp.ID("activity-refresh")))
+	b.waitFor(t, "the refused login on top", fmt.Sprintf(`(() => {
+		const top = document.querySelector('#activity-rows tr');
+		return document.querySelectorAll('#activity-rows tr').length === 3 &&
+			top.querySelector('[data-part="type"]').textContent === 'login.failed' &&
+			top.querySelector('[data-part="user"]').textContent === '%s';
+	})()`, user))
+	b.do(t, chromedp.SetValue(chromedp.ID("activity-event"), "login.failed"), chromedp.Click(chromedp.CSS(`#activity-filters button[type=submit]`)))
+	b.waitFor(t, "only the refused login", `document.querySelectorAll('#activity-rows tr').length === 1 &&
+		document.getElementById('activity-summary').textContent === '1 event, newest first · login.failed'`)
+
+	b.do(t, chromedp.Click(chromedp.CSS(`#views a[data-view="sessions"]`)))
+	b.waitFor(t, "the sessions view", `!document.getElementById('sessions-view').hidden && document.getElementById('activity-view').hidden &&
+		document.querySelectorAll('#sessions-table tr.session').length === 2`)
+	b.checkClean(t)
+}

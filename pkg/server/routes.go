@@ -44,6 +44,7 @@ func (s *Server) routes(mux *http.ServeMux) {
 	s.handle(mux, "DELETE /api/v1/admin/sessions/{id}", s.api(s.adminOnly(s.handleAdminRevoke())))
 	s.handle(mux, "POST /api/v1/admin/sessions/revoke", s.api(s.adminOnly(s.handleAdminRevokeMatching())))
 	s.handle(mux, "POST /api/v1/admin/users/{name}/logout", s.api(s.adminOnly(s.handleAdminLogoutUser())))
+	s.handle(mux, "GET /api/v1/admin/events", s.api(s.adminOnly(s.handleAdminEvents())))
 
 	// The admin page signs in and calls the API from the browser; the page
 	// and its assets themselves need no session.

@@ -27,6 +27,17 @@ import (
 //   - CREATE EXTENSION pg_trgm (createTrigramExtension);
 //   - pg_advisory_xact_lock, which makes credential sweeps one at a time
 //     (beginSweep).
+//   - following the audit trail (follow.go, follower.go): pg_notify after every write
+//     of an event (notifyEvents: RecordEvents, the throttle's event,
+//     purge's batch event), LISTEN, and the reads by snapshot
+//     (pg_current_snapshot, pg_snapshot_xmax, pg_snapshot_xip) of the
+//     events' xact_id, which schema/0007 fills with pg_current_xact_id().
+//     On CockroachDB, which has neither NOTIFY nor transaction ids, the
+//     notify goes and a follower reads a changefeed of session_events
+//     (CREATE CHANGEFEED, or EXPERIMENTAL CHANGEFEED FOR on a connection
+//     of its own): it emits each row once its transaction committed, and
+//     its resolved timestamps say up to when nothing more will come, the
+//     point to resume from (WITH cursor) after an outage.
 //
 // Reading the catalogs: who controls the schema (trust.go), the admin
 // role's mark (COMMENT ON ROLE, adminrole.go), pg_trgm's schema

@@ -4,6 +4,9 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net/netip"
+	"slices"
+	"strings"
 	"time"
 )
 
@@ -18,6 +21,14 @@ const (
 	EventLoginFailed     = "login.failed"
 	EventLoginThrottled  = "login.throttled"
 )
+
+// EventTypes are the events the trail holds, as events --event and the
+// admin API's event parameter name them.
+var EventTypes = []string{
+	EventSessionCreated, EventSessionRevoked, EventSessionsRevoked, EventUserLoggedOut,
+	EventUserLocked, EventUserUnlocked, EventLoginFailed, EventLoginLocked, EventLoginThrottled,
+	EventThrottleCleared, EventRetentionBatch, EventRetentionPurged,
+}
 
 // Event is one row of the audit trail. It never holds a secret.
 type Event struct {
@@ -41,10 +52,14 @@ func RecordEvent(ctx context.Context, db DBTX, e Event) error {
 	return RecordEvents(ctx, db, []Event{e})
 }
 
-// One statement for any number of events: the columns as arrays.
-const insertEvents = `INSERT INTO system.session_events
-    (event, actor, username, session_id, via, client_addr, user_agent, detail)
-SELECT * FROM unnest($1::TEXT[], $2::TEXT[], $3::TEXT[], $4::BIGINT[], $5::TEXT[], $6::TEXT[], $7::TEXT[], $8::JSONB[])`
+// One statement for any number of events: the columns as arrays. It wakes
+// the followers of the trail (notifyEvents) once, whatever the number.
+const insertEvents = `WITH written AS (
+    INSERT INTO system.session_events
+        (event, actor, username, session_id, via, client_addr, user_agent, detail, client_ip)
+    SELECT * FROM unnest($1::TEXT[], $2::TEXT[], $3::TEXT[], $4::BIGINT[], $5::TEXT[], $6::TEXT[], $7::TEXT[], $8::JSONB[], $9::INET[])
+)
+` + notifyEvents
 
 // RecordEvents is RecordEvent for many events, in one statement: a bulk
 // logout of thousands of users records their events in one round trip.
@@ -54,6 +69,7 @@ func RecordEvents(ctx context.Context, db DBTX, events []Event) error {
 	}
 	var names, actors, users, vias, addrs, agents, details []string
 	var sessionIDs []*int64
+	var ips []any
 	for _, e := range events {
 		detail, err := eventDetail(e)
 		if err != nil {
@@ -62,8 +78,9 @@ func RecordEvents(ctx context.Context, db DBTX, events []Event) error {
 		names, actors, users = append(names, e.Event), append(actors, storable(e.Actor)), append(users, storable(e.Username))
 		sessionIDs, vias = append(sessionIDs, e.SessionID), append(vias, e.Via)
 		addrs, agents, details = append(addrs, storable(e.ClientAddr)), append(agents, storable(e.UserAgent)), append(details, detail)
+		ips = append(ips, clientIP(e.ClientAddr))
 	}
-	if _, err := db.Exec(ctx, inSchema(insertEvents), names, actors, users, sessionIDs, vias, addrs, agents, details); err != nil {
+	if _, err := db.Exec(ctx, inSchema(insertEvents), names, actors, users, sessionIDs, vias, addrs, agents, details, ips); err != nil {
 		if len(events) == 1 {
 			return fmt.Errorf("record %s event: %w", events[0].Event, err)
 		}
@@ -120,29 +137,95 @@ func storableDetail(detail map[string]any) map[string]any {
 	return clean
 }
 
-// EventFilter narrows ListEvents.
+// EventFilter narrows the events listed. Each field narrows when set; the
+// zero EventFilter keeps every event. Every value is bound as a parameter.
 type EventFilter struct {
 	// Username keeps only events about this user when not empty.
 	Username string
-	// Since keeps only events at most this old when positive.
-	Since time.Duration
+	// Events keeps only events of these types (EventTypes).
+	Events []string
+	// SessionID keeps only events about this session when positive.
+	SessionID int64
+	// Network keeps only events whose client address is in it (an address
+	// is a prefix of its full length). Events of the CLI have none.
+	Network netip.Prefix
+	// Actor keeps only events made by this role: the database user of a
+	// command, the signed-in user of a request.
+	Actor string
+	// Since and Until keep only events at or after Since and before Until.
+	Since, Until Instant
 }
 
-const listEvents = `SELECT id, at, event, actor, username, session_id, via, client_addr, user_agent, detail
-FROM system.session_events`
+// add adds f's conditions to w, on session_events aliased e. Each is added
+// only when set (see Selection.add); --session and --ip are served by an
+// index each (see schema/0007), the rest by the time order of the listing.
+func (f EventFilter) add(w *where) error {
+	if f.Username != "" {
+		w.and("e.username = " + w.arg(f.Username))
+	}
+	for _, e := range f.Events {
+		if !slices.Contains(EventTypes, e) {
+			return fmt.Errorf("unknown event type %q: want one of %s", e, strings.Join(EventTypes, ", "))
+		}
+	}
+	switch len(f.Events) {
+	case 0:
+	case 1:
+		w.and("e.event = " + w.arg(f.Events[0]))
+	default:
+		w.and("e.event = ANY(" + w.arg(f.Events) + "::TEXT[])")
+	}
+	switch {
+	case f.SessionID < 0:
+		return fmt.Errorf("invalid session id %d: want a positive id", f.SessionID)
+	case f.SessionID > 0:
+		w.and("e.session_id = " + w.arg(f.SessionID))
+	}
+	if f.Network.IsValid() {
+		first, last := networkRange(f.Network)
+		w.and("e.client_ip BETWEEN " + w.arg(first.String()) + "::INET AND " + w.arg(last.String()) + "::INET")
+	}
+	if f.Actor != "" {
+		w.and("e.actor = " + w.arg(f.Actor))
+	}
+	if !f.Since.IsZero() {
+		w.and("e.at >= " + f.Since.sql(w))
+	}
+	if !f.Until.IsZero() {
+		w.and("e.at < " + f.Until.sql(w))
+	}
+	return nil
+}
+
+const listEvents = `SELECT e.id, e.at, e.event, e.actor, e.username, e.session_id, e.via, e.client_addr, e.user_agent, e.detail
+FROM system.session_events e`
+
+// eventsQuery is the listing of the events matching f, oldest first, with
+// the further conditions that more adds to w.
+func eventsQuery(f EventFilter, more func(w *where)) (string, []any, error) {
+	var w where
+	if err := f.add(&w); err != nil {
+		return "", nil, err
+	}
+	if more != nil {
+		more(&w)
+	}
+	return listEvents + w.String() + "\nORDER BY e.at, e.id", w.args, nil
+}
 
 // ListEvents calls fn for each event matching f, oldest first, streaming.
 func ListEvents(ctx context.Context, db DBTX, f EventFilter, fn func(*Event) error) error {
-	// The same WHERE builder as the session listings.
-	var w where
-	if f.Username != "" {
-		w.and("username = " + w.arg(f.Username))
+	q, args, err := eventsQuery(f, nil)
+	if err != nil {
+		return err
 	}
-	if f.Since > 0 {
-		w.and("at > " + w.ago(f.Since))
-	}
-	q := listEvents + w.String()
-	rows, err := db.Query(ctx, inSchema(q+"\nORDER BY at, id"), w.args...)
+	return queryEvents(ctx, db, q, args, fn)
+}
+
+// queryEvents runs q, a listing of listEvents' columns, and calls fn for
+// each row.
+func queryEvents(ctx context.Context, db DBTX, q string, args []any, fn func(*Event) error) error {
+	rows, err := db.Query(ctx, inSchema(q), args...)
 	if err != nil {
 		return err
 	}
@@ -159,4 +242,39 @@ func ListEvents(ctx context.Context, db DBTX, f EventFilter, fn func(*Event) err
 		}
 	}
 	return rows.Err()
+}
+
+// ListEventsPage returns the events matching f, newest (highest id) first,
+// at most limit of them (1 to MaxPageLimit; 0 is DefaultPageLimit), those
+// with an id below before when it is positive, and the before of the next
+// page, 0 when this page is the last: the keyset paging of
+// ListSessionsPage.
+func ListEventsPage(ctx context.Context, db DBTX, f EventFilter, before int64, limit int) (page []Event, next int64, err error) {
+	if limit == 0 {
+		limit = DefaultPageLimit
+	}
+	if limit < 1 || limit > MaxPageLimit {
+		return nil, 0, fmt.Errorf("page limit %d is out of range 1 to %d", limit, MaxPageLimit)
+	}
+	var w where
+	if err := f.add(&w); err != nil {
+		return nil, 0, err
+	}
+	if before > 0 {
+		w.and("e.id < " + w.arg(before))
+	}
+	// One row more than asked says whether another page follows.
+	q := listEvents + w.String() + "\nORDER BY e.id DESC LIMIT " + w.arg(limit+1)
+	err = queryEvents(ctx, db, q, w.args, func(e *Event) error {
+		page = append(page, *e)
+		return nil
+	})
+	if err != nil {
+		return nil, 0, err
+	}
+	if len(page) > limit {
+		page = page[:limit]
+		next = page[limit-1].ID
+	}
+	return page, next, nil
 }

@@ -168,13 +168,14 @@ func (t phase) batchSQL() string {
 // the cutoff as eventTime writes it $9.
 // The event is part of the batch's statement, so it commits if and only if
 // the rows it counts are deleted; the statement's result reads it, so that
-// no engine skips it. recordBatch writes the same event for a table walk.
+// no engine skips it; its RETURNING wakes the trail's followers (see
+// notifyEvents). recordBatch writes the same event for a table walk.
 func (t phase) batchEventSQL() string {
 	return "    INSERT INTO system.session_events (event, actor, username, via, client_addr, detail)\n" +
 		"    SELECT '" + EventRetentionBatch + "', $5, '', $6, $7,\n" +
 		"        jsonb_build_object('run', $8::TEXT, 'table', '" + t.table + "', 'cutoff', $9::TEXT, '" + t.detailKey + "', n)\n" +
 		"    FROM counted WHERE n > 0\n" +
-		"    RETURNING 1"
+		"    RETURNING (" + notifyEvents + ")"
 }
 
 // batchEnd is the (key, id) of a batch's last row, where the next one starts.

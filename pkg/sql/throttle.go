@@ -190,8 +190,8 @@ WHERE id = (SELECT throttled_event_id FROM system.login_throttle WHERE client_ad
 
 // The event names no user: the attempts it counts may name many, and none
 // of their passwords was checked. The User-Agent is the first attempt's.
-const insertThrottledEvent = `INSERT INTO system.session_events (event, actor, username, via, client_addr, user_agent, detail)
-VALUES ('login.throttled', '', '', 'http', $1, $2, jsonb_build_object('attempts', $3::BIGINT, 'last_at', now()))
+const insertThrottledEvent = `INSERT INTO system.session_events (event, actor, username, via, client_addr, user_agent, detail, client_ip)
+VALUES ('login.throttled', '', '', 'http', $1, $2, jsonb_build_object('attempts', $3::BIGINT, 'last_at', now()), $4::INET)
 RETURNING id`
 
 const setThrottledEvent = `UPDATE system.login_throttle SET throttled_event_id = $2 WHERE client_addr = $1`
@@ -224,7 +224,10 @@ func RecordThrottledLogins(ctx context.Context, db interface {
 			return err
 		}
 		var id int64
-		if err := tx.QueryRow(ctx, inSchema(insertThrottledEvent), clientAddr, storable(t.UserAgent), t.Attempts).Scan(&id); err != nil {
+		if err := tx.QueryRow(ctx, inSchema(insertThrottledEvent), clientAddr, storable(t.UserAgent), t.Attempts, clientIP(clientAddr)).Scan(&id); err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, inSchema(notifyEvents)); err != nil {
 			return err
 		}
 		_, err = tx.Exec(ctx, inSchema(setThrottledEvent), clientAddr, id)

@@ -1,8 +1,10 @@
 // The admin sessions page. It signs in with the API login, which sets the
 // HttpOnly session cookie, and from then on calls the admin API with that
 // cookie. This module holds the page's state and actions; api.mjs calls
-// the server, view.mjs builds the rows, time.mjs and useragent.mjs format.
+// the server, view.mjs builds the rows, time.mjs and useragent.mjs format,
+// activity.mjs is the Activity view (#activity), the audit trail.
 
+import { createActivity } from './activity.mjs';
 import { newAPI } from './api.mjs';
 import { groupByUser, groupHead, plural, refreshTimes, sessionRow, statusOf } from './view.mjs';
 
@@ -13,6 +15,7 @@ const $ = (id) => document.getElementById(id);
 const config = {
   csrfHeader: document.querySelector('meta[name="auth-session-csrf-header"]').content,
   maxPageLimit: Number(document.querySelector('meta[name="auth-session-max-page-limit"]').content),
+  eventTypes: document.querySelector('meta[name="auth-session-event-types"]').content.split(' ').filter(Boolean),
 };
 const api = newAPI(config.csrfHeader);
 
@@ -34,6 +37,8 @@ function showSignIn(message, isError) {
   state.sessions = [];
   state.next = null;
   $('sessions-view').hidden = true;
+  $('activity-view').hidden = true;
+  $('views').hidden = true;
   $('account').hidden = true;
   $('signin-view').hidden = false;
   const box = $('signin-error');
@@ -45,9 +50,31 @@ function showSignIn(message, isError) {
   (user.value ? $('signin-password') : user).focus();
 }
 
+// currentView is the view the address names: #activity, else the sessions.
+function currentView() {
+  return window.location.hash === '#activity' ? 'activity' : 'sessions';
+}
+
+// showView shows one of the signed-in views, and marks its link current.
+function showView(view) {
+  $('sessions-view').hidden = view !== 'sessions';
+  $('activity-view').hidden = view !== 'activity';
+  for (const a of document.querySelectorAll('#views a')) {
+    if (a.dataset.view === view) a.setAttribute('aria-current', 'page');
+    else a.removeAttribute('aria-current');
+  }
+  document.title = (view === 'activity' ? 'Activity' : 'Sessions') + ' · auth-session admin';
+}
+
+// loadView loads the data of the view shown.
+function loadView() {
+  return currentView() === 'activity' ? activity.load() : load();
+}
+
 function showSessions() {
   $('signin-view').hidden = true;
-  $('sessions-view').hidden = false;
+  showView(currentView());
+  $('views').hidden = false;
   $('account').hidden = false;
   $('account-name').textContent = state.me.username;
   $('filter-user').value = state.filters.user;
@@ -319,8 +346,8 @@ async function signIn(event) {
     box.hidden = true;
     showSessions();
     clearFeedback();
-    $('sessions-title').focus();
-    await load();
+    $(currentView() + '-title').focus();
+    await loadView();
   } catch (err) {
     box.className = 'notice notice-error';
     // Every refused login gets the same 401, whatever the reason; say
@@ -412,7 +439,24 @@ async function start() {
     return;
   }
   showSessions();
-  await load();
+  await loadView();
 }
+
+const activity = createActivity({
+  api,
+  maxPageLimit: config.maxPageLimit,
+  eventTypes: config.eventTypes,
+  onError: (err) => {
+    if (err.status === 401) showSignIn(SIGNED_OUT, true);
+  },
+});
+
+// Following a view's link shows it, with fresh data, once signed in.
+window.addEventListener('hashchange', () => {
+  if (!state.me) return;
+  showView(currentView());
+  $(currentView() + '-title').focus();
+  loadView();
+});
 
 start();

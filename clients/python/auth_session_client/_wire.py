@@ -74,6 +74,9 @@ class AdminSession:
     last_used_at: datetime
     #: "active", "idle", "expired" or "revoked", as ``auth-session list`` shows it.
     status: str
+    #: Why the credential check revoked the session ("password changed", "role
+    #: disabled", ...); "" for any other revocation.
+    revoke_reason: str
     ip: str
     user_agent: str
     #: How the session was made: "cli" or "http".

@@ -43,7 +43,7 @@ func TestPasswordChangedInPsqlEndsSessions(t *testing.T) {
 	wantStatus(t, "whoami again", sh(t, dir, "curl -b jar.txt "+whoami+curlStatus), 401)
 
 	r = run(t, "list", "--url", s.adminURL, "--user", s.user, "--format", "ndjson")
-	if r.code != 0 || !strings.Contains(r.stdout, `"session_id":"`+body.SessionID+`"`) ||
+	if r.code != 0 || !strings.Contains(r.stdout, `"id":"`+body.SessionID+`"`) ||
 		!strings.Contains(r.stdout, `"status":"revoked","revoke_reason":"password changed"`) {
 		t.Errorf("list does not show session %s revoked for the password change:\n%s", body.SessionID, r)
 	}

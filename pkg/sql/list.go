@@ -54,6 +54,9 @@ type SessionField struct {
 	// Client marks what the session recorded of its client, which list
 	// reads only when ListFilter.Client is set.
 	Client bool
+	// NullIfEmpty shows an empty text as NULL (JSON's null): a value that
+	// is absent rather than empty.
+	NullIfEmpty bool
 	// expr is its SQL, over s (system.web_sessions) joined with
 	// joinLogouts; it may bind arguments to w, and the status depends on
 	// the idle timeout.
@@ -80,7 +83,7 @@ var SessionFields = []SessionField{
 		in: func(s *ListedSession) any { return &s.LastUsedAt }},
 	{Key: "status", Header: "status", Type: "TEXT", expr: statusExpr,
 		in: func(s *ListedSession) any { return &s.Status }},
-	{Key: "revoke_reason", Header: "reason", Type: "TEXT", expr: sqlText("COALESCE(s.revoke_reason, '')"),
+	{Key: "revoke_reason", Header: "reason", Type: "TEXT", NullIfEmpty: true, expr: sqlText("COALESCE(s.revoke_reason, '')"),
 		in: func(s *ListedSession) any { return &s.RevokeReason }},
 	{Key: "ip", Header: "ip", Type: "TEXT", Client: true, expr: sqlText("COALESCE(s.audit_info->>'client_addr', '')"),
 		in: func(s *ListedSession) any { return &s.IP }},
@@ -127,6 +130,11 @@ func (f SessionField) Value(s *ListedSession) any {
 		return strconv.FormatInt(*p, 10)
 	case **time.Time:
 		return *p
+	case *string:
+		if f.NullIfEmpty && *p == "" {
+			return nil
+		}
+		return p
 	default:
 		return p
 	}

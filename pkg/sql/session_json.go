@@ -29,6 +29,10 @@ func AppendSessionJSON(dst []byte, s *ListedSession, fields []SessionField) []by
 			dst = strconv.AppendInt(dst, *p, 10)
 			dst = append(dst, '"')
 		case *string:
+			if f.NullIfEmpty && *p == "" {
+				dst = append(dst, "null"...)
+				break
+			}
 			b, _ := json.Marshal(*p) // a string always marshals
 			dst = append(dst, b...)
 		case *bool:

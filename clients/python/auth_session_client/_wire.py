@@ -75,8 +75,8 @@ class AdminSession:
     #: "active", "idle", "expired" or "revoked", as ``auth-session list`` shows it.
     status: str
     #: Why the credential check revoked the session ("password changed", "role
-    #: disabled", ...); "" for any other revocation.
-    revoke_reason: str
+    #: disabled", ...); None for any other revocation.
+    revoke_reason: Optional[str]
     ip: str
     user_agent: str
     #: How the session was made: "cli" or "http".

@@ -49,8 +49,8 @@ export interface AdminSession {
   last_used_at: Date;
   /** "active", "idle", "expired" or "revoked", as `auth-session list` shows it. */
   status: string;
-  /** Why the credential check revoked the session ("password changed", "role disabled", ...); "" for any other revocation. */
-  revoke_reason: string;
+  /** Why the credential check revoked the session ("password changed", "role disabled", ...); null for any other revocation. */
+  revoke_reason: string | null;
   ip: string;
   user_agent: string;
   /** How the session was made: "cli" or "http". */
@@ -145,7 +145,7 @@ const adminSession: Spec<AdminSession> = {
   revoked_at: "time?",
   last_used_at: "time",
   status: "string",
-  revoke_reason: "string",
+  revoke_reason: "string?",
   ip: "string",
   user_agent: "string",
   via: "string",

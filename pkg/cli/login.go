@@ -24,7 +24,9 @@ type loginOptions struct {
 	// typed is the USERNAME argument as given, before parseRoleName.
 	typed       string
 	expireAfter time.Duration
-	onlyCookie  bool
+	// expireAfterText is --expire-after as given, for messages.
+	expireAfterText string
+	onlyCookie      bool
 	// onlyValue prints the bare cookie value, for a header or bearer token.
 	onlyValue bool
 	insecure  bool
@@ -87,7 +89,7 @@ func loginCommand(env *Env) *cli.Command {
 			}
 			return runCommand(c.Context, env, loginOptions{
 				maxSessions: maxSessions,
-				env:         env, conn: connFromFlags(c), username: username, typed: c.Args().First(), expireAfter: expireAfter,
+				env:         env, conn: connFromFlags(c), username: username, typed: c.Args().First(), expireAfter: expireAfter, expireAfterText: c.String("expire-after"),
 				onlyCookie: c.Bool("only-cookie"), onlyValue: c.Bool("only-value"), insecure: c.Bool("insecure"),
 				cookieJar: c.String("cookie-jar"), jarHosts: jarHosts, format: f,
 			}, runLogin)
@@ -133,6 +135,9 @@ func runLogin(ctx context.Context, opts loginOptions) error {
 		if jar != nil {
 			jar.unwrite()
 		}
+		if errors.As(err, new(*sql.LifetimeCapError)) {
+			return lifetimeError("--expire-after", opts.expireAfterText, err)
+		}
 		return loginError(opts.username, opts.typed, err)
 	}
 
@@ -159,6 +164,20 @@ func runLogin(ctx context.Context, opts loginOptions) error {
 		return err
 	}
 	return w.Close()
+}
+
+// lifetimeError explains a *sql.LifetimeCapError of the duration flag
+// given as text; any other error is returned as it is.
+func lifetimeError(flag, text string, err error) error {
+	var capErr *sql.LifetimeCapError
+	if !errors.As(err, &capErr) {
+		return err
+	}
+	return hintError{
+		msg: fmt.Sprintf("%s %s is longer than the maximum session lifetime, %s (setting %s)", flag, text, capErr.CapText, sql.SettingMaxSessionLifetime),
+		hint: fmt.Sprintf("ask for %s or less, or raise the cap: auth-session settings set %s %s",
+			capErr.CapText, sql.SettingMaxSessionLifetime, text),
+	}
 }
 
 // loginError explains why no session was created for username, which the

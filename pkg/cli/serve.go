@@ -37,15 +37,17 @@ type serveOptions struct {
 	certsDir        string
 	insecure        bool
 	sessionLifetime time.Duration
-	touchInterval   time.Duration
-	standbyTimeout  time.Duration
-	idleTimeout     time.Duration
-	maxSessions     int
-	maxConns        int32
-	loginLimits     sql.LoginLimits
-	logLevel        slog.Level
-	forwardAuth     server.ForwardAuth
-	trustedProxies  server.TrustedProxies
+	// sessionLifetimeText is --session-lifetime as given, for messages.
+	sessionLifetimeText string
+	touchInterval       time.Duration
+	standbyTimeout      time.Duration
+	idleTimeout         time.Duration
+	maxSessions         int
+	maxConns            int32
+	loginLimits         sql.LoginLimits
+	logLevel            slog.Level
+	forwardAuth         server.ForwardAuth
+	trustedProxies      server.TrustedProxies
 	// metrics is false with --metrics=false; metricsAddr is --metrics-addr.
 	metrics     bool
 	metricsAddr string
@@ -137,6 +139,7 @@ func serveOptionsFromFlags(c *cli.Context, env *Env) (serveOptions, error) {
 		return opts, err
 	}
 	var err error
+	opts.sessionLifetimeText = c.String("session-lifetime")
 	if opts.sessionLifetime, err = parseDuration("session-lifetime", c.String("session-lifetime"), time.Second); err != nil {
 		return opts, err
 	}
@@ -220,6 +223,9 @@ func runServe(ctx context.Context, opts serveOptions) error {
 	}
 	if caller.ReadOnly {
 		return readOnlyError(fmt.Sprintf("--url (%s)", describeTarget(pool.Config().ConnConfig)))
+	}
+	if err := sql.CheckLifetime(ctx, pool, opts.sessionLifetime); err != nil {
+		return lifetimeError("--session-lifetime", opts.sessionLifetimeText, err)
 	}
 	var readPool *pgxpool.Pool
 	var readGuard *outage.Guard

@@ -137,7 +137,7 @@ func (s *Server) handleLogin() http.Handler {
 		s.metrics.login(loginOutcomeOK)
 		noteUser(ctx, session.Username)
 		value := auth.EncodeValue(session.ID, secret)
-		http.SetCookie(w, s.cookie(value, int(s.cfg.SessionLifetime/time.Second)))
+		http.SetCookie(w, s.cookie(value, int(session.ExpiresAt.Sub(session.CreatedAt)/time.Second)))
 		auth.WriteJSON(w, http.StatusOK, loginResponse{
 			Session:   value,
 			Username:  session.Username,
@@ -154,9 +154,20 @@ func (s *Server) createSession(r *http.Request, username string, secret []byte, 
 	ctx := r.Context()
 	by := sql.Actor{Name: username, Via: "http", ClientAddr: clientAddr(r), UserAgent: userAgent(r)}
 	var limitRevoked int64
-	session, err := s.store.Login(ctx, sql.NewSession{
+	ns := sql.NewSession{
 		Username: username, HashedSecret: auth.HashSecret(secret), ExpireAfter: s.cfg.SessionLifetime, RoleVersion: roleVersion,
-	}, by, sql.LoginOptions{MaxSessions: s.cfg.MaxSessionsPerUser, Throttled: &attempt, LimitRevoked: &limitRevoked})
+	}
+	opts := sql.LoginOptions{MaxSessions: s.cfg.MaxSessionsPerUser, Throttled: &attempt, LimitRevoked: &limitRevoked}
+	session, err := s.store.Login(ctx, ns, by, opts)
+	// serve checked --session-lifetime against max-session-lifetime when it
+	// started; a cap lowered since then shortens its sessions to the cap.
+	var capErr *sql.LifetimeCapError
+	if errors.As(err, &capErr) {
+		s.log.WarnContext(ctx, "--session-lifetime is longer than the max-session-lifetime setting: the session lasts the cap",
+			"session_lifetime", s.cfg.SessionLifetime, "max_session_lifetime", capErr.CapText)
+		ns.ExpireAfter = capErr.Cap
+		session, err = s.store.Login(ctx, ns, by, opts)
+	}
 	s.metrics.revocation(revokedBySessionLimit, limitRevoked, err)
 	return session, err
 }

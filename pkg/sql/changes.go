@@ -52,6 +52,9 @@ func login(ctx context.Context, tx DBTX, ns NewSession, by Actor, maxSessions in
 	if err := checkNotLocked(ctx, tx, ns.Username); err != nil {
 		return Session{}, 0, err
 	}
+	if err := CheckLifetime(ctx, tx, ns.ExpireAfter); err != nil {
+		return Session{}, 0, err
+	}
 	ns.Audit = by.audit()
 	if s, err = createSession(ctx, tx, ns); err != nil {
 		return Session{}, 0, err

@@ -27,7 +27,7 @@ const (
 var EventTypes = []string{
 	EventSessionCreated, EventSessionRevoked, EventSessionsRevoked, EventUserLoggedOut,
 	EventUserLocked, EventUserUnlocked, EventLoginFailed, EventLoginLocked, EventLoginThrottled,
-	EventThrottleCleared, EventRetentionBatch, EventRetentionPurged,
+	EventThrottleCleared, EventRetentionBatch, EventRetentionPurged, EventSettingChanged,
 }
 
 // Event is one row of the audit trail. It never holds a secret.

@@ -31,7 +31,19 @@ type SettingType string
 const (
 	// SettingBool is true or false (on and off are read as those).
 	SettingBool SettingType = "bool"
+	// SettingDuration is a duration as the flags write one (90m, 7d, 1w),
+	// or 0 for none.
+	SettingDuration SettingType = "duration"
 )
+
+// SettingMaxSessionLifetime caps how long a session may last: a login that
+// asks for longer is refused, naming the cap (see LifetimeCapError); 0 for
+// no cap.
+const SettingMaxSessionLifetime = "max-session-lifetime"
+
+// maxSessionLifetimeDefault is a month: long enough for "remember me", short
+// enough that a leaked cookie does not outlive the year.
+const maxSessionLifetimeDefault = "30d"
 
 // SettingEndSessionsOnCredentialChange ends a session for good when its
 // role's row in pg_authid changes, or the role may no longer log in (see
@@ -48,6 +60,8 @@ var Settings = []Setting{
 	{Name: SettingEndSessionsOnCredentialChange, Type: SettingBool, Default: endSessionsDefault,
 		Description: "end a session for good when its role's password or any other attribute changes, or the role may no longer log in " +
 			"(NOLOGIN, VALID UNTIL past, dropped); false: refuse it only while its role cannot log in"},
+	{Name: SettingMaxSessionLifetime, Type: SettingDuration, Default: maxSessionLifetimeDefault,
+		Description: "the longest a session may last: login --expire-after and serve --session-lifetime beyond it are refused; 0 for no cap"},
 }
 
 // LookupSetting returns the setting name, or an error naming the settings
@@ -77,6 +91,14 @@ func (s Setting) Parse(value string) (string, error) {
 			return "false", nil
 		}
 		return "", fmt.Errorf("invalid value %q for %s: want true or false (or on, off)", value, s.Name)
+	case SettingDuration:
+		if value == "0" {
+			return "0", nil
+		}
+		if _, err := ParseDuration(value, time.Minute); err != nil {
+			return "", fmt.Errorf("invalid value %q for %s: %w; or 0 for none", value, s.Name, err)
+		}
+		return value, nil
 	}
 	return "", fmt.Errorf("setting %s has unknown type %q", s.Name, s.Type)
 }
@@ -229,4 +251,62 @@ func (s *Store) changeSetting(ctx context.Context, setting Setting, value *strin
 		}
 		return change, nil
 	}
+}
+
+// LifetimeCapError is a login that asks for a longer session than the
+// max-session-lifetime setting allows.
+type LifetimeCapError struct {
+	Asked, Cap time.Duration
+	// CapText is the setting's value as written (30d).
+	CapText string
+}
+
+func (e *LifetimeCapError) Error() string {
+	return fmt.Sprintf("a session of %s is longer than the maximum session lifetime, %s (setting %s)", e.Asked, e.CapText, SettingMaxSessionLifetime)
+}
+
+const readSetting = `SELECT value FROM system.settings WHERE name = $1`
+
+// settingValue returns the value of setting name in the database, or its
+// default.
+func settingValue(ctx context.Context, db DBTX, name string) (string, error) {
+	s, err := LookupSetting(name)
+	if err != nil {
+		return "", err
+	}
+	var v string
+	switch err := db.QueryRow(ctx, inSchema(readSetting), name).Scan(&v); {
+	case errors.Is(err, pgx.ErrNoRows):
+		return s.Default, nil
+	case err != nil:
+		return "", fmt.Errorf("read setting %s: %w", name, err)
+	}
+	return v, nil
+}
+
+// MaxSessionLifetime returns the max-session-lifetime setting, as a
+// duration and as written; 0 for no cap.
+func MaxSessionLifetime(ctx context.Context, db DBTX) (time.Duration, string, error) {
+	v, err := settingValue(ctx, db, SettingMaxSessionLifetime)
+	if err != nil || v == "0" {
+		return 0, v, err
+	}
+	d, err := ParseDuration(v, time.Minute)
+	if err != nil {
+		return 0, v, fmt.Errorf("setting %s %q: %w", SettingMaxSessionLifetime, v, err)
+	}
+	return d, v, nil
+}
+
+// CheckLifetime returns a *LifetimeCapError when asked is longer than the
+// max-session-lifetime setting.
+func CheckLifetime(ctx context.Context, db DBTX, asked time.Duration) error {
+	limit, text, err := MaxSessionLifetime(ctx, db)
+	if err != nil {
+		return err
+	}
+	if limit > 0 && asked > limit {
+		return &LifetimeCapError{Asked: asked, Cap: limit, CapText: text}
+	}
+	return nil
 }

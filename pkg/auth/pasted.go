@@ -82,8 +82,9 @@ func valuesOfLine(line string) []string {
 	if values, source := presented(r); source == SourceCookie {
 		return values
 	}
-	// The bare value: base64 holds no space, ';' or ':'.
-	if !strings.ContainsAny(line, " \t;:") {
+	// The bare value: base64 holds no space, ';' or ':', and '=' only
+	// as its final padding.
+	if !strings.ContainsAny(strings.TrimRight(line, "="), " \t;:=") {
 		return []string{line}
 	}
 	return nil

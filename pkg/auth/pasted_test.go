@@ -39,6 +39,7 @@ func TestValueFromText(t *testing.T) {
 		{"blank lines", "\n  \n", ErrNoSessionValue},
 		{"comments only", "# Netscape HTTP Cookie File\n", ErrNoSessionValue},
 		{"other cookies only", "theme=dark; lang=en", ErrNoSessionValue},
+		{"another cookie alone", "theme=dark", ErrNoSessionValue},
 		{"empty session cookie", "session=; Path=/", ErrNoSessionValue},
 		{"Basic authorization", "Authorization: Basic dXNlcjpwdw==", ErrNoSessionValue},
 		{"two sessions in a header", "Cookie: session=" + value + "; session=" + other, ErrSeveralSessionValues},

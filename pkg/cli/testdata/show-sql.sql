@@ -15,5 +15,5 @@ CREATE TABLE results (
   actor TEXT
 );
 
-INSERT INTO results VALUES ('web_user', '790000000000000001', '2022-09-14 12:00:00.000000+00', '2122-08-02 17:47:36.341997+00', NULL, '2022-09-14 12:30:00.500000+00', 'active', '', '203.0.113.7', 'curl/8.5.0', 'http', 'web_user');
+INSERT INTO results VALUES ('web_user', '790000000000000001', '2022-09-14 12:00:00.000000+00', '2122-08-02 17:47:36.341997+00', NULL, '2022-09-14 12:30:00.500000+00', 'active', NULL, '203.0.113.7', 'curl/8.5.0', 'http', 'web_user');
 -- 1 row

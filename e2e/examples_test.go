@@ -25,7 +25,7 @@ func TestHelpExamples(t *testing.T) {
 	}
 	pgtest.MustExec(t, dbURL, "CREATE ROLE web_user LOGIN")
 
-	commands := strings.Fields("init login logout list revoke lock locks unlock throttle events purge serve demo completion man version")
+	commands := strings.Fields("init login logout list show lookup revoke lock locks unlock throttle events purge serve demo completion man version")
 	for _, name := range commands {
 		help := run(t, name, "--help")
 		_, examples, ok := strings.Cut(help.stdout, "\nEXAMPLES:\n")

@@ -280,11 +280,10 @@ func (v *Verifier) authenticate(r *http.Request, value string, source Source) (I
 
 // refusal returns why the session of check (found false when its id is
 // unknown) does not authenticate a request presenting secret, or CheckValid
-// when it does. An unknown id takes the path of a wrong secret: the secret
-// is hashed and compared, in constant time, with a hash of the stored size,
-// so that the two cost the same here.
+// when it does. An unknown id takes the path of a wrong secret
+// (PresentedSecretMatches), so that the two cost the same here.
 func refusal(secret []byte, check sql.SessionCheck, found bool) CheckOutcome {
-	matches := SecretMatches(secret, storedHash(check, found))
+	matches := PresentedSecretMatches(secret, check.HashedSecret, found)
 	switch {
 	case !found:
 		return CheckUnknown
@@ -300,15 +299,6 @@ func refusal(secret []byte, check sql.SessionCheck, found bool) CheckOutcome {
 		return CheckRoleInvalid
 	}
 	return CheckValid
-}
-
-// storedHash is the hash a presented secret is compared with: the
-// session's, or unknownSessionHash when its id is unknown.
-func storedHash(check sql.SessionCheck, found bool) []byte {
-	if !found {
-		return unknownSessionHash[:]
-	}
-	return check.HashedSecret
 }
 
 // unknownSessionHash stands in for a stored hash when the id is unknown: of

@@ -30,6 +30,8 @@ func NewApp(env *Env) *cli.App {
 			loginCommand(env),
 			logoutCommand(env),
 			listCommand(env),
+			showCommand(env),
+			lookupCommand(env),
 			serveCommand(env),
 			demoCommand(env),
 			revokeCommand(env),

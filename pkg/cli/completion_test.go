@@ -39,7 +39,7 @@ func TestComplete(t *testing.T) {
 		words []string
 		want  string
 	}{
-		{[]string{""}, "init login logout list serve demo revoke lock unlock locks throttle events purge settings completion man version"},
+		{[]string{""}, "init login logout list show lookup serve demo revoke lock unlock locks throttle events purge settings completion man version"},
 		{[]string{"-"}, "--help --version"},
 		{[]string{"logout", "victim", "--"}, "--url --host --port -p --sql-user -U --database -d --certs-dir --password -W --no-password -w --schema --users-from --all --except --except-from --except-role --ignore-missing --yes -y --reason --dry-run --standby-timeout --format --no-headers --help -h"},
 		{[]string{"list", "--format", ""}, "table tsv csv json ndjson yaml records sql html raw"},

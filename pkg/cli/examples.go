@@ -50,7 +50,21 @@ var commandExamples = map[string][]string{
 		"# web_user's sessions with the address and User-Agent they logged in from, as CSV",
 		"auth-session list --user web_user --wide --format csv",
 	},
+	"show": {
+		"# one session by the id list prints (here web_user's newest), with its client",
+		"auth-session show \"$(auth-session list --user web_user --desc --limit 1 --format tsv --no-headers | cut -f2)\"",
+	},
+	"lookup": {
+		"# whose session a cookie is: it is read from standard input, never from an argument",
+		"auth-session login web_user --only-cookie | auth-session lookup",
+		"# a cookie found in a ticket or a log, kept in a file, as JSON",
+		"auth-session login web_user --only-cookie > leaked.txt && auth-session lookup --format json < leaked.txt",
+		"# a curl cookie jar",
+		"auth-session login web_user --cookie-jar jar.txt && auth-session lookup < jar.txt",
+	},
 	"revoke": {
+		"# revoke the session of a leaked cookie, read from standard input",
+		"auth-session login web_user --only-cookie | auth-session revoke --cookie - --yes --reason 'leaked in a ticket'",
 		"# what revoking web_user's sessions older than an hour would revoke",
 		"auth-session revoke --user web_user --created-before 1h --dry-run",
 		"# revoke one session by the id list prints (here web_user's newest)",

@@ -17,6 +17,11 @@ type revokeOptions struct {
 	env        *Env
 	conn       ConnOptions
 	sessionIDs []int64
+	// byCookie: the session is that of the cookie read from standard
+	// input (--cookie -), whose secret must be the session's; it is
+	// sessionIDs' one id once the secret is checked.
+	byCookie bool
+	secret   []byte
 	// sel picks the sessions when no id is given; described and written
 	// are how the flags wrote it (see selectionFromFlags).
 	sel       sql.Selection
@@ -34,13 +39,16 @@ func revokeCommand(env *Env) *cli.Command {
 	return &cli.Command{
 		Name:      "revoke",
 		Usage:     "revoke sessions by their ids, or every session matching the selection flags",
-		ArgsUsage: "SESSION_ID... | SELECTION FLAGS",
+		ArgsUsage: "SESSION_ID... | --cookie - | SELECTION FLAGS",
 		Description: "revoke revokes the sessions, in one transaction, and prints their rows: all of\n" +
 			"them, or none when an id is not found. Instead of ids it takes the selection\n" +
 			"flags list takes, and revokes every session they match as of one instant. On a\n" +
 			"terminal it shows what it would revoke and asks unless --yes; without a terminal\n" +
-			"it needs --yes. A session revoked before keeps its first revocation time.",
+			"it needs --yes. A session revoked before keeps its first revocation time.\n" +
+			"--cookie - revokes the session of the cookie read from standard input, in any\n" +
+			"form lookup reads; a cookie whose secret is not its session's is not found.",
 		Flags: append(append(connFlags(), selectionFlags()...),
+			&cli.StringFlag{Name: flagCookie, Usage: "revoke the session of the cookie read from standard input: `-` only, never the cookie itself, which would stay in the shell history (see lookup)"},
 			&cli.BoolFlag{Name: "yes", Aliases: []string{"y"}, Usage: "revoke without asking (needed without a terminal)"},
 			&cli.BoolFlag{Name: "dry-run", Usage: "print what would be revoked and change nothing"},
 			&cli.StringFlag{Name: "reason", Usage: "recorded with the revocation's audit events"},
@@ -60,7 +68,14 @@ func revokeCommand(env *Env) *cli.Command {
 			if opts.reason, err = reasonFromFlag(c); err != nil {
 				return err
 			}
+			opts.byCookie = c.IsSet(flagCookie)
 			switch {
+			case opts.byCookie && c.String(flagCookie) != "-":
+				return cookieArgRefused("--cookie takes - only")
+			case opts.byCookie && (c.NArg() > 0 || !opts.sel.IsEmpty()):
+				// An argument may be the cookie: it is not repeated.
+				return usageErrorf("give --cookie -, SESSION_IDs or selection flags, one of them")
+			case opts.byCookie:
 			case c.NArg() > 0 && !opts.sel.IsEmpty():
 				return usageErrorf("give SESSION_IDs or selection flags, not both: %s", opts.described)
 			case c.NArg() == 0 && opts.sel.IsEmpty():
@@ -79,13 +94,24 @@ func revokeCommand(env *Env) *cli.Command {
 			}
 			if !opts.yes && !opts.dryRun && !(env.IO.InIsTerminal && env.IO.ErrIsTerminal) {
 				what := describeSelection(opts.described)
-				if len(opts.sessionIDs) > 0 {
+				switch {
+				case opts.byCookie:
+					what = "the session of the cookie"
+				case len(opts.sessionIDs) > 0:
 					what = describeSessions(opts.sessionIDs)
 				}
 				return usageErrorf("revoke %s: no terminal to confirm on; pass --yes to revoke without asking, or --dry-run to see what it would revoke", what)
 			}
 			if opts.format, err = formatFromFlags(c, env.IO); err != nil {
 				return err
+			}
+			if opts.byCookie {
+				var id int64
+				if id, opts.secret, err = readCookie(c.Context, "revoke", env.IO); err != nil {
+					return err
+				}
+				opts.sessionIDs = []int64{id}
+				return runCommand(c.Context, env, opts, runRevoke)
 			}
 			if len(opts.sessionIDs) == 0 {
 				return runCommand(c.Context, env, opts, runRevokeMatching)
@@ -94,6 +120,9 @@ func revokeCommand(env *Env) *cli.Command {
 		},
 	}
 }
+
+// flagCookie is revoke's --cookie: - reads the cookie from standard input.
+const flagCookie = "cookie"
 
 // parseSessionID parses a session id argument: a positive 64-bit integer.
 func parseSessionID(arg string) (int64, error) {
@@ -123,6 +152,13 @@ func runRevoke(ctx context.Context, opts revokeOptions) error {
 	}
 	defer conn.Close(context.WithoutCancel(ctx))
 
+	if opts.byCookie {
+		// Before any question: a cookie whose session is not there is
+		// not found, whatever the answer would be.
+		if _, err := findSession(ctx, conn, opts.sessionIDs[0], true, opts.secret, 0); err != nil {
+			return err
+		}
+	}
 	if !opts.yes && !opts.dryRun {
 		if err := confirmRevoke(ctx, conn, opts); err != nil {
 			return err

@@ -2,11 +2,14 @@ package sql
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/jackc/pgx/v5"
 )
 
 // A listed session and its fields, declared once, beside the query that
@@ -293,4 +296,31 @@ func eachListed(ctx context.Context, db DBTX, query string, args []any, fields [
 		}
 	}
 	return rows.Err()
+}
+
+// getListed reads one session by id with the fields %[1]s (every one) and
+// the hash of its secret, which a caller given a cookie compares the
+// cookie's secret with.
+const getListed = `SELECT %[1]s,
+    s.hashed_secret` + listFrom + `
+WHERE s.id = %[2]s`
+
+// GetListedSession returns session id as list shows it, with every field,
+// its state read under the idle timeout idle, or ErrSessionNotFound.
+// hashedSecret is the stored hash of its secret, for a caller that checks a
+// presented cookie (auth.PresentedSecretMatches): never to be shown.
+func GetListedSession(ctx context.Context, db DBTX, id int64, idle time.Duration) (s ListedSession, hashedSecret []byte, err error) {
+	var w where
+	fields := selectFields(&w, SessionFields, idle)
+	q := fmt.Sprintf(getListed, fields, w.arg(id))
+	dest := append(scanTargets(SessionFields, &s), &hashedSecret)
+	err = db.QueryRow(ctx, inSchema(q), w.args...).Scan(dest...)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return ListedSession{}, nil, ErrSessionNotFound
+	}
+	if err != nil {
+		return ListedSession{}, nil, err
+	}
+	s.Active = s.Status == StatusActive
+	return s, hashedSecret, nil
 }

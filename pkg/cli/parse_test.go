@@ -35,9 +35,9 @@ func TestParseOptions(t *testing.T) {
 		want any
 	}{
 		{[]string{"login", "web_user", "--expire-after", "4h30m", "--only-value"},
-			loginOptions{conn: conn, username: "web_user", typed: "web_user", expireAfter: 4*time.Hour + 30*time.Minute, onlyValue: true, format: format.TSV}},
+			loginOptions{conn: conn, username: "web_user", typed: "web_user", expireAfter: 4*time.Hour + 30*time.Minute, expireAfterText: "4h30m", onlyValue: true, format: format.TSV}},
 		{[]string{"login", "Web_User", "--cookie-jar", "j.txt", "--domain", ".Example.com", "--max-sessions", "3"},
-			loginOptions{conn: conn, username: "web_user", typed: "Web_User", expireAfter: time.Hour, cookieJar: "j.txt",
+			loginOptions{conn: conn, username: "web_user", typed: "Web_User", expireAfter: time.Hour, expireAfterText: "1h", cookieJar: "j.txt",
 				jarHosts: []string{".example.com"}, maxSessions: 3, format: format.TSV}},
 		{[]string{"logout", "alice", "bob", "--reason", "lost laptop", "--dry-run", "--format", "json"},
 			logoutOptions{conn: conn, usernames: []string{"alice", "bob"}, reason: "lost laptop", dryRun: true, format: format.JSON, standbyTimeout: sql.DefaultStandbyTimeout}},

@@ -28,8 +28,8 @@ type ConnOptions struct {
 	// certsIfClientCert uses CertsDir only when it holds the user's
 	// client.USER.crt: serve's --certs-dir is for its HTTPS first.
 	certsIfClientCert bool
-	// Schema holds the tables; empty means sql.DefaultSchema. The process
-	// has one: Config sets it for every statement (sql.SetSchema).
+	// Schema holds the tables; empty means sql.DefaultSchema. Connect's
+	// connection carries it (sql.InSchema).
 	Schema string
 	// Password says when the password is asked for on the terminal (-W,
 	// -w; see connectAsking).
@@ -68,8 +68,8 @@ func (o ConnOptions) Config() (*pgx.ConnConfig, error) {
 	if err := checkConnSettings(o); err != nil {
 		return nil, err
 	}
-	if o.Schema != "" && o.Schema != sql.Schema() {
-		if err := sql.SetSchema(o.Schema); err != nil {
+	if o.Schema != "" {
+		if err := sql.CheckSchemaName(o.Schema); err != nil {
 			return nil, usageErrorf("--%s: %v", flagSchema, err)
 		}
 	}
@@ -128,13 +128,18 @@ func behindPooler(ctx context.Context, conn *pgx.Conn) (bool, error) {
 	return pid != conn.PgConn().PID(), nil
 }
 
-// Connect opens one connection as o describes.
-func (o ConnOptions) Connect(ctx context.Context) (*pgx.Conn, error) {
+// Connect opens one connection as o describes, its statements in o's
+// schema.
+func (o ConnOptions) Connect(ctx context.Context) (*sql.Conn, error) {
 	cfg, err := o.Config()
 	if err != nil {
 		return nil, err
 	}
-	return o.connectAsking(ctx, cfg)
+	conn, err := o.connectAsking(ctx, cfg)
+	if err != nil {
+		return nil, err
+	}
+	return sql.InSchema(conn, o.Schema)
 }
 
 // connectConfig connects with cfg. A connection pooler that does not pass
@@ -157,7 +162,7 @@ func connectConfig(ctx context.Context, cfg *pgx.ConnConfig) (*pgx.Conn, error) 
 // connectAdmin opens a connection and checks that the schema is installed
 // and that the connected user is a superuser or a member of admin, before
 // anything is written.
-func connectAdmin(ctx context.Context, o ConnOptions) (*pgx.Conn, sql.Caller, error) {
+func connectAdmin(ctx context.Context, o ConnOptions) (*sql.Conn, sql.Caller, error) {
 	conn, err := o.Connect(ctx)
 	if err != nil {
 		return nil, sql.Caller{}, err
@@ -173,7 +178,7 @@ func connectAdmin(ctx context.Context, o ConnOptions) (*pgx.Conn, sql.Caller, er
 // connectWriter is connectAdmin for a command that writes: it also refuses
 // a read-only server (a hot standby) before anything is attempted, naming
 // the server it reached.
-func connectWriter(ctx context.Context, o ConnOptions) (*pgx.Conn, sql.Caller, error) {
+func connectWriter(ctx context.Context, o ConnOptions) (*sql.Conn, sql.Caller, error) {
 	conn, caller, err := connectAdmin(ctx, o)
 	if err != nil {
 		return nil, caller, err
@@ -200,7 +205,7 @@ func readOnlyError(target string) error {
 // that say what to do next.
 func checkCaller(ctx context.Context, db sql.DBTX) (sql.Caller, error) {
 	// Before anything in the schema is read: see sql.CheckTrust.
-	if err := sql.CheckTrust(ctx, db, sql.Schema()); err != nil {
+	if err := sql.CheckTrust(ctx, db, sql.SchemaOf(db)); err != nil {
 		if sql.IsUntrusted(err) {
 			return sql.Caller{}, untrustedError(err)
 		}
@@ -209,8 +214,8 @@ func checkCaller(ctx context.Context, db sql.DBTX) (sql.Caller, error) {
 	caller, err := sql.Preflight(ctx, db)
 	if errors.Is(err, sql.ErrSchemaMissing) {
 		msg := "the auth-session schema is not installed in this database"
-		if sql.Schema() != sql.DefaultSchema {
-			msg += fmt.Sprintf(" (in schema %s, from --%s)", sql.Schema(), flagSchema)
+		if sql.SchemaOf(db) != sql.DefaultSchema {
+			msg += fmt.Sprintf(" (in schema %s, from --%s)", sql.SchemaOf(db), flagSchema)
 		}
 		return caller, hintError{msg: msg, hint: "run 'auth-session init' with the same connection flags as a superuser"}
 	}
@@ -236,7 +241,7 @@ func checkCaller(ctx context.Context, db sql.DBTX) (sql.Caller, error) {
 		return caller, hintError{msg: err.Error(), hint: hint}
 	}
 	if caller.CredentialsOwner != "" {
-		view := sql.Schema() + ".role_credentials"
+		view := sql.SchemaOf(db) + ".role_credentials"
 		return caller, hintError{code: "42501",
 			msg:  fmt.Sprintf("%s is owned by %s, which is not a superuser: it cannot read pg_authid, so no session can be checked", view, quoteIdent(caller.CredentialsOwner)),
 			hint: fmt.Sprintf("have a superuser run: ALTER VIEW %s OWNER TO a superuser (see docs/security.md)", view)}

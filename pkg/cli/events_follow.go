@@ -6,8 +6,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/jackc/pgx/v5"
-
 	"github.com/auth-session/auth-session/pkg/format"
 	"github.com/auth-session/auth-session/pkg/sql"
 )
@@ -27,7 +25,7 @@ func runFollow(ctx context.Context, opts eventsOptions) error {
 	err := sql.FollowEvents(ctx, sql.FollowOptions{
 		Filter:  opts.filter,
 		History: !opts.filter.Since.IsZero(),
-		Connect: func(ctx context.Context) (*pgx.Conn, error) {
+		Connect: func(ctx context.Context) (*sql.Conn, error) {
 			conn, _, err := connectAdmin(ctx, opts.conn)
 			return conn, err
 		},

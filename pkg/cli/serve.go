@@ -217,21 +217,25 @@ func runServe(ctx context.Context, opts serveOptions) error {
 		return err
 	}
 	defer pool.Close()
-	caller, err := checkPool(ctx, pool)
+	caller, err := checkPool(ctx, pool, opts.conn.Schema)
 	if err != nil {
 		return err
 	}
 	if caller.ReadOnly {
 		return readOnlyError(fmt.Sprintf("--url (%s)", describeTarget(pool.Config().ConnConfig)))
 	}
-	if err := sql.CheckLifetime(ctx, pool, opts.sessionLifetime); err != nil {
+	db, err := sql.PoolInSchema(pool, opts.conn.Schema)
+	if err != nil {
+		return err
+	}
+	if err := sql.CheckLifetime(ctx, db, opts.sessionLifetime); err != nil {
 		return lifetimeError("--session-lifetime", opts.sessionLifetimeText, err)
 	}
 	var readPool *pgxpool.Pool
 	var readGuard *outage.Guard
 	if opts.readURL != "" {
 		readGuard = outage.New(log.With("pool", "read"))
-		if readPool, err = openReadPool(ctx, opts.readURL, opts.conn.CertsDir, opts.maxConns, readGuard, log); err != nil {
+		if readPool, err = openReadPool(ctx, opts.readURL, opts.conn.CertsDir, opts.conn.Schema, opts.maxConns, readGuard, log); err != nil {
 			return err
 		}
 		defer readPool.Close()
@@ -261,6 +265,7 @@ func runServe(ctx context.Context, opts serveOptions) error {
 		Outage:             guard,
 		ForwardAuth:        opts.forwardAuth,
 		TrustedProxies:     opts.trustedProxies,
+		Schema:             opts.conn.Schema,
 		Purge:              backgroundPurge(opts),
 		DisableMetrics:     !opts.metrics,
 		MetricsListener:    metricsLn,
@@ -386,12 +391,12 @@ func openPool(ctx context.Context, o ConnOptions, maxConns int32, guard *outage.
 // openReadPool opens the pool of --read-url and checks it as the main one:
 // its user must be an admin and its schema current. That it is a standby is
 // not required: any server with the same data will do.
-func openReadPool(ctx context.Context, readURL, certsDir string, maxConns int32, guard *outage.Guard, log *slog.Logger) (*pgxpool.Pool, error) {
+func openReadPool(ctx context.Context, readURL, certsDir, schema string, maxConns int32, guard *outage.Guard, log *slog.Logger) (*pgxpool.Pool, error) {
 	pool, err := openPool(ctx, ConnOptions{URL: readURL, CertsDir: certsDir, certsIfClientCert: true, noPasswordFlags: true}, maxConns, guard, log.With("pool", "read"))
 	if err != nil {
 		return nil, fmt.Errorf("--read-url: %w", err)
 	}
-	if _, err := checkPool(ctx, pool); err != nil {
+	if _, err := checkPool(ctx, pool, schema); err != nil {
 		pool.Close()
 		return nil, fmt.Errorf("--read-url: %w", err)
 	}
@@ -400,13 +405,17 @@ func openReadPool(ctx context.Context, readURL, certsDir string, maxConns int32,
 
 // checkPool runs the preflight checks on one of the pool's connections: the
 // schema is current and the pool's user is an admin.
-func checkPool(ctx context.Context, pool *pgxpool.Pool) (sql.Caller, error) {
+func checkPool(ctx context.Context, pool *pgxpool.Pool, schema string) (sql.Caller, error) {
 	conn, err := pool.Acquire(ctx)
 	if err != nil {
 		return sql.Caller{}, connectError{cfg: pool.Config().ConnConfig, err: err}
 	}
 	defer conn.Release()
-	return checkCaller(ctx, conn)
+	db, err := sql.InSchema(conn.Conn(), schema)
+	if err != nil {
+		return sql.Caller{}, err
+	}
+	return checkCaller(ctx, db)
 }
 
 // loadNodeCert loads DIR/node.crt and DIR/node.key, as cockroach names them.

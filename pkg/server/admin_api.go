@@ -51,7 +51,7 @@ type adminRevokeResponse struct {
 func (s *Server) adminOnly(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		id, _ := auth.IdentityFrom(r.Context())
-		ok, err := sql.IsAdmin(r.Context(), s.cfg.Pool, id.Username)
+		ok, err := sql.IsAdmin(r.Context(), s.db, id.Username)
 		switch {
 		case err != nil:
 			s.storeUnavailable(w, r, "cannot check admin role", err)
@@ -80,7 +80,7 @@ func (s *Server) handleAdminSessions() http.Handler {
 			auth.WriteError(w, http.StatusBadRequest, errIdleWithoutTimeout)
 			return
 		}
-		page, next, err := sql.ListSessionsPage(ctx, s.cfg.Pool, f)
+		page, next, err := sql.ListSessionsPage(ctx, s.db, f)
 		if err != nil {
 			s.storeUnavailable(w, r, "cannot list sessions", err)
 			return

@@ -48,7 +48,7 @@ func (s *Server) handleAdminEvents() http.Handler {
 			auth.WriteError(w, http.StatusBadRequest, err.Error())
 			return
 		}
-		page, next, err := sql.ListEventsPage(r.Context(), s.cfg.Pool, f, before, limit)
+		page, next, err := sql.ListEventsPage(r.Context(), s.db, f, before, limit)
 		if err != nil {
 			s.storeUnavailable(w, r, "cannot list events", err)
 			return

@@ -151,7 +151,7 @@ func TestAdminEventsRefusesBadQueries(t *testing.T) {
 		{"user=a&user=b", `invalid user "a,b": given more than once: give it once`},
 		{"limit=1&limit=2", `invalid limit "1,2": given more than once: give it once`},
 		{"user=", `invalid user "": must not be empty`},
-		{"event=session.deleted", `invalid event "session.deleted": want one of session.created, session.revoked, sessions.revoked, user.logged_out, user.locked, user.unlocked, login.failed, login.locked, login.throttled, throttle.cleared, retention.batch, retention.purged`},
+		{"event=session.deleted", `invalid event "session.deleted": want one of session.created, session.revoked, sessions.revoked, user.logged_out, user.locked, user.unlocked, login.failed, login.locked, login.throttled, throttle.cleared, retention.batch, retention.purged, setting.changed`},
 		{"session=0", `invalid session "0": want a session id, a whole number from 1 up, as list prints it`},
 		{"session=12abc", `invalid session "12abc": want a session id, a whole number from 1 up, as list prints it`},
 		{"ip=300.1.1.1", `invalid ip "300.1.1.1": want an IP address (203.0.113.7, 2001:db8::1) or a network in CIDR notation (203.0.113.0/24, 2001:db8::/32)`},

@@ -145,6 +145,6 @@ func (s *Server) handleAdminRevokeMatching() http.Handler {
 // stillValid reports whether the caller's own session survived a
 // revocation, so that a caller who revoked it loses the cookie too.
 func (s *Server) stillValid(r *http.Request, id auth.Identity) bool {
-	session, err := sql.GetSession(r.Context(), s.cfg.Pool, id.SessionID)
+	session, err := sql.GetSession(r.Context(), s.db, id.SessionID)
 	return err != nil || session.RevokedAt == nil
 }

@@ -52,7 +52,7 @@ func (s *Server) handleLogin() http.Handler {
 		// throttled client learns nothing, not even whether a name is valid.
 		// The attempt holds its place in the count from here on: it counts
 		// as a failure unless it makes a session.
-		attempt, err := sql.ReserveLoginAttempt(ctx, s.cfg.Pool, s.cfg.LoginLimits, clientAddr(r), username)
+		attempt, err := sql.ReserveLoginAttempt(ctx, s.db, s.cfg.LoginLimits, clientAddr(r), username)
 		if err != nil {
 			s.metrics.login(loginOutcomeError)
 			s.storeUnavailable(w, r, "cannot check the login throttle", err)
@@ -72,7 +72,7 @@ func (s *Server) handleLogin() http.Handler {
 
 		// The role's row as it is before its password is checked: a change
 		// of the role meanwhile (its password, say) makes no session.
-		roleVersion, err := sql.RoleVersion(ctx, s.cfg.Pool, username)
+		roleVersion, err := sql.RoleVersion(ctx, s.db, username)
 		if err != nil {
 			s.storeUnavailable(w, r, "cannot read role "+strconv.Quote(username), err)
 			return
@@ -187,7 +187,7 @@ func (s *Server) loginFailed(w http.ResponseWriter, r *http.Request, username st
 // refuseLogin records event (login.failed, login.locked) and answers the
 // uniform 401.
 func (s *Server) refuseLogin(w http.ResponseWriter, r *http.Request, event, username, reason string) {
-	err := sql.RecordEvent(r.Context(), s.cfg.Pool, sql.Event{
+	err := sql.RecordEvent(r.Context(), s.db, sql.Event{
 		Event: event, Actor: username, Username: username, Via: "http",
 		ClientAddr: clientAddr(r), UserAgent: userAgent(r), Detail: map[string]any{"reason": reason},
 	})

@@ -287,7 +287,7 @@ func (s *Server) purgeJob(opts sql.PurgeLoopOptions) func(ctx context.Context) {
 	return func(ctx context.Context) {
 		log.Info("purging in the background", "interval", opts.Interval, "older_than", opts.Purge.OlderThan,
 			"events_retention", opts.Purge.EventsOlderThan)
-		if err := sql.RunPurgeLoop(ctx, s.cfg.Pool, opts); err != nil {
+		if err := sql.RunPurgeLoop(ctx, s.db, opts); err != nil {
 			// Config.Purge is checked by the caller; this is a bug.
 			log.Error("background purge not started", "err", err)
 		}

@@ -54,6 +54,9 @@ type Config struct {
 	// Pool is the store, connected as a superuser or a member of admin. Its
 	// host, port and database are also where passwords are checked.
 	Pool *pgxpool.Pool
+	// Schema holds the tables (serve --schema); empty means
+	// sql.DefaultSchema.
+	Schema string
 	// ReadPool, when set, is a pool on a standby where sessions are
 	// checked; every write still goes to Pool (see auth.Verifier.ReadDB).
 	ReadPool *pgxpool.Pool
@@ -140,6 +143,8 @@ type Server struct {
 	logins    chan struct{}
 	throttled throttledTally
 	handler   http.Handler
+	// db is Config.Pool with its statements in Config.Schema.
+	db *sql.Pool
 	// metrics is nil with Config.DisableMetrics.
 	metrics *metrics
 	// sweeper records the sessions whose role changed as revoked.
@@ -186,9 +191,14 @@ func New(cfg Config) (*Server, error) {
 	if cfg.ReadPool != nil && cfg.ReadOutage == nil {
 		cfg.ReadOutage = outage.New(cfg.Log.With("pool", "read"))
 	}
+	db, err := sql.PoolInSchema(cfg.Pool, cfg.Schema)
+	if err != nil {
+		return nil, fmt.Errorf("server: %w", err)
+	}
 	s := &Server{
 		cfg:       cfg,
-		store:     sql.NewStore(cfg.Pool),
+		store:     sql.NewStore(db),
+		db:        db,
 		log:       cfg.Log,
 		passwords: &passwordChecker{base: cfg.Pool.Config().ConnConfig.Config.Copy(), outage: cfg.Outage},
 		logins:    make(chan struct{}, cfg.MaxConcurrentLogins),
@@ -196,12 +206,16 @@ func New(cfg Config) (*Server, error) {
 	}
 	s.sweeper = &credentialSweeper{s: s}
 	s.verifier = &auth.Verifier{
-		DB: cfg.Pool, TouchInterval: cfg.TouchInterval, IdleTimeout: cfg.IdleTimeout, Log: cfg.Log,
+		DB: db, TouchInterval: cfg.TouchInterval, IdleTimeout: cfg.IdleTimeout, Log: cfg.Log,
 		MaxConcurrentLookups: cfg.MaxConcurrentLookups, OnStoreError: s.storeError,
 		OnCredentialsChanged: s.sweeper.kick,
 	}
 	if cfg.ReadPool != nil {
-		s.verifier.ReadDB, s.verifier.OnReadError = cfg.ReadPool, s.readError
+		readDB, err := sql.PoolInSchema(cfg.ReadPool, cfg.Schema)
+		if err != nil {
+			return nil, err
+		}
+		s.verifier.ReadDB, s.verifier.OnReadError = readDB, s.readError
 	}
 	if !cfg.DisableMetrics {
 		dbs := []database{{name: "primary", pool: cfg.Pool, guard: cfg.Outage}}

@@ -49,7 +49,7 @@ func (s *Server) handleOwnSessions() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		ctx := r.Context()
 		id, _ := auth.IdentityFrom(ctx)
-		sessions, err := sql.ListOwnSessions(ctx, s.cfg.Pool, owner(id))
+		sessions, err := sql.ListOwnSessions(ctx, s.db, owner(id))
 		if err != nil {
 			s.storeUnavailable(w, r, "cannot list sessions", err)
 			return

@@ -50,7 +50,7 @@ const roleVersion = `SELECT row_version FROM system.role_credentials WHERE rolna
 // NewSession.RoleVersion, or 0 when there is no such role.
 func RoleVersion(ctx context.Context, db DBTX, username string) (int64, error) {
 	var v int64
-	err := db.QueryRow(ctx, inSchema(roleVersion), username).Scan(&v)
+	err := db.QueryRow(ctx, inSchema(db, roleVersion), username).Scan(&v)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return 0, nil
 	}
@@ -132,7 +132,7 @@ func endChangedCredentials(ctx context.Context, tx DBTX, by Actor, each func(Rev
 	}
 	var user string
 	var on bool
-	if err := tx.QueryRow(ctx, inSchema(beginSweep)).Scan(&user, &on); err != nil {
+	if err := tx.QueryRow(ctx, inSchema(tx, beginSweep)).Scan(&user, &on); err != nil {
 		return res, fmt.Errorf("begin the credential sweep: %w", err)
 	}
 	if !on {

@@ -83,15 +83,15 @@ const DefaultStandbyTimeout = 5 * time.Second
 // commit waits for every synchronous standby to apply it (see
 // waitForStandbys). Should they not confirm within standbyTimeout, the wait
 // is cancelled and it returns a *StandbyError: the revocation is committed
-// on the primary, not yet applied on the standby. db is a *pgx.Conn or a
-// *pgxpool.Pool; on anything else, and with a standbyTimeout of zero or
+// on the primary, not yet applied on the standby. db is a *pgx.Conn, a
+// *pgxpool.Pool, or one of them in a schema (*Conn, *Pool); on anything else, and with a standbyTimeout of zero or
 // less, the commit waits as long as it takes.
 func runRevocation(ctx context.Context, db TxBeginner, standbyTimeout time.Duration, fn func(tx pgx.Tx) error) error {
 	if standbyTimeout <= 0 {
 		return runInTx(ctx, db, fn)
 	}
 	return retry(ctx, func() error {
-		conn, release, err := ownConn(ctx, db)
+		conn, schema, release, err := ownConn(ctx, db)
 		if err != nil {
 			return err
 		}
@@ -103,6 +103,9 @@ func runRevocation(ctx context.Context, db TxBeginner, standbyTimeout time.Durat
 		if err != nil {
 			return err
 		}
+		if schema != nil {
+			tx = &Tx{Tx: tx, tables: schema}
+		}
 		if err := fn(tx); err != nil {
 			_ = tx.Rollback(ctx)
 			return err
@@ -113,20 +116,29 @@ func runRevocation(ctx context.Context, db TxBeginner, standbyTimeout time.Durat
 
 // ownConn returns a connection of db that no one else uses until release:
 // a cancel request that commitWithin sends must reach this transaction's
-// commit and nothing else. It returns a nil connection for a db that is
-// neither a *pgx.Conn nor a *pgxpool.Pool.
-func ownConn(ctx context.Context, db TxBeginner) (conn *pgx.Conn, release func(), err error) {
+// commit and nothing else; and the schema of db, when it carries one
+// (InSchema), for the transaction to carry. It returns a nil connection
+// for a db that is none of *pgx.Conn, *pgxpool.Pool, *Conn and *Pool.
+func ownConn(ctx context.Context, db TxBeginner) (conn *pgx.Conn, schema *tables, release func(), err error) {
 	switch db := db.(type) {
+	case *Conn:
+		return db.Conn, db.tables, func() {}, nil
+	case *Pool:
+		c, err := db.Pool.Acquire(ctx)
+		if err != nil {
+			return nil, nil, nil, err
+		}
+		return c.Conn(), db.tables, c.Release, nil
 	case *pgx.Conn:
-		return db, func() {}, nil
+		return db, nil, func() {}, nil
 	case *pgxpool.Pool:
 		c, err := db.Acquire(ctx)
 		if err != nil {
-			return nil, nil, err
+			return nil, nil, nil, err
 		}
-		return c.Conn(), c.Release, nil
+		return c.Conn(), nil, c.Release, nil
 	}
-	return nil, nil, nil
+	return nil, nil, nil, nil
 }
 
 func runOnce(ctx context.Context, db TxBeginner, fn func(tx pgx.Tx) error) error {

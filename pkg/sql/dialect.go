@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
 )
 
 // The statements that only PostgreSQL accepts sit here, so that a port to
@@ -48,33 +49,16 @@ import (
 // sweep read (credentials.go), and a DO block that refuses to install it
 // as anyone but a superuser; CockroachDB has neither pg_authid nor xmin.
 
-// DefaultSchema is the schema that holds the tables unless SetSchema names
-// another: cockroach's, where system is a database rather than a schema.
+// DefaultSchema is the schema that holds the tables unless a connection
+// names another (see InSchema): cockroach's, where system is a database
+// rather than a schema.
 const DefaultSchema = "system"
 
-// tablesSchema is the schema of every statement; SetSchema changes it once, at
-// start-up, before any statement runs.
-var tablesSchema = DefaultSchema
-
-// schemaName is what SetSchema accepts: an identifier that needs no quoting.
+// schemaName is what InSchema accepts: an identifier that needs no quoting.
 var schemaName = regexp.MustCompile(`^[a-z_][a-z0-9_]{0,62}$`)
 
-// SetSchema makes every statement use the tables in schema name instead of
-// system, for users who keep sessions in their application's own schema.
-// Call it before any statement runs (the --schema flag); it is not safe to
-// call while statements run.
-func SetSchema(name string) error {
-	if err := CheckSchemaName(name); err != nil {
-		return err
-	}
-	tablesSchema = name
-	schemaRefs = strings.NewReplacer("system.", name+".", "SCHEMA system", "SCHEMA "+name,
-		"SCHEMA IF NOT EXISTS system", "SCHEMA IF NOT EXISTS "+name)
-	return nil
-}
-
 // CheckSchemaName returns an error naming name and what is accepted when
-// SetSchema would refuse it.
+// it is no schema name InSchema takes.
 func CheckSchemaName(name string) error {
 	if !schemaName.MatchString(name) || strings.HasPrefix(name, "pg_") {
 		return fmt.Errorf("invalid schema name %q: want lower-case letters, digits and underscores, starting with a letter or underscore, at most 63 characters, not starting with pg_", name)
@@ -82,22 +66,122 @@ func CheckSchemaName(name string) error {
 	return nil
 }
 
-// Schema returns the schema the tables are in.
-func Schema() string { return tablesSchema }
+// The schema is the connection's, not the process's: a connection, pool
+// or transaction made by InSchema (or begun on one) carries it, and every
+// statement of this package asks the one it runs on (inSchema). Anything
+// else uses DefaultSchema. Two stores over two schemas can so run side by
+// side, in one process.
 
-// inSchema returns statement q with its tables in the chosen schema. The
+// schemaHolder is a database handle that says which schema its statements
+// use.
+type schemaHolder interface{ tablesSchema() *tables }
+
+// tables is a schema and the rewriting of statements into it.
+type tables struct {
+	name string
+	refs *strings.Replacer
+}
+
+func newTables(name string) *tables {
+	return &tables{name: name, refs: strings.NewReplacer("system.", name+".", "SCHEMA system", "SCHEMA "+name,
+		"SCHEMA IF NOT EXISTS system", "SCHEMA IF NOT EXISTS "+name)}
+}
+
+// SchemaOf returns the schema that db's statements use.
+func SchemaOf(db any) string {
+	if h, ok := db.(schemaHolder); ok {
+		return h.tablesSchema().name
+	}
+	return DefaultSchema
+}
+
+// inSchema returns statement q with its tables in db's schema. The
 // statements name them system.NAME, and nothing else in them reads
 // "system."; the bootstrap names the schema itself as "SCHEMA system" and
 // "SCHEMA IF NOT EXISTS system".
-func inSchema(q string) string {
-	if tablesSchema == DefaultSchema {
-		return q
+func inSchema(db any, q string) string {
+	if h, ok := db.(schemaHolder); ok && h.tablesSchema().name != DefaultSchema {
+		return h.tablesSchema().refs.Replace(q)
 	}
-	return schemaRefs.Replace(q)
+	return q
 }
 
-// schemaRefs rewrites the references to system; SetSchema makes it.
-var schemaRefs *strings.Replacer
+// Conn is a connection whose statements use the tables in a schema of
+// its own (InSchema); transactions begun on it carry the schema.
+type Conn struct {
+	*pgx.Conn
+	tables *tables
+}
+
+func (c *Conn) tablesSchema() *tables { return c.tables }
+
+// Begin starts a transaction that carries c's schema.
+func (c *Conn) Begin(ctx context.Context) (pgx.Tx, error) {
+	tx, err := c.Conn.Begin(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return &Tx{Tx: tx, tables: c.tables}, nil
+}
+
+// Pool is a pool whose statements use the tables in a schema of its own
+// (PoolInSchema); transactions begun on it carry the schema.
+type Pool struct {
+	*pgxpool.Pool
+	tables *tables
+}
+
+func (p *Pool) tablesSchema() *tables { return p.tables }
+
+// Begin starts a transaction that carries p's schema.
+func (p *Pool) Begin(ctx context.Context) (pgx.Tx, error) {
+	tx, err := p.Pool.Begin(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return &Tx{Tx: tx, tables: p.tables}, nil
+}
+
+// Tx is a transaction that carries the schema of what began it.
+type Tx struct {
+	pgx.Tx
+	tables *tables
+}
+
+func (t *Tx) tablesSchema() *tables { return t.tables }
+
+// Begin starts a savepoint that carries t's schema.
+func (t *Tx) Begin(ctx context.Context) (pgx.Tx, error) {
+	tx, err := t.Tx.Begin(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return &Tx{Tx: tx, tables: t.tables}, nil
+}
+
+// InSchema returns conn with its statements in schema (DefaultSchema when
+// empty), or an error naming a schema name CheckSchemaName refuses.
+func InSchema(conn *pgx.Conn, schema string) (*Conn, error) {
+	t, err := tablesOf(schema)
+	return &Conn{Conn: conn, tables: t}, err
+}
+
+// PoolInSchema returns pool with its statements in schema (DefaultSchema
+// when empty).
+func PoolInSchema(pool *pgxpool.Pool, schema string) (*Pool, error) {
+	t, err := tablesOf(schema)
+	return &Pool{Pool: pool, tables: t}, err
+}
+
+func tablesOf(schema string) (*tables, error) {
+	if schema == "" {
+		schema = DefaultSchema
+	}
+	if err := CheckSchemaName(schema); err != nil {
+		return nil, err
+	}
+	return newTables(schema), nil
+}
 
 // withoutJIT turns off PostgreSQL's JIT compilation for the rest of the
 // transaction tx. A statement whose estimated cost is high (the lookups per
@@ -178,7 +262,7 @@ func waitForStandbys(ctx context.Context, tx DBTX) error {
 // owns it; where it is installed already it stays. CockroachDB has trigram
 // indexes built in.
 func createTrigramExtension(ctx context.Context, tx DBTX) error {
-	if _, err := tx.Exec(ctx, inSchema(`CREATE EXTENSION IF NOT EXISTS pg_trgm SCHEMA system`)); err != nil {
+	if _, err := tx.Exec(ctx, inSchema(tx, `CREATE EXTENSION IF NOT EXISTS pg_trgm SCHEMA system`)); err != nil {
 		return fmt.Errorf("create extension pg_trgm: %w", err)
 	}
 	return nil

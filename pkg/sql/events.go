@@ -80,7 +80,7 @@ func RecordEvents(ctx context.Context, db DBTX, events []Event) error {
 		addrs, agents, details = append(addrs, storable(e.ClientAddr)), append(agents, storable(e.UserAgent)), append(details, detail)
 		ips = append(ips, clientIP(e.ClientAddr))
 	}
-	if _, err := db.Exec(ctx, inSchema(insertEvents), names, actors, users, sessionIDs, vias, addrs, agents, details, ips); err != nil {
+	if _, err := db.Exec(ctx, inSchema(db, insertEvents), names, actors, users, sessionIDs, vias, addrs, agents, details, ips); err != nil {
 		if len(events) == 1 {
 			return fmt.Errorf("record %s event: %w", events[0].Event, err)
 		}
@@ -225,7 +225,7 @@ func ListEvents(ctx context.Context, db DBTX, f EventFilter, fn func(*Event) err
 // queryEvents runs q, a listing of listEvents' columns, and calls fn for
 // each row.
 func queryEvents(ctx context.Context, db DBTX, q string, args []any, fn func(*Event) error) error {
-	rows, err := db.Query(ctx, inSchema(q), args...)
+	rows, err := db.Query(ctx, inSchema(db, q), args...)
 	if err != nil {
 		return err
 	}

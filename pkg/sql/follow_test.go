@@ -115,8 +115,14 @@ func startFollow(t *testing.T, dbURL, appName string, f EventFilter, history boo
 		fw.done <- FollowEvents(ctx, FollowOptions{
 			Filter:  f,
 			History: history,
-			Connect: func(ctx context.Context) (*pgx.Conn, error) { return pgx.ConnectConfig(ctx, cfg) },
-			Flush:   func() error { return nil },
+			Connect: func(ctx context.Context) (*Conn, error) {
+				c, err := pgx.ConnectConfig(ctx, cfg)
+				if err != nil {
+					return nil, err
+				}
+				return InSchema(c, "")
+			},
+			Flush: func() error { return nil },
 			Lost: func(err error, _ time.Duration) {
 				fw.lost <- err
 				select {
@@ -282,7 +288,7 @@ func TestFollowEventsWithHistory(t *testing.T) {
 	conn := mustConnect(t, dbURL)
 	err := FollowEvents(testContext(t), FollowOptions{
 		History: true,
-		Connect: func(context.Context) (*pgx.Conn, error) { return conn, nil },
+		Connect: func(context.Context) (*Conn, error) { return InSchema(conn, "") },
 		Flush:   func() error { return nil },
 	}, func(*Event) error { return failed })
 	if !errors.Is(err, failed) {

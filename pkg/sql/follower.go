@@ -27,7 +27,7 @@ type FollowOptions struct {
 	History bool
 	// Connect opens the connection to listen and read on: at the start
 	// and after each outage.
-	Connect func(ctx context.Context) (*pgx.Conn, error)
+	Connect func(ctx context.Context) (*Conn, error)
 	// Flush is called after each read that listed events, before the
 	// follower waits again: the caller writes out what fn was given.
 	Flush func() error
@@ -100,7 +100,7 @@ type follower struct {
 	o    FollowOptions
 	fn   func(*Event) error
 	id   int64 // its row in event_followers
-	conn *pgx.Conn
+	conn *Conn
 	snap EventsSnapshot
 	// enrolled is when its enrolment was last renewed.
 	enrolled time.Time
@@ -120,9 +120,9 @@ type follower struct {
 // notified), enroll, then read: with history, every event matching; when
 // following already (a reconnection), those committed since its last
 // read; else nothing, taking the snapshot of now.
-func (f *follower) start(ctx context.Context, conn *pgx.Conn, history bool) error {
+func (f *follower) start(ctx context.Context, conn *Conn, history bool) error {
 	f.conn = conn
-	if err := listen(ctx, conn); err != nil {
+	if err := listen(ctx, conn.Conn); err != nil {
 		return err
 	}
 	if err := f.enroll(ctx); err != nil {
@@ -145,7 +145,7 @@ func (f *follower) step(ctx context.Context) error {
 	if len(f.settling) > 0 {
 		poll = settlePoll
 	}
-	if err := waitForEvents(ctx, f.conn, poll); err != nil {
+	if err := waitForEvents(ctx, f.conn.Conn, poll); err != nil {
 		return err
 	}
 	if time.Since(f.enrolled) >= f.o.Poll {
@@ -189,10 +189,10 @@ func (f *follower) read(ctx context.Context) error {
 // lasts. It deletes the enrolments of followers that died.
 func (f *follower) enroll(ctx context.Context) error {
 	lease := 2*f.o.Poll + followReadTimeout
-	if _, err := f.conn.Exec(ctx, inSchema(dropExpiredFollowers)); err != nil {
+	if _, err := f.conn.Exec(ctx, inSchema(f.conn, dropExpiredFollowers)); err != nil {
 		return fmt.Errorf("enroll as a follower of the audit trail: %w", err)
 	}
-	if _, err := f.conn.Exec(ctx, inSchema(enrollFollower), f.id, lease.Microseconds()); err != nil {
+	if _, err := f.conn.Exec(ctx, inSchema(f.conn, enrollFollower), f.id, lease.Microseconds()); err != nil {
 		return fmt.Errorf("enroll as a follower of the audit trail: %w", err)
 	}
 	f.enrolled = time.Now()
@@ -208,7 +208,7 @@ func (f *follower) leave(ctx context.Context) {
 	c, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 	defer cancel()
 	if !f.conn.IsClosed() {
-		_, _ = f.conn.Exec(c, inSchema(leaveFollowers), f.id)
+		_, _ = f.conn.Exec(c, inSchema(f.conn, leaveFollowers), f.id)
 	}
 	_ = f.conn.Close(c)
 }
@@ -227,7 +227,7 @@ func (f *follower) reconnect(ctx context.Context, err error) error {
 		case <-time.After(wait):
 		}
 		wait = min(2*wait, followMaxRetry)
-		var conn *pgx.Conn
+		var conn *Conn
 		if conn, err = f.o.Connect(ctx); err == nil {
 			if err = f.start(ctx, conn, false); err == nil {
 				f.o.Back(time.Since(since))

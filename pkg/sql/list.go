@@ -260,7 +260,7 @@ const countUnrevoked = `SELECT count(*) FROM system.web_sessions WHERE revoked_a
 // expired or not: those Store.Revoke of Everyone revokes.
 func CountUnrevokedSessions(ctx context.Context, db DBTX) (int64, error) {
 	var n int64
-	err := db.QueryRow(ctx, inSchema(countUnrevoked)).Scan(&n)
+	err := db.QueryRow(ctx, inSchema(db, countUnrevoked)).Scan(&n)
 	return n, err
 }
 
@@ -278,7 +278,7 @@ func ListSessions(ctx context.Context, db DBTX, f ListFilter, fn func(*ListedSes
 // eachListed runs query, whose SELECT list is that of fields, and calls fn
 // with each row, streaming: the row passed is the same from call to call.
 func eachListed(ctx context.Context, db DBTX, query string, args []any, fields []SessionField, fn func(*ListedSession) error) error {
-	rows, err := db.Query(ctx, inSchema(query), args...)
+	rows, err := db.Query(ctx, inSchema(db, query), args...)
 	if err != nil {
 		return err
 	}
@@ -314,7 +314,7 @@ func GetListedSession(ctx context.Context, db DBTX, id int64, idle time.Duration
 	fields := selectFields(&w, SessionFields, idle)
 	q := fmt.Sprintf(getListed, fields, w.arg(id))
 	dest := append(scanTargets(SessionFields, &s), &hashedSecret)
-	err = db.QueryRow(ctx, inSchema(q), w.args...).Scan(dest...)
+	err = db.QueryRow(ctx, inSchema(db, q), w.args...).Scan(dest...)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return ListedSession{}, nil, ErrSessionNotFound
 	}

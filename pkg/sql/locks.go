@@ -66,7 +66,7 @@ RETURNING ` + lockColumns
 // lockUsers writes the users' locks, replacing any they had, with a
 // user.locked event each.
 func lockUsers(ctx context.Context, tx DBTX, users []string, spec LockSpec, by Actor, reason string) error {
-	rows, err := tx.Query(ctx, inSchema(upsertLocks), users, spec.For.Microseconds(), by.Name, reason)
+	rows, err := tx.Query(ctx, inSchema(tx, upsertLocks), users, spec.For.Microseconds(), by.Name, reason)
 	if err != nil {
 		return fmt.Errorf("lock users: %w", err)
 	}
@@ -98,7 +98,7 @@ const lockOf = `SELECT ` + lockColumns + ` FROM system.web_session_locks l WHERE
 
 // checkNotLocked returns a *LockedError when username is locked now.
 func checkNotLocked(ctx context.Context, db DBTX, username string) error {
-	rows, err := db.Query(ctx, inSchema(lockOf), username)
+	rows, err := db.Query(ctx, inSchema(db, lockOf), username)
 	if err != nil {
 		return err
 	}
@@ -116,7 +116,7 @@ const listLocks = `SELECT ` + lockColumns + ` FROM system.web_session_locks l WH
 
 // ListLocks returns the locks that hold now, by user name.
 func ListLocks(ctx context.Context, db DBTX) ([]Lock, error) {
-	rows, err := db.Query(ctx, inSchema(listLocks))
+	rows, err := db.Query(ctx, inSchema(db, listLocks))
 	if err != nil {
 		return nil, fmt.Errorf("list locks: %w", err)
 	}
@@ -135,7 +135,7 @@ func (s *Store) Unlock(ctx context.Context, usernames []string, by Actor, reason
 	var unlocked []string
 	err := runInTx(ctx, s.db, func(tx pgx.Tx) error {
 		unlocked = nil
-		rows, err := tx.Query(ctx, inSchema(deleteLocks), unique(usernames))
+		rows, err := tx.Query(ctx, inSchema(tx, deleteLocks), unique(usernames))
 		if err != nil {
 			return err
 		}

@@ -49,6 +49,6 @@ ON CONFLICT (username) DO UPDATE
 // except session keep (0 keeps none). Run it in the transaction of the
 // UPDATE that revokes the users' rows.
 func recordLogoutOf(ctx context.Context, db DBTX, usernames []string, keep int64) error {
-	_, err := db.Exec(ctx, inSchema(recordLogout), usernames, keep)
+	_, err := db.Exec(ctx, inSchema(db, recordLogout), usernames, keep)
 	return err
 }

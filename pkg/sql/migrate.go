@@ -123,7 +123,7 @@ func migrateTo(ctx context.Context, db interface {
 		ms = slices.DeleteFunc(ms, func(m Migration) bool { return m.Version > upTo })
 	}
 	latest := ms[len(ms)-1].Version
-	if err := CheckTrust(ctx, db, Schema()); err != nil {
+	if err := CheckTrust(ctx, db, SchemaOf(db)); err != nil {
 		return res, err
 	}
 	state, err := readSchemaState(ctx, db)
@@ -160,13 +160,13 @@ func migrateTo(ctx context.Context, db interface {
 				return err
 			}
 			var v int
-			switch err := tx.QueryRow(ctx, inSchema(claimMigration), m.Version, m.Name).Scan(&v); {
+			switch err := tx.QueryRow(ctx, inSchema(tx, claimMigration), m.Version, m.Name).Scan(&v); {
 			case err == pgx.ErrNoRows:
 				return nil
 			case err != nil:
 				return err
 			}
-			if _, err := tx.Exec(ctx, inSchema(m.SQL)); err != nil {
+			if _, err := tx.Exec(ctx, inSchema(tx, m.SQL)); err != nil {
 				return err
 			}
 			done = true
@@ -181,7 +181,7 @@ func migrateTo(ctx context.Context, db interface {
 	}
 	// What init just made is owned by whoever ran it: a role outside
 	// superuser and admin would leave a schema no command will use.
-	return res, CheckTrust(ctx, db, Schema())
+	return res, CheckTrust(ctx, db, SchemaOf(db))
 }
 
 const currentVersion = `SELECT COALESCE(max(version), 0) FROM system.schema_migrations`
@@ -190,7 +190,7 @@ const currentVersion = `SELECT COALESCE(max(version), 0) FROM system.schema_migr
 // table is missing.
 func schemaVersion(ctx context.Context, db DBTX) (int, error) {
 	var v int
-	err := db.QueryRow(ctx, inSchema(currentVersion)).Scan(&v)
+	err := db.QueryRow(ctx, inSchema(db, currentVersion)).Scan(&v)
 	return v, err
 }
 
@@ -208,12 +208,12 @@ FROM pg_catalog.pg_namespace n WHERE n.nspname = $1`
 
 func readSchemaState(ctx context.Context, db DBTX) (schemaState, error) {
 	s := schemaState{exists: true}
-	err := db.QueryRow(ctx, readSchema, Schema()).Scan(&s.owner, &s.hasVersions)
+	err := db.QueryRow(ctx, readSchema, SchemaOf(db)).Scan(&s.owner, &s.hasVersions)
 	if err == pgx.ErrNoRows {
 		return schemaState{}, nil
 	}
 	if err != nil {
-		return s, fmt.Errorf("look up schema %s: %w", Schema(), err)
+		return s, fmt.Errorf("look up schema %s: %w", SchemaOf(db), err)
 	}
 	return s, nil
 }
@@ -222,12 +222,12 @@ func readSchemaState(ctx context.Context, db DBTX) (schemaState, error) {
 // pg_catalog first, as on every connection, then the schema itself and
 // pg_trgm's, whose operator classes 0004's index names without a schema.
 func migrationSearchPath(ctx context.Context, db DBTX) (string, error) {
-	path := []string{"pg_catalog", Schema()}
+	path := []string{"pg_catalog", SchemaOf(db)}
 	var trgm string
 	err := db.QueryRow(ctx, `SELECT n.nspname::TEXT FROM pg_catalog.pg_extension e
 JOIN pg_catalog.pg_namespace n ON n.oid = e.extnamespace WHERE e.extname = 'pg_trgm'`).Scan(&trgm)
 	switch {
-	case err == nil && trgm != Schema():
+	case err == nil && trgm != SchemaOf(db):
 		path = append(path, trgm)
 	case err != nil && err != pgx.ErrNoRows:
 		return "", fmt.Errorf("look up pg_trgm: %w", err)
@@ -272,9 +272,9 @@ func bootstrapOnce(ctx context.Context, db interface {
 	var adopted []string
 	if state.exists && !state.hasVersions {
 		if !opts.Adopt {
-			return nil, &ErrForeignSchema{Schema: Schema(), Owner: state.owner}
+			return nil, &ErrForeignSchema{Schema: SchemaOf(db), Owner: state.owner}
 		}
-		adopted = append(adopted, fmt.Sprintf("schema %s (owner %s)", Schema(), state.owner))
+		adopted = append(adopted, fmt.Sprintf("schema %s (owner %s)", SchemaOf(db), state.owner))
 	}
 	admin, err := readAdminRole(ctx, db)
 	if err != nil {
@@ -299,8 +299,8 @@ func bootstrapOnce(ctx context.Context, db interface {
 				return err
 			}
 		}
-		if _, err := tx.Exec(ctx, inSchema(createSystemSchema)); err != nil {
-			return fmt.Errorf("create schema %s: %w", Schema(), err)
+		if _, err := tx.Exec(ctx, inSchema(tx, createSystemSchema)); err != nil {
+			return fmt.Errorf("create schema %s: %w", SchemaOf(db), err)
 		}
 		return createTrigramExtension(ctx, tx)
 	})

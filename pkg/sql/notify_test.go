@@ -73,7 +73,7 @@ func TestWritersNotifyOnlyFollowers(t *testing.T) {
 	if heard("no follower", func() { mustRecord(t, writer, event) }) {
 		t.Error("an event written with no follower enrolled notified")
 	}
-	if _, err := writer.Exec(ctx, inSchema(enrollFollower), 42, time.Hour.Microseconds()); err != nil {
+	if _, err := writer.Exec(ctx, inSchema(writer, enrollFollower), 42, time.Hour.Microseconds()); err != nil {
 		t.Fatal(err)
 	}
 	if !heard("a follower", func() { mustRecord(t, writer, event) }) {

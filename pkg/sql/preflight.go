@@ -47,7 +47,7 @@ const preflightQuery = `SELECT current_user,
 func Preflight(ctx context.Context, db DBTX) (Caller, error) {
 	var c Caller
 	var member bool
-	err := db.QueryRow(ctx, inSchema(preflightQuery)).Scan(&c.Username, &c.IsAdmin, &member, &c.SchemaVersion, &c.ReadOnly, &c.CredentialsOwner)
+	err := db.QueryRow(ctx, inSchema(db, preflightQuery)).Scan(&c.Username, &c.IsAdmin, &member, &c.SchemaVersion, &c.ReadOnly, &c.CredentialsOwner)
 	c.NoInherit = member && !c.IsAdmin
 	switch SQLState(err) {
 	case "":
@@ -87,7 +87,7 @@ const isAdmin = `SELECT EXISTS (
 // member, directly or through other roles, of the admin role.
 func IsAdmin(ctx context.Context, db DBTX, username string) (bool, error) {
 	var ok bool
-	if err := db.QueryRow(ctx, inSchema(isAdmin), username).Scan(&ok); err != nil {
+	if err := db.QueryRow(ctx, inSchema(db, isAdmin), username).Scan(&ok); err != nil {
 		return false, fmt.Errorf("check whether %q is an admin: %w", username, err)
 	}
 	return ok, nil

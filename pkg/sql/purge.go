@@ -264,7 +264,7 @@ func Purge(ctx context.Context, db PurgeDB, opts PurgeOptions, progress func(Pur
 		actor  string
 		heapOK bool
 	)
-	err := db.QueryRow(ctx, inSchema(purgeCutoffs), opts.OlderThan.Microseconds(), opts.EventsOlderThan.Microseconds()).
+	err := db.QueryRow(ctx, inSchema(db, purgeCutoffs), opts.OlderThan.Microseconds(), opts.EventsOlderThan.Microseconds()).
 		Scan(&res.SessionsCutoff, &res.EventsCutoff, &actor, &heapOK)
 	if err != nil {
 		return res, fmt.Errorf("read the database clock: %w", err)
@@ -337,7 +337,7 @@ func purgeLogouts(ctx context.Context, db PurgeDB, cutoff time.Time, opts PurgeO
 	for _, stale := range staleLogouts {
 		if opts.DryRun {
 			var n int64
-			if err := db.QueryRow(ctx, inSchema(`SELECT count(*) `+stale), cutoff).Scan(&n); err != nil {
+			if err := db.QueryRow(ctx, inSchema(db, `SELECT count(*) `+stale), cutoff).Scan(&n); err != nil {
 				return fmt.Errorf("count the logout records to purge: %w", err)
 			}
 			res.Logouts += n
@@ -345,7 +345,7 @@ func purgeLogouts(ctx context.Context, db PurgeDB, cutoff time.Time, opts PurgeO
 			continue
 		}
 		for {
-			tag, err := db.Exec(ctx, inSchema(`DELETE FROM system.web_session_logouts WHERE username IN (SELECT l.username `+stale+` LIMIT $2)`),
+			tag, err := db.Exec(ctx, inSchema(db, `DELETE FROM system.web_session_logouts WHERE username IN (SELECT l.username `+stale+` LIMIT $2)`),
 				cutoff, opts.Batch)
 			if err != nil {
 				return fmt.Errorf("purge logout records: %w", err)
@@ -382,7 +382,7 @@ func (o PurgeOptions) validate() error {
 func countPhases(ctx context.Context, db DBTX, phases []phase, cutoff time.Time, res *PurgeResult, progress func(PurgeProgress)) error {
 	for _, t := range phases {
 		n := t.count(res)
-		if err := db.QueryRow(ctx, inSchema(t.countSQL()), cutoff).Scan(n); err != nil {
+		if err := db.QueryRow(ctx, inSchema(db, t.countSQL()), cutoff).Scan(n); err != nil {
 			return fmt.Errorf("count %s: %w", t.name, err)
 		}
 		progress(PurgeProgress{Phase: t.name, Rows: *n, Result: *res})

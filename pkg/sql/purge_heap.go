@@ -43,7 +43,7 @@ func (w *heapWalk) next(ctx context.Context, db PurgeDB) ([]deletedRows, bool, e
 		b := &pgx.Batch{}
 		queueWithoutJIT(b)
 		for i, q := range w.queries {
-			b.Queue(inSchema(q), w.cutoff, pageStart(w.from), pageStart(to)).Exec(func(tag pgconn.CommandTag) error {
+			b.Queue(inSchema(tx, q), w.cutoff, pageStart(w.from), pageStart(to)).Exec(func(tag pgconn.CommandTag) error {
 				deleted[i] = deletedRows{w.phases[i], tag.RowsAffected()}
 				return nil
 			})
@@ -123,7 +123,7 @@ func planHeapWalk(ctx context.Context, db DBTX, phases []phase, cutoff time.Time
 		pages, end   int64
 		planEstimate string
 	)
-	if err := db.QueryRow(ctx, inSchema(tableStats), inSchema(table)).Scan(&tuples, &pages, &end); err != nil {
+	if err := db.QueryRow(ctx, inSchema(db, tableStats), inSchema(db, table)).Scan(&tuples, &pages, &end); err != nil {
 		return nil, fmt.Errorf("read the size of %s: %w", table, err)
 	}
 	// A table never vacuumed nor analyzed has no statistics (reltuples -1).
@@ -143,7 +143,7 @@ func planHeapWalk(ctx context.Context, db DBTX, phases []phase, cutoff time.Time
 	for i, t := range phases {
 		where[i] = "(" + t.countWhere + ")"
 	}
-	err := db.QueryRow(ctx, inSchema("EXPLAIN (FORMAT JSON) SELECT 1 FROM "+table+" WHERE "+strings.Join(where, " OR ")),
+	err := db.QueryRow(ctx, inSchema(db, "EXPLAIN (FORMAT JSON) SELECT 1 FROM "+table+" WHERE "+strings.Join(where, " OR ")),
 		pgx.QueryExecModeExec, cutoff).Scan(&planEstimate)
 	if err != nil {
 		return nil, fmt.Errorf("estimate the rows to purge: %w", err)

@@ -39,7 +39,7 @@ func (w *indexWalk) next(ctx context.Context, db PurgeDB) ([]deletedRows, bool, 
 		key              *time.Time
 		id               *int64
 	)
-	query, args := w.statement()
+	query, args := w.statement(db)
 	err := retry(ctx, func() error {
 		return queryBatch(ctx, db, query, args, &n, &found, &key, &id, &events)
 	})
@@ -52,10 +52,11 @@ func (w *indexWalk) next(ctx context.Context, db PurgeDB) ([]deletedRows, bool, 
 	return deleted, true, nil
 }
 
-// statement returns the walk's next batch statement and its arguments.
-func (w *indexWalk) statement() (string, []any) {
+// statement returns the walk's next batch statement, in db's schema, and
+// its arguments.
+func (w *indexWalk) statement(db any) (string, []any) {
 	args := append([]any{w.cutoff, w.after.key, w.after.id, w.batch}, w.audit.args()...)
-	return inSchema(w.query), append(args, eventTime(w.cutoff), w.upTo.key, w.upTo.id)
+	return inSchema(db, w.query), append(args, eventTime(w.cutoff), w.upTo.key, w.upTo.id)
 }
 
 // queryBatch runs a batch's statement, with JIT off, and scans its one row

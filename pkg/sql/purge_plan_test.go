@@ -259,7 +259,7 @@ FROM generate_series(1, $1::INT + $2::INT) g`, purgeable, live)
 		batches, off int
 	)
 	for i := 0; ; i++ {
-		query, args := w.statement()
+		query, args := w.statement(conn)
 		var out []byte
 		if err := queryBatch(ctx, conn, "EXPLAIN (FORMAT JSON) "+query, args, &out); err != nil {
 			t.Fatalf("explain batch %d: %v", i, err)

@@ -44,7 +44,7 @@ func checkNotEveryone(ctx context.Context, db DBTX, sel Selection) error {
 	}
 	var everyone bool
 	query := fmt.Sprintf(picksEveryLive, "("+strings.Join(w.conds, " AND ")+")")
-	if err := db.QueryRow(ctx, inSchema(query), w.args...).Scan(&everyone); err != nil {
+	if err := db.QueryRow(ctx, inSchema(db, query), w.args...).Scan(&everyone); err != nil {
 		return fmt.Errorf("check whether the selection picks every live session: %w", err)
 	}
 	if everyone {
@@ -148,7 +148,7 @@ func revokeMatching(ctx context.Context, tx DBTX, sel Selection, written map[str
 
 // eachRow runs query and calls fn with the scanner of each row, streaming.
 func eachRow(ctx context.Context, db DBTX, query string, args []any, fn func(scan func(...any) error) error) error {
-	rows, err := db.Query(ctx, inSchema(query), args...)
+	rows, err := db.Query(ctx, inSchema(db, query), args...)
 	if err != nil {
 		return err
 	}
@@ -173,7 +173,7 @@ func CountMatching(ctx context.Context, db DBTX, sel Selection) (sessions, users
 		return 0, 0, err
 	}
 	w.and("NOT " + isRevoked)
-	err = db.QueryRow(ctx, inSchema(`SELECT count(*), count(DISTINCT s.username)
+	err = db.QueryRow(ctx, inSchema(db, `SELECT count(*), count(DISTINCT s.username)
 FROM system.web_sessions s`+joinLogouts+w.String()), w.args...).Scan(&sessions, &users)
 	return sessions, users, err
 }
@@ -202,7 +202,7 @@ SELECT name FROM everyone WHERE %[1]s`
 func logOutAllExcept(ctx context.Context, tx DBTX, sel Selection, by Actor, reason string, fn func(RevokedSession) error) (RevokeResult, error) {
 	var w where
 	sel.addExcept(&w, "name")
-	rows, err := tx.Query(ctx, inSchema(fmt.Sprintf(usersToLogOutExcept, strings.Join(w.conds, " AND "))), w.args...)
+	rows, err := tx.Query(ctx, inSchema(tx, fmt.Sprintf(usersToLogOutExcept, strings.Join(w.conds, " AND "))), w.args...)
 	if err != nil {
 		return RevokeResult{}, fmt.Errorf("list the users to log out: %w", err)
 	}

@@ -31,7 +31,7 @@ const usersWithSessions = `SELECT DISTINCT username FROM system.web_sessions WHE
 // UsersWithSessions returns those of usernames that own a session in the
 // table, revoked, expired or live.
 func UsersWithSessions(ctx context.Context, db DBTX, usernames []string) (map[string]bool, error) {
-	rows, err := db.Query(ctx, inSchema(usersWithSessions), usernames)
+	rows, err := db.Query(ctx, inSchema(db, usersWithSessions), usernames)
 	if err != nil {
 		return nil, fmt.Errorf("look up sessions: %w", err)
 	}

@@ -89,7 +89,7 @@ func createSession(ctx context.Context, db DBTX, ns NewSession) (Session, error)
 		return Session{}, fmt.Errorf("encode audit info: %w", err)
 	}
 	s := Session{Audit: ns.Audit}
-	err = db.QueryRow(ctx, inSchema(insertSession), ns.HashedSecret, ns.ExpireAfter.Microseconds(), string(audit), ns.Username,
+	err = db.QueryRow(ctx, inSchema(db, insertSession), ns.HashedSecret, ns.ExpireAfter.Microseconds(), string(audit), ns.Username,
 		clientIP(ns.Audit.ClientAddr), ns.RoleVersion).
 		Scan(&s.ID, &s.Username, &s.UserID, &s.CreatedAt, &s.ExpiresAt, &s.LastUsedAt)
 	if errors.Is(err, pgx.ErrNoRows) {
@@ -107,7 +107,7 @@ ORDER BY n`
 
 // MissingRoles returns those of usernames that name no role, in their order.
 func MissingRoles(ctx context.Context, db DBTX, usernames []string) ([]string, error) {
-	rows, err := db.Query(ctx, inSchema(missingRoles), usernames)
+	rows, err := db.Query(ctx, inSchema(db, missingRoles), usernames)
 	if err != nil {
 		return nil, fmt.Errorf("look up roles: %w", err)
 	}
@@ -120,7 +120,7 @@ func MissingRoles(ctx context.Context, db DBTX, usernames []string) ([]string, e
 
 func explainNoLogin(ctx context.Context, db DBTX, username string, versioned bool) error {
 	var canLogin, expired bool
-	err := db.QueryRow(ctx, inSchema(whyNoLogin), username).Scan(&canLogin, &expired)
+	err := db.QueryRow(ctx, inSchema(db, whyNoLogin), username).Scan(&canLogin, &expired)
 	switch {
 	case errors.Is(err, pgx.ErrNoRows):
 		return ErrUserNotFound
@@ -201,7 +201,7 @@ func revokeUserSessions(ctx context.Context, db DBTX, users userSet, keep int64,
 		return 0, err
 	}
 	if fn == nil {
-		tag, err := db.Exec(ctx, inSchema(query), args...)
+		tag, err := db.Exec(ctx, inSchema(db, query), args...)
 		return tag.RowsAffected(), err
 	}
 	if err := withSortMemory(ctx, db); err != nil {
@@ -253,7 +253,7 @@ func revokeOne(ctx context.Context, db DBTX, id int64, owner *Owner) (RevokedSes
 	}
 	var r RevokedSession
 	dest := append(scanTargets(SessionFields, &r.ListedSession), &r.Now)
-	err := db.QueryRow(ctx, inSchema(fmt.Sprintf(revokeByID, fields, mine)), w.args...).Scan(dest...)
+	err := db.QueryRow(ctx, inSchema(db, fmt.Sprintf(revokeByID, fields, mine)), w.args...).Scan(dest...)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return RevokedSession{}, ErrSessionNotFound
 	}
@@ -266,7 +266,7 @@ FROM system.web_sessions WHERE id = $1`
 
 // GetSession returns one session by id, or ErrSessionNotFound.
 func GetSession(ctx context.Context, db DBTX, id int64) (s Session, err error) {
-	err = scanSession(db.QueryRow(ctx, inSchema(getSession), id), &s)
+	err = scanSession(db.QueryRow(ctx, inSchema(db, getSession), id), &s)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return Session{}, ErrSessionNotFound
 	}

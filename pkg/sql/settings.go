@@ -127,7 +127,7 @@ const listSettings = `SELECT name, value, set_at, set_by FROM system.settings`
 // the order of Settings. Rows of settings this binary does not know are
 // left out.
 func ShowSettings(ctx context.Context, db DBTX) ([]SettingValue, error) {
-	rows, err := db.Query(ctx, inSchema(listSettings))
+	rows, err := db.Query(ctx, inSchema(db, listSettings))
 	if err != nil {
 		return nil, fmt.Errorf("read settings: %w", err)
 	}
@@ -211,7 +211,7 @@ func (s *Store) changeSetting(ctx context.Context, setting Setting, value *strin
 		err := runInTx(ctx, s.db, func(tx pgx.Tx) error {
 			change = SettingChange{Name: setting.Name, Old: setting.Default, New: setting.Default}
 			stored := true
-			err := tx.QueryRow(ctx, inSchema(lockSetting), setting.Name).Scan(&change.Old)
+			err := tx.QueryRow(ctx, inSchema(tx, lockSetting), setting.Name).Scan(&change.Old)
 			if errors.Is(err, pgx.ErrNoRows) {
 				stored = false
 			} else if err != nil {
@@ -230,11 +230,11 @@ func (s *Store) changeSetting(ctx context.Context, setting Setting, value *strin
 			}
 			switch {
 			case value == nil:
-				_, err = tx.Exec(ctx, inSchema(deleteSetting), setting.Name)
+				_, err = tx.Exec(ctx, inSchema(tx, deleteSetting), setting.Name)
 			case stored:
-				_, err = tx.Exec(ctx, inSchema(updateSetting), setting.Name, *value, by.Name)
+				_, err = tx.Exec(ctx, inSchema(tx, updateSetting), setting.Name, *value, by.Name)
 			default:
-				_, err = tx.Exec(ctx, inSchema(insertSetting), setting.Name, *value, by.Name)
+				_, err = tx.Exec(ctx, inSchema(tx, insertSetting), setting.Name, *value, by.Name)
 			}
 			if err != nil {
 				return err
@@ -275,7 +275,7 @@ func settingValue(ctx context.Context, db DBTX, name string) (string, error) {
 		return "", err
 	}
 	var v string
-	switch err := db.QueryRow(ctx, inSchema(readSetting), name).Scan(&v); {
+	switch err := db.QueryRow(ctx, inSchema(db, readSetting), name).Scan(&v); {
 	case errors.Is(err, pgx.ErrNoRows):
 		return s.Default, nil
 	case err != nil:

@@ -103,7 +103,7 @@ func SummarizeUsers(ctx context.Context, db TxBeginner, sel Selection, fn func(*
 	if err := withoutJIT(ctx, tx); err != nil {
 		return err
 	}
-	rows, err := tx.Query(ctx, inSchema(q), args...)
+	rows, err := tx.Query(ctx, inSchema(tx, q), args...)
 	if err != nil {
 		return err
 	}

@@ -92,7 +92,7 @@ func ReserveLoginAttempt(ctx context.Context, db interface {
 	var a LoginAttempt
 	err = runInTx(ctx, db, func(tx pgx.Tx) error {
 		a = LoginAttempt{}
-		if _, err := tx.Exec(ctx, inSchema(lockLoginAddress), clientAddr, l.Window.Microseconds()); err != nil {
+		if _, err := tx.Exec(ctx, inSchema(tx, lockLoginAddress), clientAddr, l.Window.Microseconds()); err != nil {
 			return err
 		}
 		// Counted again under the lock: what other reservations of the
@@ -101,7 +101,7 @@ func ReserveLoginAttempt(ctx context.Context, db interface {
 		if a.Throttle, err = countAttempts(ctx, tx, l, clientAddr, username); err != nil || a.Throttled {
 			return err
 		}
-		return tx.QueryRow(ctx, inSchema(insertLoginAttempt), clientAddr, username, l.Window.Microseconds()).Scan(&a.id)
+		return tx.QueryRow(ctx, inSchema(tx, insertLoginAttempt), clientAddr, username, l.Window.Microseconds()).Scan(&a.id)
 	})
 	if err != nil {
 		return LoginAttempt{}, fmt.Errorf("reserve a login attempt: %w", err)
@@ -117,7 +117,7 @@ func ReserveLoginAttempt(ctx context.Context, db interface {
 func countAttempts(ctx context.Context, db DBTX, l LoginLimits, clientAddr, username string) (Throttle, error) {
 	var fromAddr, forUser int
 	var addrClears, userClears float64
-	err := db.QueryRow(ctx, inSchema(countLoginAttempts), clientAddr, username, l.Window.Microseconds()).
+	err := db.QueryRow(ctx, inSchema(db, countLoginAttempts), clientAddr, username, l.Window.Microseconds()).
 		Scan(&fromAddr, &forUser, &addrClears, &userClears)
 	if err != nil {
 		return Throttle{}, fmt.Errorf("count login attempts: %w", err)
@@ -142,7 +142,7 @@ func giveBackLoginAttempt(ctx context.Context, tx DBTX, a LoginAttempt) error {
 	if a.id == 0 {
 		return nil
 	}
-	if _, err := tx.Exec(ctx, inSchema(releaseLoginAttempt), a.id); err != nil {
+	if _, err := tx.Exec(ctx, inSchema(tx, releaseLoginAttempt), a.id); err != nil {
 		return fmt.Errorf("release a login attempt: %w", err)
 	}
 	return nil
@@ -166,7 +166,7 @@ var cleanLoginRows = []string{
 // only leaves them for the next reservation: the attempt goes on.
 func cleanLoginThrottle(ctx context.Context, db DBTX) {
 	for _, q := range cleanLoginRows {
-		if _, err := db.Exec(ctx, inSchema(q), cleanBatch); err != nil {
+		if _, err := db.Exec(ctx, inSchema(db, q), cleanBatch); err != nil {
 			return
 		}
 	}
@@ -206,7 +206,7 @@ func RecordThrottledLogins(ctx context.Context, db interface {
 	TxBeginner
 }, l LoginLimits, t ThrottledLogins) error {
 	clientAddr := storable(t.ClientAddr)
-	tag, err := db.Exec(ctx, inSchema(countThrottledLogins), clientAddr, l.Window.Microseconds(), t.Attempts)
+	tag, err := db.Exec(ctx, inSchema(db, countThrottledLogins), clientAddr, l.Window.Microseconds(), t.Attempts)
 	if err != nil {
 		return fmt.Errorf("count throttled logins: %w", err)
 	}
@@ -216,21 +216,21 @@ func RecordThrottledLogins(ctx context.Context, db interface {
 	// The first of the window: made under the address's lock, so that
 	// attempts arriving together make one event.
 	err = runInTx(ctx, db, func(tx pgx.Tx) error {
-		if _, err := tx.Exec(ctx, inSchema(lockLoginAddress), clientAddr, l.Window.Microseconds()); err != nil {
+		if _, err := tx.Exec(ctx, inSchema(tx, lockLoginAddress), clientAddr, l.Window.Microseconds()); err != nil {
 			return err
 		}
-		tag, err := tx.Exec(ctx, inSchema(countThrottledLogins), clientAddr, l.Window.Microseconds(), t.Attempts)
+		tag, err := tx.Exec(ctx, inSchema(tx, countThrottledLogins), clientAddr, l.Window.Microseconds(), t.Attempts)
 		if err != nil || tag.RowsAffected() == 1 {
 			return err
 		}
 		var id int64
-		if err := tx.QueryRow(ctx, inSchema(insertThrottledEvent), clientAddr, storable(t.UserAgent), t.Attempts, clientIP(clientAddr)).Scan(&id); err != nil {
+		if err := tx.QueryRow(ctx, inSchema(tx, insertThrottledEvent), clientAddr, storable(t.UserAgent), t.Attempts, clientIP(clientAddr)).Scan(&id); err != nil {
 			return err
 		}
-		if _, err := tx.Exec(ctx, inSchema(notifyEvents)); err != nil {
+		if _, err := tx.Exec(ctx, inSchema(tx, notifyEvents)); err != nil {
 			return err
 		}
-		_, err = tx.Exec(ctx, inSchema(setThrottledEvent), clientAddr, id)
+		_, err = tx.Exec(ctx, inSchema(tx, setThrottledEvent), clientAddr, id)
 		return err
 	})
 	if err != nil {
@@ -282,7 +282,7 @@ func ListThrottled(ctx context.Context, db DBTX, l LoginLimits) ([]ThrottledClie
 	if l.Off() {
 		return nil, nil
 	}
-	rows, err := db.Query(ctx, inSchema(listThrottled), l.PerAddress, l.PerUserAddress, l.Window.Microseconds())
+	rows, err := db.Query(ctx, inSchema(db, listThrottled), l.PerAddress, l.PerUserAddress, l.Window.Microseconds())
 	if err != nil {
 		return nil, fmt.Errorf("list throttled clients: %w", err)
 	}
@@ -314,7 +314,7 @@ func (s *Store) ClearThrottle(ctx context.Context, clientAddr, username string, 
 	}
 	var n int64
 	err := runInTx(ctx, s.db, func(tx pgx.Tx) error {
-		tag, err := tx.Exec(ctx, inSchema(clearThrottle), arg(clientAddr), arg(username))
+		tag, err := tx.Exec(ctx, inSchema(tx, clearThrottle), arg(clientAddr), arg(username))
 		if err != nil {
 			return err
 		}

@@ -103,7 +103,7 @@ type CheckPolicy struct {
 // in one round trip, measured against p. It returns ErrSessionNotFound for an
 // unknown id.
 func CheckSession(ctx context.Context, db DBTX, id int64, p CheckPolicy) (SessionCheck, error) {
-	c, err := scanCheck(db.QueryRow(ctx, inSchema(checkSession), id, p.TouchInterval.Microseconds(), p.IdleTimeout.Microseconds()))
+	c, err := scanCheck(db.QueryRow(ctx, inSchema(db, checkSession), id, p.TouchInterval.Microseconds(), p.IdleTimeout.Microseconds()))
 	if errors.Is(err, pgx.ErrNoRows) {
 		return SessionCheck{}, ErrSessionNotFound
 	}
@@ -116,7 +116,7 @@ func CheckSession(ctx context.Context, db DBTX, id int64, p CheckPolicy) (Sessio
 // CheckSessions is CheckSession for several ids in one statement: it calls
 // fn for each id found, in no particular order. Unknown ids are left out.
 func CheckSessions(ctx context.Context, db DBTX, ids []int64, p CheckPolicy, fn func(SessionCheck)) error {
-	rows, err := db.Query(ctx, inSchema(checkSessions), ids, p.TouchInterval.Microseconds(), p.IdleTimeout.Microseconds())
+	rows, err := db.Query(ctx, inSchema(db, checkSessions), ids, p.TouchInterval.Microseconds(), p.IdleTimeout.Microseconds())
 	if err != nil {
 		return err
 	}
@@ -158,7 +158,7 @@ func TouchSessions(ctx context.Context, db DBTX, ids []int64, touchInterval time
 	}
 	// Without arguments, pgx sends it as one simple query: one implicit
 	// transaction, for the lock timeout to apply to.
-	_, err := db.Exec(ctx, skipLockedTable+inSchema(fmt.Sprintf(touchSessions, list, touchInterval.Microseconds())))
+	_, err := db.Exec(ctx, skipLockedTable+inSchema(db, fmt.Sprintf(touchSessions, list, touchInterval.Microseconds())))
 	return err
 }
 

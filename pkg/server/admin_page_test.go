@@ -208,9 +208,9 @@ func TestAdminPageInBrowser(t *testing.T) {
 	b.do(t, chromedp.SetValue(chromedp.ID("filter-user"), admin), chromedp.Click(chromedp.CSS(`#filters button[type=submit]`)))
 	b.waitFor(t, "only the admin's sessions", fmt.Sprintf(`(() => {
 		const groups = document.querySelectorAll('#sessions-table tbody');
-		return groups.length === 1 && groups[0].dataset.user === '%s' && location.search === '?user=%s';
+		return groups.length === 1 && groups[0].dataset.user === '%s' && location.hash === '#sessions?user=%s';
 	})()`, admin, admin))
-	b.do(t, chromedp.SetValue(chromedp.ID("filter-user"), user), chromedp.SetValue(chromedp.ID("filter-active"), "active"),
+	b.do(t, chromedp.SetValue(chromedp.ID("filter-user"), user), chromedp.SetValue(chromedp.ID("filter-state"), "active"),
 		chromedp.Click(chromedp.CSS(`#filters button[type=submit]`)))
 	b.waitFor(t, "no active session of the user", `!document.getElementById('empty').hidden &&
 		document.querySelectorAll('#sessions-table tr.session').length === 0`)
@@ -411,7 +411,7 @@ func TestAdminPageRevokeMatching(t *testing.T) {
 		!document.getElementById('revoke-matching').disabled`)
 	b.do(t, chromedp.Click(chromedp.ID("revoke-matching")))
 	b.waitFor(t, "the feedback", `document.getElementById('feedback').textContent === 'Revoked 251 sessions of 1 user.'`)
-	want := fmt.Sprintf("Revoke 251 sessions of 1 user matching these filters (of user “%s”)?", many)
+	want := fmt.Sprintf("Revoke 251 sessions of 1 user matching these filters (user “%s”)?", many)
 	if got := dialogs(); len(got) != 1 || got[0] != want {
 		t.Errorf("confirmations %q; want %q", got, want)
 	}
@@ -423,6 +423,58 @@ func TestAdminPageRevokeMatching(t *testing.T) {
 	if r := f.whoami(t, otherCookie); r.status != http.StatusOK {
 		t.Errorf("another user's session stopped working: %d", r.status)
 	}
+	b.checkClean(t)
+}
+
+// TestAdminPageFilters filters the sessions by address and by state, keeps
+// the filters in the address over a reload, shows the reason a session was
+// revoked for, and shows the API's refusal of a bad address beside the form.
+func TestAdminPageFilters(t *testing.T) {
+	chromium := needBrowser(t)
+	t.Parallel()
+	f := newFixture(t, func(c *server.Config) { c.InsecureCookies = true })
+	admin := newBrowserTestRole(t, f, pgtest.UniqueName("page_admin"), "admin pw", true)
+	user := newBrowserTestRole(t, f, pgtest.UniqueName("web_user"), "user pw", false)
+	// Three logins from three addresses, oldest first (the page lists the
+	// newest first); the one from 10.1.0.9 ended with its password.
+	id := map[string]string{}
+	for _, addr := range []string{"10.1.0.5", "10.1.0.9", "192.0.2.7"} {
+		id[addr] = f.login(t, loginForm(user, "user pw")).json(t)["session_id"]
+		f.mustExec(t, `UPDATE system.web_sessions SET client_ip = $2::TEXT::INET,
+			audit_info = jsonb_set(audit_info, '{client_addr}', to_jsonb($2::TEXT)) WHERE id = $1`, id[addr], addr)
+	}
+	f.mustExec(t, `UPDATE system.web_sessions SET revoked_at = now(), revoke_reason = 'password changed' WHERE id = $1`, id["10.1.0.9"])
+	rowsAre := func(ids ...string) string {
+		return fmt.Sprintf(`[...document.querySelectorAll('#sessions-table tr.session')].map((r) => r.dataset.id).join(' ') === '%s'`,
+			strings.Join(ids, " "))
+	}
+	apply := chromedp.Click(chromedp.CSS(`#filters button[type=submit]`))
+
+	b := newBrowser(t, chromium, f.url)
+	b.do(t, chromedp.Navigate(f.url+"/admin/sessions"),
+		chromedp.SendKeys(chromedp.ID("signin-username"), admin),
+		chromedp.SendKeys(chromedp.ID("signin-password"), "admin pw"+kb.Enter))
+	b.waitFor(t, "every session", `document.querySelectorAll('#sessions-table tr.session').length === 4`)
+
+	b.do(t, chromedp.SetValue(chromedp.ID("filter-ip"), "10.1.0.0/16"), apply)
+	b.waitFor(t, "the two sessions from 10.1.0.0/16", rowsAre(id["10.1.0.9"], id["10.1.0.5"]))
+	b.do(t, chromedp.SetValue(chromedp.ID("filter-state"), "revoked"), apply)
+	b.waitFor(t, "the revoked one, and why", rowsAre(id["10.1.0.9"])+` && (() => {
+		const badge = document.querySelector('#sessions-table tr.session .badge');
+		return badge.textContent + badge.nextSibling.textContent === 'revoked (password changed)' &&
+			document.getElementById('summary').textContent === '1 session of 1 user · 0 active · revoked, from 10.1.0.0/16';
+	})()`)
+
+	b.do(t, chromedp.Reload())
+	b.waitFor(t, "the same filters and rows after a reload", rowsAre(id["10.1.0.9"])+` &&
+		location.hash === '#sessions?state=revoked&ip=10.1.0.0%2F16' &&
+		document.getElementById('filter-ip').value === '10.1.0.0/16' && document.getElementById('filter-state').value === 'revoked'`)
+
+	b.do(t, chromedp.SetValue(chromedp.ID("filter-ip"), "10.1.0.300"), apply)
+	b.waitFor(t, "the API's refusal beside the form, and no rows", rowsAre()+` &&
+		document.getElementById('filter-error').textContent.startsWith('invalid ip "10.1.0.300": want an IP address') &&
+		!document.getElementById('filter-error').hidden &&
+		document.getElementById('filter-ip').getAttribute('aria-invalid') === 'true'`)
 	b.checkClean(t)
 }
 

@@ -2,10 +2,13 @@
 // HttpOnly session cookie, and from then on calls the admin API with that
 // cookie. This module holds the page's state and actions; api.mjs calls
 // the server, view.mjs builds the rows, time.mjs and useragent.mjs format,
-// activity.mjs is the Activity view (#activity), the audit trail.
+// filters.mjs reads and writes the filters (a selection of the admin API,
+// kept in the hash: #sessions?ip=...), activity.mjs is the Activity view
+// (#activity), the audit trail.
 
 import { createActivity } from './activity.mjs';
 import { newAPI } from './api.mjs';
+import { FILTERS, describeFilters, emptyFilters, fieldInError, parseHash, readFilters, selection, sessionsQuery, viewHash } from './filters.mjs';
 import { groupByUser, groupHead, plural, refreshTimes, sessionRow, statusOf } from './view.mjs';
 
 const $ = (id) => document.getElementById(id);
@@ -28,7 +31,7 @@ const state = {
   me: null, // {username} from whoami or the login
   sessions: [], // as the API lists them: newest first
   next: null, // the API's cursor for the next page, or null
-  filters: { user: '', active: false },
+  filters: emptyFilters(), // as filters.mjs reads them
   loadSeq: 0, // answers to an older load are dropped
 };
 
@@ -52,7 +55,7 @@ function showSignIn(message, isError) {
 
 // currentView is the view the address names: #activity, else the sessions.
 function currentView() {
-  return window.location.hash === '#activity' ? 'activity' : 'sessions';
+  return parseHash(window.location.hash).view;
 }
 
 // showView shows one of the signed-in views, and marks its link current.
@@ -77,8 +80,12 @@ function showSessions() {
   $('views').hidden = false;
   $('account').hidden = false;
   $('account-name').textContent = state.me.username;
-  $('filter-user').value = state.filters.user;
-  $('filter-active').value = state.filters.active ? 'active' : 'all';
+  fillForm();
+}
+
+// fillForm shows the applied filters in the form.
+function fillForm() {
+  for (const name of FILTERS) $('filter-' + name).value = state.filters[name];
 }
 
 let feedbackSeq = 0;
@@ -132,8 +139,8 @@ function render() {
     plural(total, 'session') + ' of ' + plural(groups.size, 'user'),
     active + ' active',
   ];
-  if (state.filters.user) parts.push('user “' + state.filters.user + '”');
-  if (state.filters.active) parts.push('active only');
+  const filters = describeFilters(state.filters);
+  if (filters) parts.push(filters);
   if (state.next !== null) parts.push('more to load');
   $('summary').textContent = parts.join(' · ');
 }
@@ -157,26 +164,33 @@ function focusFirst(...candidates) {
 // action does not drop the pages already loaded.
 async function load({ append = false, keepCount = false } = {}) {
   const seq = ++state.loadSeq;
-  const q = new URLSearchParams();
-  if (state.filters.user) q.set('user', state.filters.user);
-  if (state.filters.active) q.set('active', 'true');
   let limit = Math.min(PAGE_SIZE, config.maxPageLimit);
   if (keepCount) limit = Math.min(config.maxPageLimit, Math.max(PAGE_SIZE, state.sessions.length));
-  q.set('limit', String(limit));
-  if (append && state.next !== null) q.set('before', state.next);
+  const query = sessionsQuery(state.filters, limit, append ? state.next : null);
 
   const table = $('sessions-table');
   table.setAttribute('aria-busy', 'true');
   try {
-    const data = await api('GET', '/api/v1/admin/sessions?' + q.toString());
+    const data = await api('GET', '/api/v1/admin/sessions?' + query);
     if (seq !== state.loadSeq) return;
     const rows = Array.isArray(data && data.sessions) ? data.sessions : [];
     state.sessions = append ? state.sessions.concat(rows) : rows;
     state.next = data && data.next != null ? String(data.next) : null;
     setForbidden(false);
+    showFilterError('');
     render();
   } catch (err) {
     if (seq !== state.loadSeq) return;
+    if (err.status === 400) {
+      // A filter the server refused: its message names the field and the
+      // value. No row is shown as if it matched.
+      state.sessions = [];
+      state.next = null;
+      render();
+      $('summary').textContent = 'No sessions shown: a filter was refused.';
+      showFilterError(err.message);
+      return;
+    }
     if (err.status === 403) {
       state.sessions = [];
       state.next = null;
@@ -188,6 +202,25 @@ async function load({ append = false, keepCount = false } = {}) {
     handleError('Could not load sessions', err);
   } finally {
     if (seq === state.loadSeq) table.removeAttribute('aria-busy');
+  }
+}
+
+// showFilterError shows the API's refusal of a filter next to the form, and
+// marks the field it names; an empty message clears both.
+function showFilterError(message) {
+  const box = $('filter-error');
+  box.textContent = message;
+  box.hidden = !message;
+  const field = fieldInError(message);
+  for (const name of FILTERS) {
+    const input = $('filter-' + name);
+    if (message && name === field) {
+      input.setAttribute('aria-invalid', 'true');
+      input.setAttribute('aria-describedby', 'filter-error');
+    } else {
+      input.removeAttribute('aria-invalid');
+      input.removeAttribute('aria-describedby');
+    }
   }
 }
 
@@ -209,7 +242,7 @@ async function revoke(btn) {
   btn.textContent = 'Revoking…';
   try {
     const data = await api('DELETE', '/api/v1/admin/sessions/' + encodeURIComponent(id));
-    const updated = data && data.session ? data.session : { ...s, active: false, revoked_at: new Date().toISOString() };
+    const updated = data && data.session ? data.session : { ...s, active: false, status: 'revoked', revoked_at: new Date().toISOString() };
     state.sessions = state.sessions.map((x) => (x.id === id ? { ...x, ...updated } : x));
     if (s.current) {
       showSignIn('You revoked your own session ' + id + '. Sign in again.', false);
@@ -271,19 +304,11 @@ async function logoutUser(btn) {
 }
 
 // matchingSelection is the applied filters as the selection of the
-// revocation route, or null when they match every session.
+// revocation route, the very one the listing is asked for, or null when
+// they match every session.
 function matchingSelection() {
-  const sel = {};
-  if (state.filters.user) sel.users = [state.filters.user];
-  if (state.filters.active) sel.state = 'active';
+  const sel = selection(state.filters);
   return Object.keys(sel).length ? sel : null;
-}
-
-function describeFilters() {
-  const parts = [];
-  if (state.filters.user) parts.push('of user “' + state.filters.user + '”');
-  if (state.filters.active) parts.push('active');
-  return parts.join(', ');
 }
 
 // revokeMatching revokes every session the applied filters match, on the
@@ -296,11 +321,11 @@ async function revokeMatching(btn) {
   try {
     const dry = await api('POST', '/api/v1/admin/sessions/revoke', JSON.stringify({ ...sel, dry_run: true }), 'application/json');
     if (!dry || dry.revoked === 0) {
-      feedback('No session that is not revoked yet matches these filters (' + describeFilters() + ').');
+      feedback('No session that is not revoked yet matches these filters (' + describeFilters(state.filters) + ').');
       return;
     }
     const question = 'Revoke ' + plural(dry.revoked, 'session') + ' of ' + plural(dry.users, 'user') +
-      ' matching these filters (' + describeFilters() + ')?';
+      ' matching these filters (' + describeFilters(state.filters) + ')?';
     if (!window.confirm(question)) return;
     btn.textContent = 'Revoking…';
     const done = await api('POST', '/api/v1/admin/sessions/revoke', JSON.stringify(sel), 'application/json');
@@ -321,7 +346,7 @@ async function revokeMatching(btn) {
 function updateRevokeMatching() {
   const btn = $('revoke-matching');
   btn.disabled = matchingSelection() === null;
-  btn.title = btn.disabled ? 'Filter by user or show active only first' : 'Revoke every session the applied filters match, on every page';
+  btn.title = btn.disabled ? 'Apply a filter first' : 'Revoke every session the applied filters match, on every page';
 }
 
 async function signIn(event) {
@@ -378,25 +403,38 @@ async function signOut() {
 
 // ---- filters -----------------------------------------------------------
 
+// readFiltersFromURL takes the filters from the hash (#sessions?ip=...),
+// or from the query string of an older link (?user=alice&active=true),
+// which it moves into the hash.
 function readFiltersFromURL() {
-  const q = new URLSearchParams(window.location.search);
-  state.filters = { user: q.get('user') || '', active: q.get('active') === 'true' };
+  const { view, filters } = parseHash(window.location.hash);
+  if (filters) {
+    state.filters = filters;
+  } else if (window.location.search) {
+    state.filters = readFilters(new URLSearchParams(window.location.search));
+    window.history.replaceState(null, '', window.location.pathname + viewHash(view, state.filters));
+  }
+  updateSessionsLink();
 }
 
+// writeFiltersToURL keeps the applied filters in the hash, so that a
+// reload keeps them, without adding a step to the history.
 function writeFiltersToURL() {
-  const q = new URLSearchParams();
-  if (state.filters.user) q.set('user', state.filters.user);
-  if (state.filters.active) q.set('active', 'true');
-  const search = q.toString();
-  window.history.replaceState(null, '', window.location.pathname + (search ? '?' + search : ''));
+  window.history.replaceState(null, '', window.location.pathname + viewHash('sessions', state.filters));
+  updateSessionsLink();
+}
+
+// updateSessionsLink makes the top bar's Sessions link carry the applied
+// filters, so that coming back from the Activity view keeps them.
+function updateSessionsLink() {
+  document.querySelector('#views a[data-view="sessions"]').setAttribute('href', viewHash('sessions', state.filters));
 }
 
 function applyFilters(event) {
   if (event) event.preventDefault();
-  state.filters = {
-    user: $('filter-user').value.trim(),
-    active: $('filter-active').value === 'active',
-  };
+  const filters = emptyFilters();
+  for (const name of FILTERS) filters[name] = $('filter-' + name).value.trim();
+  state.filters = filters;
   writeFiltersToURL();
   updateRevokeMatching();
   clearFeedback();
@@ -411,8 +449,7 @@ async function start() {
   $('sign-out').addEventListener('click', signOut);
   $('filters').addEventListener('submit', applyFilters);
   $('filter-clear').addEventListener('click', () => {
-    $('filter-user').value = '';
-    $('filter-active').value = 'all';
+    for (const name of FILTERS) $('filter-' + name).value = '';
     applyFilters();
     $('filter-user').focus();
   });
@@ -452,7 +489,15 @@ const activity = createActivity({
 });
 
 // Following a view's link shows it, with fresh data, once signed in.
+// A hash with filters (a link, or one typed) applies them.
 window.addEventListener('hashchange', () => {
+  const { filters } = parseHash(window.location.hash);
+  if (filters) {
+    state.filters = filters;
+    updateSessionsLink();
+    updateRevokeMatching();
+    fillForm();
+  }
   if (!state.me) return;
   showView(currentView());
   $(currentView() + '-title').focus();

@@ -5,9 +5,17 @@
 import { exactUTC, relative } from './time.mjs';
 import { describeClient } from './useragent.mjs';
 
+// statusOf is the session's status as the API reads it by the database
+// clock and serve's idle timeout: active, idle, expired or revoked.
 export function statusOf(s) {
-  if (s.revoked_at) return 'revoked';
-  return s.active ? 'active' : 'expired';
+  return s.status;
+}
+
+// isLive says whether a session is neither revoked nor expired: active, or
+// idle, which serve refuses but a longer --idle-timeout would accept, and
+// which a revocation therefore still ends for good.
+export function isLive(s) {
+  return s.status === 'active' || s.status === 'idle';
 }
 
 export function plural(n, word) {
@@ -65,6 +73,8 @@ export function sessionRow(s) {
   const badge = part('badge');
   badge.classList.add('badge-' + status);
   badge.textContent = status;
+  // Why, when the server recorded it: "revoked (password changed)".
+  if (s.revoke_reason) badge.after(span('reason', ' (' + s.revoke_reason + ')'));
   if (status === 'revoked') {
     const when = document.createElement('div');
     when.className = 'sub';
@@ -76,7 +86,7 @@ export function sessionRow(s) {
   if (s.last_used_at) part('used').appendChild(timeElement(s.last_used_at));
   else part('used').textContent = '—';
   const expires = part('expires');
-  if (status !== 'active') expires.className = 'past';
+  if (!isLive(s)) expires.className = 'past';
   expires.appendChild(timeElement(s.expires_at));
 
   part('ip').textContent = s.ip || '—';
@@ -88,7 +98,7 @@ export function sessionRow(s) {
   }
 
   const revoke = part('revoke');
-  if (status === 'active') {
+  if (isLive(s)) {
     revoke.dataset.id = s.id;
     revoke.setAttribute('aria-label', 'Revoke session ' + s.id + ' of ' + s.username);
   } else {
@@ -98,15 +108,16 @@ export function sessionRow(s) {
 }
 
 // groupHead is the heading row of username's sessions. moreToLoad says
-// whether rows beyond the loaded pages may still be active.
+// whether rows beyond the loaded pages may still be live.
 export function groupHead(username, sessions, moreToLoad) {
   const active = sessions.filter((s) => statusOf(s) === 'active').length;
+  const live = sessions.filter(isLive).length;
   const [tr, part] = clone('group-head-template');
   part('user').textContent = username;
   part('counts').textContent = plural(sessions.length, 'session') + ' · ' + active + ' active';
   const b = part('logout');
   b.dataset.user = username;
   b.setAttribute('aria-label', 'Log out all devices of ' + username);
-  b.disabled = active === 0 && !moreToLoad;
+  b.disabled = live === 0 && !moreToLoad;
   return tr;
 }

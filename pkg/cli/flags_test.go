@@ -1,11 +1,14 @@
 package cli
 
 import (
-	"github.com/urfave/cli/v2"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/auth-session/auth-session/pkg/sql"
 )
 
 func TestParseDuration(t *testing.T) {
@@ -188,5 +191,29 @@ func TestParseConfigErrorEchoesNoFragment(t *testing.T) {
 	_, err := ConnOptions{URL: "host=h password:s3cret-pw user=u"}.Config()
 	if err == nil || ExitCode(err) != ExitUsage || strings.Contains(err.Error(), "s3cret") {
 		t.Errorf("Config() = %v; want a usage error that does not echo the string", err)
+	}
+}
+
+// TestEverySelectionFieldIsAFlag: list and revoke take every field of the
+// selection the API takes, by its flag (sql.SelectionFields), and each
+// field that is not a list has a usage for its help.
+func TestEverySelectionFieldIsAFlag(t *testing.T) {
+	env, _, _ := newEnv(terminals{})
+	app := NewApp(env)
+	for _, command := range []string{"list", "revoke"} {
+		flags := map[string]bool{}
+		for _, f := range app.Command(command).Flags {
+			for _, name := range f.Names() {
+				flags[name] = true
+			}
+		}
+		for _, field := range sql.SelectionFields {
+			if !flags[field.Flag] {
+				t.Errorf("%s has no --%s for the selection field %s", command, field.Flag, field.Name)
+			}
+			if !field.List && field.Usage == "" {
+				t.Errorf("selection field %s has no usage for its flag's help", field.Name)
+			}
+		}
 	}
 }

@@ -32,22 +32,23 @@ const (
 // stateAll is --state's name for every state.
 const stateAll = "all"
 
-// selectionFlags are the selection flags, in the order help shows them.
+// selectionFlags are the selection flags, in the order help shows them:
+// one for each field of sql.SelectionFields that is not a list, from its
+// declaration, and the CLI's own (the names, their files, --active, the
+// idle timeout).
 func selectionFlags() []cli.Flag {
-	return inCategory(categorySelection, append(exceptFlags(""),
+	flags := append(exceptFlags(""),
 		&cli.GenericFlag{Name: flagSelUser, Value: &repeated{}, Usage: "only sessions of this `USERNAME` (repeatable; the name as list prints it, or in double quotes)"},
 		&cli.StringFlag{Name: flagUsersFrom, Usage: "only sessions of the users named in `FILE`, one per line; - for standard input"},
-		&cli.StringFlag{Name: flagState, Usage: "only sessions in this `STATE`: " + strings.Join(sql.States, ", ") + " or " + stateAll},
 		&cli.BoolFlag{Name: flagActive, Usage: "another name for --state active"},
-		&cli.StringFlag{Name: flagExpiredIn, Usage: "only sessions that expired within the last `DURATION` (24h, 7d)"},
-		&cli.StringFlag{Name: flagCreatedBefor, Usage: "only sessions created before `TIME`: RFC 3339 (2026-11-30T12:00:00Z), a time as list prints it, read in UTC (2026-11-30 12:00:00), or a duration ago (2h, 7d)"},
-		&cli.StringFlag{Name: flagCreatedAfter, Usage: "only sessions created after `TIME`: RFC 3339, a time as list prints it (read in UTC), or a duration ago"},
-		&cli.StringFlag{Name: flagIdleFor, Usage: "only sessions not used for `DURATION`"},
-		&cli.StringFlag{Name: flagIP, Usage: "only sessions whose HTTP login came from `ADDR` or network ADDR/BITS (CLI logins have none)"},
-		&cli.StringFlag{Name: flagUserAgent, Usage: "only sessions whose HTTP login's User-Agent contains `TEXT`, ignoring case"},
-		&cli.StringFlag{Name: flagVia, Usage: "only sessions made `VIA` cli or http"},
 		idleTimeoutFlag("read sessions not used for `DURATION` as idle, not active, as serve --idle-timeout refuses them; 0 for off"),
-	)...)
+	)
+	for _, f := range sql.SelectionFields {
+		if !f.List {
+			flags = append(flags, &cli.StringFlag{Name: f.Flag, Usage: f.Usage})
+		}
+	}
+	return inCategory(categorySelection, flags...)
 }
 
 // selectionFromFlags reads the selection flags of c, by sql.ParseSelection:

@@ -25,6 +25,10 @@ type SelectionField struct {
 	Flag string
 	// List is true for a field given any number of times (a JSON list).
 	List bool
+	// Usage says what the field keeps, for the CLI's help: a phrase with
+	// its value's placeholder in backquotes, as urfave/cli reads it. The
+	// CLI makes the flag of each field that is not a list from it.
+	Usage string
 	// set parses one value v into sel.
 	set func(sel *Selection, v string, now time.Time) error
 }
@@ -44,35 +48,35 @@ var SelectionFields = []*SelectionField{
 		sel.ExceptRoles = append(sel.ExceptRoles, v)
 		return CheckRoleName(v)
 	}},
-	{Name: "state", Flag: "state", set: func(sel *Selection, v string, _ time.Time) (err error) {
+	{Name: "state", Flag: "state", Usage: "only sessions in this `STATE`: " + strings.Join(States, ", ") + " or all", set: func(sel *Selection, v string, _ time.Time) (err error) {
 		sel.State, err = ParseState(v)
 		return err
 	}},
-	{Name: "expired_within", Flag: "expired-within", set: func(sel *Selection, v string, _ time.Time) (err error) {
+	{Name: "expired_within", Flag: "expired-within", Usage: "only sessions that expired within the last `DURATION` (24h, 7d)", set: func(sel *Selection, v string, _ time.Time) (err error) {
 		sel.ExpiredWithin, err = ParseDuration(v, time.Second)
 		return err
 	}},
-	{Name: "created_before", Flag: "created-before", set: func(sel *Selection, v string, now time.Time) (err error) {
+	{Name: "created_before", Flag: "created-before", Usage: "only sessions created before `TIME`: RFC 3339 (2026-11-30T12:00:00Z), a time as list prints it, read in UTC (2026-11-30 12:00:00), or a duration ago (2h, 7d)", set: func(sel *Selection, v string, now time.Time) (err error) {
 		sel.CreatedBefore, err = ParseInstant(v, now)
 		return err
 	}},
-	{Name: "created_after", Flag: "created-after", set: func(sel *Selection, v string, now time.Time) (err error) {
+	{Name: "created_after", Flag: "created-after", Usage: "only sessions created after `TIME`: RFC 3339, a time as list prints it (read in UTC), or a duration ago", set: func(sel *Selection, v string, now time.Time) (err error) {
 		sel.CreatedAfter, err = ParseInstant(v, now)
 		return err
 	}},
-	{Name: "idle_for", Flag: "idle-for", set: func(sel *Selection, v string, _ time.Time) (err error) {
+	{Name: "idle_for", Flag: "idle-for", Usage: "only sessions not used for `DURATION`", set: func(sel *Selection, v string, _ time.Time) (err error) {
 		sel.IdleFor, err = ParseDuration(v, time.Second)
 		return err
 	}},
-	{Name: "ip", Flag: "ip", set: func(sel *Selection, v string, _ time.Time) (err error) {
+	{Name: "ip", Flag: "ip", Usage: "only sessions whose HTTP login came from `ADDR` or network ADDR/BITS (CLI logins have none)", set: func(sel *Selection, v string, _ time.Time) (err error) {
 		sel.Network, err = ParseNetwork(v)
 		return err
 	}},
-	{Name: "user_agent", Flag: "user-agent", set: func(sel *Selection, v string, _ time.Time) error {
+	{Name: "user_agent", Flag: "user-agent", Usage: "only sessions whose HTTP login's User-Agent contains `TEXT`, ignoring case", set: func(sel *Selection, v string, _ time.Time) error {
 		sel.UserAgent = v
 		return CheckUserAgent(v)
 	}},
-	{Name: "via", Flag: "via", set: func(sel *Selection, v string, _ time.Time) (err error) {
+	{Name: "via", Flag: "via", Usage: "only sessions made `VIA` cli or http", set: func(sel *Selection, v string, _ time.Time) (err error) {
 		sel.Via, err = ParseVia(v)
 		return err
 	}},

@@ -24,6 +24,20 @@ import (
 // throttle's read) answer the same 503, in the same words.
 func TestDatabaseUnavailableIsOneAnswer(t *testing.T) {
 	t.Parallel()
+	f := newUnreachableFixture(t)
+	secret, err := auth.NewSecret()
+	if err != nil {
+		t.Fatal(err)
+	}
+	const unavailable = "the database is unavailable"
+	wantError(t, f.whoami(t, auth.EncodeValue(1, secret)), http.StatusServiceUnavailable, unavailable)
+	wantError(t, f.login(t, loginForm("alice", "pw")), http.StatusServiceUnavailable, unavailable)
+}
+
+// newUnreachableFixture serves a server whose pool points where nothing
+// listens, behind an outage Guard, as serve's is.
+func newUnreachableFixture(t *testing.T) *fixture {
+	t.Helper()
 	poolCfg, err := pgxpool.ParseConfig("postgres://nobody@127.0.0.1:1/none?connect_timeout=2")
 	if err != nil {
 		t.Fatal(err)
@@ -35,19 +49,12 @@ func TestDatabaseUnavailableIsOneAnswer(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer pool.Close()
+	t.Cleanup(pool.Close)
 	srv, err := server.New(server.Config{Pool: pool, Outage: guard, Log: log})
 	if err != nil {
 		t.Fatal(err)
 	}
-	f := &fixture{url: serveOn(t, srv, listenLoopback(t))}
-	secret, err := auth.NewSecret()
-	if err != nil {
-		t.Fatal(err)
-	}
-	const unavailable = "the database is unavailable"
-	wantError(t, f.whoami(t, auth.EncodeValue(1, secret)), http.StatusServiceUnavailable, unavailable)
-	wantError(t, f.login(t, loginForm("alice", "pw")), http.StatusServiceUnavailable, unavailable)
+	return &fixture{url: serveOn(t, srv, listenLoopback(t))}
 }
 
 // TestErrorAnswersAreWrittenInOnePlace reads the server's code: an error

@@ -11,6 +11,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/auth-session/auth-session/internal/httpjson"
 	"github.com/auth-session/auth-session/pkg/sql"
 )
 
@@ -23,8 +24,12 @@ const HeaderName = "X-Auth-Session"
 const DefaultTouchInterval = time.Minute
 
 // UnauthorizedBody is the body of every 401 the middleware writes, whichever
-// check failed: ErrUnauthenticated's text as an ErrorBody.
+// check failed: ErrUnauthenticated's text as {"error": ...}.
 const UnauthorizedBody = `{"error":"a valid authentication cookie is required"}`
+
+// Challenge is the WWW-Authenticate header of every 401 the middleware
+// writes.
+const Challenge = `Bearer realm="auth-session"`
 
 // ErrUnauthenticated means the request presents no session that is valid
 // now. It deliberately does not say which check failed.
@@ -106,9 +111,9 @@ type Verifier struct {
 	// WriteError, when set, answers a request the middleware refuses:
 	// status 401 with err wrapping ErrUnauthenticated, or 503 with the
 	// store's error. A program that wraps its own handlers answers in its
-	// own format here; nil answers JSON (WriteUnauthorized, and
-	// {"error":"the session store is unavailable"}). It must not reveal err
-	// to the client: the 401s are alike on purpose.
+	// own format here; nil answers JSON: UnauthorizedBody with the
+	// Challenge, and {"error":"the session store is unavailable"}. It must
+	// not reveal err to the client: the 401s are alike on purpose.
 	WriteError func(w http.ResponseWriter, r *http.Request, status int, err error)
 	// OnCheck, when set, is told what each check found: once per session
 	// value looked up, and once (CheckAbsent) per request that presents
@@ -188,7 +193,8 @@ func (v *Verifier) Middleware(next http.Handler) http.Handler {
 				v.WriteError(w, r, http.StatusUnauthorized, err)
 				return
 			}
-			WriteUnauthorized(w)
+			w.Header().Set("WWW-Authenticate", Challenge)
+			httpjson.Error(w, http.StatusUnauthorized, ErrUnauthenticated.Error())
 			return
 		case err != nil:
 			v.storeError(r.Context(), "cannot verify session", err)
@@ -196,23 +202,11 @@ func (v *Verifier) Middleware(next http.Handler) http.Handler {
 				v.WriteError(w, r, http.StatusServiceUnavailable, err)
 				return
 			}
-			WriteError(w, http.StatusServiceUnavailable, "the session store is unavailable")
+			httpjson.Error(w, http.StatusServiceUnavailable, "the session store is unavailable")
 			return
 		}
 		next.ServeHTTP(w, r.WithContext(WithIdentity(r.Context(), id)))
 	})
-}
-
-// WriteUnauthorized answers 401 with UnauthorizedBody.
-func WriteUnauthorized(w http.ResponseWriter) {
-	WriteUnauthorizedError(w, ErrUnauthenticated.Error())
-}
-
-// WriteUnauthorizedError answers 401, with the Bearer challenge, and an
-// ErrorBody of message.
-func WriteUnauthorizedError(w http.ResponseWriter, message string) {
-	w.Header().Set("WWW-Authenticate", `Bearer realm="auth-session"`)
-	WriteError(w, http.StatusUnauthorized, message)
 }
 
 // Authenticate returns the identity of the session r presents. It returns an

@@ -252,8 +252,15 @@ func TestMiddlewareRefusesUniformly(t *testing.T) {
 			if got := rec.Body.String(); got != auth.UnauthorizedBody+"\n" {
 				t.Errorf("body %q; want %q", got, auth.UnauthorizedBody+"\n")
 			}
-			if ct := rec.Header().Get("Content-Type"); ct != "application/json" {
-				t.Errorf("Content-Type %q; want application/json", ct)
+			for name, want := range map[string]string{
+				"Content-Type":           "application/json",
+				"Cache-Control":          "no-store",
+				"X-Content-Type-Options": "nosniff",
+				"WWW-Authenticate":       `Bearer realm="auth-session"`,
+			} {
+				if got := rec.Header().Get(name); got != want {
+					t.Errorf("%s %q; want %q", name, got, want)
+				}
 			}
 		})
 	}

@@ -7,19 +7,13 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/auth-session/auth-session/internal/httpjson"
 	"github.com/auth-session/auth-session/pkg/auth"
 	"github.com/auth-session/auth-session/pkg/sql"
 )
 
 // The admin API: every session of every user, for superusers and members of
 // the admin role.
-
-// errIdleWithoutTimeout answers a selection of the idle state on a server
-// without an idle timeout, where no session is idle.
-const errIdleWithoutTimeout = "invalid state \"idle\": this server has no --idle-timeout, so no session is idle"
-
-// errAdminRequired is the body of the 403 a caller who is no admin gets.
-const errAdminRequired = "admin role required"
 
 // adminSession is a session as the admin API shows it: every field of a
 // listed session (sql.SessionFields), whether it is active, and whether it
@@ -56,7 +50,7 @@ func (s *Server) adminOnly(next http.Handler) http.Handler {
 		case err != nil:
 			s.storeUnavailable(w, r, "cannot check admin role", err)
 		case !ok:
-			auth.WriteError(w, http.StatusForbidden, errAdminRequired)
+			writeError(w, errAdminRequired)
 		default:
 			next.ServeHTTP(w, r)
 		}
@@ -77,7 +71,7 @@ func (s *Server) handleAdminSessions() http.Handler {
 		}
 		f.IdleTimeout = s.cfg.IdleTimeout
 		if f.State == sql.StatusIdle && f.IdleTimeout == 0 {
-			auth.WriteError(w, http.StatusBadRequest, errIdleWithoutTimeout)
+			writeError(w, errIdleWithoutTimeout)
 			return
 		}
 		page, next, err := sql.ListSessionsPage(ctx, s.db, f)
@@ -93,7 +87,7 @@ func (s *Server) handleAdminSessions() http.Handler {
 			cursor := jsonID(next)
 			out.Next = &cursor
 		}
-		auth.WriteJSON(w, http.StatusOK, out)
+		httpjson.Write(w, http.StatusOK, out)
 	})
 }
 
@@ -121,22 +115,21 @@ func pageFilter(w http.ResponseWriter, r *http.Request) (sql.PageFilter, bool) {
 	}
 	if active {
 		if _, ok := given["state"]; ok {
-			auth.WriteError(w, http.StatusBadRequest, "active=true and state exclude each other: active=true is state=active")
+			writeError(w, badRequest("active=true and state exclude each other: active=true is state=active"))
 			return f, false
 		}
 		given["state"] = []string{sql.StatusActive}
 	}
 	sel, _, err := sql.ParseSelection(func(field *sql.SelectionField) []string { return given[field.Name] }, time.Now())
 	if err != nil {
-		auth.WriteError(w, http.StatusBadRequest, err.Error())
+		writeError(w, badRequest("%s", err))
 		return f, false
 	}
 	f.Selection = sel
 	if raw := q.Get("limit"); raw != "" {
 		n, err := strconv.Atoi(raw)
 		if err != nil || n < 1 || n > sql.MaxPageLimit {
-			auth.WriteError(w, http.StatusBadRequest, "invalid limit "+strconv.Quote(raw)+
-				": want a whole number from 1 to "+strconv.Itoa(sql.MaxPageLimit))
+			writeError(w, badRequest("invalid limit %s: want a whole number from 1 to %d", strconv.Quote(raw), sql.MaxPageLimit))
 			return f, false
 		}
 		f.Limit = n
@@ -144,8 +137,7 @@ func pageFilter(w http.ResponseWriter, r *http.Request) (sql.PageFilter, bool) {
 	if raw := q.Get("before"); raw != "" {
 		n, err := strconv.ParseInt(raw, 10, 64)
 		if err != nil || n < 1 {
-			auth.WriteError(w, http.StatusBadRequest, "invalid before "+strconv.Quote(raw)+
-				": want a session id, as in the next field of the previous page")
+			writeError(w, badRequest("invalid before %s: want a session id, as in the next field of the previous page", strconv.Quote(raw)))
 			return f, false
 		}
 		f.Before = n
@@ -162,13 +154,13 @@ func (s *Server) handleAdminRevoke() http.Handler {
 		id, _ := auth.IdentityFrom(ctx)
 		sessionID, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
 		if err != nil {
-			auth.WriteError(w, http.StatusNotFound, errNotFound)
+			writeError(w, errNotFound)
 			return
 		}
 		revoked, err := s.revokeOne(r, revokedByAdminID, sessionID, nil)
 		switch {
 		case errors.Is(err, sql.ErrSessionNotFound):
-			auth.WriteError(w, http.StatusNotFound, errNotFound)
+			writeError(w, errNotFound)
 			return
 		case err != nil:
 			s.storeUnavailable(w, r, "cannot revoke session", err)
@@ -177,7 +169,7 @@ func (s *Server) handleAdminRevoke() http.Handler {
 		if revoked.ID == id.SessionID {
 			http.SetCookie(w, s.cookie("", -1))
 		}
-		auth.WriteJSON(w, http.StatusOK, adminRevokeResponse{
+		httpjson.Write(w, http.StatusOK, adminRevokeResponse{
 			Session: adminSession{session: revoked, current: revoked.ID == id.SessionID},
 		})
 	})
@@ -197,6 +189,6 @@ func (s *Server) handleAdminLogoutUser() http.Handler {
 		if revoked > 0 && r.PathValue("name") == id.Username {
 			http.SetCookie(w, s.cookie("", -1))
 		}
-		auth.WriteJSON(w, http.StatusOK, logoutAllResponse{Revoked: revoked})
+		httpjson.Write(w, http.StatusOK, logoutAllResponse{Revoked: revoked})
 	})
 }

@@ -9,7 +9,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/auth-session/auth-session/pkg/auth"
+	"github.com/auth-session/auth-session/internal/httpjson"
 	"github.com/auth-session/auth-session/pkg/sql"
 )
 
@@ -45,7 +45,7 @@ func (s *Server) handleAdminEvents() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		f, before, limit, err := eventsQuery(r, time.Now())
 		if err != nil {
-			auth.WriteError(w, http.StatusBadRequest, err.Error())
+			writeError(w, badRequest("%s", err))
 			return
 		}
 		page, next, err := sql.ListEventsPage(r.Context(), s.db, f, before, limit)
@@ -61,7 +61,7 @@ func (s *Server) handleAdminEvents() http.Handler {
 			cursor := jsonID(next)
 			out.Next = &cursor
 		}
-		auth.WriteJSON(w, http.StatusOK, out)
+		httpjson.Write(w, http.StatusOK, out)
 	})
 }
 

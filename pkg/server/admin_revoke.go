@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/auth-session/auth-session/internal/httpjson"
 	"github.com/auth-session/auth-session/pkg/auth"
 	"github.com/auth-session/auth-session/pkg/sql"
 )
@@ -103,21 +104,21 @@ func (s *Server) handleAdminRevokeMatching() http.Handler {
 		}
 		sel, written, err := req.selection(time.Now())
 		if err != nil {
-			auth.WriteError(w, http.StatusBadRequest, err.Error())
+			writeError(w, badRequest("%s", err))
 			return
 		}
 		dryRun, reason, err := req.options()
 		if err != nil {
-			auth.WriteError(w, http.StatusBadRequest, err.Error())
+			writeError(w, badRequest("%s", err))
 			return
 		}
 		sel.IdleTimeout = s.cfg.IdleTimeout
 		if sel.State == sql.StatusIdle && sel.IdleTimeout == 0 {
-			auth.WriteError(w, http.StatusBadRequest, errIdleWithoutTimeout)
+			writeError(w, errIdleWithoutTimeout)
 			return
 		}
 		if sel.IsEmpty() {
-			auth.WriteError(w, http.StatusBadRequest, "the selection picks every session: give at least one of "+sql.SelectionFieldNames())
+			writeError(w, badRequest("the selection picks every session: give at least one of %s", sql.SelectionFieldNames()))
 			return
 		}
 		opts := s.revokeOptions(r, 0)
@@ -128,8 +129,7 @@ func (s *Server) handleAdminRevokeMatching() http.Handler {
 		}
 		switch {
 		case errors.Is(err, sql.ErrPicksEveryone):
-			auth.WriteError(w, http.StatusBadRequest, err.Error()+
-				": narrow it (users, ip, created_after, ...), or log everyone out with the CLI's logout --all")
+			writeError(w, badRequest("%s: narrow it (users, ip, created_after, ...), or log everyone out with the CLI's logout --all", err))
 			return
 		case err != nil:
 			s.storeUnavailable(w, r, "cannot revoke the sessions", err)
@@ -138,7 +138,7 @@ func (s *Server) handleAdminRevokeMatching() http.Handler {
 		if id, _ := auth.IdentityFrom(r.Context()); !dryRun && res.Revoked > 0 && !s.stillValid(r, id) {
 			http.SetCookie(w, s.cookie("", -1))
 		}
-		auth.WriteJSON(w, http.StatusOK, revokeResponse{Revoked: res.Revoked, AlreadyRevoked: res.AlreadyRevoked, Users: res.Users, DryRun: dryRun})
+		httpjson.Write(w, http.StatusOK, revokeResponse{Revoked: res.Revoked, AlreadyRevoked: res.AlreadyRevoked, Users: res.Users, DryRun: dryRun})
 	})
 }
 

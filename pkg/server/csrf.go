@@ -12,9 +12,6 @@ import (
 // server never grants.
 const csrfHeader = "X-Requested-With"
 
-// errCSRF is the body of the 403 the guard answers.
-const errCSRF = "missing " + csrfHeader + " header (CSRF guard)"
-
 // api wraps a handler of the /api/v1 interface: it must present a valid
 // session (s.authed) and pass the CSRF guard.
 func (s *Server) api(next http.Handler) http.Handler {
@@ -30,7 +27,7 @@ func csrfGuard(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		id, _ := auth.IdentityFrom(r.Context())
 		if id.Source == auth.SourceCookie && changesState(r.Method) && r.Header.Get(csrfHeader) == "" {
-			auth.WriteError(w, http.StatusForbidden, errCSRF)
+			writeError(w, errCSRF)
 			return
 		}
 		next.ServeHTTP(w, r)

@@ -122,7 +122,7 @@ func (s *Server) handleForwardAuth() http.Handler {
 		if v := r.URL.Query().Get("redirect"); v != "" {
 			var err error
 			if redirect, err = strconv.ParseBool(v); err != nil {
-				auth.WriteError(w, http.StatusBadRequest, "invalid query parameter redirect="+strconv.Quote(v)+": want true or false")
+				writeError(w, badRequest("invalid query parameter redirect=%s: want true or false", strconv.Quote(v)))
 				return
 			}
 		}

@@ -1,11 +1,11 @@
 package server
 
 import (
-	"github.com/auth-session/auth-session/pkg/auth"
-
 	"context"
 	"net/http"
 	"time"
+
+	"github.com/auth-session/auth-session/internal/httpjson"
 )
 
 // healthTimeout bounds the database check, so that a hung database makes
@@ -26,9 +26,9 @@ func (s *Server) handleHealth() http.Handler {
 			if !s.cfg.Outage.Failed(err) {
 				s.log.WarnContext(r.Context(), "health check: database does not answer", "err", err)
 			}
-			auth.WriteJSON(w, http.StatusServiceUnavailable, healthResponse{Status: "database unavailable"})
+			httpjson.Write(w, http.StatusServiceUnavailable, healthResponse{Status: "database unavailable"})
 			return
 		}
-		auth.WriteJSON(w, http.StatusOK, healthResponse{Status: "ok"})
+		httpjson.Write(w, http.StatusOK, healthResponse{Status: "ok"})
 	})
 }

@@ -13,8 +13,6 @@ import (
 	"strconv"
 	"strings"
 	"time"
-
-	"github.com/auth-session/auth-session/pkg/auth"
 )
 
 // jsonID renders a session id for JSON. Ids exceed 2^53, beyond which
@@ -38,7 +36,7 @@ func jsonTime(t time.Time) string {
 // key or the byte at fault, and never echoes the body.
 func decodeJSONBody(w http.ResponseWriter, r *http.Request, limit int64, dst any) bool {
 	if mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type")); err != nil || mt != "application/json" {
-		auth.WriteError(w, http.StatusUnsupportedMediaType, "want a JSON body (Content-Type: application/json)")
+		writeError(w, errNotJSON)
 		return false
 	}
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
@@ -51,7 +49,7 @@ func decodeJSONBody(w http.ResponseWriter, r *http.Request, limit int64, dst any
 		err = dec.Decode(dst)
 	}
 	if err != nil {
-		auth.WriteError(w, http.StatusBadRequest, "invalid JSON body: "+jsonError(err))
+		writeError(w, badRequest("invalid JSON body: %s", jsonError(err)))
 		return false
 	}
 	return true

@@ -1,8 +1,6 @@
 package server
 
 import (
-	"github.com/auth-session/auth-session/pkg/auth"
-
 	"context"
 	"log/slog"
 	"net/http"
@@ -51,7 +49,7 @@ func (s *Server) logRequests(next http.Handler) http.Handler {
 				}
 				s.log.Error("handler panicked", "method", r.Method, "path", r.URL.Path, "panic", p)
 				if rec.status == 0 {
-					auth.WriteError(rec, http.StatusInternalServerError, "internal error")
+					writeError(rec, errInternal)
 				}
 			}
 			if rec.status == 0 {

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/auth-session/auth-session/internal/httpjson"
 	"github.com/auth-session/auth-session/pkg/auth"
 	"github.com/auth-session/auth-session/pkg/sql"
 )
@@ -37,15 +38,15 @@ func (s *Server) handleLogin() http.Handler {
 		switch {
 		case errors.As(err, &tooLarge):
 			s.metrics.login(loginOutcomeInvalid)
-			auth.WriteError(w, http.StatusRequestEntityTooLarge, "request body too large")
+			writeError(w, errLoginFormTooLarge)
 			return
 		case err != nil:
 			s.metrics.login(loginOutcomeInvalid)
-			auth.WriteError(w, http.StatusBadRequest, "invalid form: "+err.Error())
+			writeError(w, badRequest("invalid form: %s", err))
 			return
 		case username == "" || password == "":
 			s.metrics.login(loginOutcomeInvalid)
-			auth.WriteError(w, http.StatusBadRequest, "form fields username and password are required")
+			writeError(w, errLoginFormFields)
 			return
 		}
 		// Before anything else about the attempt is looked at, so that a
@@ -83,7 +84,7 @@ func (s *Server) handleLogin() http.Handler {
 		case <-ctx.Done():
 			// The client left while waiting its turn.
 			s.metrics.login(loginOutcomeError)
-			auth.WriteError(w, http.StatusServiceUnavailable, "too many logins at once")
+			writeError(w, errTooManyLogins)
 			return
 		}
 		err = s.passwords.check(ctx, username, password)
@@ -104,7 +105,7 @@ func (s *Server) handleLogin() http.Handler {
 		case err != nil:
 			s.metrics.login(loginOutcomeError)
 			s.storeError(ctx, "cannot check password of "+strconv.Quote(username), err)
-			auth.WriteError(w, http.StatusServiceUnavailable, "the database is unavailable")
+			writeError(w, errDatabaseUnavailable)
 			return
 		}
 
@@ -112,7 +113,7 @@ func (s *Server) handleLogin() http.Handler {
 		if err != nil {
 			s.metrics.login(loginOutcomeError)
 			s.log.ErrorContext(ctx, "cannot make a session secret", "err", err)
-			auth.WriteError(w, http.StatusInternalServerError, "internal error")
+			writeError(w, errInternal)
 			return
 		}
 		session, err := s.createSession(r, username, secret, roleVersion, attempt)
@@ -138,7 +139,7 @@ func (s *Server) handleLogin() http.Handler {
 		noteUser(ctx, session.Username)
 		value := auth.EncodeValue(session.ID, secret)
 		http.SetCookie(w, s.cookie(value, int(session.ExpiresAt.Sub(session.CreatedAt)/time.Second)))
-		auth.WriteJSON(w, http.StatusOK, loginResponse{
+		httpjson.Write(w, http.StatusOK, loginResponse{
 			Session:   value,
 			Username:  session.Username,
 			SessionID: jsonID(session.ID),
@@ -172,10 +173,6 @@ func (s *Server) createSession(r *http.Request, username string, secret []byte, 
 	return session, err
 }
 
-// loginRefused is the error of every refused login, whatever the database's
-// reason: an unknown user and a wrong password read the same.
-const loginRefused = "the username and password were refused"
-
 // loginFailed records a login.failed event, counts the outcome and answers
 // the uniform 401. A failure to record is logged, not shown: the answer must
 // not differ.
@@ -194,7 +191,7 @@ func (s *Server) refuseLogin(w http.ResponseWriter, r *http.Request, event, user
 	if err != nil {
 		s.storeError(r.Context(), "cannot record failed login of "+strconv.Quote(username), err)
 	}
-	auth.WriteUnauthorizedError(w, loginRefused)
+	writeError(w, errLoginRefused)
 }
 
 // loginThrottled answers 429, the same for every user name, with the
@@ -205,7 +202,7 @@ func (s *Server) loginThrottled(w http.ResponseWriter, r *http.Request, retryAft
 	s.countThrottled(clientAddr(r), userAgent(r))
 	seconds := max(int((retryAfter+time.Second-1)/time.Second), 1)
 	w.Header().Set("Retry-After", strconv.Itoa(seconds))
-	auth.WriteError(w, http.StatusTooManyRequests, "too many failed logins from this address; try again later")
+	writeError(w, errLoginThrottled)
 }
 
 // loginForm reads username and password from the body, URL-encoded or

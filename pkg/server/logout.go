@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 
+	"github.com/auth-session/auth-session/internal/httpjson"
 	"github.com/auth-session/auth-session/pkg/auth"
 	"github.com/auth-session/auth-session/pkg/sql"
 )
@@ -26,7 +27,7 @@ func (s *Server) handleLogout() http.Handler {
 		revoked, err := s.revokeOne(r, revokedByLogout, id.SessionID, nil)
 		if errors.Is(err, sql.ErrSessionNotFound) {
 			// Purged between the check and now.
-			auth.WriteUnauthorized(w)
+			writeError(w, errUnauthenticated)
 			return
 		}
 		if err != nil {
@@ -34,7 +35,7 @@ func (s *Server) handleLogout() http.Handler {
 			return
 		}
 		http.SetCookie(w, s.cookie("", -1))
-		auth.WriteJSON(w, http.StatusOK, logoutResponse{
+		httpjson.Write(w, http.StatusOK, logoutResponse{
 			SessionID: jsonID(revoked.ID),
 			RevokedAt: jsonTime(*revoked.RevokedAt),
 		})

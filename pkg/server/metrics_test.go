@@ -18,7 +18,6 @@ import (
 	"github.com/prometheus/common/model"
 
 	"github.com/auth-session/auth-session/pkg/auth"
-	"github.com/auth-session/auth-session/pkg/outage"
 	"github.com/auth-session/auth-session/pkg/server"
 	"github.com/auth-session/auth-session/pkg/sql"
 )
@@ -378,23 +377,7 @@ func TestMetricsDisabled(t *testing.T) {
 // unavailable and answered 503, and the outage shows while it lasts.
 func TestMetricsCountAnOutage(t *testing.T) {
 	t.Parallel()
-	poolCfg, err := pgxpool.ParseConfig("postgres://nobody@127.0.0.1:1/none?connect_timeout=2")
-	if err != nil {
-		t.Fatal(err)
-	}
-	log := slog.New(slog.DiscardHandler)
-	guard := outage.New(log)
-	guard.Install(poolCfg)
-	pool, err := pgxpool.NewWithConfig(context.Background(), poolCfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer pool.Close()
-	srv, err := server.New(server.Config{Pool: pool, Outage: guard, Log: log})
-	if err != nil {
-		t.Fatal(err)
-	}
-	f := &fixture{url: serveOn(t, srv, listenLoopback(t))}
+	f := newUnreachableFixture(t)
 	secret, err := auth.NewSecret()
 	if err != nil {
 		t.Fatal(err)

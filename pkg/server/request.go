@@ -1,8 +1,6 @@
 package server
 
 import (
-	"github.com/auth-session/auth-session/pkg/auth"
-
 	"net"
 	"net/http"
 	"net/url"
@@ -35,20 +33,20 @@ func userAgent(r *http.Request) string {
 func refuseMalformedInput(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if !isText(r.URL.Path) {
-			auth.WriteError(w, http.StatusBadRequest, "invalid path "+strconv.QuoteToASCII(r.URL.Path)+
-				": a segment such as the user name is not valid UTF-8 text or holds NUL")
+			writeError(w, badRequest("invalid path %s: a segment such as the user name is not valid UTF-8 text or holds NUL",
+				strconv.QuoteToASCII(r.URL.Path)))
 			return
 		}
 		q, err := url.ParseQuery(r.URL.RawQuery)
 		if err != nil {
-			auth.WriteError(w, http.StatusBadRequest, "malformed query string: "+err.Error())
+			writeError(w, badRequest("malformed query string: %s", err))
 			return
 		}
 		for name, values := range q {
 			for _, v := range values {
 				if !isText(name) || !isText(v) {
-					auth.WriteError(w, http.StatusBadRequest, "invalid query parameter "+strconv.QuoteToASCII(name)+
-						" = "+strconv.QuoteToASCII(v)+": want valid UTF-8 text without NUL")
+					writeError(w, badRequest("invalid query parameter %s = %s: want valid UTF-8 text without NUL",
+						strconv.QuoteToASCII(name), strconv.QuoteToASCII(v)))
 					return
 				}
 			}

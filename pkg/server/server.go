@@ -208,7 +208,7 @@ func New(cfg Config) (*Server, error) {
 	s.verifier = &auth.Verifier{
 		DB: db, TouchInterval: cfg.TouchInterval, IdleTimeout: cfg.IdleTimeout, Log: cfg.Log,
 		MaxConcurrentLookups: cfg.MaxConcurrentLookups, OnStoreError: s.storeError,
-		OnCredentialsChanged: s.sweeper.kick,
+		OnCredentialsChanged: s.sweeper.kick, WriteError: writeRefusal,
 	}
 	if cfg.ReadPool != nil {
 		readDB, err := sql.PoolInSchema(cfg.ReadPool, cfg.Schema)
@@ -235,7 +235,7 @@ func New(cfg Config) (*Server, error) {
 	// send neither, such as curl, pass.
 	crossOrigin := http.NewCrossOriginProtection()
 	crossOrigin.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		auth.WriteError(w, http.StatusForbidden, "cross-origin request refused: send it from the server's own origin")
+		writeError(w, errCrossOrigin)
 	}))
 	s.handler = cfg.TrustedProxies.realClient(s.logRequests(strictTransportSecurity(limitBodies(crossOrigin.Handler(refuseMalformedInput(mux))))))
 	return s, nil

@@ -179,6 +179,15 @@ func wantUnauthorized(t *testing.T, r response) {
 	if r.status != http.StatusUnauthorized || r.body != auth.UnauthorizedBody+"\n" {
 		t.Errorf("got %d %q; want 401 %q", r.status, r.body, auth.UnauthorizedBody)
 	}
+	wantChallenge(t, r)
+}
+
+// wantChallenge checks that a 401 carries the Bearer challenge.
+func wantChallenge(t *testing.T, r response) {
+	t.Helper()
+	if got := r.header.Get("WWW-Authenticate"); got != `Bearer realm="auth-session"` {
+		t.Errorf("WWW-Authenticate %q; want the Bearer challenge", got)
+	}
 }
 
 // loginRefusedBody is the body of every refused API login, whatever the
@@ -191,6 +200,7 @@ func wantLoginRefused(t *testing.T, r response) {
 	if r.status != http.StatusUnauthorized || r.body != loginRefusedBody {
 		t.Errorf("got %d %q; want 401 %q", r.status, r.body, loginRefusedBody)
 	}
+	wantChallenge(t, r)
 }
 
 func TestLoginWithRightPassword(t *testing.T) {

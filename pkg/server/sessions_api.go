@@ -1,22 +1,18 @@
 package server
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"net/http"
 	"strconv"
 
+	"github.com/auth-session/auth-session/internal/httpjson"
 	"github.com/auth-session/auth-session/pkg/auth"
 	"github.com/auth-session/auth-session/pkg/sql"
 )
 
 // The self-service API: a caller sees and revokes its own sessions, and
 // nobody else's. "Own" means minted for the caller's role, by name and OID.
-
-// errNotFound is the one answer for a session id that is missing,
-// malformed or someone else's.
-const errNotFound = "session not found"
 
 // ownSession is one of the caller's sessions as the self-service API shows
 // it: the fields of sql.OwnSessionFields, and whether it is the one making
@@ -58,7 +54,7 @@ func (s *Server) handleOwnSessions() http.Handler {
 		for _, session := range sessions {
 			out.Sessions = append(out.Sessions, ownSession{session: session, current: session.ID == id.SessionID})
 		}
-		auth.WriteJSON(w, http.StatusOK, out)
+		httpjson.Write(w, http.StatusOK, out)
 	})
 }
 
@@ -81,12 +77,12 @@ func (s *Server) handleRevokeOwnSession() http.Handler {
 		_, err = s.revokeOne(r, revokedOwnSession, sessionID, &caller)
 		switch {
 		case errors.Is(err, sql.ErrSessionNotFound):
-			auth.WriteError(w, http.StatusNotFound, errNotFound)
+			writeError(w, errNotFound)
 		case err != nil:
 			s.storeUnavailable(w, r, "cannot revoke session", err)
 		case sessionID == id.SessionID:
 			http.SetCookie(w, s.cookie("", -1))
-			auth.WriteJSON(w, http.StatusOK, revokedCurrentResponse{IsCurrent: true})
+			httpjson.Write(w, http.StatusOK, revokedCurrentResponse{IsCurrent: true})
 		default:
 			w.Header().Set("Cache-Control", "no-store")
 			w.WriteHeader(http.StatusNoContent)
@@ -118,7 +114,7 @@ func (s *Server) handleLogoutAll() http.Handler {
 		if !keepCurrent {
 			http.SetCookie(w, s.cookie("", -1))
 		}
-		auth.WriteJSON(w, http.StatusOK, logoutAllResponse{Revoked: revoked})
+		httpjson.Write(w, http.StatusOK, logoutAllResponse{Revoked: revoked})
 	})
 }
 
@@ -160,43 +156,6 @@ func caller(r *http.Request) sql.Actor {
 	return sql.Actor{Name: id.Username, Via: "http", ClientAddr: clientAddr(r), UserAgent: userAgent(r)}
 }
 
-// storeUnavailable reports err (see storeError) and answers 503; or, for a
-// revocation committed on the primary that the synchronous standbys did not
-// confirm in time, 504 saying so.
-func (s *Server) storeUnavailable(w http.ResponseWriter, r *http.Request, msg string, err error) {
-	var standbyErr *sql.StandbyError
-	if errors.As(err, &standbyErr) {
-		s.log.WarnContext(r.Context(), msg, "err", err)
-		auth.WriteError(w, http.StatusGatewayTimeout, standbyErr.Error())
-		return
-	}
-	s.storeError(r.Context(), msg, err)
-	auth.WriteError(w, http.StatusServiceUnavailable, "the session store is unavailable")
-}
-
-// storeError logs an error of the store's with msg, unless it is one of an
-// outage, which the outage Guard counts in its own log lines instead.
-func (s *Server) storeError(ctx context.Context, msg string, err error) {
-	if ctx.Err() != nil {
-		// The client left or the server is shutting down: nothing failed
-		// that anyone waits to hear about.
-		return
-	}
-	if !s.cfg.Outage.Failed(err) {
-		s.log.ErrorContext(ctx, msg, "err", err)
-	}
-}
-
-// readError is told of an error of the read pool, whose lookup was asked of
-// the primary instead: an outage of the standby is logged by its Guard, in a
-// few lines, anything else here.
-func (s *Server) readError(ctx context.Context, err error) {
-	if ctx.Err() != nil || s.cfg.ReadOutage.Failed(err) {
-		return
-	}
-	s.log.WarnContext(ctx, "cannot check a session on the read pool; asked the primary", "err", err)
-}
-
 // boolParam reads the query parameter name as a boolean, false when absent.
 // A value that is not a boolean is answered with 400, and ok is false.
 func boolParam(w http.ResponseWriter, r *http.Request, name string) (value, ok bool) {
@@ -206,7 +165,7 @@ func boolParam(w http.ResponseWriter, r *http.Request, name string) (value, ok b
 	}
 	value, err := strconv.ParseBool(raw)
 	if err != nil {
-		auth.WriteError(w, http.StatusBadRequest, "invalid "+name+" "+strconv.Quote(raw)+": want true or false")
+		writeError(w, badRequest("invalid %s %s: want true or false", name, strconv.Quote(raw)))
 		return false, false
 	}
 	return value, true

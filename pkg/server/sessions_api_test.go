@@ -483,7 +483,7 @@ FOR EACH ROW EXECUTE FUNCTION refuse_event()`)
 		{http.MethodPost, "/api/v1/admin/users/" + user + "/logout"},
 	} {
 		r := f.asHeader(t, caller, route.method, route.path)
-		wantError(t, r, http.StatusServiceUnavailable, "the session store is unavailable")
+		wantError(t, r, http.StatusServiceUnavailable, "the database is unavailable")
 		if sc := r.header.Get("Set-Cookie"); sc != "" {
 			t.Errorf("%s %s: a failed change set a cookie: %q", route.method, route.path, sc)
 		}

@@ -3,6 +3,7 @@ package server
 import (
 	"net/http"
 
+	"github.com/auth-session/auth-session/internal/httpjson"
 	"github.com/auth-session/auth-session/pkg/auth"
 )
 
@@ -16,7 +17,7 @@ type whoamiResponse struct {
 func (s *Server) handleWhoami() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		id, _ := auth.IdentityFrom(r.Context())
-		auth.WriteJSON(w, http.StatusOK, whoamiResponse{
+		httpjson.Write(w, http.StatusOK, whoamiResponse{
 			Username:  id.Username,
 			SessionID: jsonID(id.SessionID),
 			ExpiresAt: jsonTime(id.ExpiresAt),

@@ -1,14 +1,15 @@
-package auth
+// Package httpjson writes the HTTP interface's JSON answers: the one writer
+// of pkg/auth's middleware and of pkg/server. The answers hold credentials
+// or personal data, so every one forbids caching and content sniffing.
+package httpjson
 
 import (
 	"encoding/json"
 	"net/http"
 )
 
-// WriteJSON answers status with v encoded as JSON: the one writer of the
-// HTTP interface's JSON answers, the middleware's and pkg/server's. The
-// answers hold credentials or personal data, so no cache may keep them.
-func WriteJSON(w http.ResponseWriter, status int, v any) {
+// Write answers status with v encoded as JSON.
+func Write(w http.ResponseWriter, status int, v any) {
 	body, err := json.Marshal(v)
 	if err != nil {
 		// Only a programming error (an unencodable type) gets here.
@@ -28,7 +29,7 @@ type ErrorBody struct {
 	Error string `json:"error"`
 }
 
-// WriteError answers status with {"error": msg}.
-func WriteError(w http.ResponseWriter, status int, msg string) {
-	WriteJSON(w, status, ErrorBody{Error: msg})
+// Error answers status with {"error": msg}.
+func Error(w http.ResponseWriter, status int, msg string) {
+	Write(w, status, ErrorBody{Error: msg})
 }

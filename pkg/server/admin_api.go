@@ -74,6 +74,7 @@ func (s *Server) handleAdminSessions() http.Handler {
 			writeError(w, errIdleWithoutTimeout)
 			return
 		}
+		s.sweeper.sweepIn(ctx)
 		page, next, err := sql.ListSessionsPage(ctx, s.db, f)
 		if err != nil {
 			s.storeUnavailable(w, r, "cannot list sessions", err)

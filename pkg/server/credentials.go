@@ -65,6 +65,17 @@ func (c *credentialSweeper) run() {
 func (c *credentialSweeper) sweep() {
 	ctx, cancel := context.WithTimeout(context.Background(), credentialSweepTimeout)
 	defer cancel()
+	c.sweepIn(ctx)
+}
+
+// sweepIn runs one sweep in ctx, in the caller's goroutine, and logs what
+// it revoked: the admin listing runs one before it reads, as list and show
+// do (pkg/cli endChangedCredentials), so that it shows revoked, with their
+// reason, the sessions the session check refuses for their role's change
+// even where no request presented them yet. A failure is logged, not
+// returned: the check refuses those sessions all the same. Sweeps of this
+// and other processes take turns in the database.
+func (c *credentialSweeper) sweepIn(ctx context.Context) {
 	host, _ := os.Hostname()
 	// The connected user is recorded as the actor, as for the background
 	// purge.

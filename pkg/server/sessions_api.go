@@ -40,12 +40,13 @@ type logoutAllResponse struct {
 }
 
 // handleOwnSessions answers GET /api/v1/auth/sessions with the caller's
-// active sessions, newest first; current marks the one making the request.
+// active sessions (those the session check accepts, so none idle under
+// the idle timeout), newest first; current marks the one making the request.
 func (s *Server) handleOwnSessions() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		ctx := r.Context()
 		id, _ := auth.IdentityFrom(ctx)
-		sessions, err := sql.ListOwnSessions(ctx, s.db, owner(id))
+		sessions, err := sql.ListOwnSessions(ctx, s.db, owner(id), s.cfg.IdleTimeout)
 		if err != nil {
 			s.storeUnavailable(w, r, "cannot list sessions", err)
 			return

@@ -69,7 +69,7 @@ func mustBeRefused(t *testing.T, conn *pgx.Conn, s Session, why string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	own, err := ListOwnSessions(ctx, conn, Owner{Username: s.Username, UserID: s.UserID})
+	own, err := ListOwnSessions(ctx, conn, Owner{Username: s.Username, UserID: s.UserID}, 0)
 	if err != nil {
 		t.Fatal(err)
 	}

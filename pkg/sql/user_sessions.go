@@ -3,6 +3,7 @@ package sql
 import (
 	"context"
 	"fmt"
+	"time"
 )
 
 // Queries of the self-service and admin HTTP API: a user's own sessions,
@@ -17,19 +18,21 @@ type Owner struct {
 }
 
 // ownSessionsQuery is the statement of ListOwnSessions.
-func ownSessionsQuery(owner Owner) (string, []any) {
+func ownSessionsQuery(owner Owner, idle time.Duration) (string, []any) {
 	var w where
-	q := "SELECT " + selectFields(&w, SessionFields, 0) + listFrom
+	q := "SELECT " + selectFields(&w, SessionFields, idle) + listFrom
 	w.and("s.username = " + w.arg(owner.Username))
 	w.and("s.user_id = " + w.arg(owner.UserID))
-	w.and(isActive)
+	w.and(activeExpr(&w, idle))
 	return q + w.String() + "\nORDER BY s.created_at DESC, s.id DESC", w.args
 }
 
 // ListOwnSessions returns the active sessions of owner (neither revoked nor
-// expired, by the database clock), newest first, with every field.
-func ListOwnSessions(ctx context.Context, db DBTX, owner Owner) ([]ListedSession, error) {
-	q, args := ownSessionsQuery(owner)
+// expired, nor idle under the idle timeout idle when it is positive, by the
+// database clock), newest first, with every field: those the session check
+// accepts under the same policy.
+func ListOwnSessions(ctx context.Context, db DBTX, owner Owner, idle time.Duration) ([]ListedSession, error) {
+	q, args := ownSessionsQuery(owner, idle)
 	var out []ListedSession
 	err := eachListed(ctx, db, q, args, SessionFields, func(s *ListedSession) error {
 		out = append(out, *s)

@@ -121,6 +121,11 @@ func (s *Server) handleAdminRevokeMatching() http.Handler {
 			writeError(w, badRequest("the selection picks every session: give at least one of %s", sql.SelectionFieldNames()))
 			return
 		}
+		// As the CLI's revoke does: the sessions a role's change ended are
+		// recorded as such first, not under this revocation's reason.
+		if !dryRun {
+			s.sweeper.sweepIn(r.Context())
+		}
 		opts := s.revokeOptions(r, 0)
 		opts.Reason, opts.DryRun = reason, dryRun
 		res, err := s.store.Revoke(r.Context(), sql.Matching(sel, written), opts, nil)

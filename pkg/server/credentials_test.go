@@ -178,3 +178,24 @@ func TestSettingOffBringsSessionsBack(t *testing.T) {
 		t.Error("the session of a re-enabled role is refused with the setting off")
 	}
 }
+
+// TestBulkRevokeSweepsFirst: an admin's revocation by selection records the
+// sessions a role's change already ended as the credential check revoked
+// them ("password changed"), as the CLI's revoke does, not under the bulk
+// revocation's own reason.
+func TestBulkRevokeSweepsFirst(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	_, caller := f.newAdmin(t)
+	user := f.newRole(t, "old-pw")
+	s := f.newSession(t, user, "old-pw")
+	f.mustExec(t, "ALTER ROLE "+user+" PASSWORD 'new-pw'")
+	// Nothing presents the session: only a sweep can record why it ended.
+	r := f.revokeMatching(t, caller, `{"users":["`+user+`"],"reason":"incident 42"}`)
+	if r.status != http.StatusOK {
+		t.Fatalf("bulk revoke: %d %s", r.status, r.body)
+	}
+	if l := f.listed(t, user, s.id); l.Status != sql.StatusRevoked || l.RevokeReason != sql.ReasonPasswordChanged {
+		t.Errorf("the session after the bulk revoke: %s, reason %q; want revoked, %q", l.Status, l.RevokeReason, sql.ReasonPasswordChanged)
+	}
+}

@@ -87,17 +87,40 @@ func namesOfNothing(ctx context.Context, db sql.DBTX, names []string) ([]string,
 	if err != nil || len(noRole) == 0 {
 		return nil, err
 	}
-	owners, err := sql.UsersWithSessions(ctx, db, noRole)
+	return withoutSessions(ctx, db, noRole)
+}
+
+// withoutSessions returns those of names that own no session, live or not.
+func withoutSessions(ctx context.Context, db sql.DBTX, names []string) ([]string, error) {
+	owners, err := sql.UsersWithSessions(ctx, db, names)
 	if err != nil {
 		return nil, err
 	}
 	var missing []string
-	for _, u := range noRole {
+	for _, u := range names {
 		if !owners[u] {
 			missing = append(missing, u)
 		}
 	}
 	return missing, nil
+}
+
+// nameSuggestions quotes names for a message, separated by commas, and
+// suggests the closest role of each: "for "x", did you mean "y"? ".
+func nameSuggestions(ctx context.Context, db sql.DBTX, names []string) (quoted, hint string, err error) {
+	roles, err := sql.RoleNames(ctx, db)
+	if err != nil {
+		return "", "", err
+	}
+	q := make([]string, len(names))
+	var h strings.Builder
+	for i, n := range names {
+		q[i] = fmt.Sprintf("%q", n)
+		if near := closest(n, roles); near != "" {
+			fmt.Fprintf(&h, "for %q, did you mean %q? ", n, near)
+		}
+	}
+	return strings.Join(q, ", "), h.String(), nil
 }
 
 // didYouMean is "; did you mean "NAME"?" for the role closest to typed,
@@ -115,20 +138,11 @@ const listHint = "list --summary shows the names of the users with sessions"
 // missingNamesError says that names, given to flag, name nothing, and
 // suggests the closest role of each, then more.
 func missingNamesError(ctx context.Context, db sql.DBTX, flag string, names []string, format, more string) error {
-	roles, err := sql.RoleNames(ctx, db)
+	quoted, hint, err := nameSuggestions(ctx, db, names)
 	if err != nil {
 		return err
 	}
-	quoted := make([]string, len(names))
-	var hint strings.Builder
-	for i, n := range names {
-		quoted[i] = fmt.Sprintf("%q", n)
-		if near := closest(n, roles); near != "" {
-			fmt.Fprintf(&hint, "for %q, did you mean %q? ", n, near)
-		}
-	}
-	hint.WriteString(more)
-	return hintError{msg: fmt.Sprintf("%s: "+format+": nothing was done", flag, strings.Join(quoted, ", ")), hint: strings.TrimSpace(hint.String())}
+	return hintError{msg: fmt.Sprintf("%s: "+format+": nothing was done", flag, quoted), hint: strings.TrimSpace(hint + more)}
 }
 
 // parseListedName reads the value of a flag that names a user as list

@@ -100,7 +100,7 @@ func runLock(ctx context.Context, opts lockOptions) error {
 		return err
 	}
 	if len(missing) > 0 {
-		if err := checkMissing(ctx, conn, missing); err != nil {
+		if err := checkMissing(ctx, conn, missing, ""); err != nil {
 			return err
 		}
 	}

@@ -72,7 +72,9 @@ func TestLockExpires(t *testing.T) {
 	mustRun(t, "login", user, "--only-cookie", "--url", dbURL)
 
 	before := snapshot(t, dbURL)
-	if r := runCLI(t, "lock", user+"x", "--url", dbURL); r.code != 1 || !strings.Contains(r.stderr, "no role named") {
+	// lock has no --ignore-missing: its hint must not offer one.
+	if r := runCLI(t, "lock", user+"x", "--url", dbURL); r.code != 1 || !strings.Contains(r.stderr, "no role named") ||
+		strings.Contains(r.stderr, "--ignore-missing") {
 		t.Errorf("lock of an unknown name: exit %d, stderr %q; want exit 1", r.code, r.stderr)
 	}
 	if r := runCLI(t, "lock", user, "--for", "0", "--url", dbURL); r.code != 2 {

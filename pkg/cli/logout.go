@@ -212,7 +212,7 @@ func runLogout(ctx context.Context, opts logoutOptions) error {
 			return fmt.Errorf("revoke %s: %w", what, err)
 		}
 		if len(missing) > 0 && !opts.ignoreMissing {
-			if err := checkMissing(ctx, conn, missing); err != nil {
+			if err := checkMissing(ctx, conn, missing, "to log out the other users anyway, pass --ignore-missing"); err != nil {
 				return err
 			}
 		}
@@ -270,40 +270,20 @@ func firstSet(c *cli.Context, flags ...string) string {
 // checkMissing fails a logout naming users that match no role and no
 // session, before anything is revoked: typos, until told otherwise
 // (--ignore-missing). It suggests the closest role.
-func checkMissing(ctx context.Context, db sql.DBTX, noRole []string) error {
-	owners, err := sql.UsersWithSessions(ctx, db, noRole)
+func checkMissing(ctx context.Context, db sql.DBTX, noRole []string, more string) error {
+	missing, err := withoutSessions(ctx, db, noRole)
+	if err != nil || len(missing) == 0 {
+		return err
+	}
+	quoted, hint, err := nameSuggestions(ctx, db, missing)
 	if err != nil {
 		return err
 	}
-	var missing []string
-	for _, u := range noRole {
-		if !owners[u] {
-			missing = append(missing, u)
-		}
-	}
-	if len(missing) == 0 {
-		return nil
-	}
-	roles, err := sql.RoleNames(ctx, db)
-	if err != nil {
-		return err
-	}
-	var msg, hint strings.Builder
-	for i, u := range missing {
-		if i > 0 {
-			msg.WriteString(", ")
-		}
-		fmt.Fprintf(&msg, "%q", u)
-		if near := closest(u, roles); near != "" {
-			fmt.Fprintf(&hint, "for %q, did you mean %q? ", u, near)
-		}
-	}
-	what := "no role named " + msg.String() + " and no sessions of it"
+	what := "no role named " + quoted + " and no sessions of it"
 	if len(missing) > 1 {
-		what = "no roles named " + msg.String() + " and no sessions of them"
+		what = "no roles named " + quoted + " and no sessions of them"
 	}
-	hint.WriteString("to log out the other users anyway, pass --ignore-missing")
-	return hintError{msg: what + ": nothing was revoked", hint: hint.String()}
+	return hintError{msg: what + ": nothing was revoked", hint: strings.TrimSpace(hint + more)}
 }
 
 // describeUsers names the users of an error message: one by name, several

@@ -20,12 +20,9 @@ const (
 	flagUsersFrom    = "users-from"
 	flagState        = "state"
 	flagActive       = "active"
-	flagExpiredIn    = "expired-within"
 	flagCreatedBefor = "created-before"
 	flagCreatedAfter = "created-after"
-	flagIdleFor      = "idle-for"
 	flagIP           = "ip"
-	flagUserAgent    = "user-agent"
 	flagVia          = "via"
 )
 

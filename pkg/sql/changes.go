@@ -49,10 +49,7 @@ func (a Actor) audit() AuditInfo {
 func login(ctx context.Context, tx DBTX, ns NewSession, by Actor, maxSessions int) (s Session, limitRevoked int64, err error) {
 	// A lock committed after this check also records the user's logout
 	// instant, which refuses this login's session (see joinLogouts).
-	if err := checkNotLocked(ctx, tx, ns.Username); err != nil {
-		return Session{}, 0, err
-	}
-	if err := CheckLifetime(ctx, tx, ns.ExpireAfter); err != nil {
+	if err := checkLogin(ctx, tx, ns); err != nil {
 		return Session{}, 0, err
 	}
 	ns.Audit = by.audit()
@@ -71,6 +68,33 @@ func login(ctx context.Context, tx DBTX, ns NewSession, by Actor, maxSessions in
 		limitRevoked = res.Revoked
 	}
 	return s, limitRevoked, nil
+}
+
+// What a login checks before it mints, in one statement: the user's lock,
+// when one holds, and the max-session-lifetime setting (NULL: its default).
+const loginChecks = `SELECT (SELECT value FROM system.settings WHERE name = $2),
+    l.username, l.locked_at, l.locked_until, l.locked_by, l.reason
+FROM (SELECT 1) AS one
+LEFT JOIN system.web_session_locks l ON l.username = $1 AND ` + isLocked
+
+// checkLogin returns a *LockedError when ns's user is locked, and a
+// *LifetimeCapError when ns asks for longer than the cap.
+func checkLogin(ctx context.Context, tx DBTX, ns NewSession) error {
+	var capText, user, by, reason *string
+	var lockedAt, until *time.Time
+	err := tx.QueryRow(ctx, inSchema(tx, loginChecks), ns.Username, SettingMaxSessionLifetime).
+		Scan(&capText, &user, &lockedAt, &until, &by, &reason)
+	if err != nil {
+		return err
+	}
+	if user != nil {
+		return &LockedError{Lock: Lock{Username: *user, LockedAt: *lockedAt, Until: until, By: *by, Reason: *reason}}
+	}
+	text := maxSessionLifetimeDefault
+	if capText != nil {
+		text = *capText
+	}
+	return lifetimeWithin(ns.ExpireAfter, text)
 }
 
 // RevokeResult counts what Store.Revoke did, or would have done.

@@ -94,24 +94,6 @@ func scanLock(row pgx.CollectableRow) (Lock, error) {
 	return l, err
 }
 
-const lockOf = `SELECT ` + lockColumns + ` FROM system.web_session_locks l WHERE l.username = $1 AND ` + isLocked
-
-// checkNotLocked returns a *LockedError when username is locked now.
-func checkNotLocked(ctx context.Context, db DBTX, username string) error {
-	rows, err := db.Query(ctx, inSchema(db, lockOf), username)
-	if err != nil {
-		return err
-	}
-	locks, err := pgx.CollectRows(rows, scanLock)
-	if err != nil {
-		return err
-	}
-	if len(locks) > 0 {
-		return &LockedError{Lock: locks[0]}
-	}
-	return nil
-}
-
 const listLocks = `SELECT ` + lockColumns + ` FROM system.web_session_locks l WHERE ` + isLocked + ` ORDER BY l.username`
 
 // ListLocks returns the locks that hold now, by user name.

@@ -284,28 +284,27 @@ func settingValue(ctx context.Context, db DBTX, name string) (string, error) {
 	return v, nil
 }
 
-// MaxSessionLifetime returns the max-session-lifetime setting, as a
-// duration and as written; 0 for no cap.
-func MaxSessionLifetime(ctx context.Context, db DBTX) (time.Duration, string, error) {
-	v, err := settingValue(ctx, db, SettingMaxSessionLifetime)
-	if err != nil || v == "0" {
-		return 0, v, err
-	}
-	d, err := ParseDuration(v, time.Minute)
-	if err != nil {
-		return 0, v, fmt.Errorf("setting %s %q: %w", SettingMaxSessionLifetime, v, err)
-	}
-	return d, v, nil
-}
-
 // CheckLifetime returns a *LifetimeCapError when asked is longer than the
 // max-session-lifetime setting.
 func CheckLifetime(ctx context.Context, db DBTX, asked time.Duration) error {
-	limit, text, err := MaxSessionLifetime(ctx, db)
+	text, err := settingValue(ctx, db, SettingMaxSessionLifetime)
 	if err != nil {
 		return err
 	}
-	if limit > 0 && asked > limit {
+	return lifetimeWithin(asked, text)
+}
+
+// lifetimeWithin returns a *LifetimeCapError when asked is longer than the
+// cap written as text (0 for none).
+func lifetimeWithin(asked time.Duration, text string) error {
+	if text == "0" {
+		return nil
+	}
+	limit, err := ParseDuration(text, time.Minute)
+	if err != nil {
+		return fmt.Errorf("setting %s %q: %w", SettingMaxSessionLifetime, text, err)
+	}
+	if asked > limit {
 		return &LifetimeCapError{Asked: asked, Cap: limit, CapText: text}
 	}
 	return nil

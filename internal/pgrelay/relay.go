@@ -28,6 +28,9 @@ type Counts struct {
 	// Statements is the number of statements sent: each Parse of the
 	// extended protocol and each simple Query.
 	Statements int
+	// Encrypted is the number of connections that went on in TLS, whose
+	// messages the relay cannot read (nor count).
+	Encrypted int
 }
 
 // Relay forwards TCP connections to a PostgreSQL server.
@@ -117,6 +120,10 @@ const (
 	cancelRequest = 80877102
 )
 
+// tlsHandshake begins a TLS handshake record; an untyped packet begins with
+// its length, whose first byte is 0.
+const tlsHandshake = 0x16
+
 // frontend copies what the client sends to the server, counting its
 // messages: first untyped packets (an SSLRequest, then the startup
 // packet), then typed messages.
@@ -124,6 +131,14 @@ func (r *Relay) frontend(client io.Reader, server io.Writer) {
 	for started := false; !started; {
 		var head [8]byte
 		if _, err := io.ReadFull(client, head[:]); err != nil {
+			return
+		}
+		if head[0] == tlsHandshake {
+			// The server accepted an SSLRequest: what follows is TLS.
+			r.add(func(c *Counts) { c.Encrypted++ })
+			if _, err := server.Write(head[:]); err == nil {
+				io.Copy(server, client)
+			}
 			return
 		}
 		length, code := binary.BigEndian.Uint32(head[:4]), binary.BigEndian.Uint32(head[4:])

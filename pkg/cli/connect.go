@@ -95,6 +95,7 @@ func (o ConnOptions) Config() (*pgx.ConnConfig, error) {
 	if cfg.ConnectTimeout == 0 {
 		cfg.ConnectTimeout = defaultConnectTimeout
 	}
+	preferTLSOnOneConnection(&cfg.Config)
 	if !o.setsExecMode() {
 		cfg.DefaultQueryExecMode = PoolerQueryExecMode
 	}

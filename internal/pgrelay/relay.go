@@ -6,10 +6,12 @@
 package pgrelay
 
 import (
+	"bytes"
 	"encoding/binary"
 	"errors"
 	"io"
 	"net"
+	"strings"
 	"sync"
 	"testing"
 )
@@ -28,6 +30,8 @@ type Counts struct {
 	// Statements is the number of statements sent: each Parse of the
 	// extended protocol and each simple Query.
 	Statements int
+	// Sent is the start of each statement's text, in the order sent.
+	Sent []string
 	// Encrypted is the number of connections that went on in TLS, whose
 	// messages the relay cannot read (nor count).
 	Encrypted int
@@ -161,22 +165,41 @@ func (r *Relay) frontend(client io.Reader, server io.Writer) {
 		if _, err := io.ReadFull(client, head[:]); err != nil {
 			return
 		}
+		length := binary.BigEndian.Uint32(head[1:])
+		if length < 4 || length > maxMessage {
+			return
+		}
+		body := make([]byte, length-4)
+		if _, err := io.ReadFull(client, body); err != nil {
+			return
+		}
 		switch head[0] {
 		case 'S':
 			r.add(func(c *Counts) { c.RoundTrips++ })
 		case 'Q':
-			r.add(func(c *Counts) { c.RoundTrips++; c.Statements++ })
+			r.add(func(c *Counts) { c.RoundTrips++; c.Statements++; c.Sent = append(c.Sent, statementStart(body)) })
 		case 'P':
-			r.add(func(c *Counts) { c.Statements++ })
+			// The statement's name, then its text, each ending in a 0.
+			_, text, _ := bytes.Cut(body, []byte{0})
+			r.add(func(c *Counts) { c.Statements++; c.Sent = append(c.Sent, statementStart(text)) })
 		}
-		length := binary.BigEndian.Uint32(head[1:])
-		if length < 4 {
-			return
-		}
-		if err := forward(server, head[:], client, int64(length)-4); err != nil {
+		if _, err := server.Write(append(head[:], body...)); err != nil {
 			return
 		}
 	}
+}
+
+// maxMessage bounds a message the relay reads whole.
+const maxMessage = 64 << 20
+
+// statementStart is the start of a statement's text, on one line.
+func statementStart(text []byte) string {
+	text, _, _ = bytes.Cut(text, []byte{0})
+	s := strings.Join(strings.Fields(string(text)), " ")
+	if len(s) > 60 {
+		s = s[:60] + "…"
+	}
+	return s
 }
 
 // forward writes head, then the next n bytes of client, to server.

@@ -62,7 +62,7 @@ func TestEverydayCommandsRoundTrips(t *testing.T) {
 		relay.Reset()
 		mustRun(t, append(tc.args, "--url", relayURL)...)
 		got := relay.Counts()
-		t.Logf("%s: %+v", strings.Join(tc.args[:1], " "), got)
+		t.Logf("%s: %d connections, %d round trips:\n\t%s", tc.args[0], got.Connections, got.RoundTrips, strings.Join(got.Sent, "\n\t"))
 		if got.Connections != 1 || got.TLSRequests > 1 {
 			t.Errorf("%s: %d connections, %d TLS requests; want one connection, at most one TLS request on it",
 				strings.Join(tc.args, " "), got.Connections, got.TLSRequests)

@@ -9,6 +9,7 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 )
 
 // debFiles are the files the Debian package installs, with their modes
@@ -175,7 +176,8 @@ func makeDeb(t *testing.T, dist string) string {
 	// The package of this machine's architecture and the checkout's version,
 	// whatever the caller's environment says.
 	cmd.Env = []string{"GOARCH=", "DEB_VERSION="}
-	r := runIn(t, "..", cmd)
+	// It builds the binary afresh (-trimpath), minutes on a busy machine.
+	r := runInFor(t, "..", cmd, 10*time.Minute)
 	if r.code != 0 {
 		t.Fatalf("make deb: %s", r)
 	}

@@ -80,12 +80,19 @@ func sh(t *testing.T, dir, script string) result {
 }
 
 // runIn runs cmd in dir with commandEnv and the variables cmd.Env already
-// holds, which win.
+// holds, which win, for at most two minutes.
 func runIn(t *testing.T, dir string, cmd *exec.Cmd) result {
+	t.Helper()
+	return runInFor(t, dir, cmd, 2*time.Minute)
+}
+
+// runInFor is runIn for at most timeout; a command still running then is
+// killed and fails the test.
+func runInFor(t *testing.T, dir string, cmd *exec.Cmd, timeout time.Duration) result {
 	t.Helper()
 	var stdout, stderr strings.Builder
 	cmd.Dir, cmd.Env, cmd.Stdout, cmd.Stderr = dir, append(commandEnv(), cmd.Env...), &stdout, &stderr
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
 	if err := cmd.Start(); err != nil {
 		t.Fatalf("start %v: %v", cmd.Args, err)
@@ -94,6 +101,9 @@ func runIn(t *testing.T, dir string, cmd *exec.Cmd) result {
 	defer stop()
 	err := cmd.Wait()
 	r := result{stdout: stdout.String(), stderr: stderr.String()}
+	if ctx.Err() != nil {
+		t.Fatalf("%v: killed after %s\nstdout:\n%s\nstderr:\n%s", cmd.Args, timeout, r.stdout, r.stderr)
+	}
 	if exitErr, ok := err.(*exec.ExitError); ok {
 		r.code = exitErr.ExitCode()
 	} else if err != nil {

@@ -158,6 +158,14 @@ func Run(ctx context.Context, out io.Writer, bin string) (err error) {
 		time.Sleep(time.Second)
 	}
 
+	// whoami can answer from the new leader while it is still finishing
+	// its recovery (Patroni's /primary says yes once it holds the lock),
+	// and a logout then would meet a read-only server.
+	if err := waitWritable(ctx, superURL, killed); err != nil {
+		return err
+	}
+	say("t+%4.1fs  %s  PostgreSQL through pgbouncer accepts writes", time.Since(killed).Seconds(), roles(ctx, nodes))
+
 	say("\n# 8. the cookie still works after the failover")
 	if err := sh.want(ctx, whoami, "HTTP 200"); err != nil {
 		return err
@@ -230,6 +238,35 @@ func roles(ctx context.Context, nodes []*ha.PatroniNode) string {
 		parts = append(parts, fmt.Sprintf("%s %-7s", n.Name, role))
 	}
 	return strings.Join(parts, "  ")
+}
+
+// waitWritable waits until the server behind superURL is out of recovery,
+// at most two minutes after killed.
+func waitWritable(ctx context.Context, superURL string, killed time.Time) error {
+	cfg, err := pgx.ParseConfig(superURL)
+	if err != nil {
+		return err
+	}
+	cfg.DefaultQueryExecMode = pgx.QueryExecModeSimpleProtocol // pgbouncer in transaction mode
+	for {
+		var inRecovery bool
+		conn, err := pgx.ConnectConfig(ctx, cfg)
+		if err == nil {
+			err = conn.QueryRow(ctx, "SELECT pg_is_in_recovery()").Scan(&inRecovery)
+			conn.Close(context.Background())
+		}
+		if err == nil && !inRecovery {
+			return nil
+		}
+		if time.Since(killed) > 2*time.Minute {
+			return fmt.Errorf("the new leader still cannot write two minutes after the old one died (last error: %v)", err)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(500 * time.Millisecond):
+		}
+	}
 }
 
 func createRoles(ctx context.Context, superURL string) error {

@@ -48,19 +48,24 @@ type ConnOptions struct {
 // nor PGCONNECT_TIMEOUT sets one, so a black-holed host fails in seconds.
 const defaultConnectTimeout = 10 * time.Second
 
-// PoolerQueryExecMode keeps no named prepared statement on a connection,
-// unlike pgx's default (cache_statement), so that the commands and serve
-// work through pgbouncer in transaction mode, where each transaction may
-// get another server connection: there, a statement prepared on one is
-// missing or already exists on the next. It still caches each statement's
-// parameter and result types, so a statement costs one round trip; the
-// server parses and plans it each time.
-//
-// Every command uses it: a command runs each statement once, so preparing
-// saves nothing. serve uses it only behind a pooler (see openPool), since
-// re-planning its session lookup costs direct PostgreSQL about 40% of its
-// whoami rate (bench/whoami). A URL that sets default_query_exec_mode keeps
-// its own, everywhere.
+// commandQueryExecMode is how a command sends its statements: a command
+// runs each statement once, so a statement is sent with its parameters'
+// types taken from their Go values and runs in one round trip, where pgx's
+// default prepares it first (a round trip more, for a plan used once). It
+// keeps no named prepared statement, so the commands work through pgbouncer
+// in transaction mode. A URL that sets default_query_exec_mode keeps its
+// own, everywhere.
+const commandQueryExecMode = pgx.QueryExecModeExec
+
+// PoolerQueryExecMode is serve's mode behind a connection pooler: no named
+// prepared statement on a connection, unlike pgx's default
+// (cache_statement), since in transaction mode each transaction may get
+// another server connection, where a statement prepared on one is missing
+// or already exists. It caches each statement's parameter and result types,
+// so serve's repeated statements cost one round trip; the server parses and
+// plans them each time. Directly connected, serve prepares them (see
+// openPool): re-planning its session lookup costs direct PostgreSQL about
+// 40% of its whoami rate (bench/whoami).
 const PoolerQueryExecMode = pgx.QueryExecModeCacheDescribe
 
 // Config returns the pgx configuration for o.
@@ -95,8 +100,9 @@ func (o ConnOptions) Config() (*pgx.ConnConfig, error) {
 	if cfg.ConnectTimeout == 0 {
 		cfg.ConnectTimeout = defaultConnectTimeout
 	}
+	preferTLSOnOneConnection(&cfg.Config)
 	if !o.setsExecMode() {
-		cfg.DefaultQueryExecMode = PoolerQueryExecMode
+		cfg.DefaultQueryExecMode = commandQueryExecMode
 	}
 	if cfg.RuntimeParams == nil {
 		cfg.RuntimeParams = map[string]string{}

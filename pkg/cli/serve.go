@@ -364,6 +364,7 @@ func openPool(ctx context.Context, o ConnOptions, maxConns int32, guard *outage.
 	}
 	if !o.setsExecMode() {
 		if pooled {
+			connCfg.DefaultQueryExecMode = PoolerQueryExecMode
 			log.Info("connected through a connection pooler: not keeping prepared statements", "query_exec_mode", PoolerQueryExecMode)
 		} else {
 			connCfg.DefaultQueryExecMode = pgx.QueryExecModeCacheStatement

@@ -69,7 +69,7 @@ func RecordEvents(ctx context.Context, db DBTX, events []Event) error {
 	}
 	var names, actors, users, vias, addrs, agents, details []string
 	var sessionIDs []*int64
-	var ips []any
+	var ips []*string
 	for _, e := range events {
 		detail, err := eventDetail(e)
 		if err != nil {

@@ -67,10 +67,11 @@ func storableAudit(a AuditInfo) AuditInfo {
 // clientIP is addr as the client_ip column holds it: the address in
 // canonical form, or nil (NULL) when addr is not an IP address, such as
 // the empty address of a CLI login.
-func clientIP(addr string) any {
+func clientIP(addr string) *string {
 	ip, err := netip.ParseAddr(addr)
 	if err != nil {
 		return nil
 	}
-	return ip.Unmap().WithZone("").String()
+	text := ip.Unmap().WithZone("").String()
+	return &text
 }

@@ -89,56 +89,33 @@ db_owner AS (
     FROM pg_catalog.pg_database d WHERE d.datname = pg_catalog.current_database()
 ),
 ns AS (SELECT oid, nspname::TEXT AS name, nspowner, nspacl FROM pg_catalog.pg_namespace WHERE nspname = $1),
-owned (object, owner) AS (
-    SELECT 'schema ' || name, nspowner FROM ns
+owned (object, classid, objid, owner) AS (
+    SELECT 'schema ' || name, 0::OID, 0::OID, nspowner FROM ns
     UNION ALL
-    SELECT CASE c.relkind WHEN 'r' THEN 'table' WHEN 'p' THEN 'table' WHEN 'S' THEN 'sequence' WHEN 'v' THEN 'view' WHEN 'm' THEN 'materialized view'
-               WHEN 'f' THEN 'foreign table' WHEN 'c' THEN 'type' ELSE 'relation' END
-           || ' ' || ns.name || '.' || c.relname, c.relowner
-    FROM pg_catalog.pg_class c JOIN ns ON c.relnamespace = ns.oid
-    WHERE c.relkind NOT IN ('i', 'I') -- an index is its table's owner's
-    UNION ALL
-    SELECT 'function ' || ns.name || '.' || p.proname || '(' || pg_catalog.pg_get_function_identity_arguments(p.oid) || ')', p.proowner
-    FROM pg_catalog.pg_proc p JOIN ns ON p.pronamespace = ns.oid
-    UNION ALL
-    SELECT 'type ' || ns.name || '.' || t.typname, t.typowner FROM pg_catalog.pg_type t JOIN ns ON t.typnamespace = ns.oid
-    WHERE t.typrelid = 0 AND t.typcategory <> 'A' -- row and array types are their relation's or element's owner's
-    UNION ALL
-    SELECT 'operator ' || ns.name || '.' || o.oprname, o.oprowner FROM pg_catalog.pg_operator o JOIN ns ON o.oprnamespace = ns.oid
-    UNION ALL
-    SELECT 'operator class ' || ns.name || '.' || o.opcname, o.opcowner FROM pg_catalog.pg_opclass o JOIN ns ON o.opcnamespace = ns.oid
-    UNION ALL
-    SELECT 'operator family ' || ns.name || '.' || o.opfname, o.opfowner FROM pg_catalog.pg_opfamily o JOIN ns ON o.opfnamespace = ns.oid
-    UNION ALL
-    SELECT 'collation ' || ns.name || '.' || o.collname, o.collowner FROM pg_catalog.pg_collation o JOIN ns ON o.collnamespace = ns.oid
-    UNION ALL
-    SELECT 'conversion ' || ns.name || '.' || o.conname, o.conowner FROM pg_catalog.pg_conversion o JOIN ns ON o.connamespace = ns.oid
-    UNION ALL
-    SELECT 'text search configuration ' || ns.name || '.' || o.cfgname, o.cfgowner FROM pg_catalog.pg_ts_config o JOIN ns ON o.cfgnamespace = ns.oid
-    UNION ALL
-    SELECT 'text search dictionary ' || ns.name || '.' || o.dictname, o.dictowner FROM pg_catalog.pg_ts_dict o JOIN ns ON o.dictnamespace = ns.oid
-    UNION ALL
-    SELECT 'statistics object ' || ns.name || '.' || o.stxname, o.stxowner FROM pg_catalog.pg_statistic_ext o JOIN ns ON o.stxnamespace = ns.oid
-    UNION ALL
-    SELECT 'extension ' || o.extname, o.extowner FROM pg_catalog.pg_extension o JOIN ns ON o.extnamespace = ns.oid
+    SELECT NULL, d.classid, d.objid, o.refobjid
+    FROM pg_catalog.pg_depend d
+    JOIN ns ON d.refobjid = ns.oid
+    JOIN pg_catalog.pg_shdepend o ON o.classid = d.classid AND o.objid = d.objid AND o.objsubid = 0 AND o.deptype = 'o'
+        AND o.dbid = (SELECT oid FROM pg_catalog.pg_database WHERE datname = pg_catalog.current_database())
+    WHERE d.refclassid = 'pg_catalog.pg_namespace'::pg_catalog.regclass AND d.refobjsubid = 0
 ),
 path AS (
     SELECT n.oid, n.nspname::TEXT AS name, n.nspowner, n.nspacl FROM pg_catalog.pg_namespace n
     WHERE n.nspname = ANY (pg_catalog.current_schemas(false))
       AND n.nspname <> 'pg_catalog' AND n.nspname <> $1 AND n.nspname NOT LIKE 'pg\_temp\_%'
 ),
-problems (object, role_oid, problem) AS (
-    SELECT object, owner, 'owner' FROM owned
+problems (object, classid, objid, role_oid, problem) AS (
+    SELECT object, classid, objid, owner, 'owner' FROM owned
     UNION ALL
-    SELECT 'schema ' || ns.name, a.grantee, 'create' FROM ns, pg_catalog.aclexplode(ns.nspacl) a
+    SELECT 'schema ' || ns.name, 0, 0, a.grantee, 'create' FROM ns, pg_catalog.aclexplode(ns.nspacl) a
     WHERE a.privilege_type = 'CREATE'
     UNION ALL
-    SELECT 'schema ' || path.name, path.nspowner, 'search_path owner' FROM path
+    SELECT 'schema ' || path.name, 0, 0, path.nspowner, 'search_path owner' FROM path
     UNION ALL
-    SELECT 'schema ' || path.name, a.grantee, 'search_path create' FROM path, pg_catalog.aclexplode(path.nspacl) a
+    SELECT 'schema ' || path.name, 0, 0, a.grantee, 'search_path create' FROM path, pg_catalog.aclexplode(path.nspacl) a
     WHERE a.privilege_type = 'CREATE'
 )
-SELECT p.object,
+SELECT COALESCE(p.object, pg_catalog.pg_describe_object(p.classid, p.objid, 0)),
        CASE WHEN p.role_oid = 0 THEN 'PUBLIC' ELSE pg_catalog.pg_get_userbyid(p.role_oid)::TEXT END,
        p.problem
 FROM problems p CROSS JOIN db_owner

@@ -17,6 +17,9 @@ import (
 // defaultExpireAfter is cockroach's default session lifetime.
 const defaultExpireAfter = "1h"
 
+// flagMaxSessions is login's flag of the setting max-sessions-per-user.
+const flagMaxSessions = "max-sessions"
+
 type loginOptions struct {
 	env      *Env
 	conn     ConnOptions
@@ -33,10 +36,11 @@ type loginOptions struct {
 	cookieJar string
 	// jarHosts are the hosts the jar names; empty means cookieJarHosts.
 	jarHosts []string
-	// maxSessions, when positive, revokes the user's least recently used
-	// live sessions beyond it.
-	maxSessions int
-	format      format.Format
+	// pinned is --max-sessions, when given, as the setting
+	// max-sessions-per-user (see pinnedFromFlags); beyond it, a login
+	// revokes the user's least recently used live sessions.
+	pinned map[string]string
+	format format.Format
 }
 
 func loginCommand(env *Env) *cli.Command {
@@ -57,7 +61,8 @@ func loginCommand(env *Env) *cli.Command {
 			&cli.BoolFlag{Name: "insecure", Usage: "leave out the cookie's Secure attribute, for an HTTP interface without TLS"},
 			&cli.StringFlag{Name: "cookie-jar", Usage: "also write the cookie to `FILE` (mode 0600) in the Netscape format curl --cookie FILE and wget --load-cookies FILE read"},
 			&cli.StringFlag{Name: "domain", Usage: "the `HOST` the HTTP interface runs on, which the --cookie-jar names (default: localhost and 127.0.0.1); .example.com for it and its subdomains"},
-			&cli.IntFlag{Name: "max-sessions", Usage: "keep the user at `N` live sessions at most: revoke the least recently used beyond it, with this one"},
+			namedSettingFlag(flagMaxSessions, sql.SettingMaxSessionsPerUser,
+				"keep the user at `N` live sessions at most: revoke the least recently used beyond it, with this one; 0 for no limit"),
 			formatFlag(),
 		),
 		Action: func(c *cli.Context) error {
@@ -76,8 +81,8 @@ func loginCommand(env *Env) *cli.Command {
 			if err != nil {
 				return err
 			}
-			maxSessions, err := maxSessionsFromFlag(c, "max-sessions")
-			if err != nil {
+			pinned := map[string]string{}
+			if err := pinFlag(c, pinned, flagMaxSessions, sql.SettingMaxSessionsPerUser); err != nil {
 				return err
 			}
 			if c.Bool("only-cookie") && c.Bool("only-value") {
@@ -88,10 +93,9 @@ func loginCommand(env *Env) *cli.Command {
 				return err
 			}
 			return runCommand(c.Context, env, loginOptions{
-				maxSessions: maxSessions,
-				env:         env, conn: connFromFlags(c), username: username, typed: c.Args().First(), expireAfter: expireAfter, expireAfterText: c.String("expire-after"),
+				env: env, conn: connFromFlags(c), username: username, typed: c.Args().First(), expireAfter: expireAfter, expireAfterText: c.String("expire-after"),
 				onlyCookie: c.Bool("only-cookie"), onlyValue: c.Bool("only-value"), insecure: c.Bool("insecure"),
-				cookieJar: c.String("cookie-jar"), jarHosts: jarHosts, format: f,
+				cookieJar: c.String("cookie-jar"), jarHosts: jarHosts, pinned: pinned, format: f,
 			}, runLogin)
 		},
 	}
@@ -120,10 +124,14 @@ func runLogin(ctx context.Context, opts loginOptions) error {
 		return err
 	}
 	defer conn.Close(context.WithoutCancel(ctx))
+	policy, err := sql.ReadPolicy(ctx, conn, opts.pinned)
+	if err != nil {
+		return err
+	}
 
 	session, err := sql.NewStore(conn).Login(ctx, sql.NewSession{
 		Username: opts.username, HashedSecret: auth.HashSecret(secret), ExpireAfter: opts.expireAfter,
-	}, cliActor(opts.env, caller), sql.LoginOptions{MaxSessions: opts.maxSessions, BeforeCommit: func(s sql.Session) error {
+	}, cliActor(opts.env, caller), sql.LoginOptions{MaxSessions: policy.MaxSessionsPerUser, BeforeCommit: func(s sql.Session) error {
 		if jar == nil {
 			return nil
 		}

@@ -84,27 +84,28 @@ func ptr[T any](v T) *T { return &v }
 func TestServePurgeOptions(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
-		name                                       string
-		interval, olderThan, pace, eventsRetention string
-		wantInterval, wantOlderThan, wantKeep      time.Duration
-		wantPace                                   float64
+		name                        string
+		interval, olderThan, pace   string
+		wantInterval, wantOlderThan time.Duration
+		wantPace                    float64
 	}{
-		{"defaults", defaultPurgeInterval, defaultOlderThan, defaultPurgePace, defaultEventsRetention, time.Hour, time.Hour, 30 * 24 * time.Hour, 1},
-		{"off", "0", "1h", "1", "30d", 0, time.Hour, 30 * 24 * time.Hour, 1},
-		{"events kept, flat out", "10m", "7d", "0", "0d", 10 * time.Minute, 7 * 24 * time.Hour, 0, 0},
-		{"shortest, gentlest", "1s", "1s", "100", "1h", time.Second, time.Second, time.Hour, 100},
+		{"defaults", defaultPurgeInterval, defaultOlderThan, defaultPurgePace, time.Hour, time.Hour, 1},
+		{"off", "0", "1h", "1", 0, time.Hour, 1},
+		{"flat out", "10m", "7d", "0", 10 * time.Minute, 7 * 24 * time.Hour, 0},
+		{"shortest, gentlest", "1s", "1s", "100", time.Second, time.Second, 100},
 	}
 	for _, tt := range tests {
-		got, err := servePurgeOptions(tt.interval, tt.olderThan, tt.pace, tt.eventsRetention)
+		got, err := servePurgeOptions(tt.interval, tt.olderThan, tt.pace)
 		if err != nil {
 			t.Errorf("%s: %v", tt.name, err)
 			continue
 		}
 		want := sql.PurgeLoopOptions{Interval: tt.wantInterval, Jitter: 0.1, Purge: sql.PurgeOptions{
-			OlderThan: tt.wantOlderThan, Batch: sql.DefaultPurgeBatch, EventsOlderThan: tt.wantKeep, Pace: tt.wantPace}}
-		// The hooks (Progress, Ran) are the server's to set.
+			OlderThan: tt.wantOlderThan, Batch: sql.DefaultPurgeBatch, Pace: tt.wantPace}}
+		// The hooks (Progress, Ran, BeforeRun) are the server's to set,
+		// and with BeforeRun the events retention.
 		if got.Interval != want.Interval || got.Jitter != want.Jitter || got.Purge != want.Purge ||
-			got.Logger != nil || got.Progress != nil || got.Ran != nil {
+			got.Logger != nil || got.Progress != nil || got.Ran != nil || got.BeforeRun != nil {
 			t.Errorf("%s: %+v, want %+v", tt.name, got, want)
 		}
 	}
@@ -130,7 +131,6 @@ func TestServePurgeRejectsBadFlags(t *testing.T) {
 		// The trusted proxies (issue 19 §4).
 		{[]string{"--trusted-proxies", "10.0.0.0/8,proxy.local"}, `invalid --trusted-proxies "10.0.0.0/8,proxy.local": "proxy.local" is not an address or a network`},
 		{[]string{"--trusted-proxies", "10.0.0.1", "--forwarded-header", "x-real-ip"}, `invalid --forwarded-header "x-real-ip": want x-forwarded-for or forwarded`},
-		{[]string{"--forwarded-header", "forwarded"}, `--forwarded-header names the header of the proxies --trusted-proxies trusts: give --trusted-proxies too`},
 		// Checked also when the purge is off, so a typo shows now.
 		{[]string{"--purge-interval", "0", "--events-retention", "forever"}, `invalid --events-retention "forever": want a duration`},
 	}

@@ -99,8 +99,10 @@ func (s *Server) RefreshSettings(ctx context.Context) error {
 	}
 	old := st.stored
 	st.stored = stored
-	st.current.Store(&policy)
+	// The session check first: a listing that reads a session as idle
+	// finds it refused too.
 	s.verifier.SetIdleTimeout(policy.IdleTimeout)
+	st.current.Store(&policy)
 
 	idleChanged := first
 	for _, v := range sql.Pin(values, st.pinned) {

@@ -325,11 +325,11 @@ var loginLimitsSettings = []string{sql.SettingLoginFailLimit, sql.SettingLoginFa
 func loginLimitsFlags() []cli.Flag {
 	return []cli.Flag{
 		settingFlag(sql.SettingLoginFailLimit,
-			"failed logins (`N`) of one user from one client address within --login-fail-window before that pair gets 429; 0 for no such limit"),
+			"after `N` failed logins of one user from one client address within --login-fail-window, that pair gets 429; 0 for no such limit"),
 		settingFlag(sql.SettingLoginFailLimitPerAddress,
-			"failed logins (`N`) from one client address, of any users, within --login-fail-window before it gets 429; 0 for no such limit"),
+			"after `N` failed logins from one client address, of any users, within --login-fail-window, it gets 429; 0 for no such limit"),
 		settingFlag(sql.SettingLoginFailWindow,
-			"how long (`D`) a failed login counts against its address; 0 turns the login throttle off"),
+			"a failed login counts against its address for `D`; 0 turns the login throttle off"),
 	}
 }
 

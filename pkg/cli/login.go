@@ -36,11 +36,11 @@ type loginOptions struct {
 	cookieJar string
 	// jarHosts are the hosts the jar names; empty means cookieJarHosts.
 	jarHosts []string
-	// pinned is --max-sessions, when given, as the setting
-	// max-sessions-per-user (see pinnedFromFlags); beyond it, a login
-	// revokes the user's least recently used live sessions.
-	pinned map[string]string
-	format format.Format
+	// maxSessions is --max-sessions; beyond it, a login revokes the
+	// user's least recently used live sessions. nil when not given: the
+	// login applies the setting max-sessions-per-user.
+	maxSessions *int
+	format      format.Format
 }
 
 func loginCommand(env *Env) *cli.Command {
@@ -81,8 +81,8 @@ func loginCommand(env *Env) *cli.Command {
 			if err != nil {
 				return err
 			}
-			pinned := map[string]string{}
-			if err := pinFlag(c, pinned, flagMaxSessions, sql.SettingMaxSessionsPerUser); err != nil {
+			maxSessions, err := maxSessionsFromFlag(c)
+			if err != nil {
 				return err
 			}
 			if c.Bool("only-cookie") && c.Bool("only-value") {
@@ -95,10 +95,21 @@ func loginCommand(env *Env) *cli.Command {
 			return runCommand(c.Context, env, loginOptions{
 				env: env, conn: connFromFlags(c), username: username, typed: c.Args().First(), expireAfter: expireAfter, expireAfterText: c.String("expire-after"),
 				onlyCookie: c.Bool("only-cookie"), onlyValue: c.Bool("only-value"), insecure: c.Bool("insecure"),
-				cookieJar: c.String("cookie-jar"), jarHosts: jarHosts, pinned: pinned, format: f,
+				cookieJar: c.String("cookie-jar"), jarHosts: jarHosts, maxSessions: maxSessions, format: f,
 			}, runLogin)
 		},
 	}
+}
+
+// maxSessionsFromFlag reads --max-sessions, checked as the setting
+// max-sessions-per-user checks its values: nil when it is not given.
+func maxSessionsFromFlag(c *cli.Context) (*int, error) {
+	pinned := map[string]string{}
+	if err := pinFlag(c, pinned, flagMaxSessions, sql.SettingMaxSessionsPerUser); err != nil || len(pinned) == 0 {
+		return nil, err
+	}
+	n, err := strconv.Atoi(pinned[sql.SettingMaxSessionsPerUser])
+	return &n, err
 }
 
 var loginColumns = []format.Column{
@@ -124,14 +135,10 @@ func runLogin(ctx context.Context, opts loginOptions) error {
 		return err
 	}
 	defer conn.Close(context.WithoutCancel(ctx))
-	policy, err := sql.ReadPolicy(ctx, conn, opts.pinned)
-	if err != nil {
-		return err
-	}
 
 	session, err := sql.NewStore(conn).Login(ctx, sql.NewSession{
 		Username: opts.username, HashedSecret: auth.HashSecret(secret), ExpireAfter: opts.expireAfter,
-	}, cliActor(opts.env, caller), sql.LoginOptions{MaxSessions: policy.MaxSessionsPerUser, BeforeCommit: func(s sql.Session) error {
+	}, cliActor(opts.env, caller), sql.LoginOptions{MaxSessions: opts.maxSessions, BeforeCommit: func(s sql.Session) error {
 		if jar == nil {
 			return nil
 		}

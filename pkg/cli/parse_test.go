@@ -35,11 +35,10 @@ func TestParseOptions(t *testing.T) {
 		want any
 	}{
 		{[]string{"login", "web_user", "--expire-after", "4h30m", "--only-value"},
-			loginOptions{conn: conn, username: "web_user", typed: "web_user", expireAfter: 4*time.Hour + 30*time.Minute, expireAfterText: "4h30m", onlyValue: true, format: format.TSV,
-				pinned: map[string]string{}}},
+			loginOptions{conn: conn, username: "web_user", typed: "web_user", expireAfter: 4*time.Hour + 30*time.Minute, expireAfterText: "4h30m", onlyValue: true, format: format.TSV}},
 		{[]string{"login", "Web_User", "--cookie-jar", "j.txt", "--domain", ".Example.com", "--max-sessions", "3"},
 			loginOptions{conn: conn, username: "web_user", typed: "Web_User", expireAfter: time.Hour, expireAfterText: "1h", cookieJar: "j.txt",
-				jarHosts: []string{".example.com"}, pinned: map[string]string{sql.SettingMaxSessionsPerUser: "3"}, format: format.TSV}},
+				jarHosts: []string{".example.com"}, maxSessions: ptr(3), format: format.TSV}},
 		{[]string{"logout", "alice", "bob", "--reason", "lost laptop", "--dry-run", "--format", "json"},
 			logoutOptions{conn: conn, usernames: []string{"alice", "bob"}, reason: "lost laptop", dryRun: true, format: format.JSON, standbyTimeout: sql.DefaultStandbyTimeout}},
 		{[]string{"revoke", "--ip", "10.0.0.0/8", "--via", "http", "--yes", "--reason", "stolen"},

@@ -158,7 +158,7 @@ func (s *Server) createSession(r *http.Request, username string, secret []byte, 
 	ns := sql.NewSession{
 		Username: username, HashedSecret: auth.HashSecret(secret), ExpireAfter: s.cfg.SessionLifetime, RoleVersion: roleVersion,
 	}
-	opts := sql.LoginOptions{MaxSessions: s.policy().MaxSessionsPerUser, Throttled: &attempt, LimitRevoked: &limitRevoked}
+	opts := sql.LoginOptions{MaxSessions: &s.policy().MaxSessionsPerUser, Throttled: &attempt, LimitRevoked: &limitRevoked}
 	session, err := s.store.Login(ctx, ns, by, opts)
 	// serve checked --session-lifetime against max-session-lifetime when it
 	// started; a cap lowered since then shortens its sessions to the cap.

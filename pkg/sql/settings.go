@@ -291,7 +291,8 @@ type Policy struct {
 	// long (CheckPolicy), and makes listings read it as idle.
 	IdleTimeout time.Duration
 	// MaxSessionsPerUser, when positive, bounds each user's live sessions
-	// (LoginOptions.MaxSessions).
+	// (LoginOptions.MaxSessions; a login without it reads the setting
+	// itself).
 	MaxSessionsPerUser int
 	// LoginLimits are the login throttle's.
 	LoginLimits LoginLimits
@@ -327,11 +328,34 @@ func PolicyOf(values []SettingValue) (Policy, error) {
 			p.TrustedProxies, err = v.networks(v.Value)
 		}
 		if err != nil {
-			return Policy{}, fmt.Errorf("invalid value %q for %s in the database: %w; set a valid one with auth-session settings set, or reset it",
-				v.Value, v.Name, err)
+			return Policy{}, storedValueError(v.Name, v.Value, err)
 		}
 	}
 	return p, nil
+}
+
+// storedNumber reads the value of number setting name a statement read
+// from the table, or its default when there is none (nil).
+func storedNumber(name string, stored *string) (int, error) {
+	s, err := LookupSetting(name)
+	if err != nil {
+		return 0, err
+	}
+	value := s.Default
+	if stored != nil {
+		value = *stored
+	}
+	n, err := s.number(value)
+	if err != nil {
+		return 0, storedValueError(name, value, err)
+	}
+	return n, nil
+}
+
+// storedValueError is the error of a value of setting name in the database
+// that the setting refuses: written there by hand, not by settings set.
+func storedValueError(name, value string, err error) error {
+	return fmt.Errorf("invalid value %q for %s in the database: %w; set a valid one with auth-session settings set, or reset it", value, name, err)
 }
 
 // ReadPolicy reads the settings of db once, for a command's run, with the

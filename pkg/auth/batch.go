@@ -31,8 +31,10 @@ const batchTimeout = 10 * time.Second
 // started after it arrived, so a revocation committed before a request
 // arrives is always seen.
 type lookupBatcher struct {
-	db     sql.DBTX
-	policy sql.CheckPolicy
+	db sql.DBTX
+	// policy is what each statement measures the sessions against, as it
+	// is when the statement starts.
+	policy func() sql.CheckPolicy
 	max    int
 
 	mu      sync.Mutex
@@ -93,7 +95,7 @@ func (b *lookupBatcher) run(batch []*pendingLookup) {
 	}
 	found := make(map[int64]sql.SessionCheck, len(batch))
 	ctx, cancel := context.WithTimeout(context.Background(), batchTimeout)
-	err := sql.CheckSessions(ctx, b.db, ids, b.policy, func(c sql.SessionCheck) { found[c.ID] = c })
+	err := sql.CheckSessions(ctx, b.db, ids, b.policy(), func(c sql.SessionCheck) { found[c.ID] = c })
 	cancel()
 	for _, p := range batch {
 		r := lookupResult{err: err}

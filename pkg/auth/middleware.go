@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/auth-session/auth-session/internal/httpjson"
@@ -99,7 +100,8 @@ type Verifier struct {
 	TouchInterval time.Duration
 	// IdleTimeout, when positive, refuses a session not used for that long,
 	// as an expired one is. It should be well above TouchInterval, which is
-	// how far last_used_at may lag behind the last use.
+	// how far last_used_at may lag behind the last use. It is read at the
+	// first request; SetIdleTimeout changes it later.
 	IdleTimeout time.Duration
 	// Log receives why a session was refused (at debug level) and store
 	// errors; nil means slog.Default(). It never receives a session value.
@@ -131,10 +133,12 @@ type Verifier struct {
 	// that many run are looked up together by the next statement.
 	MaxConcurrentLookups int
 
-	once    sync.Once
-	batcher *lookupBatcher // on DB
-	reader  *lookupBatcher // on ReadDB, if set
-	toucher *toucher       // on DB
+	once sync.Once
+	// idleTimeout is IdleTimeout, then what SetIdleTimeout set.
+	idleTimeout atomic.Int64
+	batcher     *lookupBatcher // on DB
+	reader      *lookupBatcher // on ReadDB, if set
+	toucher     *toucher       // on DB
 }
 
 // WaitForTouches returns once the last-used times that requests so far
@@ -153,13 +157,26 @@ func (v *Verifier) init() {
 		if max <= 0 {
 			max = DefaultMaxConcurrentLookups
 		}
-		policy := sql.CheckPolicy{TouchInterval: v.touchInterval(), IdleTimeout: v.IdleTimeout}
-		v.batcher = &lookupBatcher{db: v.DB, policy: policy, max: max}
+		v.idleTimeout.Store(int64(v.IdleTimeout))
+		v.batcher = &lookupBatcher{db: v.DB, policy: v.checkPolicy, max: max}
 		if v.ReadDB != nil {
-			v.reader = &lookupBatcher{db: v.ReadDB, policy: policy, max: max}
+			v.reader = &lookupBatcher{db: v.ReadDB, policy: v.checkPolicy, max: max}
 		}
-		v.toucher = newToucher(v.DB, policy.TouchInterval, v.touchFailed)
+		v.toucher = newToucher(v.DB, v.touchInterval(), v.touchFailed)
 	})
+}
+
+// SetIdleTimeout changes IdleTimeout for the lookups that start from now
+// on: a server applies a setting changed in the database without a
+// restart. It is safe to call while requests are served.
+func (v *Verifier) SetIdleTimeout(d time.Duration) {
+	v.init()
+	v.idleTimeout.Store(int64(d))
+}
+
+// checkPolicy is what a lookup starting now measures sessions against.
+func (v *Verifier) checkPolicy() sql.CheckPolicy {
+	return sql.CheckPolicy{TouchInterval: v.touchInterval(), IdleTimeout: time.Duration(v.idleTimeout.Load())}
 }
 
 func (v *Verifier) touchInterval() time.Duration {

@@ -6,7 +6,6 @@ import (
 	"time"
 
 	"github.com/urfave/cli/v2"
-	str2duration "github.com/xhit/go-str2duration/v2"
 
 	"github.com/auth-session/auth-session/pkg/format"
 	"github.com/auth-session/auth-session/pkg/sql"
@@ -197,22 +196,13 @@ func parseDuration(flag, value string, minimum time.Duration) (time.Duration, er
 	return d, nil
 }
 
-// asTyped reports whether a duration is written without padding or a sign,
-// which the parser would forgive but a script's mistake should not pass.
-func asTyped(value string) bool {
-	return strings.TrimSpace(value) == value && !strings.HasPrefix(value, "+")
-}
-
 // parseDurationOrZero is parseDuration that also accepts zero ("0", "0s",
 // "0d"), to which the flag gives a meaning of its own, such as "off";
 // zeroMeans completes the phrase "or 0 to" in the error message.
 func parseDurationOrZero(flag, value string, minimum time.Duration, zeroMeans string) (time.Duration, error) {
-	if d, err := str2duration.ParseDuration(value); err == nil && d == 0 && asTyped(value) {
-		return 0, nil
-	}
-	d, err := parseDuration(flag, value, minimum)
+	d, err := sql.ParseDurationOrZero(value, minimum)
 	if err != nil {
-		return 0, usageErrorf("%w; or 0 to %s", err, zeroMeans)
+		return 0, usageErrorf("invalid --%s %q: %w; or 0 to %s", flag, value, err, zeroMeans)
 	}
 	return d, nil
 }

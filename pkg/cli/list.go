@@ -16,6 +16,8 @@ type listOptions struct {
 	env    *Env
 	conn   ConnOptions
 	filter sql.ListFilter
+	// pinned is --idle-timeout, when given (see pinnedFromFlags).
+	pinned map[string]string
 	// staleAfter flags active sessions unused for this long; 0 disables.
 	staleAfter time.Duration
 	// summary prints one row per user instead of one per session.
@@ -52,6 +54,9 @@ func listCommand(env *Env) *cli.Command {
 			opts := listOptions{env: env, conn: connFromFlags(c), filter: sql.ListFilter{Desc: c.Bool("desc")}}
 			var err error
 			if opts.filter.Selection, _, _, err = selectionFromFlags(c, env); err != nil {
+				return err
+			}
+			if opts.pinned, err = pinnedFromFlags(c, flagIdleTimeout); err != nil {
 				return err
 			}
 			if c.IsSet("limit") {
@@ -135,6 +140,9 @@ func runList(ctx context.Context, opts listOptions) error {
 	}
 	defer conn.Close(context.WithoutCancel(ctx))
 	if err := endChangedCredentials(ctx, opts.env, conn, caller, "list", false); err != nil {
+		return err
+	}
+	if err := readIdleTimeout(ctx, conn, opts.pinned, &opts.filter.Selection); err != nil {
 		return err
 	}
 	if err := checkNames(ctx, conn, opts.filter.Selection, false, false, opts.env.IO.Err); err != nil {

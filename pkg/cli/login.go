@@ -17,6 +17,9 @@ import (
 // defaultExpireAfter is cockroach's default session lifetime.
 const defaultExpireAfter = "1h"
 
+// flagMaxSessions is login's flag of the setting max-sessions-per-user.
+const flagMaxSessions = "max-sessions"
+
 type loginOptions struct {
 	env      *Env
 	conn     ConnOptions
@@ -33,9 +36,10 @@ type loginOptions struct {
 	cookieJar string
 	// jarHosts are the hosts the jar names; empty means cookieJarHosts.
 	jarHosts []string
-	// maxSessions, when positive, revokes the user's least recently used
-	// live sessions beyond it.
-	maxSessions int
+	// maxSessions is --max-sessions; beyond it, a login revokes the
+	// user's least recently used live sessions. nil when not given: the
+	// login applies the setting max-sessions-per-user.
+	maxSessions *int
 	format      format.Format
 }
 
@@ -57,7 +61,8 @@ func loginCommand(env *Env) *cli.Command {
 			&cli.BoolFlag{Name: "insecure", Usage: "leave out the cookie's Secure attribute, for an HTTP interface without TLS"},
 			&cli.StringFlag{Name: "cookie-jar", Usage: "also write the cookie to `FILE` (mode 0600) in the Netscape format curl --cookie FILE and wget --load-cookies FILE read"},
 			&cli.StringFlag{Name: "domain", Usage: "the `HOST` the HTTP interface runs on, which the --cookie-jar names (default: localhost and 127.0.0.1); .example.com for it and its subdomains"},
-			&cli.IntFlag{Name: "max-sessions", Usage: "keep the user at `N` live sessions at most: revoke the least recently used beyond it, with this one"},
+			namedSettingFlag(flagMaxSessions, sql.SettingMaxSessionsPerUser,
+				"keep the user at `N` live sessions at most: revoke the least recently used beyond it, with this one; 0 for no limit"),
 			formatFlag(),
 		),
 		Action: func(c *cli.Context) error {
@@ -76,7 +81,7 @@ func loginCommand(env *Env) *cli.Command {
 			if err != nil {
 				return err
 			}
-			maxSessions, err := maxSessionsFromFlag(c, "max-sessions")
+			maxSessions, err := maxSessionsFromFlag(c)
 			if err != nil {
 				return err
 			}
@@ -88,13 +93,23 @@ func loginCommand(env *Env) *cli.Command {
 				return err
 			}
 			return runCommand(c.Context, env, loginOptions{
-				maxSessions: maxSessions,
-				env:         env, conn: connFromFlags(c), username: username, typed: c.Args().First(), expireAfter: expireAfter, expireAfterText: c.String("expire-after"),
+				env: env, conn: connFromFlags(c), username: username, typed: c.Args().First(), expireAfter: expireAfter, expireAfterText: c.String("expire-after"),
 				onlyCookie: c.Bool("only-cookie"), onlyValue: c.Bool("only-value"), insecure: c.Bool("insecure"),
-				cookieJar: c.String("cookie-jar"), jarHosts: jarHosts, format: f,
+				cookieJar: c.String("cookie-jar"), jarHosts: jarHosts, maxSessions: maxSessions, format: f,
 			}, runLogin)
 		},
 	}
+}
+
+// maxSessionsFromFlag reads --max-sessions, checked as the setting
+// max-sessions-per-user checks its values: nil when it is not given.
+func maxSessionsFromFlag(c *cli.Context) (*int, error) {
+	pinned := map[string]string{}
+	if err := pinFlag(c, pinned, flagMaxSessions, sql.SettingMaxSessionsPerUser); err != nil || len(pinned) == 0 {
+		return nil, err
+	}
+	n, err := strconv.Atoi(pinned[sql.SettingMaxSessionsPerUser])
+	return &n, err
 }
 
 var loginColumns = []format.Column{

@@ -15,22 +15,19 @@ import (
 	"github.com/auth-session/auth-session/pkg/sql"
 )
 
-// Flag defaults of purge, as the help shows them.
-const (
-	defaultOlderThan       = "1h"
-	defaultEventsRetention = "30d"
-	// minEventsRetention keeps a slip of the finger from erasing the audit
-	// trail: a trail shorter than an hour explains nothing.
-	minEventsRetention = time.Hour
-)
+// defaultOlderThan is purge's --older-than, as the help shows it.
+const defaultOlderThan = "1h"
 
-// flagEventsRetention is the name of purge's and serve's retention flag.
-const flagEventsRetention = "events-retention"
+// flagEventsRetention is the name of purge's and serve's flag of the
+// setting events-retention.
+const flagEventsRetention = sql.SettingEventsRetention
 
 type purgeOptions struct {
-	env    *Env
-	conn   ConnOptions
-	purge  sql.PurgeOptions
+	env   *Env
+	conn  ConnOptions
+	purge sql.PurgeOptions
+	// pinned is --events-retention, when given (see pinnedFromFlags).
+	pinned map[string]string
 	format format.Format
 }
 
@@ -39,7 +36,8 @@ func purgeCommand(env *Env) *cli.Command {
 		Name:  "purge",
 		Usage: "delete sessions that expired or were revoked long ago, and old audit events",
 		Description: "purge deletes the sessions that expired or were revoked more than --older-than\n" +
-			"ago by the database clock, then the audit events older than --events-retention,\n" +
+			"ago by the database clock, then the audit events older than the setting\n" +
+			"events-retention (a year unless set; --events-retention wins for one run),\n" +
 			"in batches of --batch rows, each its own short transaction: walking the expiry\n" +
 			"and revocation indexes, or, when a fifth of a table or more goes (PostgreSQL\n" +
 			"14+), its pages in disk order, each batch the pages that hold about --batch\n" +
@@ -69,7 +67,7 @@ func purgeCommand(env *Env) *cli.Command {
 			if opts.purge.Batch, err = parseBatch(c.String("batch")); err != nil {
 				return err
 			}
-			if opts.purge.EventsOlderThan, err = parseRetention(flagEventsRetention, c.String(flagEventsRetention)); err != nil {
+			if opts.pinned, err = pinnedFromFlags(c, flagEventsRetention); err != nil {
 				return err
 			}
 			if opts.purge.Pace, err = parsePace("pace", c.String("pace")); err != nil {
@@ -107,12 +105,6 @@ func parsePace(flag, value string) (float64, error) {
 	return f, nil
 }
 
-// parseRetention parses --events-retention, where a zero duration ("0",
-// "0d") means keep forever.
-func parseRetention(flag, value string) (time.Duration, error) {
-	return parseDurationOrZero(flag, value, minEventsRetention, "keep every event")
-}
-
 // olderThanFlag is purge's --older-than, and serve's --purge-older-than.
 func olderThanFlag(name string) cli.Flag {
 	return &cli.StringFlag{Name: name, Value: defaultOlderThan,
@@ -121,8 +113,7 @@ func olderThanFlag(name string) cli.Flag {
 
 // eventsRetentionFlag is --events-retention, of purge and serve.
 func eventsRetentionFlag() cli.Flag {
-	return &cli.StringFlag{Name: flagEventsRetention, Value: defaultEventsRetention,
-		Usage: "purge audit events older than `D`, at least 1h; 0 keeps every event"}
+	return settingFlag(flagEventsRetention, "purge audit events older than `D`, at least 1h; 0 keeps every event")
 }
 
 var purgeColumns = []format.Column{
@@ -148,6 +139,11 @@ func runPurge(ctx context.Context, opts purgeOptions) error {
 	if err := endChangedCredentials(ctx, opts.env, conn, caller, "purge", opts.purge.DryRun); err != nil {
 		return err
 	}
+	policy, err := sql.ReadPolicy(ctx, conn, opts.pinned)
+	if err != nil {
+		return err
+	}
+	opts.purge.EventsOlderThan = policy.EventsRetention
 	opts.purge.Audit = sql.PurgeAudit{Actor: caller.Username, Via: "cli", ClientAddr: hostname(opts.env)}
 
 	stderr := opts.env.IO.Err

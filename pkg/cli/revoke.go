@@ -27,10 +27,12 @@ type revokeOptions struct {
 	sel       sql.Selection
 	described string
 	written   map[string]any
-	yes       bool
-	reason    string
-	dryRun    bool
-	format    format.Format
+	// pinned is --idle-timeout, when given (see pinnedFromFlags).
+	pinned map[string]string
+	yes    bool
+	reason string
+	dryRun bool
+	format format.Format
 	// standbyTimeout bounds the commit's wait for the synchronous standbys.
 	standbyTimeout time.Duration
 }
@@ -63,6 +65,9 @@ func revokeCommand(env *Env) *cli.Command {
 				return err
 			}
 			if opts.sel, opts.described, opts.written, err = selectionFromFlags(c, env); err != nil {
+				return err
+			}
+			if opts.pinned, err = pinnedFromFlags(c, flagIdleTimeout); err != nil {
 				return err
 			}
 			if opts.reason, err = reasonFromFlag(c); err != nil {
@@ -197,6 +202,9 @@ func runRevokeMatching(ctx context.Context, opts revokeOptions) error {
 		return err
 	}
 	defer conn.Close(context.WithoutCancel(ctx))
+	if err := readIdleTimeout(ctx, conn, opts.pinned, &opts.sel); err != nil {
+		return err
+	}
 	if err := checkNames(ctx, conn, opts.sel, false, true, opts.env.IO.Err); err != nil {
 		return err
 	}

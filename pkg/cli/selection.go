@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
-	"time"
 	"unicode"
 
 	"github.com/urfave/cli/v2"
@@ -38,7 +37,7 @@ func selectionFlags() []cli.Flag {
 		&cli.GenericFlag{Name: flagSelUser, Value: &repeated{}, Usage: "only sessions of this `USERNAME` (repeatable; the name as list prints it, or in double quotes)"},
 		&cli.StringFlag{Name: flagUsersFrom, Usage: "only sessions of the users named in `FILE`, one per line; - for standard input"},
 		&cli.BoolFlag{Name: flagActive, Usage: "another name for --state active"},
-		idleTimeoutFlag("read sessions not used for `DURATION` as idle, not active, as serve --idle-timeout refuses them; 0 for off"),
+		idleTimeoutFlag("read sessions not used for `DURATION` as idle, not active, as serve refuses them; 0 for off"),
 	)
 	for _, f := range sql.SelectionFields {
 		if !f.List {
@@ -81,12 +80,6 @@ func selectionFromFlags(c *cli.Context, env *Env) (sel sql.Selection, described 
 	}
 	if sel, written, err = parseSelection(given, env); err != nil {
 		return sel, "", nil, err
-	}
-	if sel.IdleTimeout, err = idleTimeoutFromFlags(c); err != nil {
-		return sel, "", nil, err
-	}
-	if sel.State == sql.StatusIdle && sel.IdleTimeout == 0 {
-		return sel, "", nil, usageErrorf("--%s idle needs --%s (or AUTH_SESSION_IDLE_TIMEOUT): a session is idle only under serve's idle timeout", flagState, flagIdleTimeout)
 	}
 	return sel, strings.Join(parts, " "), written, nil
 }
@@ -225,28 +218,4 @@ func describeSelection(described string) string {
 		return "every session"
 	}
 	return fmt.Sprintf("sessions matching %s", described)
-}
-
-// flagIdleTimeout is the idle timeout serve enforces; list takes it too, to
-// show the sessions it refuses as idle. The environment variable lets both
-// read one setting.
-const flagIdleTimeout = "idle-timeout"
-
-func idleTimeoutFlag(usage string) cli.Flag {
-	return &cli.StringFlag{Name: flagIdleTimeout, Value: "0", EnvVars: []string{"AUTH_SESSION_IDLE_TIMEOUT"}, Usage: usage}
-}
-
-// idleTimeoutFromFlags reads --idle-timeout: 0 (off) or at least a minute.
-func idleTimeoutFromFlags(c *cli.Context) (time.Duration, error) {
-	return parseDurationOrZero(flagIdleTimeout, c.String(flagIdleTimeout), time.Minute, "turn it off")
-}
-
-// maxSessionsFromFlag reads a limit of sessions per user: 0 (none) to
-// 100000.
-func maxSessionsFromFlag(c *cli.Context, name string) (int, error) {
-	n := c.Int(name)
-	if n < 0 || n > 100000 {
-		return 0, usageErrorf("invalid --%s %d: want a number of sessions from 1 to 100000, or 0 for no limit", name, n)
-	}
-	return n, nil
 }

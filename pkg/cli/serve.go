@@ -41,13 +41,13 @@ type serveOptions struct {
 	sessionLifetimeText string
 	touchInterval       time.Duration
 	standbyTimeout      time.Duration
-	idleTimeout         time.Duration
-	maxSessions         int
-	maxConns            int32
-	loginLimits         sql.LoginLimits
-	logLevel            slog.Level
-	forwardAuth         server.ForwardAuth
-	trustedProxies      server.TrustedProxies
+	// pinned are the settings given as flags (see serveSettings), which
+	// win over the database's.
+	pinned          map[string]string
+	maxConns        int32
+	logLevel        slog.Level
+	forwardAuth     server.ForwardAuth
+	forwardedHeader string
 	// metrics is false with --metrics=false; metricsAddr is --metrics-addr.
 	metrics     bool
 	metricsAddr string
@@ -75,8 +75,8 @@ func serveCommand(env *Env) *cli.Command {
 			Usage: "write a session's last_used_at at most this often"},
 		idleTimeoutFlag("refuse a session not used for `DURATION`, as an expired one; longer than --touch-interval; 0 for off"),
 		standbyTimeoutFlag(),
-		&cli.IntFlag{Name: "max-sessions-per-user", EnvVars: []string{"AUTH_SESSION_MAX_SESSIONS_PER_USER"},
-			Usage: "an API login beyond `N` live sessions of its user revokes the least recently used; 0 for no limit"},
+		settingFlag(sql.SettingMaxSessionsPerUser, "an API login beyond `N` live sessions of its user revokes the least recently used; 0 for no limit",
+			"AUTH_SESSION_MAX_SESSIONS_PER_USER"),
 		&cli.IntFlag{Name: "max-conns", Value: defaultMaxConns,
 			Usage: "most connections the server's pool opens to the database"},
 		&cli.StringFlag{Name: "log-level", Value: "info",
@@ -104,7 +104,14 @@ func serveCommand(env *Env) *cli.Command {
 			"Connect as a superuser or a member of admin, to a database where 'auth-session init'\n" +
 			"has run. Give --certs-dir for HTTPS, or --insecure for plain HTTP. It stops cleanly\n" +
 			"on SIGINT or SIGTERM. In the background it purges long-dead sessions and old\n" +
-			"audit events, as the purge command does, every --purge-interval.",
+			"audit events, as the purge command does, every --purge-interval.\n\n" +
+			"The policies (the idle timeout, the session limit, the login throttle, the\n" +
+			"events retention, the trusted proxies) are settings kept in the database\n" +
+			"(auth-session settings): serve reads them at start and every " + server.SettingsRefreshInterval.String() + " after, so a\n" +
+			"change reaches it at most that late, without a restart. Their flags, given (or\n" +
+			"their environment variables set), win over the database's values for this\n" +
+			"process; serve logs each value and where it came from: flag, database or\n" +
+			"default.",
 		Flags: flags,
 		Action: func(c *cli.Context) error {
 			if err := exactArgs(c); err != nil {
@@ -149,34 +156,31 @@ func serveOptionsFromFlags(c *cli.Context, env *Env) (serveOptions, error) {
 	if opts.touchInterval, err = parseDuration("touch-interval", c.String("touch-interval"), time.Second); err != nil {
 		return opts, err
 	}
-	if opts.idleTimeout, err = idleTimeoutFromFlags(c); err != nil {
+	if opts.pinned, err = pinnedFromFlags(c, serveSettings...); err != nil {
 		return opts, err
 	}
-	if opts.idleTimeout > 0 && opts.touchInterval >= opts.idleTimeout {
-		return opts, usageErrorf("--touch-interval %s must be shorter than --idle-timeout %s: last_used_at lags up to --touch-interval behind a session's last use",
-			c.String("touch-interval"), c.String(flagIdleTimeout))
-	}
-	if opts.maxSessions, err = maxSessionsFromFlag(c, "max-sessions-per-user"); err != nil {
-		return opts, err
+	if idle, ok := opts.pinned[flagIdleTimeout]; ok {
+		// Checked by pinnedFromFlags already.
+		if d, _ := sql.ParseDurationOrZero(idle, 0); d > 0 && opts.touchInterval >= d {
+			return opts, usageErrorf("--touch-interval %s must be shorter than --idle-timeout %s: last_used_at lags up to --touch-interval behind a session's last use",
+				c.String("touch-interval"), c.String(flagIdleTimeout))
+		}
 	}
 	maxConns := c.Int("max-conns")
 	if maxConns < 1 || maxConns > 1000 {
 		return opts, usageErrorf("invalid --max-conns %d: want 1 to 1000", maxConns)
 	}
 	opts.maxConns = int32(maxConns)
-	if opts.loginLimits, err = loginLimitsFromFlags(c); err != nil {
-		return opts, err
-	}
 	if opts.forwardAuth, err = forwardAuthFromFlags(c); err != nil {
 		return opts, err
 	}
-	if opts.trustedProxies, err = trustedProxiesFromFlags(c); err != nil {
+	if opts.forwardedHeader, err = forwardedHeaderFromFlag(c); err != nil {
 		return opts, err
 	}
 	if err := opts.logLevel.UnmarshalText([]byte(c.String("log-level"))); err != nil {
 		return opts, usageErrorf("invalid --log-level %q: want debug, info, warn or error", c.String("log-level"))
 	}
-	purge, err := servePurgeOptions(c.String(flagPurgeInterval), c.String(flagPurgeOlderThan), c.String(flagPurgePace), c.String(flagEventsRetention))
+	purge, err := servePurgeOptions(c.String(flagPurgeInterval), c.String(flagPurgeOlderThan), c.String(flagPurgePace))
 	if err != nil {
 		return opts, err
 	}
@@ -250,27 +254,30 @@ func runServe(ctx context.Context, opts serveOptions) error {
 		defer metricsLn.Close()
 	}
 	srv, err := server.New(server.Config{
-		Pool:               pool,
-		ReadPool:           readPool,
-		ReadOutage:         readGuard,
-		Log:                log,
-		SessionLifetime:    opts.sessionLifetime,
-		TouchInterval:      opts.touchInterval,
-		StandbyTimeout:     opts.standbyTimeout,
-		IdleTimeout:        opts.idleTimeout,
-		MaxSessionsPerUser: opts.maxSessions,
-		InsecureCookies:    opts.insecure,
-		TLS:                tlsConfig,
-		LoginLimits:        opts.loginLimits,
-		Outage:             guard,
-		ForwardAuth:        opts.forwardAuth,
-		TrustedProxies:     opts.trustedProxies,
-		Schema:             opts.conn.Schema,
-		Purge:              backgroundPurge(opts),
-		DisableMetrics:     !opts.metrics,
-		MetricsListener:    metricsLn,
+		Pool:            pool,
+		ReadPool:        readPool,
+		ReadOutage:      readGuard,
+		Log:             log,
+		SessionLifetime: opts.sessionLifetime,
+		TouchInterval:   opts.touchInterval,
+		StandbyTimeout:  opts.standbyTimeout,
+		PinnedSettings:  opts.pinned,
+		InsecureCookies: opts.insecure,
+		TLS:             tlsConfig,
+		Outage:          guard,
+		ForwardAuth:     opts.forwardAuth,
+		ForwardedHeader: opts.forwardedHeader,
+		Schema:          opts.conn.Schema,
+		Purge:           backgroundPurge(opts),
+		DisableMetrics:  !opts.metrics,
+		MetricsListener: metricsLn,
 	})
 	if err != nil {
+		return err
+	}
+	// Before the first request, which they apply to; this logs each
+	// setting's value and origin.
+	if err := srv.RefreshSettings(ctx); err != nil {
 		return err
 	}
 	ln, err := listen("http-addr", opts.httpAddr)
@@ -306,37 +313,24 @@ func listen(flag, addr string) (net.Listener, error) {
 	return ln, nil
 }
 
-// loginLimitsFlags are the login throttle's limits, which serve applies
-// and throttle show reads by.
+// serveSettings are the settings serve applies that have a flag of serve.
+var serveSettings = append([]string{sql.SettingIdleTimeout, sql.SettingMaxSessionsPerUser, sql.SettingEventsRetention, sql.SettingTrustedProxies},
+	loginLimitsSettings...)
+
+// loginLimitsSettings are the login throttle's, which serve applies and
+// throttle show reads by.
+var loginLimitsSettings = []string{sql.SettingLoginFailLimit, sql.SettingLoginFailLimitPerAddress, sql.SettingLoginFailWindow}
+
+// loginLimitsFlags are the flags of loginLimitsSettings.
 func loginLimitsFlags() []cli.Flag {
 	return []cli.Flag{
-		&cli.IntFlag{Name: "login-fail-limit", Value: server.DefaultLoginLimits.PerUserAddress,
-			Usage: "failed logins of one user from one client address within --login-fail-window before that pair gets 429; 0 for no such limit"},
-		&cli.IntFlag{Name: "login-fail-limit-per-address", Value: server.DefaultLoginLimits.PerAddress,
-			Usage: "failed logins from one client address, of any users, within --login-fail-window before it gets 429; 0 for no such limit"},
-		&cli.StringFlag{Name: "login-fail-window", Value: "15m",
-			Usage: "how long a failed login counts against its address; 0 turns the login throttle off"},
+		settingFlag(sql.SettingLoginFailLimit,
+			"after `N` failed logins of one user from one client address within --login-fail-window, that pair gets 429; 0 for no such limit"),
+		settingFlag(sql.SettingLoginFailLimitPerAddress,
+			"after `N` failed logins from one client address, of any users, within --login-fail-window, it gets 429; 0 for no such limit"),
+		settingFlag(sql.SettingLoginFailWindow,
+			"a failed login counts against its address for `D`; 0 turns the login throttle off"),
 	}
-}
-
-// loginLimitsFromFlags reads the login throttle's flags.
-func loginLimitsFromFlags(c *cli.Context) (sql.LoginLimits, error) {
-	l := sql.LoginLimits{PerUserAddress: c.Int("login-fail-limit"), PerAddress: c.Int("login-fail-limit-per-address")}
-	for flag, n := range map[string]int{"login-fail-limit": l.PerUserAddress, "login-fail-limit-per-address": l.PerAddress} {
-		if n < 0 || n > 1_000_000 {
-			return l, usageErrorf("invalid --%s %d: want a number of failed logins from 0 (no limit) to 1000000", flag, n)
-		}
-	}
-	window, err := parseDurationOrZero("login-fail-window", c.String("login-fail-window"), time.Second, "turn the login throttle off")
-	if err != nil {
-		return l, err
-	}
-	l.Window = window
-	if l.Off() {
-		// The server reads the zero value as its defaults.
-		l.Window = -1
-	}
-	return l, nil
 }
 
 // openPool makes the server's connection pool, its connection attempts
@@ -476,17 +470,16 @@ func servePurgeFlags() []cli.Flag {
 
 // servePurgeOptions parses the flags' values as the purge command parses
 // its own; every value is checked, also when the interval turns the purge
-// off, so that a typo fails now rather than when someone turns it on.
-func servePurgeOptions(interval, olderThan, pace, eventsRetention string) (sql.PurgeLoopOptions, error) {
+// off, so that a typo fails now rather than when someone turns it on. The
+// events retention is a setting (see serveSettings), which the server
+// applies to each run.
+func servePurgeOptions(interval, olderThan, pace string) (sql.PurgeLoopOptions, error) {
 	opts := sql.PurgeLoopOptions{Jitter: purgeJitter, Purge: sql.PurgeOptions{Batch: sql.DefaultPurgeBatch}}
 	var err error
 	if opts.Interval, err = parseDurationOrZero(flagPurgeInterval, interval, minPurgeInterval, "turn the background purge off"); err != nil {
 		return opts, err
 	}
 	if opts.Purge.OlderThan, err = parseDuration(flagPurgeOlderThan, olderThan, time.Second); err != nil {
-		return opts, err
-	}
-	if opts.Purge.EventsOlderThan, err = parseRetention(flagEventsRetention, eventsRetention); err != nil {
 		return opts, err
 	}
 	if opts.Purge.Pace, err = parsePace(flagPurgePace, pace); err != nil {

@@ -6,43 +6,33 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/auth-session/auth-session/pkg/server"
+	"github.com/auth-session/auth-session/pkg/sql"
 )
 
 // Flags of serve's trusted reverse proxies.
 const (
-	flagTrustedProxies  = "trusted-proxies"
+	flagTrustedProxies  = sql.SettingTrustedProxies
 	flagForwardedHeader = "forwarded-header"
 )
 
 func trustedProxiesFlags() []cli.Flag {
 	return []cli.Flag{
-		&cli.StringFlag{Name: flagTrustedProxies, EnvVars: []string{"AUTH_SESSION_TRUSTED_PROXIES"},
-			Usage: "take the client's address from the forwarding header on connections from these proxies: `ADDRS`, addresses and CIDR networks " +
-				"separated by commas (the rightmost address in the header that is not one of them); without it the header is ignored"},
+		settingFlag(flagTrustedProxies, "take the client's address from the forwarding header on connections from these proxies: `ADDRS`, addresses and CIDR networks "+
+			"separated by commas (the rightmost address in the header that is not one of them); without any the header is ignored",
+			"AUTH_SESSION_TRUSTED_PROXIES"),
 		&cli.StringFlag{Name: flagForwardedHeader, Value: strings.ToLower(server.HeaderXForwardedFor),
-			Usage: "the forwarding `HEADER` the trusted proxies write: x-forwarded-for or forwarded (RFC 7239); the other is ignored"},
+			Usage: "the forwarding `HEADER` the trusted proxies (--trusted-proxies, or the setting) write: x-forwarded-for or forwarded (RFC 7239); the other is ignored"},
 	}
 }
 
-// trustedProxiesFromFlags reads the trusted proxies' flags.
-func trustedProxiesFromFlags(c *cli.Context) (server.TrustedProxies, error) {
-	var p server.TrustedProxies
+// forwardedHeaderFromFlag reads --forwarded-header.
+func forwardedHeaderFromFlag(c *cli.Context) (string, error) {
 	switch h := c.String(flagForwardedHeader); strings.ToLower(h) {
 	case "x-forwarded-for":
-		p.Header = server.HeaderXForwardedFor
+		return server.HeaderXForwardedFor, nil
 	case "forwarded":
-		p.Header = server.HeaderForwarded
+		return server.HeaderForwarded, nil
 	default:
-		return p, usageErrorf("invalid --%s %q: want x-forwarded-for or forwarded", flagForwardedHeader, h)
+		return "", usageErrorf("invalid --%s %q: want x-forwarded-for or forwarded", flagForwardedHeader, h)
 	}
-	if v := c.String(flagTrustedProxies); v != "" {
-		nets, err := server.ParseNetworks(v)
-		if err != nil {
-			return p, usageErrorf("invalid --%s %q: %w", flagTrustedProxies, v, err)
-		}
-		p.Networks = nets
-	} else if c.IsSet(flagForwardedHeader) {
-		return p, usageErrorf("--%s names the header of the proxies --%s trusts: give --%s too", flagForwardedHeader, flagTrustedProxies, flagTrustedProxies)
-	}
-	return p, nil
 }

@@ -8,6 +8,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/auth-session/auth-session/pkg/format"
+	"github.com/auth-session/auth-session/pkg/server"
 	"github.com/auth-session/auth-session/pkg/sql"
 )
 
@@ -40,10 +41,14 @@ func settingsCommand(env *Env) *cli.Command {
 		Usage:     "show, set and reset the settings every serve and command over the database applies",
 		ArgsUsage: "[show [NAME] | set NAME VALUE | reset NAME]",
 		Description: "settings are kept in the database (system.settings), so every serve and command\n" +
-			"over it applies the same values, from their next statement on: no restart. show\n" +
-			"(the default) prints each setting's value, whether it is the default or was set\n" +
-			"in the database, and what it does; set and reset record a setting.changed event\n" +
-			"with the old and the new value. Settings: " + strings.Join(names, ", ") + ".",
+			"over it applies the same values, without a restart: a command reads them once\n" +
+			"per run, serve every " + server.SettingsRefreshInterval.String() + ". show (the default) prints each setting's value,\n" +
+			"its origin (the default, or the database, with when and by whom it was set)\n" +
+			"and what it does; set and reset record a setting.changed event with the old\n" +
+			"and the new value. A flag of a setting (serve --idle-timeout, list\n" +
+			"--idle-timeout, purge --events-retention, ...), given to one process or set\n" +
+			"by its environment variable, wins over the database's value for that process\n" +
+			"alone; serve logs each value it applies and its origin. Settings: " + strings.Join(names, ", ") + ".",
 		Flags: append(connFlags(),
 			formatFlag(),
 			noHeadersFlag(),
@@ -103,6 +108,8 @@ var settingsColumns = []format.Column{
 	{Header: "value", Key: "value"},
 	{Header: "default", Key: "default"},
 	{Header: "origin", Key: "origin"},
+	{Header: "set at", Key: "set_at", Type: format.TypeTimestamp},
+	{Header: "set by", Key: "set_by"},
 	{Header: "description", Key: "description"},
 }
 
@@ -154,7 +161,11 @@ func showSettings(ctx context.Context, db sql.DBTX, opts settingsOptions) error 
 		if opts.name != "" && v.Name != opts.name {
 			continue
 		}
-		if err := w.WriteRow(v.Name, v.Value, v.Default, v.Origin, v.Description); err != nil {
+		var setAt, setBy any
+		if v.Origin == sql.OriginDatabase {
+			setAt, setBy = v.SetAt, v.SetBy
+		}
+		if err := w.WriteRow(v.Name, v.Value, v.Default, v.Origin, setAt, setBy, v.Description); err != nil {
 			return err
 		}
 	}

@@ -23,16 +23,17 @@ type showOptions struct {
 	sessionID int64
 	// byCookie is set for lookup: secret is the cookie's, which must be
 	// the session's, or the session is not found.
-	byCookie    bool
-	secret      []byte
-	idleTimeout time.Duration
-	format      format.Format
+	byCookie bool
+	secret   []byte
+	// pinned is --idle-timeout, when given (see pinnedFromFlags).
+	pinned map[string]string
+	format format.Format
 }
 
 // showFlags are the flags of show and lookup.
 func showFlags() []cli.Flag {
 	return append(connFlags(),
-		idleTimeoutFlag("read a session not used for `DURATION` as idle, not active, as serve --idle-timeout refuses it; 0 for off"),
+		idleTimeoutFlag("read a session not used for `DURATION` as idle, not active, as serve refuses it; 0 for off"),
 		formatFlag(),
 		noHeadersFlag(),
 	)
@@ -97,7 +98,7 @@ func lookupCommand(env *Env) *cli.Command {
 // readFlags reads the flags show and lookup share.
 func (opts *showOptions) readFlags(c *cli.Context) error {
 	var err error
-	if opts.idleTimeout, err = idleTimeoutFromFlags(c); err != nil {
+	if opts.pinned, err = pinnedFromFlags(c, flagIdleTimeout); err != nil {
 		return err
 	}
 	opts.format, err = formatFromFlags(c, opts.env.IO)
@@ -113,7 +114,11 @@ func runShow(ctx context.Context, opts showOptions) error {
 	if err := endChangedCredentials(ctx, opts.env, conn, caller, opts.command, false); err != nil {
 		return err
 	}
-	s, err := findSession(ctx, conn, opts.sessionID, opts.byCookie, opts.secret, opts.idleTimeout)
+	policy, err := sql.ReadPolicy(ctx, conn, opts.pinned)
+	if err != nil {
+		return err
+	}
+	s, err := findSession(ctx, conn, opts.sessionID, opts.byCookie, opts.secret, policy.IdleTimeout)
 	if err != nil {
 		return err
 	}

@@ -15,9 +15,10 @@ import (
 // and lifted by hand.
 
 type throttleShowOptions struct {
-	env    *Env
-	conn   ConnOptions
-	limits sql.LoginLimits
+	env  *Env
+	conn ConnOptions
+	// pinned are the limits' flags given (see pinnedFromFlags).
+	pinned map[string]string
 	format format.Format
 }
 
@@ -40,10 +41,10 @@ func throttleCommand(env *Env) *cli.Command {
 		Name:  "throttle",
 		Usage: "show and clear the API login's throttle of failed logins",
 		Description: "The API's login counts failed logins in the database, per client address and\n" +
-			"per user name at an address; past a limit (serve's --login-fail-limit and\n" +
-			"--login-fail-limit-per-address, within --login-fail-window) it answers 429.\n" +
-			"throttle show lists what is throttled now by the same limits, given the same\n" +
-			"way; throttle clear forgets failed logins, so they are checked again at once.\n\n" +
+			"per user name at an address; past a limit (the settings login-fail-limit and\n" +
+			"login-fail-limit-per-address, within login-fail-window) it answers 429.\n" +
+			"throttle show lists what is throttled now by the same limits; throttle clear\n" +
+			"forgets failed logins, so they are checked again at once.\n\n" +
 			"Commands (see auth-session throttle COMMAND --help):\n" +
 			"  show                            the addresses and user names throttled now\n" +
 			"  clear --ip ADDR | --user NAME   forget their failed logins, audited",
@@ -51,8 +52,9 @@ func throttleCommand(env *Env) *cli.Command {
 			{
 				Name:  "show",
 				Usage: "list the addresses, and the user names at an address, throttled now, with their failures and when they clear",
-				Description: "An empty username is the limit of the address, whatever the names tried. Give\n" +
-					"the limits serve runs with when they are not its defaults.",
+				Description: "An empty username is the limit of the address, whatever the names tried. The\n" +
+					"limits are the database's settings, as serve applies them; give the flags\n" +
+					"of a serve whose own flags pin other limits.",
 				Flags: append(append(connFlags(), loginLimitsFlags()...), formatFlag(), noHeadersFlag()),
 				Action: func(c *cli.Context) error {
 					if err := exactArgs(c); err != nil {
@@ -60,7 +62,7 @@ func throttleCommand(env *Env) *cli.Command {
 					}
 					opts := throttleShowOptions{env: env, conn: connFromFlags(c)}
 					var err error
-					if opts.limits, err = loginLimitsFromFlags(c); err != nil {
+					if opts.pinned, err = pinnedFromFlags(c, loginLimitsSettings...); err != nil {
 						return err
 					}
 					if opts.format, err = formatFromFlags(c, env.IO); err != nil {
@@ -103,7 +105,11 @@ func runThrottleShow(ctx context.Context, opts throttleShowOptions) error {
 		return err
 	}
 	defer conn.Close(context.WithoutCancel(ctx))
-	throttled, err := sql.ListThrottled(ctx, conn, opts.limits)
+	policy, err := sql.ReadPolicy(ctx, conn, opts.pinned)
+	if err != nil {
+		return err
+	}
+	throttled, err := sql.ListThrottled(ctx, conn, policy.LoginLimits)
 	if err != nil {
 		return err
 	}

@@ -69,7 +69,7 @@ func (s *Server) handleAdminSessions() http.Handler {
 		if !ok {
 			return
 		}
-		f.IdleTimeout = s.cfg.IdleTimeout
+		f.IdleTimeout = s.policy().IdleTimeout
 		if f.State == sql.StatusIdle && f.IdleTimeout == 0 {
 			writeError(w, errIdleWithoutTimeout)
 			return

@@ -415,7 +415,7 @@ VALUES (7, '\x00', $1, 0, now() + INTERVAL '1 hour', '{"via":"cli"}')`, bob)
 
 	bad := []struct{ query, wantErr string }{
 		{"ip=300.1.1.1", `invalid ip "300.1.1.1": want an IP address (203.0.113.7, 2001:db8::1) or a network in CIDR notation (203.0.113.0/24, 2001:db8::/32)`},
-		{"state=idle", `invalid state "idle": this server has no --idle-timeout, so no session is idle`},
+		{"state=idle", `invalid state "idle": no idle timeout applies (the setting idle-timeout, or serve --idle-timeout), so no session is idle`},
 		{"created_before=2h&created_after=1h", `created_before 2h and created_after 1h select nothing: the first must be later than the second`},
 		{"users=", `invalid users "": must not be empty`},
 		{"state=active&state=revoked", `invalid state "active,revoked": given more than once: give it once`},

@@ -112,7 +112,7 @@ func (s *Server) handleAdminRevokeMatching() http.Handler {
 			writeError(w, badRequest("%s", err))
 			return
 		}
-		sel.IdleTimeout = s.cfg.IdleTimeout
+		sel.IdleTimeout = s.policy().IdleTimeout
 		if sel.State == sql.StatusIdle && sel.IdleTimeout == 0 {
 			writeError(w, errIdleWithoutTimeout)
 			return

@@ -41,7 +41,7 @@ var (
 	errNotJSON           = apiError{http.StatusUnsupportedMediaType, "want a JSON body (Content-Type: application/json)"}
 	// errIdleWithoutTimeout answers a selection of the idle state on a
 	// server without an idle timeout, where no session is idle.
-	errIdleWithoutTimeout = apiError{http.StatusBadRequest, `invalid state "idle": this server has no --idle-timeout, so no session is idle`}
+	errIdleWithoutTimeout = apiError{http.StatusBadRequest, `invalid state "idle": no idle timeout applies (the setting idle-timeout, or serve --idle-timeout), so no session is idle`}
 
 	// errLoginThrottled is the throttle's 429, the same for every user name.
 	errLoginThrottled = apiError{http.StatusTooManyRequests, "too many failed logins from this address; try again later"}

@@ -13,6 +13,7 @@ import (
 
 	"github.com/auth-session/auth-session/pkg/auth"
 	"github.com/auth-session/auth-session/pkg/server"
+	"github.com/auth-session/auth-session/pkg/sql"
 )
 
 // forward asks the forward-auth route with the session cookie value (none
@@ -57,7 +58,7 @@ func wantForwardRefused(t *testing.T, what string, r response) {
 // as whoami does.
 func TestForwardAuthRunsTheSessionCheck(t *testing.T) {
 	t.Parallel()
-	f := newFixture(t, func(c *server.Config) { c.IdleTimeout = time.Hour })
+	f := newFixture(t, func(c *server.Config) { pin(c, sql.SettingIdleTimeout, "1h") })
 	user := f.newRole(t, "pw")
 	s := f.newSession(t, user, "pw")
 

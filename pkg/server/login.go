@@ -53,7 +53,7 @@ func (s *Server) handleLogin() http.Handler {
 		// throttled client learns nothing, not even whether a name is valid.
 		// The attempt holds its place in the count from here on: it counts
 		// as a failure unless it makes a session.
-		attempt, err := sql.ReserveLoginAttempt(ctx, s.db, s.cfg.LoginLimits, clientAddr(r), username)
+		attempt, err := sql.ReserveLoginAttempt(ctx, s.db, s.policy().LoginLimits, clientAddr(r), username)
 		if err != nil {
 			s.metrics.login(loginOutcomeError)
 			s.storeUnavailable(w, r, "cannot check the login throttle", err)
@@ -158,7 +158,7 @@ func (s *Server) createSession(r *http.Request, username string, secret []byte, 
 	ns := sql.NewSession{
 		Username: username, HashedSecret: auth.HashSecret(secret), ExpireAfter: s.cfg.SessionLifetime, RoleVersion: roleVersion,
 	}
-	opts := sql.LoginOptions{MaxSessions: s.cfg.MaxSessionsPerUser, Throttled: &attempt, LimitRevoked: &limitRevoked}
+	opts := sql.LoginOptions{MaxSessions: &s.policy().MaxSessionsPerUser, Throttled: &attempt, LimitRevoked: &limitRevoked}
 	session, err := s.store.Login(ctx, ns, by, opts)
 	// serve checked --session-lifetime against max-session-lifetime when it
 	// started; a cap lowered since then shortens its sessions to the cap.

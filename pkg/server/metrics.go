@@ -284,9 +284,10 @@ func (s *Server) purgeJob(opts sql.PurgeLoopOptions) func(ctx context.Context) {
 		opts.Logger = s.log.With("job", "purge")
 	}
 	log := opts.Logger
+	opts.BeforeRun = func(run *sql.PurgeOptions) { run.EventsOlderThan = s.policy().EventsRetention }
 	return func(ctx context.Context) {
 		log.Info("purging in the background", "interval", opts.Interval, "older_than", opts.Purge.OlderThan,
-			"events_retention", opts.Purge.EventsOlderThan)
+			"events_retention", s.policy().EventsRetention)
 		if err := sql.RunPurgeLoop(ctx, s.db, opts); err != nil {
 			// Config.Purge is checked by the caller; this is a bug.
 			log.Error("background purge not started", "err", err)

@@ -144,9 +144,9 @@ func sessionID(t *testing.T, value string) int64 {
 func TestMetricsCountAScriptedSequence(t *testing.T) {
 	t.Parallel()
 	f, srv := newFixtureServer(t, func(c *server.Config) {
-		c.MaxSessionsPerUser = 2
-		c.IdleTimeout = time.Hour
-		c.LoginLimits = sql.LoginLimits{PerUserAddress: 2, PerAddress: 100, Window: 15 * time.Minute}
+		pin(c, sql.SettingMaxSessionsPerUser, "2")
+		pin(c, sql.SettingIdleTimeout, "1h")
+		pinLimits(c, sql.LoginLimits{PerUserAddress: 2, PerAddress: 100, Window: 15 * time.Minute})
 		c.Purge = &sql.PurgeLoopOptions{Interval: 20 * time.Millisecond,
 			Purge: sql.PurgeOptions{OlderThan: time.Hour, Batch: sql.DefaultPurgeBatch}}
 	})

@@ -4,9 +4,9 @@ import (
 	"net/http"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/auth-session/auth-session/pkg/server"
+	"github.com/auth-session/auth-session/pkg/sql"
 )
 
 // TestIdleTimeout: under an idle timeout a session not used for that long
@@ -14,7 +14,7 @@ import (
 // listing reads it as not active.
 func TestIdleTimeout(t *testing.T) {
 	t.Parallel()
-	f := newFixture(t, func(c *server.Config) { c.IdleTimeout = time.Hour })
+	f := newFixture(t, func(c *server.Config) { pin(c, sql.SettingIdleTimeout, "1h") })
 	user := f.newRole(t, "pw")
 	idle := f.login(t, loginForm(user, "pw")).json(t)
 	fresh := f.login(t, loginForm(user, "pw")).json(t)
@@ -41,7 +41,7 @@ func TestIdleTimeout(t *testing.T) {
 // event whose reason is the limit; other users are untouched.
 func TestMaxSessionsPerUser(t *testing.T) {
 	t.Parallel()
-	f := newFixture(t, func(c *server.Config) { c.MaxSessionsPerUser = 2 })
+	f := newFixture(t, func(c *server.Config) { pin(c, sql.SettingMaxSessionsPerUser, "2") })
 	user := f.newRole(t, "pw")
 	other := f.newRole(t, "pw")
 	var sessions []map[string]string

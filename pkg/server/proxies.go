@@ -15,16 +15,17 @@ import (
 // also send: the header is read only on a connection from a trusted proxy,
 // and then only as far as the proxies in it are trusted.
 
-// The forwarding headers a TrustedProxies reads.
+// The forwarding headers the trusted proxies may write
+// (Config.ForwardedHeader).
 const (
 	HeaderXForwardedFor = "X-Forwarded-For"
 	HeaderForwarded     = "Forwarded"
 )
 
-// TrustedProxies says which connections' forwarding header names the
+// trustedProxies says which connections' forwarding header names the
 // client. The zero value trusts no one: the client is the connection's
 // peer.
-type TrustedProxies struct {
+type trustedProxies struct {
 	// Networks hold the proxies' addresses.
 	Networks []netip.Prefix
 	// Header is the header the proxies write: HeaderXForwardedFor (the
@@ -33,36 +34,16 @@ type TrustedProxies struct {
 	Header string
 }
 
-// Validate reports a header that is neither of the two.
-func (p TrustedProxies) Validate() error {
-	switch p.Header {
+// validateForwardedHeader reports a header that is neither of the two.
+func validateForwardedHeader(h string) error {
+	switch h {
 	case "", HeaderXForwardedFor, HeaderForwarded:
 		return nil
 	}
-	return fmt.Errorf("unknown forwarding header %q: want %s or %s", p.Header, HeaderXForwardedFor, HeaderForwarded)
+	return fmt.Errorf("unknown forwarding header %q: want %s or %s", h, HeaderXForwardedFor, HeaderForwarded)
 }
 
-// ParseNetworks reads a comma-separated list of addresses and networks in
-// CIDR notation (an address is a network of its full length).
-func ParseNetworks(v string) ([]netip.Prefix, error) {
-	var nets []netip.Prefix
-	for _, part := range strings.Split(v, ",") {
-		part = strings.TrimSpace(part)
-		if addr, err := netip.ParseAddr(part); err == nil && addr.Zone() == "" {
-			addr = addr.Unmap()
-			nets = append(nets, netip.PrefixFrom(addr, addr.BitLen()))
-			continue
-		}
-		p, err := netip.ParsePrefix(part)
-		if err != nil {
-			return nil, fmt.Errorf("%q is not an address or a network: want addresses and CIDR networks separated by commas, such as 10.0.0.0/8,127.0.0.1", part)
-		}
-		nets = append(nets, p.Masked())
-	}
-	return nets, nil
-}
-
-func (p TrustedProxies) trusts(addr netip.Addr) bool {
+func (p trustedProxies) trusts(addr netip.Addr) bool {
 	for _, n := range p.Networks {
 		if n.Contains(addr) {
 			return true
@@ -77,7 +58,7 @@ func (p TrustedProxies) trusts(addr netip.Addr) bool {
 // the request from, so addresses left of the first untrusted one were
 // written by the client). A header that names no usable address leaves
 // the last trusted proxy as the client, never an address the sender chose.
-func (p TrustedProxies) client(r *http.Request) (netip.Addr, bool) {
+func (p trustedProxies) client(r *http.Request) (netip.Addr, bool) {
 	peer, err := peerAddr(r.RemoteAddr)
 	if err != nil || len(p.Networks) == 0 || !p.trusts(peer) {
 		return peer, false
@@ -96,7 +77,7 @@ func (p TrustedProxies) client(r *http.Request) (netip.Addr, bool) {
 
 // hops are the addresses the header lists, in order, across all of its
 // lines (haproxy adds a line of its own; nginx appends to the last).
-func (p TrustedProxies) hops(h http.Header) []string {
+func (p trustedProxies) hops(h http.Header) []string {
 	var hops []string
 	if p.Header == HeaderForwarded {
 		for _, line := range h.Values(HeaderForwarded) {
@@ -147,12 +128,11 @@ func peerAddr(remote string) (netip.Addr, error) {
 }
 
 // realClient makes the request's RemoteAddr the client the trusted proxies
-// name (see TrustedProxies.client), for every handler and the request log.
-func (p TrustedProxies) realClient(next http.Handler) http.Handler {
-	if len(p.Networks) == 0 {
-		return next
-	}
+// name (see trustedProxies.client), for every handler and the request log,
+// by the setting trusted-proxies as it is when the request arrives.
+func (s *Server) realClient(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		p := trustedProxies{Networks: s.policy().TrustedProxies, Header: s.cfg.ForwardedHeader}
 		if client, forwarded := p.client(r); forwarded {
 			r2 := *r
 			r2.RemoteAddr = net.JoinHostPort(client.String(), "0")

@@ -21,7 +21,10 @@ func TestRefusalAfterRightPasswordIsAFailedLogin(t *testing.T) {
 	t.Parallel()
 	limits := sql.LoginLimits{PerUserAddress: 5, PerAddress: 100, Window: time.Minute}
 	guard := outage.New(slog.New(slog.NewTextHandler(io.Discard, nil)))
-	f := newFixture(t, func(c *server.Config) { c.LoginLimits, c.Outage = limits, guard })
+	f := newFixture(t, func(c *server.Config) {
+		pinLimits(c, limits)
+		c.Outage = guard
+	})
 	limited := f.newRole(t, "right-pw")
 	f.mustExec(t, "ALTER ROLE "+limited+" CONNECTION LIMIT 0")
 	noConnect := f.newRole(t, "right-pw")

@@ -30,10 +30,6 @@ const (
 	DefaultMaxConcurrentLogins = 8
 )
 
-// DefaultLoginLimits let one client address fail 10 logins of one user, or
-// 100 of any users, in 15 minutes; then it gets 429 until failures age out.
-var DefaultLoginLimits = sql.LoginLimits{PerUserAddress: 10, PerAddress: 100, Window: 15 * time.Minute}
-
 // Limits of the HTTP server.
 const (
 	readHeaderTimeout = 10 * time.Second
@@ -72,18 +68,18 @@ type Config struct {
 	// TouchInterval is how stale last_used_at may become before a request
 	// writes it again; zero means auth.DefaultTouchInterval.
 	TouchInterval time.Duration
-	// IdleTimeout, when positive, refuses a session not used for that long
-	// (see auth.Verifier.IdleTimeout).
-	IdleTimeout time.Duration
+	// PinnedSettings are settings given to this process explicitly (serve's
+	// flags and environment variables), by name, each value as
+	// auth-session settings set takes it: they win over the database's
+	// values (see RefreshSettings). Until RefreshSettings is first called
+	// the other settings have their defaults.
+	PinnedSettings map[string]string
 	// StandbyTimeout bounds how long a revocation waits for the
 	// synchronous standbys to apply it (see sql.RevokeOptions.StandbyTimeout); zero means
 	// sql.DefaultStandbyTimeout, a negative value no bound. A revocation
 	// they do not confirm in time is answered 504, committed on the
 	// primary.
 	StandbyTimeout time.Duration
-	// MaxSessionsPerUser, when positive, bounds each user's live sessions:
-	// an API login beyond it revokes the user's least recently used ones.
-	MaxSessionsPerUser int
 	// InsecureCookies leaves the Secure attribute off the cookies the server
 	// sets, for plain HTTP (serve --insecure).
 	InsecureCookies bool
@@ -92,10 +88,6 @@ type Config struct {
 	// MaxConcurrentLogins bounds password checks in flight; zero means
 	// DefaultMaxConcurrentLogins.
 	MaxConcurrentLogins int
-	// LoginLimits throttle password guessing by client address; the zero
-	// value means DefaultLoginLimits, a negative Window turns the throttle
-	// off.
-	LoginLimits sql.LoginLimits
 	// MaxConcurrentLookups bounds the session lookup statements running at
 	// once; requests arriving meanwhile are looked up together by the next
 	// one. Zero means auth.DefaultMaxConcurrentLookups.
@@ -106,17 +98,20 @@ type Config struct {
 	// request. Nil means a Guard that only counts and summarizes the
 	// errors of an outage, without holding back connection attempts.
 	Outage *outage.Guard
-	// TrustedProxies names the reverse proxies whose forwarding header
-	// gives the client's address (to the throttle, the sessions' recorded
-	// address and the logs); the zero value trusts none.
-	TrustedProxies TrustedProxies
+	// ForwardedHeader is the forwarding header the trusted proxies (the
+	// setting trusted-proxies) write, which gives the client's address to
+	// the throttle, the sessions' recorded address and the logs:
+	// HeaderXForwardedFor (the default when empty) or HeaderForwarded.
+	ForwardedHeader string
 	// ForwardAuth configures the route reverse proxies ask for
 	// authentication (ForwardAuthPath); its zero value uses the default
 	// header names and no login URL.
 	ForwardAuth ForwardAuth
 	// Purge, when set, is the background purge of old sessions and events
 	// (sql.RunPurgeLoop), run as a background job on Pool, its progress
-	// counted in the metrics; a nil Logger means Log with job=purge.
+	// counted in the metrics; a nil Logger means Log with job=purge. Each
+	// run purges the events older than the setting events-retention says
+	// at the time, whatever Purge.EventsOlderThan is.
 	Purge *sql.PurgeLoopOptions
 	// BackgroundJobs run next to the HTTP interface from the start of Serve
 	// until shutdown begins, when their context is canceled; Serve waits for
@@ -149,6 +144,8 @@ type Server struct {
 	metrics *metrics
 	// sweeper records the sessions whose role changed as revoked.
 	sweeper *credentialSweeper
+	// settings are the policies in force (see RefreshSettings).
+	settings *settings
 }
 
 // New builds a Server from cfg.
@@ -156,8 +153,12 @@ func New(cfg Config) (*Server, error) {
 	if cfg.Pool == nil {
 		return nil, errors.New("server: Config.Pool is required")
 	}
-	if err := cfg.TrustedProxies.Validate(); err != nil {
+	if err := validateForwardedHeader(cfg.ForwardedHeader); err != nil {
 		return nil, err
+	}
+	settings, err := newSettings(cfg.PinnedSettings)
+	if err != nil {
+		return nil, fmt.Errorf("server: Config.PinnedSettings: %w", err)
 	}
 	if cfg.DisableMetrics && cfg.MetricsListener != nil {
 		return nil, errors.New("server: Config.MetricsListener is set, but DisableMetrics leaves no metrics to serve there")
@@ -176,9 +177,6 @@ func New(cfg Config) (*Server, error) {
 	}
 	if cfg.MaxConcurrentLogins <= 0 {
 		cfg.MaxConcurrentLogins = DefaultMaxConcurrentLogins
-	}
-	if cfg.LoginLimits == (sql.LoginLimits{}) {
-		cfg.LoginLimits = DefaultLoginLimits
 	}
 	if cfg.Outage == nil {
 		cfg.Outage = outage.New(cfg.Log)
@@ -203,10 +201,11 @@ func New(cfg Config) (*Server, error) {
 		passwords: &passwordChecker{base: cfg.Pool.Config().ConnConfig.Config.Copy(), outage: cfg.Outage},
 		logins:    make(chan struct{}, cfg.MaxConcurrentLogins),
 		throttled: throttledTally{pending: map[string]*sql.ThrottledLogins{}},
+		settings:  settings,
 	}
 	s.sweeper = &credentialSweeper{s: s}
 	s.verifier = &auth.Verifier{
-		DB: db, TouchInterval: cfg.TouchInterval, IdleTimeout: cfg.IdleTimeout, Log: cfg.Log,
+		DB: db, TouchInterval: cfg.TouchInterval, IdleTimeout: settings.current.Load().IdleTimeout, Log: cfg.Log,
 		MaxConcurrentLookups: cfg.MaxConcurrentLookups, OnStoreError: s.storeError,
 		OnCredentialsChanged: s.sweeper.kick, WriteError: writeRefusal,
 	}
@@ -237,7 +236,7 @@ func New(cfg Config) (*Server, error) {
 	crossOrigin.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, errCrossOrigin)
 	}))
-	s.handler = cfg.TrustedProxies.realClient(s.logRequests(strictTransportSecurity(limitBodies(crossOrigin.Handler(refuseMalformedInput(mux))))))
+	s.handler = s.realClient(s.logRequests(strictTransportSecurity(limitBodies(crossOrigin.Handler(refuseMalformedInput(mux))))))
 	return s, nil
 }
 
@@ -248,7 +247,9 @@ func (s *Server) Handler() http.Handler {
 }
 
 // Serve answers requests on ln, the metrics on Config.MetricsListener if
-// set, and runs the background jobs, until ctx is canceled; then it stops
+// set, and runs the background jobs and the refresh of the settings
+// (RefreshSettings, every SettingsRefreshInterval), until ctx is canceled;
+// then it stops
 // accepting connections, lets requests in flight finish for a while, waits
 // for the jobs, writes the throttled logins it counted and returns nil. It
 // returns an error when serving fails for another reason.
@@ -265,7 +266,7 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	jobsCtx, stopJobs := context.WithCancel(ctx)
 	defer stopJobs()
 	var jobs sync.WaitGroup
-	for _, job := range append(s.cfg.BackgroundJobs, s.sweeper.loop) {
+	for _, job := range append(s.cfg.BackgroundJobs, s.sweeper.loop, s.refreshSettingsLoop) {
 		jobs.Go(func() { job(jobsCtx) })
 	}
 

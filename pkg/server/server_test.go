@@ -91,6 +91,32 @@ func newFixtureServer(t *testing.T, configure ...func(*server.Config)) (*fixture
 	return f, srv
 }
 
+// pin pins setting name to value for the server (Config.PinnedSettings),
+// as a flag of serve does.
+func pin(c *server.Config, name, value string) {
+	if c.PinnedSettings == nil {
+		c.PinnedSettings = map[string]string{}
+	}
+	c.PinnedSettings[name] = value
+}
+
+// pinLimits pins the login throttle's settings to l.
+func pinLimits(c *server.Config, l sql.LoginLimits) {
+	pin(c, sql.SettingLoginFailLimit, strconv.Itoa(l.PerUserAddress))
+	pin(c, sql.SettingLoginFailLimitPerAddress, strconv.Itoa(l.PerAddress))
+	pin(c, sql.SettingLoginFailWindow, l.Window.String())
+}
+
+// defaultPolicy is the policy of the settings' defaults.
+func defaultPolicy(t testing.TB) sql.Policy {
+	t.Helper()
+	p, err := sql.PolicyOf(sql.DefaultSettings())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
 func (f *fixture) mustExec(t *testing.T, query string, args ...any) {
 	t.Helper()
 	if _, err := f.pool.Exec(context.Background(), query, args...); err != nil {

@@ -46,7 +46,7 @@ func (s *Server) handleOwnSessions() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		ctx := r.Context()
 		id, _ := auth.IdentityFrom(ctx)
-		sessions, err := sql.ListOwnSessions(ctx, s.db, owner(id), s.cfg.IdleTimeout)
+		sessions, err := sql.ListOwnSessions(ctx, s.db, owner(id), s.policy().IdleTimeout)
 		if err != nil {
 			s.storeUnavailable(w, r, "cannot list sessions", err)
 			return

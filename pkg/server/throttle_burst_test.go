@@ -53,8 +53,9 @@ func newCountedServers(t *testing.T, n int, limits sql.LoginLimits) *countedServ
 		if _, err := sql.Migrate(ctx, pool, sql.MigrateOptions{}); err != nil {
 			t.Fatal(err)
 		}
-		srv, err := server.New(server.Config{Pool: pool, LoginLimits: limits,
-			Log: slog.New(slog.NewTextHandler(io.Discard, nil))})
+		srvCfg := server.Config{Pool: pool, Log: slog.New(slog.NewTextHandler(io.Discard, nil))}
+		pinLimits(&srvCfg, limits)
+		srv, err := server.New(srvCfg)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -81,7 +82,7 @@ func (c *countedServers) checkerDials() int64 {
 // PostgreSQL, and once the limit is reached the right password is refused.
 func TestLoginBurstIsThrottled(t *testing.T) {
 	t.Parallel()
-	limits := server.DefaultLoginLimits
+	limits := defaultPolicy(t).LoginLimits
 	c := newCountedServers(t, 2, limits)
 	f := &fixture{pool: c.pools[0]}
 	user := f.newRole(t, "right-pw")
@@ -152,7 +153,7 @@ func TestLoginBurstIsThrottled(t *testing.T) {
 func TestThrottledFloodIsBounded(t *testing.T) {
 	t.Parallel()
 	limits := sql.LoginLimits{PerUserAddress: 2, PerAddress: 100, Window: time.Minute}
-	f := newFixture(t, func(c *server.Config) { c.LoginLimits = limits })
+	f := newFixture(t, func(c *server.Config) { pinLimits(c, limits) })
 	user := f.newRole(t, "right-pw")
 	for range limits.PerUserAddress {
 		if r := loginFrom(t, "127.0.0.1", f.url, user, "wrong"); r.status != 401 {

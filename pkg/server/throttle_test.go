@@ -47,9 +47,11 @@ func tryLoginFrom(ip, baseURL, username, password string) (response, error) {
 func TestLoginThrottleAcrossServers(t *testing.T) {
 	t.Parallel()
 	limits := sql.LoginLimits{PerUserAddress: 3, PerAddress: 5, Window: time.Minute}
-	a := newFixture(t, func(c *server.Config) { c.LoginLimits = limits })
+	a := newFixture(t, func(c *server.Config) { pinLimits(c, limits) })
 	// A second server over the same database, as behind a load balancer.
-	srvB, err := server.New(server.Config{Pool: a.pool, Log: slog.New(slog.NewTextHandler(io.Discard, nil)), LoginLimits: limits})
+	cfgB := server.Config{Pool: a.pool, Log: slog.New(slog.NewTextHandler(io.Discard, nil))}
+	pinLimits(&cfgB, limits)
+	srvB, err := server.New(cfgB)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -107,7 +109,7 @@ func TestLoginThrottleAcrossServers(t *testing.T) {
 func TestLoginThrottleWindowSlides(t *testing.T) {
 	t.Parallel()
 	limits := sql.LoginLimits{PerUserAddress: 2, Window: time.Minute}
-	f := newFixture(t, func(c *server.Config) { c.LoginLimits = limits })
+	f := newFixture(t, func(c *server.Config) { pinLimits(c, limits) })
 	user := f.newRole(t, "right-pw")
 	for range 2 {
 		loginFrom(t, "127.0.0.1", f.url, user, "wrong")
@@ -132,7 +134,7 @@ func TestLoginThrottleWindowSlides(t *testing.T) {
 func TestLoginThrottleSurvivesEventPurge(t *testing.T) {
 	t.Parallel()
 	limits := sql.LoginLimits{PerUserAddress: 2, Window: 24 * time.Hour}
-	f := newFixture(t, func(c *server.Config) { c.LoginLimits = limits })
+	f := newFixture(t, func(c *server.Config) { pinLimits(c, limits) })
 	user := f.newRole(t, "right-pw")
 	for range limits.PerUserAddress {
 		loginFrom(t, "127.0.0.1", f.url, user, "wrong")

@@ -45,7 +45,7 @@ func (s *Server) flushThrottled(clientAddr string) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
 	defer cancel()
-	if err := sql.RecordThrottledLogins(ctx, s.db, s.cfg.LoginLimits, *batch); err != nil {
+	if err := sql.RecordThrottledLogins(ctx, s.db, s.policy().LoginLimits, *batch); err != nil {
 		s.storeError(ctx, "cannot record throttled logins", err)
 	}
 }

@@ -41,15 +41,16 @@ func (a Actor) audit() AuditInfo {
 }
 
 // login mints a session as createSession does, its audit info that of by,
-// and records its session.created event, in transaction tx. When
-// maxSessions is positive, the user's live sessions beyond it are revoked
-// (overLimit) in tx, each with a session.revoked event whose reason is
-// ReasonSessionLimit, and counted in limitRevoked; the new session is
-// always kept.
-func login(ctx context.Context, tx DBTX, ns NewSession, by Actor, maxSessions int) (s Session, limitRevoked int64, err error) {
+// and records its session.created event, in transaction tx. When the
+// session limit (maxSessions, or when nil the setting) is positive, the
+// user's live sessions beyond it are revoked (overLimit) in tx, each with a
+// session.revoked event whose reason is ReasonSessionLimit, and counted in
+// limitRevoked; the new session is always kept.
+func login(ctx context.Context, tx DBTX, ns NewSession, by Actor, maxSessions *int) (s Session, limitRevoked int64, err error) {
 	// A lock committed after this check also records the user's logout
 	// instant, which refuses this login's session (see joinLogouts).
-	if err := checkLogin(ctx, tx, ns); err != nil {
+	limit, err := checkLogin(ctx, tx, ns, maxSessions)
+	if err != nil {
 		return Session{}, 0, err
 	}
 	ns.Audit = by.audit()
@@ -60,8 +61,8 @@ func login(ctx context.Context, tx DBTX, ns NewSession, by Actor, maxSessions in
 	if err := RecordEvent(ctx, tx, by.event(EventSessionCreated, s.Username, &s.ID, detail)); err != nil {
 		return Session{}, 0, err
 	}
-	if maxSessions > 0 {
-		res, err := revokeIn(ctx, tx, overLimit(s, maxSessions), RevokeOptions{By: by, Reason: ReasonSessionLimit}, nil)
+	if limit > 0 {
+		res, err := revokeIn(ctx, tx, overLimit(s, limit), RevokeOptions{By: by, Reason: ReasonSessionLimit}, nil)
 		if err != nil {
 			return Session{}, 0, err
 		}
@@ -71,30 +72,39 @@ func login(ctx context.Context, tx DBTX, ns NewSession, by Actor, maxSessions in
 }
 
 // What a login checks before it mints, in one statement: the user's lock,
-// when one holds, and the max-session-lifetime setting (NULL: its default).
+// when one holds, and the settings max-session-lifetime and
+// max-sessions-per-user (NULL: their defaults).
 const loginChecks = `SELECT (SELECT value FROM system.settings WHERE name = $2),
+    (SELECT value FROM system.settings WHERE name = $3),
     l.username, l.locked_at, l.locked_until, l.locked_by, l.reason
 FROM (SELECT 1) AS one
 LEFT JOIN system.web_session_locks l ON l.username = $1 AND ` + isLocked
 
 // checkLogin returns a *LockedError when ns's user is locked, and a
-// *LifetimeCapError when ns asks for longer than the cap.
-func checkLogin(ctx context.Context, tx DBTX, ns NewSession) error {
-	var capText, user, by, reason *string
+// *LifetimeCapError when ns asks for longer than the cap; otherwise the
+// session limit: maxSessions, or when nil the setting's.
+func checkLogin(ctx context.Context, tx DBTX, ns NewSession, maxSessions *int) (int, error) {
+	var capText, limitText, user, by, reason *string
 	var lockedAt, until *time.Time
-	err := tx.QueryRow(ctx, inSchema(tx, loginChecks), ns.Username, SettingMaxSessionLifetime).
-		Scan(&capText, &user, &lockedAt, &until, &by, &reason)
+	err := tx.QueryRow(ctx, inSchema(tx, loginChecks), ns.Username, SettingMaxSessionLifetime, SettingMaxSessionsPerUser).
+		Scan(&capText, &limitText, &user, &lockedAt, &until, &by, &reason)
 	if err != nil {
-		return err
+		return 0, err
 	}
 	if user != nil {
-		return &LockedError{Lock: Lock{Username: *user, LockedAt: *lockedAt, Until: until, By: *by, Reason: *reason}}
+		return 0, &LockedError{Lock: Lock{Username: *user, LockedAt: *lockedAt, Until: until, By: *by, Reason: *reason}}
 	}
 	text := maxSessionLifetimeDefault
 	if capText != nil {
 		text = *capText
 	}
-	return lifetimeWithin(ns.ExpireAfter, text)
+	if err := lifetimeWithin(ns.ExpireAfter, text); err != nil {
+		return 0, err
+	}
+	if maxSessions != nil {
+		return *maxSessions, nil
+	}
+	return storedNumber(SettingMaxSessionsPerUser, limitText)
 }
 
 // RevokeResult counts what Store.Revoke did, or would have done.

@@ -21,8 +21,6 @@ const (
 	DefaultPurgeBatch = 1000
 	// MaxPurgeBatch bounds a batch so one transaction stays short.
 	MaxPurgeBatch = 100_000
-	// DefaultEventsRetention is how long audit events are kept.
-	DefaultEventsRetention = 30 * 24 * time.Hour
 )
 
 // The audit events of a purge, so that a gap in the trail is explained by

@@ -12,6 +12,9 @@ import (
 type PurgeLoopOptions struct {
 	// Purge says what each run deletes.
 	Purge PurgeOptions
+	// BeforeRun, when set, may change each run's copy of Purge: a server
+	// sets the events retention its settings say at the time.
+	BeforeRun func(*PurgeOptions)
 	// Interval is the mean time between runs; 0 disables the loop.
 	Interval time.Duration
 	// Jitter spreads the runs: each wait is drawn uniformly from
@@ -58,7 +61,11 @@ func RunPurgeLoop(ctx context.Context, db PurgeDB, opts PurgeLoopOptions) error 
 		case <-timer.C:
 		}
 		began := time.Now()
-		res, err := Purge(ctx, db, opts.Purge, opts.Progress)
+		run := opts.Purge
+		if opts.BeforeRun != nil {
+			opts.BeforeRun(&run)
+		}
+		res, err := Purge(ctx, db, run, opts.Progress)
 		if opts.Ran != nil {
 			opts.Ran(res, err)
 		}

@@ -315,6 +315,21 @@ func ParseNetwork(v string) (netip.Prefix, error) {
 	return p.Masked(), nil
 }
 
+// ParseNetworks reads addresses and networks separated by commas, each as
+// ParseNetwork reads one, spaces around them ignored.
+func ParseNetworks(v string) ([]netip.Prefix, error) {
+	var nets []netip.Prefix
+	for _, part := range strings.Split(v, ",") {
+		part = strings.TrimSpace(part)
+		p, err := ParseNetwork(part)
+		if err != nil {
+			return nil, fmt.Errorf("%q is not an address or a network: want addresses and CIDR networks separated by commas, such as 10.0.0.0/8,127.0.0.1", part)
+		}
+		nets = append(nets, p)
+	}
+	return nets, nil
+}
+
 // CheckUserAgent checks text to look for in User-Agents: not empty, and
 // text as CheckText accepts it (User-Agents are stored up to MaxClientText
 // bytes).

@@ -216,6 +216,16 @@ func ParseDuration(v string, minimum time.Duration) (time.Duration, error) {
 	return d, nil
 }
 
+// ParseDurationOrZero is ParseDuration that also reads a zero duration
+// ("0", "0s", "0d") as 0, to which the caller gives a meaning of its own,
+// such as "off".
+func ParseDurationOrZero(v string, minimum time.Duration) (time.Duration, error) {
+	if d, err := str2duration.ParseDuration(v); err == nil && d == 0 && strings.TrimSpace(v) == v && !strings.HasPrefix(v, "+") {
+		return 0, nil
+	}
+	return ParseDuration(v, minimum)
+}
+
 // utcLayouts are the times without a zone a time bound reads, in UTC: the
 // form list and events print (2026-11-30 12:00:00.000000), so that a time
 // can be pasted back, and the same with a T. time.Parse takes the

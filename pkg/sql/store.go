@@ -32,8 +32,10 @@ type LoginOptions struct {
 	// MaxSessions, when positive, keeps the user at that many live
 	// sessions: the least recently used beyond it are revoked in the same
 	// transaction, each with a session.revoked event whose reason is
-	// ReasonSessionLimit; the new session is always kept.
-	MaxSessions int
+	// ReasonSessionLimit; the new session is always kept. 0 sets no limit;
+	// nil applies the setting max-sessions-per-user, which the login reads
+	// in a statement it makes anyway.
+	MaxSessions *int
 	// Throttled, when set, is the login throttle's attempt this login
 	// answers: it is given back in the same transaction (see
 	// giveBackLoginAttempt), so that it does not count as a failure.

@@ -12,7 +12,7 @@ export function statusOf(s) {
 }
 
 // isLive says whether a session is neither revoked nor expired: active, or
-// idle, which serve refuses but a longer --idle-timeout would accept, and
+// idle, which serve refuses but a longer idle-timeout would accept, and
 // which a revocation therefore still ends for good.
 export function isLive(s) {
   return s.status === 'active' || s.status === 'idle';

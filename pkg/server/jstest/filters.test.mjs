@@ -87,7 +87,7 @@ test('fieldInError: the field the API names in its 400', () => {
   const cases = [
     ['invalid ip "300.1.1.1": want an IP address (203.0.113.7, 2001:db8::1) or a network', 'ip'],
     ['invalid users "": must not be empty', 'user'],
-    ['invalid state "idle": this server has no --idle-timeout, so no session is idle', 'state'],
+    ['invalid state "idle": no idle timeout applies (the setting idle-timeout, or serve --idle-timeout), so no session is idle', 'state'],
     ['invalid created_after "yesterday": want an RFC 3339 time', 'created_after'],
     ['created_before 2h and created_after 1h select nothing: the first must be later than the second', 'created_before'],
     ['active=true and state exclude each other: active=true is state=active', 'state'],

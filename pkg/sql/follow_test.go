@@ -176,7 +176,7 @@ func TestFollowEventsAcrossAnOutage(t *testing.T) {
 	app := strings.ReplaceAll(t.Name(), "/", "_")
 	mustRecord(t, writer, Event{Event: EventSessionCreated, Actor: "a", Username: "before", Via: "cli"})
 	fw := startFollow(t, dbURL, app, EventFilter{Events: []string{EventSessionCreated}}, false)
-	waitListening(t, writer, app)
+	waitFollowing(t, writer, app)
 	mustRecord(t, writer, Event{Event: EventSessionCreated, Actor: "a", Username: "first", Via: "cli"})
 	if e := fw.next(t, "the first event"); e.Username != "first" {
 		t.Fatalf("first event %q, want first (the one before the follow began is not listed without History)", e.Username)
@@ -239,23 +239,40 @@ func TestFollowEventsAcrossAnOutage(t *testing.T) {
 	}
 }
 
-// waitListening waits until the follower of application appName has
-// issued its LISTEN and taken its first snapshot.
-func waitListening(t *testing.T, db DBTX, appName string) {
+// waitFollowing waits until the follower of application appName has taken
+// its first snapshot: it lists the events committed from then on. Its
+// backend idle after the statement that takes it does not say so: pgx
+// prepares a statement in a round trip of its own before it runs it, and
+// in between the backend is idle, showing the statement's text, the
+// snapshot not taken yet; a writer that committed then was before the
+// follow, and is rightly not listed. So once the follower is past its
+// LISTEN, a notification wakes it, and its backend idle after the read
+// that follows, a transaction, says the first snapshot is behind it.
+func waitFollowing(t *testing.T, db DBTX, appName string) {
 	t.Helper()
 	deadline := time.Now().Add(30 * time.Second)
+	woken := false
 	for {
-		var idle bool
-		err := db.QueryRow(testContext(t), `SELECT EXISTS (SELECT 1 FROM pg_stat_activity
-WHERE application_name = $1 AND state = 'idle' AND query LIKE 'SELECT pg_current_snapshot()%')`, appName).Scan(&idle)
+		// Its backend: past its LISTEN (running a statement after it), and
+		// idle after a read.
+		var listening, read bool
+		err := db.QueryRow(testContext(t), `SELECT coalesce(bool_or(query <> '' AND query NOT LIKE 'LISTEN%'), false),
+       coalesce(bool_or(state = 'idle' AND query ILIKE 'commit'), false)
+FROM pg_stat_activity WHERE application_name = $1`, appName).Scan(&listening, &read)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if idle {
+		if read {
 			return
 		}
+		if listening && !woken {
+			if _, err := db.Exec(testContext(t), `SELECT pg_notify($1, '')`, eventsChannel); err != nil {
+				t.Fatal(err)
+			}
+			woken = true
+		}
 		if time.Now().After(deadline) {
-			t.Fatal("the follower did not start listening within 30s")
+			t.Fatalf("the follower did not read within 30s (listening: %v)", listening)
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
@@ -309,7 +326,7 @@ func TestFollowEventsEnrolsAndLeaves(t *testing.T) {
 	}
 	app := "enrol_" + fmt.Sprint(time.Now().UnixNano())
 	fw := startFollow(t, dbURL, app, EventFilter{}, false)
-	waitListening(t, writer, app)
+	waitFollowing(t, writer, app)
 	var ids []int64
 	rows, err := writer.Query(testContext(t), `SELECT id FROM system.event_followers WHERE until > now() ORDER BY id`)
 	if err != nil {
@@ -351,7 +368,7 @@ func TestFollowEventsHearsAWriterThatStartedFirst(t *testing.T) {
 	}
 	app := "early_" + fmt.Sprint(time.Now().UnixNano())
 	fw := startFollow(t, dbURL, app, EventFilter{}, false)
-	waitListening(t, writer, app)
+	waitFollowing(t, writer, app)
 	if err := early.Commit(ctx); err != nil {
 		t.Fatal(err)
 	}

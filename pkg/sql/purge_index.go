@@ -133,6 +133,15 @@ func queryBatch(ctx context.Context, db PurgeDB, query string, args []any, dest 
 // of them as a condition of its own and multiply the estimate by its share
 // of the table again.
 //
+// A phase's filter (the idle phase's: the session is live) is named in
+// every part, since the key's range does not imply it: a row in range may
+// have been revoked meanwhile, or never been the phase's. PostgreSQL takes
+// it out of the parts as a condition of its own, and multiplies the
+// estimate by its share of the table, as it should. Together with the
+// key's range, it makes the DELETE check again what the earlier statement
+// counted: a session used since (its last_used_at now past the range) or
+// revoked since stays.
+//
 // The DELETE takes no locks before it deletes. A row another purge is
 // deleting makes it wait for that batch to commit, then pass over the row
 // (PostgreSQL re-reads it and finds it gone): neither fails, and each row is
@@ -142,15 +151,15 @@ func queryBatch(ctx context.Context, db PurgeDB, query string, args []any, dest 
 func (t phase) batchSQL() string {
 	return "WITH next AS (\n" +
 		"    SELECT " + t.key + ", id FROM " + t.table + "\n" +
-		"    WHERE " + t.where + " AND (" + t.key + ", id) > ($10, $11)\n" +
+		"    WHERE " + t.where + t.andFilter() + " AND (" + t.key + ", id) > ($10, $11)\n" +
 		"    ORDER BY " + t.key + ", id LIMIT $4\n" +
 		"), deleted AS (\n" +
 		"    DELETE FROM " + t.table + "\n" +
-		"    WHERE " + t.key + " > $2 AND " + t.key + " < $10 AND " + t.where + "\n" +
+		"    WHERE " + t.key + " > $2 AND " + t.key + " < $10 AND " + t.where + t.andFilter() + "\n" +
 		"       OR " + t.key + " = $2 AND id > $3\n" +
-		"          AND id <= CASE WHEN $2 = $10 THEN $11 ELSE 9223372036854775807 END\n" +
+		"          AND id <= CASE WHEN $2 = $10 THEN $11 ELSE 9223372036854775807 END" + t.andFilter() + "\n" +
 		"       OR " + t.key + " = $10 AND id <= $11\n" +
-		"          AND id > CASE WHEN $2 = $10 THEN $3 ELSE -9223372036854775808 END AND " + t.where + "\n" +
+		"          AND id > CASE WHEN $2 = $10 THEN $3 ELSE -9223372036854775808 END AND " + t.where + t.andFilter() + "\n" +
 		"    RETURNING 1\n" +
 		"), counted AS (\n" +
 		"    SELECT count(*) AS n FROM deleted\n" +

@@ -133,14 +133,20 @@ func queryBatch(ctx context.Context, db PurgeDB, query string, args []any, dest 
 // of them as a condition of its own and multiply the estimate by its share
 // of the table again.
 //
-// A phase's filter (the idle phase's: the session is live) is named in
-// every part, since the key's range does not imply it: a row in range may
-// have been revoked meanwhile, or never been the phase's. PostgreSQL takes
-// it out of the parts as a condition of its own, and multiplies the
-// estimate by its share of the table, as it should. Together with the
-// key's range, it makes the DELETE check again what the earlier statement
-// counted: a session used since (its last_used_at now past the range) or
-// revoked since stays.
+// A phase's filter (the idle phase's: the session is live) is left out of
+// next, which finds where the next batch ends from the index alone, as for
+// the other phases: a batch's range is then $4 entries of the index
+// whatever the rows they point to, so its cost stays bounded when many rows
+// in a row are not the phase's, and a batch deletes at most $4 rows. (With
+// the filter, which the index cannot answer, next read every row up to the
+// cutoff and sorted them when the planner expected few.) The DELETE names
+// the filter in every part, since the key's range does not imply it: a
+// row in range may never have been the phase's, or been revoked since.
+// PostgreSQL takes it out of the parts as a condition of its own and
+// multiplies the estimate by its share of the table, as it should.
+// Together with the key's range, it makes the DELETE check again what the
+// earlier statement counted: a session used since (its last_used_at now
+// past the range) or revoked since stays.
 //
 // The DELETE takes no locks before it deletes. A row another purge is
 // deleting makes it wait for that batch to commit, then pass over the row
@@ -151,7 +157,7 @@ func queryBatch(ctx context.Context, db PurgeDB, query string, args []any, dest 
 func (t phase) batchSQL() string {
 	return "WITH next AS (\n" +
 		"    SELECT " + t.key + ", id FROM " + t.table + "\n" +
-		"    WHERE " + t.where + t.andFilter() + " AND (" + t.key + ", id) > ($10, $11)\n" +
+		"    WHERE " + t.where + " AND (" + t.key + ", id) > ($10, $11)\n" +
 		"    ORDER BY " + t.key + ", id LIMIT $4\n" +
 		"), deleted AS (\n" +
 		"    DELETE FROM " + t.table + "\n" +

@@ -73,7 +73,7 @@ var (
 const insertSessions = `INSERT INTO system.web_sessions
     (id, hashed_secret, username, user_id, created_at, expires_at, revoked_at, last_used_at)
 SELECT (SELECT COALESCE(max(id), 0) FROM system.web_sessions) + g, '\x00', $1, 10,
-    now() - INTERVAL '1 day' - $5::BIGINT * INTERVAL '1 microsecond',
+    now() - INTERVAL '1 day',
     now() + $2::BIGINT * INTERVAL '1 microsecond',
     CASE WHEN $3::BIGINT > 0 THEN now() - $3::BIGINT * INTERVAL '1 microsecond' END,
     now() - $5::BIGINT * INTERVAL '1 microsecond'

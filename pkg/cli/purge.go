@@ -37,13 +37,15 @@ type purgeOptions struct {
 func purgeCommand(env *Env) *cli.Command {
 	return &cli.Command{
 		Name:  "purge",
-		Usage: "delete sessions that expired or were revoked long ago, and old audit events",
+		Usage: "delete sessions that expired, were revoked or went idle long ago, and old audit events",
 		Description: "purge deletes the sessions that expired or were revoked more than --older-than\n" +
-			"ago by the database clock, then the audit events older than --events-retention,\n" +
-			"in batches of --batch rows, each its own short transaction: walking the expiry\n" +
-			"and revocation indexes, or, when a fifth of a table or more goes (PostgreSQL\n" +
+			"ago by the database clock, then, given --idle-timeout, the live sessions not\n" +
+			"used for --idle-timeout plus --older-than (serve has refused them as idle for\n" +
+			"--older-than), then the audit events older than --events-retention, in batches\n" +
+			"of --batch rows, each its own short transaction: walking the expiry, revocation\n" +
+			"and last-use indexes, or, when a fifth of a table or more goes (PostgreSQL\n" +
 			"14+), its pages in disk order, each batch the pages that hold about --batch\n" +
-			"rows. Live sessions are never touched. It is safe to interrupt (every finished\n" +
+			"rows. No other live session is touched. It is safe to interrupt (every finished\n" +
 			"batch stays deleted: run it again to finish), to run twice at once, and to run\n" +
 			"alongside serve.\n" +
 			"It prints one row of counts; on a terminal, a progress bar on stderr.",
@@ -53,6 +55,7 @@ func purgeCommand(env *Env) *cli.Command {
 				Usage: fmt.Sprintf("delete at most `N` rows per transaction (walking the table: the pages that hold about N rows), 1 to %d", sql.MaxPurgeBatch)},
 			&cli.BoolFlag{Name: "dry-run", Usage: "only count what would be purged; delete nothing"},
 			paceFlag("pace", "0"),
+			idleTimeoutFlag("also purge sessions not used for `DURATION` plus --older-than, as serve --idle-timeout refuses them; 0 for off"),
 			eventsRetentionFlag(),
 			formatFlag(),
 			noHeadersFlag(),
@@ -70,6 +73,9 @@ func purgeCommand(env *Env) *cli.Command {
 				return err
 			}
 			if opts.purge.EventsOlderThan, err = parseRetention(flagEventsRetention, c.String(flagEventsRetention)); err != nil {
+				return err
+			}
+			if opts.purge.IdleTimeout, err = idleTimeoutFromFlags(c); err != nil {
 				return err
 			}
 			if opts.purge.Pace, err = parsePace("pace", c.String("pace")); err != nil {
@@ -116,7 +122,7 @@ func parseRetention(flag, value string) (time.Duration, error) {
 // olderThanFlag is purge's --older-than, and serve's --purge-older-than.
 func olderThanFlag(name string) cli.Flag {
 	return &cli.StringFlag{Name: name, Value: defaultOlderThan,
-		Usage: "purge sessions that expired or were revoked more than `D` ago, such as 1h or 7d (units: " + durationUnits + ")"}
+		Usage: "purge sessions that expired or were revoked more than `D` ago, or idle past --idle-timeout for more than D, such as 1h or 7d (units: " + durationUnits + ")"}
 }
 
 // eventsRetentionFlag is --events-retention, of purge and serve.
@@ -128,6 +134,7 @@ func eventsRetentionFlag() cli.Flag {
 var purgeColumns = []format.Column{
 	{Header: "expired sessions", Key: "expired_sessions", Type: format.TypeBigInt},
 	{Header: "revoked sessions", Key: "revoked_sessions", Type: format.TypeBigInt},
+	{Header: "idle sessions", Key: "idle_sessions", Type: format.TypeBigInt},
 	{Header: "events", Key: "events", Type: format.TypeBigInt},
 	{Header: "logout records", Key: "logouts", Type: format.TypeBigInt},
 	{Header: "batches", Key: "batches", Type: format.TypeBigInt},
@@ -173,12 +180,15 @@ func runPurge(ctx context.Context, opts purgeOptions) error {
 		return err
 	}
 
-	var events any
+	var idle, events any
+	if opts.purge.IdleTimeout > 0 {
+		idle = res.IdleSessions
+	}
 	if opts.purge.EventsOlderThan > 0 {
 		events = res.Events
 	}
 	w := format.New(opts.format, opts.env.IO.Out, purgeColumns)
-	if err := w.WriteRow(res.ExpiredSessions, res.RevokedSessions, events, res.Logouts, res.Batches, res.DryRun); err != nil {
+	if err := w.WriteRow(res.ExpiredSessions, res.RevokedSessions, idle, events, res.Logouts, res.Batches, res.DryRun); err != nil {
 		return err
 	}
 	if err := w.Close(); err != nil {
@@ -202,8 +212,12 @@ func runPurge(ctx context.Context, opts purgeOptions) error {
 
 // describePurge says what a purge deleted, for people.
 func describePurge(r sql.PurgeResult) string {
-	s := fmt.Sprintf("%s (%d expired, %d revoked) and %s",
-		plural(r.Sessions(), "session", "sessions"), r.ExpiredSessions, r.RevokedSessions, plural(r.Events, "audit event", "audit events"))
+	idle := ""
+	if !r.IdleCutoff.IsZero() {
+		idle = fmt.Sprintf(", %d idle", r.IdleSessions)
+	}
+	s := fmt.Sprintf("%s (%d expired, %d revoked%s) and %s",
+		plural(r.Sessions(), "session", "sessions"), r.ExpiredSessions, r.RevokedSessions, idle, plural(r.Events, "audit event", "audit events"))
 	if r.Logouts > 0 {
 		s += fmt.Sprintf(", and %s that refuse nothing any more", plural(r.Logouts, "logout record", "logout records"))
 	}

@@ -495,13 +495,14 @@ func servePurgeOptions(interval, olderThan, pace, eventsRetention string) (sql.P
 }
 
 // backgroundPurge is serve's background purge, which the server runs until
-// shutdown; nil when opts.purge is nil. The loop logs one line per run
-// with its counts, never a session's secret or id.
+// shutdown, with serve's idle timeout; nil when opts.purge is nil. The loop
+// logs one line per run with its counts, never a session's secret or id.
 func backgroundPurge(opts serveOptions) *sql.PurgeLoopOptions {
 	if opts.purge == nil {
 		return nil
 	}
 	loop := *opts.purge
 	loop.Purge.Audit = sql.PurgeAudit{Via: "serve", ClientAddr: hostname(opts.env)}
+	loop.Purge.IdleTimeout = opts.idleTimeout
 	return &loop
 }

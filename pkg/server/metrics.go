@@ -139,6 +139,7 @@ func newMetrics(dbs []database) *metrics {
 	m.purged = map[sql.PurgePhase]prometheus.Counter{
 		sql.PhaseExpiredSessions: purged.WithLabelValues("expired_sessions"),
 		sql.PhaseRevokedSessions: purged.WithLabelValues("revoked_sessions"),
+		sql.PhaseIdleSessions:    purged.WithLabelValues("idle_sessions"),
 		sql.PhaseEvents:          purged.WithLabelValues("events"),
 	}
 	runs := f("purge_runs_total", "Runs of the background purge, by result: ok, or failed (the next run continues).", "result")

@@ -195,7 +195,9 @@ const (
 	// revocation) nor expired (one that expired lately stays until the
 	// expired phase takes it). A session revoked only by a logout record
 	// (see joinLogouts: a login that was in flight) counts as live here; it
-	// was refused as idle for OlderThan anyway.
+	// was refused as idle for OlderThan anyway. It is the idle phase's
+	// filter, checked on the rows of its key's range, not a predicate the
+	// planner should find rows by.
 	isLive = "revoked_at IS NULL AND expires_at > now()"
 )
 
@@ -294,17 +296,19 @@ const purgeCutoffs = `SELECT now() - $1::BIGINT * INTERVAL '1 microsecond',
 // Purge deletes the sessions that expired or were revoked more than
 // opts.OlderThan ago, then, with an idle timeout, the live sessions not used
 // for opts.IdleTimeout plus opts.OlderThan, then the audit events older than
-// opts.EventsOlderThan, in batches of about opts.Batch rows (see walker), each its own transaction
-// retried on serialization failures. progress, when not nil, is called after
-// each committed batch, once for each phase it deleted rows of. A run that
-// deleted anything records one EventRetentionPurged event.
+// opts.EventsOlderThan, in batches of about opts.Batch rows (see walker),
+// each its own transaction retried on serialization failures. progress,
+// when not nil, is called after each committed batch, once for each phase
+// it deleted rows of. A run that deleted anything records one
+// EventRetentionPurged event.
 //
 // No other live session is touched: a session qualifies only once it
 // expired, was revoked or was last used before its cutoff, which is taken
 // once, at the start, from the database clock; each batch checks the
-// condition again as it deletes, so a session used meanwhile stays. Every committed batch stays deleted, so an
-// interrupted purge resumes where it stopped when run again, and several
-// purges, or a purge and the live path, can run at once.
+// condition again as it deletes, so a session used meanwhile stays. Every
+// committed batch stays deleted, so an interrupted purge resumes where it
+// stopped when run again, and several purges, or a purge and the live path,
+// can run at once.
 //
 // When ctx is canceled, the batch in flight may finish (for a few seconds at
 // most) and Purge returns what it deleted so far with ctx's error.

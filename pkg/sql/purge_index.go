@@ -103,10 +103,11 @@ func queryBatch(ctx context.Context, db PurgeDB, query string, args []any, dest 
 // visibility map allows) and then deleting a key range visits each row
 // once, where collecting ids and deleting them by primary key visits it
 // twice: bench/purge measured the range twice as fast. Rows cannot enter a
-// range below the cutoff (new sessions expire, and new events happen, after
-// it), so a batch deletes at most $4 rows, although its range was counted
-// by an earlier statement, and a batch that found fewer than $4 rows for
-// the next one found the last.
+// range below the cutoff (new sessions expire and are used, and new events
+// happen, after it; a session used again leaves its range), so a batch
+// deletes at most $4 rows, although its range was counted by an earlier
+// statement, and a batch that found fewer than $4 rows for the next one
+// found the last.
 //
 // The range's ends are parameters, not the result of a subquery, so that the
 // planner reads the rows between them from the column's statistics (ending

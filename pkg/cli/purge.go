@@ -26,7 +26,8 @@ type purgeOptions struct {
 	env   *Env
 	conn  ConnOptions
 	purge sql.PurgeOptions
-	// pinned is --events-retention, when given (see pinnedFromFlags).
+	// pinned is --events-retention and --idle-timeout, when given (see
+	// pinnedFromFlags).
 	pinned map[string]string
 	format format.Format
 }
@@ -34,14 +35,16 @@ type purgeOptions struct {
 func purgeCommand(env *Env) *cli.Command {
 	return &cli.Command{
 		Name:  "purge",
-		Usage: "delete sessions that expired or were revoked long ago, and old audit events",
+		Usage: "delete sessions that expired, were revoked or went idle long ago, and old audit events",
 		Description: "purge deletes the sessions that expired or were revoked more than --older-than\n" +
-			"ago by the database clock, then the audit events older than the setting\n" +
-			"events-retention (a year unless set; --events-retention wins for one run),\n" +
-			"in batches of --batch rows, each its own short transaction: walking the expiry\n" +
-			"and revocation indexes, or, when a fifth of a table or more goes (PostgreSQL\n" +
-			"14+), its pages in disk order, each batch the pages that hold about --batch\n" +
-			"rows. Live sessions are never touched. It is safe to interrupt (every finished\n" +
+			"ago by the database clock, then the live sessions not used for the idle\n" +
+			"timeout plus --older-than (serve has refused them as idle for --older-than;\n" +
+			"none without an idle timeout), then the audit events older than the events\n" +
+			"retention (the settings idle-timeout and events-retention; the flags win for\n" +
+			"one run), in batches of --batch rows, each its own short transaction: walking\n" +
+			"the expiry, revocation and last-use indexes, or, when a fifth of a table or\n" +
+			"more goes (PostgreSQL 14+), its pages in disk order, each batch the pages that hold about --batch\n" +
+			"rows. No other live session is touched. It is safe to interrupt (every finished\n" +
 			"batch stays deleted: run it again to finish), to run twice at once, and to run\n" +
 			"alongside serve.\n" +
 			"It prints one row of counts; on a terminal, a progress bar on stderr.",
@@ -51,6 +54,7 @@ func purgeCommand(env *Env) *cli.Command {
 				Usage: fmt.Sprintf("delete at most `N` rows per transaction (walking the table: the pages that hold about N rows), 1 to %d", sql.MaxPurgeBatch)},
 			&cli.BoolFlag{Name: "dry-run", Usage: "only count what would be purged; delete nothing"},
 			paceFlag("pace", "0"),
+			idleTimeoutFlag("also purge sessions not used for `DURATION` plus --older-than, as serve --idle-timeout refuses them; 0 for off"),
 			eventsRetentionFlag(),
 			formatFlag(),
 			noHeadersFlag(),
@@ -67,7 +71,7 @@ func purgeCommand(env *Env) *cli.Command {
 			if opts.purge.Batch, err = parseBatch(c.String("batch")); err != nil {
 				return err
 			}
-			if opts.pinned, err = pinnedFromFlags(c, flagEventsRetention); err != nil {
+			if opts.pinned, err = pinnedFromFlags(c, flagEventsRetention, flagIdleTimeout); err != nil {
 				return err
 			}
 			if opts.purge.Pace, err = parsePace("pace", c.String("pace")); err != nil {
@@ -108,7 +112,7 @@ func parsePace(flag, value string) (float64, error) {
 // olderThanFlag is purge's --older-than, and serve's --purge-older-than.
 func olderThanFlag(name string) cli.Flag {
 	return &cli.StringFlag{Name: name, Value: defaultOlderThan,
-		Usage: "purge sessions that expired or were revoked more than `D` ago, such as 1h or 7d (units: " + durationUnits + ")"}
+		Usage: "purge sessions that expired or were revoked more than `D` ago, or idle past --idle-timeout for more than D, such as 1h or 7d (units: " + durationUnits + ")"}
 }
 
 // eventsRetentionFlag is --events-retention, of purge and serve.
@@ -119,6 +123,7 @@ func eventsRetentionFlag() cli.Flag {
 var purgeColumns = []format.Column{
 	{Header: "expired sessions", Key: "expired_sessions", Type: format.TypeBigInt},
 	{Header: "revoked sessions", Key: "revoked_sessions", Type: format.TypeBigInt},
+	{Header: "idle sessions", Key: "idle_sessions", Type: format.TypeBigInt},
 	{Header: "events", Key: "events", Type: format.TypeBigInt},
 	{Header: "logout records", Key: "logouts", Type: format.TypeBigInt},
 	{Header: "batches", Key: "batches", Type: format.TypeBigInt},
@@ -143,7 +148,7 @@ func runPurge(ctx context.Context, opts purgeOptions) error {
 	if err != nil {
 		return err
 	}
-	opts.purge.EventsOlderThan = policy.EventsRetention
+	opts.purge.EventsOlderThan, opts.purge.IdleTimeout = policy.EventsRetention, policy.IdleTimeout
 	opts.purge.Audit = sql.PurgeAudit{Actor: caller.Username, Via: "cli", ClientAddr: hostname(opts.env)}
 
 	stderr := opts.env.IO.Err
@@ -169,12 +174,15 @@ func runPurge(ctx context.Context, opts purgeOptions) error {
 		return err
 	}
 
-	var events any
+	var idle, events any
+	if opts.purge.IdleTimeout > 0 {
+		idle = res.IdleSessions
+	}
 	if opts.purge.EventsOlderThan > 0 {
 		events = res.Events
 	}
 	w := format.New(opts.format, opts.env.IO.Out, purgeColumns)
-	if err := w.WriteRow(res.ExpiredSessions, res.RevokedSessions, events, res.Logouts, res.Batches, res.DryRun); err != nil {
+	if err := w.WriteRow(res.ExpiredSessions, res.RevokedSessions, idle, events, res.Logouts, res.Batches, res.DryRun); err != nil {
 		return err
 	}
 	if err := w.Close(); err != nil {
@@ -198,8 +206,12 @@ func runPurge(ctx context.Context, opts purgeOptions) error {
 
 // describePurge says what a purge deleted, for people.
 func describePurge(r sql.PurgeResult) string {
-	s := fmt.Sprintf("%s (%d expired, %d revoked) and %s",
-		plural(r.Sessions(), "session", "sessions"), r.ExpiredSessions, r.RevokedSessions, plural(r.Events, "audit event", "audit events"))
+	idle := ""
+	if !r.IdleCutoff.IsZero() {
+		idle = fmt.Sprintf(", %d idle", r.IdleSessions)
+	}
+	s := fmt.Sprintf("%s (%d expired, %d revoked%s) and %s",
+		plural(r.Sessions(), "session", "sessions"), r.ExpiredSessions, r.RevokedSessions, idle, plural(r.Events, "audit event", "audit events"))
 	if r.Logouts > 0 {
 		s += fmt.Sprintf(", and %s that refuse nothing any more", plural(r.Logouts, "logout record", "logout records"))
 	}

@@ -40,7 +40,8 @@ func sessionIDs(t *testing.T, dbURL string) string {
 
 func TestPurge(t *testing.T) {
 	t.Parallel()
-	const header = "expired sessions\trevoked sessions\tevents\tlogout records\tbatches\tdry run\n"
+	const header = "expired sessions\trevoked sessions\tidle sessions\tevents\tlogout records\tbatches\tdry run\n"
+	const allIDs = "784428093743988737 784428586862215169 784447132063662081 784449147579924481 790000000000000001 790000000000000002"
 	tests := []struct {
 		name       string
 		args       []string
@@ -51,30 +52,43 @@ func TestPurge(t *testing.T) {
 		wantIDs    string
 		wantEvents int
 	}{
-		{name: "defaults", wantStdout: header + "2\t2\t2\t0\t3\tfalse\n", wantIDs: activeIDs, wantEvents: 1},
+		{name: "defaults", wantStdout: header + "2\t2\tNULL\t2\t0\t3\tfalse\n", wantIDs: activeIDs, wantEvents: 1},
 		{name: "batch of one", args: []string{"--batch", "1", "--format", "json"},
-			wantStdout: `[` + "\n" + `{"expired_sessions":2,"revoked_sessions":2,"events":2,"logouts":0,"batches":6,"dry_run":false}` + "\n]\n",
+			wantStdout: `[` + "\n" + `{"expired_sessions":2,"revoked_sessions":2,"idle_sessions":null,"events":2,"logouts":0,"batches":6,"dry_run":false}` + "\n]\n",
 			wantIDs:    activeIDs, wantEvents: 1},
-		{name: "dry run", args: []string{"--dry-run"}, wantStdout: header + "2\t2\t2\t0\t0\ttrue\n",
-			wantIDs: "784428093743988737 784428586862215169 784447132063662081 784449147579924481 790000000000000001 790000000000000002", wantEvents: 3},
-		{name: "events kept", args: []string{"--events-retention", "0"}, wantStdout: header + "2\t2\tNULL\t0\t2\tfalse\n",
+		{name: "dry run", args: []string{"--dry-run"}, wantStdout: header + "2\t2\tNULL\t2\t0\t0\ttrue\n",
+			wantIDs: allIDs, wantEvents: 3},
+		{name: "events kept", args: []string{"--events-retention", "0"}, wantStdout: header + "2\t2\tNULL\tNULL\t0\t2\tfalse\n",
 			wantIDs: activeIDs, wantEvents: 3},
 		{name: "nothing old enough", args: []string{"--older-than", "100000d", "--events-retention=100000d"},
-			wantStdout: header + "0\t0\t0\t0\t0\tfalse\n",
-			wantIDs:    "784428093743988737 784428586862215169 784447132063662081 784449147579924481 790000000000000001 790000000000000002", wantEvents: 3},
+			wantStdout: header + "0\t0\tNULL\t0\t0\t0\tfalse\n",
+			wantIDs:    allIDs, wantEvents: 3},
+		// The two active sessions were last used in 2022: idle for years.
+		{name: "idle timeout", args: []string{"--idle-timeout", "1d"}, wantStdout: header + "2\t2\t2\t2\t0\t4\tfalse\n",
+			wantIDs: "", wantEvents: 1},
+		{name: "idle timeout longer than their idleness", args: []string{"--idle-timeout", "100000d"},
+			wantStdout: header + "2\t2\t0\t2\t0\t3\tfalse\n", wantIDs: activeIDs, wantEvents: 1},
+		{name: "idle timeout, dry run", args: []string{"--idle-timeout", "1d", "--dry-run", "--format", "json"},
+			wantStdout: `[` + "\n" + `{"expired_sessions":2,"revoked_sessions":2,"idle_sessions":2,"events":2,"logouts":0,"batches":0,"dry_run":true}` + "\n]\n",
+			wantIDs:    allIDs, wantEvents: 3},
 		{name: "terminal", tty: terminals{out: true, err: true},
-			wantStdout: "  expired sessions | revoked sessions | events | logout records | batches | dry run\n" +
-				"-------------------+------------------+--------+----------------+---------+---------\n" +
-				"  2                | 2                | 2      | 0              | 3       | false\n(1 row)\n",
+			wantStdout: "  expired sessions | revoked sessions | idle sessions | events | logout records | batches | dry run\n" +
+				"-------------------+------------------+---------------+--------+----------------+---------+---------\n" +
+				"  2                | 2                | NULL          | 2      | 0              | 3       | false\n(1 row)\n",
 			// go-pretty draws the bar every 100ms; a purge this small is
 			// done before the first frame, and its last frame says so.
 			wantStderr: `(?s)^.*audit events +\.\.\. done! \[6 rows in [0-9.]+[mµ]?s; [0-9,.]+[KMB]? rows/s\]\n` +
 				`purged 4 sessions \(2 expired, 2 revoked\) and 2 audit events\n$`,
 			wantIDs: activeIDs, wantEvents: 1},
 		{name: "terminal dry run", args: []string{"--dry-run", "--format", "tsv"}, tty: terminals{out: true, err: true},
-			wantStdout: header + "2\t2\t2\t0\t0\ttrue\n",
+			wantStdout: header + "2\t2\tNULL\t2\t0\t0\ttrue\n",
 			wantStderr: "dry run: would purge 4 sessions (2 expired, 2 revoked) and 2 audit events; nothing was deleted\n",
-			wantIDs:    "784428093743988737 784428586862215169 784447132063662081 784449147579924481 790000000000000001 790000000000000002", wantEvents: 3},
+			wantIDs:    allIDs, wantEvents: 3},
+		{name: "terminal, idle timeout", args: []string{"--idle-timeout", "1d", "--format", "tsv"}, tty: terminals{out: true, err: true},
+			wantStdout: header + "2\t2\t2\t2\t0\t4\tfalse\n",
+			wantStderr: `(?s)^.*audit events +\.\.\. done! \[8 rows in [0-9.]+[mµ]?s; [0-9,.]+[KMB]? rows/s\]\n` +
+				`purged 6 sessions \(2 expired, 2 revoked, 2 idle\) and 2 audit events\n$`,
+			wantIDs: "", wantEvents: 1},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -134,6 +148,8 @@ func TestPurgeRejectsBadFlags(t *testing.T) {
 		{[]string{"--batch", "1e3"}, `invalid --batch "1e3": want a whole number of rows from 1 to 100000`},
 		{[]string{"--events-retention", "5m"}, `invalid --events-retention "5m": must be at least 1h0m0s; or 0 to keep every event`},
 		{[]string{"--events-retention", "forever"}, `invalid --events-retention "forever": want a duration such as`},
+		{[]string{"--idle-timeout", "30s"}, `invalid --idle-timeout "30s": must be at least 1m0s; or 0 to turn it off`},
+		{[]string{"--idle-timeout", "never"}, `invalid --idle-timeout "never": want a duration such as`},
 		{[]string{"--format", "xml"}, `invalid format "xml"`},
 		{[]string{"now"}, `unexpected argument "now"`},
 	}

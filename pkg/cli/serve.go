@@ -489,8 +489,9 @@ func servePurgeOptions(interval, olderThan, pace string) (sql.PurgeLoopOptions, 
 }
 
 // backgroundPurge is serve's background purge, which the server runs until
-// shutdown; nil when opts.purge is nil. The loop logs one line per run
-// with its counts, never a session's secret or id.
+// shutdown, with the idle timeout and events retention it applies at each
+// run (see server.Server); nil when opts.purge is nil. The loop
+// logs one line per run with its counts, never a session's secret or id.
 func backgroundPurge(opts serveOptions) *sql.PurgeLoopOptions {
 	if opts.purge == nil {
 		return nil

@@ -13,72 +13,95 @@ import (
 // shortest interval the flag accepts, over the purge fixture plus a session
 // that expired and one revoked minutes ago: the first run deletes what is
 // old, keeps the active and the recent sessions, and logs one line of counts.
+// With --idle-timeout, it also deletes the active sessions unused since 2022.
 // The events retention is the database's setting.
 func TestServePurgesInTheBackground(t *testing.T) {
 	t.Parallel()
-	dbURL := purgeFixture(t)
-	mustRun(t, "settings", "set", sql.SettingEventsRetention, "30d", "--url", dbURL)
-	now := time.Now()
-	recent := []fixtureSession{
-		{790000000000000003, "web_user", now.Add(-time.Hour), now.Add(-10 * time.Minute), nil, now.Add(-time.Hour), "secret-recently-expired"},
-		{790000000000000004, "web_user", now.Add(-time.Hour), now.Add(time.Hour), ptr(now.Add(-10 * time.Minute)), now.Add(-time.Hour), "secret-recently-revoked"},
+	tests := []struct {
+		name    string
+		args    []string
+		idle    string // the setting idle-timeout, when not empty
+		wantIDs string
+		wantLog string
+	}{
+		{"no idle timeout", nil, "", activeIDs + " 790000000000000003 790000000000000004",
+			"msg=\"purged old sessions and events\" job=purge expired_sessions=2 revoked_sessions=2 idle_sessions=0 events=2 logouts=0 batches=3 duration="},
+		{"idle timeout setting", nil, "1d", "790000000000000003 790000000000000004",
+			"msg=\"purged old sessions and events\" job=purge expired_sessions=2 revoked_sessions=2 idle_sessions=2 events=2 logouts=0 batches=4 duration="},
+		{"idle timeout", []string{"--idle-timeout", "1d"}, "", "790000000000000003 790000000000000004",
+			"msg=\"purged old sessions and events\" job=purge expired_sessions=2 revoked_sessions=2 idle_sessions=2 events=2 logouts=0 batches=4 duration="},
 	}
-	mustInsertSessions(t, dbURL, recent)
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			dbURL := purgeFixture(t)
+			mustRun(t, "settings", "set", sql.SettingEventsRetention, "30d", "--url", dbURL)
+			if tt.idle != "" {
+				mustRun(t, "settings", "set", sql.SettingIdleTimeout, tt.idle, "--url", dbURL)
+			}
+			now := time.Now()
+			recent := []fixtureSession{
+				{790000000000000003, "web_user", now.Add(-time.Hour), now.Add(-10 * time.Minute), nil, now.Add(-time.Hour), "secret-recently-expired"},
+				{790000000000000004, "web_user", now.Add(-time.Hour), now.Add(time.Hour), ptr(now.Add(-10 * time.Minute)), now.Add(-time.Hour), "secret-recently-revoked"},
+			}
+			mustInsertSessions(t, dbURL, recent)
 
-	ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
-	defer cancel()
-	env, stdout, stderr := newEnv(terminals{})
-	exited := make(chan int, 1)
-	go func() {
-		exited <- Main(ctx, []string{"auth-session", "serve", "--url", dbURL, "--insecure", "--http-addr", "127.0.0.1:0",
-			"--purge-interval", "1s"}, env)
-	}()
-	// A run records its retention event last, once it deleted everything,
-	// and logs right after, whether or not shutdown has begun by then.
-	deadline := time.Now().Add(30 * time.Second)
-	for mustCount(t, dbURL, "system.session_events WHERE event = $1 AND via = 'serve'", sql.EventRetentionPurged) == 0 {
-		select {
-		case code := <-exited:
-			t.Fatalf("serve exited with %d before purging; stderr:\n%s", code, stderr)
-		case <-time.After(50 * time.Millisecond):
-		}
-		if time.Now().After(deadline) {
+			ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
+			defer cancel()
+			env, stdout, stderr := newEnv(terminals{})
+			exited := make(chan int, 1)
+			go func() {
+				exited <- Main(ctx, append([]string{"auth-session", "serve", "--url", dbURL, "--insecure", "--http-addr", "127.0.0.1:0",
+					"--purge-interval", "1s"}, tt.args...), env)
+			}()
+			// A run records its retention event last, once it deleted everything,
+			// and logs right after, whether or not shutdown has begun by then.
+			deadline := time.Now().Add(30 * time.Second)
+			for mustCount(t, dbURL, "system.session_events WHERE event = $1 AND via = 'serve'", sql.EventRetentionPurged) == 0 {
+				select {
+				case code := <-exited:
+					t.Fatalf("serve exited with %d before purging; stderr:\n%s", code, stderr)
+				case <-time.After(50 * time.Millisecond):
+				}
+				if time.Now().After(deadline) {
+					cancel()
+					<-exited
+					t.Fatalf("no purge within 30s; stderr:\n%s", stderr)
+				}
+			}
 			cancel()
-			<-exited
-			t.Fatalf("no purge within 30s; stderr:\n%s", stderr)
-		}
-	}
-	cancel()
-	if code := <-exited; code != 0 {
-		t.Fatalf("serve exited with %d, want 0; stderr:\n%s", code, stderr)
-	}
+			if code := <-exited; code != 0 {
+				t.Fatalf("serve exited with %d, want 0; stderr:\n%s", code, stderr)
+			}
 
-	if want := activeIDs + " 790000000000000003 790000000000000004"; sessionIDs(t, dbURL) != want {
-		t.Errorf("sessions left: %s, want the active and recent ones: %s", sessionIDs(t, dbURL), want)
-	}
-	if n := mustCount(t, dbURL, "system.session_events WHERE event NOT LIKE 'retention.%' AND event <> $1", sql.EventSettingChanged); n != 1 {
-		t.Errorf("%d fixture events left, want the recent one", n)
-	}
-	var actor, via, client string
-	mustQueryRow(t, dbURL, "SELECT actor, via, client_addr FROM system.session_events WHERE event = $1",
-		[]any{sql.EventRetentionPurged}, &actor, &via, &client)
-	if actor != "postgres" || via != "serve" || client != "test-host" {
-		t.Errorf("retention event by %q via %q from %q, want postgres, serve, test-host", actor, via, client)
-	}
+			if got := sessionIDs(t, dbURL); got != tt.wantIDs {
+				t.Errorf("sessions left: %s, want %s", got, tt.wantIDs)
+			}
+			if n := mustCount(t, dbURL, "system.session_events WHERE event NOT LIKE 'retention.%' AND event <> $1", sql.EventSettingChanged); n != 1 {
+				t.Errorf("%d fixture events left, want the recent one", n)
+			}
+			var actor, via, client string
+			mustQueryRow(t, dbURL, "SELECT actor, via, client_addr FROM system.session_events WHERE event = $1",
+				[]any{sql.EventRetentionPurged}, &actor, &via, &client)
+			if actor != "postgres" || via != "serve" || client != "test-host" {
+				t.Errorf("retention event by %q via %q from %q, want postgres, serve, test-host", actor, via, client)
+			}
 
-	log := stderr.String()
-	for _, want := range []string{
-		"msg=setting name=events-retention value=30d origin=database\n",
-		"msg=\"purging in the background\" job=purge interval=1s older_than=1h0m0s events_retention=720h0m0s\n",
-		"msg=\"purged expired and revoked sessions\" job=purge expired_sessions=2 revoked_sessions=2 events=2 logouts=0 batches=3 duration=",
-	} {
-		if strings.Count(log, want) != 1 {
-			t.Errorf("stderr should hold %q once:\n%s", want, log)
-		}
-	}
-	checkNoSecrets(t, log, append(seedSessions, recent...))
-	if stdout.Len() != 0 {
-		t.Errorf("stdout: %q, want nothing", stdout)
+			log := stderr.String()
+			for _, want := range []string{
+				"msg=setting name=events-retention value=30d origin=database\n",
+				"msg=\"purging in the background\" job=purge interval=1s older_than=1h0m0s events_retention=720h0m0s\n",
+				tt.wantLog,
+			} {
+				if strings.Count(log, want) != 1 {
+					t.Errorf("stderr should hold %q once:\n%s", want, log)
+				}
+			}
+			checkNoSecrets(t, log, append(seedSessions, recent...))
+			if stdout.Len() != 0 {
+				t.Errorf("stdout: %q, want nothing", stdout)
+			}
+		})
 	}
 }
 

@@ -139,6 +139,7 @@ func newMetrics(dbs []database) *metrics {
 	m.purged = map[sql.PurgePhase]prometheus.Counter{
 		sql.PhaseExpiredSessions: purged.WithLabelValues("expired_sessions"),
 		sql.PhaseRevokedSessions: purged.WithLabelValues("revoked_sessions"),
+		sql.PhaseIdleSessions:    purged.WithLabelValues("idle_sessions"),
 		sql.PhaseEvents:          purged.WithLabelValues("events"),
 	}
 	runs := f("purge_runs_total", "Runs of the background purge, by result: ok, or failed (the next run continues).", "result")
@@ -284,7 +285,10 @@ func (s *Server) purgeJob(opts sql.PurgeLoopOptions) func(ctx context.Context) {
 		opts.Logger = s.log.With("job", "purge")
 	}
 	log := opts.Logger
-	opts.BeforeRun = func(run *sql.PurgeOptions) { run.EventsOlderThan = s.policy().EventsRetention }
+	opts.BeforeRun = func(run *sql.PurgeOptions) {
+		policy := s.policy()
+		run.EventsOlderThan, run.IdleTimeout = policy.EventsRetention, policy.IdleTimeout
+	}
 	return func(ctx context.Context) {
 		log.Info("purging in the background", "interval", opts.Interval, "older_than", opts.Purge.OlderThan,
 			"events_retention", s.policy().EventsRetention)

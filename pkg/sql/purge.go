@@ -68,6 +68,11 @@ type PurgeOptions struct {
 	// EventsOlderThan: audit events older than this are purged too; 0
 	// keeps every event.
 	EventsOlderThan time.Duration
+	// IdleTimeout is the idle timeout serve refuses sessions by (see
+	// CheckPolicy): a session neither revoked nor expired but not used for
+	// IdleTimeout plus OlderThan has been refused as idle for OlderThan
+	// already, and is purged too. 0 purges no live session.
+	IdleTimeout time.Duration
 	// Pace makes the purge yield to the live path: after each batch it
 	// waits Pace times as long as the batch took, so 1 keeps it busy at
 	// most half the time. 0 runs batches back to back.
@@ -93,6 +98,7 @@ type PurgePhase string
 const (
 	PhaseExpiredSessions PurgePhase = "expired sessions"
 	PhaseRevokedSessions PurgePhase = "revoked sessions"
+	PhaseIdleSessions    PurgePhase = "idle sessions"
 	PhaseEvents          PurgePhase = "audit events"
 	PhaseLogouts         PurgePhase = "logout records"
 )
@@ -106,6 +112,9 @@ type PurgeResult struct {
 	// SessionsCutoff but expiring after it (when another purge runs at the
 	// same time, also some that expired before it).
 	RevokedSessions int64
+	// IdleSessions counts the sessions purged because they were not used
+	// since IdleCutoff, neither revoked nor expired.
+	IdleSessions int64
 	// Events counts audit events purged.
 	Events int64
 	// Logouts counts the logout records purged: those of
@@ -117,6 +126,9 @@ type PurgeResult struct {
 	// SessionsCutoff is the database's now() minus OlderThan, taken once
 	// at the start, so that the run ends however fast rows expire.
 	SessionsCutoff time.Time
+	// IdleCutoff is SessionsCutoff minus IdleTimeout, from the same
+	// reading of the clock; zero without an idle timeout.
+	IdleCutoff time.Time
 	// EventsCutoff is now() minus EventsOlderThan; zero when events are kept.
 	EventsCutoff time.Time
 	// DryRun is true when the counts are what would have been deleted.
@@ -124,7 +136,7 @@ type PurgeResult struct {
 }
 
 // Sessions returns how many sessions were purged.
-func (r PurgeResult) Sessions() int64 { return r.ExpiredSessions + r.RevokedSessions }
+func (r PurgeResult) Sessions() int64 { return r.ExpiredSessions + r.RevokedSessions + r.IdleSessions }
 
 // Total returns how many rows were purged.
 func (r PurgeResult) Total() int64 { return r.Sessions() + r.Events + r.Logouts }
@@ -148,12 +160,25 @@ type phase struct {
 	detailKey string
 	table     string
 	key       string
-	// where selects the rows the phase deletes, with the cutoff as $1.
+	// where selects the rows the phase deletes by key, with the cutoff as
+	// $1.
 	where string
+	// filter, when not empty, is what a row must also be for the phase to
+	// take it, beyond where: the key alone does not say it.
+	filter string
 	// countWhere selects the rows a dry run counts for the phase: those of
-	// where that no earlier phase takes.
+	// where (and filter) that no earlier phase takes.
 	countWhere string
 	count      func(*PurgeResult) *int64
+}
+
+// andFilter is the phase's filter as a further condition of a WHERE, or
+// nothing when the phase has none.
+func (t phase) andFilter() string {
+	if t.filter == "" {
+		return ""
+	}
+	return " AND " + t.filter
 }
 
 // The predicates of the phases; each names only its own index's column, so
@@ -161,14 +186,25 @@ type phase struct {
 const (
 	expiredBeforeCutoff = "expires_at < $1"
 	revokedBeforeCutoff = "revoked_at < $1"
+	unusedBeforeCutoff  = "last_used_at < $1"
 	eventBeforeCutoff   = "at < $1"
+	// A live session: neither revoked (whenever it was: a session revoked
+	// lately stays, as the revoked phase keeps it, for OlderThan after its
+	// revocation) nor expired (one that expired lately stays until the
+	// expired phase takes it). A session revoked only by a logout record
+	// (see joinLogouts: a login that was in flight) counts as live here; it
+	// was refused as idle for OlderThan anyway. It is the idle phase's
+	// filter, checked on the rows of its key's range, not a predicate the
+	// planner should find rows by.
+	isLive = "revoked_at IS NULL AND expires_at > now()"
 )
 
 // The phases, each the rows of one table before the cutoff by one indexed
 // timestamp. Sessions that expired long ago go first, revoked or not; by
 // the time the second phase runs, the sessions revoked long ago that are
 // left are those that have not expired as long, so each row is counted in
-// one phase.
+// one phase. The idle phase takes only live sessions, which neither of
+// the others takes, before its own cutoff: IdleTimeout before theirs.
 var (
 	expiredSessions = phase{name: PhaseExpiredSessions, detailKey: "expired_sessions", table: "system.web_sessions", key: "expires_at",
 		where: expiredBeforeCutoff, countWhere: expiredBeforeCutoff,
@@ -176,6 +212,9 @@ var (
 	revokedSessions = phase{name: PhaseRevokedSessions, detailKey: "revoked_sessions", table: "system.web_sessions", key: "revoked_at",
 		where: revokedBeforeCutoff, countWhere: revokedBeforeCutoff + " AND NOT (" + expiredBeforeCutoff + ")",
 		count: func(r *PurgeResult) *int64 { return &r.RevokedSessions }}
+	idleSessions = phase{name: PhaseIdleSessions, detailKey: "idle_sessions", table: "system.web_sessions", key: "last_used_at",
+		where: unusedBeforeCutoff, filter: isLive, countWhere: unusedBeforeCutoff + " AND " + isLive,
+		count: func(r *PurgeResult) *int64 { return &r.IdleSessions }}
 	oldEvents = phase{name: PhaseEvents, detailKey: "events", table: "system.session_events", key: "at",
 		where: eventBeforeCutoff, countWhere: eventBeforeCutoff,
 		count: func(r *PurgeResult) *int64 { return &r.Events }}
@@ -183,10 +222,24 @@ var (
 
 // purgeTables are the tables a purge goes through, in order, each with its
 // phases in the order they run: a heap walk takes a table's phases in one
-// pass.
+// pass. The idle phase has a cutoff of its own, so it is a pass of its
+// own, after the phases that take the sessions it must not count.
 var purgeTables = [][]phase{
 	{expiredSessions, revokedSessions},
+	{idleSessions},
 	{oldEvents},
+}
+
+// cutoff returns the instant the rows of phase t must be older than, by its
+// key; zero when the run skips the phase.
+func (r PurgeResult) cutoff(t phase) time.Time {
+	switch t.name {
+	case PhaseIdleSessions:
+		return r.IdleCutoff
+	case PhaseEvents:
+		return r.EventsCutoff
+	}
+	return r.SessionsCutoff
 }
 
 // countSQL counts the rows the phase would purge.
@@ -239,17 +292,21 @@ const purgeCutoffs = `SELECT now() - $1::BIGINT * INTERVAL '1 microsecond',
     current_setting('server_version_num')::INT >= 140000 AND version() NOT LIKE '%CockroachDB%'`
 
 // Purge deletes the sessions that expired or were revoked more than
-// opts.OlderThan ago, then the audit events older than opts.EventsOlderThan,
-// in batches of about opts.Batch rows (see walker), each its own transaction
-// retried on serialization failures. progress, when not nil, is called after
-// each committed batch, once for each phase it deleted rows of. A run that
-// deleted anything records one EventRetentionPurged event.
+// opts.OlderThan ago, then, with an idle timeout, the live sessions not used
+// for opts.IdleTimeout plus opts.OlderThan, then the audit events older than
+// opts.EventsOlderThan, in batches of about opts.Batch rows (see walker),
+// each its own transaction retried on serialization failures. progress,
+// when not nil, is called after each committed batch, once for each phase
+// it deleted rows of. A run that deleted anything records one
+// EventRetentionPurged event.
 //
-// Live sessions are never touched: a session qualifies only once it expired
-// or was revoked before the cutoff, which is taken once, at the start, from
-// the database clock. Every committed batch stays deleted, so an
-// interrupted purge resumes where it stopped when run again, and several
-// purges, or a purge and the live path, can run at once.
+// No other live session is touched: a session qualifies only once it
+// expired, was revoked or was last used before its cutoff, which is taken
+// once, at the start, from the database clock; each batch checks the
+// condition again as it deletes, so a session used meanwhile stays. Every
+// committed batch stays deleted, so an interrupted purge resumes where it
+// stopped when run again, and several purges, or a purge and the live path,
+// can run at once.
 //
 // When ctx is canceled, the batch in flight may finish (for a few seconds at
 // most) and Purge returns what it deleted so far with ctx's error.
@@ -270,6 +327,9 @@ func Purge(ctx context.Context, db PurgeDB, opts PurgeOptions, progress func(Pur
 	if opts.EventsOlderThan == 0 {
 		res.EventsCutoff = time.Time{}
 	}
+	if opts.IdleTimeout > 0 {
+		res.IdleCutoff = res.SessionsCutoff.Add(-opts.IdleTimeout)
+	}
 	if opts.Audit.Actor == "" {
 		opts.Audit.Actor = actor
 	}
@@ -279,13 +339,9 @@ func Purge(ctx context.Context, db PurgeDB, opts PurgeOptions, progress func(Pur
 		progress = func(PurgeProgress) {}
 	}
 	for _, phases := range purgeTables {
-		t := phases[0]
-		cutoff := res.SessionsCutoff
-		if t.name == PhaseEvents {
-			if res.EventsCutoff.IsZero() {
-				break
-			}
-			cutoff = res.EventsCutoff
+		cutoff := res.cutoff(phases[0])
+		if cutoff.IsZero() {
+			continue
 		}
 		if opts.DryRun {
 			err = countPhases(ctx, db, phases, cutoff, &res, progress)
@@ -370,6 +426,8 @@ func (o PurgeOptions) validate() error {
 		return fmt.Errorf("purge: Batch is %d, want 1 to %d", o.Batch, MaxPurgeBatch)
 	case o.EventsOlderThan < 0:
 		return fmt.Errorf("purge: EventsOlderThan is %v, want 0 (keep) or a positive duration", o.EventsOlderThan)
+	case o.IdleTimeout < 0:
+		return fmt.Errorf("purge: IdleTimeout is %v, want 0 (none) or a positive duration", o.IdleTimeout)
 	case o.Pace < 0 || o.Pace > MaxPurgePace:
 		return fmt.Errorf("purge: Pace is %v, want 0 (flat out) to %d", o.Pace, MaxPurgePace)
 	}
@@ -468,12 +526,17 @@ func recordPurge(ctx context.Context, db DBTX, opts PurgeOptions, run string, re
 		"run":              run,
 		"expired_sessions": res.ExpiredSessions,
 		"revoked_sessions": res.RevokedSessions,
+		"idle_sessions":    res.IdleSessions,
 		"events":           res.Events,
 		"logouts":          res.Logouts,
 		"batches":          res.Batches,
 		"older_than":       opts.OlderThan.String(),
 		"sessions_cutoff":  eventTime(res.SessionsCutoff),
 		"complete":         runErr == nil,
+	}
+	if !res.IdleCutoff.IsZero() {
+		detail["idle_timeout"] = opts.IdleTimeout.String()
+		detail["idle_cutoff"] = eventTime(res.IdleCutoff)
 	}
 	if !res.EventsCutoff.IsZero() {
 		detail["events_older_than"] = opts.EventsOlderThan.String()

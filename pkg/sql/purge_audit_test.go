@@ -10,7 +10,8 @@ import (
 func batchEventTotals(t *testing.T, db DBTX) (sessions, events, batches int64) {
 	t.Helper()
 	err := db.QueryRow(testContext(t), `SELECT
-    COALESCE(sum((detail->>'expired_sessions')::BIGINT), 0) + COALESCE(sum((detail->>'revoked_sessions')::BIGINT), 0),
+    COALESCE(sum((detail->>'expired_sessions')::BIGINT), 0) + COALESCE(sum((detail->>'revoked_sessions')::BIGINT), 0)
+        + COALESCE(sum((detail->>'idle_sessions')::BIGINT), 0),
     COALESCE(sum((detail->>'events')::BIGINT), 0), count(*)
 FROM system.session_events WHERE event = $1`, EventRetentionBatch).Scan(&sessions, &events, &batches)
 	if err != nil {

@@ -103,10 +103,11 @@ func queryBatch(ctx context.Context, db PurgeDB, query string, args []any, dest 
 // visibility map allows) and then deleting a key range visits each row
 // once, where collecting ids and deleting them by primary key visits it
 // twice: bench/purge measured the range twice as fast. Rows cannot enter a
-// range below the cutoff (new sessions expire, and new events happen, after
-// it), so a batch deletes at most $4 rows, although its range was counted
-// by an earlier statement, and a batch that found fewer than $4 rows for
-// the next one found the last.
+// range below the cutoff (new sessions expire and are used, and new events
+// happen, after it; a session used again leaves its range), so a batch
+// deletes at most $4 rows, although its range was counted by an earlier
+// statement, and a batch that found fewer than $4 rows for the next one
+// found the last.
 //
 // The range's ends are parameters, not the result of a subquery, so that the
 // planner reads the rows between them from the column's statistics (ending
@@ -133,6 +134,21 @@ func queryBatch(ctx context.Context, db PurgeDB, query string, args []any, dest 
 // of them as a condition of its own and multiply the estimate by its share
 // of the table again.
 //
+// A phase's filter (the idle phase's: the session is live) is left out of
+// next, which finds where the next batch ends from the index alone, as for
+// the other phases: a batch's range is then $4 entries of the index
+// whatever the rows they point to, so its cost stays bounded when many rows
+// in a row are not the phase's, and a batch deletes at most $4 rows. (With
+// the filter, which the index cannot answer, next read every row up to the
+// cutoff and sorted them when the planner expected few.) The DELETE names
+// the filter in every part, since the key's range does not imply it: a
+// row in range may never have been the phase's, or been revoked since.
+// PostgreSQL takes it out of the parts as a condition of its own and
+// multiplies the estimate by its share of the table, as it should.
+// Together with the key's range, it makes the DELETE check again what the
+// earlier statement counted: a session used since (its last_used_at now
+// past the range) or revoked since stays.
+//
 // The DELETE takes no locks before it deletes. A row another purge is
 // deleting makes it wait for that batch to commit, then pass over the row
 // (PostgreSQL re-reads it and finds it gone): neither fails, and each row is
@@ -146,11 +162,11 @@ func (t phase) batchSQL() string {
 		"    ORDER BY " + t.key + ", id LIMIT $4\n" +
 		"), deleted AS (\n" +
 		"    DELETE FROM " + t.table + "\n" +
-		"    WHERE " + t.key + " > $2 AND " + t.key + " < $10 AND " + t.where + "\n" +
+		"    WHERE " + t.key + " > $2 AND " + t.key + " < $10 AND " + t.where + t.andFilter() + "\n" +
 		"       OR " + t.key + " = $2 AND id > $3\n" +
-		"          AND id <= CASE WHEN $2 = $10 THEN $11 ELSE 9223372036854775807 END\n" +
+		"          AND id <= CASE WHEN $2 = $10 THEN $11 ELSE 9223372036854775807 END" + t.andFilter() + "\n" +
 		"       OR " + t.key + " = $10 AND id <= $11\n" +
-		"          AND id > CASE WHEN $2 = $10 THEN $3 ELSE -9223372036854775808 END AND " + t.where + "\n" +
+		"          AND id > CASE WHEN $2 = $10 THEN $3 ELSE -9223372036854775808 END AND " + t.where + t.andFilter() + "\n" +
 		"    RETURNING 1\n" +
 		"), counted AS (\n" +
 		"    SELECT count(*) AS n FROM deleted\n" +

@@ -70,7 +70,7 @@ func RunPurgeLoop(ctx context.Context, db PurgeDB, opts PurgeLoopOptions) error 
 			opts.Ran(res, err)
 		}
 		attrs := []any{
-			"expired_sessions", res.ExpiredSessions, "revoked_sessions", res.RevokedSessions,
+			"expired_sessions", res.ExpiredSessions, "revoked_sessions", res.RevokedSessions, "idle_sessions", res.IdleSessions,
 			"events", res.Events, "logouts", res.Logouts, "batches", res.Batches, "duration", time.Since(began).Round(time.Millisecond),
 		}
 		switch {
@@ -80,7 +80,7 @@ func RunPurgeLoop(ctx context.Context, db PurgeDB, opts PurgeLoopOptions) error 
 		case err != nil:
 			log.Error("purge failed; deleted rows stay deleted, the next run continues", append(attrs, "err", err)...)
 		case res.Total() > 0:
-			log.Info("purged expired and revoked sessions", attrs...)
+			log.Info("purged old sessions and events", attrs...)
 		default:
 			log.Debug("purge found nothing to delete", attrs...)
 		}

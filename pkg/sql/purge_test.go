@@ -54,33 +54,35 @@ type sessionKind struct {
 	name       string
 	expiresIn  time.Duration // negative: expired that long ago
 	revokedAgo time.Duration // 0: not revoked
+	unusedFor  time.Duration // since its last use; 0: used as it is inserted
 }
 
 var (
-	active               = sessionKind{"active", time.Hour, 0}
-	expiredRecently      = sessionKind{"expired 30m ago", -30 * time.Minute, 0}
-	revokedRecently      = sessionKind{"revoked 30m ago", time.Hour, 30 * time.Minute}
-	expiredLongAgo       = sessionKind{"expired 2h ago", -2 * time.Hour, 0}
-	revokedLongAgo       = sessionKind{"revoked 2h ago", time.Hour, 2 * time.Hour}
-	expiredRevokedLater  = sessionKind{"expired 3h ago, revoked 2h ago", -3 * time.Hour, 2 * time.Hour}
-	revokedLongExpired   = sessionKind{"revoked 2h ago, expired 30m ago", -30 * time.Minute, 2 * time.Hour}
-	expiredThenLoggedOut = sessionKind{"expired 2h ago, revoked 10m ago", -2 * time.Hour, 10 * time.Minute}
+	active               = sessionKind{"active", time.Hour, 0, 0}
+	expiredRecently      = sessionKind{"expired 30m ago", -30 * time.Minute, 0, 0}
+	revokedRecently      = sessionKind{"revoked 30m ago", time.Hour, 30 * time.Minute, 0}
+	expiredLongAgo       = sessionKind{"expired 2h ago", -2 * time.Hour, 0, 0}
+	revokedLongAgo       = sessionKind{"revoked 2h ago", time.Hour, 2 * time.Hour, 0}
+	expiredRevokedLater  = sessionKind{"expired 3h ago, revoked 2h ago", -3 * time.Hour, 2 * time.Hour, 0}
+	revokedLongExpired   = sessionKind{"revoked 2h ago, expired 30m ago", -30 * time.Minute, 2 * time.Hour, 0}
+	expiredThenLoggedOut = sessionKind{"expired 2h ago, revoked 10m ago", -2 * time.Hour, 10 * time.Minute, 0}
 )
 
 // Ids are given explicitly: the table's default draws 22 random bits per
 // millisecond, and thousands of rows in one statement would collide.
 const insertSessions = `INSERT INTO system.web_sessions
-    (id, hashed_secret, username, user_id, created_at, expires_at, revoked_at)
+    (id, hashed_secret, username, user_id, created_at, expires_at, revoked_at, last_used_at)
 SELECT (SELECT COALESCE(max(id), 0) FROM system.web_sessions) + g, '\x00', $1, 10,
     now() - INTERVAL '1 day',
     now() + $2::BIGINT * INTERVAL '1 microsecond',
-    CASE WHEN $3::BIGINT > 0 THEN now() - $3::BIGINT * INTERVAL '1 microsecond' END
+    CASE WHEN $3::BIGINT > 0 THEN now() - $3::BIGINT * INTERVAL '1 microsecond' END,
+    now() - $5::BIGINT * INTERVAL '1 microsecond'
 FROM generate_series(1, $4::INT) g`
 
 // mustInsert adds n sessions of kind k for username.
 func mustInsert(t testing.TB, db DBTX, username string, k sessionKind, n int) {
 	t.Helper()
-	_, err := db.Exec(testContext(t), insertSessions, username, k.expiresIn.Microseconds(), k.revokedAgo.Microseconds(), n)
+	_, err := db.Exec(testContext(t), insertSessions, username, k.expiresIn.Microseconds(), k.revokedAgo.Microseconds(), n, k.unusedFor.Microseconds())
 	if err != nil {
 		t.Fatalf("insert %d %s sessions: %v", n, k.name, err)
 	}
@@ -344,12 +346,15 @@ func TestConcurrentPurgesDeleteEachRowOnce(t *testing.T) {
 	mustInsert(t, conn, "a", expiredLongAgo, 3000)
 	mustInsert(t, conn, "b", revokedLongAgo, 1000)
 	mustInsert(t, conn, "c", active, 100)
+	mustInsert(t, conn, "d", unusedLong, 1000)
 	mustInsertEvents(t, conn, 40*24*time.Hour, 1000)
 
-	total := purgeConcurrently(t, dbURL, 3, purgeOpts(20))
-	if total.ExpiredSessions != 3000 || total.RevokedSessions != 1000 || total.Events != 1000 {
-		t.Errorf("purges deleted %d expired, %d revoked, %d events in total, want 3000, 1000, 1000 (each row once)",
-			total.ExpiredSessions, total.RevokedSessions, total.Events)
+	opts := purgeOpts(20)
+	opts.IdleTimeout = 2 * time.Hour
+	total := purgeConcurrently(t, dbURL, 3, opts)
+	if total.ExpiredSessions != 3000 || total.RevokedSessions != 1000 || total.IdleSessions != 1000 || total.Events != 1000 {
+		t.Errorf("purges deleted %d expired, %d revoked, %d idle, %d events in total, want 3000, 1000, 1000, 1000 (each row once)",
+			total.ExpiredSessions, total.RevokedSessions, total.IdleSessions, total.Events)
 	}
 	if n := mustCount(t, conn, "system.web_sessions"); n != 100 {
 		t.Errorf("%d sessions left, want the 100 active ones", n)
@@ -383,12 +388,13 @@ func purgeConcurrently(t *testing.T, dbURL string, n int, opts PurgeOptions) Pur
 
 	var total PurgeResult
 	for i, r := range results {
-		t.Logf("purge %d: %d expired, %d revoked, %d events in %d batches", i, r.ExpiredSessions, r.RevokedSessions, r.Events, r.Batches)
+		t.Logf("purge %d: %d expired, %d revoked, %d idle, %d events in %d batches", i, r.ExpiredSessions, r.RevokedSessions, r.IdleSessions, r.Events, r.Batches)
 		if errs[i] != nil {
 			t.Errorf("purge %d: %v", i, errs[i])
 		}
 		total.ExpiredSessions += r.ExpiredSessions
 		total.RevokedSessions += r.RevokedSessions
+		total.IdleSessions += r.IdleSessions
 		total.Events += r.Events
 		total.Batches += r.Batches
 	}
@@ -463,6 +469,7 @@ func TestPurgeRejectsBadOptions(t *testing.T) {
 		{OlderThan: time.Hour, Batch: 0},
 		{OlderThan: time.Hour, Batch: MaxPurgeBatch + 1},
 		{OlderThan: time.Hour, Batch: 10, EventsOlderThan: -time.Hour},
+		{OlderThan: time.Hour, Batch: 10, IdleTimeout: -time.Hour},
 		{OlderThan: time.Hour, Batch: 10, Pace: -1},
 		{OlderThan: time.Hour, Batch: 10, Pace: MaxPurgePace + 1},
 	} {

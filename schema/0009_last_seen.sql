@@ -10,8 +10,12 @@ ALTER TABLE system.web_sessions
 
 -- The touch, as one statement whose client text travels as parameters,
 -- and which never waits for a lock. It writes the sessions whose touch is
--- due (the condition is repeated, so that requests that all saw the touch
--- due write a row once between them); a row another transaction holds,
+-- due: last used longer ago than the touch interval, or never over HTTP
+-- (last_user_agent is NULL only then: a touch or an HTTP login writes
+-- text, empty when the request sent no User-Agent), so that a session
+-- made by the CLI records its first use at once. The condition is the
+-- session check's, repeated, so that requests that all saw the touch due
+-- write a row once between them. A row another transaction holds,
 -- such as a logout in progress, is skipped; and its lock_timeout holds
 -- while its UPDATE takes the table's lock, so that a table locked against
 -- writes (a CREATE INDEX, LOCK TABLE) makes it give up at once with
@@ -30,7 +34,7 @@ UPDATE system.web_sessions s SET last_used_at = now(), last_ip = t.ip, last_user
 FROM unnest(ids, ips, agents) AS t(id, ip, agent)
 WHERE s.id = t.id AND s.id IN (
     SELECT id FROM system.web_sessions
-    WHERE id = ANY(ids) AND last_used_at < now() - touch_interval_us * INTERVAL '1 microsecond'
+    WHERE id = ANY(ids) AND (last_used_at < now() - touch_interval_us * INTERVAL '1 microsecond' OR last_user_agent IS NULL)
     FOR UPDATE SKIP LOCKED)
 $$;
 REVOKE ALL ON FUNCTION system.touch_sessions(BIGINT[], INET[], TEXT[], BIGINT) FROM PUBLIC;

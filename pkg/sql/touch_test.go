@@ -170,6 +170,20 @@ func TestTouchSessionsRecordsTheClient(t *testing.T) {
 	if s := lastSeen(t, conn, ids[2]); s.LastIP != "" || s.LastUserAgent != "curl/8.5.0" {
 		t.Errorf("a touch within the interval wrote %q (%q)", s.LastIP, s.LastUserAgent)
 	}
+
+	// A session never used over HTTP records its first use at once, however
+	// recently it was made.
+	mustInsert(t, conn, "fresh", active, 1)
+	var fresh int64
+	if err := conn.QueryRow(testContext(t), "SELECT id FROM system.web_sessions WHERE username = 'fresh'").Scan(&fresh); err != nil {
+		t.Fatal(err)
+	}
+	if err := TouchSessions(testContext(t), conn, []Touch{{SessionID: fresh, ClientAddr: "192.0.2.5", UserAgent: "first"}}, time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	if s := lastSeen(t, conn, fresh); s.LastIP != "192.0.2.5" || s.LastUserAgent != "first" {
+		t.Errorf("the first use of a session just made: %q (%q); want 192.0.2.5 (first)", s.LastIP, s.LastUserAgent)
+	}
 }
 
 // statementCounter counts the statements and batches a connection sends.

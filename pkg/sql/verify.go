@@ -39,7 +39,9 @@ type SessionCheck struct {
 	// again gets the session back.
 	EndsForGood bool
 	// TouchDue is true when last_used_at is older than the touch interval
-	// passed to CheckSession.
+	// passed to CheckSession, or the session has recorded no use over
+	// HTTP yet (made by the CLI, its last User-Agent is NULL): its first
+	// is recorded at once.
 	TouchDue bool
 }
 
@@ -59,7 +61,7 @@ const checkColumns = `SELECT s.id, s.username, s.user_id, s.hashed_secret, s.exp
         WHEN s.role_version <> 0 AND c.on THEN 2
         WHEN r.rolcanlogin AND (r.rolvaliduntil IS NULL OR r.rolvaliduntil > now()) THEN 0
         ELSE 1 END,
-    s.last_used_at < now() - $2::BIGINT * INTERVAL '1 microsecond',
+    s.last_used_at < now() - $2::BIGINT * INTERVAL '1 microsecond' OR s.last_user_agent IS NULL,
     $3::BIGINT > 0 AND s.last_used_at <= now() - $3::BIGINT * INTERVAL '1 microsecond'
 FROM system.web_sessions s` + joinLogouts + `
 LEFT JOIN system.role_credentials r ON r.oid = s.user_id::OID AND r.rolname = s.username

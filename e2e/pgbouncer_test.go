@@ -85,6 +85,19 @@ func TestThroughPgbouncer(t *testing.T) {
 			for _, c := range cookies {
 				wantStatus(t, "whoami with a CLI cookie", sh(t, "", "curl --cookie '"+strings.TrimSpace(c)+"' "+whoami+curlStatus), 200)
 			}
+			// Their first uses are recorded through pgbouncer: the touch,
+			// with the address and User-Agent as parameters.
+			for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+				var recorded int
+				s.query(t, `SELECT count(*) FROM system.web_sessions
+					WHERE username = $1 AND last_ip = '127.0.0.1' AND last_user_agent LIKE 'curl/%'`, []any{s.user}, &recorded)
+				if recorded == len(cookies) {
+					break
+				}
+				if time.Now().After(deadline) {
+					t.Fatalf("%d of %d CLI sessions record their first use through pgbouncer (%s mode) after 10s", recorded, len(cookies), mode)
+				}
+			}
 			dir := t.TempDir()
 			for range 2 {
 				r := sh(t, dir, "curl -c jar.txt -d username="+s.user+" --data-urlencode password="+s.password+" "+srv.url+"/api/v2/login/"+curlStatus)

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/http"
 	"strings"
 	"sync"
@@ -197,6 +198,19 @@ func (v *Verifier) touchFailed(err error, sessions int) {
 	v.storeError(ctx, "cannot record session use", fmt.Errorf("touch %d sessions: %w", sessions, err))
 }
 
+// ClientAddr is the address r came from, without its port: the host of
+// r.RemoteAddr, which a server behind trusted proxies has made the real
+// client's before the middleware runs (as pkg/server does). A session
+// records it, with the User-Agent, as the address of its last use.
+// Forwarding headers are not read here: anyone can send them.
+func ClientAddr(r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return host
+}
+
 // Middleware passes a request to next with its Identity in the context
 // (read it with IdentityFrom) when it presents a valid session. Otherwise it
 // answers 401 with UnauthorizedBody, the same for every reason, or 503 when
@@ -278,7 +292,7 @@ func (v *Verifier) authenticate(r *http.Request, value string, source Source) (I
 	if check.TouchDue {
 		// Written in the background: the answer does not depend on it, and
 		// a request must not wait on the locks the write may meet.
-		v.toucher.add(sessionID)
+		v.toucher.add(sql.Touch{SessionID: sessionID, ClientAddr: ClientAddr(r), UserAgent: r.UserAgent()})
 	}
 	return Identity{
 		Username:  check.Username,

@@ -128,6 +128,9 @@ func otherSecret(t *testing.T, value string) string {
 func TestMiddlewareAcceptsEveryWayOfPresenting(t *testing.T) {
 	s := newStore(t)
 	v := &auth.Verifier{DB: s.pool}
+	// The first request records the session's first use: written before
+	// the pool closes.
+	t.Cleanup(v.WaitForTouches)
 	user := s.newRole(t)
 	sessionID, value := s.newSession(t, user)
 
@@ -273,6 +276,13 @@ func TestMiddlewareTouchesLastUsedOnlyWhenStale(t *testing.T) {
 
 	t.Run("fresh", func(t *testing.T) {
 		id, value := s.newSession(t, user)
+		// Its first use over HTTP is recorded at once (see
+		// TestMiddlewareRecordsTheLastUse); the next one within the
+		// interval is not.
+		if rec := serve(v, newRequest(withCookie(value))); rec.Code != http.StatusOK {
+			t.Fatalf("status %d", rec.Code)
+		}
+		v.WaitForTouches()
 		before := s.lastUsed(t, id)
 		if rec := serve(v, newRequest(withCookie(value))); rec.Code != http.StatusOK {
 			t.Fatalf("status %d", rec.Code)
@@ -306,6 +316,58 @@ func TestMiddlewareTouchesLastUsedOnlyWhenStale(t *testing.T) {
 			t.Errorf("a wrong secret moved last_used_at from %v to %v", before, after)
 		}
 	})
+}
+
+// lastSeen reads a session as list shows it.
+func (s *store) lastSeen(t *testing.T, id int64) sql.ListedSession {
+	t.Helper()
+	l, _, err := sql.GetListedSession(context.Background(), s.pool, id, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return l
+}
+
+// TestMiddlewareRecordsTheLastUse: a session made by the CLI records no
+// use until its first over HTTP, which it records at once, however soon
+// after the login: the request's address and User-Agent, while the
+// login's stay empty. A use within the touch interval records nothing; a
+// use after it, from elsewhere, is recorded.
+func TestMiddlewareRecordsTheLastUse(t *testing.T) {
+	s := newStore(t)
+	v := &auth.Verifier{DB: s.pool, TouchInterval: time.Minute}
+	id, value := s.newSession(t, s.newRole(t))
+	from := func(addr, agent string) func(*http.Request) {
+		return func(r *http.Request) { r.RemoteAddr, r.Header["User-Agent"] = addr, []string{agent} }
+	}
+	if l := s.lastSeen(t, id); l.LastIP != "" || l.LastUserAgent != "" {
+		t.Fatalf("a session the CLI made, never used: last seen from %q (%q); want nothing", l.LastIP, l.LastUserAgent)
+	}
+
+	for _, use := range []struct {
+		name, addr, agent string
+		stale             bool
+		wantIP, wantAgent string
+	}{
+		{"first use", "203.0.113.9:5555", "agent-one", false, "203.0.113.9", "agent-one"},
+		{"within the interval", "[2001:db8::7]:443", "agent-two", false, "203.0.113.9", "agent-one"},
+		{"after the interval", "[2001:db8::7]:443", "agent-two", true, "2001:db8::7", "agent-two"},
+	} {
+		if use.stale {
+			s.mustExec(t, "UPDATE system.web_sessions SET last_used_at = now() - INTERVAL '10 minutes' WHERE id = $1", id)
+		}
+		if rec := serve(v, newRequest(withCookie(value), from(use.addr, use.agent))); rec.Code != http.StatusOK {
+			t.Fatalf("%s: status %d", use.name, rec.Code)
+		}
+		v.WaitForTouches()
+		l := s.lastSeen(t, id)
+		if l.LastIP != use.wantIP || l.LastUserAgent != use.wantAgent {
+			t.Errorf("%s: last seen from %q (%q); want %q (%q)", use.name, l.LastIP, l.LastUserAgent, use.wantIP, use.wantAgent)
+		}
+		if l.IP != "" || l.UserAgent != "" {
+			t.Errorf("%s: the CLI login's address and User-Agent became %q (%q); want them empty", use.name, l.IP, l.UserAgent)
+		}
+	}
 }
 
 func TestMiddlewareStoreDownIs503(t *testing.T) {
@@ -356,12 +418,14 @@ func TestIdentityFromPlainContext(t *testing.T) {
 	}
 }
 
-// TestCheckSessionIsOneRoundTrip guards the hot path: a fresh session costs
-// the middleware one statement.
+// TestCheckSessionIsOneRoundTrip guards the hot path: a session used
+// within the touch interval costs the middleware one statement.
 func TestCheckSessionIsOneRoundTrip(t *testing.T) {
 	s := newStore(t)
 	user := s.newRole(t)
-	_, value := s.newSession(t, user)
+	id, value := s.newSession(t, user)
+	// Used over HTTP a moment ago: its first use is recorded.
+	s.mustExec(t, "UPDATE system.web_sessions SET last_user_agent = '' WHERE id = $1", id)
 	counter := &countingDB{DBTX: s.pool}
 	v := &auth.Verifier{DB: counter}
 	if rec := serve(v, newRequest(withCookie(value))); rec.Code != http.StatusOK {

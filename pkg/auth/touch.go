@@ -20,10 +20,12 @@ const (
 	touchTimeout = 10 * time.Second
 )
 
-// toucher writes last_used_at off the request path. A request whose touch
-// is due adds its session and goes on at once; one goroutine at a time, run
-// only while there is something to write, touches every session added
-// since its last statement in one statement. Nothing a request answers
+// toucher writes last_used_at, with the address and User-Agent of the
+// request that found the touch due, off the request path. A request whose
+// touch is due adds its session and goes on at once; one goroutine at a
+// time, run only while there is something to write, touches every session
+// added since its last statement in one statement. A session added again
+// before that keeps the latest request's address and User-Agent. Nothing a request answers
 // depends on the touch, so a request never waits for it, nor for a lock
 // the touch would wait on (see sql.TouchSessions, which skips locked rows
 // and gives up on a locked table).
@@ -34,25 +36,25 @@ type toucher struct {
 	failed func(err error, sessions int)
 
 	mu      sync.Mutex
-	pending map[int64]struct{}
+	pending map[int64]sql.Touch
 	running bool
 	idle    sync.Cond // signalled when running turns false
 }
 
 func newToucher(db sql.DBTX, interval time.Duration, failed func(error, int)) *toucher {
-	t := &toucher{db: db, interval: interval, failed: failed, pending: map[int64]struct{}{}}
+	t := &toucher{db: db, interval: interval, failed: failed, pending: map[int64]sql.Touch{}}
 	t.idle.L = &t.mu
 	return t
 }
 
-// add asks for session id's last_used_at to be written.
-func (t *toucher) add(id int64) {
+// add asks for the touch of a session to be written.
+func (t *toucher) add(touch sql.Touch) {
 	t.mu.Lock()
 	if len(t.pending) >= maxPendingTouches {
 		t.mu.Unlock()
 		return
 	}
-	t.pending[id] = struct{}{}
+	t.pending[touch.SessionID] = touch
 	start := !t.running
 	t.running = true
 	t.mu.Unlock()
@@ -71,21 +73,21 @@ func (t *toucher) run() {
 			t.mu.Unlock()
 			return
 		}
-		ids := make([]int64, 0, min(len(t.pending), maxTouchBatch))
-		for id := range t.pending {
-			if len(ids) == maxTouchBatch {
+		touches := make([]sql.Touch, 0, min(len(t.pending), maxTouchBatch))
+		for id, touch := range t.pending {
+			if len(touches) == maxTouchBatch {
 				break
 			}
-			ids = append(ids, id)
+			touches = append(touches, touch)
 			delete(t.pending, id)
 		}
 		t.mu.Unlock()
 
 		ctx, cancel := context.WithTimeout(context.Background(), touchTimeout)
-		err := sql.TouchSessions(ctx, t.db, ids, t.interval)
+		err := sql.TouchSessions(ctx, t.db, touches, t.interval)
 		cancel()
 		if err != nil {
-			t.failed(err, len(ids))
+			t.failed(err, len(touches))
 		}
 	}
 }

@@ -34,14 +34,18 @@ func listCommand(env *Env) *cli.Command {
 		Description: "list prints every session in system.web_sessions in creation order, streaming\n" +
 			"rows as they come. revoked is NULL while a session is not revoked; status is\n" +
 			"active, expired or revoked. JSON, NDJSON and YAML also carry what a session\n" +
-			"recorded of its client (ip, user_agent, via, actor); other formats with --wide.",
+			"recorded of its client: the address and User-Agent of its login (ip,\n" +
+			"user_agent), those of its last use over HTTP (last_ip, last_user_agent: empty\n" +
+			"until its first, for a session login made; recorded with last_used_at, so as\n" +
+			"late as it is), how it was made and by whom (via, actor); other formats with\n" +
+			"--wide.",
 		Flags: append(append(connFlags(), selectionFlags()...),
 			&cli.StringFlag{Name: "limit", Usage: "list at most `N` sessions"},
 			&cli.StringFlag{Name: "order", Usage: "order the sessions by `COLUMN`: " + strings.Join(sql.Orders, ", ") + " (default created)"},
 			&cli.BoolFlag{Name: "desc", Usage: "newest (or latest) first"},
 			&cli.IntFlag{Name: "warn-stale-days", Value: 30,
 				Usage: "flag active sessions not used for `N` days in a stale column; 0 disables"},
-			&cli.BoolFlag{Name: "wide", Usage: "also the ip, user agent, via and actor columns, in every format"},
+			&cli.BoolFlag{Name: "wide", Usage: "also the ip, user agent, last ip, last user agent, via and actor columns, in every format"},
 			&cli.BoolFlag{Name: "summary", Usage: "one row per user: active, expired and revoked sessions and last use, most active first"},
 			formatFlag(),
 			noHeadersFlag(),

@@ -315,20 +315,21 @@ func TestListSummary(t *testing.T) {
 func TestListWide(t *testing.T) {
 	t.Parallel()
 	dbURL := newSessionDB(t)
-	pgtest.MustExec(t, dbURL, `INSERT INTO system.web_sessions (hashed_secret, username, user_id, expires_at, audit_info)
+	pgtest.MustExec(t, dbURL, `INSERT INTO system.web_sessions (hashed_secret, username, user_id, expires_at, audit_info, last_ip, last_user_agent)
 VALUES ('\x00', 'web_user', 10, now() + INTERVAL '1 hour',
-    '{"via": "http", "actor": "web_user", "client_addr": "203.0.113.7", "user_agent": "curl/8.5.0"}')`)
+    '{"via": "http", "actor": "web_user", "client_addr": "203.0.113.7", "user_agent": "curl/8.5.0"}', '2001:db8::9', 'Wget/1.21.3')`)
 	r := mustRun(t, "list", "--wide", "--format", "tsv", "--warn-stale-days", "0", "--url", dbURL)
 	lines := strings.Split(strings.TrimSpace(r.stdout), "\n")
-	if len(lines) != 2 || !strings.HasSuffix(lines[0], "\tstatus\treason\tip\tuser agent\tvia\tactor") ||
-		!strings.HasSuffix(lines[1], "\tactive\tNULL\t203.0.113.7\tcurl/8.5.0\thttp\tweb_user") {
+	if len(lines) != 2 || !strings.HasSuffix(lines[0], "\tstatus\treason\tip\tuser agent\tlast ip\tlast user agent\tvia\tactor") ||
+		!strings.HasSuffix(lines[1], "\tactive\tNULL\t203.0.113.7\tcurl/8.5.0\t2001:db8::9\tWget/1.21.3\thttp\tweb_user") {
 		t.Errorf("list --wide:\n%s", r.stdout)
 	}
 	// Without --wide the table leaves them out, JSON keeps them.
-	if r := mustRun(t, "list", "--format", "tsv", "--url", dbURL); strings.Contains(r.stdout, "203.0.113.7") {
+	if r := mustRun(t, "list", "--format", "tsv", "--url", dbURL); strings.Contains(r.stdout, "203.0.113.7") || strings.Contains(r.stdout, "2001:db8::9") {
 		t.Errorf("list without --wide shows the client:\n%s", r.stdout)
 	}
-	if r := mustRun(t, "list", "--format", "json", "--url", dbURL); !strings.Contains(r.stdout, `"ip":"203.0.113.7","user_agent":"curl/8.5.0","via":"http","actor":"web_user"`) {
+	if r := mustRun(t, "list", "--format", "json", "--url", dbURL); !strings.Contains(r.stdout,
+		`"ip":"203.0.113.7","user_agent":"curl/8.5.0","last_ip":"2001:db8::9","last_user_agent":"Wget/1.21.3","via":"http","actor":"web_user"`) {
 		t.Errorf("list --format json lacks the client:\n%s", r.stdout)
 	}
 }

@@ -35,7 +35,8 @@ func newLookupDB(t testing.TB) string {
 	dbURL := newSessionDB(t)
 	mustInsertSessions(t, dbURL, lookupSessions)
 	pgtest.MustExec(t, dbURL, `UPDATE system.web_sessions
-SET audit_info = '{"client_addr": "203.0.113.7", "user_agent": "curl/8.5.0", "via": "http", "actor": "web_user"}'
+SET audit_info = '{"client_addr": "203.0.113.7", "user_agent": "curl/8.5.0", "via": "http", "actor": "web_user"}',
+    last_ip = '198.51.100.4', last_user_agent = 'Wget/1.21.3'
 WHERE id = $1`, lookupID)
 	return dbURL
 }

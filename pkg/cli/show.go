@@ -42,10 +42,11 @@ func showFlags() []cli.Flag {
 func showCommand(env *Env) *cli.Command {
 	return &cli.Command{
 		Name:      "show",
-		Usage:     "show one session by its id: its user, state, times, and the address and User-Agent it logged in from",
+		Usage:     "show one session by its id: its user, state, times, and the address and User-Agent it logged in from and was last used from",
 		ArgsUsage: "SESSION_ID",
 		Description: "show prints the session as list --wide prints it, in every format: the ip,\n" +
-			"user agent, via and actor columns included. A session not found is an error.",
+			"user agent, last ip, last user agent, via and actor columns included. A\n" +
+			"session not found is an error.",
 		Flags: showFlags(),
 		Action: func(c *cli.Context) error {
 			if err := exactArgs(c, "session_id"); err != nil {
@@ -69,14 +70,15 @@ func lookupCommand(env *Env) *cli.Command {
 		Name:  "lookup",
 		Usage: "show the session of a cookie read from standard input, such as a leaked one",
 		Description: "lookup reads a session cookie from standard input and prints its session as\n" +
-			"show does: which session it is, its user, state, times, IP and User-Agent, and\n" +
-			"nothing about any other session. The cookie may be the line login prints\n" +
-			"(session=...; Path=/; HttpOnly), a Cookie:, Set-Cookie:, X-Auth-Session: or\n" +
-			"Authorization: Bearer header, a line of a curl or wget cookie jar (or the\n" +
-			"whole jar), or the bare value. It is never taken as an argument, which would\n" +
-			"stay in the shell history and show in ps; on a terminal it is asked for and\n" +
-			"not echoed. A cookie whose secret is not its session's is not found, as an\n" +
-			"unknown one. Revoke the session with 'auth-session revoke --cookie -'.",
+			"show does: which session it is, its user, state, times, the IP and User-Agent\n" +
+			"of its login and of its last use, and nothing about any other session. The\n" +
+			"cookie may be the line login prints (session=...; Path=/; HttpOnly), a\n" +
+			"Cookie:, Set-Cookie:, X-Auth-Session: or Authorization: Bearer header, a line\n" +
+			"of a curl or wget cookie jar (or the whole jar), or the bare value. It is never\n" +
+			"taken as an argument, which would stay in the shell history and show in ps; on\n" +
+			"a terminal it is asked for and not echoed. A cookie whose secret is not its\n" +
+			"session's is not found, as an unknown one. Revoke the session with\n" +
+			"'auth-session revoke --cookie -'.",
 		Flags: showFlags(),
 		Action: func(c *cli.Context) error {
 			if c.NArg() > 0 {

@@ -21,8 +21,9 @@ type Identity struct {
 
 // Session is one of the caller's active sessions: of the fields of a
 // listed session, those the self-service API shows (sql.OwnSessionFields:
-// ID, CreatedAt, LastUsedAt, ExpiresAt, IP and UserAgent, the last two ""
-// for a session made by the CLI); the others are zero.
+// ID, CreatedAt, LastUsedAt, ExpiresAt, IP and UserAgent, "" for a session
+// made by the CLI, and LastIP and LastUserAgent, of its last use over
+// HTTP); the others are zero.
 type Session struct {
 	sql.ListedSession
 	// Current marks the session the client presents.

@@ -294,7 +294,7 @@ func TestAdminPageScreenshot(t *testing.T) {
 		id := f.login(t, loginForm(user, password), "User-Agent", agent).json(t)["session_id"]
 		f.mustExec(t, `UPDATE system.web_sessions SET created_at = now() - $2::INTERVAL,
 			expires_at = now() - $2::INTERVAL + INTERVAL '7 days', last_used_at = now() - $3::INTERVAL,
-			audit_info = jsonb_set(audit_info, '{client_addr}', to_jsonb($4::TEXT)) WHERE id = $1`,
+			audit_info = jsonb_set(audit_info, '{client_addr}', to_jsonb($4::TEXT)), last_ip = $4::INET WHERE id = $1`,
 			id, age, lastUsed, addr)
 		return id
 	}
@@ -306,6 +306,8 @@ func TestAdminPageScreenshot(t *testing.T) {
 		"198.51.100.23", "26 hours", "2 hours")
 	stolen := login(alice, "alice pw", "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0.0.0 Safari/537.36",
 		"203.0.113.77", "5 hours", "40 minutes")
+	// Its cookie was last used by a script, from elsewhere.
+	f.mustExec(t, `UPDATE system.web_sessions SET last_ip = '192.0.2.201', last_user_agent = 'python-requests/2.31.0' WHERE id = $1`, stolen)
 	login(alice, "alice pw", "Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.5 Mobile/15E148 Safari/604.1",
 		"198.51.100.23", "3 hours", "12 minutes")
 	login(bob, "bob pw", "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0", "192.0.2.14", "50 minutes", "3 minutes")
@@ -327,10 +329,10 @@ func TestAdminPageScreenshot(t *testing.T) {
 	b.waitFor(t, "the revocation", fmt.Sprintf(`document.querySelector('tr[data-id="%s"]').classList.contains('session-revoked') &&
 		document.getElementById('feedback').textContent !== ''`, stolen))
 
-	var rows []struct{ ID, Status, Created, Client, Action string }
+	var rows []struct{ ID, Status, Created, Used, Client, Action string }
 	b.eval(t, `[...document.querySelectorAll('#sessions-table tr.session')].map((r) => ({
 		ID: r.dataset.id, Status: r.querySelector('.badge').textContent,
-		Created: r.cells[2].textContent, Client: r.querySelector('.col-client').textContent,
+		Created: r.cells[2].textContent, Used: r.cells[3].textContent, Client: r.querySelector('.col-client').textContent,
 		Action: r.querySelector('.col-actions').textContent}))`, &rows)
 	want := map[string]string{stolen: "revoked", expired: "expired"}
 	for _, r := range rows {
@@ -345,8 +347,14 @@ func TestAdminPageScreenshot(t *testing.T) {
 		if r.ID == expired && (r.Created != "9 days ago" || r.Client != "192.0.2.14curl 8.5.0 · via HTTP") {
 			t.Errorf("expired session: created %q, client %q", r.Created, r.Client)
 		}
-		if r.ID == cliID && r.Client != "—via CLI" {
-			t.Errorf("CLI session: client %q", r.Client)
+		if r.ID == expired && r.Used != "8 days ago" {
+			t.Errorf("expired session, last used from where it logged in: last used %q; want when alone", r.Used)
+		}
+		if r.ID == stolen && r.Used != "40 minutes agofrom 192.0.2.201 · python-requests/2.31.0" {
+			t.Errorf("the session used from elsewhere: last used %q; want when, and from where", r.Used)
+		}
+		if r.ID == cliID && (r.Client != "—via CLI" || strings.Contains(r.Used, "from")) {
+			t.Errorf("CLI session: client %q, last used %q; want no address of either", r.Client, r.Used)
 		}
 	}
 

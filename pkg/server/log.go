@@ -5,6 +5,8 @@ import (
 	"log/slog"
 	"net/http"
 	"time"
+
+	"github.com/auth-session/auth-session/pkg/auth"
 )
 
 // requestNote collects what handlers learn about a request for its log line
@@ -66,7 +68,7 @@ func (s *Server) logRequests(next http.Handler) http.Handler {
 				slog.String("path", r.URL.Path),
 				slog.Int("status", rec.status),
 				slog.Duration("duration", duration),
-				slog.String("remote", clientAddr(r)),
+				slog.String("remote", auth.ClientAddr(r)),
 			}
 			if note.username != "" {
 				attrs = append(attrs, slog.String("user", note.username))

@@ -53,7 +53,7 @@ func (s *Server) handleLogin() http.Handler {
 		// throttled client learns nothing, not even whether a name is valid.
 		// The attempt holds its place in the count from here on: it counts
 		// as a failure unless it makes a session.
-		attempt, err := sql.ReserveLoginAttempt(ctx, s.db, s.policy().LoginLimits, clientAddr(r), username)
+		attempt, err := sql.ReserveLoginAttempt(ctx, s.db, s.policy().LoginLimits, auth.ClientAddr(r), username)
 		if err != nil {
 			s.metrics.login(loginOutcomeError)
 			s.storeUnavailable(w, r, "cannot check the login throttle", err)
@@ -153,7 +153,7 @@ func (s *Server) handleLogin() http.Handler {
 // transaction; the role must still be at roleVersion (sql.NewSession).
 func (s *Server) createSession(r *http.Request, username string, secret []byte, roleVersion int64, attempt sql.LoginAttempt) (sql.Session, error) {
 	ctx := r.Context()
-	by := sql.Actor{Name: username, Via: "http", ClientAddr: clientAddr(r), UserAgent: userAgent(r)}
+	by := sql.Actor{Name: username, Via: "http", ClientAddr: auth.ClientAddr(r), UserAgent: userAgent(r)}
 	var limitRevoked int64
 	ns := sql.NewSession{
 		Username: username, HashedSecret: auth.HashSecret(secret), ExpireAfter: s.cfg.SessionLifetime, RoleVersion: roleVersion,
@@ -186,7 +186,7 @@ func (s *Server) loginFailed(w http.ResponseWriter, r *http.Request, username st
 func (s *Server) refuseLogin(w http.ResponseWriter, r *http.Request, event, username, reason string) {
 	err := sql.RecordEvent(r.Context(), s.db, sql.Event{
 		Event: event, Actor: username, Username: username, Via: "http",
-		ClientAddr: clientAddr(r), UserAgent: userAgent(r), Detail: map[string]any{"reason": reason},
+		ClientAddr: auth.ClientAddr(r), UserAgent: userAgent(r), Detail: map[string]any{"reason": reason},
 	})
 	if err != nil {
 		s.storeError(r.Context(), "cannot record failed login of "+strconv.Quote(username), err)
@@ -199,7 +199,7 @@ func (s *Server) refuseLogin(w http.ResponseWriter, r *http.Request, event, user
 // address's login.throttled event, written within throttledFlushEvery.
 func (s *Server) loginThrottled(w http.ResponseWriter, r *http.Request, retryAfter time.Duration) {
 	s.metrics.login(loginOutcomeThrottled)
-	s.countThrottled(clientAddr(r), userAgent(r))
+	s.countThrottled(auth.ClientAddr(r), userAgent(r))
 	seconds := max(int((retryAfter+time.Second-1)/time.Second), 1)
 	w.Header().Set("Retry-After", strconv.Itoa(seconds))
 	writeError(w, errLoginThrottled)

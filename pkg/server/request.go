@@ -1,23 +1,12 @@
 package server
 
 import (
-	"net"
 	"net/http"
 	"net/url"
 	"strconv"
 	"strings"
 	"unicode/utf8"
 )
-
-// clientAddr is the address the request came from, without its port.
-// Forwarding headers are not trusted: anyone can send them.
-func clientAddr(r *http.Request) string {
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		return r.RemoteAddr
-	}
-	return host
-}
 
 // userAgent is the request's User-Agent, as the client sent it: pkg/sql
 // makes it storable (valid UTF-8, capped) where it is written.

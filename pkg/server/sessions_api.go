@@ -154,7 +154,7 @@ func (s *Server) revokeOptions(r *http.Request, keep int64) sql.RevokeOptions {
 // caller is who makes a change through the API, for its audit event.
 func caller(r *http.Request) sql.Actor {
 	id, _ := auth.IdentityFrom(r.Context())
-	return sql.Actor{Name: id.Username, Via: "http", ClientAddr: clientAddr(r), UserAgent: userAgent(r)}
+	return sql.Actor{Name: id.Username, Via: "http", ClientAddr: auth.ClientAddr(r), UserAgent: userAgent(r)}
 }
 
 // boolParam reads the query parameter name as a boolean, false when absent.

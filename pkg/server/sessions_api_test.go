@@ -159,7 +159,7 @@ func TestOwnSessionsListsActiveNewestFirst(t *testing.T) {
 
 	var ids []string
 	currents := 0
-	wantKeys := []string{"created_at", "current", "expires_at", "id", "ip", "last_used_at", "user_agent"}
+	wantKeys := []string{"created_at", "current", "expires_at", "id", "ip", "last_ip", "last_used_at", "last_user_agent", "user_agent"}
 	for _, s := range got.Sessions {
 		ids = append(ids, s["id"].(string))
 		if keys := slices.Sorted(maps.Keys(s)); !slices.Equal(keys, wantKeys) {
@@ -172,6 +172,10 @@ func TestOwnSessionsListsActiveNewestFirst(t *testing.T) {
 		}
 		if s["ip"] != "127.0.0.1" {
 			t.Errorf("session %s: ip %q; want 127.0.0.1", s["id"], s["ip"])
+		}
+		// Logged in over HTTP: the login is the last use recorded so far.
+		if s["last_ip"] != s["ip"] || s["last_user_agent"] != s["user_agent"] {
+			t.Errorf("session %s: last used from %q (%q); want the login's %q (%q)", s["id"], s["last_ip"], s["last_user_agent"], s["ip"], s["user_agent"])
 		}
 		if s["current"] == true {
 			currents++

@@ -21,7 +21,12 @@ import (
 //   - SET LOCAL jit = off, and set_config('jit', 'off', true) in a purge
 //     batch (withoutJIT, queryRowWithoutJIT, queueWithoutJIT);
 //   - SET LOCAL work_mem for a logout that reports its rows (withSortMemory);
-//   - SET LOCAL lock_timeout before a touch (skipLockedTable);
+//   - the touch, schema 0009's function system.touch_sessions
+//     (TouchSessions), whose SET lock_timeout = '50ms' holds while its
+//     UPDATE takes the table's lock: long enough for the brief locks of
+//     ordinary work, short enough that a CREATE INDEX or LOCK TABLE costs
+//     a skipped touch. CockroachDB's CREATE FUNCTION has no SET clause:
+//     a port would run the UPDATE itself after lock_timeout is set;
 //   - SET LOCAL synchronous_commit = remote_apply for a revocation
 //     (waitForStandbys), its cancel request and pg_stat_replication
 //     (commitWithin, standbysBehind);
@@ -232,16 +237,6 @@ func withSortMemory(ctx context.Context, tx DBTX) error {
 	_, err := tx.Exec(ctx, sortMemory)
 	return err
 }
-
-// touchLockTimeout is how long a touch waits for a lock on the table before
-// it gives up: long enough for the brief locks of ordinary work, short
-// enough that a CREATE INDEX or LOCK TABLE costs a skipped touch.
-const touchLockTimeout = "50ms"
-
-// skipLockedTable is the statement that, run first in a transaction, makes
-// a statement of that transaction give up waiting for a lock after
-// touchLockTimeout. SET LOCAL ends with the transaction.
-const skipLockedTable = "SET LOCAL lock_timeout = '" + touchLockTimeout + "';\n"
 
 // waitForStandbys makes the commit of transaction tx wait until every
 // synchronous standby has applied it (synchronous_commit = remote_apply),

@@ -43,6 +43,12 @@ type ListedSession struct {
 	// and User-Agent of an HTTP login, how it was made (cli or http), and
 	// who made it. A listing reads them when ListFilter.Client is set.
 	IP, UserAgent, Via, Actor string
+	// The address and User-Agent of the session's last use over HTTP, as
+	// of LastUsedAt: "" before its first (a session made by the CLI), and
+	// an HTTP login's own until a later use is recorded. Written with
+	// last_used_at, so they lag behind the last use as far as it does. A
+	// listing reads them when ListFilter.Client is set.
+	LastIP, LastUserAgent string
 }
 
 // SessionField is one field of a ListedSession.
@@ -92,6 +98,10 @@ var SessionFields = []SessionField{
 		in: func(s *ListedSession) any { return &s.IP }},
 	{Key: "user_agent", Header: "user agent", Type: "TEXT", Client: true, expr: sqlText("COALESCE(s.audit_info->>'user_agent', '')"),
 		in: func(s *ListedSession) any { return &s.UserAgent }},
+	{Key: "last_ip", Header: "last ip", Type: "TEXT", Client: true, expr: sqlText("COALESCE(host(s.last_ip), '')"),
+		in: func(s *ListedSession) any { return &s.LastIP }},
+	{Key: "last_user_agent", Header: "last user agent", Type: "TEXT", Client: true, expr: sqlText("COALESCE(s.last_user_agent, '')"),
+		in: func(s *ListedSession) any { return &s.LastUserAgent }},
 	{Key: "via", Header: "via", Type: "TEXT", Client: true, expr: sqlText("COALESCE(s.audit_info->>'via', '')"),
 		in: func(s *ListedSession) any { return &s.Via }},
 	{Key: "actor", Header: "actor", Type: "TEXT", Client: true, expr: sqlText("COALESCE(s.audit_info->>'actor', '')"),
@@ -102,7 +112,7 @@ var SessionFields = []SessionField{
 // user of their own sessions, all of them active. A field added to
 // SessionFields is not shown there unless named here: how a session was
 // made (actor) is for the admins to see.
-var OwnSessionFields = SessionFieldsNamed("id", "created_at", "last_used_at", "expires_at", "ip", "user_agent")
+var OwnSessionFields = SessionFieldsNamed("id", "created_at", "last_used_at", "expires_at", "ip", "user_agent", "last_ip", "last_user_agent")
 
 // sqlText is the expr of a field whose SQL is text alone.
 func sqlText(text string) func(*where, time.Duration) string {

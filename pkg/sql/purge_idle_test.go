@@ -174,7 +174,7 @@ func TestIdlePurgeChecksAgainAsItDeletes(t *testing.T) {
 		}
 		switch reports++; reports {
 		case 1:
-			if err := TouchSessions(testContext(t), other, []int64{ids[1]}, time.Minute); err != nil {
+			if err := TouchSessions(testContext(t), other, []Touch{{SessionID: ids[1]}}, time.Minute); err != nil {
 				t.Error(err)
 			}
 		case 2:

@@ -35,6 +35,13 @@ func TestTwoSchemasSideBySide(t *testing.T) {
 			t.Fatalf("login in %s: %v", schema, err)
 		}
 		minted[schema] = s.ID
+		// The touch is a function of the schema, over its own table.
+		if err := TouchSessions(ctx, conn, []Touch{{SessionID: s.ID, ClientAddr: "192.0.2.3", UserAgent: schema}}, time.Minute); err != nil {
+			t.Fatalf("touch in %s: %v", schema, err)
+		}
+		if l, _, err := GetListedSession(ctx, conn, s.ID, 0); err != nil || l.LastIP != "192.0.2.3" || l.LastUserAgent != schema {
+			t.Errorf("touched in %s: last used from %q (%q), %v; want 192.0.2.3 (%s)", schema, l.LastIP, l.LastUserAgent, err, schema)
+		}
 	}
 	for schema, id := range minted {
 		conn, _ := InSchema(mustConnect(t, dbURL), schema)

@@ -61,11 +61,14 @@ type NewSession struct {
 // The role is checked and the row inserted in one statement, so a role
 // dropped between check and insert cannot slip through. Both timestamps use
 // the transaction's now(), so expires_at - created_at is exactly ExpireAfter.
-// The session records its role's stamp (see CredentialsChanged).
+// The session records its role's stamp (see CredentialsChanged). An HTTP
+// login is the session's first use: its address and User-Agent are the
+// last ones too, as its time is last_used_at's ($5 and $7, NULL for the
+// CLI).
 const insertSession = `INSERT INTO system.web_sessions
-    (hashed_secret, username, user_id, expires_at, audit_info, client_ip, role_version, password_tag)
+    (hashed_secret, username, user_id, expires_at, audit_info, client_ip, role_version, password_tag, last_ip, last_user_agent)
 SELECT $1::BYTEA, r.rolname, r.oid::BIGINT, now() + $2::BIGINT * INTERVAL '1 microsecond', $3::JSONB, $5::INET,
-    r.row_version, r.password_tag
+    r.row_version, r.password_tag, $5::INET, $7::TEXT
 FROM system.role_credentials r
 WHERE r.rolname = $4 AND r.rolcanlogin
   AND (r.rolvaliduntil IS NULL OR r.rolvaliduntil > now())
@@ -88,9 +91,13 @@ func createSession(ctx context.Context, db DBTX, ns NewSession) (Session, error)
 	if err != nil {
 		return Session{}, fmt.Errorf("encode audit info: %w", err)
 	}
+	var lastUserAgent *string
+	if ns.Audit.Via == "http" {
+		lastUserAgent = &ns.Audit.UserAgent
+	}
 	s := Session{Audit: ns.Audit}
 	err = db.QueryRow(ctx, inSchema(db, insertSession), ns.HashedSecret, ns.ExpireAfter.Microseconds(), string(audit), ns.Username,
-		clientIP(ns.Audit.ClientAddr), ns.RoleVersion).
+		clientIP(ns.Audit.ClientAddr), ns.RoleVersion, lastUserAgent).
 		Scan(&s.ID, &s.Username, &s.UserID, &s.CreatedAt, &s.ExpiresAt, &s.LastUsedAt)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return Session{}, explainNoLogin(ctx, db, ns.Username, ns.RoleVersion != 0)

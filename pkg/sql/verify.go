@@ -3,8 +3,6 @@ package sql
 import (
 	"context"
 	"errors"
-	"fmt"
-	"strconv"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -41,7 +39,9 @@ type SessionCheck struct {
 	// again gets the session back.
 	EndsForGood bool
 	// TouchDue is true when last_used_at is older than the touch interval
-	// passed to CheckSession.
+	// passed to CheckSession, or the session has recorded no use over
+	// HTTP yet (made by the CLI, its last User-Agent is NULL): its first
+	// is recorded at once.
 	TouchDue bool
 }
 
@@ -61,7 +61,7 @@ const checkColumns = `SELECT s.id, s.username, s.user_id, s.hashed_secret, s.exp
         WHEN s.role_version <> 0 AND c.on THEN 2
         WHEN r.rolcanlogin AND (r.rolvaliduntil IS NULL OR r.rolvaliduntil > now()) THEN 0
         ELSE 1 END,
-    s.last_used_at < now() - $2::BIGINT * INTERVAL '1 microsecond',
+    s.last_used_at < now() - $2::BIGINT * INTERVAL '1 microsecond' OR s.last_user_agent IS NULL,
     $3::BIGINT > 0 AND s.last_used_at <= now() - $3::BIGINT * INTERVAL '1 microsecond'
 FROM system.web_sessions s` + joinLogouts + `
 LEFT JOIN system.role_credentials r ON r.oid = s.user_id::OID AND r.rolname = s.username
@@ -131,34 +131,35 @@ func CheckSessions(ctx context.Context, db DBTX, ids []int64, p CheckPolicy, fn 
 	return rows.Err()
 }
 
-// touchSessions writes last_used_at of the sessions whose touch is due
-// (the condition is repeated, so that requests that all saw TouchDue write
-// a row once between them). It never waits for a row: one locked by
-// another transaction, such as a logout in progress, is skipped. The ids
-// are written into the statement (%s), so that it runs in one round trip
-// after the lock timeout (see skipLockedTable).
-const touchSessions = `UPDATE system.web_sessions SET last_used_at = now()
-WHERE id IN (
-    SELECT id FROM system.web_sessions
-    WHERE id = ANY('{%s}'::BIGINT[]) AND last_used_at < now() - %d * INTERVAL '1 microsecond'
-    FOR UPDATE SKIP LOCKED)`
+// Touch is one session's use for TouchSessions to record: the address and
+// User-Agent of the request that found its touch due.
+type Touch struct {
+	SessionID  int64
+	ClientAddr string
+	UserAgent  string
+}
 
-// TouchSessions sets last_used_at of sessions ids to now() where it is older
-// than touchInterval, in one statement. It is best-effort and never waits:
-// rows another transaction holds are skipped, and when the table itself is
-// locked (a CREATE INDEX, say) it returns an error for which IsLockTimeout
-// is true at once rather than waiting. Unknown ids are not an error.
-func TouchSessions(ctx context.Context, db DBTX, ids []int64, touchInterval time.Duration) error {
-	list := make([]byte, 0, 20*len(ids))
-	for i, id := range ids {
-		if i > 0 {
-			list = append(list, ',')
-		}
-		list = strconv.AppendInt(list, id, 10)
+// touchSessions runs the touch, schema 0009's function: it writes the
+// sessions whose touch is due, skips a row another transaction holds, and
+// gives up at once (lock_not_available) on a table locked against writes.
+const touchSessions = `SELECT system.touch_sessions($1::BIGINT[], $2::INET[], $3::TEXT[], $4::BIGINT)`
+
+// TouchSessions sets last_used_at of the sessions of touches to now(), and
+// their last address and User-Agent to the touch's, where last_used_at is
+// older than touchInterval, in one statement. It is best-effort and never
+// waits: rows another transaction holds are skipped, and when the table
+// itself is locked (a CREATE INDEX, say) it returns an error for which
+// IsLockTimeout is true at once rather than waiting. The User-Agent is kept
+// as a login's is (storable); an address that is no IP address is recorded
+// as none. Unknown ids are not an error.
+func TouchSessions(ctx context.Context, db DBTX, touches []Touch, touchInterval time.Duration) error {
+	ids := make([]int64, len(touches))
+	ips := make([]*string, len(touches))
+	agents := make([]string, len(touches))
+	for i, t := range touches {
+		ids[i], ips[i], agents[i] = t.SessionID, clientIP(t.ClientAddr), storable(t.UserAgent)
 	}
-	// Without arguments, pgx sends it as one simple query: one implicit
-	// transaction, for the lock timeout to apply to.
-	_, err := db.Exec(ctx, skipLockedTable+inSchema(db, fmt.Sprintf(touchSessions, list, touchInterval.Microseconds())))
+	_, err := db.Exec(ctx, inSchema(db, touchSessions), ids, ips, agents, touchInterval.Microseconds())
 	return err
 }
 

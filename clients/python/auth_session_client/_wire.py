@@ -57,6 +57,11 @@ class OwnSession:
     ip: str
     #: The User-Agent of the login; "" for a CLI login.
     user_agent: str
+    #: The address of the session's last use over HTTP, as of last_used_at;
+    #: "" before its first (a CLI login).
+    last_ip: str
+    #: The User-Agent of that use; "" before the first.
+    last_user_agent: str
     #: True for the session making the request.
     current: bool
 
@@ -79,6 +84,9 @@ class AdminSession:
     revoke_reason: Optional[str]
     ip: str
     user_agent: str
+    #: The address and User-Agent of the last use over HTTP; "" before the first.
+    last_ip: str
+    last_user_agent: str
     #: How the session was made: "cli" or "http".
     via: str
     #: Who made it: the admin for "cli", the user for "http".

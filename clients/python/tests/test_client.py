@@ -104,6 +104,8 @@ class ClientTest(unittest.TestCase):
         for s in sessions:
             self.assertEqual(s.ip, "127.0.0.1")
             self.assertTrue(s.user_agent.startswith("Python-urllib/"), s.user_agent)
+            # Logged in over HTTP: the login is its last use so far.
+            self.assertEqual((s.last_ip, s.last_user_agent), (s.ip, s.user_agent))
             self.assertEqual(s.created_at.tzinfo, timezone.utc)
         created = [s.created_at for s in sessions]
         self.assertEqual(created, sorted(created, reverse=True), "newest first")

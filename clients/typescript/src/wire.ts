@@ -34,6 +34,10 @@ export interface OwnSession {
   ip: string;
   /** The User-Agent of the login; "" for a CLI login. */
   user_agent: string;
+  /** The address of the session's last use over HTTP, as of last_used_at; "" before its first (a CLI login). */
+  last_ip: string;
+  /** The User-Agent of that use; "" before the first. */
+  last_user_agent: string;
   /** True for the session making the request. */
   current: boolean;
 }
@@ -53,6 +57,9 @@ export interface AdminSession {
   revoke_reason: string | null;
   ip: string;
   user_agent: string;
+  /** The address and User-Agent of the last use over HTTP; "" before the first. */
+  last_ip: string;
+  last_user_agent: string;
   /** How the session was made: "cli" or "http". */
   via: string;
   /** Who made it: the admin for "cli", the user for "http". */
@@ -134,6 +141,8 @@ const ownSession: Spec<OwnSession> = {
   expires_at: "time",
   ip: "string",
   user_agent: "string",
+  last_ip: "string",
+  last_user_agent: "string",
   current: "boolean",
 };
 
@@ -148,6 +157,8 @@ const adminSession: Spec<AdminSession> = {
   revoke_reason: "string?",
   ip: "string",
   user_agent: "string",
+  last_ip: "string",
+  last_user_agent: "string",
   via: "string",
   actor: "string",
   active: "boolean",

@@ -89,6 +89,9 @@ test("sessions: list, revoke, revokeAll keeps the current one", async () => {
     assert.ok(s.created_at instanceof Date && s.last_used_at instanceof Date && s.expires_at instanceof Date);
     assert.equal(s.ip, "127.0.0.1");
     assert.notEqual(s.user_agent, "");
+    // Logged in over HTTP: the login is its last use so far.
+    assert.equal(s.last_ip, s.ip);
+    assert.equal(s.last_user_agent, s.user_agent);
   }
   assert.deepEqual(
     list.map((s) => s.created_at.getTime()),

@@ -85,6 +85,14 @@ export function sessionRow(s) {
   part('created').appendChild(timeElement(s.created_at));
   if (s.last_used_at) part('used').appendChild(timeElement(s.last_used_at));
   else part('used').textContent = '—';
+  // Where the last use came from, when that is not the login's client (a
+  // stolen cookie, say, or the first request of a session the CLI made).
+  const lastSeen = [s.last_ip, describeClient(s.last_user_agent)].filter(Boolean);
+  if (lastSeen.length && (s.last_ip !== s.ip || s.last_user_agent !== s.user_agent)) {
+    const sub = span('sub', 'from ' + lastSeen.join(' · '));
+    if (s.last_user_agent) sub.title = s.last_user_agent;
+    part('used').appendChild(sub);
+  }
   const expires = part('expires');
   if (!isLive(s)) expires.className = 'past';
   expires.appendChild(timeElement(s.expires_at));

@@ -35,9 +35,9 @@ type Run struct {
 	Stopped bool
 }
 
-// childEnv is the environment of both programs: no connection settings
+// Env is the environment of both programs: no connection settings
 // besides the URL they are given, and UTC for psql's timestamps as ours.
-func childEnv() []string {
+func Env() []string {
 	var env []string
 	for _, kv := range os.Environ() {
 		if !strings.HasPrefix(kv, "PG") && !strings.HasPrefix(kv, "AUTH_SESSION_") {
@@ -65,7 +65,7 @@ func ExecCapped(ctx context.Context, limit int64, name string, args ...string) (
 
 func execute(ctx context.Context, w io.Writer, limit int64, name string, args ...string) (Run, error) {
 	cmd := exec.CommandContext(ctx, name, args...)
-	cmd.Env = childEnv()
+	cmd.Env = Env()
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	if w == nil {

@@ -79,8 +79,13 @@ demo-ha: deps build
 docs:
 	$(GO) run ./internal/gendocs
 
+# Every benchmark under bench/, the table-size one (bench/scale) at its
+# smallest table; SCALE="100k 1M 10M" runs only that one, filling a table of
+# each size, in SCALE_ROUNDS interleaved rounds (docs/benchmarks.md).
+SCALE        ?=
+SCALE_ROUNDS ?= 2
 bench: deps build
-	scripts/bench.sh
+	SCALE="$(SCALE)" SCALE_ROUNDS="$(SCALE_ROUNDS)" scripts/bench.sh
 
 clean:
 	rm -rf bin dist

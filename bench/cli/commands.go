@@ -1,13 +1,13 @@
 package main
 
 import (
-	"strings"
-
-	"github.com/auth-session/auth-session/pkg/cli"
-
 	"context"
 	"fmt"
+	"strings"
 	"time"
+
+	"github.com/auth-session/auth-session/bench/internal/cmdbench"
+	"github.com/auth-session/auth-session/pkg/cli"
 )
 
 // loginArgs is the seed's example: auth-session login web_user --only-cookie.
@@ -15,14 +15,9 @@ func (b *bench) loginArgs() []string {
 	return []string{"login", b.db.user, "--only-cookie", "--url", b.db.url}
 }
 
-// psqlLoginArgs insert the same row as login: a hashed random secret, the
-// role checked in the same statement, expiry from the database clock.
+// psqlLoginArgs insert the same row as login.
 func (b *bench) psqlLoginArgs() []string {
-	return b.psqlArgs("-At", "-c", `INSERT INTO system.web_sessions (hashed_secret, username, user_id, expires_at, audit_info)
-SELECT sha256(convert_to(gen_random_uuid()::text, 'UTF8')), r.rolname, r.oid::BIGINT, now() + INTERVAL '1 hour', '{"via": "psql"}'
-FROM pg_catalog.pg_roles r
-WHERE r.rolname = '`+b.db.user+`' AND r.rolcanlogin AND (r.rolvaliduntil IS NULL OR r.rolvaliduntil > now())
-RETURNING id`)
+	return cmdbench.PsqlArgs(b.db.url, "-At", "-c", cmdbench.LoginSQL(b.db.user))
 }
 
 // login measures whole-process login against psql's INSERT.
@@ -32,13 +27,13 @@ func (b *bench) login(ctx context.Context, o options) ([]reportRow, error) {
 	if err := b.db.refill(ctx, fillSpec{rows: 1000, username: func(int) string { return b.db.user }, revoked: never, expired: never}); err != nil {
 		return nil, err
 	}
-	ours := func() (procRun, error) { return b.exec(ctx, nil, b.bin, b.loginArgs()...) }
-	theirs := func() (procRun, error) { return b.exec(ctx, nil, b.psql, b.psqlLoginArgs()...) }
+	ours := func() (cmdbench.Run, error) { return cmdbench.Exec(ctx, nil, b.bin, b.loginArgs()...) }
+	theirs := func() (cmdbench.Run, error) { return cmdbench.Exec(ctx, nil, b.psql, b.psqlLoginArgs()...) }
 	// Warm the page cache, the server's catalogs and both binaries.
-	if _, _, err := b.alternate(ctx, 4, nil, ours, theirs); err != nil {
+	if _, _, err := cmdbench.Alternate(4, nil, ours, theirs); err != nil {
 		return nil, err
 	}
-	a, p, err := b.alternate(ctx, o.loginReps, nil, ours, theirs)
+	a, p, err := cmdbench.Alternate(o.loginReps, nil, ours, theirs)
 	if err != nil {
 		return nil, err
 	}
@@ -50,20 +45,20 @@ func (b *bench) login(ctx context.Context, o options) ([]reportRow, error) {
 		sep = "&"
 	}
 	preparedArgs[len(preparedArgs)-1] += sep + "default_query_exec_mode=cache_statement"
-	prepared := func() (procRun, error) { return b.exec(ctx, nil, b.bin, preparedArgs...) }
-	d, c, err := b.alternate(ctx, o.loginReps, nil, ours, prepared)
+	prepared := func() (cmdbench.Run, error) { return cmdbench.Exec(ctx, nil, b.bin, preparedArgs...) }
+	d, c, err := cmdbench.Alternate(o.loginReps, nil, ours, prepared)
 	if err != nil {
 		return nil, err
 	}
 	fmt.Fprintf(b.out, "  done in %s\n", since(began))
 	return []reportRow{{
 		what: fmt.Sprintf("`login web_user --only-cookie` vs `psql -c 'INSERT …'`, whole process, median of %d", o.loginReps),
-		ours: median(a), oursCPU: medianCPU(a),
-		theirs: median(p), theirsCPU: medianCPU(p),
+		ours: cmdbench.Median(a), oursCPU: cmdbench.MedianCPU(a),
+		theirs: cmdbench.Median(p), theirsCPU: cmdbench.MedianCPU(p),
 		target: 1.2,
 	}, {
 		what: fmt.Sprintf("`login` in its statement mode (%v) vs with `default_query_exec_mode=cache_statement`, median of %d", cli.PoolerQueryExecMode, o.loginReps),
-		note: fmt.Sprintf("%s vs %s: %.2f×", duration(median(d)), duration(median(c)), float64(median(d))/float64(median(c))),
+		note: fmt.Sprintf("%s vs %s: %.2f×", duration(cmdbench.Median(d)), duration(cmdbench.Median(c)), float64(cmdbench.Median(d))/float64(cmdbench.Median(c))),
 	}}, nil
 }
 
@@ -88,7 +83,7 @@ func (b *bench) logout(ctx context.Context, o options) ([]reportRow, error) {
 		revoked: never, expired: never,
 	}
 	prepare := func() error { return b.db.refill(ctx, spec) }
-	check := func(run procRun, err error) (procRun, error) {
+	check := func(run cmdbench.Run, err error) (cmdbench.Run, error) {
 		if err != nil {
 			return run, err
 		}
@@ -102,31 +97,25 @@ func (b *bench) logout(ctx context.Context, o options) ([]reportRow, error) {
 		}
 		return run, nil
 	}
-	ours := func() (procRun, error) {
-		return check(b.exec(ctx, nil, b.bin, "logout", b.db.user, "--format", "tsv", "--url", b.db.url))
+	ours := func() (cmdbench.Run, error) {
+		return check(cmdbench.Exec(ctx, nil, b.bin, "logout", b.db.user, "--format", "tsv", "--url", b.db.url))
 	}
-	theirs := func() (procRun, error) {
-		return check(b.exec(ctx, nil, b.psql, b.psqlArgs("-c",
+	theirs := func() (cmdbench.Run, error) {
+		return check(cmdbench.Exec(ctx, nil, b.psql, cmdbench.PsqlArgs(b.db.url, "-c",
 			"UPDATE system.web_sessions SET revoked_at = now() WHERE username = '"+b.db.user+"' AND revoked_at IS NULL")...))
 	}
-	a, p, err := b.alternate(ctx, o.logoutReps, prepare, ours, theirs)
+	a, p, err := cmdbench.Alternate(o.logoutReps, prepare, ours, theirs)
 	if err != nil {
 		return nil, err
 	}
 	fmt.Fprintf(b.out, "  done in %s\n", since(began))
 	return []reportRow{{
 		what: fmt.Sprintf("`logout` of a user with %s sessions vs `psql -c 'UPDATE …'`, median of %d", thousands(o.logoutSessions), o.logoutReps),
-		ours: median(a), oursCPU: medianCPU(a),
-		theirs: median(p), theirsCPU: medianCPU(p),
+		ours: cmdbench.Median(a), oursCPU: cmdbench.MedianCPU(a),
+		theirs: cmdbench.Median(p), theirsCPU: cmdbench.MedianCPU(p),
 		target: 1.2,
 	}}, nil
 }
-
-// listQuery is what list --format tsv prints: the same columns, including
-// the stale flag of the default --warn-stale-days=30, in the same order.
-const listQuery = `SELECT username, id, created_at, expires_at, revoked_at, last_used_at,
-    revoked_at IS NULL AND expires_at > now() AND last_used_at < now() - INTERVAL '30 days'
-FROM system.web_sessions ORDER BY created_at, id`
 
 // list measures streaming every session as TSV against psql -At.
 func (b *bench) list(ctx context.Context, o options) ([]reportRow, error) {
@@ -146,23 +135,23 @@ func (b *bench) list(ctx context.Context, o options) ([]reportRow, error) {
 		return nil, err
 	}
 	oursArgs := []string{"list", "--format", "tsv", "--url", b.db.url}
-	theirsArgs := b.psqlArgs("-At", "-F", "\t", "-c", listQuery)
+	theirsArgs := cmdbench.PsqlArgs(b.db.url, "-At", "-F", "\t", "-c", cmdbench.ListSQL(""))
 
 	// Both print every row once (ours with a header line).
-	var ourLines, theirLines lineCounter
-	if _, err := b.exec(ctx, &ourLines, b.bin, oursArgs...); err != nil {
+	var ourLines, theirLines cmdbench.LineCounter
+	if _, err := cmdbench.Exec(ctx, &ourLines, b.bin, oursArgs...); err != nil {
 		return nil, err
 	}
-	if _, err := b.exec(ctx, &theirLines, b.psql, theirsArgs...); err != nil {
+	if _, err := cmdbench.Exec(ctx, &theirLines, b.psql, theirsArgs...); err != nil {
 		return nil, err
 	}
-	if ourLines.lines != o.listRows+1 || theirLines.lines != o.listRows {
-		return nil, fmt.Errorf("list printed %d lines and psql %d, want %d and %d", ourLines.lines, theirLines.lines, o.listRows+1, o.listRows)
+	if ourLines.Lines != o.listRows+1 || theirLines.Lines != o.listRows {
+		return nil, fmt.Errorf("list printed %d lines and psql %d, want %d and %d", ourLines.Lines, theirLines.Lines, o.listRows+1, o.listRows)
 	}
 	fmt.Fprintf(b.out, "list: %d alternating runs of each program to /dev/null ...\n", o.listReps)
-	a, p, err := b.alternate(ctx, o.listReps, nil,
-		func() (procRun, error) { return b.exec(ctx, nil, b.bin, oursArgs...) },
-		func() (procRun, error) { return b.exec(ctx, nil, b.psql, theirsArgs...) })
+	a, p, err := cmdbench.Alternate(o.listReps, nil,
+		func() (cmdbench.Run, error) { return cmdbench.Exec(ctx, nil, b.bin, oursArgs...) },
+		func() (cmdbench.Run, error) { return cmdbench.Exec(ctx, nil, b.psql, theirsArgs...) })
 	if err != nil {
 		return nil, err
 	}
@@ -171,14 +160,14 @@ func (b *bench) list(ctx context.Context, o options) ([]reportRow, error) {
 	return []reportRow{
 		{
 			what: fmt.Sprintf("`list --format tsv` of %s sessions to /dev/null vs `psql -At -c 'SELECT …'`, median of %d", rows, o.listReps),
-			ours: median(a), oursCPU: medianCPU(a),
-			theirs: median(p), theirsCPU: medianCPU(p),
+			ours: cmdbench.Median(a), oursCPU: cmdbench.MedianCPU(a),
+			theirs: cmdbench.Median(p), theirsCPU: cmdbench.MedianCPU(p),
 			target: 1.5,
 		},
 		{
 			what:      fmt.Sprintf("peak RSS of `list --format tsv` of %s sessions (psql's for comparison)", rows),
-			oursRSS:   peakRSS(a),
-			theirsRSS: peakRSS(p),
+			oursRSS:   cmdbench.PeakRSS(a),
+			theirsRSS: cmdbench.PeakRSS(p),
 			rssLimit:  50 << 20,
 		},
 	}, nil

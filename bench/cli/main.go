@@ -36,6 +36,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/auth-session/auth-session/bench/internal/cmdbench"
 	"github.com/auth-session/auth-session/internal/pgcluster"
 )
 
@@ -97,7 +98,7 @@ func run(ctx context.Context, out io.Writer, o options) (err error) {
 		return err
 	}
 	if o.psql == "" {
-		if o.psql, err = findPsql(); err != nil {
+		if o.psql, err = cmdbench.FindPsql(); err != nil {
 			return err
 		}
 	}
@@ -143,31 +144,6 @@ func run(ctx context.Context, out io.Writer, o options) (err error) {
 	fmt.Fprintln(out)
 	printReport(out, rows)
 	return nil
-}
-
-// findPsql returns the psql program itself, beside the server programs: on
-// Debian the psql on PATH is a Perl wrapper that costs tens of milliseconds
-// per start, which would flatter us.
-func findPsql() (string, error) {
-	if dir, err := pgcluster.BinDir(); err == nil {
-		// BinDir may be a directory of symbolic links, such as /usr/local/bin.
-		if real, err := filepath.EvalSymlinks(filepath.Join(dir, "pg_ctl")); err == nil {
-			dir = filepath.Dir(real)
-		}
-		if p := filepath.Join(dir, "psql"); isExecutable(p) {
-			return p, nil
-		}
-	}
-	p, err := exec.LookPath("psql")
-	if err != nil {
-		return "", errors.New("psql not found: install postgresql-client or pass -psql")
-	}
-	return p, nil
-}
-
-func isExecutable(path string) bool {
-	st, err := os.Stat(path)
-	return err == nil && !st.IsDir() && st.Mode().Perm()&0o111 != 0
 }
 
 // since formats how long ago began was, for progress lines.

@@ -12,6 +12,7 @@ import (
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/auth-session/auth-session/bench/internal/cmdbench"
 	"github.com/auth-session/auth-session/pkg/sql"
 )
 
@@ -47,14 +48,14 @@ func (b *bench) bulkLogout(ctx context.Context, o options) ([]reportRow, error) 
 	}
 	defer os.Remove(file)
 	check := b.checkRevoked(ctx, o.bulkSessions)
-	ours := func() (procRun, error) {
-		return check(b.exec(ctx, nil, b.bin, "logout", "--users-from", file, "--format", "tsv", "--url", b.db.url))
+	ours := func() (cmdbench.Run, error) {
+		return check(cmdbench.Exec(ctx, nil, b.bin, "logout", "--users-from", file, "--format", "tsv", "--url", b.db.url))
 	}
-	theirs := func() (procRun, error) {
-		return check(b.exec(ctx, nil, b.psql, b.psqlArgs("-c",
+	theirs := func() (cmdbench.Run, error) {
+		return check(cmdbench.Exec(ctx, nil, b.psql, cmdbench.PsqlArgs(b.db.url, "-c",
 			"UPDATE system.web_sessions SET revoked_at = now() WHERE username = ANY('{"+strings.Join(users, ",")+"}'::TEXT[]) AND revoked_at IS NULL")...))
 	}
-	a, p, err := b.alternate(ctx, o.logoutReps, func() error { return b.db.refill(ctx, spec) }, ours, theirs)
+	a, p, err := cmdbench.Alternate(o.logoutReps, func() error { return b.db.refill(ctx, spec) }, ours, theirs)
 	if err != nil {
 		return nil, err
 	}
@@ -62,13 +63,13 @@ func (b *bench) bulkLogout(ctx context.Context, o options) ([]reportRow, error) 
 	return []reportRow{{
 		what: fmt.Sprintf("`logout --users-from` %s users holding %s sessions vs `psql -c 'UPDATE … username = ANY(…)'`, median of %d",
 			thousands(len(users)), thousands(o.bulkSessions), o.logoutReps),
-		ours: median(a), oursCPU: medianCPU(a), theirs: median(p), theirsCPU: medianCPU(p), target: 1.2,
+		ours: cmdbench.Median(a), oursCPU: cmdbench.MedianCPU(a), theirs: cmdbench.Median(p), theirsCPU: cmdbench.MedianCPU(p), target: 1.2,
 	}}, nil
 }
 
 // checkRevoked checks, after a run, that exactly want sessions are revoked.
-func (b *bench) checkRevoked(ctx context.Context, want int) func(procRun, error) (procRun, error) {
-	return func(run procRun, err error) (procRun, error) {
+func (b *bench) checkRevoked(ctx context.Context, want int) func(cmdbench.Run, error) (cmdbench.Run, error) {
+	return func(run cmdbench.Run, err error) (cmdbench.Run, error) {
 		if err != nil {
 			return run, err
 		}
@@ -102,7 +103,7 @@ func (b *bench) logoutAll(ctx context.Context, o options) ([]reportRow, error) {
 	var latencies = map[string][]time.Duration{}
 	// beside runs logins in a loop while run does; their latencies are
 	// filed under who.
-	beside := func(who string, run func() (procRun, error)) (procRun, error) {
+	beside := func(who string, run func() (cmdbench.Run, error)) (cmdbench.Run, error) {
 		stop := make(chan struct{})
 		var wg sync.WaitGroup
 		var mu sync.Mutex
@@ -136,23 +137,23 @@ func (b *bench) logoutAll(ctx context.Context, o options) ([]reportRow, error) {
 		}
 		return r, err
 	}
-	ours := func() (procRun, error) {
-		return beside("ours", func() (procRun, error) {
-			return b.exec(ctx, nil, b.bin, "logout", "--all", "--yes", "--format", "tsv", "--url", b.db.url)
+	ours := func() (cmdbench.Run, error) {
+		return beside("ours", func() (cmdbench.Run, error) {
+			return cmdbench.Exec(ctx, nil, b.bin, "logout", "--all", "--yes", "--format", "tsv", "--url", b.db.url)
 		})
 	}
-	theirs := func() (procRun, error) {
-		return beside("theirs", func() (procRun, error) {
-			return b.exec(ctx, nil, b.psql, b.psqlArgs("-c", "UPDATE system.web_sessions SET revoked_at = now() WHERE revoked_at IS NULL")...)
+	theirs := func() (cmdbench.Run, error) {
+		return beside("theirs", func() (cmdbench.Run, error) {
+			return cmdbench.Exec(ctx, nil, b.psql, cmdbench.PsqlArgs(b.db.url, "-c", "UPDATE system.web_sessions SET revoked_at = now() WHERE revoked_at IS NULL")...)
 		})
 	}
-	a, p, err := b.alternate(ctx, o.logoutReps, func() error { return b.db.refill(ctx, spec) }, ours, theirs)
+	a, p, err := cmdbench.Alternate(o.logoutReps, func() error { return b.db.refill(ctx, spec) }, ours, theirs)
 	if err != nil {
 		return nil, err
 	}
 	// Logins with nothing beside them, for reference.
 	for range 50 {
-		if _, err := beside("idle", func() (procRun, error) { time.Sleep(20 * time.Millisecond); return procRun{}, nil }); err != nil {
+		if _, err := beside("idle", func() (cmdbench.Run, error) { time.Sleep(20 * time.Millisecond); return cmdbench.Run{}, nil }); err != nil {
 			return nil, err
 		}
 	}
@@ -168,7 +169,7 @@ func (b *bench) logoutAll(ctx context.Context, o options) ([]reportRow, error) {
 	return []reportRow{
 		{
 			what: fmt.Sprintf("`logout --all --yes` of %s live sessions vs `psql -c 'UPDATE …'`, median of %d", thousands(spec.rows), o.logoutReps),
-			ours: median(a), oursCPU: medianCPU(a), theirs: median(p), theirsCPU: medianCPU(p), target: 1.2,
+			ours: cmdbench.Median(a), oursCPU: cmdbench.MedianCPU(a), theirs: cmdbench.Median(p), theirsCPU: cmdbench.MedianCPU(p), target: 1.2,
 		},
 		{
 			what: fmt.Sprintf("login latency p50 / p99 / max while `logout --all` runs (%d logins; while psql's UPDATE runs: %s / %s / %s; with nothing beside: %s / %s)",
@@ -181,12 +182,7 @@ func (b *bench) logoutAll(ctx context.Context, o options) ([]reportRow, error) {
 
 // expiredWithinQuery is what list --expired-within 24h --format tsv prints,
 // as plain SQL.
-const expiredWithinQuery = `SELECT username, id, created_at, expires_at, revoked_at, last_used_at,
-    CASE WHEN revoked_at IS NOT NULL THEN 'revoked' WHEN expires_at <= now() THEN 'expired' ELSE 'active' END,
-    false
-FROM system.web_sessions
-WHERE expires_at > now() - INTERVAL '24 hours' AND expires_at <= now()
-ORDER BY created_at, id`
+var expiredWithinQuery = cmdbench.ExpiredWithinSQL("24 hours")
 
 // summaryQuery is list --summary as plain SQL.
 const summaryQuery = `SELECT username,
@@ -241,25 +237,25 @@ func (b *bench) listSelection(ctx context.Context, o options) ([]reportRow, erro
 		{fmt.Sprintf("`list --summary --format tsv` on %s sessions of 1,000 users vs `psql -At` of the GROUP BY", thousands(o.listRows)),
 			[]string{"list", "--summary", "--format", "tsv", "--url", b.db.url}, summaryQuery, len(users) + 1, len(users)},
 	} {
-		theirsArgs := b.psqlArgs("-At", "-F", "\t", "-c", m.theirs)
-		var ourLines, theirLines lineCounter
-		if _, err := b.exec(ctx, &ourLines, b.bin, m.ours...); err != nil {
+		theirsArgs := cmdbench.PsqlArgs(b.db.url, "-At", "-F", "\t", "-c", m.theirs)
+		var ourLines, theirLines cmdbench.LineCounter
+		if _, err := cmdbench.Exec(ctx, &ourLines, b.bin, m.ours...); err != nil {
 			return nil, err
 		}
-		if _, err := b.exec(ctx, &theirLines, b.psql, theirsArgs...); err != nil {
+		if _, err := cmdbench.Exec(ctx, &theirLines, b.psql, theirsArgs...); err != nil {
 			return nil, err
 		}
-		if ourLines.lines != m.wantOurs || theirLines.lines != m.wantTheirs {
-			return nil, fmt.Errorf("%s: %d and %d lines, want %d and %d", m.what, ourLines.lines, theirLines.lines, m.wantOurs, m.wantTheirs)
+		if ourLines.Lines != m.wantOurs || theirLines.Lines != m.wantTheirs {
+			return nil, fmt.Errorf("%s: %d and %d lines, want %d and %d", m.what, ourLines.Lines, theirLines.Lines, m.wantOurs, m.wantTheirs)
 		}
-		a, p, err := b.alternate(ctx, o.listReps+2, nil,
-			func() (procRun, error) { return b.exec(ctx, nil, b.bin, m.ours...) },
-			func() (procRun, error) { return b.exec(ctx, nil, b.psql, theirsArgs...) })
+		a, p, err := cmdbench.Alternate(o.listReps+2, nil,
+			func() (cmdbench.Run, error) { return cmdbench.Exec(ctx, nil, b.bin, m.ours...) },
+			func() (cmdbench.Run, error) { return cmdbench.Exec(ctx, nil, b.psql, theirsArgs...) })
 		if err != nil {
 			return nil, err
 		}
 		rows = append(rows, reportRow{what: m.what + fmt.Sprintf(", median of %d", o.listReps+2),
-			ours: median(a), oursCPU: medianCPU(a), theirs: median(p), theirsCPU: medianCPU(p), target: 1.2})
+			ours: cmdbench.Median(a), oursCPU: cmdbench.MedianCPU(a), theirs: cmdbench.Median(p), theirsCPU: cmdbench.MedianCPU(p), target: 1.2})
 	}
 	fmt.Fprintf(b.out, "  plan of the expired-within SELECT: %s\n  done in %s\n", strings.SplitN(plan, "\n", 2)[0], since(began))
 	return rows, nil

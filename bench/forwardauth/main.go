@@ -138,22 +138,23 @@ func run(ctx context.Context, o options) error {
 		forward[i] = httpload.GetRequest(serveAddr, server.ForwardAuthPath, cookie)
 		page[i] = httpload.GetRequest(proxy.Addr, "/page", cookie)
 	}
-	workloads := []workload{
-		{name: "authenticated `GET /api/v2/whoami` straight to serve", op: func(_ context.Context, i int) error {
+	workloads := []httpload.Workload{
+		{Name: "authenticated `GET /api/v2/whoami` straight to serve", Op: func(_ context.Context, i int) error {
 			return direct.Expect(i, whoami[i%len(whoami)], http.StatusOK)
 		}},
-		{name: "authenticated `GET " + server.ForwardAuthPath + "` straight to serve", op: func(_ context.Context, i int) error {
+		{Name: "authenticated `GET " + server.ForwardAuthPath + "` straight to serve", Op: func(_ context.Context, i int) error {
 			return direct.Expect(i, forward[i%len(forward)], http.StatusOK)
 		}},
-		{name: "authenticated `GET /page` through nginx: `auth_request` to serve, then the app", op: func(_ context.Context, i int) error {
+		{Name: "authenticated `GET /page` through nginx: `auth_request` to serve, then the app", Op: func(_ context.Context, i int) error {
 			return proxied.Expect(i, page[i%len(page)], http.StatusOK)
 		}},
-		{name: "`GET /page` through nginx to the app without authentication (the proxy's floor)", op: func(_ context.Context, i int) error {
+		{Name: "`GET /page` through nginx to the app without authentication (the proxy's floor)", Op: func(_ context.Context, i int) error {
 			return open.Expect(i, openPage, http.StatusOK)
 		}},
 	}
 	fmt.Fprintf(os.Stderr, "measuring for %v ...\n", time.Duration(len(workloads))*(o.warmup+o.duration))
-	if err := measure(ctx, workloads, o); err != nil {
+	rounds := httpload.Rounds{Concurrency: o.concurrency, Warmup: o.warmup, Count: o.rounds, Slice: o.duration / time.Duration(o.rounds)}
+	if err := rounds.Measure(ctx, workloads); err != nil {
 		return err
 	}
 	fmt.Printf("%d concurrent clients, %d sessions, pool of 16 connections, %v per measurement in %d interleaved rounds, "+
@@ -162,12 +163,12 @@ func run(ctx context.Context, o options) error {
 	fmt.Println("| measurement | req/s | p50 | p99 | requests |")
 	fmt.Println("| --- | ---: | ---: | ---: | ---: |")
 	for _, w := range workloads {
-		s := httpload.Summarize(w.latencies, o.duration)
+		s := w.Stats(o.duration)
 		fmt.Printf("| %s | %.0f | %v | %v | %d |\n",
-			w.name, s.Rate, s.P50.Round(10*time.Microsecond), s.P99.Round(10*time.Microsecond), s.Requests)
+			w.Name, s.Rate, s.P50.Round(10*time.Microsecond), s.P99.Round(10*time.Microsecond), s.Requests)
 	}
-	direct0, viaNginx := httpload.Summarize(workloads[0].latencies, o.duration), httpload.Summarize(workloads[2].latencies, o.duration)
-	floor := httpload.Summarize(workloads[3].latencies, o.duration)
+	direct0, viaNginx := workloads[0].Stats(o.duration), workloads[2].Stats(o.duration)
+	floor := workloads[3].Stats(o.duration)
 	fmt.Printf("\nThrough nginx with forward authentication / whoami straight to serve: **%.2f**; / through nginx without it: **%.2f**.\n",
 		viaNginx.Rate/direct0.Rate, viaNginx.Rate/floor.Rate)
 	return nil
@@ -208,33 +209,4 @@ func startNginx(ctx context.Context, serveAddr, appAddr string) (_ *ha.WebProxy,
 	conf += fmt.Sprintf("\nserver {\n    listen %s;\n    location / {\n        proxy_pass http://%s;\n    }\n}\n", addrs[1], appAddr)
 	p, err := ha.StartNginx(ctx, addrs[0], conf)
 	return p, addrs[1], err
-}
-
-// workload is one kind of request and the latencies measured for it.
-type workload struct {
-	name      string
-	op        func(ctx context.Context, i int) error
-	latencies []time.Duration
-}
-
-// measure warms each workload up, then runs them in turn, o.rounds times
-// for o.duration/o.rounds each, so that whatever else the machine does in
-// the meantime weighs on all of them alike.
-func measure(ctx context.Context, workloads []workload, o options) error {
-	for _, w := range workloads {
-		if _, err := (httpload.Load{Concurrency: o.concurrency, Duration: o.warmup}).Run(ctx, w.op); err != nil {
-			return fmt.Errorf("%s: %w", w.name, err)
-		}
-	}
-	slice := o.duration / time.Duration(o.rounds)
-	for range o.rounds {
-		for i := range workloads {
-			latencies, err := (httpload.Load{Concurrency: o.concurrency, Duration: slice}).Run(ctx, workloads[i].op)
-			if err != nil {
-				return fmt.Errorf("%s: %w", workloads[i].name, err)
-			}
-			workloads[i].latencies = append(workloads[i].latencies, latencies...)
-		}
-	}
-	return nil
 }

@@ -179,27 +179,27 @@ func run(ctx context.Context, o options) error {
 		whoamiRequests[i] = httpload.GetRequest(addr, "/api/v2/whoami", "Cookie: "+auth.CookieName+"="+v)
 	}
 	noCookieRequest := httpload.GetRequest(addr, "/api/v2/whoami")
-	workloads := []workload{
-		{name: "the session lookup SELECT straight through pgx", op: func(ctx context.Context, i int) error {
+	workloads := []httpload.Workload{
+		{Name: "the session lookup SELECT straight through pgx", Op: func(ctx context.Context, i int) error {
 			_, err := sql.CheckSession(ctx, pool, ids[i%len(ids)], sql.CheckPolicy{TouchInterval: auth.DefaultTouchInterval})
 			return err
 		}},
-		{name: "the session lookup SELECT as before the credential stamps (pg_roles, no stamp), straight through pgx", op: func(ctx context.Context, i int) error {
+		{Name: "the session lookup SELECT as before the credential stamps (pg_roles, no stamp), straight through pgx", Op: func(ctx context.Context, i int) error {
 			return lookupWithoutStamp(ctx, pool, ids[i%len(ids)])
 		}},
-		{name: "authenticated `GET /api/v2/whoami`", op: func(_ context.Context, i int) error {
+		{Name: "authenticated `GET /api/v2/whoami`", Op: func(_ context.Context, i int) error {
 			return clients.Expect(i, whoamiRequests[i%len(whoamiRequests)], http.StatusOK)
 		}},
-		{name: "authenticated `GET /api/v2/whoami` without prepared statements, as serve runs behind pgbouncer (cache_describe)", op: func(_ context.Context, i int) error {
+		{Name: "authenticated `GET /api/v2/whoami` without prepared statements, as serve runs behind pgbouncer (cache_describe)", Op: func(_ context.Context, i int) error {
 			return preparedClients.Expect(i, whoamiRequests[i%len(whoamiRequests)], http.StatusOK)
 		}},
-		{name: "authenticated `GET /api/v2/whoami` through pgbouncer in transaction mode (no prepared statements)", op: func(_ context.Context, i int) error {
+		{Name: "authenticated `GET /api/v2/whoami` through pgbouncer in transaction mode (no prepared statements)", Op: func(_ context.Context, i int) error {
 			return bouncerClients.Expect(i, whoamiRequests[i%len(whoamiRequests)], http.StatusOK)
 		}},
-		{name: "authenticated `GET /api/v2/whoami`, one lookup statement per request", op: func(_ context.Context, i int) error {
+		{Name: "authenticated `GET /api/v2/whoami`, one lookup statement per request", Op: func(_ context.Context, i int) error {
 			return singleClients.Expect(i, whoamiRequests[i%len(whoamiRequests)], http.StatusOK)
 		}},
-		{name: "`GET /api/v2/whoami` without a cookie (401, no database: the HTTP floor)", op: func(_ context.Context, i int) error {
+		{Name: "`GET /api/v2/whoami` without a cookie (401, no database: the HTTP floor)", Op: func(_ context.Context, i int) error {
 			return clients.Expect(i, noCookieRequest, http.StatusUnauthorized)
 		}},
 	}
@@ -212,11 +212,11 @@ func run(ctx context.Context, o options) error {
 	// server without metrics, measured apart, in rounds that alternate
 	// which goes first, since a workload run right after another kind
 	// (the raw lookups, say) measured up to a third slower.
-	metricsPair := []workload{
-		{name: "authenticated `GET /api/v2/whoami`, metrics on (serve's default)", op: func(_ context.Context, i int) error {
+	metricsPair := []httpload.Workload{
+		{Name: "authenticated `GET /api/v2/whoami`, metrics on (serve's default)", Op: func(_ context.Context, i int) error {
 			return clients.Expect(i, whoamiRequests[i%len(whoamiRequests)], http.StatusOK)
 		}},
-		{name: "authenticated `GET /api/v2/whoami`, metrics off (`serve --metrics=false`)", op: func(_ context.Context, i int) error {
+		{Name: "authenticated `GET /api/v2/whoami`, metrics off (`serve --metrics=false`)", Op: func(_ context.Context, i int) error {
 			return unmeteredClients.Expect(i, whoamiRequests[i%len(whoamiRequests)], http.StatusOK)
 		}},
 	}
@@ -235,18 +235,18 @@ func run(ctx context.Context, o options) error {
 		}
 		defer pprof.StopCPUProfile()
 	}
-	if err := measure(ctx, workloads, o, false); err != nil {
+	if err := rounds(o, false).Measure(ctx, workloads); err != nil {
 		return err
 	}
-	if err := measure(ctx, metricsPair, pairRounds, true); err != nil {
+	if err := rounds(pairRounds, true).Measure(ctx, metricsPair); err != nil {
 		return err
 	}
 	fmt.Printf("%d concurrent clients, %d sessions, pool of %d connections, at most %d lookup statements at once in the server, "+
 		"%v per measurement in %d interleaved rounds, all on loopback, %d CPUs.\n\n",
 		o.concurrency, o.sessions, o.maxConns, maxLookups, o.duration, o.rounds, runtime.NumCPU())
 	printTable(workloads, o.duration)
-	raw, unstamped := workloads[0].stats(o.duration), workloads[1].stats(o.duration)
-	viaHTTP, prepared, bounced := workloads[2].stats(o.duration), workloads[3].stats(o.duration), workloads[4].stats(o.duration)
+	raw, unstamped := workloads[0].Stats(o.duration), workloads[1].Stats(o.duration)
+	viaHTTP, prepared, bounced := workloads[2].Stats(o.duration), workloads[3].Stats(o.duration), workloads[4].Stats(o.duration)
 	fmt.Printf("\nAuthenticated whoami / raw lookup: **%.2f** (target: at least 0.80).\n", viaHTTP.Rate/raw.Rate)
 	fmt.Printf("Raw lookup with the credential stamp / as before it: **%.2f**.\n", raw.Rate/unstamped.Rate)
 	fmt.Printf("Authenticated whoami without prepared statements (%v, serve's mode behind a pooler) / with them (on a direct connection): **%.2f**.\n",
@@ -255,20 +255,26 @@ func run(ctx context.Context, o options) error {
 
 	fmt.Printf("\nMetrics on and off, apart: %v each in %d rounds, each round starting with the other.\n\n", o.duration, pairRounds.rounds)
 	printTable(metricsPair, o.duration)
-	metered, unmetered := metricsPair[0].stats(o.duration), metricsPair[1].stats(o.duration)
+	metered, unmetered := metricsPair[0].Stats(o.duration), metricsPair[1].Stats(o.duration)
 	fmt.Printf("\nAuthenticated whoami with metrics / without: **%.3f**.\n", metered.Rate/unmetered.Rate)
 	return nil
 }
 
+// rounds splits o.duration into o.rounds interleaved rounds.
+func rounds(o options, alternate bool) httpload.Rounds {
+	return httpload.Rounds{Concurrency: o.concurrency, Warmup: o.warmup,
+		Count: o.rounds, Slice: o.duration / time.Duration(o.rounds), Alternate: alternate}
+}
+
 // printTable prints the workloads' figures, measured for d each, as a
 // markdown table.
-func printTable(workloads []workload, d time.Duration) {
+func printTable(workloads []httpload.Workload, d time.Duration) {
 	fmt.Println("| measurement | req/s | p50 | p99 | requests |")
 	fmt.Println("| --- | ---: | ---: | ---: | ---: |")
 	for _, w := range workloads {
-		s := w.stats(d)
+		s := w.Stats(d)
 		fmt.Printf("| %s | %.0f | %v | %v | %d |\n",
-			w.name, s.Rate, s.P50.Round(10*time.Microsecond), s.P99.Round(10*time.Microsecond), s.Requests)
+			w.Name, s.Rate, s.P50.Round(10*time.Microsecond), s.P99.Round(10*time.Microsecond), s.Requests)
 	}
 }
 
@@ -292,44 +298,6 @@ WHERE s.id = $1`
 	var c sql.SessionCheck
 	return db.QueryRow(ctx, q, id, auth.DefaultTouchInterval.Microseconds(), int64(0)).Scan(&c.ID, &c.Username, &c.UserID,
 		&c.HashedSecret, &c.ExpiresAt, &c.Revoked, &c.Expired, &c.RoleValid, &c.TouchDue, &c.Idle)
-}
-
-// workload is one kind of request and the latencies measured for it.
-type workload struct {
-	name      string
-	op        func(ctx context.Context, i int) error
-	latencies []time.Duration
-}
-
-func (w *workload) stats(d time.Duration) httpload.Stats {
-	return httpload.Summarize(w.latencies, d)
-}
-
-// measure warms each workload up, then runs them in turn, o.rounds times for
-// o.duration/o.rounds each, so that whatever else the machine does in the
-// meantime weighs on all of them alike; with alternate, every other round
-// runs them in reverse order.
-func measure(ctx context.Context, workloads []workload, o options, alternate bool) error {
-	for _, w := range workloads {
-		if _, err := (httpload.Load{Concurrency: o.concurrency, Duration: o.warmup}).Run(ctx, w.op); err != nil {
-			return fmt.Errorf("%s: %w", w.name, err)
-		}
-	}
-	slice := o.duration / time.Duration(o.rounds)
-	for round := range o.rounds {
-		for j := range workloads {
-			i := j
-			if alternate && round%2 == 1 {
-				i = len(workloads) - 1 - j
-			}
-			latencies, err := (httpload.Load{Concurrency: o.concurrency, Duration: slice}).Run(ctx, workloads[i].op)
-			if err != nil {
-				return fmt.Errorf("%s: %w", workloads[i].name, err)
-			}
-			workloads[i].latencies = append(workloads[i].latencies, latencies...)
-		}
-	}
-	return nil
 }
 
 // throughBouncer starts pgbouncer in transaction mode in front of dbURL's

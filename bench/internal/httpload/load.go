@@ -1,7 +1,7 @@
 // Package httpload drives auth-session's HTTP interface from the benchmark
 // programs: the server started in this process on a loopback port, a lean
-// keep-alive client, and a load of concurrent clients that records the
-// latency of every request.
+// keep-alive client, a load of concurrent clients that records the
+// latency of every request, and workloads measured in interleaved rounds.
 package httpload
 
 import (

@@ -124,7 +124,7 @@ func TestLogoutAllRevokeSeveralAndSummary(t *testing.T) {
 		t.Errorf("list --summary:\n%s", summary)
 	}
 	wide := mustRun(t, dbURL, "list", "--wide", "--format", "tsv")
-	if !strings.Contains(strings.SplitN(wide.stdout, "\n", 2)[0], "\tstatus\treason\tip\tuser agent\tvia\tactor") {
+	if !strings.Contains(strings.SplitN(wide.stdout, "\n", 2)[0], "\tstatus\treason\tip\tuser agent\tlast ip\tlast user agent\tvia\tactor") {
 		t.Errorf("list --wide header:\n%s", wide)
 	}
 

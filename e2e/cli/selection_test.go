@@ -133,8 +133,8 @@ func TestSelectionFlags(t *testing.T) {
 
 	t.Run("idle status under an idle timeout", func(t *testing.T) {
 		r := runWithStdin(t, dbURL, "", "list", "--format", "json", "--idle-timeout", "1d", "--via", "cli")
-		if r.code != 0 || !strings.Contains(r.stdout, `"status":"idle","revoke_reason":null,"ip":"","user_agent":"","via":"cli","actor":"c1"`) ||
-			!strings.Contains(r.stdout, `"status":"expired","revoke_reason":null,"ip":"","user_agent":"","via":"cli","actor":"a3"`) {
+		if r.code != 0 || !strings.Contains(r.stdout, `"status":"idle","revoke_reason":null,"ip":"","user_agent":"","last_ip":"","last_user_agent":"","via":"cli","actor":"c1"`) ||
+			!strings.Contains(r.stdout, `"status":"expired","revoke_reason":null,"ip":"","user_agent":"","last_ip":"","last_user_agent":"","via":"cli","actor":"a3"`) {
 			t.Errorf("list --idle-timeout 1d: %s\nwant c1 idle and a3 expired", r)
 		}
 	})

@@ -77,9 +77,9 @@ func startReplicated(t *testing.T, sync bool) *replicated {
 
 // hit is one request of the load and its answer.
 type hit struct {
-	// at is when the request was sent.
-	at     time.Time
-	status int
+	// at is when the request was sent, answered when its answer came.
+	at, answered time.Time
+	status       int
 }
 
 // whoami sends one authenticated whoami and returns its status.
@@ -146,8 +146,9 @@ func TestFailover(t *testing.T) {
 			f.finish()
 
 			firstOK := f.check(t, srv, crashed, synchronous)
-			if sent := f.firstOKSentAfter(gone); sent.Before(promoting) {
-				t.Errorf("a request sent %v before the promotion began, when the primary was gone, was answered 200, from a server that was not there", promoting.Sub(sent))
+			if h, ok := f.okBetween(gone, promoting); ok {
+				t.Errorf("a request sent %v before the promotion began, when the primary was gone, was answered 200 %v before it, from a server that was not there",
+					promoting.Sub(h.at), promoting.Sub(h.answered))
 			}
 			checkRecoveryLogged(t, srv, promoting)
 			t.Logf("%s: unavailable for %v (crash to first 200; promoted by hand 1s after the crash), first 200 %v after the promotion",
@@ -211,7 +212,9 @@ func startFailoverLoad(base string, live []string, revoked, user, password strin
 					return
 				default:
 				}
-				f.record(kind, hit{time.Now(), whoami(client, base, next(i))})
+				sent := time.Now()
+				status := whoami(client, base, next(i))
+				f.record(kind, hit{at: sent, answered: time.Now(), status: status})
 			}
 		})
 	}
@@ -227,8 +230,9 @@ func startFailoverLoad(base string, live []string, revoked, user, password strin
 				return
 			case <-time.After(50 * time.Millisecond):
 			}
+			sent := time.Now()
 			status, cookie := formLogin(client, base, user, password)
-			f.record("login", hit{time.Now(), status})
+			f.record("login", hit{at: sent, answered: time.Now(), status: status})
 			if status == http.StatusOK {
 				f.mu.Lock()
 				f.minted = append(f.minted, cookie)
@@ -239,16 +243,16 @@ func startFailoverLoad(base string, live []string, revoked, user, password strin
 	return f
 }
 
-// firstOKSentAfter returns when the first live whoami sent after t was
-// sent that was answered 200 (a hit's at is when it was sent).
-func (f *failoverLoad) firstOKSentAfter(t time.Time) time.Time {
-	var first time.Time
+// okBetween returns a live whoami sent after from and answered 200 before
+// to, if there is one. A request sent before to may be answered 200 after
+// it: it waited for a connection that the promotion then gave it.
+func (f *failoverLoad) okBetween(from, to time.Time) (hit, bool) {
 	for _, h := range f.of("live") {
-		if h.at.After(t) && h.status == http.StatusOK && (first.IsZero() || h.at.Before(first)) {
-			first = h.at
+		if h.at.After(from) && h.answered.Before(to) && h.status == http.StatusOK {
+			return h, true
 		}
 	}
-	return first
+	return hit{}, false
 }
 
 func (f *failoverLoad) finish() {

@@ -114,6 +114,9 @@ ORDER BY n`
 
 // MissingRoles returns those of usernames that name no role, in their order.
 func MissingRoles(ctx context.Context, db DBTX, usernames []string) ([]string, error) {
+	if len(usernames) == 0 {
+		return nil, nil
+	}
 	rows, err := db.Query(ctx, inSchema(db, missingRoles), usernames)
 	if err != nil {
 		return nil, fmt.Errorf("look up roles: %w", err)

@@ -27,10 +27,8 @@ type Counts struct {
 	// be ready again: each Sync of the extended protocol and each simple
 	// Query. The startup and authentication exchange is not counted.
 	RoundTrips int
-	// Statements is the number of statements sent: each Parse of the
-	// extended protocol and each simple Query.
-	Statements int
-	// Sent is the start of each statement's text, in the order sent.
+	// Sent is the start of each statement's text, in the order sent:
+	// each Parse of the extended protocol and each simple Query.
 	Sent []string
 	// Encrypted is the number of connections that went on in TLS, whose
 	// messages the relay cannot read (nor count).
@@ -177,11 +175,11 @@ func (r *Relay) frontend(client io.Reader, server io.Writer) {
 		case 'S':
 			r.add(func(c *Counts) { c.RoundTrips++ })
 		case 'Q':
-			r.add(func(c *Counts) { c.RoundTrips++; c.Statements++; c.Sent = append(c.Sent, statementStart(body)) })
+			r.add(func(c *Counts) { c.RoundTrips++; c.Sent = append(c.Sent, statementStart(body)) })
 		case 'P':
 			// The statement's name, then its text, each ending in a 0.
 			_, text, _ := bytes.Cut(body, []byte{0})
-			r.add(func(c *Counts) { c.Statements++; c.Sent = append(c.Sent, statementStart(text)) })
+			r.add(func(c *Counts) { c.Sent = append(c.Sent, statementStart(text)) })
 		}
 		if _, err := server.Write(append(head[:], body...)); err != nil {
 			return

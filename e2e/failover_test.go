@@ -115,9 +115,11 @@ func formLogin(client *http.Client, base, user, password string) (int, string) {
 // TestFailover kills the primary under authenticated load and promotes the
 // standby, with the real servers, through a URL that lists both.
 func TestFailover(t *testing.T) {
+	t.Parallel()
 	for _, synchronous := range []bool{false, true} {
 		name := map[bool]string{false: "async", true: "sync"}[synchronous]
 		t.Run(name, func(t *testing.T) {
+			t.Parallel()
 			rep := startReplicated(t, synchronous)
 			live, revoked := seedFailover(t, rep.admin, rep.user)
 			srv := startServe(t, "--url", rep.admin, "--insecure")

@@ -80,6 +80,7 @@ func (pc *patroniCluster) waitForReplica(t *testing.T, synchronous bool) {
 // load; Patroni promotes the replica by itself, and serve and the commands
 // follow through the URL listing both nodes.
 func TestPatroniFailover(t *testing.T) {
+	t.Parallel()
 	pc := startPatroni(t, true)
 	live, revoked := seedFailover(t, pc.admin, pc.user)
 	srv := startServe(t, "--url", pc.admin, "--insecure")

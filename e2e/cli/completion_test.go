@@ -73,44 +73,59 @@ func TestTabNeverRuns(t *testing.T) {
 		t.Fatal(err)
 	}
 	before := tableChecksum(t, dbURL)
+	// The commands run side by side, each with its lines in turn; the
+	// tables are compared once all have answered.
+	t.Run("commands", func(t *testing.T) {
+		for _, command := range strings.Fields("init login logout list serve demo revoke events purge completion man") {
+			t.Run(command, func(t *testing.T) {
+				t.Parallel()
+				trapURL := connectionTrap(t)
+				for _, args := range completionShapes(command, victim, usersFile) {
+					for _, url := range []string{dbURL, trapURL.url} {
+						r := runBriefly(t, []string{"AUTH_SESSION_URL=" + url}, args...)
+						if r.code != 0 || strings.Contains(r.stdout, "session=") || strings.Contains(r.stderr, "ERROR") {
+							t.Errorf("auth-session %s: want exit 0 and only completions: %s", strings.Join(args, " "), r)
+						}
+					}
+					if n := trapURL.connects.Load(); n != 0 {
+						t.Fatalf("auth-session %s connected to the database (%d connections)", strings.Join(args, " "), n)
+					}
+				}
+			})
+		}
+	})
+	if tableChecksum(t, dbURL) != before {
+		t.Fatal("completing the commands changed the tables")
+	}
+}
 
-	// A listener that counts connections stands in for the database in a
-	// second run of each line: completion must not even connect.
+// trap is a listener that counts connections, standing in for the
+// database: completion must not even connect.
+type trap struct {
+	url      string
+	connects atomic.Int32
+}
+
+// connectionTrap starts a trap that stops with the test.
+func connectionTrap(t *testing.T) *trap {
+	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer ln.Close()
-	var connects atomic.Int32
+	t.Cleanup(func() { ln.Close() })
+	tr := &trap{url: "postgres://tab@" + ln.Addr().String() + "/tab?sslmode=disable&connect_timeout=2"}
 	go func() {
 		for {
 			c, err := ln.Accept()
 			if err != nil {
 				return
 			}
-			connects.Add(1)
+			tr.connects.Add(1)
 			c.Close()
 		}
 	}()
-	trapURL := "postgres://tab@" + ln.Addr().String() + "/tab?sslmode=disable&connect_timeout=2"
-
-	commands := strings.Fields("init login logout list serve demo revoke events purge completion man")
-	for _, command := range commands {
-		for _, args := range completionShapes(command, victim, usersFile) {
-			for _, url := range []string{dbURL, trapURL} {
-				r := runBriefly(t, []string{"AUTH_SESSION_URL=" + url}, args...)
-				if r.code != 0 || strings.Contains(r.stdout, "session=") || strings.Contains(r.stderr, "ERROR") {
-					t.Errorf("auth-session %s: want exit 0 and only completions: %s", strings.Join(args, " "), r)
-				}
-			}
-			if n := connects.Load(); n != 0 {
-				t.Fatalf("auth-session %s connected to the database (%d connections)", strings.Join(args, " "), n)
-			}
-		}
-		if tableChecksum(t, dbURL) != before {
-			t.Fatalf("completing %q changed the tables", command)
-		}
-	}
+	return tr
 }
 
 // runBriefly runs the binary with args; a completion answers at once, so a
@@ -184,27 +199,34 @@ func TestTabInBash(t *testing.T) {
 		t.Fatal(err)
 	}
 	before := tableChecksum(t, dbURL)
-	for _, command := range strings.Fields("init login logout list revoke events purge") {
-		for _, words := range [][]string{
-			{victim, "--"},
-			{victim, "-"},
-			{victim, "--yes", "--"},
-			{"--", victim, ""},
-			{"--users-from", usersFile, "--"},
-			{"--users-from", usersFile, "--yes", ""},
-			{"--all", "--yes", "--"},
-			{"--format", ""},
-			{"--older-than", "0s", "--yes", "--"},
-			{"--", ""},
-			{"-"},
-			{"--"},
-			{""},
-		} {
-			bashComplete(t, dbURL, append([]string{"auth-session", command}, words...)...)
+	// The commands run side by side; the tables are compared once all have
+	// answered.
+	t.Run("commands", func(t *testing.T) {
+		for _, command := range strings.Fields("init login logout list revoke events purge") {
+			t.Run(command, func(t *testing.T) {
+				t.Parallel()
+				for _, words := range [][]string{
+					{victim, "--"},
+					{victim, "-"},
+					{victim, "--yes", "--"},
+					{"--", victim, ""},
+					{"--users-from", usersFile, "--"},
+					{"--users-from", usersFile, "--yes", ""},
+					{"--all", "--yes", "--"},
+					{"--format", ""},
+					{"--older-than", "0s", "--yes", "--"},
+					{"--", ""},
+					{"-"},
+					{"--"},
+					{""},
+				} {
+					bashComplete(t, dbURL, append([]string{"auth-session", command}, words...)...)
+				}
+			})
 		}
-		if tableChecksum(t, dbURL) != before {
-			t.Fatalf("pressing Tab after auth-session %s changed the tables", command)
-		}
+	})
+	if tableChecksum(t, dbURL) != before {
+		t.Fatal("pressing Tab after the commands changed the tables")
 	}
 }
 

@@ -3,10 +3,13 @@
 package testbin
 
 import (
+	"flag"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
+	"strconv"
 	"testing"
 
 	"github.com/auth-session/auth-session/internal/pgtest"
@@ -17,6 +20,7 @@ import (
 // removes the directory and exits with the tests' code. name labels the
 // failure messages.
 func Main(m *testing.M, name string, bin *string) {
+	waitingParallelism()
 	dir, err := os.MkdirTemp("", "auth-session-"+name+"-")
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "%s: FAIL: %v\n", name, err)
@@ -32,4 +36,24 @@ func Main(m *testing.M, name string, bin *string) {
 	code := pgtest.Run(m)
 	os.RemoveAll(dir)
 	os.Exit(code)
+}
+
+// endToEndParallelism is how many parallel tests of an end-to-end package
+// run at once, unless -parallel says otherwise. go test's default is
+// GOMAXPROCS (2 here), but these tests spend most of their time waiting on
+// the programs they start (servers promoting, processes exiting), so twice
+// that keeps the cores busy without crowding them.
+const endToEndParallelism = 4
+
+// waitingParallelism raises -parallel to endToEndParallelism when the
+// command line did not set it.
+func waitingParallelism() {
+	if !flag.Parsed() {
+		flag.Parse()
+	}
+	set := false
+	flag.Visit(func(f *flag.Flag) { set = set || f.Name == "test.parallel" })
+	if !set && runtime.GOMAXPROCS(0) < endToEndParallelism {
+		flag.Set("test.parallel", strconv.Itoa(endToEndParallelism)) //nolint:errcheck // the flag exists in every test binary
+	}
 }

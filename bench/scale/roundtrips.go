@@ -1,29 +1,22 @@
 package main
 
 import (
-	"bytes"
 	"context"
-	"encoding/binary"
-	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/url"
-	"regexp"
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
-	"sync/atomic"
 
 	"github.com/auth-session/auth-session/bench/internal/cmdbench"
+	"github.com/auth-session/auth-session/internal/pgrelay"
 )
 
 // The round trips of the everyday commands: each command connects through
-// a proxy that passes every byte on and reads the frontend side of the
-// PostgreSQL protocol. A round trip begins when the client sends after the
-// server has answered (or first); what the client sends until the server
-// answers again is one round trip, however many messages it holds.
+// a relay that passes every byte on and reads the frontend side of the
+// PostgreSQL protocol (internal/pgrelay). A round trip is what the client
+// sends before it waits for an answer, connecting included.
 
 // commandTrips is what one command sent, round trip by round trip.
 type commandTrips struct {
@@ -32,17 +25,10 @@ type commandTrips struct {
 	// INTO system.web_sessions": the round trips before the first that
 	// sends it are what the command does first.
 	own   string
-	trips []roundTrip
+	trips []pgrelay.RoundTrip
 }
 
-// roundTrip is one round trip: a line that says what it did, and the SQL
-// of the statements it sent, each on one line.
-type roundTrip struct {
-	line       string
-	statements []string
-}
-
-// countRoundTrips runs each everyday command once through the proxy, on a
+// countRoundTrips runs each everyday command once through the relay, on a
 // user or session that the rounds do not take, and psql's login INSERT
 // beside them.
 func (s *sizeRun) countRoundTrips(ctx context.Context) ([]commandTrips, error) {
@@ -50,13 +36,25 @@ func (s *sizeRun) countRoundTrips(ctx context.Context) ([]commandTrips, error) {
 	if err != nil {
 		return nil, fmt.Errorf("the round trips need a postgres:// URL: %w", err)
 	}
-	p, err := startProxy(u.Host)
+	relay, err := pgrelay.Listen(u.Host)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("round trips: %w", err)
 	}
-	defer p.close()
-	u.Host = p.addr()
+	defer relay.Close() //nolint:errcheck
+	u.Host = relay.Addr()
 	via := u.String()
+	// count runs one program through the relay and returns its round trips.
+	count := func(program string, args ...string) ([]pgrelay.RoundTrip, error) {
+		relay.Reset()
+		if _, err := cmdbench.Exec(ctx, nil, program, args...); err != nil {
+			return nil, err
+		}
+		got := relay.Counts()
+		if got.Encrypted > 0 {
+			return nil, fmt.Errorf("round trips of %s: the connection went on in TLS, which the relay cannot read: pass a URL with sslmode=disable", program)
+		}
+		return got.RoundTrips, nil
+	}
 	id := strconv.FormatInt(s.revokeIDs[len(s.revokeIDs)-2], 10)
 	user := userName(firstLogoutUser + logoutUsers - 2)
 	commands := []struct {
@@ -71,19 +69,13 @@ func (s *sizeRun) countRoundTrips(ctx context.Context) ([]commandTrips, error) {
 	}
 	var all []commandTrips
 	for _, c := range commands {
-		trips, err := p.countRun(func() error {
-			_, err := cmdbench.Exec(ctx, nil, s.o.bin, append(c.args, "--url", via)...)
-			return err
-		})
+		trips, err := count(s.o.bin, append(c.args, "--url", via)...)
 		if err != nil {
 			return nil, err
 		}
 		all = append(all, commandTrips{command: "auth-session " + strings.Join(c.args, " "), own: c.own, trips: trips})
 	}
-	trips, err := p.countRun(func() error {
-		_, err := cmdbench.Exec(ctx, nil, s.o.psql, cmdbench.PsqlArgs(via, "-At", "-c", cmdbench.LoginSQL(userName(loginUser)))...)
-		return err
-	})
+	trips, err := count(s.o.psql, cmdbench.PsqlArgs(via, "-At", "-c", cmdbench.LoginSQL(userName(loginUser)))...)
 	if err != nil {
 		return nil, err
 	}
@@ -94,8 +86,8 @@ func printRoundTrips(out io.Writer, all []commandTrips) {
 	fmt.Fprintln(out, "Round trips to PostgreSQL, counted by a proxy that reads the protocol (a round trip: what the client sends before it waits for an answer):")
 	fmt.Fprintln(out)
 	for _, c := range all {
-		own := slices.IndexFunc(c.trips, func(t roundTrip) bool {
-			return slices.ContainsFunc(t.statements, func(s string) bool { return strings.HasPrefix(s, c.own) })
+		own := slices.IndexFunc(c.trips, func(t pgrelay.RoundTrip) bool {
+			return slices.ContainsFunc(t.Statements, func(s string) bool { return strings.HasPrefix(s, c.own) })
 		})
 		fmt.Fprintf(out, "- `%s`: %d round trips", c.command, len(c.trips))
 		if own >= 0 {
@@ -103,265 +95,7 @@ func printRoundTrips(out io.Writer, all []commandTrips) {
 		}
 		fmt.Fprintln(out)
 		for i, t := range c.trips {
-			fmt.Fprintf(out, "  %d. %s\n", i+1, t.line)
+			fmt.Fprintf(out, "  %d. %s\n", i+1, t)
 		}
 	}
-}
-
-// proxy passes connections on to a PostgreSQL server and records the round
-// trips of each.
-type proxy struct {
-	ln       net.Listener
-	upstream string
-	mu       sync.Mutex
-	wg       sync.WaitGroup
-	trips    []roundTrip // of the connections since the last countRun
-	err      error
-}
-
-func startProxy(upstream string) (*proxy, error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return nil, err
-	}
-	p := &proxy{ln: ln, upstream: upstream}
-	go p.accept()
-	return p, nil
-}
-
-func (p *proxy) addr() string { return p.ln.Addr().String() }
-
-func (p *proxy) close() { p.ln.Close() }
-
-func (p *proxy) accept() {
-	for {
-		c, err := p.ln.Accept()
-		if err != nil {
-			return
-		}
-		p.wg.Add(1)
-		go func() {
-			defer p.wg.Done()
-			trips, err := relay(c, p.upstream)
-			p.mu.Lock()
-			p.trips = append(p.trips, trips...)
-			p.err = errors.Join(p.err, err)
-			p.mu.Unlock()
-		}()
-	}
-}
-
-// countRun runs run and returns the round trips of the connections it made,
-// once they are closed.
-func (p *proxy) countRun(run func() error) ([]roundTrip, error) {
-	err := run()
-	p.wg.Wait()
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	trips, perr := p.trips, p.err
-	p.trips, p.err = nil, nil
-	return trips, errors.Join(err, perr)
-}
-
-// relay passes bytes between client and a new connection to upstream
-// until either side closes, and returns the client's round trips.
-func relay(client net.Conn, upstream string) ([]roundTrip, error) {
-	defer client.Close()
-	server, err := net.Dial("tcp", upstream)
-	if err != nil {
-		return nil, err
-	}
-	defer server.Close()
-	var answered atomic.Bool
-	answered.Store(true)
-	go func() {
-		buf := make([]byte, 64<<10)
-		for {
-			n, err := server.Read(buf)
-			if n > 0 {
-				// Set before the client can see the answer, so that what
-				// it sends next starts a new round trip.
-				answered.Store(true)
-				if _, err := client.Write(buf[:n]); err != nil {
-					return
-				}
-			}
-			if err != nil {
-				client.Close()
-				return
-			}
-		}
-	}()
-	var (
-		r     frontendReader
-		trips [][]string
-		buf   = make([]byte, 64<<10)
-	)
-	for {
-		n, err := client.Read(buf)
-		if n > 0 {
-			if answered.Swap(false) {
-				trips = append(trips, nil)
-			}
-			msgs, perr := r.feed(buf[:n])
-			if perr != nil {
-				return nil, perr
-			}
-			trips[len(trips)-1] = append(trips[len(trips)-1], msgs...)
-			if _, err := server.Write(buf[:n]); err != nil {
-				break
-			}
-		}
-		if err != nil {
-			break
-		}
-	}
-	var out []roundTrip
-	for _, t := range trips {
-		if rt := r.describe(t); rt.line != "" {
-			out = append(out, rt)
-		}
-	}
-	return out, nil
-}
-
-// frontendReader splits what a client sends into messages.
-type frontendReader struct {
-	pending []byte
-	started bool // past the startup message: messages are typed
-	// named prepared statements, by name.
-	prepared map[string]string
-}
-
-// Protocol codes of the untyped messages before startup.
-const (
-	sslRequestCode    = 80877103
-	gssencRequestCode = 80877104
-	protocol3         = 196608
-)
-
-// A message as recorded: its kind and, for Parse and Query, its SQL.
-const (
-	msgSSL     = "SSLRequest"
-	msgGSS     = "GSSENCRequest"
-	msgStartup = "startup"
-	msgAuth    = "authentication"
-)
-
-func (r *frontendReader) feed(b []byte) ([]string, error) {
-	r.pending = append(r.pending, b...)
-	var msgs []string
-	for {
-		if !r.started {
-			if len(r.pending) < 8 {
-				return msgs, nil
-			}
-			n := int(binary.BigEndian.Uint32(r.pending))
-			if n < 8 || n > 10_000 {
-				return nil, fmt.Errorf("round trips: unreadable startup message (%d bytes): the server took TLS? pass a URL with sslmode=disable", n)
-			}
-			if len(r.pending) < n {
-				return msgs, nil
-			}
-			switch binary.BigEndian.Uint32(r.pending[4:]) {
-			case sslRequestCode:
-				msgs = append(msgs, msgSSL)
-			case gssencRequestCode:
-				msgs = append(msgs, msgGSS)
-			case protocol3:
-				msgs = append(msgs, msgStartup)
-				r.started = true
-			default:
-				return nil, errors.New("round trips: unknown startup message")
-			}
-			r.pending = r.pending[n:]
-			continue
-		}
-		if len(r.pending) < 5 {
-			return msgs, nil
-		}
-		n := int(binary.BigEndian.Uint32(r.pending[1:])) + 1
-		if len(r.pending) < n {
-			return msgs, nil
-		}
-		msgs = append(msgs, r.message(r.pending[0], r.pending[5:n]))
-		r.pending = r.pending[n:]
-	}
-}
-
-// message names one typed message: "P name\x00sql", "Q sql", "B name", or
-// its type letter.
-func (r *frontendReader) message(kind byte, body []byte) string {
-	cstrings := bytes.Split(body, []byte{0})
-	field := func(i int) string {
-		if i < len(cstrings) {
-			return string(cstrings[i])
-		}
-		return ""
-	}
-	switch kind {
-	case 'p':
-		return msgAuth
-	case 'Q':
-		return "Q" + field(0)
-	case 'P':
-		if field(0) != "" {
-			if r.prepared == nil {
-				r.prepared = map[string]string{}
-			}
-			r.prepared[field(0)] = field(1)
-		}
-		return "P" + field(1)
-	case 'B':
-		return "B" + r.prepared[field(1)]
-	}
-	return string(kind)
-}
-
-// describe says what a round trip's messages did; its line is empty for
-// the closing Terminate, which waits for nothing.
-func (r *frontendReader) describe(msgs []string) roundTrip {
-	var rt roundTrip
-	var parts []string
-	var parsed string
-	executes := 0
-	statement := func(verb, sql string) {
-		sql = oneLine(sql)
-		rt.statements = append(rt.statements, sql)
-		parts = append(parts, verb+": "+short(sql))
-	}
-	for _, m := range msgs {
-		switch {
-		case m == msgSSL, m == msgGSS, m == msgStartup, m == msgAuth:
-			parts = append(parts, m)
-		case strings.HasPrefix(m, "Q"):
-			statement("simple query", m[1:])
-		case strings.HasPrefix(m, "P"):
-			parsed = m[1:]
-		case strings.HasPrefix(m, "B"):
-			if m[1:] != "" {
-				parsed = m[1:]
-			}
-		case m == "E":
-			executes++
-			statement("execute", parsed)
-		}
-	}
-	if executes == 0 && parsed != "" {
-		statement("describe", parsed)
-	}
-	rt.line = strings.Join(parts, "; ")
-	return rt
-}
-
-var spaces = regexp.MustCompile(`\s+`)
-
-func oneLine(sql string) string { return spaces.ReplaceAllString(strings.TrimSpace(sql), " ") }
-
-// short is a statement cut at 110 bytes, in backquotes.
-func short(sql string) string {
-	if len(sql) > 110 {
-		sql = strings.ToValidUTF8(sql[:110], "") + " …"
-	}
-	return "`" + sql + "`"
 }

@@ -1,17 +1,16 @@
-// Package pgrelay is a test helper: a TCP relay in front of a PostgreSQL
-// server that counts what its clients ask of it, the connections they open
-// and the round trips they make, by reading the frontend's side of the
-// protocol as it passes. Tests use it to hold a command to the round trips
-// it needs, a count that does not depend on the machine's speed.
+// Package pgrelay is a TCP relay in front of a PostgreSQL server that
+// counts what its clients ask of it, the connections they open and the
+// round trips they make, by reading the frontend's side of the protocol as
+// it passes. Tests use it to hold a command to the round trips it needs, a
+// count that does not depend on the machine's speed; bench/scale uses it to
+// list each command's round trips with their statements.
 package pgrelay
 
 import (
-	"bytes"
-	"encoding/binary"
 	"errors"
 	"io"
 	"net"
-	"strings"
+	"slices"
 	"sync"
 	"testing"
 )
@@ -20,16 +19,9 @@ import (
 type Counts struct {
 	// Connections is the number of TCP connections opened.
 	Connections int
-	// TLSRequests is the number of SSLRequest packets sent (a server that
-	// refuses TLS answers one with a single byte, on the same connection).
-	TLSRequests int
-	// RoundTrips is the number of times a client waited for the server to
-	// be ready again: each Sync of the extended protocol and each simple
-	// Query. The startup and authentication exchange is not counted.
-	RoundTrips int
-	// Sent is the start of each statement's text, in the order sent:
-	// each Parse of the extended protocol and each simple Query.
-	Sent []string
+	// RoundTrips are the clients' round trips, connecting included, in
+	// the order the clients sent them.
+	RoundTrips []RoundTrip
 	// Encrypted is the number of connections that went on in TLS, whose
 	// messages the relay cannot read (nor count).
 	Encrypted int
@@ -39,41 +31,59 @@ type Counts struct {
 type Relay struct {
 	ln     net.Listener
 	target string
+	// conns counts the accept loop and the copies of each connection.
+	conns sync.WaitGroup
 
 	mu     sync.Mutex
 	counts Counts
+}
+
+// Listen starts a relay to target (host:port) on a loopback port.
+func Listen(target string) (*Relay, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, err
+	}
+	r := &Relay{ln: ln, target: target}
+	r.conns.Add(1)
+	go func() {
+		defer r.conns.Done()
+		r.accept()
+	}()
+	return r, nil
 }
 
 // Start starts a relay to target (host:port) on a loopback port; it stops
 // when the test ends.
 func Start(t testing.TB, target string) *Relay {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	r, err := Listen(target)
 	if err != nil {
 		t.Fatalf("relay: %v", err)
 	}
-	r := &Relay{ln: ln, target: target}
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		r.accept(&wg)
-	}()
-	t.Cleanup(func() {
-		ln.Close()
-		wg.Wait()
-	})
+	t.Cleanup(func() { r.Close() }) //nolint:errcheck
 	return r
+}
+
+// Close stops accepting connections and waits for the open ones to end.
+func (r *Relay) Close() error {
+	err := r.ln.Close()
+	r.conns.Wait()
+	return err
 }
 
 // Addr is the relay's host:port.
 func (r *Relay) Addr() string { return r.ln.Addr().String() }
 
-// Counts returns what the clients did so far.
+// Counts returns what the clients did so far. A round trip is counted
+// before it is passed on, so it is among the counts once its client has
+// its answer.
 func (r *Relay) Counts() Counts {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	return r.counts
+	c := r.counts
+	c.RoundTrips = slices.Clone(c.RoundTrips)
+	return c
 }
 
 // Reset sets every count back to zero.
@@ -89,7 +99,7 @@ func (r *Relay) add(f func(*Counts)) {
 	r.mu.Unlock()
 }
 
-func (r *Relay) accept(wg *sync.WaitGroup) {
+func (r *Relay) accept() {
 	for {
 		client, err := r.ln.Accept()
 		if err != nil {
@@ -101,103 +111,18 @@ func (r *Relay) accept(wg *sync.WaitGroup) {
 			client.Close()
 			continue
 		}
-		wg.Add(2)
+		r.conns.Add(2)
 		go func() {
-			defer wg.Done()
+			defer r.conns.Done()
 			io.Copy(client, server)
 			client.Close()
 		}()
 		go func() {
-			defer wg.Done()
+			defer r.conns.Done()
 			r.frontend(client, server)
 			server.Close()
 		}()
 	}
-}
-
-// The codes of the untyped packets a client may send first.
-const (
-	sslRequest    = 80877103
-	gssencRequest = 80877104
-	cancelRequest = 80877102
-)
-
-// tlsHandshake begins a TLS handshake record; an untyped packet begins with
-// its length, whose first byte is 0.
-const tlsHandshake = 0x16
-
-// frontend copies what the client sends to the server, counting its
-// messages: first untyped packets (an SSLRequest, then the startup
-// packet), then typed messages.
-func (r *Relay) frontend(client io.Reader, server io.Writer) {
-	for started := false; !started; {
-		var head [8]byte
-		if _, err := io.ReadFull(client, head[:]); err != nil {
-			return
-		}
-		if head[0] == tlsHandshake {
-			// The server accepted an SSLRequest: what follows is TLS.
-			r.add(func(c *Counts) { c.Encrypted++ })
-			if _, err := server.Write(head[:]); err == nil {
-				io.Copy(server, client)
-			}
-			return
-		}
-		length, code := binary.BigEndian.Uint32(head[:4]), binary.BigEndian.Uint32(head[4:])
-		if length < 8 {
-			return
-		}
-		switch code {
-		case sslRequest, gssencRequest:
-			r.add(func(c *Counts) { c.TLSRequests++ })
-		case cancelRequest:
-		default:
-			started = true
-		}
-		if err := forward(server, head[:], client, int64(length)-8); err != nil {
-			return
-		}
-	}
-	for {
-		var head [5]byte
-		if _, err := io.ReadFull(client, head[:]); err != nil {
-			return
-		}
-		length := binary.BigEndian.Uint32(head[1:])
-		if length < 4 || length > maxMessage {
-			return
-		}
-		body := make([]byte, length-4)
-		if _, err := io.ReadFull(client, body); err != nil {
-			return
-		}
-		switch head[0] {
-		case 'S':
-			r.add(func(c *Counts) { c.RoundTrips++ })
-		case 'Q':
-			r.add(func(c *Counts) { c.RoundTrips++; c.Sent = append(c.Sent, statementStart(body)) })
-		case 'P':
-			// The statement's name, then its text, each ending in a 0.
-			_, text, _ := bytes.Cut(body, []byte{0})
-			r.add(func(c *Counts) { c.Sent = append(c.Sent, statementStart(text)) })
-		}
-		if _, err := server.Write(append(head[:], body...)); err != nil {
-			return
-		}
-	}
-}
-
-// maxMessage bounds a message the relay reads whole.
-const maxMessage = 64 << 20
-
-// statementStart is the start of a statement's text, on one line.
-func statementStart(text []byte) string {
-	text, _, _ = bytes.Cut(text, []byte{0})
-	s := strings.Join(strings.Fields(string(text)), " ")
-	if len(s) > 60 {
-		s = s[:60] + "…"
-	}
-	return s
 }
 
 // forward writes head, then the next n bytes of client, to server.

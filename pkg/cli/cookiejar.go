@@ -5,7 +5,6 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
-	"regexp"
 	"strings"
 	"time"
 
@@ -141,11 +140,11 @@ func jarHostsFromFlags(c *cli.Context) ([]string, error) {
 		}
 		return []string{ip.String()}, nil
 	}
-	if !hostName.MatchString(name) {
+	if !hostName().MatchString(name) {
 		return nil, usageErrorf("invalid --domain %q: want the host name or IP address of the HTTP interface, such as auth.example.com, .example.com or 10.0.0.5, without scheme, port or path", host)
 	}
 	return []string{strings.ToLower(host)}, nil
 }
 
 // hostName is a DNS name: labels of letters, digits and inner hyphens.
-var hostName = regexp.MustCompile(`^(?i)[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$`)
+var hostName = lazyRegexp(`^(?i)[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$`)

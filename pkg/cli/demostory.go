@@ -10,7 +10,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"regexp"
 	"strings"
 )
 
@@ -46,7 +45,7 @@ type storyStep struct {
 }
 
 // plainCommandName matches a binary name that needs no quoting in sh.
-var plainCommandName = regexp.MustCompile(`^[A-Za-z0-9._-]+$`)
+var plainCommandName = lazyRegexp(`^[A-Za-z0-9._-]+$`)
 
 // run runs the story against the demo's database and HTTP interface,
 // printing each command and its output to out.
@@ -60,7 +59,7 @@ func (s *demoStory) run(ctx context.Context, out io.Writer, dbURL, httpURL strin
 		"AUTH_SESSION_URL="+dbURL,
 		"PATH="+filepath.Dir(s.exe)+string(os.PathListSeparator)+os.Getenv("PATH"))
 	name := filepath.Base(s.exe)
-	if !plainCommandName.MatchString(name) {
+	if !plainCommandName().MatchString(name) {
 		name = "'" + strings.ReplaceAll(s.exe, "'", `'\''`) + "'"
 	}
 

@@ -10,7 +10,6 @@ import (
 	"net"
 	"net/url"
 	"os"
-	"regexp"
 	"strings"
 
 	"github.com/jackc/pgx/v5"
@@ -262,7 +261,7 @@ func certificateHint(cfg *pgx.ConnConfig) string {
 }
 
 // keywordRootCert finds sslrootcert in a keyword/value connection string.
-var keywordRootCert = regexp.MustCompile(`(?:^|\s)sslrootcert\s*=\s*('(?:[^'\\]|\\.)*'|\S+)`)
+var keywordRootCert = lazyRegexp(`(?:^|\s)sslrootcert\s*=\s*('(?:[^'\\]|\\.)*'|\S+)`)
 
 // sslRootCert is the sslrootcert a connection string sets (its last, as
 // pgconn reads it), else PGSSLROOTCERT's; "" when neither.
@@ -277,7 +276,7 @@ func sslRootCert(connString string) string {
 		}
 		return file
 	}
-	if m := keywordRootCert.FindAllStringSubmatch(connString, -1); m != nil {
+	if m := keywordRootCert().FindAllStringSubmatch(connString, -1); m != nil {
 		v := m[len(m)-1][1]
 		if strings.HasPrefix(v, "'") {
 			v = strings.NewReplacer(`\\`, `\`, `\'`, `'`).Replace(v[1 : len(v)-1])

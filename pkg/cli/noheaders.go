@@ -3,7 +3,6 @@ package cli
 import (
 	"bytes"
 	"io"
-	"regexp"
 
 	"github.com/urfave/cli/v2"
 
@@ -21,7 +20,7 @@ func noHeadersFlag() cli.Flag {
 var headerLines = map[format.Format]int{format.Table: 2, format.TSV: 1, format.CSV: 1}
 
 // rowCount matches the table format's last line: "(3 rows)", "(1 row)".
-var rowCount = regexp.MustCompile(`^\(\d+ rows?\)\n$`)
+var rowCount = lazyRegexp(`^\(\d+ rows?\)\n$`)
 
 // withoutHeaders returns w with the header lines of f dropped, and the
 // table's row count. The column names are fixed words without line breaks,
@@ -54,7 +53,7 @@ func (h *headerless) Write(p []byte) (int, error) {
 		switch {
 		case h.skip > 0:
 			h.skip--
-		case h.footer && rowCount.Match(line):
+		case h.footer && rowCount().Match(line):
 		default:
 			if _, err := h.w.Write(line); err != nil {
 				return 0, err

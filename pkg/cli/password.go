@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"net/url"
 	"os"
-	"regexp"
 	"strings"
 
 	"github.com/jackc/pgx/v5"
@@ -146,13 +145,13 @@ func pgpassLine(cfg *pgx.ConnConfig) string {
 }
 
 // keywordPassword finds password in a keyword/value connection string.
-var keywordPassword = regexp.MustCompile(`(?:^|\s)password\s*=`)
+var keywordPassword = lazyRegexp(`(?:^|\s)password\s*=`)
 
 // connStringHasPassword reports whether the connection string s gives a
 // password itself, which pgx prefers to PGPASSWORD and the password file.
 func connStringHasPassword(s string) bool {
 	if !isURL(s) {
-		return keywordPassword.MatchString(s)
+		return keywordPassword().MatchString(s)
 	}
 	// Read from the text, as net/url refuses a URL with several hosts.
 	_, rest, _ := strings.Cut(s, "://")

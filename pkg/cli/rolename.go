@@ -2,7 +2,6 @@ package cli
 
 import (
 	"fmt"
-	"regexp"
 	"strings"
 	"unicode"
 	"unicode/utf8"
@@ -96,13 +95,13 @@ func foldIdentifier(name string) string {
 
 // plainIdent matches identifiers that need no quotes unless they are
 // keywords.
-var plainIdent = regexp.MustCompile(`^[a-z_][a-z0-9_$]*$`)
+var plainIdent = lazyRegexp(`^[a-z_][a-z0-9_$]*$`)
 
 // quoteIdent spells name as a SQL identifier for a hint, so the hint can be
 // pasted into psql as it is: plain when PostgreSQL's quote_ident would leave
 // it plain, else in double quotes.
 func quoteIdent(name string) string {
-	if plainIdent.MatchString(name) && !quotedKeywords[name] {
+	if plainIdent().MatchString(name) && !quotedKeywords[name] {
 		return name
 	}
 	return pgx.Identifier{name}.Sanitize()

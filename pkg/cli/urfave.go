@@ -7,7 +7,6 @@ import (
 	"flag"
 	"fmt"
 	"os"
-	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -176,10 +175,10 @@ func interspersed(app *cli.App, args []string) []string {
 // Messages of Go's flag package, which urfave/cli passes on: they name
 // flags with one dash and do not always quote what was given.
 var (
-	flagUndefined = regexp.MustCompile(`^flag provided but not defined: -+(.*)$`)
-	flagNoValue   = regexp.MustCompile(`^flag needs an argument: -+(.*)$`)
-	flagBadValue  = regexp.MustCompile(`^invalid value (".*") for flag -+([^:]*): (.*)$`)
-	flagBadBool   = regexp.MustCompile(`^invalid boolean value ".*" for -+([^:]*): `)
+	flagUndefined = lazyRegexp(`^flag provided but not defined: -+(.*)$`)
+	flagNoValue   = lazyRegexp(`^flag needs an argument: -+(.*)$`)
+	flagBadValue  = lazyRegexp(`^invalid value (".*") for flag -+([^:]*): (.*)$`)
+	flagBadBool   = lazyRegexp(`^invalid boolean value ".*" for -+([^:]*): `)
 )
 
 // flagError rewrites the flag parser's messages in our words: the flag as
@@ -187,23 +186,23 @@ var (
 // the closest one of c's command (urfave/cli's suggestion).
 func flagError(c *cli.Context, err error) error {
 	msg := err.Error()
-	if m := flagUndefined.FindStringSubmatch(msg); m != nil {
+	if m := flagUndefined().FindStringSubmatch(msg); m != nil {
 		flags := c.App.Flags
 		if c.Command != nil && c.Command.Name != "" {
 			flags = c.Command.Flags
 		}
 		return fmt.Errorf("unknown flag %q%s", dashed(m[1]), suggestFlag(flags, m[1]))
 	}
-	if m := flagNoValue.FindStringSubmatch(msg); m != nil {
+	if m := flagNoValue().FindStringSubmatch(msg); m != nil {
 		return fmt.Errorf("flag %s needs a value", dashed(m[1]))
 	}
-	if m := flagBadBool.FindStringSubmatch(msg); m != nil && (m[1] == flagPassword || m[1] == "W") {
+	if m := flagBadBool().FindStringSubmatch(msg); m != nil && (m[1] == flagPassword || m[1] == "W") {
 		// --password=SECRET: the value is not repeated, as it may be the
 		// password itself.
 		return fmt.Errorf("%s takes no value: it asks for the password on the terminal; a password given without a prompt goes in PGPASSWORD or ~/.pgpass",
 			dashed(m[1]))
 	}
-	if m := flagBadValue.FindStringSubmatch(msg); m != nil {
+	if m := flagBadValue().FindStringSubmatch(msg); m != nil {
 		reason := m[3]
 		if reason == "parse error" {
 			// What the flag package says of a number it cannot read.

@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"path"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/auth-session/auth-session/pkg/sql"
@@ -77,14 +78,17 @@ func loadAssets() map[string]*asset {
 	return out
 }
 
-var adminAssets = loadAssets()
+// adminAssets are the embedded files, read when a server first needs them
+// rather than when the package loads: every command of the binary, not only
+// serve, would pay for it at start-up.
+var adminAssets = sync.OnceValue(loadAssets)
 
 // adminPageBody is admin.html with the constants the page shares with the
 // server filled in, so that they are written once, here: the CSRF header
 // the API requires, the most rows a page may ask for, and the event types
-// the Activity view filters by.
-var adminPageBody = func() *asset {
-	page := adminAssets["admin.html"]
+// the Activity view filters by. Filled in when a server first needs it.
+var adminPageBody = sync.OnceValue(func() *asset {
+	page := adminAssets()["admin.html"]
 	tmpl := template.Must(template.New("admin.html").Parse(string(page.body)))
 	var b bytes.Buffer
 	if err := tmpl.Execute(&b, struct {
@@ -95,13 +99,13 @@ var adminPageBody = func() *asset {
 		panic("server: fill in admin.html: " + err.Error())
 	}
 	return &asset{name: page.name, body: b.Bytes(), contentType: page.contentType}
-}()
+})
 
 // handleAdminPage answers GET /admin/sessions with the page itself. The page
 // holds no data: its script asks the API, with the browser's session cookie,
 // and shows the sign-in form when the API answers 401.
 func (s *Server) handleAdminPage() http.Handler {
-	page := adminPageBody
+	page := adminPageBody()
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		setPageHeaders(w)
 		// The page changes with every release and is tiny: never cache it.
@@ -113,8 +117,9 @@ func (s *Server) handleAdminPage() http.Handler {
 // handleAdminAsset answers GET /admin/assets/{name} with the page's script
 // and style sheet; any other name is 404.
 func (s *Server) handleAdminAsset() http.Handler {
+	assets := adminAssets()
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		a, ok := adminAssets[r.PathValue("name")]
+		a, ok := assets[r.PathValue("name")]
 		if !ok || a.name == "admin.html" {
 			http.NotFound(w, r)
 			return

@@ -57,9 +57,9 @@ func TestEverydayCommandsRoundTrips(t *testing.T) {
 		{[]string{"login", user, "--only-cookie"}, 7},
 		// list also reads the settings (sql.ReadPolicy), for the idle
 		// timeout serve applies.
-		{[]string{"list", "--user", user, "--format", "tsv"}, 10},
-		{[]string{"revoke", ids[0], "--yes", "--format", "tsv"}, 12},
-		{[]string{"logout", user, "--format", "tsv"}, 10},
+		{[]string{"list", "--user", user, "--format", "tsv"}, 6},
+		{[]string{"revoke", ids[0], "--yes", "--format", "tsv"}, 7},
+		{[]string{"logout", user, "--format", "tsv"}, 9},
 	} {
 		relay.Reset()
 		mustRun(t, append(tc.args, "--url", relayURL)...)

@@ -99,12 +99,12 @@ func runRevocation(ctx context.Context, db TxBeginner, standbyTimeout time.Durat
 			return runOnce(ctx, db, fn)
 		}
 		defer release()
-		tx, err := conn.Begin(ctx)
+		if schema == nil {
+			schema = defaultTables
+		}
+		tx, err := beginWaitingForStandbys(ctx, conn, schema)
 		if err != nil {
 			return err
-		}
-		if schema != nil {
-			tx = &Tx{Tx: tx, tables: schema}
 		}
 		if err := fn(tx); err != nil {
 			_ = tx.Rollback(ctx)

@@ -92,6 +92,11 @@ func newTables(name string) *tables {
 		"SCHEMA IF NOT EXISTS system", "SCHEMA IF NOT EXISTS "+name)}
 }
 
+// defaultTables are the tables of DefaultSchema, for a transaction on a
+// connection that carries no schema; inSchema leaves their statements as
+// they are, so they need no replacer.
+var defaultTables = &tables{name: DefaultSchema}
+
 // SchemaOf returns the schema that db's statements use.
 func SchemaOf(db any) string {
 	if h, ok := db.(schemaHolder); ok {
@@ -151,6 +156,9 @@ func (p *Pool) Begin(ctx context.Context) (pgx.Tx, error) {
 type Tx struct {
 	pgx.Tx
 	tables *tables
+	// waitsForStandbys is true for a transaction begun with
+	// beginWaitingForStandbys: waitForStandbys has nothing left to set.
+	waitsForStandbys bool
 }
 
 func (t *Tx) tablesSchema() *tables { return t.tables }
@@ -161,7 +169,7 @@ func (t *Tx) Begin(ctx context.Context) (pgx.Tx, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Tx{Tx: tx, tables: t.tables}, nil
+	return &Tx{Tx: tx, tables: t.tables, waitsForStandbys: t.waitsForStandbys}, nil
 }
 
 // InSchema returns conn with its statements in schema (DefaultSchema when
@@ -248,8 +256,26 @@ func withSortMemory(ctx context.Context, tx DBTX) error {
 // as long as it lags behind. CockroachDB's replicas are consistent without
 // it.
 func waitForStandbys(ctx context.Context, tx DBTX) error {
-	_, err := tx.Exec(ctx, `SET LOCAL synchronous_commit = remote_apply`)
+	if t, ok := tx.(*Tx); ok && t.waitsForStandbys {
+		return nil
+	}
+	_, err := tx.Exec(ctx, remoteApply)
 	return err
+}
+
+// remoteApply is waitForStandbys's setting.
+const remoteApply = `SET LOCAL synchronous_commit = remote_apply`
+
+// beginWaitingForStandbys begins a transaction on conn, in schema, whose
+// commit waits as waitForStandbys says, in one round trip: the two
+// statements go in one simple query, where BEGIN and then waitForStandbys
+// would take one each.
+func beginWaitingForStandbys(ctx context.Context, conn *pgx.Conn, schema *tables) (*Tx, error) {
+	tx, err := conn.BeginTx(ctx, pgx.TxOptions{BeginQuery: "BEGIN; " + remoteApply})
+	if err != nil {
+		return nil, err
+	}
+	return &Tx{Tx: tx, tables: schema, waitsForStandbys: true}, nil
 }
 
 // createTrigramExtension installs pg_trgm, which 0004's index of user

@@ -128,6 +128,15 @@ func (s *Store) Revoke(ctx context.Context, t Target, opts RevokeOptions, each f
 	if err := t.check(opts); err != nil {
 		return RevokeResult{}, err
 	}
+	if t.kind == targetCredentials {
+		due, err := isSweepDue(ctx, s.db)
+		if err != nil && ctx.Err() != nil && errors.Is(err, context.Canceled) {
+			return RevokeResult{}, fmt.Errorf("%w: %w", ErrInterrupted, err)
+		}
+		if err != nil || !due {
+			return RevokeResult{}, err
+		}
+	}
 	var res RevokeResult
 	committing := false
 	err := runRevocation(ctx, s.db, opts.StandbyTimeout, func(tx pgx.Tx) error {

@@ -73,8 +73,15 @@ func (m *measure) addAlone(ours, load float64) {
 	m.ours, m.load = append(m.ours, ours), append(m.load, load)
 }
 
+// noTarget is the target of a measure that explains others, such as the
+// start-up of a process alone: it is printed without one.
+const noTarget = 0
+
 // met says whether the target was met in every round, in none, or in some.
 func (m *measure) met() string {
+	if m.target == noTarget {
+		return ""
+	}
 	values, ok := m.ratio, func(v float64) bool {
 		if m.atLeast {
 			return v >= m.target
@@ -101,6 +108,8 @@ func (m *measure) met() string {
 
 func (m *measure) targetText() string {
 	switch {
+	case m.target == noTarget:
+		return ""
 	case len(m.raw) == 0:
 		return "< " + m.unit.format(m.target)
 	case m.atLeast:

@@ -10,6 +10,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/auth-session/auth-session/internal/lazyregexp"
 	"github.com/auth-session/auth-session/pkg/auth"
 )
 
@@ -147,4 +148,4 @@ func jarHostsFromFlags(c *cli.Context) ([]string, error) {
 }
 
 // hostName is a DNS name: labels of letters, digits and inner hyphens.
-var hostName = lazyRegexp(`^(?i)[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$`)
+var hostName = lazyregexp.New(`^(?i)[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$`)

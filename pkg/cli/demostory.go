@@ -11,6 +11,8 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+
+	"github.com/auth-session/auth-session/internal/lazyregexp"
 )
 
 // demoStory runs the story of `demo --run-story` with this binary and curl,
@@ -45,7 +47,7 @@ type storyStep struct {
 }
 
 // plainCommandName matches a binary name that needs no quoting in sh.
-var plainCommandName = lazyRegexp(`^[A-Za-z0-9._-]+$`)
+var plainCommandName = lazyregexp.New(`^[A-Za-z0-9._-]+$`)
 
 // run runs the story against the demo's database and HTTP interface,
 // printing each command and its output to out.

@@ -15,6 +15,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 
+	"github.com/auth-session/auth-session/internal/lazyregexp"
 	"github.com/auth-session/auth-session/pkg/sql"
 )
 
@@ -261,7 +262,7 @@ func certificateHint(cfg *pgx.ConnConfig) string {
 }
 
 // keywordRootCert finds sslrootcert in a keyword/value connection string.
-var keywordRootCert = lazyRegexp(`(?:^|\s)sslrootcert\s*=\s*('(?:[^'\\]|\\.)*'|\S+)`)
+var keywordRootCert = lazyregexp.New(`(?:^|\s)sslrootcert\s*=\s*('(?:[^'\\]|\\.)*'|\S+)`)
 
 // sslRootCert is the sslrootcert a connection string sets (its last, as
 // pgconn reads it), else PGSSLROOTCERT's; "" when neither.

@@ -147,13 +147,14 @@ func helpWithExamples(examples []string) string {
 	var b strings.Builder
 	b.WriteString(strings.TrimRight(cli.CommandHelpTemplate, "\n"))
 	b.WriteString("\n\nEXAMPLES:\n")
+	// A template's delimiters would be read as actions. Built here, once
+	// per command, as every command's help is at start-up.
+	literal := strings.NewReplacer("{{", `{{"{{"}}`, "}}", `{{"}}"}}`)
 	for _, line := range examples {
 		if !strings.HasPrefix(line, "#") {
 			line = "$ " + line
 		}
-		// A template's delimiters would be read as actions.
-		line = strings.NewReplacer("{{", `{{"{{"}}`, "}}", `{{"}}"}}`).Replace(line)
-		b.WriteString("   " + line + "\n")
+		b.WriteString("   " + literal.Replace(line) + "\n")
 	}
 	return b.String()
 }

@@ -6,6 +6,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/auth-session/auth-session/internal/lazyregexp"
 	"github.com/auth-session/auth-session/pkg/format"
 )
 
@@ -20,7 +21,7 @@ func noHeadersFlag() cli.Flag {
 var headerLines = map[format.Format]int{format.Table: 2, format.TSV: 1, format.CSV: 1}
 
 // rowCount matches the table format's last line: "(3 rows)", "(1 row)".
-var rowCount = lazyRegexp(`^\(\d+ rows?\)\n$`)
+var rowCount = lazyregexp.New(`^\(\d+ rows?\)\n$`)
 
 // withoutHeaders returns w with the header lines of f dropped, and the
 // table's row count. The column names are fixed words without line breaks,

@@ -10,6 +10,8 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/auth-session/auth-session/internal/lazyregexp"
 )
 
 // PasswordPrompt says when a command asks for the database password on its
@@ -145,7 +147,7 @@ func pgpassLine(cfg *pgx.ConnConfig) string {
 }
 
 // keywordPassword finds password in a keyword/value connection string.
-var keywordPassword = lazyRegexp(`(?:^|\s)password\s*=`)
+var keywordPassword = lazyregexp.New(`(?:^|\s)password\s*=`)
 
 // connStringHasPassword reports whether the connection string s gives a
 // password itself, which pgx prefers to PGPASSWORD and the password file.

@@ -8,6 +8,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/auth-session/auth-session/internal/lazyregexp"
 	"github.com/auth-session/auth-session/pkg/sql"
 )
 
@@ -95,7 +96,7 @@ func foldIdentifier(name string) string {
 
 // plainIdent matches identifiers that need no quotes unless they are
 // keywords.
-var plainIdent = lazyRegexp(`^[a-z_][a-z0-9_$]*$`)
+var plainIdent = lazyregexp.New(`^[a-z_][a-z0-9_$]*$`)
 
 // quoteIdent spells name as a SQL identifier for a hint, so the hint can be
 // pasted into psql as it is: plain when PostgreSQL's quote_ident would leave

@@ -13,6 +13,8 @@ import (
 
 	"github.com/urfave/cli/v2"
 	"github.com/xrash/smetrics"
+
+	"github.com/auth-session/auth-session/internal/lazyregexp"
 )
 
 // reentrantBoolFlag is a BoolFlag that several apps may apply at once.
@@ -175,10 +177,10 @@ func interspersed(app *cli.App, args []string) []string {
 // Messages of Go's flag package, which urfave/cli passes on: they name
 // flags with one dash and do not always quote what was given.
 var (
-	flagUndefined = lazyRegexp(`^flag provided but not defined: -+(.*)$`)
-	flagNoValue   = lazyRegexp(`^flag needs an argument: -+(.*)$`)
-	flagBadValue  = lazyRegexp(`^invalid value (".*") for flag -+([^:]*): (.*)$`)
-	flagBadBool   = lazyRegexp(`^invalid boolean value ".*" for -+([^:]*): `)
+	flagUndefined = lazyregexp.New(`^flag provided but not defined: -+(.*)$`)
+	flagNoValue   = lazyregexp.New(`^flag needs an argument: -+(.*)$`)
+	flagBadValue  = lazyregexp.New(`^invalid value (".*") for flag -+([^:]*): (.*)$`)
+	flagBadBool   = lazyregexp.New(`^invalid boolean value ".*" for -+([^:]*): `)
 )
 
 // flagError rewrites the flag parser's messages in our words: the flag as

@@ -3,7 +3,6 @@ package sql
 import (
 	"context"
 	"fmt"
-	"regexp"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -11,6 +10,8 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/auth-session/auth-session/internal/lazyregexp"
 )
 
 // The statements that only PostgreSQL accepts sit here, so that a port to
@@ -60,12 +61,12 @@ import (
 const DefaultSchema = "system"
 
 // schemaName is what InSchema accepts: an identifier that needs no quoting.
-var schemaName = regexp.MustCompile(`^[a-z_][a-z0-9_]{0,62}$`)
+var schemaName = lazyregexp.New(`^[a-z_][a-z0-9_]{0,62}$`)
 
 // CheckSchemaName returns an error naming name and what is accepted when
 // it is no schema name InSchema takes.
 func CheckSchemaName(name string) error {
-	if !schemaName.MatchString(name) || strings.HasPrefix(name, "pg_") {
+	if !schemaName().MatchString(name) || strings.HasPrefix(name, "pg_") {
 		return fmt.Errorf("invalid schema name %q: want lower-case letters, digits and underscores, starting with a letter or underscore, at most 63 characters, not starting with pg_", name)
 	}
 	return nil

@@ -3,13 +3,14 @@ package sql
 import (
 	"errors"
 	"fmt"
-	"regexp"
 	"strings"
 	"time"
 	"unicode"
 	"unicode/utf8"
 
 	str2duration "github.com/xhit/go-str2duration/v2"
+
+	"github.com/auth-session/auth-session/internal/lazyregexp"
 )
 
 // A selection is written three ways: the CLI's flags, the admin API's JSON
@@ -193,7 +194,7 @@ const DurationUnits = "ns, us, ms, s, m, h, d (days), w (weeks)"
 
 // wellFormedDuration matches what the parser would accept were the value
 // not too large, so overflow gets its own message.
-var wellFormedDuration = regexp.MustCompile(`^([0-9]*\.?[0-9]+(ns|us|µs|μs|ms|s|m|h|d|w))+$`)
+var wellFormedDuration = lazyregexp.New(`^([0-9]*\.?[0-9]+(ns|us|µs|μs|ms|s|m|h|d|w))+$`)
 
 // ParseDuration reads a duration as every flag and field writes one (90m,
 // 4h30m, 7d, 1w), with go-str2duration: positive, at least minimum,
@@ -204,7 +205,7 @@ func ParseDuration(v string, minimum time.Duration) (time.Duration, error) {
 	switch {
 	case strings.TrimSpace(v) != v || strings.HasPrefix(v, "+"):
 		return 0, fmt.Errorf("want a duration such as 90m, 4h30m, 7d or 1w, without spaces or a sign (units: %s)", DurationUnits)
-	case err != nil && wellFormedDuration.MatchString(v):
+	case err != nil && wellFormedDuration().MatchString(v):
 		return 0, errors.New("too large (at most about 292 years)")
 	case err != nil:
 		return 0, fmt.Errorf("want a duration such as 90m, 4h30m, 7d or 1w (units: %s)", DurationUnits)

@@ -13,9 +13,15 @@ export AUTH_SESSION_TEST_URL
 all: build
 
 # -buildvcs=auto stamps the git revision that --version prints, whatever
-# GOFLAGS says, and builds without one outside a checkout.
+# GOFLAGS says, and builds without one outside a checkout. BUILD_TAGS leaves
+# out urfave/cli's Markdown and man page writers, which the binary does not
+# use (pkg/cli/man.go writes its own), and whose Markdown library's tables
+# every command would build at start-up; scripts/deb.sh, the end-to-end
+# tests (internal/testbin) and bench/cli build with them too.
+BUILD_TAGS := urfave_cli_no_docs
+export BUILD_TAGS
 build:
-	$(GO) build -buildvcs=auto -o $(BIN) ./cmd/auth-session
+	$(GO) build -buildvcs=auto -tags $(BUILD_TAGS) -o $(BIN) ./cmd/auth-session
 
 # The binary, its man page and its shell completions, under PREFIX (and
 # DESTDIR, for packaging): make install PREFIX=$$HOME/.local

@@ -76,18 +76,20 @@ install -d -m 0755 "$root/DEBIAN" "$root/usr/bin" "$root/usr/share/man/man1" \
 	"$root/usr/share/fish/vendor_completions.d" "$root/lib/systemd/system" \
 	"$root/etc/auth-session" "$root/usr/share/doc/auth-session"
 
+# The Makefile's build tags (see its build target).
+tags=${BUILD_TAGS:-urfave_cli_no_docs}
 # Static, without the build directory's path or debugging information
 # (Debian ships stripped binaries; a panic's stack trace still names the
 # functions).
 clipkg=$($GO list -f '{{.ImportPath}}' ./pkg/cli)
-CGO_ENABLED=0 GOOS=linux GOARCH=$goarch $GO build -buildvcs=auto -trimpath \
+CGO_ENABLED=0 GOOS=linux GOARCH=$goarch $GO build -buildvcs=auto -trimpath -tags "$tags" \
 	-ldflags "-s -w -X $clipkg.Version=$goversion" -o "$root/usr/bin/auth-session" ./cmd/auth-session
 # The man page and completions come from the binary; another architecture's
 # cannot run here, so they come from one built for this machine.
 gen=$root/usr/bin/auth-session
 if [ "$goarch" != "$hostarch" ]; then
 	gen=$work/auth-session
-	CGO_ENABLED=0 GOARCH=$hostarch $GO build -o "$gen" ./cmd/auth-session
+	CGO_ENABLED=0 GOARCH=$hostarch $GO build -tags "$tags" -o "$gen" ./cmd/auth-session
 fi
 "$gen" man | gzip -9n >"$root/usr/share/man/man1/auth-session.1.gz"
 "$gen" completion bash >"$root/usr/share/bash-completion/completions/auth-session"

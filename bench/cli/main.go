@@ -38,6 +38,7 @@ import (
 
 	"github.com/auth-session/auth-session/bench/internal/cmdbench"
 	"github.com/auth-session/auth-session/internal/pgcluster"
+	"github.com/auth-session/auth-session/internal/testbin"
 )
 
 // options are the command line.
@@ -91,7 +92,7 @@ func run(ctx context.Context, out io.Writer, o options) (err error) {
 		defer os.RemoveAll(dir)
 		o.bin = filepath.Join(dir, "auth-session")
 		fmt.Fprintln(out, "building auth-session ...")
-		if b, err := exec.CommandContext(ctx, "go", "build", "-o", o.bin, "./cmd/auth-session").CombinedOutput(); err != nil {
+		if b, err := exec.CommandContext(ctx, "go", "build", "-tags", testbin.BuildTags, "-o", o.bin, "./cmd/auth-session").CombinedOutput(); err != nil {
 			return fmt.Errorf("build auth-session: %v\n%s", err, b)
 		}
 	} else if o.bin, err = filepath.Abs(o.bin); err != nil {

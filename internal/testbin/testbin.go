@@ -15,6 +15,10 @@ import (
 	"github.com/auth-session/auth-session/internal/pgtest"
 )
 
+// BuildTags are the Makefile's BUILD_TAGS: the binary under test is the
+// one make build makes.
+const BuildTags = "urfave_cli_no_docs"
+
 // Main is a TestMain: it builds cmd/auth-session into a temporary directory,
 // stores its path in *bin, runs the tests with a database (pgtest.Run),
 // removes the directory and exits with the tests' code. name labels the
@@ -27,7 +31,7 @@ func Main(m *testing.M, name string, bin *string) {
 		os.Exit(1)
 	}
 	*bin = filepath.Join(dir, "auth-session")
-	build := exec.Command("go", "build", "-buildvcs=auto", "-o", *bin, "github.com/auth-session/auth-session/cmd/auth-session")
+	build := exec.Command("go", "build", "-buildvcs=auto", "-tags", BuildTags, "-o", *bin, "github.com/auth-session/auth-session/cmd/auth-session")
 	if out, err := build.CombinedOutput(); err != nil {
 		os.RemoveAll(dir)
 		fmt.Fprintf(os.Stderr, "%s: FAIL: build auth-session: %v\n%s", name, err, out)

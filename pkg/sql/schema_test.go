@@ -1,6 +1,8 @@
 package sql
 
 import (
+	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -69,5 +71,21 @@ func TestTwoSchemasSideBySide(t *testing.T) {
 	}
 	if _, err := InSchema(mustConnect(t, dbURL), "Bad-Name"); err == nil {
 		t.Error("InSchema took an invalid schema name")
+	}
+}
+
+// TestCheckSchemaName: a name InSchema takes needs no quoting and is not
+// PostgreSQL's own.
+func TestCheckSchemaName(t *testing.T) {
+	long := strings.Repeat("a", 63)
+	for _, name := range []string{"system", "_x", "a", "auth_2", long} {
+		if err := CheckSchemaName(name); err != nil {
+			t.Errorf("CheckSchemaName(%q): %v; want it accepted", name, err)
+		}
+	}
+	for _, name := range []string{"", "1abc", "Bad", "a-b", "a b", "é", long + "a", "pg_x", "sys\x00tem"} {
+		if err := CheckSchemaName(name); err == nil || !strings.Contains(err.Error(), fmt.Sprintf("%q", name)) {
+			t.Errorf("CheckSchemaName(%q): %v; want an error naming it", name, err)
+		}
 	}
 }

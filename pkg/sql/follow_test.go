@@ -349,6 +349,63 @@ func TestFollowEventsEnrolsAndLeaves(t *testing.T) {
 	}
 }
 
+// TestFollowEventsLeavesWhenStoppedMidRead: a follower stopped while a
+// read waits (here on a lock on the events) has its connection closed by
+// the interruption; it still removes its enrolment, on a connection of its
+// own, rather than leave writers notifying until the enrolment's lease ends.
+func TestFollowEventsLeavesWhenStoppedMidRead(t *testing.T) {
+	t.Parallel()
+	writer, dbURL := newStore(t)
+	ctx := testContext(t)
+	app := "midread_" + fmt.Sprint(time.Now().UnixNano())
+	fw := startFollow(t, dbURL, app, EventFilter{}, false)
+	waitFollowing(t, writer, app)
+	if n := mustCount(t, writer, "system.event_followers"); n != 1 {
+		t.Fatalf("%d enrolments while following, want 1", n)
+	}
+	locker, err := mustConnect(t, dbURL).Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer locker.Rollback(ctx) //nolint:errcheck
+	if _, err := locker.Exec(ctx, `LOCK TABLE system.session_events IN ACCESS EXCLUSIVE MODE`); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := writer.Exec(ctx, `SELECT pg_notify($1, '')`, eventsChannel); err != nil {
+		t.Fatal(err)
+	}
+	waitForLockWait(t, writer, app)
+	fw.stop()
+	if err := <-fw.done; err != nil {
+		t.Fatal(err)
+	}
+	if n := mustCount(t, writer, "system.event_followers"); n != 0 {
+		t.Errorf("%d enrolments left by the follower stopped mid-read", n)
+	}
+}
+
+// waitForLockWait waits until the backend of application appName waits
+// for a lock.
+func waitForLockWait(t *testing.T, db DBTX, appName string) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		var waiting bool
+		err := db.QueryRow(testContext(t), `SELECT EXISTS (SELECT 1 FROM pg_stat_activity
+WHERE application_name = $1 AND wait_event_type = 'Lock')`, appName).Scan(&waiting)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if waiting {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the follower did not wait for the lock within 30s")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
 // TestFollowEventsHearsAWriterThatStartedFirst: a transaction that wrote
 // its event before the follower enrolled did not notify, and commits
 // after the follower began: the follower still lists it then, not at its

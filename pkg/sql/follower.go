@@ -102,6 +102,8 @@ type follower struct {
 	id   int64 // its row in event_followers
 	conn *Conn
 	snap EventsSnapshot
+	// outage is true while it reconnects after losing its connection.
+	outage bool
 	// enrolled is when its enrolment was last renewed.
 	enrolled time.Time
 	// settling are the transactions running when it enrolled: they may
@@ -199,23 +201,34 @@ func (f *follower) enroll(ctx context.Context) error {
 	return nil
 }
 
-// leave removes the follower's enrolment, if its connection still works
-// (else the enrolment expires), and closes the connection.
+// leave removes the follower's enrolment and closes the connection. An
+// interruption (Ctrl-C) during a read closes the connection under it, so
+// the enrolment is then removed on a new one; during an outage, or failing
+// that, it expires.
 func (f *follower) leave(ctx context.Context) {
 	if f.conn == nil {
 		return
 	}
 	c, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 	defer cancel()
-	if !f.conn.IsClosed() {
-		_, _ = f.conn.Exec(c, inSchema(f.conn, leaveFollowers), f.id)
+	conn := f.conn
+	if conn.IsClosed() {
+		if f.outage {
+			return
+		}
+		var err error
+		if conn, err = f.o.Connect(c); err != nil {
+			return
+		}
 	}
-	_ = f.conn.Close(c)
+	_, _ = conn.Exec(c, inSchema(conn, leaveFollowers), f.id)
+	_ = conn.Close(c)
 }
 
 // reconnect connects again after err ended the connection, with backoff,
 // and starts following on the new connection from where it left off.
 func (f *follower) reconnect(ctx context.Context, err error) error {
+	f.outage = true
 	_ = f.conn.Close(context.WithoutCancel(ctx))
 	since := time.Now()
 	wait := followFirstRetry
@@ -230,6 +243,7 @@ func (f *follower) reconnect(ctx context.Context, err error) error {
 		var conn *Conn
 		if conn, err = f.o.Connect(ctx); err == nil {
 			if err = f.start(ctx, conn, false); err == nil {
+				f.outage = false
 				f.o.Back(time.Since(since))
 				return nil
 			}

@@ -85,7 +85,8 @@ func eventsCommand(env *Env) *cli.Command {
 // eventFilterFromFlags reads the flags of events that narrow the trail, by
 // sql.ParseEventFilter: the rules of the admin events route's query string
 // too, whose parameters are the flags' names. The CLI reads --user and
-// --actor as login reads a role name (parseRoleName) first.
+// --actor as list reads --user: a name as events prints it, or in double
+// quotes (parseListedName).
 func eventFilterFromFlags(c *cli.Context, env *Env) (sql.EventFilter, error) {
 	given := map[string][]string{}
 	for _, field := range sql.EventFields {
@@ -98,7 +99,7 @@ func eventFilterFromFlags(c *cli.Context, env *Env) (sql.EventFilter, error) {
 	}
 	for _, name := range []string{"user", flagActor} {
 		if vs := given[name]; vs != nil {
-			role, err := parseRoleName("--"+name, vs[0])
+			role, err := parseListedName("--"+name, vs[0])
 			if err != nil {
 				return sql.EventFilter{}, err
 			}

@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+
 	"github.com/auth-session/auth-session/internal/pgtest"
 	"github.com/auth-session/auth-session/pkg/format"
 	"github.com/auth-session/auth-session/pkg/sql"
@@ -147,7 +149,7 @@ func TestParseEventsFlags(t *testing.T) {
 	opts := got.(eventsOptions)
 	opts.env = nil
 	want := eventsOptions{conn: conn, format: format.NDJSON, filter: sql.EventFilter{
-		Username: "alice", Events: []string{"session.created", "login.failed"}, SessionID: 917162776906956801,
+		Username: "Alice", Events: []string{"session.created", "login.failed"}, SessionID: 917162776906956801,
 		Network: netip.MustParsePrefix("203.0.113.0/24"), Actor: "root",
 		Since: sql.Instant{At: time.Date(2022, 9, 1, 12, 0, 0, 0, time.UTC)}, Until: sql.Instant{Ago: time.Hour},
 	}}
@@ -231,6 +233,24 @@ VALUES ('login.failed', '', $1, 'http', '192.0.2.10', '192.0.2.10')`, other); er
 	rows := mustRun(t, "events", "--session", first.SessionID, "--format", "ndjson", "--url", dbURL).stdout
 	if !regexp.MustCompile(`^\{"id":"[0-9]+","at":`).MatchString(rows) {
 		t.Errorf("events --format ndjson: want each object to start with the event's id as text:\n%s", rows)
+	}
+}
+
+// TestEventsUserAsListed: events --user and --actor take a name as events
+// prints it, as list --user does, not folded to lower case as SQL folds an
+// unquoted name; in double quotes as SQL writes it too.
+func TestEventsUserAsListed(t *testing.T) {
+	t.Parallel()
+	dbURL := newSessionDB(t)
+	mixed := "Ev" + pgtest.UniqueName("mixed")
+	pgtest.MustExec(t, dbURL, "CREATE ROLE "+pgx.Identifier{mixed}.Sanitize()+" LOGIN")
+	t.Cleanup(func() { pgtest.MustExec(t, pgtest.AdminURL(), "DROP ROLE IF EXISTS "+pgx.Identifier{mixed}.Sanitize()) })
+	mustRun(t, "login", pgx.Identifier{mixed}.Sanitize(), "--url", dbURL)
+	for _, user := range []string{mixed, pgx.Identifier{mixed}.Sanitize()} {
+		events := parseEvents(t, mustRun(t, "events", "--user", user, "--format", "json", "--url", dbURL).stdout)
+		if len(events) != 1 || events[0].Username != mixed || events[0].Event != "session.created" {
+			t.Errorf("events --user %s: %+v, want the login's session.created of %s", user, events, mixed)
+		}
 	}
 }
 

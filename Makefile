@@ -21,7 +21,7 @@ all: build
 BUILD_TAGS := urfave_cli_no_docs
 export BUILD_TAGS
 build:
-	$(GO) build -buildvcs=auto -tags $(BUILD_TAGS) -o $(BIN) ./cmd/auth-session
+	$(GO) build -buildvcs=auto -tags '$(BUILD_TAGS)' -o $(BIN) ./cmd/auth-session
 
 # The binary, its man page and its shell completions, under PREFIX (and
 # DESTDIR, for packaging): make install PREFIX=$$HOME/.local

@@ -24,6 +24,7 @@ type replicated struct {
 	primary, standby *pgcluster.Cluster
 	super            string // superuser URL listing both servers, read-write
 	admin            string // the admin role's URL listing both servers
+	adminPassword    string // its password
 	user, password   string // a role with a password
 }
 
@@ -68,10 +69,13 @@ func startReplicated(t *testing.T, sync bool) *replicated {
 	if r := run(t, "init", "--url", rep.super); r.code != 0 {
 		t.Fatalf("init: %s", r)
 	}
+	// A password of its own: these tests run beside others whose servers
+	// may take a port this cluster freed, and must be refused there.
+	rep.adminPassword = "adminpw-" + pgtest.UniqueName("x")
 	pgtest.MustExec(t, primary.SuperURL("app"), fmt.Sprintf(
-		"CREATE ROLE web_admin LOGIN PASSWORD 'adminpw' IN ROLE admin; CREATE ROLE web_user LOGIN PASSWORD '%s'; CREATE ROLE gone_user LOGIN",
-		rep.password))
-	rep.admin = hostsURL(both, "web_admin", "adminpw", "app", "read-write")
+		"CREATE ROLE web_admin LOGIN PASSWORD '%s' IN ROLE admin; CREATE ROLE web_user LOGIN PASSWORD '%s'; CREATE ROLE gone_user LOGIN",
+		rep.adminPassword, rep.password))
+	rep.admin = hostsURL(both, "web_admin", rep.adminPassword, "app", "read-write")
 	return rep
 }
 

@@ -53,10 +53,12 @@ func startPatroni(t *testing.T, synchronous bool) *patroniCluster {
 	if r := run(t, "init", "--url", pc.super); r.code != 0 {
 		t.Fatalf("init: %s", r)
 	}
+	// A password of its own, as startReplicated's.
+	adminPassword := "adminpw-" + pgtest.UniqueName("x")
 	pgtest.MustExec(t, pc.super, fmt.Sprintf(
-		"CREATE ROLE web_admin LOGIN PASSWORD 'adminpw' IN ROLE admin; CREATE ROLE web_user LOGIN PASSWORD '%s'; CREATE ROLE gone_user LOGIN",
-		pc.password))
-	pc.admin = ha.HostsURL(addrs, "web_admin", "adminpw", "postgres", "read-write")
+		"CREATE ROLE web_admin LOGIN PASSWORD '%s' IN ROLE admin; CREATE ROLE web_user LOGIN PASSWORD '%s'; CREATE ROLE gone_user LOGIN",
+		adminPassword, pc.password))
+	pc.admin = ha.HostsURL(addrs, "web_admin", adminPassword, "postgres", "read-write")
 	pc.waitForReplica(t, synchronous)
 	return pc
 }

@@ -20,8 +20,8 @@ import (
 func TestStandby(t *testing.T) {
 	t.Parallel()
 	rep := startReplicated(t, true)
-	onStandby := hostsURL([]*pgcluster.Cluster{rep.standby}, "web_admin", "adminpw", "app", "any")
-	onPrimary := hostsURL([]*pgcluster.Cluster{rep.primary}, "web_admin", "adminpw", "app", "any")
+	onStandby := hostsURL([]*pgcluster.Cluster{rep.standby}, "web_admin", rep.adminPassword, "app", "any")
+	onPrimary := hostsURL([]*pgcluster.Cluster{rep.primary}, "web_admin", rep.adminPassword, "app", "any")
 	if r := run(t, "login", rep.user, "--url", rep.admin, "--only-cookie"); r.code != 0 {
 		t.Fatalf("login: %s", r)
 	}

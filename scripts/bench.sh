@@ -17,7 +17,7 @@ URL=${AUTH_SESSION_TEST_URL:-}
 SCALE=${SCALE:-}
 SCALE_ROUNDS=${SCALE_ROUNDS:-2}
 
-"$GO" build -o bin/auth-session ./cmd/auth-session
+"$GO" build -tags "${BUILD_TAGS:-urfave_cli_no_docs}" -o bin/auth-session ./cmd/auth-session
 
 status=0
 bench() {

@@ -118,7 +118,7 @@ install -m 0644 deploy/deb/lintian-overrides "$root/usr/share/lintian/overrides/
 	library and the Go modules below; their copyright notices and licences
 	follow.
 	EOF
-	$GO list -deps -f '{{with .Module}}{{if not .Main}}{{.Path}} {{.Version}} {{.Dir}}{{end}}{{end}}' ./cmd/auth-session |
+	$GO list -deps -tags "$tags" -f '{{with .Module}}{{if not .Main}}{{.Path}} {{.Version}} {{.Dir}}{{end}}{{end}}' ./cmd/auth-session |
 		sort -u | while read -r path ver dir; do
 		lic=$(find "$dir" -maxdepth 1 -type f \( -iname 'LICENSE*' -o -iname 'LICENCE*' -o -iname 'COPYING*' \) | sort | head -1)
 		[ -n "$lic" ] || die "module $path $ver has no LICENSE file in $dir"

@@ -34,6 +34,10 @@ type ConnOptions struct {
 	// Password says when the password is asked for on the terminal (-W,
 	// -w; see connectAsking).
 	Password PasswordPrompt
+	// knownPassword, when not empty, is the password of an earlier
+	// connection of the same command (typed at the prompt, perhaps): a
+	// command that connects again uses it rather than ask again.
+	knownPassword string
 	// terminal is where the password may be asked for: the command's
 	// streams, when its standard input and error are a terminal
 	// (connFromFlags); nil never asks.
@@ -96,6 +100,9 @@ func (o ConnOptions) Config() (*pgx.ConnConfig, error) {
 				return nil, parseConfigError(connString, err)
 			}
 		}
+	}
+	if o.knownPassword != "" {
+		cfg.Password = o.knownPassword
 	}
 	if cfg.ConnectTimeout == 0 {
 		cfg.ConnectTimeout = defaultConnectTimeout

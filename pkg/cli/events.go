@@ -47,11 +47,11 @@ func eventsCommand(env *Env) *cli.Command {
 			"with backoff, saying so on stderr, and prints what it missed: nothing is lost\n" +
 			"or printed twice. --format ndjson is the format for log shippers.",
 		Flags: append(connFlags(),
-			userFilterFlag("only events about this `USERNAME`"),
+			userFilterFlag("only events about this `USERNAME` (the name as events prints it, or in double quotes)"),
 			&cli.GenericFlag{Name: flagEvent, Value: &repeated{}, Usage: "only events of this `TYPE` (repeatable): " + strings.Join(sql.EventTypes, ", ")},
 			&cli.StringFlag{Name: flagSession, Usage: "only events about the session with this `ID`"},
 			&cli.StringFlag{Name: flagIP, Usage: "only events whose HTTP client came from `ADDR` or network ADDR/BITS (the CLI's have none)"},
-			&cli.StringFlag{Name: flagActor, Usage: "only events made by this `ROLE`: the database user of a command, the signed-in user of a request"},
+			&cli.StringFlag{Name: flagActor, Usage: "only events made by this `ROLE`: the database user of a command, the signed-in user of a request (as events prints it, or in double quotes)"},
 			&cli.StringFlag{Name: flagSince, Usage: "only events at or after `TIME`: a duration ago (24h, 7d), RFC 3339 (2026-11-30T12:00:00Z), or a time as events prints it, read in UTC"},
 			&cli.StringFlag{Name: flagUntil, Usage: "only events before `TIME`, in the forms of --since"},
 			&cli.BoolFlag{Name: flagFollow, Aliases: []string{"f"}, Usage: "then print each new event as it is committed, until interrupted"},

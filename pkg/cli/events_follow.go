@@ -25,8 +25,14 @@ func runFollow(ctx context.Context, opts eventsOptions) error {
 	err := sql.FollowEvents(ctx, sql.FollowOptions{
 		Filter:  opts.filter,
 		History: !opts.filter.Since.IsZero(),
+		// After an outage, and to leave when interrupted mid-read, the
+		// follow connects again: with the password of its first
+		// connection, never asking for it a second time.
 		Connect: func(ctx context.Context) (*sql.Conn, error) {
 			conn, _, err := connectAdmin(ctx, opts.conn)
+			if err == nil {
+				opts.conn.terminal, opts.conn.knownPassword = nil, conn.Config().Password
+			}
 			return conn, err
 		},
 		Flush: w.Flush,

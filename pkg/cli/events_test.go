@@ -311,6 +311,43 @@ func TestEventsFollow(t *testing.T) {
 	}
 }
 
+// TestEventsFollowAsksOnce: a follow whose password was typed at its
+// start connects again after an outage with that password, without
+// asking for it a second time.
+func TestEventsFollowAsksOnce(t *testing.T) {
+	t.Parallel()
+	dbURL := newSessionDB(t)
+	role, roleURL := passwordRole(t, dbURL, "follow-pw")
+	app := pgtest.UniqueName("followpw")
+	env, _, _ := terminalEnv("follow-pw\n")
+	out, errOut := newLineBuffer(), newLineBuffer()
+	env.IO.Out, env.IO.Err = out, errOut
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	code := make(chan int, 1)
+	go func() {
+		code <- Main(ctx, []string{"auth-session", "events", "--follow", "--format", "ndjson", "--url", roleURL + "&application_name=" + app}, env)
+	}()
+	waitForBackend(t, dbURL, app, "SELECT pg_current_snapshot()")
+	mustQueryRow(t, dbURL, "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE application_name = $1", []any{app}, new(int))
+	for {
+		line := errOut.next(t, "the reconnection")
+		if strings.HasPrefix(line, "events: connected again after ") {
+			break
+		}
+		if strings.Contains(line, "Password for user") && strings.Count(errOut.all(), "Password for user") > 1 {
+			t.Fatalf("asked for the password again after the outage:\n%s", errOut.all())
+		}
+	}
+	cancel()
+	if c := <-code; c != 0 {
+		t.Errorf("exit %d after the interrupt, want 0; stderr:\n%s", c, errOut.all())
+	}
+	if n := strings.Count(errOut.all(), "Password for user "+role); n != 1 || strings.Contains(errOut.all(), "follow-pw") {
+		t.Errorf("stderr:\n%s\nwant one prompt, and not the password", errOut.all())
+	}
+}
+
 // lineBuffer is an output whose lines a test reads as they are written.
 type lineBuffer struct {
 	mu    sync.Mutex

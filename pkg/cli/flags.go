@@ -222,15 +222,6 @@ func userFilterFlag(usage string) cli.Flag {
 	return &cli.StringFlag{Name: "user", Usage: usage}
 }
 
-// userFilter reads --user as a filter: "" when not given, else the role
-// name read as login reads it (see parseRoleName).
-func userFilter(c *cli.Context) (string, error) {
-	if !c.IsSet("user") {
-		return "", nil
-	}
-	return parseRoleName("--user", c.String("user"))
-}
-
 // flagStandbyTimeout bounds a revocation's wait for the synchronous standbys.
 const flagStandbyTimeout = "standby-timeout"
 

@@ -127,7 +127,7 @@ RETURNING s.id, s.username, s.created_at, s.revoked_at, e.reason`
 // would revoke anything: sessions end with their credentials, and a
 // session of CredentialsChanged is there. Most of the time none is, and the
 // sweep's transaction (its lock, its commit waiting for the standbys) is
-// not begun at all: five round trips fewer for every list, revoke and
+// not begun at all: four round trips fewer for every list, revoke and
 // purge. A change committed after it read is left to the next sweep, as if
 // this one had run a moment earlier; the session check refuses such a
 // session all the same.

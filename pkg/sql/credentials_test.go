@@ -470,8 +470,8 @@ func TestSettings(t *testing.T) {
 	}
 }
 
-// TestCredentialQueriesUseIndexes: the sweep walks the index of live
-// stamped sessions, never the table, and the session check stays a
+// TestCredentialQueriesUseIndexes: the sweep, and the question whether one
+// is due, walk the index of live stamped sessions, never the table, and the session check stays a
 // lookup by id, on a table of many sessions of many roles.
 func TestCredentialQueriesUseIndexes(t *testing.T) {
 	t.Parallel()
@@ -497,6 +497,8 @@ FROM generate_series(1, 30000) g`)
 		only bool
 	}{
 		{"sweep", sweepCredentials, "", "web_sessions_live_role_idx", true},
+		// Its question first, before every list, revoke and purge.
+		{"sweep due", sweepDue, "", "web_sessions_live_role_idx", true},
 		{"check", checkSessions, "ARRAY[15, 16]::BIGINT[], 60000000, 0", "web_sessions_pkey", false},
 	} {
 		for _, generic := range []bool{false, true} {

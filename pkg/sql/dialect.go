@@ -27,7 +27,7 @@ import (
 //     a skipped touch. CockroachDB's CREATE FUNCTION has no SET clause:
 //     a port would run the UPDATE itself after lock_timeout is set;
 //   - SET LOCAL synchronous_commit = remote_apply for a revocation
-//     (waitForStandbys), its cancel request and pg_stat_replication
+//     (waitForStandbys, beginWaitingForStandbys), its cancel request and pg_stat_replication
 //     (commitWithin, standbysBehind);
 //   - CREATE EXTENSION pg_trgm (createTrigramExtension);
 //   - pg_advisory_xact_lock, which makes credential sweeps one at a time
@@ -69,8 +69,8 @@ func CheckSchemaName(name string) error {
 
 // plainSchemaName reports whether name is 1 to 63 lower-case letters,
 // digits and underscores, not starting with a digit. Every command checks
-// it as it connects: a loop, where the regular expression's {0,62} took
-// milliseconds to compile.
+// it as it connects: a loop, where the regular expression's {0,62} took a
+// fraction of a millisecond to compile.
 func plainSchemaName(name string) bool {
 	if name == "" || len(name) > 63 || ('0' <= name[0] && name[0] <= '9') {
 		return false
@@ -105,9 +105,9 @@ func newTables(name string) *tables {
 }
 
 // defaultTables are the tables of DefaultSchema, for a transaction on a
-// connection that carries no schema; inSchema leaves their statements as
-// they are, so they need no replacer.
-var defaultTables = &tables{name: DefaultSchema}
+// connection that carries no schema. A strings.Replacer is built when
+// first used, so this costs nothing at start-up.
+var defaultTables = newTables(DefaultSchema)
 
 // SchemaOf returns the schema that db's statements use.
 func SchemaOf(db any) string {

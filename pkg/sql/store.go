@@ -113,7 +113,10 @@ type RevokeOptions struct {
 // sessions.revoked event per user for Matching, each with opts.Reason; a
 // sessions.revoked event per user with the sessions' own reasons for
 // CredentialsChanged. The commit waits for the synchronous standbys (see
-// opts.StandbyTimeout).
+// opts.StandbyTimeout). For CredentialsChanged, one statement outside the
+// transaction first asks whether the sweep would revoke anything
+// (sweepDue); when not, no transaction begins, and neither opts.Attempt
+// nor opts.BeforeCommit is called.
 //
 // When each is not nil it is called for every session picked, revoked now
 // or before, in the order t says. The transaction is retried on

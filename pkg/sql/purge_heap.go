@@ -8,11 +8,11 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgtype"
 )
 
@@ -20,48 +20,38 @@ import (
 // from+pages), then the next pages, up to end: the table's size when the
 // walk started. Rows written after that are new sessions and events, which
 // the cutoff spares anyway, or rows a concurrent logout or revoke rewrote,
-// which the next run purges. A batch is one transaction: a DELETE for each
-// phase, sent together after turning JIT off for the transaction (see
-// queryRowWithoutJIT), then the batch's event with their counts.
+// which the next run purges. A batch is one statement (see heapBatchSQL),
+// sent with JIT off (see queryRowWithoutJIT): one round trip.
 type heapWalk struct {
 	phases []phase
-	// queries are the phases' heapBatchSQL.
-	queries          []string
+	// query is the phases' heapBatchSQL.
+	query            string
 	cutoff           time.Time
 	pages, from, end uint32
 	audit            batchAudit
 }
 
-// Counting the DELETEs' rows in SQL, to write the event in the same
-// statement as the index walk does, needs RETURNING; its tuplestore made
-// the batches of 10,000 rows 60% slower (bench/purge). The row counts of
-// plain DELETEs cost nothing, and two round trips more per batch little.
 func (w *heapWalk) next(ctx context.Context, db PurgeDB) ([]deletedRows, bool, error) {
 	to := w.from + min(w.pages, w.end-w.from)
-	deleted := make([]deletedRows, len(w.phases))
-	err := runInTx(ctx, db, func(tx pgx.Tx) error {
-		b := &pgx.Batch{}
-		queueWithoutJIT(b)
-		for i, q := range w.queries {
-			b.Queue(inSchema(tx, q), w.cutoff, pageStart(w.from), pageStart(to)).Exec(func(tag pgconn.CommandTag) error {
-				deleted[i] = deletedRows{w.phases[i], tag.RowsAffected()}
-				return nil
-			})
-		}
-		if err := tx.SendBatch(ctx, b).Close(); err != nil {
-			return err
-		}
-		var total int64
-		for _, d := range deleted {
-			total += d.rows
-		}
-		if total == 0 {
-			return nil
-		}
-		return recordBatch(ctx, tx, w.audit, w.cutoff, deleted)
+	counts := make([]int64, len(w.phases))
+	var events int64
+	dest := make([]any, 0, len(counts)+1)
+	for i := range counts {
+		dest = append(dest, &counts[i])
+	}
+	dest = append(dest, &events)
+	args := append([]any{w.cutoff, pageStart(w.from), pageStart(to)}, w.audit.args()...)
+	args = append(args, eventTime(w.cutoff))
+	query := inSchema(db, w.query)
+	err := retry(ctx, func() error {
+		return queryRowWithoutJIT(ctx, db, query, args, dest...)
 	})
 	if err != nil {
 		return nil, false, err
+	}
+	deleted := make([]deletedRows, len(w.phases))
+	for i, t := range w.phases {
+		deleted[i] = deletedRows{t, counts[i]}
 	}
 	w.from = to
 	return deleted, w.from < w.end, nil
@@ -72,30 +62,67 @@ func pageStart(p uint32) pgtype.TID {
 	return pgtype.TID{BlockNumber: p, OffsetNumber: 0, Valid: true}
 }
 
-// heapBatchSQL deletes the phase's rows on a range of pages: for revoked
-// sessions,
+// heapBatchSQL deletes the rows of the phases on a range of pages, $2 to
+// $3, and writes the batch's event with their counts: for the sessions,
 //
-//	DELETE FROM system.web_sessions
-//	WHERE ctid >= $2 AND ctid < $3 AND (revoked_at < $1 AND NOT (expires_at < $1)) IS TRUE
+//	WITH deleted AS (
+//	    DELETE FROM system.web_sessions
+//	    WHERE ctid >= $2 AND ctid < $3
+//	      AND ((expires_at < $1) OR (revoked_at < $1 AND NOT (expires_at < $1))) IS TRUE
+//	    RETURNING (expires_at < $1) IS TRUE AS p0, (revoked_at < $1 AND NOT (expires_at < $1)) IS TRUE AS p1
+//	), counted AS (
+//	    SELECT count(*) FILTER (WHERE p0) AS n0, count(*) FILTER (WHERE p1) AS n1 FROM deleted
+//	), event AS (
+//	    INSERT INTO system.session_events ... (the batch's retention.batch event, see batchEventSQL)
+//	)
+//	SELECT n0, n1, (SELECT count(*) FROM event) FROM counted
 //
 // which PostgreSQL runs as a TID Range Scan: the pages in disk order, each
 // read once, as a sequential scan reads them. IS TRUE (the same as WHERE
 // on its own, which drops NULL as it drops false) makes the predicate one
 // no index can answer: the planner would otherwise take NOT (expires_at <
 // $1) to the expiry index when few rows are live, and one batch would
-// delete rows anywhere in the table. It takes the phase's rows as
-// a dry run counts them, so that the phases on one table take disjoint rows
-// and a batch deletes each row of its pages once, whatever the order of its
-// statements. Finding the revoked sessions that did not expire long ago
-// through their index would read the table's page of every session revoked
-// long ago, expired or not (a random read each, 200-300 ms for 100,000 of
-// them in bench/purge); on pages the batch reads anyway it costs a filter.
+// delete rows anywhere in the table. It takes each phase's rows as a dry
+// run counts them, so the phases take disjoint rows and each deleted row
+// is counted in one phase, by what it was when deleted. Finding the revoked
+// sessions that did not expire long ago through their index would read the
+// table's page of every session revoked long ago, expired or not (a random
+// read each, 200-300 ms for 100,000 of them in bench/purge); on pages the
+// batch reads anyway it costs a filter.
 // A row a concurrent statement deletes or rewrites meanwhile is rechecked
 // against the predicate after that statement commits, as in any DELETE; so
 // the walk never deletes a live session and concurrent purges delete each
 // row once.
-func (t phase) heapBatchSQL() string {
-	return "DELETE FROM " + t.table + " WHERE ctid >= $2 AND ctid < $3 AND (" + t.countWhere + ") IS TRUE"
+//
+// One statement rather than a DELETE per phase and then the event: a
+// batch is one round trip and one implicit transaction, as the index
+// walk's. RETURNING a boolean per phase costs each deleted row one more
+// look at its page, which the batch has just read.
+func heapBatchSQL(phases []phase) string {
+	var where, returning, counts []string
+	events := make([]eventCount, len(phases))
+	for i, t := range phases {
+		p := "p" + strconv.Itoa(i)
+		where = append(where, "("+t.countWhere+")")
+		returning = append(returning, "("+t.countWhere+") IS TRUE AS "+p)
+		counts = append(counts, "count(*) FILTER (WHERE "+p+") AS n"+strconv.Itoa(i))
+		events[i] = eventCount{t.detailKey, "n" + strconv.Itoa(i)}
+	}
+	columns := ""
+	for i := range phases {
+		columns += "n" + strconv.Itoa(i) + ", "
+	}
+	table := phases[0].table
+	return "WITH deleted AS (\n" +
+		"    DELETE FROM " + table + "\n" +
+		"    WHERE ctid >= $2 AND ctid < $3 AND (" + strings.Join(where, " OR ") + ") IS TRUE\n" +
+		"    RETURNING " + strings.Join(returning, ", ") + "\n" +
+		"), counted AS (\n" +
+		"    SELECT " + strings.Join(counts, ", ") + " FROM deleted\n" +
+		"), event AS (\n" +
+		batchEventSQL(table, events, 4) + "\n" +
+		")\n" +
+		"SELECT " + columns + "(SELECT count(*) FROM event) FROM counted"
 }
 
 // heapWalkShare is the share of a table's rows its phases must delete to walk
@@ -162,20 +189,5 @@ func planHeapWalk(ctx context.Context, db DBTX, phases []phase, cutoff time.Time
 	// A bloated table, a few rows on many pages, could ask for more pages
 	// per batch than the table has.
 	pagesPerBatch := uint32(min(perBatch, float64(end)))
-	w := &heapWalk{phases: phases, cutoff: cutoff, pages: pagesPerBatch, end: uint32(end)}
-	for _, t := range phases {
-		w.queries = append(w.queries, t.heapBatchSQL())
-	}
-	return w, nil
-}
-
-// recordBatch writes the retention.batch event of a batch that deleted the
-// rows counted in deleted, in the batch's transaction tx.
-func recordBatch(ctx context.Context, tx DBTX, audit batchAudit, cutoff time.Time, deleted []deletedRows) error {
-	detail := map[string]any{"run": audit.run, "table": deleted[0].phase.table, "cutoff": eventTime(cutoff)}
-	for _, d := range deleted {
-		detail[d.phase.detailKey] = d.rows
-	}
-	return RecordEvent(ctx, tx, Event{Event: EventRetentionBatch, Actor: audit.actor, Via: audit.via,
-		ClientAddr: audit.clientAddr, Detail: detail})
+	return &heapWalk{phases: phases, query: heapBatchSQL(phases), cutoff: cutoff, pages: pagesPerBatch, end: uint32(end)}, nil
 }

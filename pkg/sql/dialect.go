@@ -18,7 +18,7 @@ import (
 // both accept, or reads PostgreSQL's catalogs where only they can say:
 //
 //   - SET LOCAL jit = off, and set_config('jit', 'off', true) in a purge
-//     batch (withoutJIT, queryRowWithoutJIT, queueWithoutJIT);
+//     batch (withoutJIT, queryRowWithoutJIT);
 //   - SET LOCAL work_mem for a logout that reports its rows (withSortMemory);
 //   - the touch, schema 0009's function system.touch_sessions
 //     (TouchSessions), whose SET lock_timeout = '50ms' holds while its
@@ -237,12 +237,6 @@ func queryRowWithoutJIT(ctx context.Context, db PurgeDB, query string, args []an
 	b.Queue(jitOff)
 	b.Queue(query, args...).QueryRow(func(row pgx.Row) error { return row.Scan(dest...) })
 	return db.SendBatch(ctx, b).Close()
-}
-
-// queueWithoutJIT queues jitOff first in b, which is sent in a transaction,
-// for the rest of it: see queryRowWithoutJIT.
-func queueWithoutJIT(b *pgx.Batch) {
-	b.Queue(jitOff)
 }
 
 // sortMemory is the work_mem of a logout that reports what it revoked:

@@ -6,7 +6,6 @@ package sql
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"strconv"
 	"strings"
@@ -138,17 +137,41 @@ const tableStats = `SELECT c.reltuples::FLOAT8, c.relpages::BIGINT,
     pg_relation_size(c.oid) / current_setting('block_size')::BIGINT
 FROM pg_class c WHERE c.oid = $1::REGCLASS`
 
-// planHeapWalk returns the walk of the table's pages for the phases on it
-// when they delete heapWalkShare of its rows or more, by the planner's
-// estimate, and nil when the phases should walk their indexes. It is for
-// PostgreSQL 14 and later (see dialect.go), not CockroachDB, whose rows have
-// no place on a page.
+// heapWalkSpread is the share of a table's pages that must hold rows to
+// purge to walk the table rather than the index, however few the rows.
+const heapWalkSpread = 0.5
+
+// samplePages is about how many of a table's pages planHeapWalk reads to
+// see where the rows to purge lie: the share of pages that hold some is
+// then known to within about 0.06.
+const samplePages = 64
+
+// heapSampleSQL counts, on a sample of the table's pages ($2 percent of
+// them, as TABLESAMPLE SYSTEM picks whole pages), the rows and the rows the
+// phases delete, with the cutoff $1, and how many pages hold any of each.
+func heapSampleSQL(phases []phase) string {
+	where := make([]string, len(phases))
+	for i, t := range phases {
+		where[i] = "(" + t.countWhere + ")"
+	}
+	return "SELECT COALESCE(sum(rows), 0), COALESCE(sum(matching), 0), count(*), count(*) FILTER (WHERE matching > 0)\n" +
+		"FROM (SELECT count(*)::FLOAT8 AS rows, (count(*) FILTER (WHERE " + strings.Join(where, " OR ") + "))::FLOAT8 AS matching\n" +
+		"    FROM " + phases[0].table + " TABLESAMPLE SYSTEM ($2) GROUP BY (ctid::TEXT::POINT)[0]) p"
+}
+
+// planHeapWalk returns the walk of the table's pages for the phases on it,
+// or nil when the phases should walk their indexes. The table's pages are
+// the better walk when the phases delete heapWalkShare of its rows or more,
+// or when heapWalkSpread of its pages hold rows to delete: walking the indexes
+// would then visit about every page too, in the keys' order rather than
+// the disk's, as many times as batches find rows on it. Both are read from
+// a sample of about samplePages pages. It is for PostgreSQL 14 and later
+// (see dialect.go), not CockroachDB, whose rows have no place on a page.
 func planHeapWalk(ctx context.Context, db DBTX, phases []phase, cutoff time.Time, batch int) (*heapWalk, error) {
 	table := phases[0].table
 	var (
-		tuples       float64
-		pages, end   int64
-		planEstimate string
+		tuples     float64
+		pages, end int64
 	)
 	if err := db.QueryRow(ctx, inSchema(db, tableStats), inSchema(db, table)).Scan(&tuples, &pages, &end); err != nil {
 		return nil, fmt.Errorf("read the size of %s: %w", table, err)
@@ -159,35 +182,28 @@ func planHeapWalk(ctx context.Context, db DBTX, phases []phase, cutoff time.Time
 	}
 	// A batch smaller than a page's rows stays with the index: one page
 	// could hold several times the batch the user asked for.
-	perBatch := float64(batch) * float64(pages) / tuples
-	if perBatch < 1 {
+	if float64(batch)*float64(pages)/tuples < 1 {
 		return nil, nil
 	}
-	// The planner's estimate of the rows to purge, from the same statistics.
-	// QueryExecModeExec plans with the cutoff's value rather than a generic
-	// plan's guess.
-	where := make([]string, len(phases))
-	for i, t := range phases {
-		where[i] = "(" + t.countWhere + ")"
-	}
-	err := db.QueryRow(ctx, inSchema(db, "EXPLAIN (FORMAT JSON) SELECT 1 FROM "+table+" WHERE "+strings.Join(where, " OR ")),
-		pgx.QueryExecModeExec, cutoff).Scan(&planEstimate)
+	var sampledRows, matchingRows, sampledPages, matchingPages float64
+	percent := min(100, 100*samplePages/float64(end))
+	err := db.QueryRow(ctx, inSchema(db, heapSampleSQL(phases)), pgx.QueryExecModeExec, cutoff, percent).
+		Scan(&sampledRows, &matchingRows, &sampledPages, &matchingPages)
 	if err != nil {
-		return nil, fmt.Errorf("estimate the rows to purge: %w", err)
+		return nil, fmt.Errorf("sample the rows to purge: %w", err)
 	}
-	var plans []struct {
-		Plan struct {
-			Rows float64 `json:"Plan Rows"`
-		}
-	}
-	if err := json.Unmarshal([]byte(planEstimate), &plans); err != nil || len(plans) != 1 {
-		return nil, fmt.Errorf("estimate the rows to purge: unexpected plan %q", planEstimate)
-	}
-	if plans[0].Plan.Rows < heapWalkShare*tuples {
+	if matchingRows == 0 {
 		return nil, nil
 	}
+	share, spread := matchingRows/sampledRows, matchingPages/sampledPages
+	if share < heapWalkShare && spread < heapWalkSpread {
+		return nil, nil
+	}
+	// A batch is the pages that hold about batch rows to delete, by how
+	// many the pages that hold some hold on average.
+	perBatch := float64(batch) * matchingPages / matchingRows
 	// A bloated table, a few rows on many pages, could ask for more pages
 	// per batch than the table has.
-	pagesPerBatch := uint32(min(perBatch, float64(end)))
+	pagesPerBatch := uint32(max(1, min(perBatch, float64(end))))
 	return &heapWalk{phases: phases, query: heapBatchSQL(phases), cutoff: cutoff, pages: pagesPerBatch, end: uint32(end)}, nil
 }

@@ -68,6 +68,34 @@ func TestPurgeWalksTheIndexesForASmallShare(t *testing.T) {
 	}
 }
 
+// TestPurgeWalksTheTableForScatteredRows: a tenth of the table to purge,
+// a few rows on every page (as when sessions of many lifetimes expire in no
+// order of their insertion), walks the table: walking the indexes would
+// read every page as well, out of order.
+func TestPurgeWalksTheTableForScatteredRows(t *testing.T) {
+	t.Parallel()
+	conn, _ := newStore(t)
+	for range 240 {
+		mustInsert(t, conn, "live", active, 45)
+		mustInsert(t, conn, "old", expiredLongAgo, 5)
+	}
+	analyze(t, conn)
+	const batch = 200
+	w := mustPlanTableWalk(t, conn, batch)
+	res, err := Purge(testContext(t), conn, purgeOpts(batch), nil)
+	if err != nil {
+		t.Fatalf("purge: %v", err)
+	}
+	if res.ExpiredSessions != 1200 || mustCount(t, conn, "system.web_sessions") != 10800 {
+		t.Errorf("purge = %+v, want the 1200 expired sessions alone", res)
+	}
+	// The batches are sized by the rows to purge, not the table's: about
+	// batch rows each, not a tenth of it.
+	if avg := float64(res.ExpiredSessions) / float64(res.Batches); avg < batch/2 || avg > 1.5*batch {
+		t.Errorf("%d rows in %d batches of %d pages: %.0f a batch, want about %d", res.ExpiredSessions, res.Batches, w.pages, avg, batch)
+	}
+}
+
 // pageLog makes the database record, for every DELETE statement on the
 // sessions table, its transaction, how many rows it deleted and the first
 // and last page they were on (from page_of, filled before the purge).

@@ -32,6 +32,17 @@ type heapWalk struct {
 
 func (w *heapWalk) next(ctx context.Context, db PurgeDB) ([]deletedRows, bool, error) {
 	to := w.from + min(w.pages, w.end-w.from)
+	deleted, err := w.deletePages(ctx, db, w.from, to)
+	if err != nil {
+		return nil, false, err
+	}
+	w.from = to
+	return deleted, w.from < w.end, nil
+}
+
+// deletePages runs the walk's batch on pages [from, to), retried on
+// serialization failures.
+func (w *heapWalk) deletePages(ctx context.Context, db PurgeDB, from, to uint32) ([]deletedRows, error) {
 	counts := make([]int64, len(w.phases))
 	var events int64
 	dest := make([]any, 0, len(counts)+1)
@@ -39,21 +50,25 @@ func (w *heapWalk) next(ctx context.Context, db PurgeDB) ([]deletedRows, bool, e
 		dest = append(dest, &counts[i])
 	}
 	dest = append(dest, &events)
-	args := append([]any{w.cutoff, pageStart(w.from), pageStart(to)}, w.audit.args()...)
+	args := append([]any{w.cutoff, pageStart(from), pageStart(to)}, w.audit.args()...)
 	args = append(args, eventTime(w.cutoff))
 	query := inSchema(db, w.query)
 	err := retry(ctx, func() error {
 		return queryRowWithoutJIT(ctx, db, query, args, dest...)
 	})
 	if err != nil {
-		return nil, false, err
+		return nil, err
 	}
+	return w.deleted(counts), nil
+}
+
+// deleted pairs the counts of a batch's statement with the walk's phases.
+func (w *heapWalk) deleted(counts []int64) []deletedRows {
 	deleted := make([]deletedRows, len(w.phases))
 	for i, t := range w.phases {
 		deleted[i] = deletedRows{t, counts[i]}
 	}
-	w.from = to
-	return deleted, w.from < w.end, nil
+	return deleted
 }
 
 // pageStart is the tuple id before every row of page p: offsets start at 1.

@@ -242,8 +242,9 @@ func TestPurgeTableWalkSparesLoginsAndResumes(t *testing.T) {
 			cancel()
 		}
 	})
-	if !errors.Is(err, context.Canceled) || first.Batches != 3 {
-		t.Fatalf("interrupted purge: %+v, err = %v; want 3 batches, context.Canceled", first, err)
+	// The batches sent ahead of the third (see pipelineDepth) finish too.
+	if !errors.Is(err, context.Canceled) || first.Batches < 3 || first.Batches > 3+pipelineDepth-1 {
+		t.Fatalf("interrupted purge: %+v, err = %v; want 3 batches, or the %d in flight, context.Canceled", first, err, pipelineDepth-1)
 	}
 	left := sessionsOf(t, conn, "old")
 	if left != 4000-first.ExpiredSessions || left == 0 {

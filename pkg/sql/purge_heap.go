@@ -146,12 +146,6 @@ func heapBatchSQL(phases []phase) string {
 // about 1.2 µs for each row deleted; they break even near a fifth.
 const heapWalkShare = 0.2
 
-// tableStats are what the planner knows of the table, from its last vacuum
-// or analyze, and its size now, in pages.
-const tableStats = `SELECT c.reltuples::FLOAT8, c.relpages::BIGINT,
-    pg_relation_size(c.oid) / current_setting('block_size')::BIGINT
-FROM pg_class c WHERE c.oid = $1::REGCLASS`
-
 // heapWalkSpread is the share of a table's pages that must hold rows to
 // purge to walk the table rather than the index, however few the rows.
 const heapWalkSpread = 0.5
@@ -161,17 +155,26 @@ const heapWalkSpread = 0.5
 // then known to within about 0.06.
 const samplePages = 64
 
-// heapSampleSQL counts, on a sample of the table's pages ($2 percent of
-// them, as TABLESAMPLE SYSTEM picks whole pages), the rows and the rows the
-// phases delete, with the cutoff $1, and how many pages hold any of each.
-func heapSampleSQL(phases []phase) string {
+// tableSampleSQL reads what the planner knows of the phases' table $2, from
+// its last vacuum or analyze (its rows and pages), its size now, in pages,
+// and, on a sample of about samplePages of its pages (TABLESAMPLE SYSTEM
+// picks whole pages), how many rows there are and how many the phases
+// delete, with the cutoff $1, and how many pages hold any of each.
+func tableSampleSQL(phases []phase) string {
 	where := make([]string, len(phases))
 	for i, t := range phases {
 		where[i] = "(" + t.countWhere + ")"
 	}
-	return "SELECT COALESCE(sum(rows), 0), COALESCE(sum(matching), 0), count(*), count(*) FILTER (WHERE matching > 0)\n" +
-		"FROM (SELECT count(*)::FLOAT8 AS rows, (count(*) FILTER (WHERE " + strings.Join(where, " OR ") + "))::FLOAT8 AS matching\n" +
-		"    FROM " + phases[0].table + " TABLESAMPLE SYSTEM ($2) GROUP BY (ctid::TEXT::POINT)[0]) p"
+	pages := "pg_relation_size($2::REGCLASS) / current_setting('block_size')::BIGINT"
+	return "SELECT c.reltuples::FLOAT8, c.relpages::BIGINT, " + pages + ",\n" +
+		"    s.rows, s.matching, s.pages, s.matching_pages\n" +
+		"FROM pg_catalog.pg_class c, (\n" +
+		"    SELECT COALESCE(sum(rows), 0) AS rows, COALESCE(sum(matching), 0) AS matching,\n" +
+		"        count(*)::FLOAT8 AS pages, (count(*) FILTER (WHERE matching > 0))::FLOAT8 AS matching_pages\n" +
+		"    FROM (SELECT count(*)::FLOAT8 AS rows, (count(*) FILTER (WHERE " + strings.Join(where, " OR ") + "))::FLOAT8 AS matching\n" +
+		"        FROM " + phases[0].table + " TABLESAMPLE SYSTEM (least(100, " + strconv.Itoa(100*samplePages) + ".0 / greatest(1, " + pages + "))::FLOAT4)\n" +
+		"        GROUP BY (ctid::TEXT::POINT)[0]) p) s\n" +
+		"WHERE c.oid = $2::REGCLASS"
 }
 
 // planHeapWalk returns the walk of the table's pages for the phases on it,
@@ -185,11 +188,14 @@ func heapSampleSQL(phases []phase) string {
 func planHeapWalk(ctx context.Context, db DBTX, phases []phase, cutoff time.Time, batch int) (*heapWalk, error) {
 	table := phases[0].table
 	var (
-		tuples     float64
-		pages, end int64
+		tuples                                                 float64
+		pages, end                                             int64
+		sampledRows, matchingRows, sampledPages, matchingPages float64
 	)
-	if err := db.QueryRow(ctx, inSchema(db, tableStats), inSchema(db, table)).Scan(&tuples, &pages, &end); err != nil {
-		return nil, fmt.Errorf("read the size of %s: %w", table, err)
+	err := db.QueryRow(ctx, inSchema(db, tableSampleSQL(phases)), pgx.QueryExecModeExec, cutoff, inSchema(db, table)).
+		Scan(&tuples, &pages, &end, &sampledRows, &matchingRows, &sampledPages, &matchingPages)
+	if err != nil {
+		return nil, fmt.Errorf("sample %s: %w", table, err)
 	}
 	// A table never vacuumed nor analyzed has no statistics (reltuples -1).
 	if tuples <= 0 || pages <= 0 || end <= 0 {
@@ -199,13 +205,6 @@ func planHeapWalk(ctx context.Context, db DBTX, phases []phase, cutoff time.Time
 	// could hold several times the batch the user asked for.
 	if float64(batch)*float64(pages)/tuples < 1 {
 		return nil, nil
-	}
-	var sampledRows, matchingRows, sampledPages, matchingPages float64
-	percent := min(100, 100*samplePages/float64(end))
-	err := db.QueryRow(ctx, inSchema(db, heapSampleSQL(phases)), pgx.QueryExecModeExec, cutoff, percent).
-		Scan(&sampledRows, &matchingRows, &sampledPages, &matchingPages)
-	if err != nil {
-		return nil, fmt.Errorf("sample the rows to purge: %w", err)
 	}
 	if matchingRows == 0 {
 		return nil, nil

@@ -46,8 +46,10 @@ import (
 //
 // Reading the catalogs: who controls the schema (trust.go), the admin
 // role's mark (COMMENT ON ROLE, adminrole.go), pg_trgm's schema
-// (migrate.go), and the table's pages for purge's heap walk (purge_heap.go,
-// which purge.go enables only on PostgreSQL 14 and later). Schema 0008
+// (migrate.go), and the table's pages for purge's heap walk (purge_heap.go:
+// its ctid ranges and its TABLESAMPLE SYSTEM sample of the table, which
+// purge.go enables only on PostgreSQL 14 and later; its batches pipelined,
+// purge_pipeline.go). Schema 0008
 // installs system.role_credentials, a view of pg_authid with the xmin of
 // each role's row, which the session check, the login and the credential
 // sweep read (credentials.go), and a DO block that refuses to install it

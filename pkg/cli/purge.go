@@ -43,7 +43,7 @@ func purgeCommand(env *Env) *cli.Command {
 			"retention (the settings idle-timeout and events-retention; the flags win for\n" +
 			"one run), in batches of --batch rows, each its own short transaction: walking\n" +
 			"the expiry, revocation and last-use indexes, or, when a fifth of a table or\n" +
-			"more goes or its rows lie on half its pages (PostgreSQL 14+), its pages in\n" +
+			"more goes or its rows lie on 4/5 of its pages (PostgreSQL 14+), its pages in\n" +
 			"disk order, each batch the pages that hold about --batch rows to delete. No\n" +
 			"other live session is touched. It is safe to interrupt (every finished batch\n" +
 			"stays deleted: run it again to finish), to run twice at once, and to run\n" +

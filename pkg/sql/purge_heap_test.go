@@ -23,7 +23,7 @@ func analyze(t *testing.T, db DBTX) {
 
 // mustPlanTableWalk asserts that a purge with batch walks the sessions
 // table, and returns the walk.
-func mustPlanTableWalk(t *testing.T, db DBTX, batch int) *heapWalk {
+func mustPlanTableWalk(t *testing.T, db PurgeDB, batch int) *heapWalk {
 	t.Helper()
 	w := planSessionsWalk(t, db, batch)
 	if w == nil {
@@ -33,7 +33,7 @@ func mustPlanTableWalk(t *testing.T, db DBTX, batch int) *heapWalk {
 	return w
 }
 
-func planSessionsWalk(t *testing.T, db DBTX, batch int) *heapWalk {
+func planSessionsWalk(t *testing.T, db PurgeDB, batch int) *heapWalk {
 	t.Helper()
 	var cutoff time.Time
 	if err := db.QueryRow(testContext(t), "SELECT now() - INTERVAL '1 hour'").Scan(&cutoff); err != nil {

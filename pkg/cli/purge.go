@@ -43,15 +43,16 @@ func purgeCommand(env *Env) *cli.Command {
 			"retention (the settings idle-timeout and events-retention; the flags win for\n" +
 			"one run), in batches of --batch rows, each its own short transaction: walking\n" +
 			"the expiry, revocation and last-use indexes, or, when a fifth of a table or\n" +
-			"more goes (PostgreSQL 14+), its pages in disk order, each batch the pages that hold about --batch\n" +
-			"rows. No other live session is touched. It is safe to interrupt (every finished\n" +
-			"batch stays deleted: run it again to finish), to run twice at once, and to run\n" +
+			"more goes or its rows lie on 4/5 of its pages (PostgreSQL 14+), its pages in\n" +
+			"disk order, each batch the pages that hold about --batch rows to delete. No\n" +
+			"other live session is touched. It is safe to interrupt (every finished batch\n" +
+			"stays deleted: run it again to finish), to run twice at once, and to run\n" +
 			"alongside serve.\n" +
 			"It prints one row of counts; on a terminal, a progress bar on stderr.",
 		Flags: append(connFlags(), notSQLUserFlag(""),
 			olderThanFlag("older-than"),
 			&cli.StringFlag{Name: "batch", Value: strconv.Itoa(sql.DefaultPurgeBatch),
-				Usage: fmt.Sprintf("delete at most `N` rows per transaction (walking the table: the pages that hold about N rows), 1 to %d", sql.MaxPurgeBatch)},
+				Usage: fmt.Sprintf("delete at most `N` rows per transaction (walking the table: the pages that hold about N rows to delete), 1 to %d", sql.MaxPurgeBatch)},
 			&cli.BoolFlag{Name: "dry-run", Usage: "only count what would be purged; delete nothing"},
 			paceFlag("pace", "0"),
 			idleTimeoutFlag("also purge sessions not used for `DURATION` plus --older-than, as serve --idle-timeout refuses them; 0 for off"),

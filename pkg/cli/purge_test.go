@@ -3,12 +3,15 @@ package cli
 import (
 	"github.com/auth-session/auth-session/internal/syncbuf"
 
+	"net/url"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 	"unicode/utf8"
 
+	"github.com/auth-session/auth-session/internal/pgrelay"
 	"github.com/auth-session/auth-session/internal/pgtest"
 	"github.com/auth-session/auth-session/pkg/sql"
 )
@@ -197,5 +200,51 @@ func TestProgressBarFitsTheTerminal(t *testing.T) {
 				t.Errorf("a %d-column terminal got a line of %d columns: %q", width, n, line)
 			}
 		}
+	}
+}
+
+// TestPurgeTableWalkRoundTrips holds a purge that walks the table to one
+// round trip a batch (issue 21): each batch deletes its pages and writes its
+// event in one statement, its own transaction. Two purges of the same table
+// with different batch sizes: what the second's extra batches cost.
+func TestPurgeTableWalkRoundTrips(t *testing.T) {
+	t.Parallel()
+	const expired = 4000
+	run := func(batch int) (roundTrips int, batches int) {
+		dbURL := newSessionDB(t)
+		pgtest.MustExec(t, dbURL, `INSERT INTO system.web_sessions (id, hashed_secret, username, user_id, expires_at)
+SELECT g, '\x00', 'user' || g % 10, 16384 + g % 10, now() - INTERVAL '2 hours'
+FROM generate_series(1, `+strconv.Itoa(expired)+`) g`)
+		pgtest.MustExec(t, dbURL, "VACUUM ANALYZE system.web_sessions")
+		u, err := url.Parse(dbURL)
+		if err != nil {
+			t.Fatal(err)
+		}
+		relay := pgrelay.Start(t, u.Host)
+		out := mustRun(t, "purge", "--batch", strconv.Itoa(batch), "--format", "tsv", "--no-headers", "--url", viaRelay(t, dbURL, relay))
+		fields := strings.Split(strings.TrimSpace(out.stdout), "\t")
+		if fields[0] != strconv.Itoa(expired) {
+			t.Fatalf("purge --batch %d: %q, want %d expired sessions purged", batch, out.stdout, expired)
+		}
+		if batches, err = strconv.Atoi(fields[5]); err != nil {
+			t.Fatal(err)
+		}
+		var sent []string
+		for _, rt := range relay.Counts().RoundTrips {
+			if !rt.Connecting() && rt.Kind != pgrelay.SSLRequest && rt.Kind != pgrelay.GSSENCRequest {
+				roundTrips++
+				sent = append(sent, rt.String())
+			}
+		}
+		t.Logf("--batch %d: %d batches, %d round trips after connecting:\n\t%s", batch, batches, roundTrips, strings.Join(sent, "\n\t"))
+		return roundTrips, batches
+	}
+	fewTrips, few := run(1000)
+	manyTrips, many := run(200)
+	if many <= few {
+		t.Fatalf("--batch 200 made %d batches, --batch 1000 %d: want more", many, few)
+	}
+	if perBatch := float64(manyTrips-fewTrips) / float64(many-few); perBatch > 1 {
+		t.Errorf("%d more batches cost %d more round trips (%.1f a batch), want 1 a batch", many-few, manyTrips-fewTrips, perBatch)
 	}
 }

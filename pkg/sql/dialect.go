@@ -18,7 +18,7 @@ import (
 // both accept, or reads PostgreSQL's catalogs where only they can say:
 //
 //   - SET LOCAL jit = off, and set_config('jit', 'off', true) in a purge
-//     batch (withoutJIT, queryRowWithoutJIT, queueWithoutJIT);
+//     batch (withoutJIT, queryRowWithoutJIT);
 //   - SET LOCAL work_mem for a logout that reports its rows (withSortMemory);
 //   - the touch, schema 0009's function system.touch_sessions
 //     (TouchSessions), whose SET lock_timeout = '50ms' holds while its
@@ -46,8 +46,10 @@ import (
 //
 // Reading the catalogs: who controls the schema (trust.go), the admin
 // role's mark (COMMENT ON ROLE, adminrole.go), pg_trgm's schema
-// (migrate.go), and the table's pages for purge's heap walk (purge_heap.go,
-// which purge.go enables only on PostgreSQL 14 and later). Schema 0008
+// (migrate.go), and the table's pages for purge's heap walk (purge_heap.go:
+// its ctid ranges and its TABLESAMPLE SYSTEM sample of the table, which
+// purge.go enables only on PostgreSQL 14 and later; its batches pipelined,
+// purge_pipeline.go). Schema 0008
 // installs system.role_credentials, a view of pg_authid with the xmin of
 // each role's row, which the session check, the login and the credential
 // sweep read (credentials.go), and a DO block that refuses to install it
@@ -237,12 +239,6 @@ func queryRowWithoutJIT(ctx context.Context, db PurgeDB, query string, args []an
 	b.Queue(jitOff)
 	b.Queue(query, args...).QueryRow(func(row pgx.Row) error { return row.Scan(dest...) })
 	return db.SendBatch(ctx, b).Close()
-}
-
-// queueWithoutJIT queues jitOff first in b, which is sent in a transaction,
-// for the rest of it: see queryRowWithoutJIT.
-func queueWithoutJIT(b *pgx.Batch) {
-	b.Queue(jitOff)
 }
 
 // sortMemory is the work_mem of a logout that reports what it revoked:

@@ -308,8 +308,9 @@ const purgeCutoffs = `SELECT now() - $1::BIGINT * INTERVAL '1 microsecond',
 // stopped when run again, and several purges, or a purge and the live path,
 // can run at once.
 //
-// When ctx is canceled, the batch in flight may finish (for a few seconds at
-// most) and Purge returns what it deleted so far with ctx's error.
+// When ctx is canceled, the batches in flight may finish (for a few seconds
+// at most; a table walk sends one ahead, see pipelineDepth) and Purge
+// returns what it deleted so far with ctx's error.
 func Purge(ctx context.Context, db PurgeDB, opts PurgeOptions, progress func(PurgeProgress)) (PurgeResult, error) {
 	res := PurgeResult{DryRun: opts.DryRun}
 	if err := opts.validate(); err != nil {
@@ -459,7 +460,14 @@ func purgeTable(ctx context.Context, db PurgeDB, phases []phase, cutoff time.Tim
 	}
 	if heap != nil {
 		heap.audit = audit
-		if err := purgeBatches(ctx, db, heap, opts, res, progress); err != nil {
+		var err error
+		if opts.Pace > 0 {
+			// A paced purge waits after each batch: a pipeline gains nothing.
+			err = purgeBatches(ctx, db, heap, opts, res, progress)
+		} else {
+			err = purgePipelined(ctx, db, heap, res, progress)
+		}
+		if err != nil {
 			return fmt.Errorf("purge %s: %w", phases[0].table, err)
 		}
 		return nil
@@ -483,21 +491,7 @@ func purgeBatches(ctx context.Context, db PurgeDB, w walker, opts PurgeOptions, 
 		if opts.Pace > 0 && more {
 			pause(ctx, time.Duration(opts.Pace*float64(time.Since(began))))
 		}
-		// A batch finds nothing when another purge deleted its rows first,
-		// or, walking the table, when its pages hold none to purge.
-		var rows int64
-		for _, d := range deleted {
-			rows += d.rows
-		}
-		if rows > 0 {
-			res.Batches++
-		}
-		for _, d := range deleted {
-			if d.rows > 0 {
-				*d.phase.count(res) += d.rows
-				progress(PurgeProgress{Phase: d.phase.name, Rows: d.rows, Result: *res})
-			}
-		}
+		countBatch(deleted, res, progress)
 		if !more {
 			return nil
 		}
@@ -505,16 +499,44 @@ func purgeBatches(ctx context.Context, db PurgeDB, w walker, opts PurgeOptions, 
 	return ctx.Err()
 }
 
+// countBatch adds what a committed batch deleted to res and reports it.
+func countBatch(deleted []deletedRows, res *PurgeResult, progress func(PurgeProgress)) {
+	// A batch finds nothing when another purge deleted its rows first,
+	// or, walking the table, when its pages hold none to purge.
+	var rows int64
+	for _, d := range deleted {
+		rows += d.rows
+	}
+	if rows > 0 {
+		res.Batches++
+	}
+	for _, d := range deleted {
+		if d.rows > 0 {
+			*d.phase.count(res) += d.rows
+			progress(PurgeProgress{Phase: d.phase.name, Rows: d.rows, Result: *res})
+		}
+	}
+}
+
 // purgeBatch deletes the walk's next batch. It may finish for a short while
-// after ctx is canceled: see stopGrace.
+// after ctx is canceled: see batchContext.
 func purgeBatch(ctx context.Context, db PurgeDB, w walker) ([]deletedRows, bool, error) {
+	bctx, cancel := batchContext(ctx)
+	defer cancel()
+	return w.next(bctx, db)
+}
+
+// batchContext is the context of batches in flight: canceled stopGrace
+// after ctx is.
+func batchContext(ctx context.Context) (context.Context, context.CancelFunc) {
 	bctx, cancel := context.WithCancelCause(context.WithoutCancel(ctx))
-	defer cancel(nil)
 	stop := context.AfterFunc(ctx, func() {
 		time.AfterFunc(stopGrace, func() { cancel(context.Cause(ctx)) })
 	})
-	defer stop()
-	return w.next(bctx, db)
+	return bctx, func() {
+		stop()
+		cancel(nil)
+	}
 }
 
 // recordPurge records the run's EventRetentionPurged event, also after a

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -22,7 +23,7 @@ func analyze(t *testing.T, db DBTX) {
 
 // mustPlanTableWalk asserts that a purge with batch walks the sessions
 // table, and returns the walk.
-func mustPlanTableWalk(t *testing.T, db DBTX, batch int) *heapWalk {
+func mustPlanTableWalk(t *testing.T, db PurgeDB, batch int) *heapWalk {
 	t.Helper()
 	w := planSessionsWalk(t, db, batch)
 	if w == nil {
@@ -32,7 +33,7 @@ func mustPlanTableWalk(t *testing.T, db DBTX, batch int) *heapWalk {
 	return w
 }
 
-func planSessionsWalk(t *testing.T, db DBTX, batch int) *heapWalk {
+func planSessionsWalk(t *testing.T, db PurgeDB, batch int) *heapWalk {
 	t.Helper()
 	var cutoff time.Time
 	if err := db.QueryRow(testContext(t), "SELECT now() - INTERVAL '1 hour'").Scan(&cutoff); err != nil {
@@ -64,6 +65,34 @@ func TestPurgeWalksTheIndexesForASmallShare(t *testing.T) {
 	// One page holds more than a batch of 5: the walk would overshoot it.
 	if w := planSessionsWalk(t, conn, 5); w != nil {
 		t.Errorf("--batch 5 walks the table (%+v), want the indexes", *w)
+	}
+}
+
+// TestPurgeWalksTheTableForScatteredRows: a tenth of the table to purge,
+// a few rows on every page (as when sessions of many lifetimes expire in no
+// order of their insertion), walks the table: walking the indexes would
+// read every page as well, out of order.
+func TestPurgeWalksTheTableForScatteredRows(t *testing.T) {
+	t.Parallel()
+	conn, _ := newStore(t)
+	for range 240 {
+		mustInsert(t, conn, "live", active, 45)
+		mustInsert(t, conn, "old", expiredLongAgo, 5)
+	}
+	analyze(t, conn)
+	const batch = 200
+	w := mustPlanTableWalk(t, conn, batch)
+	res, err := Purge(testContext(t), conn, purgeOpts(batch), nil)
+	if err != nil {
+		t.Fatalf("purge: %v", err)
+	}
+	if res.ExpiredSessions != 1200 || mustCount(t, conn, "system.web_sessions") != 10800 {
+		t.Errorf("purge = %+v, want the 1200 expired sessions alone", res)
+	}
+	// The batches are sized by the rows to purge, not the table's: about
+	// batch rows each, not a tenth of it.
+	if avg := float64(res.ExpiredSessions) / float64(res.Batches); avg < batch/2 || avg > 1.5*batch {
+		t.Errorf("%d rows in %d batches of %d pages: %.0f a batch, want about %d", res.ExpiredSessions, res.Batches, w.pages, avg, batch)
 	}
 }
 
@@ -120,8 +149,9 @@ func TestPurgeTableWalkBatchesBoundTheWork(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// One DELETE per phase, expired and revoked, in each batch's transaction,
-	// for every range of pages, also those left with nothing to purge.
+	// One DELETE for both phases, expired and revoked, in each batch's
+	// transaction, for every range of pages, also those left with nothing
+	// to purge.
 	wantBatches := int((w.end + w.pages - 1) / w.pages)
 	perTx := map[int64]int64{}
 	var deleted int64
@@ -132,8 +162,8 @@ func TestPurgeTableWalkBatchesBoundTheWork(t *testing.T) {
 			t.Errorf("a DELETE reached pages %d to %d, more than the batch's %d pages", s.First, s.Last, w.pages)
 		}
 	}
-	if len(stmts) != 2*wantBatches || len(perTx) != wantBatches {
-		t.Errorf("%d DELETE statements in %d transactions, want 2 in each of %d", len(stmts), len(perTx), wantBatches)
+	if len(stmts) != wantBatches || len(perTx) != wantBatches {
+		t.Errorf("%d DELETE statements in %d transactions, want 1 in each of %d", len(stmts), len(perTx), wantBatches)
 	}
 	for xid, n := range perTx {
 		if n > int64(w.pages)*rowsPerPage {
@@ -212,8 +242,9 @@ func TestPurgeTableWalkSparesLoginsAndResumes(t *testing.T) {
 			cancel()
 		}
 	})
-	if !errors.Is(err, context.Canceled) || first.Batches != 3 {
-		t.Fatalf("interrupted purge: %+v, err = %v; want 3 batches, context.Canceled", first, err)
+	// The batches sent ahead of the third (see pipelineDepth) finish too.
+	if !errors.Is(err, context.Canceled) || first.Batches < 3 || first.Batches > 3+pipelineDepth-1 {
+		t.Fatalf("interrupted purge: %+v, err = %v; want 3 batches, or the %d in flight, context.Canceled", first, err, pipelineDepth-1)
 	}
 	left := sessionsOf(t, conn, "old")
 	if left != 4000-first.ExpiredSessions || left == 0 {
@@ -259,21 +290,26 @@ func TestTableWalkBatchesUseTIDRangeScans(t *testing.T) {
 	mustInsert(t, conn, "a", expiredLongAgo, 2000)
 	mustInsertEvents(t, conn, 40*24*time.Hour, 2000)
 	analyze(t, conn)
-	for _, target := range []phase{expiredSessions, revokedSessions, oldEvents} {
+	// The batch's event is inserted into the events table, and its
+	// notification reads the trail's followers: only the walked table must
+	// be read by its pages alone.
+	for _, phases := range purgeTables {
+		table := strings.TrimPrefix(phases[0].table, "system.")
 		for _, generic := range []bool{false, true} {
-			plan := explain(t, conn, target.heapBatchSQL(), "now() - INTERVAL '1 hour', '(3,0)', '(9,0)'", generic)
-			t.Logf("%s (generic %v): %s", target.name, generic, plan)
+			plan := explain(t, conn, heapBatchSQL(phases),
+				"now() - INTERVAL '1 hour', '(3,0)', '(9,0)', 'root', 'cli', 'host', 'run', 'cutoff'", generic)
+			t.Logf("%s (generic %v): %s", phases[0].name, generic, plan)
 			scans := 0
 			plan.walk(func(n planNode) {
 				switch {
-				case n.NodeType == "Tid Range Scan":
+				case n.NodeType == "Tid Range Scan" && n.RelationName == table:
 					scans++
-				case n.NodeType != "ModifyTable" && (n.RelationName != "" || n.IndexName != ""):
-					t.Errorf("%s: %s in %s, want a TID range scan alone", target.name, n.NodeType, plan)
+				case n.NodeType != "ModifyTable" && n.RelationName == table:
+					t.Errorf("%s: %s on %s in %s, want a TID range scan alone", phases[0].name, n.NodeType, table, plan)
 				}
 			})
 			if scans != 1 {
-				t.Errorf("%s: %d TID range scans in %s, want 1", target.name, scans, plan)
+				t.Errorf("%s: %d TID range scans of %s in %s, want 1", phases[0].name, scans, table, plan)
 			}
 		}
 	}

@@ -7,6 +7,7 @@ package sql
 import (
 	"context"
 	"math"
+	"strconv"
 	"time"
 )
 
@@ -171,7 +172,7 @@ func (t phase) batchSQL() string {
 		"), counted AS (\n" +
 		"    SELECT count(*) AS n FROM deleted\n" +
 		"), event AS (\n" +
-		t.batchEventSQL() + "\n" +
+		batchEventSQL(t.table, []eventCount{{t.detailKey, "n"}}, 5) + "\n" +
 		"), bound AS (\n" +
 		"    SELECT " + t.key + ", id FROM next ORDER BY " + t.key + " DESC, id DESC LIMIT 1\n" +
 		")\n" +
@@ -179,20 +180,36 @@ func (t phase) batchSQL() string {
 		"    (SELECT count(*) FROM event)"
 }
 
-// batchEventSQL inserts the retention.batch event of a batch of the
-// phase, with the count n of CTE counted; nothing when the batch deleted no
-// rows. The actor, via, client address and run id are parameters $5 to $8,
-// the cutoff as eventTime writes it $9.
+// batchEventSQL inserts the retention.batch event of a batch on table,
+// whose counts are the columns of CTE counted: each detail key of counts
+// with its column. Nothing is inserted when the batch deleted no rows. The
+// actor, via, client address and run id are parameters $first to
+// $first+3, the cutoff as eventTime writes it $first+4.
 // The event is part of the batch's statement, so it commits if and only if
 // the rows it counts are deleted; the statement's result reads it, so that
 // no engine skips it; its RETURNING wakes the trail's followers (see
-// notifyEvents). recordBatch writes the same event for a table walk.
-func (t phase) batchEventSQL() string {
+// notifyEvents).
+func batchEventSQL(table string, counts []eventCount, first int) string {
+	param := func(i int) string { return "$" + strconv.Itoa(first+i) }
+	detail, sum := "", ""
+	for i, c := range counts {
+		detail += ", '" + c.detailKey + "', " + c.column
+		if i > 0 {
+			sum += " + "
+		}
+		sum += c.column
+	}
 	return "    INSERT INTO system.session_events (event, actor, username, via, client_addr, detail)\n" +
-		"    SELECT '" + EventRetentionBatch + "', $5, '', $6, $7,\n" +
-		"        jsonb_build_object('run', $8::TEXT, 'table', '" + t.table + "', 'cutoff', $9::TEXT, '" + t.detailKey + "', n)\n" +
-		"    FROM counted WHERE n > 0\n" +
+		"    SELECT '" + EventRetentionBatch + "', " + param(0) + ", '', " + param(1) + ", " + param(2) + ",\n" +
+		"        jsonb_build_object('run', " + param(3) + "::TEXT, 'table', '" + table + "', 'cutoff', " + param(4) + "::TEXT" + detail + ")\n" +
+		"    FROM counted WHERE " + sum + " > 0\n" +
 		"    RETURNING (" + notifyEvents + ")"
+}
+
+// eventCount is one count of a batch's event: the detail key of a phase
+// and the column of CTE counted that holds its rows.
+type eventCount struct {
+	detailKey, column string
 }
 
 // batchEnd is the (key, id) of a batch's last row, where the next one starts.

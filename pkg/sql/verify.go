@@ -18,7 +18,7 @@ type SessionCheck struct {
 	HashedSecret []byte
 	ExpiresAt    time.Time
 	// Revoked is true once revoked_at is set, or once a logout of the user
-	// began after the session's login did (see joinLogouts).
+	// began after the session's login did (see revokedByLogout).
 	Revoked bool
 	// Expired is true when expires_at is not in the future.
 	Expired bool

@@ -206,7 +206,10 @@ func checkListenAddr(flag, addr string) error {
 }
 
 func runServe(ctx context.Context, opts serveOptions) error {
-	log := slog.New(slog.NewTextHandler(opts.env.IO.Err, &slog.HandlerOptions{Level: opts.logLevel}))
+	// Deferred first, so it writes the lines of every other deferred step.
+	logOut := newLogWriter(opts.env.IO.Err)
+	defer logOut.Close()
+	log := slog.New(slog.NewTextHandler(logOut, &slog.HandlerOptions{Level: opts.logLevel}))
 	var tlsConfig *tls.Config
 	if !opts.insecure {
 		var err error

@@ -32,6 +32,14 @@ LEFT JOIN system.web_session_logouts g
 	isActive  = `(s.revoked_at IS NULL AND l.username IS NULL AND g.username IS NULL AND s.expires_at > now())`
 )
 
+// revokedByLogout is isRevoked's part of the logouts for a statement that
+// reads a few sessions by id, without joining: the logout of s's user as
+// a probe of its own per session, and the logout of everyone once per
+// statement (an uncorrelated subquery), which is the same for every row.
+const revokedByLogout = `(s.created_at <= COALESCE((SELECT g.logged_out_at FROM system.web_session_logouts g WHERE g.username = ''), '-infinity')
+        OR EXISTS (SELECT FROM system.web_session_logouts l
+            WHERE l.username = s.username AND s.created_at <= l.logged_out_at AND s.id <> l.kept_session_id))`
+
 // everyone is the name under which a logout of every user is recorded.
 const everyone = ""
 

@@ -18,7 +18,7 @@ type SessionCheck struct {
 	HashedSecret []byte
 	ExpiresAt    time.Time
 	// Revoked is true once revoked_at is set, or once a logout of the user
-	// began after the session's login did (see joinLogouts).
+	// began after the session's login did (see revokedByLogout).
 	Revoked bool
 	// Expired is true when expires_at is not in the future.
 	Expired bool
@@ -51,11 +51,18 @@ type SessionCheck struct {
 // row must also be the version the session was minted with, unless the
 // session has none (0: made by an older binary). The role's state is one
 // number (roleState): the first case, a role unchanged since login, is the
-// common one and needs no look at the setting, whose lookup then never runs.
-// rolvaliduntil may be 'infinity', which does not scan into time.Time, so
-// only the comparison is read.
+// common one and needs no look at the setting, whose lookup then never
+// runs. rolvaliduntil may be 'infinity', which does not scan into
+// time.Time, so only the comparison is read.
+//
+// Each session's role and its user's logout are probes of their own, and
+// the logout of everyone is read once per statement (revokedByLogout):
+// joined, a statement of a few ids hashed every role of pg_authid once
+// there were a thousand roles, so that its cost grew with them. OFFSET 0
+// keeps the planner from turning the role's lateral subquery back into
+// such a join.
 const checkColumns = `SELECT s.id, s.username, s.user_id, s.hashed_secret, s.expires_at,
-    ` + isRevoked + `,
+    s.revoked_at IS NOT NULL OR ` + revokedByLogout + `,
     s.expires_at <= now(),
     CASE WHEN r.rolcanlogin AND (r.rolvaliduntil IS NULL OR r.rolvaliduntil > now()) AND s.role_version = r.row_version THEN 0
         WHEN s.role_version <> 0 AND c.on THEN 2
@@ -63,8 +70,9 @@ const checkColumns = `SELECT s.id, s.username, s.user_id, s.hashed_secret, s.exp
         ELSE 1 END,
     s.last_used_at < now() - $2::BIGINT * INTERVAL '1 microsecond' OR s.last_user_agent IS NULL,
     $3::BIGINT > 0 AND s.last_used_at <= now() - $3::BIGINT * INTERVAL '1 microsecond'
-FROM system.web_sessions s` + joinLogouts + `
-LEFT JOIN system.role_credentials r ON r.oid = s.user_id::OID AND r.rolname = s.username
+FROM system.web_sessions s
+LEFT JOIN LATERAL (SELECT r.rolcanlogin, r.rolvaliduntil, r.row_version FROM system.role_credentials r
+    WHERE r.oid = s.user_id::OID AND r.rolname = s.username OFFSET 0) r ON true
 CROSS JOIN (` + endingOn + `) c`
 
 // The role states checkColumns reads: valid, refused while the role cannot

@@ -83,9 +83,10 @@ func TestRoleNamesAreAddressedExactly(t *testing.T) {
 			if got := strings.Count(list.stdout, "\n") - 1; got != before+1 {
 				t.Errorf("list --user %q: %d sessions, want %d:\n%s", listArg, got, before+1, list.stdout)
 			}
-			events := mustRun(t, dbURL, "events", "--user", tt.arg, "--format", "tsv")
+			// So does events --user, as events prints the name.
+			events := mustRun(t, dbURL, "events", "--user", listArg, "--format", "tsv")
 			if !strings.Contains(events.stdout, "session.created") {
-				t.Errorf("events --user %q: no session.created event:\n%s", tt.arg, events.stdout)
+				t.Errorf("events --user %q: no session.created event:\n%s", listArg, events.stdout)
 			}
 		}
 		// logout of the spaced role leaves the plain one's sessions alone.

@@ -101,14 +101,5 @@ func (c *credentialSweeper) wait() {
 // what changed while no server ran, then every credentialSweepInterval.
 func (c *credentialSweeper) loop(ctx context.Context) {
 	c.kick()
-	ticker := time.NewTicker(credentialSweepInterval)
-	defer ticker.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-ticker.C:
-			c.kick()
-		}
-	}
+	every(ctx, credentialSweepInterval, c.kick)
 }

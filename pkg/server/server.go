@@ -355,3 +355,18 @@ func limitBodies(next http.Handler) http.Handler {
 		next.ServeHTTP(w, r)
 	})
 }
+
+// every calls fn each interval until ctx is canceled: the loop of a
+// background job.
+func every(ctx context.Context, interval time.Duration, fn func()) {
+	ticker := time.NewTicker(interval)
+	defer ticker.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-ticker.C:
+			fn()
+		}
+	}
+}

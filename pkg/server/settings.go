@@ -131,15 +131,6 @@ func (s *Server) RefreshSettings(ctx context.Context) error {
 // refreshSettingsLoop calls RefreshSettings every SettingsRefreshInterval
 // until ctx is canceled.
 func (s *Server) refreshSettingsLoop(ctx context.Context) {
-	ticker := time.NewTicker(SettingsRefreshInterval)
-	defer ticker.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-ticker.C:
-			// The error is logged, once per outage, by RefreshSettings.
-			_ = s.RefreshSettings(ctx)
-		}
-	}
+	// The error is logged, once per outage, by RefreshSettings.
+	every(ctx, SettingsRefreshInterval, func() { _ = s.RefreshSettings(ctx) })
 }

@@ -132,12 +132,8 @@ func (s *Store) Revoke(ctx context.Context, t Target, opts RevokeOptions, each f
 		return RevokeResult{}, err
 	}
 	if t.kind == targetCredentials {
-		due, err := isSweepDue(ctx, s.db)
-		if err != nil && ctx.Err() != nil && errors.Is(err, context.Canceled) {
-			return RevokeResult{}, fmt.Errorf("%w: %w", ErrInterrupted, err)
-		}
-		if err != nil || !due {
-			return RevokeResult{}, err
+		if due, err := isSweepDue(ctx, s.db); err != nil || !due {
+			return RevokeResult{}, interruption(ctx, err)
 		}
 	}
 	var res RevokeResult
@@ -167,10 +163,19 @@ func (s *Store) Revoke(ctx context.Context, t Target, opts RevokeOptions, each f
 		return res, nil
 	case opts.DryRun && errors.Is(err, errDryRun):
 		return res, nil
-	case !committing && ctx.Err() != nil && errors.Is(err, context.Canceled):
-		// Once the commit is under way, an interruption's outcome is the
-		// database's to say, and err stands.
-		return res, fmt.Errorf("%w: %w", ErrInterrupted, err)
+	case !committing:
+		return res, interruption(ctx, err)
 	}
+	// Once the commit is under way, an interruption's outcome is the
+	// database's to say, and err stands.
 	return res, err
+}
+
+// interruption is err, or, when err is ctx's cancellation before anything
+// was committed, an error that is ErrInterrupted too.
+func interruption(ctx context.Context, err error) error {
+	if err != nil && ctx.Err() != nil && errors.Is(err, context.Canceled) {
+		return fmt.Errorf("%w: %w", ErrInterrupted, err)
+	}
+	return err
 }

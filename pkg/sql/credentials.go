@@ -87,7 +87,10 @@ const beginSweep = `SELECT current_user, c.on FROM (SELECT pg_advisory_xact_lock
 // pairs; role_version <> 0 is the index's predicate, which the planner
 // cannot infer from a parameter). A rename changes the role's row, so a
 // pair whose version is current has its role's name. A session revoked by
-// a logout that did not see its row (joinLogouts) is left as it is.
+// a logout that did not see its row (joinLogouts) is left as it is. The
+// keyed digest of the password, which tells a password change from another
+// change, is read for the changed roles alone: joined to every pair, the
+// view would compute it for every role it scans.
 const sweepCandidates = `WITH RECURSIVE pairs (user_id, role_version) AS (
     (SELECT user_id, role_version FROM system.web_sessions
      WHERE revoked_at IS NULL AND role_version <> 0
@@ -98,7 +101,7 @@ const sweepCandidates = `WITH RECURSIVE pairs (user_id, role_version) AS (
         WHERE revoked_at IS NULL AND role_version <> 0 AND (user_id, role_version) > (p.user_id, p.role_version)
         ORDER BY user_id, role_version LIMIT 1) n
 ), changed AS MATERIALIZED (
-    SELECT p.user_id, p.role_version, r.password_tag, CASE
+    SELECT p.user_id, p.role_version, CASE
         WHEN r.oid IS NULL THEN '` + ReasonRoleDropped + `'
         WHEN NOT (r.rolcanlogin AND (r.rolvaliduntil IS NULL OR r.rolvaliduntil > now())) THEN '` + ReasonRoleDisabled + `'
         END AS reason
@@ -106,9 +109,11 @@ const sweepCandidates = `WITH RECURSIVE pairs (user_id, role_version) AS (
     WHERE r.oid IS NULL OR r.row_version <> p.role_version
        OR NOT (r.rolcanlogin AND (r.rolvaliduntil IS NULL OR r.rolvaliduntil > now()))
 ), ended AS (
-    SELECT s.id, COALESCE(c.reason, CASE WHEN s.password_tag IS DISTINCT FROM c.password_tag
+    SELECT s.id, COALESCE(c.reason, CASE WHEN s.password_tag IS DISTINCT FROM t.password_tag
         THEN '` + ReasonPasswordChanged + `' ELSE '` + ReasonRoleChanged + `' END) AS reason
-    FROM changed c CROSS JOIN LATERAL (
+    FROM changed c
+    LEFT JOIN LATERAL (SELECT r.password_tag FROM system.role_credentials r WHERE r.oid = c.user_id::OID OFFSET 0) t ON true
+    CROSS JOIN LATERAL (
         SELECT s.id, s.password_tag FROM system.web_sessions s` + joinLogouts + `
         WHERE s.user_id = c.user_id AND s.role_version = c.role_version
           AND s.revoked_at IS NULL AND s.role_version <> 0 AND s.expires_at > now()

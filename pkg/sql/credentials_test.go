@@ -1,6 +1,7 @@
 package sql
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -517,6 +518,54 @@ FROM generate_series(1, 30000) g`)
 			if !uses {
 				t.Errorf("%s: plan %s does not use %s", tt.name, plan, tt.wantIndex)
 			}
+		}
+	}
+}
+
+// TestSweepQuestionDigestsNoPassword: the question whether a sweep is due,
+// asked before every list, revoke and purge, compares each role's row
+// version alone. The keyed digest of a password, which says only why a
+// session ended, is computed for the roles that changed, never for every
+// role of pg_authid (a join with role_credentials on the nullable side of
+// an outer join computes the view's columns for each row it scans).
+func TestSweepQuestionDigestsNoPassword(t *testing.T) {
+	t.Parallel()
+	conn, _ := newStore(t)
+	ctx := testContext(t)
+	type node struct {
+		NodeType    string   `json:"Node Type"`
+		SubplanName string   `json:"Subplan Name"`
+		Output      []string `json:"Output"`
+		Plans       []node   `json:"Plans"`
+	}
+	var walk func(n node, in bool, fn func(n node, inChanged bool))
+	walk = func(n node, in bool, fn func(n node, inChanged bool)) {
+		in = in || n.SubplanName == "CTE changed"
+		fn(n, in)
+		for _, c := range n.Plans {
+			walk(c, in, fn)
+		}
+	}
+	for name, query := range map[string]string{"sweep due": sweepDue, "sweep": sweepCredentials} {
+		var out []byte
+		if err := conn.QueryRow(ctx, "EXPLAIN (VERBOSE, FORMAT JSON) "+query).Scan(&out); err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		var plans []struct{ Plan node }
+		if err := json.Unmarshal(out, &plans); err != nil || len(plans) != 1 {
+			t.Fatalf("%s: parse plan %s: %v", name, out, err)
+		}
+		found := false
+		walk(plans[0].Plan, false, func(n node, inChanged bool) {
+			found = found || n.SubplanName == "CTE changed"
+			for _, o := range n.Output {
+				if inChanged && strings.Contains(o, "sha256") {
+					t.Errorf("%s: %s in the changed roles' CTE computes a digest: %s", name, n.NodeType, o)
+				}
+			}
+		})
+		if !found {
+			t.Errorf("%s: no CTE changed in the plan %s", name, out)
 		}
 	}
 }

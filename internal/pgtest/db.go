@@ -32,9 +32,16 @@ func NewDB(t testing.TB) string {
 	if adminURL == "" {
 		t.Fatal("pgtest: NewDB needs a server: call pgtest.Main(m) from TestMain")
 	}
+	return newDB(t, "")
+}
+
+// newDB creates the test's database, with from (such as " TEMPLATE x")
+// saying what it is a copy of, empty for template1.
+func newDB(t testing.TB, from string) string {
+	t.Helper()
 	name := UniqueName(t.Name())
 	ident := pgx.Identifier{name}.Sanitize()
-	if err := execSQL(adminURL, "CREATE DATABASE "+ident); err != nil {
+	if err := execSQL(adminURL, "CREATE DATABASE "+ident+from+createStrategy); err != nil {
 		t.Fatalf("pgtest: create database %s: %v", name, err)
 	}
 	t.Cleanup(func() {
@@ -135,6 +142,18 @@ func execSQL(dbURL, sql string, args ...any) error {
 	return nil
 }
 
+// queryRow runs a one-row query on a fresh connection.
+func queryRow(dbURL, sql string, dest ...any) error {
+	ctx, cancel := context.WithTimeout(context.Background(), opTimeout)
+	defer cancel()
+	conn, err := connect(ctx, dbURL)
+	if err != nil {
+		return err
+	}
+	defer conn.Close(context.Background())
+	return describe(conn.QueryRow(ctx, sql).Scan(dest...))
+}
+
 // connect opens a connection, saying where to when it fails.
 func connect(ctx context.Context, dbURL string) (*pgx.Conn, error) {
 	conn, err := pgx.Connect(ctx, dbURL)
@@ -197,16 +216,22 @@ func abbreviate(sql string) string {
 // to apply the schema.
 func NewPool(t testing.TB, setup func(context.Context, *pgxpool.Pool) error) *pgxpool.Pool {
 	t.Helper()
-	ctx := context.Background()
-	pool, err := pgxpool.New(ctx, NewDB(t))
+	pool := newPool(t, NewDB(t))
+	if setup != nil {
+		if err := setup(context.Background(), pool); err != nil {
+			t.Fatalf("pgtest: set up the database: %v", err)
+		}
+	}
+	return pool
+}
+
+// newPool opens a pool to dbURL, closed when the test ends.
+func newPool(t testing.TB, dbURL string) *pgxpool.Pool {
+	t.Helper()
+	pool, err := pgxpool.New(context.Background(), dbURL)
 	if err != nil {
 		t.Fatalf("pgtest: connect a pool: %v", err)
 	}
 	t.Cleanup(pool.Close)
-	if setup != nil {
-		if err := setup(ctx, pool); err != nil {
-			t.Fatalf("pgtest: set up the database: %v", err)
-		}
-	}
 	return pool
 }

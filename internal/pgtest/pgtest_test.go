@@ -6,6 +6,7 @@ import (
 	"os"
 	"regexp"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -150,5 +151,44 @@ func TestCluster(t *testing.T) {
 	}
 	if AdminURL() != c.SuperURL("postgres") {
 		t.Errorf("AdminURL() = %s, want %s", AdminURL(), c.SuperURL("postgres"))
+	}
+}
+
+// setups counts the runs of withItem's set-up.
+var setups atomic.Int32
+
+// withItem is a Template whose database holds a table with one row.
+var withItem = NewTemplate("with_item", func(ctx context.Context, conn *pgx.Conn) error {
+	setups.Add(1)
+	_, err := conn.Exec(ctx, "CREATE TABLE item (name text); INSERT INTO item VALUES ('from the template')")
+	return err
+})
+
+func TestTemplateGivesEachParallelTestACopy(t *testing.T) {
+	t.Run("group", func(t *testing.T) {
+		for _, sub := range []string{"a", "b", "c"} {
+			t.Run(sub, func(t *testing.T) {
+				t.Parallel()
+				dbURL := withItem.NewDB(t)
+				if got := queryString(t, dbURL, "SELECT string_agg(name, ',') FROM item"); got != "from the template" {
+					t.Errorf("items = %q, want the template's one", got)
+				}
+				// What a test adds stays in its copy: the others see only the template's row.
+				MustExec(t, dbURL, "INSERT INTO item VALUES ($1)", sub)
+				if n := queryString(t, dbURL, "SELECT count(*)::text FROM item"); n != "2" {
+					t.Errorf("rows in item = %s, want 2", n)
+				}
+			})
+		}
+	})
+	if n := setups.Load(); n != 1 {
+		t.Errorf("the template was set up %d times, want once", n)
+	}
+	// Nobody connects to the template itself, so that copying it never
+	// finds it in use.
+	_, err := pgx.Connect(context.Background(), withDatabase(AdminURL(), withItem.name))
+	var pgErr *pgconn.PgError
+	if !errors.As(err, &pgErr) || pgErr.Code != "55000" {
+		t.Errorf("connect to the template database: err = %v, want SQLSTATE 55000 (connections not allowed)", err)
 	}
 }

@@ -76,11 +76,22 @@ func mustRun(t testing.TB, args ...string) cliResult {
 	return r
 }
 
+// initialized is a database that auth-session init set up, which
+// newSessionDB copies for each test; the tests of init itself start from
+// pgtest.NewDB and run it.
+var initialized = pgtest.NewTemplate("initialized", func(ctx context.Context, conn *pgx.Conn) error {
+	env, _, stderr := newEnv(terminals{})
+	if code := Main(ctx, []string{"auth-session", "init", "--url", conn.Config().ConnString()}, env); code != 0 {
+		return fmt.Errorf("auth-session init: exit %d\nstderr:\n%s", code, stderr)
+	}
+	return nil
+})
+
 // newSessionDB returns a superuser URL of a fresh database of this test's
 // own, with the schema installed by auth-session init.
 func newSessionDB(t testing.TB) string {
 	t.Helper()
-	dbURL := pgtest.NewDB(t)
+	dbURL := initialized.NewDB(t)
 	cfg, err := pgxpool.ParseConfig(dbURL)
 	if err != nil {
 		t.Fatal(err)
@@ -97,7 +108,6 @@ func newSessionDB(t testing.TB) string {
 		pools.Delete(dbURL)
 		pool.Close()
 	})
-	mustRun(t, "init", "--url", dbURL)
 	return dbURL
 }
 

@@ -27,16 +27,19 @@ func testContext(t testing.TB) context.Context {
 	return ctx
 }
 
+// migrated is a database with the schema installed, which newStore copies
+// for each test; the tests of Migrate itself start from pgtest.NewDB.
+var migrated = pgtest.NewTemplate("migrated", func(ctx context.Context, conn *pgx.Conn) error {
+	_, err := Migrate(ctx, conn, MigrateOptions{})
+	return err
+})
+
 // newStore returns a connection to a fresh database of this test's own with
 // the schema installed.
 func newStore(t testing.TB) (*pgx.Conn, string) {
 	t.Helper()
-	dbURL := pgtest.NewDB(t)
-	conn := mustConnect(t, dbURL)
-	if _, err := Migrate(testContext(t), conn, MigrateOptions{}); err != nil {
-		t.Fatalf("migrate: %v", err)
-	}
-	return conn, dbURL
+	dbURL := migrated.NewDB(t)
+	return mustConnect(t, dbURL), dbURL
 }
 
 func mustConnect(t testing.TB, dbURL string) *pgx.Conn {

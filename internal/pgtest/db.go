@@ -14,7 +14,6 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
-	"github.com/jackc/pgx/v5/pgxpool"
 )
 
 // opTimeout bounds each helper's work so that a stuck server fails the test
@@ -209,29 +208,4 @@ func abbreviate(sql string) string {
 		return sql[:maxLen] + "..."
 	}
 	return sql
-}
-
-// NewPool is NewDB with a connection pool to the new database, closed when
-// the test ends. setup, when not nil, runs on the pool first, for example
-// to apply the schema.
-func NewPool(t testing.TB, setup func(context.Context, *pgxpool.Pool) error) *pgxpool.Pool {
-	t.Helper()
-	pool := newPool(t, NewDB(t))
-	if setup != nil {
-		if err := setup(context.Background(), pool); err != nil {
-			t.Fatalf("pgtest: set up the database: %v", err)
-		}
-	}
-	return pool
-}
-
-// newPool opens a pool to dbURL, closed when the test ends.
-func newPool(t testing.TB, dbURL string) *pgxpool.Pool {
-	t.Helper()
-	pool, err := pgxpool.New(context.Background(), dbURL)
-	if err != nil {
-		t.Fatalf("pgtest: connect a pool: %v", err)
-	}
-	t.Cleanup(pool.Close)
-	return pool
 }

@@ -54,7 +54,12 @@ func (tp *Template) NewDB(t testing.TB) string {
 // ends.
 func (tp *Template) NewPool(t testing.TB) *pgxpool.Pool {
 	t.Helper()
-	return newPool(t, tp.NewDB(t))
+	pool, err := pgxpool.New(context.Background(), tp.NewDB(t))
+	if err != nil {
+		t.Fatalf("pgtest: connect a pool: %v", err)
+	}
+	t.Cleanup(pool.Close)
+	return pool
 }
 
 // make creates the template's database and runs its setup. Afterwards no one

@@ -19,6 +19,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/auth-session/auth-session/internal/pgtest"
+	"github.com/auth-session/auth-session/internal/sqltest"
 	"github.com/auth-session/auth-session/pkg/auth"
 	"github.com/auth-session/auth-session/pkg/sql"
 )
@@ -32,7 +33,7 @@ type store struct {
 
 func newStore(t *testing.T) *store {
 	t.Helper()
-	pool := pgtest.NewPool(t, migrate)
+	pool := sqltest.Migrated.NewPool(t)
 	return &store{pool: pool}
 }
 
@@ -454,12 +455,6 @@ func (c *countingDB) Query(ctx context.Context, query string, args ...any) (pgx.
 func (c *countingDB) Exec(ctx context.Context, query string, args ...any) (pgconn.CommandTag, error) {
 	c.n++
 	return c.DBTX.Exec(ctx, query, args...)
-}
-
-// migrate applies the schema, for pgtest.NewPool.
-func migrate(ctx context.Context, pool *pgxpool.Pool) error {
-	_, err := sql.Migrate(ctx, pool, sql.MigrateOptions{})
-	return err
 }
 
 // TestMiddlewareReadDB: what ReadDB finds is the answer, even against the

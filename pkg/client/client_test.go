@@ -14,9 +14,9 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/auth-session/auth-session/internal/pgtest"
+	"github.com/auth-session/auth-session/internal/sqltest"
 	"github.com/auth-session/auth-session/pkg/client"
 	"github.com/auth-session/auth-session/pkg/server"
-	"github.com/auth-session/auth-session/pkg/sql"
 )
 
 func TestMain(m *testing.M) { pgtest.Main(m) }
@@ -29,7 +29,7 @@ type fixture struct {
 
 func newFixture(t *testing.T) *fixture {
 	t.Helper()
-	pool := pgtest.NewPool(t, migrate)
+	pool := sqltest.Migrated.NewPool(t)
 	srv, err := server.New(server.Config{Pool: pool, Log: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		t.Fatal(err)
@@ -291,12 +291,6 @@ func mustWhoAmI(t *testing.T, c *client.Client) client.Identity {
 		t.Fatal(err)
 	}
 	return me
-}
-
-// migrate applies the schema, for pgtest.NewPool.
-func migrate(ctx context.Context, pool *pgxpool.Pool) error {
-	_, err := sql.Migrate(ctx, pool, sql.MigrateOptions{})
-	return err
 }
 
 func TestAdminRevokeMatching(t *testing.T) {

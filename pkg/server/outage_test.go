@@ -17,7 +17,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/auth-session/auth-session/internal/pgcluster"
-	"github.com/auth-session/auth-session/internal/pgtest"
+	"github.com/auth-session/auth-session/internal/sqltest"
 	"github.com/auth-session/auth-session/pkg/auth"
 	"github.com/auth-session/auth-session/pkg/outage"
 	"github.com/auth-session/auth-session/pkg/server"
@@ -273,10 +273,7 @@ func nonRequestLines(logs string) string {
 func TestDeadFirstHostIsNoOutage(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	migrated := pgtest.NewPool(t, func(ctx context.Context, pool *pgxpool.Pool) error {
-		_, err := sql.Migrate(ctx, pool, sql.MigrateOptions{})
-		return err
-	})
+	migrated := sqltest.Migrated.NewPool(t)
 	poolCfg, err := pgxpool.ParseConfig(migrated.Config().ConnString())
 	if err != nil {
 		t.Fatal(err)

@@ -22,6 +22,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/auth-session/auth-session/internal/pgtest"
+	"github.com/auth-session/auth-session/internal/sqltest"
 	"github.com/auth-session/auth-session/pkg/auth"
 	"github.com/auth-session/auth-session/pkg/server"
 	"github.com/auth-session/auth-session/pkg/sql"
@@ -72,10 +73,7 @@ func newFixture(t *testing.T, configure ...func(*server.Config)) *fixture {
 // yet: f.url is empty.
 func newFixtureServer(t *testing.T, configure ...func(*server.Config)) (*fixture, *server.Server) {
 	t.Helper()
-	pool := pgtest.NewPool(t, func(ctx context.Context, pool *pgxpool.Pool) error {
-		_, err := sql.Migrate(ctx, pool, sql.MigrateOptions{})
-		return err
-	})
+	pool := sqltest.Migrated.NewPool(t)
 	f := &fixture{dbURL: pool.Config().ConnString(), pool: pool, logs: &syncBuffer{}}
 	cfg := server.Config{
 		Pool: pool,

@@ -121,12 +121,20 @@ type site struct {
 	password string
 }
 
+// initialized is a database that the binary's init set up, which newSite
+// copies for each test; the tests of init itself start from pgtest.NewDB.
+var initialized = pgtest.NewTemplate("initialized", func(ctx context.Context, conn *pgx.Conn) error {
+	cmd := exec.CommandContext(ctx, binPath, "init", "--url", conn.Config().ConnString())
+	cmd.Env = commandEnv()
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return fmt.Errorf("auth-session init: %w\n%s", err, out)
+	}
+	return nil
+})
+
 func newSite(t *testing.T) *site {
 	t.Helper()
-	s := &site{dbURL: pgtest.NewDB(t), password: "pw-" + pgtest.UniqueName("x")}
-	if r := run(t, "init", "--url", s.dbURL); r.code != 0 {
-		t.Fatalf("init: %s", r)
-	}
+	s := &site{dbURL: initialized.NewDB(t), password: "pw-" + pgtest.UniqueName("x")}
 	admin := pgtest.UniqueName("admin")
 	s.user = pgtest.UniqueName("web_user")
 	pgtest.MustExec(t, s.dbURL, fmt.Sprintf("CREATE ROLE %s LOGIN PASSWORD 'adminpw' IN ROLE admin; CREATE ROLE %s LOGIN PASSWORD '%s'",

@@ -93,13 +93,22 @@ func mustRun(t *testing.T, dbURL string, args ...string) result {
 	return r
 }
 
+// initialized is a database that the binary's init set up, which newDB
+// copies for each test; the tests of init itself start from pgtest.NewDB.
+var initialized = pgtest.NewTemplate("initialized", func(ctx context.Context, conn *pgx.Conn) error {
+	cmd := exec.CommandContext(ctx, binPath, "init")
+	cmd.Env = append(cleanEnv(), "AUTH_SESSION_URL="+conn.Config().ConnString())
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return fmt.Errorf("auth-session init: %w\n%s", err, out)
+	}
+	return nil
+})
+
 // newDB returns a superuser URL of a fresh database with the schema that
 // auth-session init installed.
 func newDB(t *testing.T) string {
 	t.Helper()
-	dbURL := pgtest.NewDB(t)
-	mustRun(t, dbURL, "init")
-	return dbURL
+	return initialized.NewDB(t)
 }
 
 // newRole creates a cluster-wide role with attrs, dropped at the end of the

@@ -48,8 +48,13 @@ deb:
 deps:
 	@scripts/install-deps.sh
 
+# vet compiles every package it checks, and their dependencies, as the end-
+# to-end tests' binary (internal/testbin) and make deb build them: static
+# (CGO_ENABLED=0; no file of ours uses cgo), -trimpath, BUILD_TAGS. With an
+# empty build cache, as on CI, the three then share one compilation instead
+# of making two (about 85 s of CPU on this project's 2-core machine).
 vet:
-	$(GO) vet ./...
+	CGO_ENABLED=0 $(GO) vet -trimpath -tags '$(BUILD_TAGS)' ./...
 
 # The admin page's pure functions are tested with Node's own test runner.
 test: deps vet

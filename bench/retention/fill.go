@@ -89,7 +89,12 @@ func parseFills(s string) ([]fillKind, error) {
 // role), half the sessions HTTP logins with a client address and a
 // User-Agent, ids made as the table's default makes them (milliseconds
 // since 2020 in the high bits, so id order is creation order), and each
-// secret derived from its id.
+// secret derived from its id. Row i is inserted j-th, where i = j·stride
+// mod n + 1: with a stride of 1 the heap is in creation order; with one
+// near n times the golden ratio, prime to n, the rows of each page are
+// spread over the whole range of i, as bench/scale's fill leaves them
+// (its hash join scatters them), so that purge's rows lie on nearly every
+// page, as in a table whose freed space new sessions have reused for long.
 const fillSessions = `INSERT INTO system.web_sessions (id, hashed_secret, username, user_id, created_at, expires_at,
     revoked_at, last_used_at, audit_info, client_ip, role_version)
 SELECT g.id, sha256(decode(md5(g.id::TEXT) || md5((g.id + 1)::TEXT), 'hex')), 'retention_u' || g.u,
@@ -106,7 +111,8 @@ FROM (
             'Mozilla/5.0 (Macintosh; Intel Mac OS X 14_1) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.1 Safari/605.1.15',
             'Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/119.0.0.0 Safari/537.36',
             'curl/8.4.0'])[1 + i / 2 % 4] AS ua
-    FROM generate_series(1, {n}::BIGINT) i,
+    FROM generate_series(0, {n}::BIGINT - 1) j,
+    LATERAL (SELECT (j * {stride}) % {n} + 1 AS i) ii,
     LATERAL (SELECT {created} AS c) cc,
     LATERAL (SELECT {expires} AS e) ee,
     LATERAL (SELECT {revoked} AS revoked) rr
@@ -118,7 +124,7 @@ FROM (
 // analyzes and checkpoints, so that every copy starts with no dead rows,
 // hint bits and statistics set, and no dirty pages. Autovacuum is off for
 // the table, so it cannot land in one measurement and not another.
-func fillPlain(ctx context.Context, adminURL, name string, n int, f fillKind) error {
+func fillPlain(ctx context.Context, adminURL, name string, n int, f fillKind, scatter bool) error {
 	if err := execOn(ctx, adminURL, "DROP DATABASE IF EXISTS "+name+" WITH (FORCE)", "CREATE DATABASE "+name); err != nil {
 		return err
 	}
@@ -131,7 +137,12 @@ func fillPlain(ctx context.Context, adminURL, name string, n int, f fillKind) er
 		return err
 	}
 	insert := strings.NewReplacer("{created}", f.created, "{expires}", f.expires, "{revoked}", f.revoked).Replace(fillSessions)
-	insert = strings.NewReplacer("{n}", strconv.Itoa(n), "{users}", strconv.Itoa(n/10), "{p}", strconv.Itoa(n/purgeableShare)).Replace(insert)
+	stride := 1
+	if scatter {
+		stride = scatterStride(n)
+	}
+	insert = strings.NewReplacer("{n}", strconv.Itoa(n), "{users}", strconv.Itoa(n/10), "{p}", strconv.Itoa(n/purgeableShare),
+		"{stride}", strconv.Itoa(stride)).Replace(insert)
 	return execAll(ctx, conn,
 		"SET maintenance_work_mem = '1GB'",
 		"ALTER TABLE system.web_sessions SET (autovacuum_enabled = false)",
@@ -142,6 +153,24 @@ FOR r IN SELECT indexname FROM secondary LOOP EXECUTE 'DROP INDEX system.' || qu
 		buildSecondaryIndexes,
 		"VACUUM (ANALYZE) system.web_sessions",
 		"CHECKPOINT")
+}
+
+// scatterStride is the integer nearest n times the golden ratio's
+// fraction that is prime to n, so that j·stride mod n visits every row
+// once, neighbours far apart.
+func scatterStride(n int) int {
+	s := int(float64(n)*0.6180339887) | 1
+	for gcd(s, n) != 1 {
+		s += 2
+	}
+	return s
+}
+
+func gcd(a, b int) int {
+	for b != 0 {
+		a, b = b, a%b
+	}
+	return a
 }
 
 // saveSecondaryIndexes keeps the definitions of the table's indexes other
@@ -156,6 +185,8 @@ FOR r IN SELECT indexdef FROM secondary LOOP EXECUTE r.indexdef; END LOOP; END $
 type shape struct {
 	rows, purgeable, revoked, revokedPurgeable int64
 	bytes                                      int64
+	// pages of the heap, and those that hold a purgeable row
+	pages, purgeablePages int64
 }
 
 func readShape(ctx context.Context, conn *pgx.Conn) (shape, error) {
@@ -164,8 +195,10 @@ func readShape(ctx context.Context, conn *pgx.Conn) (shape, error) {
     count(*) FILTER (WHERE `+purgeable+`),
     count(*) FILTER (WHERE revoked_at IS NOT NULL),
     count(*) FILTER (WHERE revoked_at < now() - INTERVAL '1 hour' AND expires_at >= now() - INTERVAL '1 hour'),
-    pg_total_relation_size('system.web_sessions')
-FROM system.web_sessions`).Scan(&s.rows, &s.purgeable, &s.revoked, &s.revokedPurgeable, &s.bytes)
+    pg_total_relation_size('system.web_sessions'),
+    pg_relation_size('system.web_sessions') / current_setting('block_size')::INT,
+    count(DISTINCT (ctid::TEXT::POINT)[0]) FILTER (WHERE `+purgeable+`)
+FROM system.web_sessions`).Scan(&s.rows, &s.purgeable, &s.revoked, &s.revokedPurgeable, &s.bytes, &s.pages, &s.purgeablePages)
 	return s, err
 }
 

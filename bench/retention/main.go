@@ -22,9 +22,13 @@
 // fixed lifetime created evenly over 31 days (expiry follows creation,
 // the case partitioning suits), with and without logouts spread over
 // their lives; and a table whose short-lived tenth is scattered among
-// long-lived sessions of every day.
+// long-lived sessions of every day. Today's table has its rows scattered
+// over its pages, as bench/scale's fill leaves them and as years of
+// reused free space would (-heap creation keeps them in creation order);
+// each partition has its rows in creation order, since a partition takes
+// inserts only on its own day.
 //
-//	go run ./bench/retention [-sizes "1M 10M"] [-fills "issue21 lifetime logouts scattered"] [-rounds 2] [-url SUPERUSER_URL]
+//	go run ./bench/retention [-sizes "1M 10M"] [-fills "issue21 lifetime logouts scattered"] [-rounds 2] [-heap scattered] [-url SUPERUSER_URL]
 //
 // Without -url (or AUTH_SESSION_TEST_URL) it starts a throwaway PostgreSQL
 // with package pgcluster; with one it works in databases of its own
@@ -63,6 +67,7 @@ type options struct {
 	warmup      time.Duration
 	duration    time.Duration
 	yearDays    int
+	scatter     bool
 }
 
 func main() {
@@ -76,7 +81,13 @@ func main() {
 	flag.DurationVar(&o.warmup, "warmup", time.Second, "unmeasured run of each lookup load before the first round")
 	flag.DurationVar(&o.duration, "duration", 5*time.Second, "measured run of each lookup load in each round")
 	flag.IntVar(&o.yearDays, "year", 365, "daily partitions of the larger partitioned table the lookups also run on (0: none)")
+	heap := flag.String("heap", "scattered", `order of today's table's heap: "scattered" (purge's rows on nearly every page, as bench/scale's fill leaves them) or "creation"`)
 	flag.Parse()
+	o.scatter = *heap == "scattered"
+	if *heap != "scattered" && *heap != "creation" {
+		fmt.Fprintf(os.Stderr, "bench/retention: -heap %q: want scattered or creation\n", *heap)
+		os.Exit(2)
+	}
 	var err error
 	if o.sizes, err = parseSizes(*sizes); err != nil {
 		fmt.Fprintf(os.Stderr, "bench/retention: -sizes: %v\n", err)

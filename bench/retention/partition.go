@@ -43,7 +43,7 @@ func today() time.Time { return time.Now().UTC().Truncate(24 * time.Hour) }
 
 // partitionTable turns the sessions table of database name into a table
 // RANGE-partitioned by id, one partition a day, with the same columns,
-// defaults, constraints, rows (copied in their order), primary key and
+// defaults, constraints, rows (copied in id order), primary key and
 // secondary indexes (each created on the parent, so on every partition),
 // then vacuums, analyzes and checkpoints as fillPlain does. The primary
 // key on id is allowed because id is the partition key; a unique index
@@ -62,7 +62,9 @@ func partitionTable(ctx context.Context, dbURL string) error {
 	}
 	stmts = append(stmts, partitionDDL("system.web_sessions_new", today().AddDate(0, 0, -backDays), backDays+1+aheadDays)...)
 	stmts = append(stmts,
-		"INSERT INTO system.web_sessions_new SELECT * FROM system.web_sessions",
+		// Each partition in creation order, as the rows of a day arrive
+		// and stay: nothing is inserted into a partition after its day.
+		"INSERT INTO system.web_sessions_new SELECT * FROM system.web_sessions ORDER BY id",
 		"DROP TABLE system.web_sessions",
 		"ALTER TABLE system.web_sessions_new RENAME TO web_sessions",
 		"ALTER TABLE system.web_sessions ADD CONSTRAINT web_sessions_pkey PRIMARY KEY (id)",

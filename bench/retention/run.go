@@ -48,7 +48,7 @@ func runFill(ctx context.Context, out io.Writer, o options, n int, f fillKind) (
 	}
 	progress("%s %s: filling today's table", sizeName(n), f.name)
 	began := time.Now()
-	if err := fillPlain(ctx, o.url, r.plain, n, f); err != nil {
+	if err := fillPlain(ctx, o.url, r.plain, n, f, o.scatter); err != nil {
 		return err
 	}
 	r.filled = time.Since(began)
@@ -125,26 +125,28 @@ func (r *fillRun) print(out io.Writer) {
 	s := r.plainShape
 	fmt.Fprintf(out, "\n### %s sessions, fill %q\n\n%s.\n\n", sizeName(r.n), r.fill.name, r.fill.about)
 	fmt.Fprintf(out, "%s sessions, %s purgeable when filled (%s of them revoked more than an hour ago and not expired), %s revoked in all; "+
-		"today's table %s with its indexes, filled in %v; the partitioned copy %s in %d daily partitions.\n\n",
+		"today's table %s with its indexes, filled in %v, its heap %s, purgeable rows on %s of its %s pages; "+
+		"the partitioned copy %s in %d daily partitions, each in creation order.\n\n",
 		thousands(s.rows), thousands(s.purgeable), thousands(s.revokedPurgeable), thousands(s.revoked),
-		mib(s.bytes), r.filled.Round(time.Second), mib(r.partBytes), r.partitions)
-	fmt.Fprintf(out, "| retention method | rows removed | of them by dropping (partitions) | statement time | today's DELETE time / this | VACUUM after | WAL written | WAL of the VACUUM | load |\n")
-	fmt.Fprintf(out, "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n")
+		mib(s.bytes), r.filled.Round(time.Second), heapOrder(r.o.scatter), thousands(s.purgeablePages), thousands(s.pages), mib(r.partBytes), r.partitions)
+	fmt.Fprintf(out, "| retention method | rows removed | of them by dropping (partitions) | statement time | of it, dropping | today's DELETE time / this | VACUUM after | WAL written | WAL of the VACUUM | load |\n")
+	fmt.Fprintf(out, "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n")
 	for k, m := range methods {
 		rs := r.removals[k]
-		var removed, dropped, parts, total, ratio, vacuum, wal, vwal, load []float64
+		var removed, dropped, parts, total, dropping, ratio, vacuum, wal, vwal, load []float64
 		for i, x := range rs {
 			removed, dropped, parts = append(removed, float64(x.removed)), append(dropped, float64(x.dropped)), append(parts, float64(x.partitions))
-			total, vacuum = append(total, x.total().Seconds()), append(vacuum, x.vacuum.Seconds())
+			total, dropping, vacuum = append(total, x.total().Seconds()), append(dropping, x.dropTime.Seconds()), append(vacuum, x.vacuum.Seconds())
 			ratio = append(ratio, r.removals[0][i].total().Seconds()/x.total().Seconds())
 			wal, vwal, load = append(wal, float64(x.wal)/(1<<20)), append(vwal, float64(x.vacuumWAL)/(1<<20)), append(load, x.load)
 		}
-		dropCell := ""
+		dropCell, droppingCell := "", ""
 		if m.drop != "" {
 			dropCell = span(dropped, "%.0f") + " (" + span(parts, "%.0f") + ")"
+			droppingCell = span(dropping, "%.3f") + " s"
 		}
-		fmt.Fprintf(out, "| %s | %s | %s | %s s | %s | %s s | %s MiB | %s MiB | %s |\n", m.name, span(removed, "%.0f"), dropCell,
-			span(total, "%.3f"), span(ratio, "%.2f"), span(vacuum, "%.2f"), span(wal, "%.1f"), span(vwal, "%.1f"), span(load, "%.1f"))
+		fmt.Fprintf(out, "| %s | %s | %s | %s s | %s | %s | %s s | %s MiB | %s MiB | %s |\n", m.name, span(removed, "%.0f"), dropCell,
+			span(total, "%.3f"), droppingCell, span(ratio, "%.2f"), span(vacuum, "%.2f"), span(wal, "%.1f"), span(vwal, "%.1f"), span(load, "%.1f"))
 	}
 	if len(r.tables) == 0 {
 		return
@@ -174,6 +176,13 @@ func (r *fillRun) print(out io.Writer) {
 		}
 		fmt.Fprintf(out, "| %s | %d | %s |\n", t.name, t.parts, strings.Join(cells, " | "))
 	}
+}
+
+func heapOrder(scatter bool) string {
+	if scatter {
+		return "scattered"
+	}
+	return "in creation order"
 }
 
 // span is the range of vs, each written with format: one value when all

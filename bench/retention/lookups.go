@@ -20,6 +20,10 @@ import (
 const rawLookup = `SELECT id, username, user_id, hashed_secret, expires_at, revoked_at, last_used_at
 FROM system.web_sessions WHERE id = $1`
 
+// userSessions is what logout USER and list --user find a user's sessions
+// by: every partition's username index, since the partition key is the id.
+const userSessions = `SELECT id, expires_at, revoked_at FROM system.web_sessions WHERE username = $1`
+
 // table is one of the tables the lookups run on.
 type table struct {
 	name        string
@@ -180,7 +184,12 @@ func (f *fillRun) pickKeys(ctx context.Context) error {
 	if len(f.keys) == 0 {
 		return fmt.Errorf("no session picked for the lookups")
 	}
-	rand.New(rand.NewPCG(1, 2)).Shuffle(len(f.keys), func(i, j int) { f.keys[i], f.keys[j] = f.keys[j], f.keys[i] })
+	rng := rand.New(rand.NewPCG(1, 2))
+	rng.Shuffle(len(f.keys), func(i, j int) { f.keys[i], f.keys[j] = f.keys[j], f.keys[i] })
+	f.users = make([]int, 5000)
+	for i := range f.users {
+		f.users[i] = rng.IntN(f.n / 10)
+	}
 	return nil
 }
 
@@ -191,9 +200,9 @@ type lookupResult struct {
 	load        float64
 }
 
-// lookups runs, in one round, the raw lookup and the session check on
-// every table, and the raw lookup with generic plans on the partitioned
-// ones, each for o.duration at o.concurrency after o.warmup unmeasured,
+// lookups runs, in one round, the raw lookup, the session check and a
+// user's sessions by name on every table, and the first two with generic
+// plans on the partitioned ones, each for o.duration at o.concurrency after o.warmup unmeasured,
 // in reverse order every other round, on pools opened for the round.
 func (f *fillRun) lookups(ctx context.Context, round int) error {
 	defer f.closePools()
@@ -203,18 +212,31 @@ func (f *fillRun) lookups(ctx context.Context, round int) error {
 	policy := sql.CheckPolicy{TouchInterval: auth.DefaultTouchInterval}
 	var workloads []httpload.Workload
 	for _, t := range f.tables {
-		workloads = append(workloads, httpload.Workload{Name: t.name + ": raw primary-key SELECT", Op: func(ctx context.Context, i int) error {
-			return rawOp(ctx, t.pool, f.keys[i%len(f.keys)])
-		}})
-		workloads = append(workloads, httpload.Workload{Name: t.name + ": the session check (sql.CheckSession)", Op: func(ctx context.Context, i int) error {
-			_, err := sql.CheckSession(ctx, t.pool, f.keys[i%len(f.keys)], policy)
-			return err
-		}})
+		pools := []*pgxpool.Pool{t.pool}
 		if t.generic != nil {
-			workloads = append(workloads, httpload.Workload{Name: t.name + ": raw primary-key SELECT, plan_cache_mode = force_generic_plan", Op: func(ctx context.Context, i int) error {
-				return rawOp(ctx, t.generic, f.keys[i%len(f.keys)])
+			pools = append(pools, t.generic)
+		}
+		for k, pool := range pools {
+			mode := ""
+			if k > 0 {
+				mode = ", plan_cache_mode = force_generic_plan"
+			}
+			workloads = append(workloads, httpload.Workload{Name: t.name + ": raw primary-key SELECT" + mode, Op: func(ctx context.Context, i int) error {
+				return rawOp(ctx, pool, f.keys[i%len(f.keys)])
+			}})
+			workloads = append(workloads, httpload.Workload{Name: t.name + ": the session check (sql.CheckSession)" + mode, Op: func(ctx context.Context, i int) error {
+				_, err := sql.CheckSession(ctx, pool, f.keys[i%len(f.keys)], policy)
+				return err
 			}})
 		}
+		workloads = append(workloads, httpload.Workload{Name: t.name + ": a user's 10 sessions by username (list --user, logout USER)", Op: func(ctx context.Context, i int) error {
+			rows, err := t.pool.Query(ctx, userSessions, fmt.Sprintf("retention_u%d", f.users[i%len(f.users)]))
+			if err != nil {
+				return err
+			}
+			rows.Close()
+			return rows.Err()
+		}})
 	}
 	load := loadAverage()
 	if err := httpload.Warm(ctx, workloads, f.o.concurrency, f.o.warmup); err != nil {

@@ -28,6 +28,7 @@ type fillRun struct {
 	filled            time.Duration
 	removals          [][]removal // by method, then round
 	keys              []int64
+	users             []int // user numbers whose sessions the by-name lookup reads
 	tables            []*table
 	lookupNames       []string
 	lookupResults     [][]lookupResult // by workload, then round

@@ -9,6 +9,11 @@
 # and measures purge, the session check, whoami, the everyday commands and
 # list's memory against it, in SCALE_ROUNDS rounds (default 2); without
 # SCALE it runs last, at 100k.
+#
+# RETENTION="1M 10M" runs only bench/retention, which measures partitioning
+# the sessions table by day as the retention design against today's table
+# in SCALE_ROUNDS rounds (about 11 minutes at 1M with its four fills, 3
+# rounds; never part of the default run).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -16,6 +21,7 @@ GO=${GO:-go}
 URL=${AUTH_SESSION_TEST_URL:-}
 SCALE=${SCALE:-}
 SCALE_ROUNDS=${SCALE_ROUNDS:-2}
+RETENTION=${RETENTION:-}
 
 "$GO" build -tags "${BUILD_TAGS:-urfave_cli_no_docs}" -o bin/auth-session ./cmd/auth-session
 
@@ -39,6 +45,12 @@ scale() {
 }
 if [ -n "$SCALE" ]; then
 	scale "$SCALE"
+	exit $status
+fi
+if [ -n "$RETENTION" ]; then
+	args=(-sizes "$RETENTION" -rounds "$SCALE_ROUNDS")
+	if [ -n "$URL" ]; then args+=(-url "$URL"); fi
+	bench retention "${args[@]}"
 	exit $status
 fi
 

@@ -92,11 +92,14 @@ docs:
 
 # Every benchmark under bench/, the table-size one (bench/scale) at its
 # smallest table; SCALE="100k 1M 10M" runs only that one, filling a table of
-# each size, in SCALE_ROUNDS interleaved rounds (docs/benchmarks.md).
+# each size, in SCALE_ROUNDS interleaved rounds (docs/benchmarks.md);
+# RETENTION="1M 10M" runs only bench/retention, partitioning the sessions
+# table by day against today's table, never part of the default run.
 SCALE        ?=
 SCALE_ROUNDS ?= 2
+RETENTION    ?=
 bench: deps build
-	SCALE="$(SCALE)" SCALE_ROUNDS="$(SCALE_ROUNDS)" scripts/bench.sh
+	SCALE="$(SCALE)" SCALE_ROUNDS="$(SCALE_ROUNDS)" RETENTION="$(RETENTION)" scripts/bench.sh
 
 clean:
 	rm -rf bin dist

@@ -8,6 +8,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/auth-session/auth-session/bench/internal/benchdb"
 	"github.com/auth-session/auth-session/pkg/sql"
 )
 
@@ -125,10 +126,10 @@ FROM (
 // hint bits and statistics set, and no dirty pages. Autovacuum is off for
 // the table, so it cannot land in one measurement and not another.
 func fillPlain(ctx context.Context, adminURL, name string, n int, f fillKind, scatter bool) error {
-	if err := execOn(ctx, adminURL, "DROP DATABASE IF EXISTS "+name+" WITH (FORCE)", "CREATE DATABASE "+name); err != nil {
+	if err := benchdb.ExecOn(ctx, adminURL, "DROP DATABASE IF EXISTS "+name+" WITH (FORCE)", "CREATE DATABASE "+name); err != nil {
 		return err
 	}
-	conn, err := pgx.Connect(ctx, dbURL(adminURL, name))
+	conn, err := pgx.Connect(ctx, benchdb.URL(adminURL, name))
 	if err != nil {
 		return fmt.Errorf("connect to %s: %w", name, err)
 	}
@@ -143,7 +144,7 @@ func fillPlain(ctx context.Context, adminURL, name string, n int, f fillKind, sc
 	}
 	insert = strings.NewReplacer("{n}", strconv.Itoa(n), "{users}", strconv.Itoa(n/10), "{p}", strconv.Itoa(n/purgeableShare),
 		"{stride}", strconv.Itoa(stride)).Replace(insert)
-	return execAll(ctx, conn,
+	return benchdb.ExecAll(ctx, conn,
 		"SET maintenance_work_mem = '1GB'",
 		"ALTER TABLE system.web_sessions SET (autovacuum_enabled = false)",
 		saveSecondaryIndexes,
@@ -200,38 +201,4 @@ func readShape(ctx context.Context, conn *pgx.Conn) (shape, error) {
     count(DISTINCT (ctid::TEXT::POINT)[0]) FILTER (WHERE `+purgeable+`)
 FROM system.web_sessions`).Scan(&s.rows, &s.purgeable, &s.revoked, &s.revokedPurgeable, &s.bytes, &s.pages, &s.purgeablePages)
 	return s, err
-}
-
-// parseSizes reads sizes separated by spaces or commas, each a whole
-// number with an optional k (thousands) or M (millions).
-func parseSizes(s string) ([]int, error) {
-	var sizes []int
-	for _, f := range strings.FieldsFunc(s, func(r rune) bool { return r == ' ' || r == ',' }) {
-		digits, mult := f, 1
-		if d, ok := strings.CutSuffix(f, "k"); ok {
-			digits, mult = d, 1_000
-		} else if d, ok := strings.CutSuffix(f, "M"); ok {
-			digits, mult = d, 1_000_000
-		}
-		n, err := strconv.Atoi(digits)
-		if err != nil || n <= 0 || n*mult < 20_000 || n > 1_000_000_000/mult {
-			return nil, fmt.Errorf("table size %q: want 20k to 1000M sessions, such as 100k or 1M", f)
-		}
-		sizes = append(sizes, n*mult)
-	}
-	if len(sizes) == 0 {
-		return nil, fmt.Errorf("no table size in %q", s)
-	}
-	return sizes, nil
-}
-
-// sizeName writes n as parseSizes reads it.
-func sizeName(n int) string {
-	switch {
-	case n%1_000_000 == 0:
-		return strconv.Itoa(n/1_000_000) + "M"
-	case n%1_000 == 0:
-		return strconv.Itoa(n/1_000) + "k"
-	}
-	return strconv.Itoa(n)
 }

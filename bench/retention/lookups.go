@@ -10,6 +10,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/auth-session/auth-session/bench/internal/benchdb"
 	"github.com/auth-session/auth-session/bench/internal/httpload"
 	"github.com/auth-session/auth-session/pkg/auth"
 	"github.com/auth-session/auth-session/pkg/sql"
@@ -59,12 +60,12 @@ func (f *fillRun) countTableLocks(ctx context.Context) error {
 		f.tables = append(f.tables, t)
 		for _, mode := range planModes {
 			var err error
-			if t.locks[mode], err = countLocks(ctx, dbURL(f.o.url, d.db), mode, f.keys[0]); err != nil {
+			if t.locks[mode], err = countLocks(ctx, benchdb.URL(f.o.url, d.db), mode, f.keys[0]); err != nil {
 				return fmt.Errorf("%s, %s: %w", d.name, mode, err)
 			}
 		}
 		if t.partitioned {
-			conn, err := pgx.Connect(ctx, dbURL(f.o.url, d.db))
+			conn, err := pgx.Connect(ctx, benchdb.URL(f.o.url, d.db))
 			if err != nil {
 				return err
 			}
@@ -81,11 +82,11 @@ func (f *fillRun) countTableLocks(ctx context.Context) error {
 // openPools opens the pools of every table, closed by closePools.
 func (f *fillRun) openPools(ctx context.Context) (err error) {
 	for _, t := range f.tables {
-		if t.pool, err = openPool(ctx, dbURL(f.o.url, t.db), ""); err != nil {
+		if t.pool, err = openPool(ctx, benchdb.URL(f.o.url, t.db), ""); err != nil {
 			return err
 		}
 		if t.partitioned {
-			if t.generic, err = openPool(ctx, dbURL(f.o.url, t.db), "force_generic_plan"); err != nil {
+			if t.generic, err = openPool(ctx, benchdb.URL(f.o.url, t.db), "force_generic_plan"); err != nil {
 				return err
 			}
 		}
@@ -169,7 +170,7 @@ WHERE l.pid = pg_backend_pid() AND l.locktype = 'relation' AND c.relnamespace = 
 // shuffled order: any session, live or not, since the raw lookup reads a
 // row whatever its state.
 func (f *fillRun) pickKeys(ctx context.Context) error {
-	conn, err := pgx.Connect(ctx, dbURL(f.o.url, f.plain))
+	conn, err := pgx.Connect(ctx, benchdb.URL(f.o.url, f.plain))
 	if err != nil {
 		return err
 	}

@@ -41,9 +41,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"net/url"
 	"os"
-	"os/exec"
 	"os/signal"
 	"strconv"
 	"strings"
@@ -53,6 +51,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/auth-session/auth-session/bench/internal/benchdb"
+	"github.com/auth-session/auth-session/bench/internal/tablesize"
 	"github.com/auth-session/auth-session/internal/pgcluster"
 )
 
@@ -89,7 +88,7 @@ func main() {
 		os.Exit(2)
 	}
 	var err error
-	if o.sizes, err = parseSizes(*sizes); err != nil {
+	if o.sizes, err = tablesize.Parse(*sizes); err != nil {
 		fmt.Fprintf(os.Stderr, "bench/retention: -sizes: %v\n", err)
 		os.Exit(2)
 	}
@@ -133,69 +132,11 @@ func run(ctx context.Context, out io.Writer, o options) (err error) {
 	for _, n := range o.sizes {
 		for _, f := range o.fills {
 			if err := runFill(ctx, out, o, n, f); err != nil {
-				return fmt.Errorf("%s sessions, fill %s: %w", sizeName(n), f.name, err)
+				return fmt.Errorf("%s sessions, fill %s: %w", tablesize.Name(n), f.name, err)
 			}
 		}
 	}
 	return nil
-}
-
-// execOn runs stmts, in order, on a connection of its own to dbURL.
-func execOn(ctx context.Context, dbURL string, stmts ...string) error {
-	conn, err := pgx.Connect(ctx, dbURL)
-	if err != nil {
-		return fmt.Errorf("connect: %w", err)
-	}
-	defer conn.Close(ctx)
-	return execAll(ctx, conn, stmts...)
-}
-
-func execAll(ctx context.Context, conn *pgx.Conn, stmts ...string) error {
-	for _, s := range stmts {
-		if _, err := conn.Exec(ctx, s); err != nil {
-			return fmt.Errorf("%s: %w", firstLine(s), err)
-		}
-	}
-	return nil
-}
-
-// dbURL is adminURL with its database replaced by name.
-func dbURL(adminURL, name string) string {
-	u, err := url.Parse(adminURL)
-	if err != nil {
-		// A key=value connection string: the last dbname wins.
-		return adminURL + " dbname=" + name
-	}
-	u.Path = "/" + name
-	return u.String()
-}
-
-// copyDatabase makes database to a copy of from, file by file, so that it
-// starts in the state from was left in (pages, hint bits, statistics),
-// then flushes the machine's dirty pages so that the copy's writeback does
-// not land in the measurement that follows.
-func copyDatabase(ctx context.Context, adminURL, from, to string) error {
-	if err := execOn(ctx, adminURL, "DROP DATABASE IF EXISTS "+to+" WITH (FORCE)",
-		"CREATE DATABASE "+to+" TEMPLATE "+from+" STRATEGY FILE_COPY"); err != nil {
-		return err
-	}
-	return syncDisks(ctx)
-}
-
-func dropDatabase(ctx context.Context, adminURL, name string) error {
-	return execOn(context.WithoutCancel(ctx), adminURL, "DROP DATABASE IF EXISTS "+name+" WITH (FORCE)")
-}
-
-func syncDisks(ctx context.Context) error {
-	if out, err := exec.CommandContext(ctx, "sync").CombinedOutput(); err != nil {
-		return fmt.Errorf("sync: %w: %s", err, out)
-	}
-	return nil
-}
-
-func firstLine(s string) string {
-	line, _, _ := strings.Cut(strings.TrimSpace(s), "\n")
-	return line
 }
 
 // progress says on standard error what the benchmark is doing.

@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/auth-session/auth-session/bench/internal/benchdb"
 )
 
 // Daily partitions: from the day 31 days before today, which holds every
@@ -73,7 +75,7 @@ func partitionTable(ctx context.Context, dbURL string) error {
 		"GRANT SELECT, INSERT, UPDATE, DELETE ON system.web_sessions TO admin",
 		"VACUUM (ANALYZE) system.web_sessions",
 		"CHECKPOINT")
-	return execAll(ctx, conn, stmts...)
+	return benchdb.ExecAll(ctx, conn, stmts...)
 }
 
 // addPartitions adds empty daily partitions after the last one until the
@@ -93,7 +95,7 @@ func addPartitions(ctx context.Context, dbURL string, total int) error {
 	}
 	stmts := partitionDDL("system.web_sessions", today().AddDate(0, 0, have-backDays), total-have)
 	stmts = append(stmts, "VACUUM (ANALYZE) system.web_sessions", "CHECKPOINT")
-	return execAll(ctx, conn, stmts...)
+	return benchdb.ExecAll(ctx, conn, stmts...)
 }
 
 func countPartitions(ctx context.Context, conn *pgx.Conn) (int, error) {

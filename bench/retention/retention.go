@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/auth-session/auth-session/bench/internal/benchdb"
 )
 
 // purgeable is what purge deletes with its defaults: the sessions that
@@ -61,14 +63,14 @@ func (f *fillRun) retention(ctx context.Context, round int) error {
 			template = f.part
 		}
 		copyName := template + "_copy"
-		if err := copyDatabase(ctx, f.o.url, template, copyName); err != nil {
+		if err := benchdb.CopyDatabase(ctx, f.o.url, template, copyName); err != nil {
 			return err
 		}
-		r, err := f.remove(ctx, dbURL(f.o.url, copyName), m)
+		r, err := f.remove(ctx, benchdb.URL(f.o.url, copyName), m)
 		if err != nil {
 			return fmt.Errorf("%s: %w", m.name, err)
 		}
-		if err := dropDatabase(ctx, f.o.url, copyName); err != nil {
+		if err := benchdb.DropDatabase(ctx, f.o.url, copyName); err != nil {
 			return err
 		}
 		f.removals[k] = append(f.removals[k], r)
@@ -117,7 +119,7 @@ func (f *fillRun) remove(ctx context.Context, dbURL string, m method) (removal, 
 		}
 	case detachThenDrop:
 		for _, p := range drop {
-			if err := execAll(ctx, conn,
+			if err := benchdb.ExecAll(ctx, conn,
 				"ALTER TABLE system.web_sessions DETACH PARTITION "+p+" CONCURRENTLY",
 				"DROP TABLE "+p); err != nil {
 				return r, err

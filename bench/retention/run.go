@@ -11,6 +11,9 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/auth-session/auth-session/bench/internal/benchdb"
+	"github.com/auth-session/auth-session/bench/internal/tablesize"
 )
 
 // fillRun is the benchmark on one size filled one way.
@@ -36,7 +39,7 @@ type fillRun struct {
 
 func runFill(ctx context.Context, out io.Writer, o options, n int, f fillKind) (err error) {
 	r := &fillRun{o: o, n: n, fill: f, removals: make([][]removal, len(methods))}
-	prefix := "retention_" + f.name + "_" + strings.ToLower(sizeName(n))
+	prefix := "retention_" + f.name + "_" + strings.ToLower(tablesize.Name(n))
 	r.plain, r.part = prefix+"_plain", prefix+"_part"
 	lookups := f.name == o.lookupFill
 	if lookups && o.yearDays > 0 {
@@ -44,35 +47,35 @@ func runFill(ctx context.Context, out io.Writer, o options, n int, f fillKind) (
 	}
 	for _, db := range []string{r.plain, r.part, r.year} {
 		if db != "" {
-			defer func() { err = errors.Join(err, dropDatabase(ctx, o.url, db)) }()
+			defer func() { err = errors.Join(err, benchdb.DropDatabase(ctx, o.url, db)) }()
 		}
 	}
-	progress("%s %s: filling today's table", sizeName(n), f.name)
+	progress("%s %s: filling today's table", tablesize.Name(n), f.name)
 	began := time.Now()
 	if err := fillPlain(ctx, o.url, r.plain, n, f, o.scatter); err != nil {
 		return err
 	}
 	r.filled = time.Since(began)
-	progress("%s %s: filled in %v; partitioning a copy", sizeName(n), f.name, r.filled.Round(time.Second))
-	if err := copyDatabase(ctx, o.url, r.plain, r.part); err != nil {
+	progress("%s %s: filled in %v; partitioning a copy", tablesize.Name(n), f.name, r.filled.Round(time.Second))
+	if err := benchdb.CopyDatabase(ctx, o.url, r.plain, r.part); err != nil {
 		return err
 	}
-	if err := partitionTable(ctx, dbURL(o.url, r.part)); err != nil {
+	if err := partitionTable(ctx, benchdb.URL(o.url, r.part)); err != nil {
 		return err
 	}
 	if err := r.readShapes(ctx); err != nil {
 		return err
 	}
 	if r.year != "" {
-		progress("%s %s: a copy with %d daily partitions", sizeName(n), f.name, o.yearDays)
-		if err := copyDatabase(ctx, o.url, r.part, r.year); err != nil {
+		progress("%s %s: a copy with %d daily partitions", tablesize.Name(n), f.name, o.yearDays)
+		if err := benchdb.CopyDatabase(ctx, o.url, r.part, r.year); err != nil {
 			return err
 		}
-		if err := addPartitions(ctx, dbURL(o.url, r.year), o.yearDays); err != nil {
+		if err := addPartitions(ctx, benchdb.URL(o.url, r.year), o.yearDays); err != nil {
 			return err
 		}
 	}
-	if err := syncDisks(ctx); err != nil {
+	if err := benchdb.SyncDisks(ctx); err != nil {
 		return err
 	}
 	if lookups {
@@ -84,12 +87,12 @@ func runFill(ctx context.Context, out io.Writer, o options, n int, f fillKind) (
 		}
 	}
 	for round := range o.rounds {
-		progress("%s %s: round %d of %d: retention", sizeName(n), f.name, round+1, o.rounds)
+		progress("%s %s: round %d of %d: retention", tablesize.Name(n), f.name, round+1, o.rounds)
 		if err := r.retention(ctx, round); err != nil {
 			return err
 		}
 		if lookups {
-			progress("%s %s: round %d of %d: lookups", sizeName(n), f.name, round+1, o.rounds)
+			progress("%s %s: round %d of %d: lookups", tablesize.Name(n), f.name, round+1, o.rounds)
 			if err := r.lookups(ctx, round); err != nil {
 				return err
 			}
@@ -100,7 +103,7 @@ func runFill(ctx context.Context, out io.Writer, o options, n int, f fillKind) (
 }
 
 func (r *fillRun) readShapes(ctx context.Context) error {
-	conn, err := pgx.Connect(ctx, dbURL(r.o.url, r.plain))
+	conn, err := pgx.Connect(ctx, benchdb.URL(r.o.url, r.plain))
 	if err != nil {
 		return err
 	}
@@ -109,7 +112,7 @@ func (r *fillRun) readShapes(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	conn, err = pgx.Connect(ctx, dbURL(r.o.url, r.part))
+	conn, err = pgx.Connect(ctx, benchdb.URL(r.o.url, r.part))
 	if err != nil {
 		return err
 	}
@@ -124,7 +127,7 @@ WHERE inhparent = 'system.web_sessions'::regclass`).Scan(&r.partBytes)
 // print writes the fill's tables in markdown.
 func (r *fillRun) print(out io.Writer) {
 	s := r.plainShape
-	fmt.Fprintf(out, "\n### %s sessions, fill %q\n\n%s.\n\n", sizeName(r.n), r.fill.name, r.fill.about)
+	fmt.Fprintf(out, "\n### %s sessions, fill %q\n\n%s.\n\n", tablesize.Name(r.n), r.fill.name, r.fill.about)
 	fmt.Fprintf(out, "%s sessions, %s purgeable when filled (%s of them revoked more than an hour ago and not expired), %s revoked in all; "+
 		"today's table %s with its indexes, filled in %v, its heap %s, purgeable rows on %s of its %s pages; "+
 		"the partitioned copy %s in %d daily partitions, each in creation order.\n\n",

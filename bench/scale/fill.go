@@ -10,6 +10,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/auth-session/auth-session/bench/internal/benchdb"
 	"github.com/auth-session/auth-session/pkg/auth"
 	"github.com/auth-session/auth-session/pkg/sql"
 )
@@ -97,10 +98,10 @@ LEFT JOIN real_roles r ON r.u = g.u`
 // and statistics set, and no dirty pages. Autovacuum is off for the table,
 // so it cannot land in one measurement and not another.
 func fill(ctx context.Context, adminURL, name string, n int) (tableShape, error) {
-	if err := execOn(ctx, adminURL, "DROP DATABASE IF EXISTS "+name+" WITH (FORCE)", "CREATE DATABASE "+name); err != nil {
+	if err := benchdb.ExecOn(ctx, adminURL, "DROP DATABASE IF EXISTS "+name+" WITH (FORCE)", "CREATE DATABASE "+name); err != nil {
 		return tableShape{}, err
 	}
-	conn, err := pgx.Connect(ctx, dbURL(adminURL, name))
+	conn, err := pgx.Connect(ctx, benchdb.URL(adminURL, name))
 	if err != nil {
 		return tableShape{}, fmt.Errorf("connect to %s: %w", name, err)
 	}
@@ -127,7 +128,7 @@ FOR r IN SELECT indexdef FROM secondary LOOP EXECUTE r.indexdef; END LOOP; END $
 	}
 	for _, step := range steps {
 		if _, err := conn.Exec(ctx, step); err != nil {
-			return tableShape{}, fmt.Errorf("fill %s: %s: %w", name, firstLine(step), err)
+			return tableShape{}, fmt.Errorf("fill %s: %s: %w", name, benchdb.FirstLine(step), err)
 		}
 	}
 	return readShape(ctx, conn)

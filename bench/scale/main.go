@@ -32,11 +32,9 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"net/url"
 	"os"
 	"os/signal"
 	"path/filepath"
-	"strings"
 	"syscall"
 	"time"
 
@@ -44,6 +42,7 @@ import (
 
 	"github.com/auth-session/auth-session/bench/internal/benchdb"
 	"github.com/auth-session/auth-session/bench/internal/cmdbench"
+	"github.com/auth-session/auth-session/bench/internal/tablesize"
 	"github.com/auth-session/auth-session/internal/pgcluster"
 )
 
@@ -75,7 +74,7 @@ func main() {
 	rssCap := flag.Int64("rss-cap", 1024, "MiB at which a list whose memory grows with the table is stopped")
 	flag.Parse()
 	var err error
-	if o.sizes, err = parseSizes(*sizes); err != nil {
+	if o.sizes, err = tablesize.Parse(*sizes); err != nil {
 		fmt.Fprintf(os.Stderr, "bench/scale: -sizes: %v\n", err)
 		os.Exit(2)
 	}
@@ -119,11 +118,11 @@ func run(ctx context.Context, out io.Writer, o options) (err error) {
 		defer func() { err = errors.Join(err, c.Remove()) }()
 		o.url = c.SuperURL("postgres")
 	}
-	if err := execOn(ctx, o.url, createRoles); err != nil {
+	if err := benchdb.ExecOn(ctx, o.url, createRoles); err != nil {
 		return err
 	}
 	if !ownServer {
-		defer func() { err = errors.Join(err, execOn(context.WithoutCancel(ctx), o.url, dropRoles)) }()
+		defer func() { err = errors.Join(err, benchdb.ExecOn(context.WithoutCancel(ctx), o.url, dropRoles)) }()
 	}
 	server, err := describeServer(ctx, o.url)
 	if err != nil {
@@ -132,7 +131,7 @@ func run(ctx context.Context, out io.Writer, o options) (err error) {
 	fmt.Fprintf(out, "%s; auth-session %s, psql %s.\n", server, o.bin, o.psql)
 	for _, n := range o.sizes {
 		if err := runSize(ctx, out, o, n); err != nil {
-			return fmt.Errorf("%s sessions: %w", sizeName(n), err)
+			return fmt.Errorf("%s sessions: %w", tablesize.Name(n), err)
 		}
 	}
 	return nil
@@ -145,49 +144,6 @@ func describeServer(ctx context.Context, adminURL string) (string, error) {
 	}
 	defer conn.Close(ctx)
 	return benchdb.DescribeServer(ctx, conn)
-}
-
-// execOn runs stmts, in order, on a connection of its own to dbURL.
-func execOn(ctx context.Context, dbURL string, stmts ...string) error {
-	conn, err := pgx.Connect(ctx, dbURL)
-	if err != nil {
-		return fmt.Errorf("connect: %w", err)
-	}
-	defer conn.Close(ctx)
-	for _, s := range stmts {
-		if _, err := conn.Exec(ctx, s); err != nil {
-			return fmt.Errorf("%s: %w", firstLine(s), err)
-		}
-	}
-	return nil
-}
-
-// dbURL is adminURL with its database replaced by name.
-func dbURL(adminURL, name string) string {
-	u, err := url.Parse(adminURL)
-	if err != nil {
-		// A key=value connection string: the last dbname wins.
-		return adminURL + " dbname=" + name
-	}
-	u.Path = "/" + name
-	return u.String()
-}
-
-// copyDatabase makes database to a copy of from, file by file, so that
-// it starts in the state from was left in: same pages, hint bits and
-// statistics.
-func copyDatabase(ctx context.Context, adminURL, from, to string) error {
-	return execOn(ctx, adminURL, "DROP DATABASE IF EXISTS "+to+" WITH (FORCE)",
-		"CREATE DATABASE "+to+" TEMPLATE "+from+" STRATEGY FILE_COPY")
-}
-
-func dropDatabase(ctx context.Context, adminURL, name string) error {
-	return execOn(context.WithoutCancel(ctx), adminURL, "DROP DATABASE IF EXISTS "+name+" WITH (FORCE)")
-}
-
-func firstLine(s string) string {
-	line, _, _ := strings.Cut(strings.TrimSpace(s), "\n")
-	return line
 }
 
 // progress says on standard error what the benchmark is doing.

@@ -7,6 +7,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/auth-session/auth-session/bench/internal/benchdb"
 	"github.com/auth-session/auth-session/bench/internal/cmdbench"
 )
 
@@ -25,7 +26,7 @@ var purgeBatches = []int{1000, 10000}
 // the round.
 func (s *sizeRun) purges(ctx context.Context, round int) error {
 	copyName := s.template + "_purge"
-	copyURL := dbURL(s.o.url, copyName)
+	copyURL := benchdb.URL(s.o.url, copyName)
 	type method struct {
 		batch int // 0: the raw DELETE
 		run   cmdbench.Run
@@ -38,7 +39,7 @@ func (s *sizeRun) purges(ctx context.Context, round int) error {
 	}
 	for j := range methods {
 		m := methods[(j+round)%len(methods)]
-		if err := copyDatabase(ctx, s.o.url, s.template, copyName); err != nil {
+		if err := benchdb.CopyDatabase(ctx, s.o.url, s.template, copyName); err != nil {
 			return err
 		}
 		m.load = loadAverage()
@@ -54,7 +55,7 @@ func (s *sizeRun) purges(ctx context.Context, round int) error {
 		if m.left, err = countSessions(ctx, copyURL); err != nil {
 			return err
 		}
-		if err := dropDatabase(ctx, s.o.url, copyName); err != nil {
+		if err := benchdb.DropDatabase(ctx, s.o.url, copyName); err != nil {
 			return err
 		}
 	}

@@ -11,6 +11,9 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/auth-session/auth-session/bench/internal/benchdb"
+	"github.com/auth-session/auth-session/bench/internal/tablesize"
 )
 
 // Which users each measure takes, so that none sees another's changes:
@@ -55,19 +58,19 @@ type sizeRun struct {
 }
 
 func runSize(ctx context.Context, out io.Writer, o options, n int) (err error) {
-	s := &sizeRun{o: o, n: n, template: "scale_" + strings.ToLower(sizeName(n))}
+	s := &sizeRun{o: o, n: n, template: "scale_" + strings.ToLower(tablesize.Name(n))}
 	s.work = s.template + "_work"
-	s.workURL = dbURL(o.url, s.work)
-	progress("%s: filling %s sessions", sizeName(n), thousands(n))
+	s.workURL = benchdb.URL(o.url, s.work)
+	progress("%s: filling %s sessions", tablesize.Name(n), thousands(n))
 	began := time.Now()
-	defer func() { err = errors.Join(err, dropDatabase(ctx, o.url, s.template)) }()
+	defer func() { err = errors.Join(err, benchdb.DropDatabase(ctx, o.url, s.template)) }()
 	if s.shape, err = fill(ctx, o.url, s.template, n); err != nil {
 		return err
 	}
 	s.shape.filled = time.Since(began)
-	progress("%s: filled in %v", sizeName(n), s.shape.filled.Round(time.Second))
-	defer func() { err = errors.Join(err, dropDatabase(ctx, o.url, s.work)) }()
-	if err := copyDatabase(ctx, o.url, s.template, s.work); err != nil {
+	progress("%s: filled in %v", tablesize.Name(n), s.shape.filled.Round(time.Second))
+	defer func() { err = errors.Join(err, benchdb.DropDatabase(ctx, o.url, s.work)) }()
+	if err := benchdb.CopyDatabase(ctx, o.url, s.template, s.work); err != nil {
 		return err
 	}
 	poolCfg, err := pgxpool.ParseConfig(s.workURL)
@@ -91,7 +94,7 @@ func runSize(ctx context.Context, out io.Writer, o options, n int) (err error) {
 		return err
 	}
 	for round := range o.rounds {
-		progress("%s: round %d of %d", sizeName(n), round+1, o.rounds)
+		progress("%s: round %d of %d", tablesize.Name(n), round+1, o.rounds)
 		if err := s.commands(ctx, round); err != nil {
 			return err
 		}
@@ -102,11 +105,11 @@ func runSize(ctx context.Context, out io.Writer, o options, n int) (err error) {
 			return err
 		}
 	}
-	progress("%s: peak memory of list", sizeName(n))
+	progress("%s: peak memory of list", tablesize.Name(n))
 	if err := s.memory(ctx); err != nil {
 		return err
 	}
-	progress("%s: round trips of the everyday commands", sizeName(n))
+	progress("%s: round trips of the everyday commands", tablesize.Name(n))
 	if s.roundTrips, err = s.countRoundTrips(ctx); err != nil {
 		return err
 	}
@@ -167,7 +170,7 @@ func userNames(first, count int) []string {
 // print writes the size's table and the round trips.
 func (s *sizeRun) print(out io.Writer) {
 	sh := s.shape
-	fmt.Fprintf(out, "\n### %s sessions\n\n", sizeName(s.n))
+	fmt.Fprintf(out, "\n### %s sessions\n\n", tablesize.Name(s.n))
 	fmt.Fprintf(out, "%s sessions, %s with their indexes, filled in %v: %s purgeable, %s expired in the last hour, %s revoked, %s HTTP logins; "+
 		"%s users, %s of them real roles, 10 sessions each. %s; the load column is the load average (1 min) at the start of each round's measurement. "+
 		"The session check and whoami present %s live sessions spread over the table, from %d clients.\n\n",

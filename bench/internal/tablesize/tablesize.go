@@ -1,4 +1,7 @@
-package main
+// Package tablesize reads and writes the table sizes the benchmarks fill,
+// as their -sizes flags and make bench's SCALE and RETENTION give them:
+// "100k 1M 10M".
+package tablesize
 
 import (
 	"fmt"
@@ -6,17 +9,17 @@ import (
 	"strings"
 )
 
-// minSize is the smallest table the benchmark fills: it needs more users
-// than the 1,000 that are real roles, at ten sessions each.
-const minSize = 20_000
+// Min is the smallest table the benchmarks fill: bench/scale needs more
+// users than the 1,000 that are real roles, at ten sessions each.
+const Min = 20_000
 
-// parseSizes reads the table sizes of SCALE: separated by spaces or
+// Parse reads table sizes: separated by spaces or
 // commas, each a whole number with an optional k (thousands) or M
 // (millions), such as "100k 1M 10M".
-func parseSizes(s string) ([]int, error) {
+func Parse(s string) ([]int, error) {
 	var sizes []int
 	for _, f := range strings.FieldsFunc(s, func(r rune) bool { return r == ' ' || r == ',' || r == '\t' }) {
-		n, err := parseSize(f)
+		n, err := parseOne(f)
 		if err != nil {
 			return nil, err
 		}
@@ -28,7 +31,7 @@ func parseSizes(s string) ([]int, error) {
 	return sizes, nil
 }
 
-func parseSize(f string) (int, error) {
+func parseOne(f string) (int, error) {
 	digits, mult := f, 1
 	switch {
 	case strings.HasSuffix(f, "k"):
@@ -43,14 +46,14 @@ func parseSize(f string) (int, error) {
 	if n > 1_000_000_000/mult {
 		return 0, fmt.Errorf("table size %q: at most 1000M sessions", f)
 	}
-	if n*mult < minSize {
-		return 0, fmt.Errorf("table size %q: at least %dk sessions", f, minSize/1000)
+	if n*mult < Min {
+		return 0, fmt.Errorf("table size %q: at least %dk sessions", f, Min/1000)
 	}
 	return n * mult, nil
 }
 
-// sizeName writes n as parseSize reads it: 100k, 1M, 10M, 250000.
-func sizeName(n int) string {
+// Name writes n as Parse reads it: 100k, 1M, 10M, 250000.
+func Name(n int) string {
 	switch {
 	case n%1_000_000 == 0:
 		return strconv.Itoa(n/1_000_000) + "M"

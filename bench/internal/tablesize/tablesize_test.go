@@ -1,4 +1,4 @@
-package main
+package tablesize
 
 import (
 	"slices"
@@ -26,24 +26,24 @@ func TestParseSizes(t *testing.T) {
 		{in: "10k", wantErr: "at least 20k"},
 		{in: "2000M", wantErr: "at most 1000M"},
 	} {
-		got, err := parseSizes(tt.in)
+		got, err := Parse(tt.in)
 		if tt.wantErr != "" {
 			if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
-				t.Errorf("parseSizes(%q) = %v, %v; want an error containing %q", tt.in, got, err, tt.wantErr)
+				t.Errorf("Parse(%q) = %v, %v; want an error containing %q", tt.in, got, err, tt.wantErr)
 			}
 			continue
 		}
 		if err != nil || !slices.Equal(got, tt.want) {
-			t.Errorf("parseSizes(%q) = %v, %v; want %v", tt.in, got, err, tt.want)
+			t.Errorf("Parse(%q) = %v, %v; want %v", tt.in, got, err, tt.want)
 		}
 	}
 }
 
 func TestSizeNameReadsBack(t *testing.T) {
 	for _, n := range []int{20_000, 100_000, 250_001, 1_000_000, 10_000_000} {
-		got, err := parseSize(sizeName(n))
+		got, err := parseOne(Name(n))
 		if err != nil || got != n {
-			t.Errorf("parseSize(sizeName(%d) = %q) = %d, %v", n, sizeName(n), got, err)
+			t.Errorf("parseOne(Name(%d) = %q) = %d, %v", n, Name(n), got, err)
 		}
 	}
 }

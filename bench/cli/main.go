@@ -36,8 +36,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/auth-session/auth-session/bench/internal/benchdb"
 	"github.com/auth-session/auth-session/bench/internal/cmdbench"
-	"github.com/auth-session/auth-session/internal/pgcluster"
 	"github.com/auth-session/auth-session/internal/testbin"
 )
 
@@ -105,13 +105,13 @@ func run(ctx context.Context, out io.Writer, o options) (err error) {
 	}
 	if o.url == "" {
 		fmt.Fprintln(out, "starting a throwaway PostgreSQL (pass -url or AUTH_SESSION_TEST_URL to use your own server) ...")
-		c, err := pgcluster.Start(ctx, pgcluster.Options{StopWithProcess: true})
-		if err != nil {
-			return err
-		}
-		defer func() { err = errors.Join(err, c.Remove()) }()
-		o.url = c.SuperURL("postgres")
 	}
+	url, remove, err := benchdb.Server(ctx, o.url)
+	if err != nil {
+		return err
+	}
+	defer func() { err = errors.Join(err, remove()) }()
+	o.url = url
 	db, err := openBenchDB(ctx, o.url)
 	if err != nil {
 		return err

@@ -105,13 +105,7 @@ SELECT g.id, sha256(decode(md5(g.id::TEXT) || md5((g.id + 1)::TEXT), 'hex')), 'r
     CASE WHEN g.http THEN g.ip END, 0
 FROM (
     SELECT i, i % {users} AS u, c, e, revoked,
-        (((extract(epoch FROM c) * 1000)::BIGINT - 1577836800000) << 22) | (i & 4194303) AS id,
-        hashint8(i + 1) % 2 = 0 AS http,
-        '10.0.0.0'::INET + (i % 16777216) AS ip,
-        (ARRAY['Mozilla/5.0 (X11; Linux x86_64; rv:120.0) Gecko/20100101 Firefox/120.0',
-            'Mozilla/5.0 (Macintosh; Intel Mac OS X 14_1) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.1 Safari/605.1.15',
-            'Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/119.0.0.0 Safari/537.36',
-            'curl/8.4.0'])[1 + i / 2 % 4] AS ua
+        ` + benchdb.FillColumns + `
     FROM generate_series(0, {n}::BIGINT - 1) j,
     LATERAL (SELECT (j * {stride}) % {n} + 1 AS i) ii,
     LATERAL (SELECT {created} AS c) cc,

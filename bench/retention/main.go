@@ -52,7 +52,6 @@ import (
 
 	"github.com/auth-session/auth-session/bench/internal/benchdb"
 	"github.com/auth-session/auth-session/bench/internal/tablesize"
-	"github.com/auth-session/auth-session/internal/pgcluster"
 )
 
 // options are the command line.
@@ -112,13 +111,13 @@ func main() {
 func run(ctx context.Context, out io.Writer, o options) (err error) {
 	if o.url == "" {
 		progress("starting a throwaway PostgreSQL (pass -url or AUTH_SESSION_TEST_URL to use your own server)")
-		c, err := pgcluster.Start(ctx, pgcluster.Options{StopWithProcess: true})
-		if err != nil {
-			return err
-		}
-		defer func() { err = errors.Join(err, c.Remove()) }()
-		o.url = c.SuperURL("postgres")
 	}
+	url, remove, err := benchdb.Server(ctx, o.url)
+	if err != nil {
+		return err
+	}
+	defer func() { err = errors.Join(err, remove()) }()
+	o.url = url
 	conn, err := pgx.Connect(ctx, o.url)
 	if err != nil {
 		return fmt.Errorf("connect: %w", err)

@@ -43,7 +43,6 @@ import (
 	"github.com/auth-session/auth-session/bench/internal/benchdb"
 	"github.com/auth-session/auth-session/bench/internal/cmdbench"
 	"github.com/auth-session/auth-session/bench/internal/tablesize"
-	"github.com/auth-session/auth-session/internal/pgcluster"
 )
 
 // options are the command line.
@@ -111,13 +110,13 @@ func run(ctx context.Context, out io.Writer, o options) (err error) {
 	ownServer := o.url == ""
 	if ownServer {
 		progress("starting a throwaway PostgreSQL (pass -url or AUTH_SESSION_TEST_URL to use your own server)")
-		c, err := pgcluster.Start(ctx, pgcluster.Options{StopWithProcess: true})
-		if err != nil {
-			return err
-		}
-		defer func() { err = errors.Join(err, c.Remove()) }()
-		o.url = c.SuperURL("postgres")
 	}
+	url, remove, err := benchdb.Server(ctx, o.url)
+	if err != nil {
+		return err
+	}
+	defer func() { err = errors.Join(err, remove()) }()
+	o.url = url
 	if err := benchdb.ExecOn(ctx, o.url, createRoles); err != nil {
 		return err
 	}

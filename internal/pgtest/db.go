@@ -125,24 +125,25 @@ func MustExec(t testing.TB, dbURL, sql string, args ...any) {
 	}
 }
 
-// execSQL runs sql on a fresh connection. It does not use the test's context:
-// that is canceled before cleanup functions run, and they call execSQL too.
+// execSQL runs sql on a fresh connection.
 func execSQL(dbURL, sql string, args ...any) error {
-	ctx, cancel := context.WithTimeout(context.Background(), opTimeout)
-	defer cancel()
-	conn, err := connect(ctx, dbURL)
-	if err != nil {
+	return onFreshConn(dbURL, func(ctx context.Context, conn *pgx.Conn) error {
+		_, err := conn.Exec(ctx, sql, args...)
 		return err
-	}
-	defer conn.Close(context.Background())
-	if _, err := conn.Exec(ctx, sql, args...); err != nil {
-		return describe(err)
-	}
-	return nil
+	})
 }
 
 // queryRow runs a one-row query on a fresh connection.
 func queryRow(dbURL, sql string, dest ...any) error {
+	return onFreshConn(dbURL, func(ctx context.Context, conn *pgx.Conn) error {
+		return conn.QueryRow(ctx, sql).Scan(dest...)
+	})
+}
+
+// onFreshConn runs fn on a connection of its own to dbURL, within
+// opTimeout. It does not use the test's context: that is canceled before
+// cleanup functions run, and they call it too.
+func onFreshConn(dbURL string, fn func(context.Context, *pgx.Conn) error) error {
 	ctx, cancel := context.WithTimeout(context.Background(), opTimeout)
 	defer cancel()
 	conn, err := connect(ctx, dbURL)
@@ -150,7 +151,7 @@ func queryRow(dbURL, sql string, dest ...any) error {
 		return err
 	}
 	defer conn.Close(context.Background())
-	return describe(conn.QueryRow(ctx, sql).Scan(dest...))
+	return describe(fn(ctx, conn))
 }
 
 // connect opens a connection, saying where to when it fails.

@@ -8,6 +8,8 @@ import (
 	"strings"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/auth-session/auth-session/internal/pgcluster"
 )
 
 // ExecOn runs stmts, in order, on a connection of its own to dbURL.
@@ -74,4 +76,19 @@ func SyncDisks(ctx context.Context) error {
 func FirstLine(s string) string {
 	line, _, _ := strings.Cut(strings.TrimSpace(s), "\n")
 	return line
+}
+
+// Server returns adminURL, a superuser's, and a remove that does nothing;
+// or, when adminURL is empty, the URL of a throwaway PostgreSQL it starts
+// (stopped with the process, whatever happens) and the function that
+// removes it.
+func Server(ctx context.Context, adminURL string) (url string, remove func() error, err error) {
+	if adminURL != "" {
+		return adminURL, func() error { return nil }, nil
+	}
+	c, err := pgcluster.Start(ctx, pgcluster.Options{StopWithProcess: true})
+	if err != nil {
+		return "", nil, err
+	}
+	return c.SuperURL("postgres"), c.Remove, nil
 }

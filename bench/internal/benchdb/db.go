@@ -11,7 +11,6 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
-	"github.com/auth-session/auth-session/internal/pgcluster"
 	"github.com/auth-session/auth-session/pkg/auth"
 	"github.com/auth-session/auth-session/pkg/sql"
 )
@@ -37,13 +36,12 @@ func Open(ctx context.Context, adminURL, prefix string) (_ *pgx.ConnConfig, _ *p
 	}()
 	if adminURL == "" {
 		fmt.Fprintln(os.Stderr, "starting a throwaway PostgreSQL (pass a superuser URL to use your own server)")
-		c, err := pgcluster.Start(ctx, pgcluster.Options{StopWithProcess: true})
-		if err != nil {
-			return nil, nil, nil, err
-		}
-		undo = append(undo, c.Remove)
-		adminURL = c.SuperURL("postgres")
 	}
+	adminURL, remove, err := Server(ctx, adminURL)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	undo = append(undo, remove)
 	cfg, drop, err := CreateDatabase(ctx, adminURL, prefix)
 	if err != nil {
 		return nil, nil, nil, err

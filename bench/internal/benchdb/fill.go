@@ -86,3 +86,17 @@ func DescribeServer(ctx context.Context, conn *pgx.Conn) (string, error) {
 	return fmt.Sprintf("PostgreSQL %s, fsync=%s, synchronous_commit=%s, shared_buffers=%s, %d CPUs",
 		version, fsync, syncCommit, buffers, runtime.NumCPU()), nil
 }
+
+// FillColumns are the columns both table-size fills (bench/scale,
+// bench/retention) derive for row i created at c, in a SELECT of their
+// INSERT … SELECT generate_series: its id, made as the table's default
+// makes them (milliseconds since 2020 in the high bits), whether it is an
+// HTTP login (half, by a hash), and the client address and User-Agent
+// such a login records.
+const FillColumns = `(((extract(epoch FROM c) * 1000)::BIGINT - 1577836800000) << 22) | (i & 4194303) AS id,
+        hashint8(i + 1) % 2 = 0 AS http,
+        '10.0.0.0'::INET + (i % 16777216) AS ip,
+        (ARRAY['Mozilla/5.0 (X11; Linux x86_64; rv:120.0) Gecko/20100101 Firefox/120.0',
+            'Mozilla/5.0 (Macintosh; Intel Mac OS X 14_1) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.1 Safari/605.1.15',
+            'Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/119.0.0.0 Safari/537.36',
+            'curl/8.4.0'])[1 + i / 2 % 4] AS ua`

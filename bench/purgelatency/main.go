@@ -72,7 +72,7 @@ func main() {
 	flag.DurationVar(&o.duration, "duration", 5*time.Second, "length of each round's measurement without a purge")
 	flag.IntVar(&o.rounds, "rounds", 5, "rounds of refill, measure without a purge, measure while purging")
 	flag.DurationVar(&o.warmup, "warmup", 3*time.Second, "unmeasured load before the measurements")
-	flag.IntVar(&o.batch, "batch", sql.DefaultPurgeBatch, "purge batch size")
+	flag.IntVar(&o.batch, "batch", sql.BackgroundPurgeBatch, "purge batch size (serve's background purge's by default)")
 	flag.Float64Var(&o.pace, "pace", 1, "purge pace: after each batch wait this many times as long as it took (serve's default is 1; 0 runs flat out, as the purge command does by default)")
 	flag.DurationVar(&o.maxPurge, "max-purge", 90*time.Second, "give up when the purge takes longer")
 	flag.Usage = func() {

@@ -104,7 +104,8 @@ func serveCommand(env *Env) *cli.Command {
 			"Connect as a superuser or a member of admin, to a database where 'auth-session init'\n" +
 			"has run. Give --certs-dir for HTTPS, or --insecure for plain HTTP. It stops cleanly\n" +
 			"on SIGINT or SIGTERM. In the background it purges long-dead sessions and old\n" +
-			"audit events, as the purge command does, every --purge-interval.\n\n" +
+			"audit events, as the purge command does, every --purge-interval, in batches of\n" +
+			"" + strconv.Itoa(sql.BackgroundPurgeBatch) + " rows paced by --purge-pace.\n\n" +
 			"The policies (the idle timeout, the session limit, the login throttle, the\n" +
 			"events retention, the trusted proxies) are settings kept in the database\n" +
 			"(auth-session settings): serve reads them at start and every " + server.SettingsRefreshInterval.String() + " after, so a\n" +
@@ -477,7 +478,7 @@ func servePurgeFlags() []cli.Flag {
 // events retention is a setting (see serveSettings), which the server
 // applies to each run.
 func servePurgeOptions(interval, olderThan, pace string) (sql.PurgeLoopOptions, error) {
-	opts := sql.PurgeLoopOptions{Jitter: purgeJitter, Purge: sql.PurgeOptions{Batch: sql.DefaultPurgeBatch}}
+	opts := sql.PurgeLoopOptions{Jitter: purgeJitter, Purge: sql.PurgeOptions{Batch: sql.BackgroundPurgeBatch}}
 	var err error
 	if opts.Interval, err = parseDurationOrZero(flagPurgeInterval, interval, minPurgeInterval, "turn the background purge off"); err != nil {
 		return opts, err

@@ -127,7 +127,7 @@ func TestServePurgeOptions(t *testing.T) {
 			continue
 		}
 		want := sql.PurgeLoopOptions{Interval: tt.wantInterval, Jitter: 0.1, Purge: sql.PurgeOptions{
-			OlderThan: tt.wantOlderThan, Batch: sql.DefaultPurgeBatch, Pace: tt.wantPace}}
+			OlderThan: tt.wantOlderThan, Batch: sql.BackgroundPurgeBatch, Pace: tt.wantPace}}
 		// The hooks (Progress, Ran, BeforeRun) are the server's to set,
 		// and with BeforeRun the events retention.
 		if got.Interval != want.Interval || got.Jitter != want.Jitter || got.Purge != want.Purge ||

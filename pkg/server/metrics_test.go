@@ -148,7 +148,7 @@ func TestMetricsCountAScriptedSequence(t *testing.T) {
 		pin(c, sql.SettingIdleTimeout, "1h")
 		pinLimits(c, sql.LoginLimits{PerUserAddress: 2, PerAddress: 100, Window: 15 * time.Minute})
 		c.Purge = &sql.PurgeLoopOptions{Interval: 20 * time.Millisecond,
-			Purge: sql.PurgeOptions{OlderThan: time.Hour, Batch: sql.DefaultPurgeBatch}}
+			Purge: sql.PurgeOptions{OlderThan: time.Hour, Batch: sql.BackgroundPurgeBatch}}
 	})
 	f.url = serveOn(t, srv, listenLoopback(t))
 	metricsURL := f.url + server.MetricsPath

@@ -9,6 +9,7 @@ import (
 
 	"github.com/auth-session/auth-session/bench/internal/benchdb"
 	"github.com/auth-session/auth-session/bench/internal/cmdbench"
+	"github.com/auth-session/auth-session/pkg/sql"
 )
 
 // rawPurge deletes what purge deletes with its defaults: the sessions that
@@ -101,7 +102,11 @@ func (s *sizeRun) purges(ctx context.Context, round int) error {
 			}
 		}
 		ours := cmdbench.Median(m.runs).Seconds()
-		s.report.measure(fmt.Sprintf("`purge --batch %d` vs one raw `DELETE` of the same rows, %s", m.batch, what),
+		name := fmt.Sprintf("`purge --batch %d`", m.batch)
+		if m.batch == sql.DefaultPurgeBatch {
+			name += " (the default)"
+		}
+		s.report.measure(fmt.Sprintf("%s vs one raw `DELETE` of the same rows, %s", name, what),
 			seconds, 0.8, true).add(ours, rawTime, rawTime/ours, m.load)
 	}
 	return nil

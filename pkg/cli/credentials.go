@@ -10,9 +10,10 @@ import (
 
 // endChangedCredentials records as revoked, with their reason and an event
 // per user, the sessions whose role changed since their login (see
-// sql.CredentialsChanged), before list, revoke and purge read the
-// sessions: what they show agrees with what serve refuses, even where no
-// serve has presented them yet. The session check refuses those sessions
+// sql.CredentialsChanged), before list, show, revoke and (under an idle
+// timeout, when it may delete live sessions) purge read the sessions: what
+// they show agrees with what serve refuses, even where no serve has
+// presented them yet. The session check refuses those sessions
 // whether or not this ran, so a failure is a warning, not the command's
 // end, unless the command was interrupted (Ctrl-C): then it stops as
 // interrupted. A read-only server (a standby) is left as it is, as is

@@ -142,14 +142,19 @@ func runPurge(ctx context.Context, opts purgeOptions) error {
 		return err
 	}
 	defer conn.Close(context.WithoutCancel(ctx))
-	if err := endChangedCredentials(ctx, opts.env, conn, caller, "purge", opts.purge.DryRun); err != nil {
-		return err
-	}
 	policy, err := sql.ReadPolicy(ctx, conn, opts.pinned)
 	if err != nil {
 		return err
 	}
 	opts.purge.EventsOlderThan, opts.purge.IdleTimeout = policy.EventsRetention, policy.IdleTimeout
+	// Only under an idle timeout does purge delete live sessions: those
+	// whose role changed since login are first recorded as revoked, with
+	// their reason, rather than deleted as idle. Otherwise it deletes none,
+	// and the sweep is left to list, show, revoke and serve.
+	sweep := opts.purge.IdleTimeout > 0 && !opts.purge.DryRun
+	if err := endChangedCredentials(ctx, opts.env, conn, caller, "purge", !sweep); err != nil {
+		return err
+	}
 	opts.purge.Audit = sql.PurgeAudit{Actor: caller.Username, Via: "cli", ClientAddr: hostname(opts.env)}
 
 	stderr := opts.env.IO.Err

@@ -248,3 +248,38 @@ FROM generate_series(1, `+strconv.Itoa(expired)+`) g`)
 		t.Errorf("%d more batches cost %d more round trips (%.1f a batch), want 1 a batch", many-few, manyTrips-fewTrips, perBatch)
 	}
 }
+
+// TestPurgeSweepsOnlyWhatItMightDelete: with an idle timeout, purge may
+// delete live sessions, so it first records as revoked, with their reason,
+// those whose role changed since login: an idle session whose password
+// changed is kept as revoked for "password changed", not deleted as idle.
+// Without one it deletes no live session, and leaves the sweep to list,
+// show, revoke and serve (one statement less for every purge).
+func TestPurgeSweepsOnlyWhatItMightDelete(t *testing.T) {
+	t.Parallel()
+	dbURL := newSessionDB(t)
+	user, _ := mustLoginRole(t, dbURL, "idle_user")
+	mustRun(t, "login", user, "--url", dbURL)
+	pgtest.MustExec(t, dbURL, "UPDATE system.web_sessions SET last_used_at = now() - INTERVAL '3 hours' WHERE username = $1", user)
+	pgtest.MustExec(t, dbURL, "ALTER ROLE "+user+" PASSWORD 'changed'")
+	swept := "system.session_events WHERE event = 'sessions.revoked' AND username = $1"
+
+	mustRun(t, "purge", "--url", dbURL, "--idle-timeout", "0")
+	if n := mustCount(t, dbURL, swept, user); n != 0 {
+		t.Errorf("purge without an idle timeout recorded %d sessions.revoked events; want none: it deletes no live session", n)
+	}
+	if n := mustCount(t, dbURL, "system.web_sessions WHERE username = $1 AND revoked_at IS NULL", user); n != 1 {
+		t.Fatalf("%d live sessions of %s after a purge without an idle timeout; want its 1", n, user)
+	}
+
+	out := mustRun(t, "purge", "--url", dbURL, "--idle-timeout", "1h", "--format", "tsv", "--no-headers")
+	if !strings.HasPrefix(out.stdout, "0\t0\t0\t") {
+		t.Errorf("purge with an idle timeout: %q; want no session deleted (the swept one is revoked, not idle)", out.stdout)
+	}
+	if n := mustCount(t, dbURL, "system.web_sessions WHERE username = $1 AND revoke_reason = $2", user, sql.ReasonPasswordChanged); n != 1 {
+		t.Errorf("%d sessions of %s revoked for %q; want 1", n, user, sql.ReasonPasswordChanged)
+	}
+	if n := mustCount(t, dbURL, swept, user); n != 1 {
+		t.Errorf("%d sessions.revoked events of %s; want 1", n, user)
+	}
+}

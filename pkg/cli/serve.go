@@ -105,7 +105,7 @@ func serveCommand(env *Env) *cli.Command {
 			"has run. Give --certs-dir for HTTPS, or --insecure for plain HTTP. It stops cleanly\n" +
 			"on SIGINT or SIGTERM. In the background it purges long-dead sessions and old\n" +
 			"audit events, as the purge command does, every --purge-interval, in batches of\n" +
-			"" + strconv.Itoa(sql.BackgroundPurgeBatch) + " rows paced by --purge-pace.\n\n" +
+			strconv.Itoa(sql.BackgroundPurgeBatch) + " rows paced by --purge-pace.\n\n" +
 			"The policies (the idle timeout, the session limit, the login throttle, the\n" +
 			"events retention, the trusted proxies) are settings kept in the database\n" +
 			"(auth-session settings): serve reads them at start and every " + server.SettingsRefreshInterval.String() + " after, so a\n" +

@@ -30,13 +30,13 @@ import (
 	"io"
 	"os"
 	"os/exec"
-	"os/signal"
 	"path/filepath"
 	"slices"
 	"strings"
 	"time"
 
 	"github.com/auth-session/auth-session/bench/internal/benchdb"
+	"github.com/auth-session/auth-session/bench/internal/benchmain"
 	"github.com/auth-session/auth-session/bench/internal/cmdbench"
 	"github.com/auth-session/auth-session/internal/testbin"
 )
@@ -74,13 +74,7 @@ func main() {
 		flag.Usage()
 		os.Exit(2)
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
-	err := run(ctx, os.Stdout, o)
-	stop()
-	if err != nil {
-		fmt.Fprintf(os.Stderr, "bench/cli: %v\n", err)
-		os.Exit(1)
-	}
+	benchmain.Run("bench/cli", func(ctx context.Context) error { return run(ctx, os.Stdout, o) })
 }
 
 func run(ctx context.Context, out io.Writer, o options) (err error) {

@@ -22,15 +22,14 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"os/signal"
 	"runtime"
 	"strconv"
-	"syscall"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/auth-session/auth-session/bench/internal/benchdb"
+	"github.com/auth-session/auth-session/bench/internal/benchmain"
 	"github.com/auth-session/auth-session/bench/internal/httpload"
 	"github.com/auth-session/auth-session/internal/docconfig"
 	"github.com/auth-session/auth-session/internal/pgcluster"
@@ -58,13 +57,7 @@ func main() {
 	flag.DurationVar(&o.warmup, "warmup", 2*time.Second, "unmeasured run before each measurement")
 	flag.IntVar(&o.rounds, "rounds", 5, "interleaved rounds each measurement is split into")
 	flag.Parse()
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	err := run(ctx, o)
-	stop()
-	if err != nil {
-		fmt.Fprintf(os.Stderr, "bench forwardauth: %v\n", err)
-		os.Exit(1)
-	}
+	benchmain.Run("bench/forwardauth", func(ctx context.Context) error { return run(ctx, o) })
 }
 
 func run(ctx context.Context, o options) error {

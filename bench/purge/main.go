@@ -23,7 +23,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/signal"
 	"slices"
 	"strconv"
 	"strings"
@@ -32,6 +31,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/auth-session/auth-session/bench/internal/benchdb"
+	"github.com/auth-session/auth-session/bench/internal/benchmain"
 	"github.com/auth-session/auth-session/pkg/sql"
 )
 
@@ -56,13 +56,7 @@ func main() {
 		flag.Usage()
 		os.Exit(2)
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
-	err = run(ctx, os.Stdout, flag.Arg(0), o)
-	stop()
-	if err != nil {
-		fmt.Fprintf(os.Stderr, "bench/purge: %v\n", err)
-		os.Exit(1)
-	}
+	benchmain.Run("bench/purge", func(ctx context.Context) error { return run(ctx, os.Stdout, flag.Arg(0), o) })
 }
 
 func parseSizes(s string) ([]int, error) {

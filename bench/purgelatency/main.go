@@ -33,7 +33,6 @@ import (
 	"io"
 	"net/http"
 	"os"
-	"os/signal"
 	"slices"
 	"strings"
 	"time"
@@ -42,6 +41,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/auth-session/auth-session/bench/internal/benchdb"
+	"github.com/auth-session/auth-session/bench/internal/benchmain"
 	"github.com/auth-session/auth-session/bench/internal/httpload"
 	"github.com/auth-session/auth-session/pkg/auth"
 	"github.com/auth-session/auth-session/pkg/sql"
@@ -85,13 +85,7 @@ func main() {
 		flag.Usage()
 		os.Exit(2)
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
-	err := run(ctx, os.Stdout, flag.Arg(0), o)
-	stop()
-	if err != nil {
-		fmt.Fprintf(os.Stderr, "bench/purgelatency: %v\n", err)
-		os.Exit(1)
-	}
+	benchmain.Run("bench/purgelatency", func(ctx context.Context) error { return run(ctx, os.Stdout, flag.Arg(0), o) })
 }
 
 func run(ctx context.Context, out io.Writer, adminURL string, o options) (err error) {

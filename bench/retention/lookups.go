@@ -16,11 +16,6 @@ import (
 	"github.com/auth-session/auth-session/pkg/sql"
 )
 
-// rawLookup is the raw database's session lookup, as bench/scale's: the
-// session's own columns by primary key.
-const rawLookup = `SELECT id, username, user_id, hashed_secret, expires_at, revoked_at, last_used_at
-FROM system.web_sessions WHERE id = $1`
-
 // userSessions is what logout USER and list --user find a user's sessions
 // by: every partition's username index, since the partition key is the id.
 const userSessions = `SELECT id, expires_at, revoked_at FROM system.web_sessions WHERE username = $1`
@@ -135,7 +130,7 @@ func countLocks(ctx context.Context, url, mode string, id int64) (lockCount, err
 	if _, err := conn.Exec(ctx, "SET plan_cache_mode = "+mode); err != nil {
 		return c, err
 	}
-	if _, err := conn.Prepare(ctx, "lookup", rawLookup); err != nil {
+	if _, err := conn.Prepare(ctx, "lookup", benchdb.RawLookup); err != nil {
 		return c, err
 	}
 	for range 6 {
@@ -263,6 +258,6 @@ func (f *fillRun) lookups(ctx context.Context, round int) error {
 func rawOp(ctx context.Context, pool *pgxpool.Pool, id int64) error {
 	var c sql.SessionCheck
 	var revokedAt, lastUsedAt *time.Time
-	return pool.QueryRow(ctx, rawLookup, id).
+	return pool.QueryRow(ctx, benchdb.RawLookup, id).
 		Scan(&c.ID, &c.Username, &c.UserID, &c.HashedSecret, &c.ExpiresAt, &revokedAt, &lastUsedAt)
 }

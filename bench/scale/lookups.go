@@ -11,18 +11,13 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/auth-session/auth-session/bench/internal/benchdb"
 	"github.com/auth-session/auth-session/bench/internal/cmdbench"
 	"github.com/auth-session/auth-session/bench/internal/httpload"
 	"github.com/auth-session/auth-session/internal/pgcluster"
 	"github.com/auth-session/auth-session/pkg/auth"
 	"github.com/auth-session/auth-session/pkg/sql"
 )
-
-// rawLookup is the raw database's session lookup: the session's own
-// columns by primary key, without the logouts, the role or the setting
-// that the session check reads beside them.
-const rawLookup = `SELECT id, username, user_id, hashed_secret, expires_at, revoked_at, last_used_at
-FROM system.web_sessions WHERE id = $1`
 
 // startServe runs `auth-session serve` on the work database, on a free
 // loopback port, as an operator would start it (its request log to a file
@@ -107,7 +102,7 @@ func (s *sizeRun) lookups(ctx context.Context, round int) error {
 		{Name: "raw lookup", Op: func(ctx context.Context, i int) error {
 			var c sql.SessionCheck
 			var revokedAt, lastUsedAt *time.Time
-			return s.pool.QueryRow(ctx, rawLookup, s.keys[i%len(s.keys)]).
+			return s.pool.QueryRow(ctx, benchdb.RawLookup, s.keys[i%len(s.keys)]).
 				Scan(&c.ID, &c.Username, &c.UserID, &c.HashedSecret, &c.ExpiresAt, &revokedAt, &lastUsedAt)
 		}},
 		{Name: "whoami", Op: func(_ context.Context, i int) error {

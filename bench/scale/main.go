@@ -33,14 +33,13 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/signal"
 	"path/filepath"
-	"syscall"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 
 	"github.com/auth-session/auth-session/bench/internal/benchdb"
+	"github.com/auth-session/auth-session/bench/internal/benchmain"
 	"github.com/auth-session/auth-session/bench/internal/cmdbench"
 	"github.com/auth-session/auth-session/bench/internal/tablesize"
 )
@@ -86,13 +85,7 @@ func main() {
 		os.Exit(2)
 	}
 	o.rssCap = *rssCap << 20
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	err = run(ctx, os.Stdout, o)
-	stop()
-	if err != nil {
-		fmt.Fprintf(os.Stderr, "bench/scale: %v\n", err)
-		os.Exit(1)
-	}
+	benchmain.Run("bench/scale", func(ctx context.Context) error { return run(ctx, os.Stdout, o) })
 }
 
 func run(ctx context.Context, out io.Writer, o options) (err error) {

@@ -21,18 +21,17 @@ import (
 	"net/http"
 	"net/url"
 	"os"
-	"os/signal"
 	"runtime"
 	"runtime/pprof"
 	"strconv"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/auth-session/auth-session/bench/internal/benchdb"
+	"github.com/auth-session/auth-session/bench/internal/benchmain"
 	"github.com/auth-session/auth-session/bench/internal/httpload"
 	"github.com/auth-session/auth-session/internal/pgcluster"
 	"github.com/auth-session/auth-session/internal/pgcluster/ha"
@@ -66,13 +65,7 @@ func main() {
 	flag.IntVar(&o.rounds, "rounds", 5, "interleaved rounds each measurement is split into")
 	flag.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile of the measurements to `FILE`")
 	flag.Parse()
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	err := run(ctx, o)
-	stop()
-	if err != nil {
-		fmt.Fprintf(os.Stderr, "bench whoami: %v\n", err)
-		os.Exit(1)
-	}
+	benchmain.Run("bench/whoami", func(ctx context.Context) error { return run(ctx, o) })
 }
 
 func run(ctx context.Context, o options) error {

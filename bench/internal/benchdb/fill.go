@@ -100,3 +100,10 @@ const FillColumns = `(((extract(epoch FROM c) * 1000)::BIGINT - 1577836800000) <
             'Mozilla/5.0 (Macintosh; Intel Mac OS X 14_1) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.1 Safari/605.1.15',
             'Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/119.0.0.0 Safari/537.36',
             'curl/8.4.0'])[1 + i / 2 % 4] AS ua`
+
+// RawLookup is the raw database's session lookup that bench/scale and
+// bench/retention measure the session check against: the session's own
+// columns by primary key, without the logouts, the role or the setting
+// that the check reads beside them.
+const RawLookup = `SELECT id, username, user_id, hashed_secret, expires_at, revoked_at, last_used_at
+FROM system.web_sessions WHERE id = $1`
